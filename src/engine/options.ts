@@ -1,0 +1,42 @@
+// Everything the engine needs, resolved once by an entry point (CLI or action) and passed down.
+// The engine never reads process.argv, environment inputs or @actions/core itself.
+import type { CheckId } from '../report/types.js';
+
+export type ProviderName = 'auto' | 'url' | 'local' | 'embedded' | 'container';
+export type RoundtripScope = 'new' | 'all' | 'none';
+
+export interface GateOptions {
+  /** Repository root (git work tree) of the head tree. */
+  repoRoot: string;
+  /** Directory the alembic config path is relative to (the action's working-directory). */
+  workingDirectory: string;
+  /** Path of alembic.ini relative to workingDirectory (or absolute). */
+  alembicConfig: string;
+  /** Base git ref or sha. */
+  base: string;
+  /** Head: the working tree (local use) or a commit-ish; undefined = working tree. */
+  head?: string;
+  /** Python command, possibly multi-word ("poetry run python"). */
+  python: string;
+  provider: ProviderName;
+  databaseUrl?: string;
+  /** PostgreSQL major version wanted by the container/embedded providers. */
+  postgresVersion?: string;
+  roundtrip: RoundtripScope;
+  /** Checks whose failure fails the verdict. */
+  failOn: readonly CheckId[];
+  /** Kill a single Alembic step that runs longer than this. */
+  stepTimeoutMs: number;
+  /** Extra environment variable names that receive the throwaway database URL (DATABASE_URL always does). */
+  urlEnvVars: string[];
+}
+
+export interface ProgressEvent {
+  phase: 'provision' | 'worker' | 'graph' | 'base' | 'upgrade' | 'roundtrip' | 'drift' | 'sql' | 'report';
+  message: string;
+  /** For round trips: which revision of how many. */
+  index?: number;
+  total?: number;
+}
+
+export type ProgressSink = (event: ProgressEvent) => void;

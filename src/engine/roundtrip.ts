@@ -1,0 +1,188 @@
+// Round trips: for each revision in graph order, snapshot S0, upgrade -> S1, downgrade -> must
+// equal S0, upgrade again -> must equal S1. A failed step does not stop the run: the database
+// is checked against the state it should be in and rebuilt from empty when it is not.
+import pg from 'pg';
+import type { SourceTree, DatabaseTarget } from '../alembic/tree.js';
+import type { ThrowawayDatabase } from '../db/provider.js';
+import { downTarget, type RevisionNode } from '../graph/graph.js';
+import type { CheckResult, Finding, RevisionReport } from '../report/types.js';
+import { describeDifference, diffSnapshots, snapshotsEqual, takeSnapshot, type Snapshot } from '../snapshot/index.js';
+import type { ProgressSink } from './options.js';
+import { describeFailure, failedStep, findingFrom, type StepFailure } from './steps.js';
+import type { Stopwatch } from './stopwatch.js';
+import { databaseTarget } from './target.js';
+
+export interface RoundTripResult {
+  upgradeFindings: Finding[];
+  roundtripFindings: Finding[];
+  /** Every revision was applied: the database is at the head. */
+  reachedAll: boolean;
+  /** The database the run ended on: a rebuilt one if a failed step forced a rebuild. */
+  target: DatabaseTarget;
+  tripped: number;
+  check(emptySummary?: string): CheckResult;
+}
+
+export class RoundTripper {
+  private client: pg.Client | null = null;
+
+  constructor(
+    private readonly db: ThrowawayDatabase,
+    private readonly tree: SourceTree,
+    private readonly timeoutMs: number,
+    private readonly progress: ProgressSink,
+    private readonly clock: Stopwatch,
+  ) {}
+
+  private async connect(target: DatabaseTarget): Promise<pg.Client> {
+    await this.close();
+    const client = new pg.Client({ ...this.db.connection, database: target.allowed.database });
+    client.on('error', () => {}); // a terminated connection is handled where it is used
+    await client.connect();
+    this.client = client;
+    return client;
+  }
+
+  private snapshot(): Promise<Snapshot> {
+    return this.clock.time('snapshotMs', () => takeSnapshot(this.client!));
+  }
+
+  async close(): Promise<void> {
+    const c = this.client;
+    this.client = null;
+    if (c) await c.end().catch(() => {});
+  }
+
+  /**
+   * @param applied revisions already in the database (grows as revisions apply)
+   */
+  async run(target: DatabaseTarget, revisions: string[], nodes: Map<string, RevisionNode>, byRev: Map<string, RevisionReport>, applied: Set<string>): Promise<RoundTripResult> {
+    const upgradeFindings: Finding[] = [];
+    const roundtripFindings: Finding[] = [];
+    const blocked = new Set<string>();
+    let tripped = 0;
+    let current = target;
+    await this.connect(current);
+    let state = revisions.length ? await this.snapshot() : null;
+
+    const recover = async (expected: Snapshot, why: StepFailure): Promise<Snapshot> => {
+      // A killed step can leave a backend running with locks held: end it first.
+      if (why.kind === 'timeout') await this.terminateOthers();
+      const now = await this.snapshot().catch(() => null);
+      if (now && snapshotsEqual(expected, now)) return now;
+      // Unknown state: build a fresh database up to what should be applied, from empty.
+      const fresh = await this.db.createDatabase();
+      current = databaseTarget(this.db, fresh.database);
+      await this.tree.useDatabase(current);
+      for (const h of headsWithin(nodes, applied)) await this.tree.upgrade(h, this.timeoutMs);
+      await this.connect(current);
+      return this.snapshot();
+    };
+
+    for (const [i, rev] of revisions.entries()) {
+      const node = nodes.get(rev)!;
+      const r = byRev.get(rev)!;
+      const label = `${rev}${node.message ? ` ${node.message}` : ''}`;
+      const blocker = [...node.downRevisions, ...node.dependsOn].find((p) => blocked.has(p));
+      if (blocker) {
+        blocked.add(rev);
+        r.steps.upgrade = { status: 'skipped', ms: 0, error: `not applied: it builds on ${blocker}, which failed` };
+        continue;
+      }
+      this.progress({ phase: 'roundtrip', message: `round-trip ${label}`, index: i + 1, total: revisions.length });
+      const s0 = state!;
+
+      // 1. upgrade
+      let failure = await this.step(r, 'upgrade', () => this.tree.upgrade(rev, this.timeoutMs));
+      if (failure) {
+        blocked.add(rev);
+        upgradeFindings.push(findingFrom(failure, `upgrade of ${rev} fails: ${failure.message}`, { revision: rev, file: node.file }));
+        state = await recover(s0, failure);
+        continue;
+      }
+      applied.add(rev);
+      const s1 = await this.snapshot();
+
+      // 2. downgrade, must give back S0
+      failure = await this.step(r, 'downgrade', () => this.tree.downgrade(downTarget(node), this.timeoutMs));
+      if (failure) {
+        roundtripFindings.push(findingFrom(failure, `downgrade of ${rev} fails: ${failure.message}`, { revision: rev, file: node.file }));
+        state = await recover(s1, failure);
+        tripped++;
+        continue;
+      }
+      const s0b = await this.snapshot();
+      for (const d of diffSnapshots(s0, s0b)) {
+        const line = describeDifference(d, { phase: 'downgrade', revision: rev });
+        r.differences.push(line);
+        roundtripFindings.push({ severity: 'error', revision: rev, file: node.file, message: line });
+      }
+
+      // 3. upgrade again, must give back S1
+      failure = await this.step(r, 'reupgrade', () => this.tree.upgrade(rev, this.timeoutMs));
+      if (failure) {
+        roundtripFindings.push(findingFrom(failure, `re-upgrade of ${rev} after its downgrade fails: ${failure.message}`, { revision: rev, file: node.file }));
+        state = await recover(s1, failure);
+        tripped++;
+        continue;
+      }
+      const s1b = await this.snapshot();
+      for (const d of diffSnapshots(s1, s1b)) {
+        const line = describeDifference(d, { phase: 'reupgrade', revision: rev });
+        r.differences.push(line);
+        roundtripFindings.push({ severity: 'error', revision: rev, file: node.file, message: line });
+      }
+      state = s1b;
+      tripped++;
+    }
+    await this.close();
+
+    return {
+      upgradeFindings,
+      roundtripFindings,
+      reachedAll: blocked.size === 0,
+      target: current,
+      tripped,
+      check(emptySummary?: string): CheckResult {
+        if (revisions.length === 0) return { id: 'roundtrip', status: 'skip', summary: emptySummary ?? 'no revisions to round-trip', findings: [] };
+        const failedRevs = new Set(roundtripFindings.map((f) => f.revision));
+        const skipped = blocked.size ? `; ${blocked.size} not round-tripped because their upgrade failed` : '';
+        return {
+          id: 'roundtrip',
+          status: roundtripFindings.length ? 'fail' : 'pass',
+          summary: roundtripFindings.length
+            ? `${failedRevs.size} of ${tripped} revision${tripped === 1 ? '' : 's'} do not round-trip cleanly${skipped}`
+            : `${tripped} revision${tripped === 1 ? '' : 's'} round-trip cleanly (upgrade, downgrade, upgrade)${skipped}`,
+          findings: roundtripFindings,
+        };
+      },
+    };
+  }
+
+  /** Runs one Alembic step, records its timing on the revision, returns the failure if any. */
+  private async step(r: RevisionReport, name: 'upgrade' | 'downgrade' | 'reupgrade', fn: () => Promise<{ ms: number }>): Promise<StepFailure | null> {
+    const t = performance.now();
+    try {
+      await this.clock.time('stepsMs', fn);
+      r.steps[name] = { status: 'ok', ms: Math.round(performance.now() - t) };
+      return null;
+    } catch (err) {
+      const f = describeFailure(err, this.tree);
+      r.steps[name] = failedStep(f, performance.now() - t);
+      return f;
+    }
+  }
+
+  private async terminateOthers(): Promise<void> {
+    await this.client
+      ?.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()')
+      .catch(() => {});
+  }
+}
+
+/** Heads of the applied sub-graph: the upgrade targets that rebuild it from empty. */
+function headsWithin(nodes: Map<string, RevisionNode>, applied: Set<string>): string[] {
+  const parents = new Set<string>();
+  for (const r of applied) for (const p of nodes.get(r)?.downRevisions ?? []) parents.add(p);
+  return [...applied].filter((r) => !parents.has(r)).sort();
+}

@@ -1,0 +1,52 @@
+// Turning a failed Alembic step into what the user needs to read: the revision, the file and
+// line, the database's own error, and what to do.
+import { WorkerError } from '../alembic/worker-client.js';
+import type { SourceTree } from '../alembic/tree.js';
+import type { Finding, StepResult } from '../report/types.js';
+
+export interface StepFailure {
+  kind: string;
+  message: string;
+  revision?: string;
+  file?: string;
+  line?: number;
+  detail?: string;
+}
+
+const firstLines = (text: string, n: number) => text.trim().split('\n').slice(0, n).join('\n');
+
+export function describeFailure(err: unknown, tree: SourceTree): StepFailure {
+  if (!(err instanceof WorkerError)) {
+    return { kind: 'internal', message: err instanceof Error ? err.message : String(err) };
+  }
+  const info = err.info;
+  let message = info.message;
+  if (/No module named '?(psycopg2|psycopg|asyncpg)'?/.test(message)) {
+    message += `\nThe Python used for the ${tree.label} tree has no PostgreSQL driver: install psycopg2-binary (or psycopg) in the project's environment.`;
+  }
+  const output = err.output.trim();
+  const detail = [info.detail?.trim(), output ? `output:\n${output.split('\n').slice(-20).join('\n')}` : ''].filter(Boolean).join('\n\n');
+  return {
+    kind: info.kind,
+    message: info.kind === 'exception' ? firstLines(message, 6) : message,
+    revision: info.revision ?? undefined,
+    file: info.file ? tree.relativePath(info.file) : undefined,
+    line: info.line ?? undefined,
+    detail: detail || undefined,
+  };
+}
+
+export function failedStep(failure: StepFailure, ms: number): StepResult {
+  return { status: failure.kind === 'timeout' ? 'timeout' : 'failed', ms: Math.round(ms), error: failure.message };
+}
+
+export function findingFrom(failure: StepFailure, message: string, fallback: { revision?: string; file?: string }): Finding {
+  return {
+    severity: 'error',
+    message,
+    revision: failure.revision ?? fallback.revision,
+    file: failure.file ?? fallback.file,
+    ...(failure.line ? { line: failure.line } : {}),
+    detail: failure.detail,
+  };
+}

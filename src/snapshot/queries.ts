@@ -1,0 +1,234 @@
+// One catalog query per object kind. takeSnapshot() joins them into one multi-statement
+// string so a snapshot costs one round trip. Each query returns rows whose column names are
+// the model's field names (model.ts), with types pg maps directly (text, bool, int2, text[]).
+//
+// Shared rules:
+// - user schemas only: not pg_catalog, information_schema, pg_toast*, pg_temp*;
+// - nothing that belongs to an extension (pg_depend.deptype = 'e');
+// - nothing on the alembic_version table;
+// - NULL acls replaced by acldefault(), so GRANT followed by REVOKE compares equal to never granting.
+
+const USER_SCHEMA = (n: string): string =>
+  `${n}.nspname NOT IN ('pg_catalog', 'information_schema') ` +
+  `AND ${n}.nspname NOT LIKE 'pg\\_toast%' AND ${n}.nspname NOT LIKE 'pg\\_temp%'`;
+
+const NOT_IN_EXTENSION = (catalog: string, oid: string): string =>
+  `NOT EXISTS (SELECT 1 FROM pg_depend x WHERE x.classid = '${catalog}'::regclass ` +
+  `AND x.objid = ${oid} AND x.deptype = 'e')`;
+
+const COMMENT = (alias: string, catalog: string, oid: string, sub = '0'): string =>
+  `LEFT JOIN pg_description ${alias} ON ${alias}.objoid = ${oid} ` +
+  `AND ${alias}.classoid = '${catalog}'::regclass AND ${alias}.objsubid = ${sub}`;
+
+const ACL = (acl: string, type: string, owner: string): string =>
+  `ARRAY(SELECT a::text FROM unnest(coalesce(${acl}, acldefault('${type}', ${owner}))) a ORDER BY 1)`;
+
+// A relation name the way messages show it: `public.` left out.
+const REL_NAME = (n: string, c: string): string =>
+  `CASE WHEN ${n}.nspname = 'public' THEN '' ELSE ${n}.nspname || '.' END || ${c}.relname`;
+
+const NOT_VERSION_TABLE = (c: string): string => `${c}.relname <> 'alembic_version'`;
+
+export const schemasQuery = `
+SELECT n.nspname AS name, d.description AS comment, ${ACL('n.nspacl', 'n', 'n.nspowner')} AS acl
+FROM pg_namespace n
+${COMMENT('d', 'pg_namespace', 'n.oid')}
+WHERE ${USER_SCHEMA('n')} AND ${NOT_IN_EXTENSION('pg_namespace', 'n.oid')}`;
+
+export const extensionsQuery = `
+SELECT e.extname AS name, e.extversion AS version, n.nspname AS schema
+FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace`;
+
+export const enumsQuery = `
+SELECT n.nspname AS schema, t.typname AS name,
+  ARRAY(SELECT e.enumlabel::text FROM pg_enum e WHERE e.enumtypid = t.oid ORDER BY e.enumsortorder) AS labels,
+  d.description AS comment
+FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+${COMMENT('d', 'pg_type', 't.oid')}
+WHERE t.typtype = 'e' AND ${USER_SCHEMA('n')} AND ${NOT_IN_EXTENSION('pg_type', 't.oid')}`;
+
+export const domainsQuery = `
+SELECT n.nspname AS schema, t.typname AS name,
+  format_type(t.typbasetype, t.typtypmod) AS "baseType",
+  t.typnotnull AS "notNull", t.typdefault AS "default",
+  ARRAY(SELECT c.conname || ': ' || pg_get_constraintdef(c.oid) FROM pg_constraint c
+        WHERE c.contypid = t.oid AND c.contype = 'c' ORDER BY 1) AS checks,
+  d.description AS comment
+FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+${COMMENT('d', 'pg_type', 't.oid')}
+WHERE t.typtype = 'd' AND ${USER_SCHEMA('n')} AND ${NOT_IN_EXTENSION('pg_type', 't.oid')}`;
+
+export const compositeTypesQuery = `
+SELECT n.nspname AS schema, t.typname AS name,
+  ARRAY(SELECT a.attname || ' ' || format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
+        WHERE a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum) AS attributes,
+  d.description AS comment
+FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+JOIN pg_class c ON c.oid = t.typrelid AND c.relkind = 'c'
+${COMMENT('d', 'pg_type', 't.oid')}
+WHERE t.typtype = 'c' AND ${USER_SCHEMA('n')} AND ${NOT_IN_EXTENSION('pg_type', 't.oid')}`;
+
+// Identity sequences (deptype 'i') are part of their column, reported there.
+export const sequencesQuery = `
+SELECT n.nspname AS schema, c.relname AS name, format_type(s.seqtypid, NULL) AS type,
+  s.seqstart::text AS start, s.seqincrement::text AS increment,
+  s.seqmin::text AS min, s.seqmax::text AS max, s.seqcache::text AS cache, s.seqcycle AS cycle,
+  (SELECT ${REL_NAME('rn', 'rc')} || '.' || ra.attname
+     FROM pg_depend o JOIN pg_class rc ON rc.oid = o.refobjid
+     JOIN pg_namespace rn ON rn.oid = rc.relnamespace
+     JOIN pg_attribute ra ON ra.attrelid = o.refobjid AND ra.attnum = o.refobjsubid
+    WHERE o.classid = 'pg_class'::regclass AND o.objid = c.oid
+      AND o.refclassid = 'pg_class'::regclass AND o.deptype = 'a' LIMIT 1) AS "ownedBy",
+  d.description AS comment, ${ACL('c.relacl', 's', 'c.relowner')} AS acl
+FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+${COMMENT('d', 'pg_class', 'c.oid')}
+WHERE ${USER_SCHEMA('n')} AND ${NOT_IN_EXTENSION('pg_class', 'c.oid')}
+  AND NOT EXISTS (SELECT 1 FROM pg_depend i WHERE i.classid = 'pg_class'::regclass
+                  AND i.objid = c.oid AND i.deptype = 'i')`;
+
+export const tablesQuery = `
+SELECT n.nspname AS schema, c.relname AS name,
+  CASE c.relkind WHEN 'p' THEN 'partitioned table' ELSE 'table' END AS kind,
+  c.relpersistence = 'u' AS unlogged,
+  CASE WHEN c.relispartition THEN
+    (SELECT ${REL_NAME('pn', 'pc')} FROM pg_inherits i JOIN pg_class pc ON pc.oid = i.inhparent
+       JOIN pg_namespace pn ON pn.oid = pc.relnamespace WHERE i.inhrelid = c.oid LIMIT 1) END AS "partitionOf",
+  CASE WHEN c.relispartition THEN pg_get_expr(c.relpartbound, c.oid) END AS "partitionBound",
+  CASE WHEN c.relkind = 'p' THEN pg_get_partkeydef(c.oid) END AS "partitionKey",
+  c.relrowsecurity AS "rowSecurity", c.relforcerowsecurity AS "forceRowSecurity",
+  d.description AS comment, ${ACL('c.relacl', 'r', 'c.relowner')} AS acl
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+${COMMENT('d', 'pg_class', 'c.oid')}
+WHERE c.relkind IN ('r', 'p') AND ${USER_SCHEMA('n')} AND ${NOT_VERSION_TABLE('c')}
+  AND ${NOT_IN_EXTENSION('pg_class', 'c.oid')}`;
+
+// Columns a partition inherits from its parent are reported once, on the parent.
+export const columnsQuery = `
+SELECT n.nspname AS schema, c.relname AS "table", a.attname AS name, a.attnum AS position,
+  format_type(a.atttypid, a.atttypmod) AS type, a.attnotnull AS "notNull",
+  CASE WHEN a.attgenerated = '' THEN pg_get_expr(ad.adbin, ad.adrelid) END AS "default",
+  CASE a.attidentity WHEN 'a' THEN 'ALWAYS' WHEN 'd' THEN 'BY DEFAULT' END AS identity,
+  CASE WHEN a.attgenerated <> '' THEN pg_get_expr(ad.adbin, ad.adrelid) END AS generated,
+  CASE WHEN a.attcollation <> t.typcollation THEN co.collname::text END AS collation,
+  d.description AS comment
+FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_type t ON t.oid = a.atttypid
+LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
+LEFT JOIN pg_collation co ON co.oid = a.attcollation
+${COMMENT('d', 'pg_class', 'c.oid', 'a.attnum')}
+WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p')
+  AND NOT (c.relispartition AND a.attinhcount > 0 AND NOT a.attislocal)
+  AND ${USER_SCHEMA('n')} AND ${NOT_VERSION_TABLE('c')}
+  AND ${NOT_IN_EXTENSION('pg_class', 'c.oid')}`;
+
+// Constraints cloned onto partitions (conparentid) or inherited (not conislocal) are
+// reported once, on the parent.
+export const constraintsQuery = `
+SELECT n.nspname AS schema, c.relname AS "table", k.conname AS name,
+  CASE k.contype WHEN 'p' THEN 'primary key' WHEN 'u' THEN 'unique constraint'
+    WHEN 'c' THEN 'check constraint' WHEN 'x' THEN 'exclusion constraint' ELSE 'foreign key' END AS type,
+  pg_get_constraintdef(k.oid) AS definition, k.convalidated AS validated,
+  k.condeferrable AS deferrable, k.condeferred AS "initiallyDeferred",
+  CASE WHEN k.contype = 'f' THEN CASE k.confdeltype WHEN 'r' THEN 'RESTRICT' WHEN 'c' THEN 'CASCADE'
+    WHEN 'n' THEN 'SET NULL' WHEN 'd' THEN 'SET DEFAULT' ELSE 'NO ACTION' END END AS "onDelete",
+  CASE WHEN k.contype = 'f' THEN CASE k.confupdtype WHEN 'r' THEN 'RESTRICT' WHEN 'c' THEN 'CASCADE'
+    WHEN 'n' THEN 'SET NULL' WHEN 'd' THEN 'SET DEFAULT' ELSE 'NO ACTION' END END AS "onUpdate",
+  d.description AS comment
+FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+${COMMENT('d', 'pg_constraint', 'k.oid')}
+WHERE k.contype IN ('p', 'u', 'c', 'x', 'f') AND k.conparentid = 0 AND k.conislocal
+  AND ${USER_SCHEMA('n')} AND ${NOT_VERSION_TABLE('c')}
+  AND ${NOT_IN_EXTENSION('pg_class', 'c.oid')}`;
+
+// Indexes that back a constraint are left to the constraint; partition child indexes
+// (relispartition) to their parent index.
+export const indexesQuery = `
+SELECT n.nspname AS schema, t.relname AS "table", ic.relname AS name,
+  pg_get_indexdef(i.indexrelid) AS definition, i.indisunique AS unique,
+  pg_get_expr(i.indpred, i.indrelid) AS predicate, d.description AS comment
+FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
+JOIN pg_class t ON t.oid = i.indrelid
+JOIN pg_namespace n ON n.oid = ic.relnamespace
+${COMMENT('d', 'pg_class', 'ic.oid')}
+WHERE NOT ic.relispartition AND ${USER_SCHEMA('n')} AND ${NOT_VERSION_TABLE('t')}
+  AND ${NOT_IN_EXTENSION('pg_class', 't.oid')}
+  AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid
+                  AND k.conrelid = i.indrelid AND k.contype IN ('p', 'u', 'x'))`;
+
+export const viewsQuery = `
+SELECT n.nspname AS schema, c.relname AS name, c.relkind = 'm' AS materialized,
+  pg_get_viewdef(c.oid) AS definition, d.description AS comment,
+  ${ACL('c.relacl', 'r', 'c.relowner')} AS acl
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+${COMMENT('d', 'pg_class', 'c.oid')}
+WHERE c.relkind IN ('v', 'm') AND ${USER_SCHEMA('n')} AND ${NOT_IN_EXTENSION('pg_class', 'c.oid')}`;
+
+export const routinesQuery = `
+SELECT n.nspname AS schema, p.proname AS name,
+  pg_get_function_identity_arguments(p.oid) AS "identityArguments",
+  CASE p.prokind WHEN 'p' THEN 'procedure' WHEN 'a' THEN 'aggregate'
+    WHEN 'w' THEN 'window function' ELSE 'function' END AS kind,
+  pg_get_function_arguments(p.oid) AS arguments,
+  pg_get_function_result(p.oid) AS returns,
+  l.lanname AS language,
+  CASE p.provolatile WHEN 'i' THEN 'IMMUTABLE' WHEN 's' THEN 'STABLE' ELSE 'VOLATILE' END AS volatility,
+  p.proisstrict AS strict, p.prosecdef AS "securityDefiner",
+  coalesce(p.proconfig, '{}'::text[]) AS config,
+  md5(p.prosrc) AS "bodyHash",
+  d.description AS comment
+FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+JOIN pg_language l ON l.oid = p.prolang
+${COMMENT('d', 'pg_proc', 'p.oid')}
+WHERE ${USER_SCHEMA('n')} AND ${NOT_IN_EXTENSION('pg_proc', 'p.oid')}`;
+
+// Internal triggers implement FKs (reported as constraints); tgparentid marks clones on
+// partitions (PostgreSQL 13+).
+export const triggersQuery = `
+SELECT n.nspname AS schema, c.relname AS "table", g.tgname AS name,
+  pg_get_triggerdef(g.oid) AS definition,
+  CASE g.tgenabled WHEN 'D' THEN 'DISABLED' WHEN 'R' THEN 'REPLICA' WHEN 'A' THEN 'ALWAYS' ELSE 'ORIGIN' END AS enabled,
+  d.description AS comment
+FROM pg_trigger g JOIN pg_class c ON c.oid = g.tgrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+${COMMENT('d', 'pg_trigger', 'g.oid')}
+WHERE NOT g.tgisinternal AND g.tgparentid = 0 AND ${USER_SCHEMA('n')} AND ${NOT_VERSION_TABLE('c')}
+  AND ${NOT_IN_EXTENSION('pg_class', 'c.oid')}`;
+
+export const policiesQuery = `
+SELECT n.nspname AS schema, c.relname AS "table", p.polname AS name,
+  CASE p.polcmd WHEN 'r' THEN 'SELECT' WHEN 'a' THEN 'INSERT' WHEN 'w' THEN 'UPDATE'
+    WHEN 'd' THEN 'DELETE' ELSE 'ALL' END AS command,
+  p.polpermissive AS permissive,
+  ARRAY(SELECT CASE WHEN r = 0::oid THEN 'PUBLIC' ELSE pg_get_userbyid(r)::text END
+        FROM unnest(p.polroles) r ORDER BY 1) AS roles,
+  pg_get_expr(p.polqual, p.polrelid) AS using,
+  pg_get_expr(p.polwithcheck, p.polrelid) AS "withCheck",
+  d.description AS comment
+FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+${COMMENT('d', 'pg_policy', 'p.oid')}
+WHERE ${USER_SCHEMA('n')} AND ${NOT_IN_EXTENSION('pg_class', 'c.oid')}`;
+
+/** In the order of the statements sent; each fills the snapshot list of the same name. */
+export const SNAPSHOT_QUERIES = [
+  ['schemas', schemasQuery],
+  ['extensions', extensionsQuery],
+  ['enums', enumsQuery],
+  ['domains', domainsQuery],
+  ['compositeTypes', compositeTypesQuery],
+  ['sequences', sequencesQuery],
+  ['tables', tablesQuery],
+  ['columns', columnsQuery],
+  ['constraints', constraintsQuery],
+  ['indexes', indexesQuery],
+  ['views', viewsQuery],
+  ['routines', routinesQuery],
+  ['triggers', triggersQuery],
+  ['policies', policiesQuery],
+] as const;
+
+/** All queries as one simple-protocol string: one round trip for the whole snapshot. */
+export const SNAPSHOT_SQL = SNAPSHOT_QUERIES.map(([, sql]) => sql.trim()).join(';\n') + ';';
