@@ -2538,23 +2538,23 @@ var require_serializer = __commonJS({
         /* code.startup */
       );
     };
-    var query = (text) => {
+    var query2 = (text) => {
       return writer.addCString(text).flush(
         81
         /* code.query */
       );
     };
     var emptyArray = [];
-    var parse = (query2) => {
-      const name = query2.name || "";
+    var parse = (query3) => {
+      const name = query3.name || "";
       if (name.length > 63) {
         console.error("Warning! Postgres only supports 63 characters for query names.");
         console.error("You supplied %s (%s)", name, name.length);
         console.error("This can cause conflicts and silent errors executing queries");
       }
-      const types2 = query2.types || emptyArray;
+      const types2 = query3.types || emptyArray;
       const len = types2.length;
-      const buffer = writer.addCString(name).addCString(query2.text).addInt16(len);
+      const buffer = writer.addCString(name).addCString(query3.text).addInt16(len);
       for (let i = 0; i < len; i++) {
         buffer.addInt32(types2[i]);
       }
@@ -2691,7 +2691,7 @@ var require_serializer = __commonJS({
       requestSsl,
       sendSASLInitialResponseMessage,
       sendSCRAMClientFinalMessage,
-      query,
+      query: query2,
       parse,
       bind,
       execute,
@@ -3321,8 +3321,8 @@ var require_connection = __commonJS({
         this._send(serialize.query(text));
       }
       // send parse message
-      parse(query) {
-        this._send(serialize.parse(query));
+      parse(query2) {
+        this._send(serialize.parse(query2));
       }
       // send bind message
       bind(config) {
@@ -3783,9 +3783,9 @@ var require_client = __commonJS({
         return this._activeQuery;
       }
       _errorAllQueries(err) {
-        const enqueueError = (query) => {
+        const enqueueError = (query2) => {
           process.nextTick(() => {
-            query.handleError(err, this.connection);
+            query2.handleError(err, this.connection);
           });
         };
         const activeQuery = this._getActiveQuery();
@@ -4150,8 +4150,8 @@ var require_client = __commonJS({
         }
         return data;
       }
-      cancel(client, query) {
-        if (client.activeQuery === query) {
+      cancel(client, query2) {
+        if (client.activeQuery === query2) {
           const con = this.connection;
           if (this.host && this.host.indexOf("/") === 0) {
             con.connect(this.host + "/.s.PGSQL." + this.port);
@@ -4161,10 +4161,10 @@ var require_client = __commonJS({
           con.on("connect", function() {
             con.cancel(client.processID, client.secretKey);
           });
-        } else if (client._queryQueue.indexOf(query) !== -1) {
-          client._queryQueue.splice(client._queryQueue.indexOf(query), 1);
-        } else if (client._sentQueryQueue.indexOf(query) !== -1) {
-          query.callback = () => {
+        } else if (client._queryQueue.indexOf(query2) !== -1) {
+          client._queryQueue.splice(client._queryQueue.indexOf(query2), 1);
+        } else if (client._sentQueryQueue.indexOf(query2) !== -1) {
+          query2.callback = () => {
           };
         }
       }
@@ -4213,16 +4213,16 @@ var require_client = __commonJS({
           return;
         }
         while (this._queryQueue.length > 0) {
-          const query = this._queryQueue.shift();
+          const query2 = this._queryQueue.shift();
           this.hasExecuted = true;
-          const queryError = query.submit(this.connection);
+          const queryError = query2.submit(this.connection);
           if (queryError) {
             process.nextTick(() => {
-              query.handleError(queryError, this.connection);
+              query2.handleError(queryError, this.connection);
             });
             continue;
           }
-          this._sentQueryQueue.push(query);
+          this._sentQueryQueue.push(query2);
         }
         if (this.readyForQuery && !this._activeQuery && this._sentQueryQueue.length > 0) {
           this._activeQuery = this._sentQueryQueue.shift();
@@ -4233,46 +4233,46 @@ var require_client = __commonJS({
         }
       }
       query(config, values, callback) {
-        let query;
+        let query2;
         let result;
         if (config == null) {
           throw new TypeError("Client was passed a null or undefined query");
         }
         if (typeof config.submit === "function") {
-          result = query = config;
-          if (!query.callback) {
+          result = query2 = config;
+          if (!query2.callback) {
             if (typeof values === "function") {
-              query.callback = values;
+              query2.callback = values;
             } else if (callback) {
-              query.callback = callback;
+              query2.callback = callback;
             }
           }
         } else {
-          query = new Query2(config, values, callback);
-          if (!query.callback) {
+          query2 = new Query2(config, values, callback);
+          if (!query2.callback) {
             result = new this._Promise((resolve3, reject) => {
-              query.callback = (err, res) => err ? reject(err) : resolve3(res);
+              query2.callback = (err, res) => err ? reject(err) : resolve3(res);
             }).catch((err) => {
               Error.captureStackTrace(err);
               throw err;
             });
-          } else if (typeof query.callback !== "function") {
+          } else if (typeof query2.callback !== "function") {
             throw new TypeError("callback is not a function");
           }
         }
         const readTimeout = config.query_timeout || this.connectionParameters.query_timeout;
         if (readTimeout) {
-          const queryCallback = query.callback || (() => {
+          const queryCallback = query2.callback || (() => {
           });
           const readTimeoutTimer = setTimeout(() => {
             const error = new Error("Query read timeout");
             process.nextTick(() => {
-              query.handleError(error, this.connection);
+              query2.handleError(error, this.connection);
             });
             queryCallback(error);
-            query.callback = () => {
+            query2.callback = () => {
             };
-            const index = this._queryQueue.indexOf(query);
+            const index = this._queryQueue.indexOf(query2);
             if (index > -1) {
               this._queryQueue.splice(index, 1);
             } else if (this.pipeline) {
@@ -4281,42 +4281,42 @@ var require_client = __commonJS({
             }
             this._pulseQueryQueue();
           }, readTimeout);
-          query.callback = (err, res) => {
+          query2.callback = (err, res) => {
             clearTimeout(readTimeoutTimer);
             queryCallback(err, res);
           };
         }
-        if (this.binary && !query.binary) {
-          query.binary = true;
+        if (this.binary && !query2.binary) {
+          query2.binary = true;
         }
-        if (query._result && !query._result._types) {
-          query._result._types = this._types;
+        if (query2._result && !query2._result._types) {
+          query2._result._types = this._types;
         }
         if (this.pipeline) {
-          const portalQuery = typeof config.submit === "function" && !(query instanceof Query2) ? "Custom query classes such as pg-cursor and pg-query-stream are" : query.rows ? "The `rows` option is" : null;
+          const portalQuery = typeof config.submit === "function" && !(query2 instanceof Query2) ? "Custom query classes such as pg-cursor and pg-query-stream are" : query2.rows ? "The `rows` option is" : null;
           if (portalQuery) {
             process.nextTick(() => {
-              query.handleError(new Error(`${portalQuery} not supported in pipeline mode`), this.connection);
+              query2.handleError(new Error(`${portalQuery} not supported in pipeline mode`), this.connection);
             });
             return result;
           }
         }
         if (!this._queryable) {
           process.nextTick(() => {
-            query.handleError(new Error("Client has encountered a connection error and is not queryable"), this.connection);
+            query2.handleError(new Error("Client has encountered a connection error and is not queryable"), this.connection);
           });
           return result;
         }
         if (this._ending) {
           process.nextTick(() => {
-            query.handleError(new Error("Client was closed and is not queryable"), this.connection);
+            query2.handleError(new Error("Client was closed and is not queryable"), this.connection);
           });
           return result;
         }
         if (this._queryQueue.length > 0 && !this.pipeline) {
           queryQueueLengthDeprecationNotice();
         }
-        this._queryQueue.push(query);
+        this._queryQueue.push(query2);
         this._pulseQueryQueue();
         return result;
       }
@@ -4987,10 +4987,10 @@ var require_client2 = __commonJS({
     Client2.Query = NativeQuery;
     util.inherits(Client2, EventEmitter);
     Client2.prototype._errorAllQueries = function(err) {
-      const enqueueError = (query) => {
+      const enqueueError = (query2) => {
         process.nextTick(() => {
-          query.native = this.native;
-          query.handleError(err);
+          query2.native = this.native;
+          query2.handleError(err);
         });
       };
       if (this._hasActiveQuery()) {
@@ -5049,7 +5049,7 @@ var require_client2 = __commonJS({
       });
     };
     Client2.prototype.query = function(config, values, callback) {
-      let query;
+      let query2;
       let result;
       let readTimeout;
       let readTimeoutTimer;
@@ -5058,14 +5058,14 @@ var require_client2 = __commonJS({
         throw new TypeError("Client was passed a null or undefined query");
       } else if (typeof config.submit === "function") {
         readTimeout = config.query_timeout || this.connectionParameters.query_timeout;
-        result = query = config;
+        result = query2 = config;
         if (typeof values === "function") {
           config.callback = values;
         }
       } else {
         readTimeout = config.query_timeout || this.connectionParameters.query_timeout;
-        query = new NativeQuery(config, values, callback);
-        if (!query.callback) {
+        query2 = new NativeQuery(config, values, callback);
+        if (!query2.callback) {
           let resolveOut, rejectOut;
           result = new this._Promise((resolve3, reject) => {
             resolveOut = resolve3;
@@ -5074,49 +5074,49 @@ var require_client2 = __commonJS({
             Error.captureStackTrace(err);
             throw err;
           });
-          query.callback = (err, res) => err ? rejectOut(err) : resolveOut(res);
+          query2.callback = (err, res) => err ? rejectOut(err) : resolveOut(res);
         }
       }
       if (readTimeout) {
-        queryCallback = query.callback || (() => {
+        queryCallback = query2.callback || (() => {
         });
         readTimeoutTimer = setTimeout(() => {
           const error = new Error("Query read timeout");
           process.nextTick(() => {
-            query.handleError(error, this.connection);
+            query2.handleError(error, this.connection);
           });
           queryCallback(error);
-          query.callback = () => {
+          query2.callback = () => {
           };
-          const index = this._queryQueue.indexOf(query);
+          const index = this._queryQueue.indexOf(query2);
           if (index > -1) {
             this._queryQueue.splice(index, 1);
           }
           this._pulseQueryQueue();
         }, readTimeout);
-        query.callback = (err, res) => {
+        query2.callback = (err, res) => {
           clearTimeout(readTimeoutTimer);
           queryCallback(err, res);
         };
       }
       if (!this._queryable) {
-        query.native = this.native;
+        query2.native = this.native;
         process.nextTick(() => {
-          query.handleError(new Error("Client has encountered a connection error and is not queryable"));
+          query2.handleError(new Error("Client has encountered a connection error and is not queryable"));
         });
         return result;
       }
       if (this._ending) {
-        query.native = this.native;
+        query2.native = this.native;
         process.nextTick(() => {
-          query.handleError(new Error("Client was closed and is not queryable"));
+          query2.handleError(new Error("Client was closed and is not queryable"));
         });
         return result;
       }
       if (this._queryQueue.length > 0 && !this.pipeline) {
         queryQueueLengthDeprecationNotice();
       }
-      this._queryQueue.push(query);
+      this._queryQueue.push(query2);
       this._pulseQueryQueue();
       return result;
     };
@@ -5165,17 +5165,17 @@ var require_client2 = __commonJS({
       if (this._hasActiveQuery()) {
         return;
       }
-      const query = this._queryQueue.shift();
-      if (!query) {
+      const query2 = this._queryQueue.shift();
+      if (!query2) {
         if (!initialConnection) {
           this.emit("drain");
         }
         return;
       }
-      this._activeQuery = query;
-      query.submit(this);
+      this._activeQuery = query2;
+      query2.submit(this);
       const self = this;
-      query.once("_done", function() {
+      query2.once("_done", function() {
         self._pulseQueryQueue();
       });
     };
@@ -5195,15 +5195,15 @@ var require_client2 = __commonJS({
       const nativeQueries = [];
       const utils = require_utils();
       while (this._queryQueue.length > 0) {
-        const query = this._queryQueue.shift();
+        const query2 = this._queryQueue.shift();
         this.hasExecuted = true;
-        nativeQueries.push(query);
-        const values = query.values ? query.values.map(utils.prepareValue) : null;
-        const pipelineEntry = { text: query.text, name: query.name, arrayMode: query._arrayMode };
+        nativeQueries.push(query2);
+        const values = query2.values ? query2.values.map(utils.prepareValue) : null;
+        const pipelineEntry = { text: query2.text, name: query2.name, arrayMode: query2._arrayMode };
         if (values) {
           pipelineEntry.values = values;
         }
-        if (query.name && this.namedQueries[query.name]) {
+        if (query2.name && this.namedQueries[query2.name]) {
           pipelineEntry._alreadyPrepared = true;
         }
         queries.push(pipelineEntry);
@@ -5246,12 +5246,12 @@ var require_client2 = __commonJS({
         self._pulsePipelinedQueryQueue();
       });
     };
-    Client2.prototype.cancel = function(query) {
-      if (this._activeQuery === query) {
+    Client2.prototype.cancel = function(query2) {
+      if (this._activeQuery === query2) {
         this.native.cancel(function() {
         });
-      } else if (this._queryQueue.indexOf(query) !== -1) {
-        this._queryQueue.splice(this._queryQueue.indexOf(query), 1);
+      } else if (this._queryQueue.indexOf(query2) !== -1) {
+        this._queryQueue.splice(this._queryQueue.indexOf(query2), 1);
       }
     };
     Client2.prototype.ref = function() {
@@ -5650,8 +5650,8 @@ function newRevisions(base, head) {
 }
 function downTarget(node) {
   if (node.downRevisions.length === 0) return "base";
-  if (node.downRevisions.length === 1) return node.downRevisions[0];
-  return `${node.revision}-1`;
+  if (node.downRevisions.length === 1) return `${node.revision}@-1`;
+  return node.downRevisions[0];
 }
 
 // src/alembic/tree.ts
@@ -5777,8 +5777,8 @@ function connectionString(info) {
     hostPart = `${formatHost(info.host)}:${info.port}`;
   }
   if (info.sslmode) params.set("sslmode", info.sslmode);
-  const query = params.toString().replace(/%2F/gi, "/");
-  return `postgresql://${auth}@${hostPart}/${db}${query ? `?${query}` : ""}`;
+  const query2 = params.toString().replace(/%2F/gi, "/");
+  return `postgresql://${auth}@${hostPart}/${db}${query2 ? `?${query2}` : ""}`;
 }
 function sqlalchemyUrl(info, driver = "postgresql") {
   return connectionString(info).replace(/^postgresql:/, `${driver}:`);
@@ -6192,7 +6192,7 @@ async function startCluster(opts) {
   };
   const unregister = registerCleanup(stop, {
     onExitSync: () => {
-      killNow();
+      stopSync(child);
       rmSync(tempDir, { recursive: true, force: true });
     }
   });
@@ -6337,27 +6337,58 @@ function permissionHint(output, runAs, binDir) {
   return `
 (initdb and postgres run as the unprivileged user "${runAs.name}" because we are root: it needs read and execute access to ${binDir} and every parent directory)`;
 }
+function stopSync(child) {
+  if (!child?.pid || child.exitCode !== null || child.signalCode !== null) return;
+  const pid = child.pid;
+  try {
+    process.kill(pid, "SIGQUIT");
+  } catch {
+    return;
+  }
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  const deadline = Date.now() + 2e3;
+  while (Date.now() < deadline && runningSync(pid)) Atomics.wait(pause, 0, 0, 20);
+  if (runningSync(pid)) {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+    }
+  }
+}
+function runningSync(pid) {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
+  } catch {
+    return true;
+  }
+}
 
 // src/db/local.ts
 import { execFileSync } from "node:child_process";
 import { accessSync, constants, readdirSync } from "node:fs";
 import { delimiter, join as join4 } from "node:path";
-function candidateBinDirs() {
-  const dirs = [];
-  for (const dir of (process.env.PATH ?? "").split(delimiter)) if (dir) dirs.push(dir);
+function* candidateBinDirs() {
+  const seen = /* @__PURE__ */ new Set();
+  const fresh = (dirs) => dirs.filter((d) => d && !seen.has(d) && seen.add(d));
+  yield* fresh((process.env.PATH ?? "").split(delimiter));
   try {
     const out = execFileSync("pg_config", ["--bindir"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"], timeout: 5e3 });
-    if (out.trim()) dirs.push(out.trim());
+    yield* fresh([out.trim()]);
   } catch {
   }
-  dirs.push(...versionedDirs("/usr/lib/postgresql", (v) => join4("/usr/lib/postgresql", v, "bin")));
-  dirs.push(...versionedDirs("/usr", (v) => join4("/usr", v, "bin"), /^pgsql-(\d+)$/));
-  dirs.push("/usr/local/pgsql/bin");
+  yield* fresh(versionedDirs("/usr/lib/postgresql", (v) => join4("/usr/lib/postgresql", v, "bin")));
+  yield* fresh(versionedDirs("/usr", (v) => join4("/usr", v, "bin"), /^pgsql-(\d+)$/));
+  yield* fresh(["/usr/local/pgsql/bin"]);
   for (const prefix of ["/opt/homebrew", "/usr/local"]) {
-    dirs.push(...versionedDirs(join4(prefix, "opt"), (v) => join4(prefix, "opt", v, "bin"), /^postgresql@(\d+)$/));
-    dirs.push(join4(prefix, "opt", "postgresql", "bin"), join4(prefix, "bin"));
+    yield* fresh(versionedDirs(join4(prefix, "opt"), (v) => join4(prefix, "opt", v, "bin"), /^postgresql@(\d+)$/));
+    yield* fresh([join4(prefix, "opt", "postgresql", "bin"), join4(prefix, "bin")]);
   }
-  return [...new Set(dirs)];
 }
 function versionedDirs(root, toBin, pattern = /^(\d+(?:\.\d+)?)$/) {
   let names;
@@ -6376,7 +6407,12 @@ function isExecutable(path) {
     return false;
   }
 }
+var versionCache = /* @__PURE__ */ new Map();
 function binariesIn(binDir) {
+  if (!versionCache.has(binDir)) versionCache.set(binDir, probeBinaries(binDir));
+  return versionCache.get(binDir);
+}
+function probeBinaries(binDir) {
   if (!isExecutable(join4(binDir, "initdb")) || !isExecutable(join4(binDir, "postgres"))) return void 0;
   try {
     const out = execFileSync(join4(binDir, "postgres"), ["--version"], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 5e3 });
@@ -6511,12 +6547,13 @@ function parseDatabaseUrl(raw) {
   const driver = `postgresql${(m[2] ?? "").toLowerCase()}`;
   let url;
   try {
-    url = new URL(text);
+    url = new URL(text.replace(/^([^:]+:\/\/(?:[^@/?#]*@)?)(?=[/?#]|$)/, "$1no-host.invalid"));
   } catch {
     throw bad("it is not a valid URL (percent-encode special characters in the user and password; ports go up to 65535)");
   }
   const params = url.searchParams;
-  const host = params.get("host") ?? decodeURIComponent(url.hostname.replace(/^\[(.*)\]$/, "$1"));
+  const urlHost = url.hostname === "no-host.invalid" ? "" : decodeURIComponent(url.hostname.replace(/^\[(.*)\]$/, "$1"));
+  const host = params.get("host") ?? urlHost;
   if (!host) throw bad("it names no host");
   if (host.includes(",")) throw bad("several hosts are not supported; name one server");
   const portText = params.get("port") ?? url.port;
@@ -6867,48 +6904,51 @@ var keyOf = {
   named: (o) => o.name,
   table: (schema, table) => schema + SEP + table
 };
-function byKey(list2, key) {
+var compare = (a, b) => a < b ? -1 : a > b ? 1 : 0;
+function canonicalList(list2, key, omit = /* @__PURE__ */ new Set()) {
+  const fields = /* @__PURE__ */ new Set();
+  for (const o of list2) for (const f in o) if (!omit.has(f)) fields.add(f);
+  const order = [...fields].sort(compare);
   const keyed = list2.map((o) => [key(o), o]);
-  keyed.sort((a, b) => a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
-  return keyed.map((k) => k[1]);
+  keyed.sort((a, b) => compare(a[0], b[0]));
+  return keyed.map(([, o]) => {
+    const copy = {};
+    for (const f of order) {
+      const v = o[f];
+      copy[f] = Array.isArray(v) ? [...v] : v;
+    }
+    return copy;
+  });
 }
-var sorted = (xs) => [...xs].sort();
+var sortStrings = (list2, field) => {
+  for (const o of list2) o[field].sort(compare);
+  return list2;
+};
 function normalizeSnapshot(s) {
   return {
-    schemas: byKey(s.schemas, keyOf.named).map((o) => ({ ...o, acl: sorted(o.acl) })),
-    extensions: byKey(s.extensions, keyOf.named),
-    enums: byKey(s.enums, keyOf.schemaObject),
-    domains: byKey(s.domains, keyOf.schemaObject).map((o) => ({ ...o, checks: sorted(o.checks) })),
-    compositeTypes: byKey(s.compositeTypes, keyOf.schemaObject),
-    sequences: byKey(s.sequences, keyOf.schemaObject).map((o) => ({ ...o, acl: sorted(o.acl) })),
-    tables: byKey(s.tables, keyOf.schemaObject).map((o) => ({ ...o, acl: sorted(o.acl) })),
-    columns: byKey(s.columns, keyOf.tableObject),
-    constraints: byKey(s.constraints, keyOf.tableObject),
-    indexes: byKey(s.indexes, keyOf.tableObject),
-    views: byKey(s.views, keyOf.schemaObject).map((o) => ({ ...o, acl: sorted(o.acl) })),
-    routines: byKey(s.routines, keyOf.routine).map((o) => ({ ...o, config: sorted(o.config) })),
-    triggers: byKey(s.triggers, keyOf.tableObject),
-    policies: byKey(s.policies, keyOf.tableObject).map((o) => ({ ...o, roles: sorted(o.roles) }))
+    schemas: sortStrings(canonicalList(s.schemas, keyOf.named), "acl"),
+    extensions: canonicalList(s.extensions, keyOf.named),
+    enums: canonicalList(s.enums, keyOf.schemaObject),
+    domains: sortStrings(canonicalList(s.domains, keyOf.schemaObject), "checks"),
+    compositeTypes: canonicalList(s.compositeTypes, keyOf.schemaObject),
+    sequences: sortStrings(canonicalList(s.sequences, keyOf.schemaObject), "acl"),
+    tables: sortStrings(canonicalList(s.tables, keyOf.schemaObject), "acl"),
+    columns: canonicalList(s.columns, keyOf.tableObject),
+    constraints: canonicalList(s.constraints, keyOf.tableObject),
+    indexes: canonicalList(s.indexes, keyOf.tableObject),
+    views: sortStrings(canonicalList(s.views, keyOf.schemaObject), "acl"),
+    routines: sortStrings(canonicalList(s.routines, keyOf.routine), "config"),
+    triggers: canonicalList(s.triggers, keyOf.tableObject),
+    policies: sortStrings(canonicalList(s.policies, keyOf.tableObject), "roles")
   };
-}
-function stableStringify(value) {
-  if (value === null || typeof value !== "object") return JSON.stringify(value) ?? "null";
-  if (Array.isArray(value)) return "[" + value.map(stableStringify).join(",") + "]";
-  const obj = value;
-  const parts = [];
-  for (const k of Object.keys(obj).sort()) {
-    if (obj[k] === void 0) continue;
-    parts.push(JSON.stringify(k) + ":" + stableStringify(obj[k]));
-  }
-  return "{" + parts.join(",") + "}";
 }
 var canonicalCache = /* @__PURE__ */ new WeakMap();
 function canonicalJson(s) {
   let text = canonicalCache.get(s);
   if (text === void 0) {
     const n = normalizeSnapshot(s);
-    const comparable = { ...n, columns: n.columns.map(({ position: _position, ...rest }) => rest) };
-    text = stableStringify(comparable);
+    n.columns = canonicalList(n.columns, keyOf.tableObject, /* @__PURE__ */ new Set(["position"]));
+    text = JSON.stringify(n);
     canonicalCache.set(s, text);
   }
   return text;
@@ -6920,14 +6960,13 @@ function snapshotsEqual(a, b) {
 // src/snapshot/queries.ts
 var USER_SCHEMA = (n) => `${n}.nspname NOT IN ('pg_catalog', 'information_schema') AND ${n}.nspname NOT LIKE 'pg\\_toast%' AND ${n}.nspname NOT LIKE 'pg\\_temp%'`;
 var NOT_IN_EXTENSION = (catalog, oid) => `NOT EXISTS (SELECT 1 FROM pg_depend x WHERE x.classid = '${catalog}'::regclass AND x.objid = ${oid} AND x.deptype = 'e')`;
-var COMMENT = (alias, catalog, oid, sub = "0") => `LEFT JOIN pg_description ${alias} ON ${alias}.objoid = ${oid} AND ${alias}.classoid = '${catalog}'::regclass AND ${alias}.objsubid = ${sub}`;
-var ACL = (acl, type, owner) => `ARRAY(SELECT a::text FROM unnest(coalesce(${acl}, acldefault('${type}', ${owner}))) a ORDER BY 1)`;
+var COMMENT = (catalog, oid, sub = "0") => `(SELECT d.description FROM pg_description d WHERE d.objoid = ${oid} AND d.classoid = '${catalog}'::regclass AND d.objsubid = ${sub}) AS comment`;
+var ACL = (acl, type, owner) => `coalesce(${acl}, acldefault('${type}', ${owner}))::text[]`;
 var REL_NAME = (n, c) => `CASE WHEN ${n}.nspname = 'public' THEN '' ELSE ${n}.nspname || '.' END || ${c}.relname`;
 var NOT_VERSION_TABLE = (c) => `${c}.relname <> 'alembic_version'`;
 var schemasQuery = `
-SELECT n.nspname AS name, d.description AS comment, ${ACL("n.nspacl", "n", "n.nspowner")} AS acl
+SELECT n.nspname AS name, ${COMMENT("pg_namespace", "n.oid")}, ${ACL("n.nspacl", "n", "n.nspowner")} AS acl
 FROM pg_namespace n
-${COMMENT("d", "pg_namespace", "n.oid")}
 WHERE ${USER_SCHEMA("n")} AND ${NOT_IN_EXTENSION("pg_namespace", "n.oid")}`;
 var extensionsQuery = `
 SELECT e.extname AS name, e.extversion AS version, n.nspname AS schema
@@ -6935,9 +6974,8 @@ FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace`;
 var enumsQuery = `
 SELECT n.nspname AS schema, t.typname AS name,
   ARRAY(SELECT e.enumlabel::text FROM pg_enum e WHERE e.enumtypid = t.oid ORDER BY e.enumsortorder) AS labels,
-  d.description AS comment
+  ${COMMENT("pg_type", "t.oid")}
 FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
-${COMMENT("d", "pg_type", "t.oid")}
 WHERE t.typtype = 'e' AND ${USER_SCHEMA("n")} AND ${NOT_IN_EXTENSION("pg_type", "t.oid")}`;
 var domainsQuery = `
 SELECT n.nspname AS schema, t.typname AS name,
@@ -6945,18 +6983,16 @@ SELECT n.nspname AS schema, t.typname AS name,
   t.typnotnull AS "notNull", t.typdefault AS "default",
   ARRAY(SELECT c.conname || ': ' || pg_get_constraintdef(c.oid) FROM pg_constraint c
         WHERE c.contypid = t.oid AND c.contype = 'c' ORDER BY 1) AS checks,
-  d.description AS comment
+  ${COMMENT("pg_type", "t.oid")}
 FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
-${COMMENT("d", "pg_type", "t.oid")}
 WHERE t.typtype = 'd' AND ${USER_SCHEMA("n")} AND ${NOT_IN_EXTENSION("pg_type", "t.oid")}`;
 var compositeTypesQuery = `
 SELECT n.nspname AS schema, t.typname AS name,
   ARRAY(SELECT a.attname || ' ' || format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
         WHERE a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum) AS attributes,
-  d.description AS comment
+  ${COMMENT("pg_type", "t.oid")}
 FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
 JOIN pg_class c ON c.oid = t.typrelid AND c.relkind = 'c'
-${COMMENT("d", "pg_type", "t.oid")}
 WHERE t.typtype = 'c' AND ${USER_SCHEMA("n")} AND ${NOT_IN_EXTENSION("pg_type", "t.oid")}`;
 var sequencesQuery = `
 SELECT n.nspname AS schema, c.relname AS name, format_type(s.seqtypid, NULL) AS type,
@@ -6968,10 +7004,9 @@ SELECT n.nspname AS schema, c.relname AS name, format_type(s.seqtypid, NULL) AS 
      JOIN pg_attribute ra ON ra.attrelid = o.refobjid AND ra.attnum = o.refobjsubid
     WHERE o.classid = 'pg_class'::regclass AND o.objid = c.oid
       AND o.refclassid = 'pg_class'::regclass AND o.deptype = 'a' LIMIT 1) AS "ownedBy",
-  d.description AS comment, ${ACL("c.relacl", "s", "c.relowner")} AS acl
+  ${COMMENT("pg_class", "c.oid")}, ${ACL("c.relacl", "s", "c.relowner")} AS acl
 FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
-${COMMENT("d", "pg_class", "c.oid")}
 WHERE ${USER_SCHEMA("n")} AND ${NOT_IN_EXTENSION("pg_class", "c.oid")}
   AND NOT EXISTS (SELECT 1 FROM pg_depend i WHERE i.classid = 'pg_class'::regclass
                   AND i.objid = c.oid AND i.deptype = 'i')`;
@@ -6985,9 +7020,8 @@ SELECT n.nspname AS schema, c.relname AS name,
   CASE WHEN c.relispartition THEN pg_get_expr(c.relpartbound, c.oid) END AS "partitionBound",
   CASE WHEN c.relkind = 'p' THEN pg_get_partkeydef(c.oid) END AS "partitionKey",
   c.relrowsecurity AS "rowSecurity", c.relforcerowsecurity AS "forceRowSecurity",
-  d.description AS comment, ${ACL("c.relacl", "r", "c.relowner")} AS acl
+  ${COMMENT("pg_class", "c.oid")}, ${ACL("c.relacl", "r", "c.relowner")} AS acl
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-${COMMENT("d", "pg_class", "c.oid")}
 WHERE c.relkind IN ('r', 'p') AND ${USER_SCHEMA("n")} AND ${NOT_VERSION_TABLE("c")}
   AND ${NOT_IN_EXTENSION("pg_class", "c.oid")}`;
 var columnsQuery = `
@@ -6997,13 +7031,12 @@ SELECT n.nspname AS schema, c.relname AS "table", a.attname AS name, a.attnum AS
   CASE a.attidentity WHEN 'a' THEN 'ALWAYS' WHEN 'd' THEN 'BY DEFAULT' END AS identity,
   CASE WHEN a.attgenerated <> '' THEN pg_get_expr(ad.adbin, ad.adrelid) END AS generated,
   CASE WHEN a.attcollation <> t.typcollation THEN co.collname::text END AS collation,
-  d.description AS comment
+  ${COMMENT("pg_class", "c.oid", "a.attnum")}
 FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_type t ON t.oid = a.atttypid
 LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
 LEFT JOIN pg_collation co ON co.oid = a.attcollation
-${COMMENT("d", "pg_class", "c.oid", "a.attnum")}
 WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p')
   AND NOT (c.relispartition AND a.attinhcount > 0 AND NOT a.attislocal)
   AND ${USER_SCHEMA("n")} AND ${NOT_VERSION_TABLE("c")}
@@ -7018,31 +7051,28 @@ SELECT n.nspname AS schema, c.relname AS "table", k.conname AS name,
     WHEN 'n' THEN 'SET NULL' WHEN 'd' THEN 'SET DEFAULT' ELSE 'NO ACTION' END END AS "onDelete",
   CASE WHEN k.contype = 'f' THEN CASE k.confupdtype WHEN 'r' THEN 'RESTRICT' WHEN 'c' THEN 'CASCADE'
     WHEN 'n' THEN 'SET NULL' WHEN 'd' THEN 'SET DEFAULT' ELSE 'NO ACTION' END END AS "onUpdate",
-  d.description AS comment
+  ${COMMENT("pg_constraint", "k.oid")}
 FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
-${COMMENT("d", "pg_constraint", "k.oid")}
 WHERE k.contype IN ('p', 'u', 'c', 'x', 'f') AND k.conparentid = 0 AND k.conislocal
   AND ${USER_SCHEMA("n")} AND ${NOT_VERSION_TABLE("c")}
   AND ${NOT_IN_EXTENSION("pg_class", "c.oid")}`;
 var indexesQuery = `
 SELECT n.nspname AS schema, t.relname AS "table", ic.relname AS name,
   pg_get_indexdef(i.indexrelid) AS definition, i.indisunique AS unique,
-  pg_get_expr(i.indpred, i.indrelid) AS predicate, d.description AS comment
+  pg_get_expr(i.indpred, i.indrelid) AS predicate, ${COMMENT("pg_class", "ic.oid")}
 FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
 JOIN pg_class t ON t.oid = i.indrelid
 JOIN pg_namespace n ON n.oid = ic.relnamespace
-${COMMENT("d", "pg_class", "ic.oid")}
 WHERE NOT ic.relispartition AND ${USER_SCHEMA("n")} AND ${NOT_VERSION_TABLE("t")}
   AND ${NOT_IN_EXTENSION("pg_class", "t.oid")}
   AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid
                   AND k.conrelid = i.indrelid AND k.contype IN ('p', 'u', 'x'))`;
 var viewsQuery = `
 SELECT n.nspname AS schema, c.relname AS name, c.relkind = 'm' AS materialized,
-  pg_get_viewdef(c.oid) AS definition, d.description AS comment,
+  pg_get_viewdef(c.oid) AS definition, ${COMMENT("pg_class", "c.oid")},
   ${ACL("c.relacl", "r", "c.relowner")} AS acl
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-${COMMENT("d", "pg_class", "c.oid")}
 WHERE c.relkind IN ('v', 'm') AND ${USER_SCHEMA("n")} AND ${NOT_IN_EXTENSION("pg_class", "c.oid")}`;
 var routinesQuery = `
 SELECT n.nspname AS schema, p.proname AS name,
@@ -7056,19 +7086,17 @@ SELECT n.nspname AS schema, p.proname AS name,
   p.proisstrict AS strict, p.prosecdef AS "securityDefiner",
   coalesce(p.proconfig, '{}'::text[]) AS config,
   md5(p.prosrc) AS "bodyHash",
-  d.description AS comment
+  ${COMMENT("pg_proc", "p.oid")}
 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
 JOIN pg_language l ON l.oid = p.prolang
-${COMMENT("d", "pg_proc", "p.oid")}
 WHERE ${USER_SCHEMA("n")} AND ${NOT_IN_EXTENSION("pg_proc", "p.oid")}`;
 var triggersQuery = `
 SELECT n.nspname AS schema, c.relname AS "table", g.tgname AS name,
   pg_get_triggerdef(g.oid) AS definition,
   CASE g.tgenabled WHEN 'D' THEN 'DISABLED' WHEN 'R' THEN 'REPLICA' WHEN 'A' THEN 'ALWAYS' ELSE 'ORIGIN' END AS enabled,
-  d.description AS comment
+  ${COMMENT("pg_trigger", "g.oid")}
 FROM pg_trigger g JOIN pg_class c ON c.oid = g.tgrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
-${COMMENT("d", "pg_trigger", "g.oid")}
 WHERE NOT g.tgisinternal AND g.tgparentid = 0 AND ${USER_SCHEMA("n")} AND ${NOT_VERSION_TABLE("c")}
   AND ${NOT_IN_EXTENSION("pg_class", "c.oid")}`;
 var policiesQuery = `
@@ -7080,11 +7108,10 @@ SELECT n.nspname AS schema, c.relname AS "table", p.polname AS name,
         FROM unnest(p.polroles) r ORDER BY 1) AS roles,
   pg_get_expr(p.polqual, p.polrelid) AS using,
   pg_get_expr(p.polwithcheck, p.polrelid) AS "withCheck",
-  d.description AS comment
+  ${COMMENT("pg_policy", "p.oid")}
 FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
-${COMMENT("d", "pg_policy", "p.oid")}
-WHERE ${USER_SCHEMA("n")} AND ${NOT_IN_EXTENSION("pg_class", "c.oid")}`;
+WHERE ${USER_SCHEMA("n")} AND ${NOT_VERSION_TABLE("c")} AND ${NOT_IN_EXTENSION("pg_class", "c.oid")}`;
 var SNAPSHOT_QUERIES = [
   ["schemas", schemasQuery],
   ["extensions", extensionsQuery],
@@ -7102,15 +7129,64 @@ var SNAPSHOT_QUERIES = [
   ["policies", policiesQuery]
 ];
 var SNAPSHOT_SQL = SNAPSHOT_QUERIES.map(([, sql]) => sql.trim()).join(";\n") + ";";
+var statementName = (kind) => `alembic_gate_snapshot_${kind}`;
+var PREPARE_SQL = SNAPSHOT_QUERIES.map(
+  ([kind, sql]) => `PREPARE ${statementName(kind)} AS ${sql.trim()}`
+).join(";\n") + ";";
+var DEALLOCATE_SQL = SNAPSHOT_QUERIES.map(([kind]) => `DEALLOCATE ${statementName(kind)}`).join("; ") + ";";
+var EXECUTE_SQL = SNAPSHOT_QUERIES.map(([kind]) => `EXECUTE ${statementName(kind)}`).join("; ") + ";";
 
 // src/snapshot/read.ts
-async function takeSnapshot(client) {
-  const results = await client.query(SNAPSHOT_SQL);
-  if (!Array.isArray(results) || results.length !== SNAPSHOT_QUERIES.length) {
+var COUNT = SNAPSHOT_QUERIES.length;
+var DUPLICATE_PREPARED_STATEMENT = "42P05";
+var INVALID_SQL_STATEMENT_NAME = "26000";
+var preparedOn = /* @__PURE__ */ new WeakMap();
+var STALE = -1;
+var needsReplan = (plannedRows, rows) => rows > 4 * Math.max(plannedRows, 100);
+async function runQueries(client) {
+  const plannedRows = preparedOn.get(client);
+  if (plannedRows === void 0) {
+    try {
+      const results2 = (await query(client, PREPARE_SQL + "\n" + EXECUTE_SQL, 2 * COUNT)).slice(COUNT);
+      preparedOn.set(client, rowCount(results2));
+      return results2;
+    } catch (error) {
+      if (sqlState(error) !== DUPLICATE_PREPARED_STATEMENT) throw error;
+      return replan(client);
+    }
+  }
+  let results;
+  try {
+    results = await query(client, EXECUTE_SQL, COUNT);
+  } catch (error) {
+    if (sqlState(error) !== INVALID_SQL_STATEMENT_NAME) throw error;
+    preparedOn.delete(client);
+    return runQueries(client);
+  }
+  if (needsReplan(plannedRows, rowCount(results))) preparedOn.set(client, STALE);
+  return results;
+}
+async function replan(client) {
+  const sql = DEALLOCATE_SQL + "\n" + PREPARE_SQL + "\n" + EXECUTE_SQL;
+  const results = (await query(client, sql, 3 * COUNT)).slice(2 * COUNT);
+  preparedOn.set(client, rowCount(results));
+  return results;
+}
+async function query(client, sql, expected) {
+  const results = await client.query(sql);
+  if (!Array.isArray(results) || results.length !== expected) {
     throw new Error(
-      `schema snapshot: expected ${SNAPSHOT_QUERIES.length} result sets, got ${Array.isArray(results) ? results.length : 1}; is the client a plain pg connection?`
+      `schema snapshot: expected ${expected} result sets, got ${Array.isArray(results) ? results.length : 1}; is the client a plain pg connection?`
     );
   }
+  return results;
+}
+var rowCount = (results) => results.reduce((n, r) => n + r.rows.length, 0);
+function sqlState(error) {
+  return typeof error === "object" && error !== null && "code" in error ? String(error.code) : void 0;
+}
+async function takeSnapshot(client) {
+  const results = preparedOn.get(client) === STALE ? await replan(client) : await runQueries(client);
   const raw = {};
   SNAPSHOT_QUERIES.forEach(([kind], i) => {
     raw[kind] = results[i].rows;
@@ -7259,34 +7335,37 @@ var KINDS = [
     order: ["command", "permissive", "roles", "using", "withCheck"]
   }
 ];
-function asText(v) {
+var SET_FIELDS = /* @__PURE__ */ new Set(["acl", "checks", "roles", "config"]);
+function asText(field, v) {
   if (v === null || v === void 0) return void 0;
-  if (Array.isArray(v)) return v.join(", ");
+  if (Array.isArray(v)) return (SET_FIELDS.has(field) ? [...v].sort() : v).join(", ");
   return String(v);
 }
-function sameValue(a, b) {
+var sameList = (a, b) => a.length === b.length && a.every((x, i) => x === b[i]);
+function sameValue(field, a, b) {
   if (Array.isArray(a) && Array.isArray(b)) {
-    return a.length === b.length && a.every((x, i) => x === b[i]);
+    if (sameList(a, b)) return true;
+    return SET_FIELDS.has(field) && sameList([...a].sort(), [...b].sort());
   }
   return (a ?? null) === (b ?? null);
 }
-function fieldsOf(spec, e, a) {
+var LAST = ["acl", "comment"];
+function fieldsOf(spec, lists) {
   const skip = new Set(spec.skip);
   const first = (spec.order ?? []).filter((f) => !skip.has(f));
-  const seen = new Set(first);
-  const rest = /* @__PURE__ */ new Set();
-  for (const f of [...Object.keys(e), ...Object.keys(a)]) {
-    if (!skip.has(f) && !seen.has(f)) rest.add(f);
-  }
-  return [...first, ...[...rest].sort()];
+  const all = /* @__PURE__ */ new Set();
+  for (const list2 of lists) for (const o of list2) for (const f in o) all.add(f);
+  const rest = [...all].filter((f) => !skip.has(f) && !first.includes(f) && !LAST.includes(f)).sort();
+  return [...first, ...rest, ...LAST.filter((f) => all.has(f))];
 }
 function diffSnapshots(expected, actual) {
-  const exp = normalizeSnapshot(expected);
-  const act = normalizeSnapshot(actual);
+  const exp = expected;
+  const act = actual;
   const out = [];
   const goneTables = /* @__PURE__ */ new Set();
   const goneSchemas = /* @__PURE__ */ new Set();
   KINDS.forEach((spec, kindIndex) => {
+    const fields = fieldsOf(spec, [spec.list(exp), spec.list(act)]);
     const expMap = /* @__PURE__ */ new Map();
     for (const o of spec.list(exp)) expMap.set(spec.key(o), o);
     const actMap = /* @__PURE__ */ new Map();
@@ -7311,12 +7390,12 @@ function diffSnapshots(expected, actual) {
       }
       let seq = 0;
       const changed = [];
-      for (const field of fieldsOf(spec, e, a)) {
-        if (sameValue(e[field], a[field])) continue;
+      for (const field of fields) {
+        if (sameValue(field, e[field], a[field])) continue;
         if (CATCH_ALL.has(field) && changed.length > 0) continue;
         const d = { kind: "changed", ...base(a), field };
-        const ev = asText(e[field]);
-        const av = asText(a[field]);
+        const ev = asText(field, e[field]);
+        const av = asText(field, a[field]);
         if (ev !== void 0) d.expected = ev;
         if (av !== void 0) d.actual = av;
         changed.push({ d, kindIndex, key, seq: seq++ });
@@ -7435,6 +7514,10 @@ function describeChange(d) {
   if (field in BOOL_WORDS) return `${what} is ${boolWord(field, a)}, was ${boolWord(field, e)}${tail3}`;
   if (field in LIST_LABELS) {
     return `${what} ${LIST_LABELS[field]} are (${shown(a)}), were (${shown(e)})${tail3}`;
+  }
+  if (field === "comment") {
+    const quoted = (v) => v === void 0 ? "none" : `'${shown(v)}'`;
+    return `${what} comment is ${quoted(a)}, was ${quoted(e)}${tail3}`;
   }
   const name = FIELD_LABELS[field] ?? field;
   return `${what} ${name} is ${shown(a)}, was ${shown(e)}${tail3}`;
@@ -7615,7 +7698,7 @@ var RoundTripper = class {
         return {
           id: "roundtrip",
           status: roundtripFindings.length ? "fail" : "pass",
-          summary: roundtripFindings.length ? `${failedRevs.size} of ${tripped} revision${tripped === 1 ? "" : "s"} do not round-trip cleanly${skipped}` : `${tripped} revision${tripped === 1 ? "" : "s"} round-trip cleanly (upgrade, downgrade, upgrade)${skipped}`,
+          summary: roundtripFindings.length ? `${failedRevs.size} of ${tripped} revision${tripped === 1 ? "" : "s"} ${failedRevs.size === 1 ? "does" : "do"} not round-trip cleanly${skipped}` : `${tripped} revision${tripped === 1 ? "" : "s"} round-trip cleanly (upgrade, downgrade, upgrade)${skipped}`,
           findings: roundtripFindings
         };
       }
@@ -7793,29 +7876,29 @@ async function gate(options, progress, report, resources, clock) {
   let target = databaseTarget(db);
   const upgradeFindings = [];
   let reachedHead = true;
-  if (base && baseGraph && baseGraph.nodes.size > 0) {
+  const replayAll = options.roundtrip === "all";
+  if (!replayAll && base && baseGraph && baseGraph.nodes.size > 0) {
     progress({ phase: "base", message: `applying the base's ${baseGraph.nodes.size} revisions (${baseSha.slice(0, 12)})` });
     await base.useDatabase(target);
-    const ok = await clock.time("baseUpgradeMs", async () => {
+    await clock.time("baseUpgradeMs", async () => {
       try {
         await base.upgrade("heads", options.stepTimeoutMs);
-        return true;
       } catch (err) {
         const f = describeFailure(err, base);
         throw new UserError(`the base's own migrations (${baseSha.slice(0, 12)}) fail on an empty database, so the PR cannot be tested on top of them: ${f.revision ? `revision ${f.revision}: ` : ""}${f.message}`);
       }
     });
-    void ok;
-    await base.close();
   }
+  await base?.close();
   await head.useDatabase(target);
   const tripper = new RoundTripper(db, head, options.stepTimeoutMs, progress, clock);
   resources.add(() => tripper.close());
   const newOrder = order.filter((r) => fresh.has(r));
   let roundtripCheck;
-  if (options.roundtrip === "new") {
-    const applied = new Set([...headGraph.nodes.keys()].filter((r) => !fresh.has(r)));
-    const result = await tripper.run(target, newOrder, headGraph.nodes, byRev, applied);
+  if (options.roundtrip !== "none") {
+    const scope = replayAll ? order : newOrder;
+    const applied = new Set(replayAll ? [] : [...headGraph.nodes.keys()].filter((r) => !fresh.has(r)));
+    const result = await tripper.run(target, scope, headGraph.nodes, byRev, applied);
     target = result.target;
     upgradeFindings.push(...result.upgradeFindings);
     reachedHead = result.reachedAll;
@@ -7834,22 +7917,12 @@ async function gate(options, progress, report, resources, clock) {
         upgradeFindings.push(findingFrom(f, `${f.revision ? `upgrade of ${f.revision} fails` : "upgrade to the head fails"}: ${f.message}`, { file: rev?.file }));
       }
     });
-    if (options.roundtrip === "all") {
-      const fresh2 = await db.createDatabase();
-      const target2 = databaseTarget(db, fresh2.database);
-      await head.useDatabase(target2);
-      const result = await tripper.run(target2, order, headGraph.nodes, byRev, /* @__PURE__ */ new Set());
-      roundtripCheck = result.check();
-      upgradeFindings.push(...result.upgradeFindings.filter((f) => !upgradeFindings.some((g) => g.revision === f.revision)));
-      await head.useDatabase(target);
-    } else {
-      roundtripCheck = { id: "roundtrip", status: "skip", summary: "round trips are off (--roundtrip none)", findings: [] };
-    }
+    roundtripCheck = { id: "roundtrip", status: "skip", summary: "round trips are off (--roundtrip none)", findings: [] };
   }
   report.checks.push({
     id: "upgrade",
     status: upgradeFindings.length ? "fail" : "pass",
-    summary: upgradeFindings.length ? `${upgradeFindings.length} revision${upgradeFindings.length === 1 ? "" : "s"} fail to apply` : `base${baseGraph ? ` (${baseGraph.nodes.size} revisions)` : " (empty)"} -> head (${newOrder.length} new) applies`,
+    summary: upgradeFindings.length ? `${upgradeFindings.length} revision${upgradeFindings.length === 1 ? "" : "s"} fail to apply` : replayAll ? `all ${order.length} revisions apply from an empty database` : `base${baseGraph ? ` (${baseGraph.nodes.size} revisions)` : " (empty)"} -> head (${newOrder.length} new) applies`,
     findings: upgradeFindings
   });
   report.checks.push(roundtripCheck);
@@ -7874,7 +7947,7 @@ function checkGraph(head) {
     ...e.line ? { line: e.line } : {},
     detail: e.message
   }));
-  return { id: "graph", status: "fail", summary: `${findings.length || "some"} revision script${findings.length === 1 ? "" : "s"} do not load`, findings };
+  return { id: "graph", status: "fail", summary: findings.length === 1 ? "1 revision script does not load" : `${findings.length || "some"} revision scripts do not load`, findings };
 }
 async function runDrift(head, options, report) {
   try {
@@ -7900,6 +7973,22 @@ async function runDrift(head, options, report) {
   }
 }
 async function sqlPreview(head, revs, byRev, timeoutMs, notices) {
+  if (revs.length === 0) return [];
+  const linear = revs.every((rev, i) => {
+    const downs = byRev.get(rev).downRevisions;
+    return downs.length <= 1 && (i === 0 || downs[0] === revs[i - 1]);
+  });
+  if (linear && revs.length > 1) {
+    const first = byRev.get(revs[0]);
+    const from = first.downRevisions[0] ?? null;
+    const last = revs[revs.length - 1];
+    try {
+      const up = splitSql((await head.sql("upgrade", from, last, timeoutMs)).sql, "upgrade");
+      const down = splitSql((await head.sql("downgrade", last, from ?? "base", timeoutMs)).sql, "downgrade");
+      return revs.map((rev) => ({ revision: rev, upgrade: up.get(rev) ?? null, downgrade: down.get(rev) ?? null }));
+    } catch {
+    }
+  }
   const out = [];
   let offlineFailed = false;
   for (const rev of revs) {
@@ -7911,8 +8000,8 @@ async function sqlPreview(head, revs, byRev, timeoutMs, notices) {
     const from = r.downRevisions[0] ?? null;
     const entry = { revision: rev, upgrade: null, downgrade: null };
     try {
-      entry.upgrade = (await head.sql("upgrade", from, rev, timeoutMs)).sql.trim();
-      entry.downgrade = (await head.sql("downgrade", rev, from ?? "base", timeoutMs)).sql.trim();
+      entry.upgrade = splitSql((await head.sql("upgrade", from, rev, timeoutMs)).sql, "upgrade").get(rev) ?? null;
+      entry.downgrade = splitSql((await head.sql("downgrade", rev, from ?? "base", timeoutMs)).sql, "downgrade").get(rev) ?? null;
     } catch (err) {
       entry.error = describeFailure(err, head).message.split("\n")[0];
       offlineFailed = true;
@@ -7920,6 +8009,27 @@ async function sqlPreview(head, revs, byRev, timeoutMs, notices) {
     out.push(entry);
   }
   if (offlineFailed) notices.push("the SQL preview is incomplete: env.py's offline mode (alembic upgrade --sql) failed for some revisions; see the sql section");
+  return out;
+}
+function splitSql(sql, direction) {
+  const out = /* @__PURE__ */ new Map();
+  const marker = new RegExp(`^-- Running ${direction} (\\S*) -> (\\S*)`);
+  let current = null;
+  let lines = [];
+  const flush = () => {
+    if (current) out.set(current, lines.join("\n").replace(/\n*(COMMIT;)?\s*$/, "").trim());
+  };
+  for (const line of sql.split("\n")) {
+    const m = marker.exec(line);
+    if (m) {
+      flush();
+      current = (direction === "upgrade" ? m[2] : m[1]).split(",")[0].trim() || null;
+      lines = [];
+      continue;
+    }
+    if (current) lines.push(line);
+  }
+  flush();
   return out;
 }
 async function exportTree(repo, sha, label2, resources) {
@@ -8027,11 +8137,14 @@ function phaseName(key) {
 // src/report/markdown.ts
 var DEFAULT_HINT = "The full report is in the job summary and in the JSON report (the `report` output).";
 var LEVELS = [
-  { passingRevisions: true, sqlLines: Infinity, findingDetail: true, detailLines: 200 },
-  { passingRevisions: false, sqlLines: Infinity, findingDetail: true, detailLines: 200 },
-  { passingRevisions: false, sqlLines: 40, findingDetail: true, detailLines: 60 },
-  { passingRevisions: false, sqlLines: 0, findingDetail: true, detailLines: 30 },
-  { passingRevisions: false, sqlLines: 0, findingDetail: false, detailLines: 0 }
+  { passingRevisions: true, sqlLines: Infinity, findingDetail: true, detailLines: 200, findingsPerCheck: Infinity },
+  { passingRevisions: false, sqlLines: Infinity, findingDetail: true, detailLines: 200, findingsPerCheck: Infinity },
+  { passingRevisions: false, sqlLines: 40, findingDetail: true, detailLines: 60, findingsPerCheck: Infinity },
+  { passingRevisions: false, sqlLines: 0, findingDetail: true, detailLines: 30, findingsPerCheck: Infinity },
+  { passingRevisions: false, sqlLines: 0, findingDetail: false, detailLines: 0, findingsPerCheck: Infinity },
+  { passingRevisions: false, sqlLines: 0, findingDetail: false, detailLines: 0, findingsPerCheck: 200 },
+  { passingRevisions: false, sqlLines: 0, findingDetail: false, detailLines: 0, findingsPerCheck: 100 },
+  { passingRevisions: false, sqlLines: 0, findingDetail: false, detailLines: 0, findingsPerCheck: 25 }
 ];
 var STATUS_ICON = { pass: "\u2705", fail: "\u274C", error: "\u26A0\uFE0F", skip: "\u23ED\uFE0F" };
 var VERDICT_ICON = { pass: "\u2705", fail: "\u274C", error: "\u26A0\uFE0F" };
@@ -8076,7 +8189,10 @@ function renderBlocks(report, opts, level, trimmed) {
   const withFindings = report.checks.filter((c) => c.findings.length > 0).sort((a, b) => CHECK_STATUS_ORDER[a.status] - CHECK_STATUS_ORDER[b.status]);
   for (const check of withFindings) {
     text(`### ${STATUS_ICON[check.status]} ${codeSpan(check.id)}: ${escapeInline(check.summary)}`);
-    for (const f of check.findings) text(renderFinding(f, level, fileLink));
+    const shown2 = check.findings.slice(0, level.findingsPerCheck);
+    for (const f of shown2) text(renderFinding(f, level, fileLink));
+    const more = check.findings.length - shown2.length;
+    if (more > 0) text(`... and ${plural(more, "more finding")} (left out to fit GitHub's size limit). ${hint(opts)}`);
   }
   const differing = report.revisions.filter((r) => r.differences.length > 0);
   if (differing.length > 0) {
@@ -8294,8 +8410,8 @@ function renderText(report, opts) {
   if (report.checks.length > 0) {
     push("", paint("bold", "Checks"));
     const idWidth = Math.max(...report.checks.map((c) => c.id.length));
-    const sorted2 = [...report.checks].sort((a, b) => CHECK_STATUS_ORDER[a.status] - CHECK_STATUS_ORDER[b.status]);
-    for (const c of sorted2) {
+    const sorted = [...report.checks].sort((a, b) => CHECK_STATUS_ORDER[a.status] - CHECK_STATUS_ORDER[b.status]);
+    for (const c of sorted) {
       const [mark, style] = CHECK_MARK[c.status];
       push(`  ${paint(style, mark)} ${c.id.padEnd(idWidth)}  ${paint(style, c.status.padEnd(5))}  ${oneLine(c.summary)}`);
       for (const f of c.findings) {

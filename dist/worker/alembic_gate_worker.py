@@ -87,7 +87,7 @@ def _revision_for_path(path):
 
 def _is_user_file(path):
     root = STATE["root"]
-    if not path or not root:
+    if not path or not root or not os.path.isabs(path) or not os.path.exists(path):
         return False
     real = os.path.realpath(path)
     if "site-packages" in real or "dist-packages" in real:
@@ -126,8 +126,12 @@ def _error_payload(exc):
         foreign, STATE["foreign"] = STATE["foreign"], None
         return {"kind": "foreign_database", "message": foreign, "file": None, "line": None}
     file, line = _locate(exc)
-    tb_lines = traceback.format_exception(type(exc), exc, exc.__traceback__)
     message = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+    # Only the user's own frames: the library frames in between say nothing they can act on.
+    frames = [
+        fr for fr in traceback.extract_tb(exc.__traceback__) if _is_user_file(fr.filename)
+    ]
+    detail = "".join(traceback.format_list(frames[-6:])) if frames else None
     return {
         "kind": "exception",
         "type": type(exc).__name__,
@@ -135,7 +139,7 @@ def _error_payload(exc):
         "file": file,
         "line": line,
         "revision": _revision_for_path(file),
-        "detail": "".join(tb_lines[-12:]),
+        "detail": detail,
     }
 
 

@@ -90,7 +90,7 @@ export async function startCluster(opts: ClusterOptions): Promise<ThrowawayDatab
   // Registered before anything else happens, so a signal during start-up still cleans up.
   const unregister = registerCleanup(stop, {
     onExitSync: () => {
-      killNow();
+      stopSync(child);
       rmSync(tempDir, { recursive: true, force: true });
     },
   });
@@ -242,4 +242,45 @@ function tail(text: string, lines = 15): string {
 function permissionHint(output: string, runAs: RunAs | undefined, binDir: string): string {
   if (!runAs || !/permission denied|EACCES/i.test(output)) return '';
   return `\n(initdb and postgres run as the unprivileged user "${runAs.name}" because we are root: it needs read and execute access to ${binDir} and every parent directory)`;
+}
+
+/**
+ * For the 'exit' event, where nothing async runs: immediate shutdown (SIGQUIT lets the
+ * postmaster stop its backends and release its shared memory, which SIGKILL would leak),
+ * a short blocking wait, then SIGKILL.
+ */
+function stopSync(child: ChildProcess | undefined): void {
+  if (!child?.pid || child.exitCode !== null || child.signalCode !== null) return;
+  const pid = child.pid;
+  try {
+    process.kill(pid, 'SIGQUIT');
+  } catch {
+    return;
+  }
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  const deadline = Date.now() + 2_000;
+  while (Date.now() < deadline && runningSync(pid)) Atomics.wait(pause, 0, 0, 20);
+  if (runningSync(pid)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }
+}
+
+/** Whether pid still runs (a zombie, exited but not yet reaped by us, counts as stopped). */
+function runningSync(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    // No /proc (macOS): cannot tell a zombie apart; assume it is still stopping.
+    return true;
+  }
 }

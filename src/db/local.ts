@@ -16,24 +16,25 @@ export interface PostgresBinaries {
 /**
  * Directories that may hold initdb and postgres, most preferred first: PATH, pg_config's
  * bindir, Debian/Ubuntu (highest version first), RHEL, source installs, Homebrew.
+ * Lazy, so when PATH has them nothing else is run.
  */
-export function candidateBinDirs(): string[] {
-  const dirs: string[] = [];
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) if (dir) dirs.push(dir);
+export function* candidateBinDirs(): Generator<string> {
+  const seen = new Set<string>();
+  const fresh = (dirs: string[]): string[] => dirs.filter((d) => d && !seen.has(d) && seen.add(d));
+  yield* fresh((process.env.PATH ?? '').split(delimiter));
   try {
     const out = execFileSync('pg_config', ['--bindir'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 5000 });
-    if (out.trim()) dirs.push(out.trim());
+    yield* fresh([out.trim()]);
   } catch {
     // no pg_config on PATH
   }
-  dirs.push(...versionedDirs('/usr/lib/postgresql', (v) => join('/usr/lib/postgresql', v, 'bin')));
-  dirs.push(...versionedDirs('/usr', (v) => join('/usr', v, 'bin'), /^pgsql-(\d+)$/));
-  dirs.push('/usr/local/pgsql/bin');
+  yield* fresh(versionedDirs('/usr/lib/postgresql', (v) => join('/usr/lib/postgresql', v, 'bin')));
+  yield* fresh(versionedDirs('/usr', (v) => join('/usr', v, 'bin'), /^pgsql-(\d+)$/));
+  yield* fresh(['/usr/local/pgsql/bin']);
   for (const prefix of ['/opt/homebrew', '/usr/local']) {
-    dirs.push(...versionedDirs(join(prefix, 'opt'), (v) => join(prefix, 'opt', v, 'bin'), /^postgresql@(\d+)$/));
-    dirs.push(join(prefix, 'opt', 'postgresql', 'bin'), join(prefix, 'bin'));
+    yield* fresh(versionedDirs(join(prefix, 'opt'), (v) => join(prefix, 'opt', v, 'bin'), /^postgresql@(\d+)$/));
+    yield* fresh([join(prefix, 'opt', 'postgresql', 'bin'), join(prefix, 'bin')]);
   }
-  return [...new Set(dirs)];
 }
 
 /** Subdirectories of `root` whose names carry a major version, highest first. */
@@ -61,7 +62,14 @@ function isExecutable(path: string): boolean {
 }
 
 /** The version of the postgres binary in `binDir`, or undefined if it does not run. */
+const versionCache = new Map<string, PostgresBinaries | undefined>();
+
 export function binariesIn(binDir: string): PostgresBinaries | undefined {
+  if (!versionCache.has(binDir)) versionCache.set(binDir, probeBinaries(binDir));
+  return versionCache.get(binDir);
+}
+
+function probeBinaries(binDir: string): PostgresBinaries | undefined {
   if (!isExecutable(join(binDir, 'initdb')) || !isExecutable(join(binDir, 'postgres'))) return undefined;
   try {
     const out = execFileSync(join(binDir, 'postgres'), ['--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 5000 });

@@ -38,12 +38,15 @@ export function parseDatabaseUrl(raw: string): ParsedDatabaseUrl {
   let url: URL;
   try {
     // postgresql: is a non-special scheme to WHATWG URL: ports are kept as written.
-    url = new URL(text);
+    // An empty host ("postgresql://user@/db?host=/socket/dir") is valid libpq but not WHATWG:
+    // parse it with a placeholder host; the host then has to come from ?host=.
+    url = new URL(text.replace(/^([^:]+:\/\/(?:[^@/?#]*@)?)(?=[/?#]|$)/, '$1no-host.invalid'));
   } catch {
     throw bad('it is not a valid URL (percent-encode special characters in the user and password; ports go up to 65535)');
   }
   const params = url.searchParams;
-  const host = params.get('host') ?? decodeURIComponent(url.hostname.replace(/^\[(.*)\]$/, '$1'));
+  const urlHost = url.hostname === 'no-host.invalid' ? '' : decodeURIComponent(url.hostname.replace(/^\[(.*)\]$/, '$1'));
+  const host = params.get('host') ?? urlHost;
   if (!host) throw bad('it names no host');
   if (host.includes(',')) throw bad('several hosts are not supported; name one server');
 

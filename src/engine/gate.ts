@@ -81,6 +81,9 @@ async function gate(options: GateOptions, progress: ProgressSink, report: Report
   }
   const iniRel = relative(repo.root, iniAbs);
   if (iniRel.startsWith('..') || isAbsolute(iniRel)) throw new UserError(`the Alembic config ${iniAbs} is outside the git repository ${repo.root}`);
+  // Repository-relative paths in the report: runner paths mean nothing to a reader.
+  report.config.alembicConfig = iniRel.split(sep).join('/');
+  report.config.workingDirectory = relative(repo.root, resolve(options.workingDirectory)).split(sep).join('/') || '.';
 
   const baseSha = await repo.resolveCommit(options.base);
   if (!baseSha) {
@@ -156,33 +159,35 @@ async function gate(options: GateOptions, progress: ProgressSink, report: Report
   const byRev = new Map(report.revisions.map((r) => [r.revision, r]));
 
   // --- base -> head on the throwaway database (production's path) --------------------------------
+  // `--roundtrip all` replays the head's whole history from empty instead: the base's revisions
+  // are the same code unless `history` says otherwise, and one walk covers every revision.
   let target = databaseTarget(db);
   const upgradeFindings: Finding[] = [];
   let reachedHead = true;
-  if (base && baseGraph && baseGraph.nodes.size > 0) {
+  const replayAll = options.roundtrip === 'all';
+  if (!replayAll && base && baseGraph && baseGraph.nodes.size > 0) {
     progress({ phase: 'base', message: `applying the base's ${baseGraph.nodes.size} revisions (${baseSha.slice(0, 12)})` });
     await base.useDatabase(target);
-    const ok = await clock.time('baseUpgradeMs', async () => {
+    await clock.time('baseUpgradeMs', async () => {
       try {
         await base.upgrade('heads', options.stepTimeoutMs);
-        return true;
       } catch (err) {
         const f = describeFailure(err, base);
         throw new UserError(`the base's own migrations (${baseSha.slice(0, 12)}) fail on an empty database, so the PR cannot be tested on top of them: ${f.revision ? `revision ${f.revision}: ` : ''}${f.message}`);
       }
     });
-    void ok;
-    await base.close(); // its work is done; free the memory
   }
+  await base?.close(); // its graph is read and its revisions applied: free the memory
   await head.useDatabase(target);
 
   const tripper = new RoundTripper(db, head, options.stepTimeoutMs, progress, clock);
   resources.add(() => tripper.close());
   const newOrder = order.filter((r) => fresh.has(r));
   let roundtripCheck: CheckResult;
-  if (options.roundtrip === 'new') {
-    const applied = new Set([...headGraph.nodes.keys()].filter((r) => !fresh.has(r)));
-    const result = await tripper.run(target, newOrder, headGraph.nodes, byRev, applied);
+  if (options.roundtrip !== 'none') {
+    const scope = replayAll ? order : newOrder;
+    const applied = new Set(replayAll ? [] : [...headGraph.nodes.keys()].filter((r) => !fresh.has(r)));
+    const result = await tripper.run(target, scope, headGraph.nodes, byRev, applied);
     target = result.target;
     upgradeFindings.push(...result.upgradeFindings);
     reachedHead = result.reachedAll;
@@ -201,24 +206,16 @@ async function gate(options: GateOptions, progress: ProgressSink, report: Report
         upgradeFindings.push(findingFrom(f, `${f.revision ? `upgrade of ${f.revision} fails` : 'upgrade to the head fails'}: ${f.message}`, { file: rev?.file }));
       }
     });
-    if (options.roundtrip === 'all') {
-      const fresh2 = await db.createDatabase();
-      const target2 = databaseTarget(db, fresh2.database);
-      await head.useDatabase(target2);
-      const result = await tripper.run(target2, order, headGraph.nodes, byRev, new Set());
-      roundtripCheck = result.check();
-      upgradeFindings.push(...result.upgradeFindings.filter((f) => !upgradeFindings.some((g) => g.revision === f.revision)));
-      await head.useDatabase(target);
-    } else {
-      roundtripCheck = { id: 'roundtrip', status: 'skip', summary: 'round trips are off (--roundtrip none)', findings: [] };
-    }
+    roundtripCheck = { id: 'roundtrip', status: 'skip', summary: 'round trips are off (--roundtrip none)', findings: [] };
   }
   report.checks.push({
     id: 'upgrade',
     status: upgradeFindings.length ? 'fail' : 'pass',
     summary: upgradeFindings.length
       ? `${upgradeFindings.length} revision${upgradeFindings.length === 1 ? '' : 's'} fail to apply`
-      : `base${baseGraph ? ` (${baseGraph.nodes.size} revisions)` : ' (empty)'} -> head (${newOrder.length} new) applies`,
+      : replayAll
+        ? `all ${order.length} revisions apply from an empty database`
+        : `base${baseGraph ? ` (${baseGraph.nodes.size} revisions)` : ' (empty)'} -> head (${newOrder.length} new) applies`,
     findings: upgradeFindings,
   });
   report.checks.push(roundtripCheck);
@@ -248,7 +245,7 @@ function checkGraph(head: SourceTree): CheckResult {
     ...(e.line ? { line: e.line } : {}),
     detail: e.message,
   }));
-  return { id: 'graph', status: 'fail', summary: `${findings.length || 'some'} revision script${findings.length === 1 ? '' : 's'} do not load`, findings };
+  return { id: 'graph', status: 'fail', summary: findings.length === 1 ? '1 revision script does not load' : `${findings.length || 'some'} revision scripts do not load`, findings };
 }
 
 async function runDrift(head: SourceTree, options: GateOptions, report: Report): Promise<CheckResult> {
@@ -276,6 +273,25 @@ async function runDrift(head: SourceTree, options: GateOptions, report: Report):
 }
 
 async function sqlPreview(head: SourceTree, revs: string[], byRev: Map<string, RevisionReport>, timeoutMs: number, notices: string[]): Promise<SqlPreview[]> {
+  if (revs.length === 0) return [];
+  // A linear run of new revisions: one offline pass per direction, split at Alembic's
+  // "-- Running upgrade a -> b" markers, instead of two env.py runs per revision.
+  const linear = revs.every((rev, i) => {
+    const downs = byRev.get(rev)!.downRevisions;
+    return downs.length <= 1 && (i === 0 || downs[0] === revs[i - 1]);
+  });
+  if (linear && revs.length > 1) {
+    const first = byRev.get(revs[0]!)!;
+    const from = first.downRevisions[0] ?? null;
+    const last = revs[revs.length - 1]!;
+    try {
+      const up = splitSql((await head.sql('upgrade', from, last, timeoutMs)).sql, 'upgrade');
+      const down = splitSql((await head.sql('downgrade', last, from ?? 'base', timeoutMs)).sql, 'downgrade');
+      return revs.map((rev) => ({ revision: rev, upgrade: up.get(rev) ?? null, downgrade: down.get(rev) ?? null }));
+    } catch {
+      // fall through to one revision at a time, which names the revision that fails
+    }
+  }
   const out: SqlPreview[] = [];
   let offlineFailed = false;
   for (const rev of revs) {
@@ -287,8 +303,8 @@ async function sqlPreview(head: SourceTree, revs: string[], byRev: Map<string, R
     const from = r.downRevisions[0] ?? null;
     const entry: SqlPreview = { revision: rev, upgrade: null, downgrade: null };
     try {
-      entry.upgrade = (await head.sql('upgrade', from, rev, timeoutMs)).sql.trim();
-      entry.downgrade = (await head.sql('downgrade', rev, from ?? 'base', timeoutMs)).sql.trim();
+      entry.upgrade = splitSql((await head.sql('upgrade', from, rev, timeoutMs)).sql, 'upgrade').get(rev) ?? null;
+      entry.downgrade = splitSql((await head.sql('downgrade', rev, from ?? 'base', timeoutMs)).sql, 'downgrade').get(rev) ?? null;
     } catch (err) {
       entry.error = describeFailure(err, head).message.split('\n')[0];
       offlineFailed = true;
@@ -296,6 +312,30 @@ async function sqlPreview(head: SourceTree, revs: string[], byRev: Map<string, R
     out.push(entry);
   }
   if (offlineFailed) notices.push("the SQL preview is incomplete: env.py's offline mode (alembic upgrade --sql) failed for some revisions; see the sql section");
+  return out;
+}
+
+/** Splits `alembic upgrade --sql` output into the SQL of each revision. */
+export function splitSql(sql: string, direction: 'upgrade' | 'downgrade'): Map<string, string> {
+  const out = new Map<string, string>();
+  const marker = new RegExp(`^-- Running ${direction} (\\S*) -> (\\S*)`);
+  let current: string | null = null;
+  let lines: string[] = [];
+  const flush = () => {
+    if (current) out.set(current, lines.join('\n').replace(/\n*(COMMIT;)?\s*$/, '').trim());
+  };
+  for (const line of sql.split('\n')) {
+    const m = marker.exec(line);
+    if (m) {
+      flush();
+      // Alembic names "from -> to"; an upgrade's SQL belongs to "to", a downgrade's to "from".
+      current = (direction === 'upgrade' ? m[2] : m[1])!.split(',')[0]!.trim() || null;
+      lines = [];
+      continue;
+    }
+    if (current) lines.push(line);
+  }
+  flush();
   return out;
 }
 

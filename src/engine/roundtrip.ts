@@ -151,7 +151,7 @@ export class RoundTripper {
           id: 'roundtrip',
           status: roundtripFindings.length ? 'fail' : 'pass',
           summary: roundtripFindings.length
-            ? `${failedRevs.size} of ${tripped} revision${tripped === 1 ? '' : 's'} do not round-trip cleanly${skipped}`
+            ? `${failedRevs.size} of ${tripped} revision${tripped === 1 ? '' : 's'} ${failedRevs.size === 1 ? 'does' : 'do'} not round-trip cleanly${skipped}`
             : `${tripped} revision${tripped === 1 ? '' : 's'} round-trip cleanly (upgrade, downgrade, upgrade)${skipped}`,
           findings: roundtripFindings,
         };

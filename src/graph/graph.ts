@@ -86,9 +86,13 @@ export function newRevisions(base: RevisionGraph | null, head: RevisionGraph): S
   return out;
 }
 
-/** Alembic's target for "this revision's down revisions": base, one id, or a merge tuple. */
+/**
+ * The downgrade target that undoes exactly this revision, leaving other branches applied:
+ * `<rev>@-1` for an ordinary revision (a plain `downgrade <parent>` would also undo a sibling
+ * branch), one parent for a merge (Alembic restores both parents), `base` for a root.
+ */
 export function downTarget(node: RevisionNode): string {
   if (node.downRevisions.length === 0) return 'base';
-  if (node.downRevisions.length === 1) return node.downRevisions[0]!;
-  return `${node.revision}-1`;
+  if (node.downRevisions.length === 1) return `${node.revision}@-1`;
+  return node.downRevisions[0]!;
 }

@@ -40,14 +40,18 @@ interface Level {
   sqlLines: number; // 0 = no SQL at all
   findingDetail: boolean;
   detailLines: number;
+  findingsPerCheck: number;
 }
 
 const LEVELS: Level[] = [
-  { passingRevisions: true, sqlLines: Infinity, findingDetail: true, detailLines: 200 },
-  { passingRevisions: false, sqlLines: Infinity, findingDetail: true, detailLines: 200 },
-  { passingRevisions: false, sqlLines: 40, findingDetail: true, detailLines: 60 },
-  { passingRevisions: false, sqlLines: 0, findingDetail: true, detailLines: 30 },
-  { passingRevisions: false, sqlLines: 0, findingDetail: false, detailLines: 0 },
+  { passingRevisions: true, sqlLines: Infinity, findingDetail: true, detailLines: 200, findingsPerCheck: Infinity },
+  { passingRevisions: false, sqlLines: Infinity, findingDetail: true, detailLines: 200, findingsPerCheck: Infinity },
+  { passingRevisions: false, sqlLines: 40, findingDetail: true, detailLines: 60, findingsPerCheck: Infinity },
+  { passingRevisions: false, sqlLines: 0, findingDetail: true, detailLines: 30, findingsPerCheck: Infinity },
+  { passingRevisions: false, sqlLines: 0, findingDetail: false, detailLines: 0, findingsPerCheck: Infinity },
+  { passingRevisions: false, sqlLines: 0, findingDetail: false, detailLines: 0, findingsPerCheck: 200 },
+  { passingRevisions: false, sqlLines: 0, findingDetail: false, detailLines: 0, findingsPerCheck: 100 },
+  { passingRevisions: false, sqlLines: 0, findingDetail: false, detailLines: 0, findingsPerCheck: 25 },
 ];
 
 /** A unit of output that is either kept whole or left out; tables may be cut between rows. */
@@ -110,7 +114,10 @@ function renderBlocks(report: Report, opts: MarkdownOptions, level: Level, trimm
     .sort((a, b) => CHECK_STATUS_ORDER[a.status] - CHECK_STATUS_ORDER[b.status]);
   for (const check of withFindings) {
     text(`### ${STATUS_ICON[check.status]} ${codeSpan(check.id)}: ${escapeInline(check.summary)}`);
-    for (const f of check.findings) text(renderFinding(f, level, fileLink));
+    const shown = check.findings.slice(0, level.findingsPerCheck);
+    for (const f of shown) text(renderFinding(f, level, fileLink));
+    const more = check.findings.length - shown.length;
+    if (more > 0) text(`... and ${plural(more, 'more finding')} (left out to fit GitHub's size limit). ${hint(opts)}`);
   }
 
   // Round-trip differences, per revision.

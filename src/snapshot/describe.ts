@@ -129,11 +129,15 @@ function describeChange(d: SchemaDifference): string {
     return `${what} is a partition of ${a}, was of ${e}`;
   }
   if (field === 'bodyHash') return `${what} body differs${tail}`;
-  if (field in BOOL_WORDS) return `${what} is ${boolWord(field, a)}, was ${boolWord(field, e)}${tail}`;
-  if (field in LIST_LABELS) {
+  if (Object.hasOwn(BOOL_WORDS, field)) return `${what} is ${boolWord(field, a)}, was ${boolWord(field, e)}${tail}`;
+  if (Object.hasOwn(LIST_LABELS, field)) {
     return `${what} ${LIST_LABELS[field]} are (${shown(a)}), were (${shown(e)})${tail}`;
   }
-  const name = FIELD_LABELS[field] ?? field;
+  if (field === 'comment') {
+    const quoted = (v: string | undefined): string => (v === undefined ? 'none' : `'${shown(v)}'`);
+    return `${what} comment is ${quoted(a)}, was ${quoted(e)}${tail}`;
+  }
+  const name = Object.hasOwn(FIELD_LABELS, field) ? FIELD_LABELS[field] : field;
   return `${what} ${name} is ${shown(a)}, was ${shown(e)}${tail}`;
 }
 

@@ -2,7 +2,7 @@
 // maps, so the cost is O(n log n) in the number of objects (the final sort), never quadratic.
 
 import type { Snapshot } from './model.js';
-import { keyOf, normalizeSnapshot } from './normalize.js';
+import { keyOf } from './normalize.js';
 
 export interface SchemaDifference {
   /** 'extra': in actual, not in expected. 'missing': in expected, not in actual. */
@@ -185,29 +185,39 @@ const KINDS: KindSpec<any>[] = [
   },
 ];
 
+// Lists whose order carries no meaning (normalizeSnapshot sorts them too).
+const SET_FIELDS = new Set(['acl', 'checks', 'roles', 'config']);
+
 /** Field values as message text: arrays joined, booleans as true/false, null as absent. */
-function asText(v: unknown): string | undefined {
+function asText(field: string, v: unknown): string | undefined {
   if (v === null || v === undefined) return undefined;
-  if (Array.isArray(v)) return v.join(', ');
+  if (Array.isArray(v)) return (SET_FIELDS.has(field) ? [...v].sort() : v).join(', ');
   return String(v);
 }
 
-function sameValue(a: unknown, b: unknown): boolean {
+const sameList = (a: readonly unknown[], b: readonly unknown[]): boolean =>
+  a.length === b.length && a.every((x, i) => x === b[i]);
+
+function sameValue(field: string, a: unknown, b: unknown): boolean {
   if (Array.isArray(a) && Array.isArray(b)) {
-    return a.length === b.length && a.every((x, i) => x === b[i]);
+    if (sameList(a, b)) return true;
+    return SET_FIELDS.has(field) && sameList([...a].sort(), [...b].sort());
   }
   return (a ?? null) === (b ?? null);
 }
 
-function fieldsOf(spec: KindSpec<any>, e: Record<string, unknown>, a: Record<string, unknown>): string[] {
+// Privileges and comments matter least: listed after structural changes of the same object.
+const LAST = ['acl', 'comment'];
+
+// The compared fields of one kind: the union of the objects' own keys (hand-built snapshots
+// may leave some out), computed once per kind rather than once per object pair.
+function fieldsOf(spec: KindSpec<any>, lists: readonly (readonly Record<string, unknown>[])[]): string[] {
   const skip = new Set(spec.skip);
   const first = (spec.order ?? []).filter((f) => !skip.has(f));
-  const seen = new Set(first);
-  const rest = new Set<string>();
-  for (const f of [...Object.keys(e), ...Object.keys(a)]) {
-    if (!skip.has(f) && !seen.has(f)) rest.add(f);
-  }
-  return [...first, ...[...rest].sort()];
+  const all = new Set<string>();
+  for (const list of lists) for (const o of list) for (const f in o) all.add(f);
+  const rest = [...all].filter((f) => !skip.has(f) && !first.includes(f) && !LAST.includes(f)).sort();
+  return [...first, ...rest, ...LAST.filter((f) => all.has(f))];
 }
 
 interface Keyed {
@@ -224,14 +234,16 @@ interface Keyed {
  * extra or missing are not listed again. Column position alone is never a difference.
  */
 export function diffSnapshots(expected: Snapshot, actual: Snapshot): SchemaDifference[] {
-  const exp = normalizeSnapshot(expected);
-  const act = normalizeSnapshot(actual);
+  // No normalizeSnapshot() here: objects are matched through maps and the output is sorted.
+  const exp = expected;
+  const act = actual;
   const out: Keyed[] = [];
   // Whole tables and schemas that are extra or missing: their contents are implied.
   const goneTables = new Set<string>();
   const goneSchemas = new Set<string>();
 
   KINDS.forEach((spec, kindIndex) => {
+    const fields = fieldsOf(spec, [spec.list(exp), spec.list(act)]);
     const expMap = new Map<string, any>();
     for (const o of spec.list(exp)) expMap.set(spec.key(o), o);
     const actMap = new Map<string, any>();
@@ -261,12 +273,12 @@ export function diffSnapshots(expected: Snapshot, actual: Snapshot): SchemaDiffe
       }
       let seq = 0;
       const changed: Keyed[] = [];
-      for (const field of fieldsOf(spec, e, a)) {
-        if (sameValue(e[field], a[field])) continue;
+      for (const field of fields) {
+        if (sameValue(field, e[field], a[field])) continue;
         if (CATCH_ALL.has(field) && changed.length > 0) continue;
         const d: SchemaDifference = { kind: 'changed', ...base(a), field };
-        const ev = asText(e[field]);
-        const av = asText(a[field]);
+        const ev = asText(field, e[field]);
+        const av = asText(field, a[field]);
         if (ev !== undefined) d.expected = ev;
         if (av !== undefined) d.actual = av;
         changed.push({ d, kindIndex, key, seq: seq++ });

@@ -1,0 +1,166 @@
+#!/usr/bin/env node
+// npm run bench [-- --n 50,200,1000 --shell-sample 10 --python /usr/bin/python3 --database-url URL]
+//
+// Times, on the same machine and the same PostgreSQL server, for generated projects of N
+// revisions (every downgrade correct, models matching):
+//   (a) the gate:       alembic-gate check --roundtrip all (snapshots, diffs, drift, graph, SQL)
+//   (b) in-process:     one Python process, upgrade/downgrade/upgrade per revision through
+//                       EnvironmentContext with one ScriptDirectory (pytest-alembic's way), no comparison
+//   (c) shell loop:     the same three steps as separate `python -m alembic` processes,
+//                       sampled on evenly spread revisions and scaled to N
+// Prints a table and writes bench/results/latest.json.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import { generateProject } from './generate.mjs';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const { values } = parseArgs({
+  options: {
+    n: { type: 'string', default: '50,200' },
+    'shell-sample': { type: 'string', default: '8' },
+    python: { type: 'string', default: process.env.ALEMBIC_GATE_PYTHON ?? '/usr/bin/python3' },
+    'database-url': { type: 'string', default: 'postgresql://postgres@127.0.0.1:5432/postgres' },
+    out: { type: 'string', default: join(root, 'bench', 'results', 'latest.json') },
+  },
+});
+const sizes = values.n.split(',').map(Number);
+const python = values.python;
+const serverUrl = values['database-url'];
+const sample = Number(values['shell-sample']);
+
+const git = (cwd, ...args) => execFileSync('git', args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, GIT_AUTHOR_NAME: 'bench', GIT_AUTHOR_EMAIL: 'b@example.com', GIT_COMMITTER_NAME: 'bench', GIT_COMMITTER_EMAIL: 'b@example.com' } });
+
+async function withServer(fn) {
+  const client = new pg.Client({ connectionString: serverUrl });
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
+}
+
+async function freshDb(name) {
+  await withServer(async (c) => {
+    await c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+    await c.query(`CREATE DATABASE "${name}"`);
+  });
+  const u = new URL(serverUrl);
+  u.pathname = `/${name}`;
+  return u.toString();
+}
+
+const dropDb = (name) => withServer((c) => c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`));
+
+/** Runs a command under /usr/bin/time, returns wall ms and peak RSS (KiB) of the largest process. */
+function timed(cmd, args, opts) {
+  const t = performance.now();
+  const r = spawnSync('/usr/bin/time', ['-f', '__MAXRSS__%M', cmd, ...args], { ...opts, encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
+  const ms = performance.now() - t;
+  const m = /__MAXRSS__(\d+)/.exec(r.stderr ?? '');
+  return { ms, status: r.status, stdout: r.stdout, stderr: r.stderr, maxRssKb: m ? Number(m[1]) : null };
+}
+
+async function benchOne(n) {
+  const dir = mkdtempSync(join(tmpdir(), `alembic-gate-bench-${n}-`));
+  try {
+    // A repository whose base has no Alembic setup yet and whose head adds all N revisions.
+    git(dir, 'init', '-q', '-b', 'main');
+    git(dir, 'commit', '-q', '--allow-empty', '-m', 'base');
+    const gen = generateProject(dir, n, join(root, 'examples', 'shop', 'base'));
+    git(dir, 'add', '-A');
+    git(dir, 'commit', '-q', '-m', `${n} revisions`);
+
+    // (a) the gate
+    const reportPath = join(dir, 'report.json');
+    const gate = timed(process.execPath, [join(root, 'dist', 'cli.js'), 'check', '--base', 'main', '--roundtrip', 'all', '--database-url', serverUrl, '--python', python, '--format', 'json', '--output', reportPath], { cwd: dir });
+    const report = JSON.parse(readFileSync(reportPath, 'utf8'));
+    if (report.status !== 'pass') throw new Error(`the gate did not pass on the generated project (N=${n}): ${JSON.stringify(report.checks.filter((c) => c.status !== 'pass'), null, 1).slice(0, 2000)} ${report.error ?? ''}`);
+
+    // (b) in-process baseline
+    const dbB = `alembic_gate_bench_inproc_${n}`;
+    const urlB = await freshDb(dbB);
+    const inproc = timed(python, [join(root, 'bench', 'baseline_inprocess.py'), join(dir, 'alembic.ini'), urlB], { cwd: dir });
+    await dropDb(dbB);
+    if (inproc.status !== 0) throw new Error(`in-process baseline failed: ${inproc.stderr.slice(-2000)}`);
+    const inprocResult = JSON.parse(inproc.stdout.trim().split('\n').pop());
+
+    // (c) shell loop, sampled: bring the database to just below revision j untimed, then time
+    // the three commands a shell loop runs for it.
+    const dbC = `alembic_gate_bench_shell_${n}`;
+    const urlC = await freshDb(dbC);
+    const ini = join(dir, 'alembic-shell.ini');
+    writeFileSync(ini, readFileSync(join(dir, 'alembic.ini'), 'utf8').replace(/^sqlalchemy\.url = .*$/m, `sqlalchemy.url = ${urlC}`));
+    const alembic = (...args) => {
+      const t = performance.now();
+      const r = spawnSync(python, ['-m', 'alembic', '-c', ini, ...args], { cwd: dir, encoding: 'utf8' });
+      if (r.status !== 0) throw new Error(`python -m alembic ${args.join(' ')} failed: ${r.stderr.slice(-1500)}`);
+      return performance.now() - t;
+    };
+    const picks = [...new Set(Array.from({ length: Math.min(sample, n) }, (_, k) => Math.floor(((k + 0.5) * n) / Math.min(sample, n))))];
+    let shellSampleMs = 0;
+    for (const j of picks) {
+      const rev = gen.revisions[j];
+      const down = j === 0 ? 'base' : gen.revisions[j - 1];
+      if (j > 0) alembic('upgrade', down);
+      shellSampleMs += alembic('upgrade', rev) + alembic('downgrade', down) + alembic('upgrade', rev);
+      alembic('downgrade', 'base');
+    }
+    await dropDb(dbC);
+    const shellMs = (shellSampleMs / picks.length) * n;
+
+    const t = report.timings;
+    return {
+      n,
+      tables: gen.tables,
+      enums: gen.enums,
+      gateMs: Math.round(gate.ms),
+      gateReportedMs: t.totalMs,
+      inprocessMs: Math.round(inproc.ms),
+      inprocessRoundTripsMs: inprocResult.roundTripsMs,
+      shellMs: Math.round(shellMs),
+      shellSampled: picks.length,
+      gatePerRevisionMs: +(gate.ms / n).toFixed(1),
+      inprocessPerRevisionMs: +(inproc.ms / n).toFixed(1),
+      ratioGateInprocess: +(gate.ms / inproc.ms).toFixed(2),
+      ratioShellGate: +(shellMs / gate.ms).toFixed(1),
+      gatePeakRssMb: gate.maxRssKb ? Math.round(gate.maxRssKb / 1024) : null,
+      inprocessPeakRssMb: inprocResult.maxRssKb ? Math.round(inprocResult.maxRssKb / 1024) : null,
+      phases: t,
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const pad = (s, w) => String(s).padStart(w);
+const results = [];
+for (const n of sizes) {
+  process.stderr.write(`N=${n} ...\n`);
+  results.push(await benchOne(n));
+}
+
+const machine = `${cpus().length} cores (${cpus()[0]?.model ?? '?'}), ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
+const server = await withServer(async (c) => (await c.query('SHOW server_version')).rows[0].server_version);
+const pyv = execFileSync(python, ['-c', 'import sys, alembic, sqlalchemy; print(sys.version.split()[0], alembic.__version__, sqlalchemy.__version__)']).toString().trim().split(' ');
+console.log(`alembic-gate benchmark: ${machine}; PostgreSQL ${server}; Python ${pyv[0]}, Alembic ${pyv[1]}, SQLAlchemy ${pyv[2]}`);
+console.log('');
+console.log(`${pad('N', 5)} ${pad('gate', 9)} ${pad('in-proc', 9)} ${pad('shell*', 10)} ${pad('gate/in-proc', 13)} ${pad('shell/gate', 11)} ${pad('gate ms/rev', 12)} ${pad('in-proc ms/rev', 15)} ${pad('gate RSS', 9)}`);
+for (const r of results) {
+  console.log(`${pad(r.n, 5)} ${pad(`${(r.gateMs / 1000).toFixed(2)} s`, 9)} ${pad(`${(r.inprocessMs / 1000).toFixed(2)} s`, 9)} ${pad(`${(r.shellMs / 1000).toFixed(1)} s`, 10)} ${pad(r.ratioGateInprocess, 13)} ${pad(r.ratioShellGate, 11)} ${pad(r.gatePerRevisionMs, 12)} ${pad(r.inprocessPerRevisionMs, 15)} ${pad(`${r.gatePeakRssMb} MB`, 9)}`);
+}
+console.log(`* shell loop: ${results[0]?.shellSampled} sampled revisions, three \`python -m alembic\` processes each, scaled to N`);
+console.log('');
+console.log('gate phases (ms; phases overlap where they run concurrently):');
+const keys = [...new Set(results.flatMap((r) => Object.keys(r.phases)))];
+console.log(`${pad('N', 5)} ${keys.map((k) => pad(k.replace(/Ms$/, ''), 13)).join(' ')}`);
+for (const r of results) console.log(`${pad(r.n, 5)} ${keys.map((k) => pad(r.phases[k] ?? '-', 13)).join(' ')}`);
+
+mkdirSync(dirname(values.out), { recursive: true });
+writeFileSync(values.out, JSON.stringify({ date: new Date().toISOString(), machine, postgres: server, python: pyv[0], alembic: pyv[1], sqlalchemy: pyv[2], results }, null, 2) + '\n');
+console.log(`\nwrote ${values.out}`);

@@ -1,0 +1,88 @@
+import { describe, expect, it } from 'vitest';
+import { parseDuration, parseFailOn, parseInputs, type RawInputs } from '../../src/action/inputs.js';
+
+function raw(over: Partial<RawInputs> = {}): RawInputs {
+  return {
+    'working-directory': '',
+    'alembic-config': '',
+    python: '',
+    'database-url': '',
+    'database-url-env': '',
+    provider: '',
+    'postgres-version': '',
+    roundtrip: '',
+    base: '',
+    'fail-on': '',
+    comment: '',
+    'github-token': '',
+    'allow-pull-request-target': '',
+    'step-timeout': '',
+    ...over,
+  };
+}
+
+describe('parseInputs', () => {
+  it('fills defaults', () => {
+    expect(parseInputs(raw())).toEqual({
+      workingDirectory: '.',
+      alembicConfig: 'alembic.ini',
+      python: 'python3',
+      databaseUrl: undefined,
+      databaseUrlEnv: [],
+      provider: 'auto',
+      postgresVersion: undefined,
+      roundtrip: 'new',
+      base: undefined,
+      failOn: ['graph', 'heads', 'history', 'upgrade', 'roundtrip', 'drift'],
+      comment: 'on-failure',
+      githubToken: '',
+      allowPullRequestTarget: false,
+      stepTimeoutMs: 600_000,
+    });
+  });
+
+  it('uses the database URL when given with provider auto', () => {
+    const i = parseInputs(raw({ 'database-url': 'postgresql://postgres@127.0.0.1:5432/postgres' }));
+    expect(i.provider).toBe('url');
+  });
+
+  it.each([
+    [{ provider: 'docker' }, "Input 'provider': 'docker' is not one of auto, url, local, embedded, container."],
+    [{ roundtrip: 'some' }, "Input 'roundtrip': 'some' is not one of new, all, none."],
+    [{ comment: 'sometimes' }, "Input 'comment': 'sometimes' is not one of always, on-failure, never."],
+    [{ 'fail-on': 'roundtrip, speed' }, "Input 'fail-on': unknown check 'speed'"],
+    [{ 'allow-pull-request-target': 'yes' }, "Input 'allow-pull-request-target': 'yes' is not a boolean"],
+    [{ 'database-url': 'mysql://x' }, "Input 'database-url': expected a PostgreSQL URL"],
+    [{ provider: 'url' }, "Input 'provider': 'url' needs the 'database-url' input"],
+    [{ 'postgres-version': 'latest' }, "Input 'postgres-version': 'latest' is not a PostgreSQL version"],
+    [{ 'step-timeout': 'forever' }, "Input 'step-timeout': 'forever' is not a duration"],
+    [{ 'database-url-env': 'OK_NAME, 1BAD' }, "Input 'database-url-env': '1BAD' is not an environment variable name."],
+  ] as [Partial<RawInputs>, string][])('rejects %o naming the input', (over, message) => {
+    expect(() => parseInputs(raw(over))).toThrow(message);
+  });
+
+  it('parses lists, booleans and durations', () => {
+    const i = parseInputs(
+      raw({
+        'fail-on': 'roundtrip\ndrift, heads',
+        'allow-pull-request-target': 'TRUE',
+        'step-timeout': '90s',
+        'database-url-env': 'SQLALCHEMY_URL\nAPP_DB',
+        comment: 'Always',
+      }),
+    );
+    expect(i.failOn).toEqual(['roundtrip', 'drift', 'heads']);
+    expect(i.allowPullRequestTarget).toBe(true);
+    expect(i.stepTimeoutMs).toBe(90_000);
+    expect(i.databaseUrlEnv).toEqual(['SQLALCHEMY_URL', 'APP_DB']);
+    expect(i.comment).toBe('always');
+  });
+
+  it('knows all and none for fail-on, and several duration units', () => {
+    expect(parseFailOn('all')).toHaveLength(6);
+    expect(parseFailOn('none')).toEqual([]);
+    expect(parseDuration('x', '600')).toBe(600_000);
+    expect(parseDuration('x', '10m')).toBe(600_000);
+    expect(parseDuration('x', '1h')).toBe(3_600_000);
+  });
+});
