@@ -78,7 +78,7 @@ async function benchOne(n) {
 
     // (a) the gate
     const reportPath = join(dir, 'report.json');
-    const gate = timed(process.execPath, [join(root, 'dist', 'cli.js'), 'check', '--base', 'main', '--roundtrip', 'all', '--database-url', serverUrl, '--python', python, '--format', 'json', '--output', reportPath], { cwd: dir });
+    const gate = timed(process.execPath, [join(root, 'dist', 'cli.js'), 'check', '--base', 'HEAD~1', '--roundtrip', 'all', '--database-url', serverUrl, '--python', python, '--format', 'json', '--output', reportPath], { cwd: dir });
     const report = JSON.parse(readFileSync(reportPath, 'utf8'));
     if (report.status !== 'pass') throw new Error(`the gate did not pass on the generated project (N=${n}): ${JSON.stringify(report.checks.filter((c) => c.status !== 'pass'), null, 1).slice(0, 2000)} ${report.error ?? ''}`);
 

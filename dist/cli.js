@@ -7511,15 +7511,15 @@ function describeChange(d) {
     return `${what} is a partition of ${a}, was of ${e}`;
   }
   if (field === "bodyHash") return `${what} body differs${tail3}`;
-  if (field in BOOL_WORDS) return `${what} is ${boolWord(field, a)}, was ${boolWord(field, e)}${tail3}`;
-  if (field in LIST_LABELS) {
+  if (Object.hasOwn(BOOL_WORDS, field)) return `${what} is ${boolWord(field, a)}, was ${boolWord(field, e)}${tail3}`;
+  if (Object.hasOwn(LIST_LABELS, field)) {
     return `${what} ${LIST_LABELS[field]} are (${shown(a)}), were (${shown(e)})${tail3}`;
   }
   if (field === "comment") {
     const quoted = (v) => v === void 0 ? "none" : `'${shown(v)}'`;
     return `${what} comment is ${quoted(a)}, was ${quoted(e)}${tail3}`;
   }
-  const name = FIELD_LABELS[field] ?? field;
+  const name = Object.hasOwn(FIELD_LABELS, field) ? FIELD_LABELS[field] : field;
   return `${what} ${name} is ${shown(a)}, was ${shown(e)}${tail3}`;
 }
 function describeDifference(d, ctx) {
@@ -7580,6 +7580,20 @@ function databaseTarget(db, database) {
 }
 
 // src/engine/roundtrip.ts
+function roundtripCheck(results, total, blocked, emptySummary) {
+  if (total === 0) return { id: "roundtrip", status: "skip", summary: emptySummary ?? "no revisions to round-trip", findings: [] };
+  const findings = results.flatMap((r) => r.roundtripFindings);
+  const tripped = results.reduce((n, r) => n + r.tripped, 0);
+  const failedRevs = new Set(findings.map((f) => f.revision)).size;
+  const skipped = blocked ? `; ${blocked} not round-tripped because their upgrade failed` : "";
+  const revisions = `revision${tripped === 1 ? "" : "s"}`;
+  return {
+    id: "roundtrip",
+    status: findings.length ? "fail" : "pass",
+    summary: findings.length ? `${failedRevs} of ${tripped} ${revisions} ${failedRevs === 1 ? "does" : "do"} not round-trip cleanly${skipped}` : `${tripped} ${revisions} round-trip cleanly (upgrade, downgrade, upgrade)${skipped}`,
+    findings
+  };
+}
 var RoundTripper = class {
   constructor(db, tree, timeoutMs, progress, clock) {
     this.db = db;
@@ -7612,13 +7626,11 @@ var RoundTripper = class {
     if (c) await c.end().catch(() => {
     });
   }
-  /**
-   * @param applied revisions already in the database (grows as revisions apply)
-   */
-  async run(target, revisions, nodes, byRev, applied) {
+  /** Round-trips `revisions` in order, starting from the database `target` in state `walk`. */
+  async run(target, revisions, nodes, byRev, walk, tick = () => 0, total = revisions.length) {
+    const { applied, blocked } = walk;
     const upgradeFindings = [];
     const roundtripFindings = [];
-    const blocked = /* @__PURE__ */ new Set();
     let tripped = 0;
     let current = target;
     await this.connect(current);
@@ -7634,7 +7646,7 @@ var RoundTripper = class {
       await this.connect(current);
       return this.snapshot();
     };
-    for (const [i, rev] of revisions.entries()) {
+    for (const rev of revisions) {
       const node = nodes.get(rev);
       const r = byRev.get(rev);
       const label2 = `${rev}${node.message ? ` ${node.message}` : ""}`;
@@ -7644,7 +7656,7 @@ var RoundTripper = class {
         r.steps.upgrade = { status: "skipped", ms: 0, error: `not applied: it builds on ${blocker}, which failed` };
         continue;
       }
-      this.progress({ phase: "roundtrip", message: `round-trip ${label2}`, index: i + 1, total: revisions.length });
+      this.progress({ phase: "roundtrip", message: `round-trip ${label2}`, index: tick(), total });
       const s0 = state;
       let failure = await this.step(r, "upgrade", () => this.tree.upgrade(rev, this.timeoutMs));
       if (failure) {
@@ -7685,24 +7697,7 @@ var RoundTripper = class {
       tripped++;
     }
     await this.close();
-    return {
-      upgradeFindings,
-      roundtripFindings,
-      reachedAll: blocked.size === 0,
-      target: current,
-      tripped,
-      check(emptySummary) {
-        if (revisions.length === 0) return { id: "roundtrip", status: "skip", summary: emptySummary ?? "no revisions to round-trip", findings: [] };
-        const failedRevs = new Set(roundtripFindings.map((f) => f.revision));
-        const skipped = blocked.size ? `; ${blocked.size} not round-tripped because their upgrade failed` : "";
-        return {
-          id: "roundtrip",
-          status: roundtripFindings.length ? "fail" : "pass",
-          summary: roundtripFindings.length ? `${failedRevs.size} of ${tripped} revision${tripped === 1 ? "" : "s"} ${failedRevs.size === 1 ? "does" : "do"} not round-trip cleanly${skipped}` : `${tripped} revision${tripped === 1 ? "" : "s"} round-trip cleanly (upgrade, downgrade, upgrade)${skipped}`,
-          findings: roundtripFindings
-        };
-      }
-    };
+    return { upgradeFindings, roundtripFindings, tripped, target: current };
   }
   /** Runs one Alembic step, records its timing on the revision, returns the failure if any. */
   async step(r, name, fn) {
@@ -7726,6 +7721,67 @@ function headsWithin(nodes, applied) {
   const parents = /* @__PURE__ */ new Set();
   for (const r of applied) for (const p of nodes.get(r)?.downRevisions ?? []) parents.add(p);
   return [...applied].filter((r) => !parents.has(r)).sort();
+}
+
+// src/engine/lanes.ts
+import { availableParallelism } from "node:os";
+var MIN_REVISIONS_PER_LANE = 40;
+function laneCount(revisions, cores = availableParallelism()) {
+  return Math.max(1, Math.min(cores, 4, Math.floor(revisions / MIN_REVISIONS_PER_LANE)));
+}
+async function walkInLanes(ctx, target, revisions, nodes, byRev, applied) {
+  const lanes = laneCount(revisions.length);
+  let counter = 0;
+  const tick = () => ++counter;
+  const first = new RoundTripper(ctx.db, ctx.tree, ctx.stepTimeoutMs, ctx.progress, ctx.clock);
+  ctx.hold(() => first.close());
+  const walk = { applied, blocked: /* @__PURE__ */ new Set() };
+  if (lanes === 1) {
+    const r = await first.run(target, revisions, nodes, byRev, walk, tick, revisions.length);
+    return { results: [r], walk, target: r.target };
+  }
+  const size = Math.ceil(revisions.length / lanes);
+  const chunks = Array.from({ length: lanes }, (_, i) => revisions.slice(i * size, (i + 1) * size)).filter((c) => c.length);
+  const laneRuns = chunks.map(async (chunk, i) => {
+    if (i === 0) return { result: await first.run(target, chunk, nodes, byRev, walk, tick, revisions.length), walk };
+    const before = /* @__PURE__ */ new Set([...applied, ...chunks.slice(0, i).flat()]);
+    const tree = await ctx.spawnTree();
+    ctx.hold(() => tree.close());
+    const created = await ctx.db.createDatabase();
+    const laneTarget = databaseTarget(ctx.db, created.database);
+    await tree.useDatabase(laneTarget);
+    try {
+      await ctx.clock.time("fastForwardMs", async () => {
+        for (const h of headsWithin(nodes, before)) await tree.upgrade(h, ctx.stepTimeoutMs);
+      });
+    } catch {
+      await tree.close();
+      return null;
+    }
+    const tripper = new RoundTripper(ctx.db, tree, ctx.stepTimeoutMs, ctx.progress, ctx.clock);
+    ctx.hold(() => tripper.close());
+    const laneWalk = { applied: before, blocked: /* @__PURE__ */ new Set() };
+    const result = await tripper.run(laneTarget, chunk, nodes, byRev, laneWalk, tick, revisions.length);
+    await tree.close();
+    return { result, walk: laneWalk };
+  });
+  const settled = await Promise.all(laneRuns);
+  const results = [];
+  let end = settled[0].result.target;
+  for (const [i, lane] of settled.entries()) {
+    if (lane) {
+      results.push(lane.result);
+      for (const r2 of lane.walk.applied) walk.applied.add(r2);
+      for (const r2 of lane.walk.blocked) walk.blocked.add(r2);
+      end = lane.result.target;
+      continue;
+    }
+    await ctx.tree.useDatabase(end);
+    const r = await first.run(end, chunks[i], nodes, byRev, walk, tick, revisions.length);
+    results.push(r);
+    end = r.target;
+  }
+  return { results, walk, target: end };
 }
 
 // src/engine/stopwatch.ts
@@ -7805,6 +7861,8 @@ async function gate(options, progress, report, resources, clock) {
   }
   const iniRel = relative2(repo.root, iniAbs);
   if (iniRel.startsWith("..") || isAbsolute(iniRel)) throw new UserError(`the Alembic config ${iniAbs} is outside the git repository ${repo.root}`);
+  report.config.alembicConfig = iniRel.split(sep2).join("/");
+  report.config.workingDirectory = relative2(repo.root, resolve(options.workingDirectory)).split(sep2).join("/") || ".";
   const baseSha = await repo.resolveCommit(options.base);
   if (!baseSha) {
     throw new UserError(
@@ -7891,18 +7949,32 @@ async function gate(options, progress, report, resources, clock) {
   }
   await base?.close();
   await head.useDatabase(target);
-  const tripper = new RoundTripper(db, head, options.stepTimeoutMs, progress, clock);
-  resources.add(() => tripper.close());
   const newOrder = order.filter((r) => fresh.has(r));
-  let roundtripCheck;
+  let roundtripCheck2;
   if (options.roundtrip !== "none") {
     const scope = replayAll ? order : newOrder;
     const applied = new Set(replayAll ? [] : [...headGraph.nodes.keys()].filter((r) => !fresh.has(r)));
-    const result = await tripper.run(target, scope, headGraph.nodes, byRev, applied);
-    target = result.target;
-    upgradeFindings.push(...result.upgradeFindings);
-    reachedHead = result.reachedAll;
-    roundtripCheck = result.check(newOrder.length === 0 ? "no new revisions to round-trip" : void 0);
+    const lanes = {
+      db,
+      tree: head,
+      spawnTree: async () => {
+        const tree = new SourceTree("head", headRoot, join6(headRoot, iniRel), options.python, options.urlEnvVars);
+        await tree.start();
+        return tree;
+      },
+      stepTimeoutMs: options.stepTimeoutMs,
+      progress,
+      clock,
+      hold: (release) => resources.add(release)
+    };
+    const walked = await clock.time("roundtripMs", () => walkInLanes(lanes, target, scope, headGraph.nodes, byRev, applied));
+    if (walked.target !== target) {
+      target = walked.target;
+      await head.useDatabase(target);
+    }
+    upgradeFindings.push(...walked.results.flatMap((r) => r.upgradeFindings));
+    reachedHead = walked.walk.blocked.size === 0;
+    roundtripCheck2 = roundtripCheck(walked.results, scope.length, walked.walk.blocked.size, newOrder.length === 0 ? "no new revisions to round-trip" : void 0);
   } else {
     progress({ phase: "upgrade", message: `applying the head's ${newOrder.length} new revisions` });
     await clock.time("headUpgradeMs", async () => {
@@ -7917,7 +7989,7 @@ async function gate(options, progress, report, resources, clock) {
         upgradeFindings.push(findingFrom(f, `${f.revision ? `upgrade of ${f.revision} fails` : "upgrade to the head fails"}: ${f.message}`, { file: rev?.file }));
       }
     });
-    roundtripCheck = { id: "roundtrip", status: "skip", summary: "round trips are off (--roundtrip none)", findings: [] };
+    roundtripCheck2 = { id: "roundtrip", status: "skip", summary: "round trips are off (--roundtrip none)", findings: [] };
   }
   report.checks.push({
     id: "upgrade",
@@ -7925,7 +7997,7 @@ async function gate(options, progress, report, resources, clock) {
     summary: upgradeFindings.length ? `${upgradeFindings.length} revision${upgradeFindings.length === 1 ? "" : "s"} fail to apply` : replayAll ? `all ${order.length} revisions apply from an empty database` : `base${baseGraph ? ` (${baseGraph.nodes.size} revisions)` : " (empty)"} -> head (${newOrder.length} new) applies`,
     findings: upgradeFindings
   });
-  report.checks.push(roundtripCheck);
+  report.checks.push(roundtripCheck2);
   progress({ phase: "drift", message: "comparing the models with the migrated schema" });
   report.checks.push(
     await clock.time("driftMs", async () => {

@@ -17,7 +17,8 @@ import { verdictOf } from '../report/types.js';
 import { UserError } from '../util/errors.js';
 import { VERSION } from '../version.js';
 import type { GateOptions, ProgressSink } from './options.js';
-import { RoundTripper } from './roundtrip.js';
+import { roundtripCheck as buildRoundtripCheck } from './roundtrip.js';
+import { walkInLanes, type LaneContext } from './lanes.js';
 import { describeFailure, findingFrom } from './steps.js';
 import { Stopwatch } from './stopwatch.js';
 import { databaseTarget } from './target.js';
@@ -180,18 +181,32 @@ async function gate(options: GateOptions, progress: ProgressSink, report: Report
   await base?.close(); // its graph is read and its revisions applied: free the memory
   await head.useDatabase(target);
 
-  const tripper = new RoundTripper(db, head, options.stepTimeoutMs, progress, clock);
-  resources.add(() => tripper.close());
   const newOrder = order.filter((r) => fresh.has(r));
   let roundtripCheck: CheckResult;
   if (options.roundtrip !== 'none') {
     const scope = replayAll ? order : newOrder;
     const applied = new Set(replayAll ? [] : [...headGraph.nodes.keys()].filter((r) => !fresh.has(r)));
-    const result = await tripper.run(target, scope, headGraph.nodes, byRev, applied);
-    target = result.target;
-    upgradeFindings.push(...result.upgradeFindings);
-    reachedHead = result.reachedAll;
-    roundtripCheck = result.check(newOrder.length === 0 ? 'no new revisions to round-trip' : undefined);
+    const lanes: LaneContext = {
+      db,
+      tree: head,
+      spawnTree: async () => {
+        const tree = new SourceTree('head', headRoot, join(headRoot, iniRel), options.python, options.urlEnvVars);
+        await tree.start();
+        return tree;
+      },
+      stepTimeoutMs: options.stepTimeoutMs,
+      progress,
+      clock,
+      hold: (release) => resources.add(release),
+    };
+    const walked = await clock.time('roundtripMs', () => walkInLanes(lanes, target, scope, headGraph.nodes, byRev, applied));
+    if (walked.target !== target) {
+      target = walked.target;
+      await head.useDatabase(target);
+    }
+    upgradeFindings.push(...walked.results.flatMap((r) => r.upgradeFindings));
+    reachedHead = walked.walk.blocked.size === 0;
+    roundtripCheck = buildRoundtripCheck(walked.results, scope.length, walked.walk.blocked.size, newOrder.length === 0 ? 'no new revisions to round-trip' : undefined);
   } else {
     progress({ phase: 'upgrade', message: `applying the head's ${newOrder.length} new revisions` });
     await clock.time('headUpgradeMs', async () => {

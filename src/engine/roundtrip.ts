@@ -15,12 +15,36 @@ import { databaseTarget } from './target.js';
 export interface RoundTripResult {
   upgradeFindings: Finding[];
   roundtripFindings: Finding[];
-  /** Every revision was applied: the database is at the head. */
-  reachedAll: boolean;
+  /** Revisions round-tripped (all three steps attempted). */
+  tripped: number;
   /** The database the run ended on: a rebuilt one if a failed step forced a rebuild. */
   target: DatabaseTarget;
-  tripped: number;
-  check(emptySummary?: string): CheckResult;
+}
+
+/** What a walk knows about the database, shared by runs that continue one another. */
+export interface WalkState {
+  /** Revisions in the database (grows as revisions apply). */
+  applied: Set<string>;
+  /** Revisions that could not be applied; their descendants are skipped. */
+  blocked: Set<string>;
+}
+
+/** The `roundtrip` check from the results of one or more runs over `total` revisions. */
+export function roundtripCheck(results: RoundTripResult[], total: number, blocked: number, emptySummary?: string): CheckResult {
+  if (total === 0) return { id: 'roundtrip', status: 'skip', summary: emptySummary ?? 'no revisions to round-trip', findings: [] };
+  const findings = results.flatMap((r) => r.roundtripFindings);
+  const tripped = results.reduce((n, r) => n + r.tripped, 0);
+  const failedRevs = new Set(findings.map((f) => f.revision)).size;
+  const skipped = blocked ? `; ${blocked} not round-tripped because their upgrade failed` : '';
+  const revisions = `revision${tripped === 1 ? '' : 's'}`;
+  return {
+    id: 'roundtrip',
+    status: findings.length ? 'fail' : 'pass',
+    summary: findings.length
+      ? `${failedRevs} of ${tripped} ${revisions} ${failedRevs === 1 ? 'does' : 'do'} not round-trip cleanly${skipped}`
+      : `${tripped} ${revisions} round-trip cleanly (upgrade, downgrade, upgrade)${skipped}`,
+    findings,
+  };
 }
 
 export class RoundTripper {
@@ -53,13 +77,11 @@ export class RoundTripper {
     if (c) await c.end().catch(() => {});
   }
 
-  /**
-   * @param applied revisions already in the database (grows as revisions apply)
-   */
-  async run(target: DatabaseTarget, revisions: string[], nodes: Map<string, RevisionNode>, byRev: Map<string, RevisionReport>, applied: Set<string>): Promise<RoundTripResult> {
+  /** Round-trips `revisions` in order, starting from the database `target` in state `walk`. */
+  async run(target: DatabaseTarget, revisions: string[], nodes: Map<string, RevisionNode>, byRev: Map<string, RevisionReport>, walk: WalkState, tick: () => number = () => 0, total = revisions.length): Promise<RoundTripResult> {
+    const { applied, blocked } = walk;
     const upgradeFindings: Finding[] = [];
     const roundtripFindings: Finding[] = [];
-    const blocked = new Set<string>();
     let tripped = 0;
     let current = target;
     await this.connect(current);
@@ -79,7 +101,7 @@ export class RoundTripper {
       return this.snapshot();
     };
 
-    for (const [i, rev] of revisions.entries()) {
+    for (const rev of revisions) {
       const node = nodes.get(rev)!;
       const r = byRev.get(rev)!;
       const label = `${rev}${node.message ? ` ${node.message}` : ''}`;
@@ -89,7 +111,7 @@ export class RoundTripper {
         r.steps.upgrade = { status: 'skipped', ms: 0, error: `not applied: it builds on ${blocker}, which failed` };
         continue;
       }
-      this.progress({ phase: 'roundtrip', message: `round-trip ${label}`, index: i + 1, total: revisions.length });
+      this.progress({ phase: 'roundtrip', message: `round-trip ${label}`, index: tick(), total });
       const s0 = state!;
 
       // 1. upgrade
@@ -137,26 +159,7 @@ export class RoundTripper {
     }
     await this.close();
 
-    return {
-      upgradeFindings,
-      roundtripFindings,
-      reachedAll: blocked.size === 0,
-      target: current,
-      tripped,
-      check(emptySummary?: string): CheckResult {
-        if (revisions.length === 0) return { id: 'roundtrip', status: 'skip', summary: emptySummary ?? 'no revisions to round-trip', findings: [] };
-        const failedRevs = new Set(roundtripFindings.map((f) => f.revision));
-        const skipped = blocked.size ? `; ${blocked.size} not round-tripped because their upgrade failed` : '';
-        return {
-          id: 'roundtrip',
-          status: roundtripFindings.length ? 'fail' : 'pass',
-          summary: roundtripFindings.length
-            ? `${failedRevs.size} of ${tripped} revision${tripped === 1 ? '' : 's'} ${failedRevs.size === 1 ? 'does' : 'do'} not round-trip cleanly${skipped}`
-            : `${tripped} revision${tripped === 1 ? '' : 's'} round-trip cleanly (upgrade, downgrade, upgrade)${skipped}`,
-          findings: roundtripFindings,
-        };
-      },
-    };
+    return { upgradeFindings, roundtripFindings, tripped, target: current };
   }
 
   /** Runs one Alembic step, records its timing on the revision, returns the failure if any. */
@@ -181,7 +184,7 @@ export class RoundTripper {
 }
 
 /** Heads of the applied sub-graph: the upgrade targets that rebuild it from empty. */
-function headsWithin(nodes: Map<string, RevisionNode>, applied: Set<string>): string[] {
+export function headsWithin(nodes: Map<string, RevisionNode>, applied: Set<string>): string[] {
   const parents = new Set<string>();
   for (const r of applied) for (const p of nodes.get(r)?.downRevisions ?? []) parents.add(p);
   return [...applied].filter((r) => !parents.has(r)).sort();

@@ -1,0 +1,102 @@
+// Long walks in parallel: the revisions in graph order are cut into contiguous chunks, one per
+// lane. Lane 0 starts from the given database; every other lane gets its own database and
+// Python worker and first fast-forwards, in one upgrade, to the state just before its chunk.
+// A lane whose fast-forward fails (a revision in an earlier chunk does not apply) gives its
+// chunk back, and lane 0 walks it afterwards, so the outcome is the same as one sequential walk.
+import { availableParallelism } from 'node:os';
+import { SourceTree, type DatabaseTarget } from '../alembic/tree.js';
+import type { ThrowawayDatabase } from '../db/provider.js';
+import type { RevisionNode } from '../graph/graph.js';
+import type { RevisionReport } from '../report/types.js';
+import type { ProgressSink } from './options.js';
+import { RoundTripper, headsWithin, type RoundTripResult, type WalkState } from './roundtrip.js';
+import type { Stopwatch } from './stopwatch.js';
+import { databaseTarget } from './target.js';
+
+/** Below this many revisions a second lane costs more (worker start, database) than it saves. */
+export const MIN_REVISIONS_PER_LANE = 40;
+
+export function laneCount(revisions: number, cores = availableParallelism()): number {
+  return Math.max(1, Math.min(cores, 4, Math.floor(revisions / MIN_REVISIONS_PER_LANE)));
+}
+
+export interface LaneContext {
+  db: ThrowawayDatabase;
+  /** Lane 0's tree, already pointed at `target`. */
+  tree: SourceTree;
+  /** Makes another worker for the same tree (started, not yet pointed at a database). */
+  spawnTree: () => Promise<SourceTree>;
+  stepTimeoutMs: number;
+  progress: ProgressSink;
+  clock: Stopwatch;
+  /** Registers something to release when the gate ends. */
+  hold: (release: () => Promise<void>) => void;
+}
+
+export interface WalkResult {
+  /** Results in chunk order. */
+  results: RoundTripResult[];
+  walk: WalkState;
+  /** The database at the end of the walk (where the last chunk ended). */
+  target: DatabaseTarget;
+}
+
+export async function walkInLanes(ctx: LaneContext, target: DatabaseTarget, revisions: string[], nodes: Map<string, RevisionNode>, byRev: Map<string, RevisionReport>, applied: Set<string>): Promise<WalkResult> {
+  const lanes = laneCount(revisions.length);
+  let counter = 0;
+  const tick = () => ++counter;
+  const first = new RoundTripper(ctx.db, ctx.tree, ctx.stepTimeoutMs, ctx.progress, ctx.clock);
+  ctx.hold(() => first.close());
+  const walk: WalkState = { applied, blocked: new Set() };
+  if (lanes === 1) {
+    const r = await first.run(target, revisions, nodes, byRev, walk, tick, revisions.length);
+    return { results: [r], walk, target: r.target };
+  }
+
+  const size = Math.ceil(revisions.length / lanes);
+  const chunks = Array.from({ length: lanes }, (_, i) => revisions.slice(i * size, (i + 1) * size)).filter((c) => c.length);
+  const laneRuns = chunks.map(async (chunk, i): Promise<{ result: RoundTripResult; walk: WalkState } | null> => {
+    if (i === 0) return { result: await first.run(target, chunk, nodes, byRev, walk, tick, revisions.length), walk };
+    // Everything before this chunk: the base's revisions plus the earlier chunks.
+    const before = new Set([...applied, ...chunks.slice(0, i).flat()]);
+    const tree = await ctx.spawnTree();
+    ctx.hold(() => tree.close());
+    const created = await ctx.db.createDatabase();
+    const laneTarget = databaseTarget(ctx.db, created.database);
+    await tree.useDatabase(laneTarget);
+    try {
+      await ctx.clock.time('fastForwardMs', async () => {
+        for (const h of headsWithin(nodes, before)) await tree.upgrade(h, ctx.stepTimeoutMs);
+      });
+    } catch {
+      await tree.close();
+      return null; // an earlier revision does not apply: lane 0 walks this chunk afterwards
+    }
+    const tripper = new RoundTripper(ctx.db, tree, ctx.stepTimeoutMs, ctx.progress, ctx.clock);
+    ctx.hold(() => tripper.close());
+    const laneWalk: WalkState = { applied: before, blocked: new Set() };
+    const result = await tripper.run(laneTarget, chunk, nodes, byRev, laneWalk, tick, revisions.length);
+    await tree.close();
+    return { result, walk: laneWalk };
+  });
+  const settled = await Promise.all(laneRuns);
+
+  const results: RoundTripResult[] = [];
+  let end = settled[0]!.result.target;
+  for (const [i, lane] of settled.entries()) {
+    if (lane) {
+      results.push(lane.result);
+      for (const r of lane.walk.applied) walk.applied.add(r);
+      for (const r of lane.walk.blocked) walk.blocked.add(r);
+      end = lane.result.target;
+      continue;
+    }
+    // Deferred: continue the walk on the database where the previous chunk ended, which is in
+    // exactly the state this chunk needs.
+    await ctx.tree.useDatabase(end);
+    const r = await first.run(end, chunks[i]!, nodes, byRev, walk, tick, revisions.length);
+    results.push(r);
+    end = r.target;
+  }
+  return { results, walk, target: end };
+}

@@ -1,0 +1,466 @@
+// The CLI end to end, the way a user runs it: `node dist/cli.js check --format json` in a git
+// repository built from a fixture (test/fixtures/<name>), real Alembic (Debian's
+// /usr/bin/python3), real PostgreSQL at 127.0.0.1:5432 (the gate makes and drops its own
+// database there). Each fixture plants one defect; each test asserts what the user sees: the
+// exit status, the failing check ids, and findings that name the object at fault. After every
+// run nothing may be left behind: no alembic-gate-* temp dir, no alembic_gate_* database.
+//
+// Build the bundle first: node scripts/build.mjs
+import { mkdtempSync, readdirSync, rmSync, chmodSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CheckId, Finding, Report } from '../../src/report/types.js';
+import { makeFixtureRepo, type FixtureRepo } from '../helpers/fixture-repo.js';
+import { runCli, type CliResult } from '../helpers/run-cli.js';
+
+const PYTHON = process.env.ALEMBIC_GATE_TEST_PYTHON ?? '/usr/bin/python3';
+const SERVER = process.env.ALEMBIC_GATE_TEST_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
+const serverUrl = new URL(SERVER);
+const admin = { host: serverUrl.hostname, port: Number(serverUrl.port || 5432), user: decodeURIComponent(serverUrl.username || 'postgres'), database: 'postgres' };
+
+const NEW = 'c3d4e5f6a1b2'; // the shop PR's tickets revision
+const BASE_HEAD = 'b2c3d4e5f6a1';
+
+async function query<T extends pg.QueryResultRow>(sql: string, params: unknown[] = [], database = 'postgres'): Promise<T[]> {
+  const client = new pg.Client({ ...admin, database });
+  await client.connect();
+  try {
+    return (await client.query<T>(sql, params)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+const gateDatabases = async () => new Set((await query<{ datname: string }>("SELECT datname FROM pg_database WHERE datname LIKE 'alembic\\_gate\\_%'")).map((r) => r.datname));
+const gateTempDirs = (dir: string) => new Set(readdirSync(dir).filter((n) => n.startsWith('alembic-gate-') && !n.startsWith('alembic-gate-fixture-')));
+
+/** Asserts that the run left nothing behind: temp dirs in `tmp`, databases on the server. */
+async function expectNoLeftovers(tmp: string, tempBefore: Set<string>, dbBefore: Set<string>, label: string): Promise<void> {
+  const newTemp = [...gateTempDirs(tmp)].filter((n) => !tempBefore.has(n));
+  expect(newTemp, `${label}: temp dirs left in ${tmp}`).toEqual([]);
+  let newDbs = [...(await gateDatabases())].filter((n) => !dbBefore.has(n));
+  if (newDbs.length) {
+    // Someone else's gate may be running against the same server: give theirs time to go.
+    await new Promise((r) => setTimeout(r, 3000));
+    const still = await gateDatabases();
+    newDbs = newDbs.filter((n) => still.has(n));
+  }
+  expect(newDbs, `${label}: databases left on ${admin.host}:${admin.port}`).toEqual([]);
+}
+
+interface GateOpts {
+  args?: string[];
+  env?: NodeJS.ProcessEnv;
+  /** Leave out --database-url (provider tests). */
+  noDatabaseUrl?: boolean;
+  /** Leave out --python. */
+  noPython?: boolean;
+  timeoutMs?: number;
+  /** Use the machine's os.tmpdir() instead of a private TMPDIR (local provider). */
+  sharedTmp?: boolean;
+}
+
+let privateTmp: string;
+const repos: FixtureRepo[] = [];
+
+beforeAll(() => {
+  // Each run gets TMPDIR=<private dir>, so "nothing left in the temp dir" cannot be confused
+  // by other processes on the machine. 0755: the local provider hands subdirs to a server user.
+  privateTmp = mkdtempSync(join(tmpdir(), 'ag-cli-it-'));
+  chmodSync(privateTmp, 0o755);
+});
+afterAll(async () => {
+  for (const r of repos) await r.cleanup();
+  rmSync(privateTmp, { recursive: true, force: true });
+});
+
+async function fixture(name: string): Promise<FixtureRepo> {
+  const f = await makeFixtureRepo(name);
+  repos.push(f);
+  return f;
+}
+
+/** Runs the gate on a fixture repository and checks that it cleaned up after itself. */
+async function gate(name: string | FixtureRepo, opts: GateOpts = {}): Promise<CliResult> {
+  const repo = typeof name === 'string' ? await fixture(name) : name;
+  const args = [
+    '--base',
+    'main',
+    ...(opts.noPython ? [] : ['--python', PYTHON]),
+    ...(opts.noDatabaseUrl ? [] : ['--database-url', SERVER]),
+    ...(opts.args ?? []),
+  ];
+  const tmp = opts.sharedTmp ? tmpdir() : privateTmp;
+  const tempBefore = gateTempDirs(tmp);
+  const dbBefore = await gateDatabases();
+  const r = await runCli(repo.dir, args, { env: { ...(opts.sharedTmp ? {} : { TMPDIR: privateTmp }), ...opts.env }, timeoutMs: opts.timeoutMs });
+  await expectNoLeftovers(tmp, tempBefore, dbBefore, typeof name === 'string' ? name : repo.dir);
+  return r;
+}
+
+function explain(r: CliResult): string {
+  const checks = r.report?.checks.map((c) => `${c.id}=${c.status} (${c.summary})${c.findings.map((f) => `\n    - ${f.message}`).join('')}`).join('\n  ');
+  return `exit ${r.code}\nerror: ${r.report?.error ?? ''}\nchecks:\n  ${checks ?? '(no report)'}\nstderr: ${r.stderr.slice(0, 2000)}`;
+}
+
+const check = (report: Report | undefined, id: CheckId) => {
+  const c = report?.checks.find((x) => x.id === id);
+  if (!c) throw new Error(`no check ${id} in the report`);
+  return c;
+};
+const failing = (report: Report | undefined) => (report?.checks ?? []).filter((c) => c.status === 'fail').map((c) => c.id).sort();
+const messages = (findings: Finding[]) => findings.map((f) => f.message).join('\n');
+
+/** A finished run that failed exactly these checks. */
+function expectFailed(r: CliResult, ids: CheckId[]): Report {
+  expect(r.report, explain(r)).toBeDefined();
+  expect(r.code, explain(r)).toBe(1);
+  expect(r.report!.status).toBe('fail');
+  expect(failing(r.report), explain(r)).toEqual([...ids].sort());
+  return r.report!;
+}
+
+function expectPassed(r: CliResult): Report {
+  expect(r.report, explain(r)).toBeDefined();
+  expect(r.code, explain(r)).toBe(0);
+  expect(r.report!.status).toBe('pass');
+  expect(failing(r.report), explain(r)).toEqual([]);
+  return r.report!;
+}
+
+/** Could not run: exit 2 and a message (stderr) that names `what`. */
+function expectCouldNotRun(r: CliResult, ...what: (string | RegExp)[]): string {
+  expect(r.code, explain(r)).toBe(2);
+  const text = `${r.stderr}\n${r.report?.error ?? ''}`;
+  for (const w of what) expect(text).toMatch(typeof w === 'string' ? new RegExp(w.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')) : w);
+  // a user error reads as a sentence, not as our stack trace
+  expect(text).not.toMatch(/internal error/);
+  expect(text).not.toMatch(/\n\s+at .*\.js:\d+:\d+/);
+  return text;
+}
+
+describe('alembic-gate check: verdicts', () => {
+  it('clean: passes all six checks, with the report contract', async () => {
+    const f = await fixture('clean');
+    const r = await gate(f);
+    const report = expectPassed(r);
+    expect(report.schemaVersion).toBe(1);
+    expect(report.base.sha).toBe(f.baseSha);
+    expect(report.base.heads).toEqual([BASE_HEAD]);
+    expect(report.head.sha).toBe(f.headSha);
+    expect(report.head.heads).toEqual([NEW]);
+    expect(report.database.engine).toBe('postgresql');
+    expect(report.database.version).toMatch(/^\d+(\.\d+)?/);
+    expect(report.database.provider).toBe('url');
+    expect(report.checks.map((c) => c.id).sort()).toEqual(['drift', 'graph', 'heads', 'history', 'roundtrip', 'upgrade']);
+    for (const c of report.checks) expect(c.status, c.id).toBe('pass');
+    expect(report.revisions.map((x) => [x.revision, x.isNew])).toEqual([
+      ['a1b2c3d4e5f6', false],
+      [BASE_HEAD, false],
+      [NEW, true],
+    ]);
+    const fresh = report.revisions.find((x) => x.revision === NEW)!;
+    expect(fresh.file).toBe('migrations/versions/c3d4e5f6a1b2_add_tickets.py');
+    expect(fresh.downRevisions).toEqual([BASE_HEAD]);
+    expect(fresh.message).toBe('add tickets');
+    expect(fresh.steps.upgrade?.status).toBe('ok');
+    expect(fresh.steps.downgrade?.status).toBe('ok');
+    expect(fresh.steps.reupgrade?.status).toBe('ok');
+    expect(fresh.differences).toEqual([]);
+    expect(report.timings.totalMs).toBeGreaterThan(0);
+    const sql = report.sql.find((s) => s.revision === NEW);
+    expect(sql?.upgrade).toContain('CREATE TABLE tickets');
+    expect(sql?.downgrade).toContain('DROP TABLE tickets');
+    expect(report.drift.suggestedMigration).toBeNull();
+  });
+
+  it('--roundtrip all: every revision (3) round-trips', async () => {
+    const report = expectPassed(await gate('clean', { args: ['--roundtrip', 'all'] }));
+    expect(report.revisions).toHaveLength(3);
+    for (const rev of report.revisions) {
+      expect(rev.steps.upgrade?.status, rev.revision).toBe('ok');
+      expect(rev.steps.downgrade?.status, rev.revision).toBe('ok');
+      expect(rev.steps.reupgrade?.status, rev.revision).toBe('ok');
+    }
+  });
+
+  it('leaky-enum: the downgrade leaves the enum type behind', async () => {
+    const report = expectFailed(await gate('leaky-enum'), ['roundtrip']);
+    const rt = check(report, 'roundtrip');
+    expect(messages(rt.findings)).toContain(`downgrade of ${NEW} leaves enum type ticket_status behind`);
+    expect(rt.findings[0]!.revision).toBe(NEW);
+    expect(rt.findings[0]!.file).toBe('migrations/versions/c3d4e5f6a1b2_add_tickets.py');
+    expect(report.revisions.find((x) => x.revision === NEW)!.differences.join('\n')).toContain('ticket_status');
+  });
+
+  it('leaky-index: the downgrade leaves the index behind', async () => {
+    const report = expectFailed(await gate('leaky-index'), ['roundtrip']);
+    expect(messages(check(report, 'roundtrip').findings)).toContain('index ix_users_name on users');
+    expect(check(report, 'roundtrip').findings[0]!.revision).toBe('d4e5f6a1b2c3');
+  });
+
+  it('leaky-index: a failed re-upgrade does not leave drift comparing a database that is not at the head', async () => {
+    // The re-upgrade fails (the index exists) and rolls back: the schema equals the state after
+    // the first upgrade, but alembic_version says the parent. The gate must notice and rebuild,
+    // or drift fails with "Target database is not up to date".
+    const report = (await gate('leaky-index')).report!;
+    expect(check(report, 'drift').status, explain({ code: 1, stdout: '', stderr: '', report, ms: 0 })).toBe('pass');
+  });
+
+  it('leaky-nullability: the downgrade leaves users.name NOT NULL', async () => {
+    const report = expectFailed(await gate('leaky-nullability'), ['roundtrip']);
+    const text = messages(check(report, 'roundtrip').findings);
+    expect(text).toMatch(/users\.name/);
+    expect(text).toMatch(/NOT NULL|nullab/);
+  });
+
+  it('leaky-type: the downgrade leaves users.name varchar(100)', async () => {
+    const report = expectFailed(await gate('leaky-type'), ['roundtrip']);
+    expect(messages(check(report, 'roundtrip').findings)).toContain('column users.name is varchar(100), was varchar(50)');
+  });
+
+  it('leaky-fk-action: the downgrade loses ON DELETE CASCADE', async () => {
+    const report = expectFailed(await gate('leaky-fk-action'), ['roundtrip']);
+    const text = messages(check(report, 'roundtrip').findings);
+    expect(text).toMatch(/foreign key orders_user_id_fkey .*lost ON DELETE CASCADE/);
+    expect(text).toContain('orders');
+  });
+
+  it('two-heads: two new revisions on one parent fail heads, naming both and the fix', async () => {
+    const report = expectFailed(await gate('two-heads'), ['heads']);
+    const heads = check(report, 'heads');
+    const text = `${heads.summary}\n${messages(heads.findings)}\n${heads.findings.map((f) => f.detail ?? '').join('\n')}`;
+    expect(text).toContain('c3d4e5f6a1b2');
+    expect(text).toContain('d4e5f6a1b2c3');
+    expect(text).toContain('alembic merge heads');
+    expect(report.head.heads.sort()).toEqual(['c3d4e5f6a1b2', 'd4e5f6a1b2c3']);
+  });
+
+  it('stale-base: main moved on; heads names both ids and the fix, history does not call it deleted', async () => {
+    const r = await gate('stale-base');
+    expect(r.code, explain(r)).toBe(1);
+    const report = r.report!;
+    expect(report.base.heads).toEqual(['d4e5f6a1b2c3']);
+    const heads = check(report, 'heads');
+    expect(heads.status).toBe('fail');
+    const finding = heads.findings.find((f) => f.revision === NEW)!;
+    expect(finding, explain(r)).toBeDefined();
+    expect(finding.message).toContain(BASE_HEAD);
+    expect(finding.message).toContain('d4e5f6a1b2c3');
+    expect(finding.detail).toMatch(/alembic merge heads|down_revision = "d4e5f6a1b2c3"/);
+    expect(check(report, 'history').status, explain(r)).toBe('pass');
+    expect(messages(check(report, 'history').findings)).not.toContain('d4e5f6a1b2c3');
+  });
+
+  it('stale-base: the PR revision is not blamed for a revision only the newer base has', async () => {
+    // The base (main, after the branch) is at d4e5f6a1b2c3, which the PR tree does not know; the
+    // PR's own revision applies fine on its parent. "upgrade of c3d4e5f6a1b2 fails: Can't locate
+    // revision identified by 'd4e5f6a1b2c3'" blames the wrong revision: heads already says why.
+    const report = (await gate('stale-base')).report!;
+    const upgrade = check(report, 'upgrade');
+    expect(messages(upgrade.findings)).not.toMatch(/Can't locate revision/);
+  });
+
+  it('merge-revision: two branches and their merge: one head, all three round-trip', async () => {
+    const report = expectPassed(await gate('merge-revision'));
+    expect(report.head.heads).toEqual(['e5f6a1b2c3d4']);
+    const fresh = report.revisions.filter((x) => x.isNew);
+    expect(fresh.map((x) => x.revision).sort()).toEqual(['c3d4e5f6a1b2', 'd4e5f6a1b2c3', 'e5f6a1b2c3d4']);
+    for (const rev of fresh) {
+      expect(rev.steps.upgrade?.status, rev.revision).toBe('ok');
+      expect(rev.steps.downgrade?.status, rev.revision).toBe('ok');
+      expect(rev.steps.reupgrade?.status, rev.revision).toBe('ok');
+    }
+    expect(fresh.find((x) => x.revision === 'e5f6a1b2c3d4')!.downRevisions.sort()).toEqual(['c3d4e5f6a1b2', 'd4e5f6a1b2c3']);
+  });
+
+  it('edited-history: editing a base revision upgrade() fails history, naming it and its file', async () => {
+    const r = await gate('edited-history');
+    expect(r.code, explain(r)).toBe(1);
+    const history = check(r.report, 'history');
+    expect(history.status).toBe('fail');
+    expect(history.findings).toHaveLength(1);
+    expect(history.findings[0]!.revision).toBe(BASE_HEAD);
+    expect(history.findings[0]!.file).toBe('migrations/versions/b2c3d4e5f6a1_create_orders.py');
+    expect(history.findings[0]!.message).toContain(BASE_HEAD);
+    expect(history.findings[0]!.message).toContain('migrations/versions/b2c3d4e5f6a1_create_orders.py');
+    expect(history.findings[0]!.message).toContain('upgrade()');
+  });
+
+  it('comment-only-edit: comments, whitespace and docstrings in a base revision are not edits', async () => {
+    expectPassed(await gate('comment-only-edit'));
+  });
+
+  it('renamed-file: renaming a base revision file is fine', async () => {
+    const report = expectPassed(await gate('renamed-file'));
+    expect(report.revisions.find((x) => x.revision === BASE_HEAD)!.file).toBe('migrations/versions/b2c3d4e5f6a1_orders_table.py');
+  });
+
+  it('deleted-revision: deleting a base revision fails history', async () => {
+    const r = await gate('deleted-revision');
+    expect(r.code, explain(r)).toBe(1);
+    const history = check(r.report, 'history');
+    expect(history.status).toBe('fail');
+    expect(messages(history.findings)).toMatch(/b2c3d4e5f6a1 .*is deleted/);
+    expect(history.findings[0]!.file).toBe('migrations/versions/b2c3d4e5f6a1_create_orders.py');
+  });
+
+  it('syntax-error: graph fails naming the file and line; exit 1, other checks skip', async () => {
+    const report = expectFailed(await gate('syntax-error'), ['graph']);
+    const g = check(report, 'graph');
+    expect(g.findings[0]!.file).toBe('migrations/versions/d4e5f6a1b2c3_broken.py');
+    expect(g.findings[0]!.line).toBe(16);
+    expect(g.findings[0]!.message).toContain('migrations/versions/d4e5f6a1b2c3_broken.py line 16');
+    for (const id of ['heads', 'history', 'upgrade', 'roundtrip', 'drift'] as const) expect(check(report, id).status).toBe('skip');
+  });
+
+  it('hostile-message: the message is carried verbatim in the JSON report', async () => {
+    const report = expectPassed(await gate('hostile-message'));
+    expect(report.revisions.find((x) => x.revision === NEW)!.message).toContain('<script>alert(1)</script> @octocat | ```');
+  });
+
+  it('drift-missing-migration: a model column without a migration fails drift with the suggested migration', async () => {
+    const report = expectFailed(await gate('drift-missing-migration'), ['drift']);
+    const drift = check(report, 'drift');
+    expect(drift.summary).toBe('models changed without a migration');
+    expect(messages(drift.findings)).toContain('users.nickname');
+    expect(report.drift.operations.some((o) => o.kind === 'add_column' && o.column === 'nickname')).toBe(true);
+    expect(report.drift.suggestedMigration).toContain("op.add_column('users'");
+    expect(report.drift.suggestedMigration).toContain('nickname');
+  });
+
+  it('drift-server-default-compared: env.py compares server defaults, so a default mismatch is drift', async () => {
+    const report = expectFailed(await gate('drift-server-default-compared'), ['drift']);
+    const text = messages(check(report, 'drift').findings);
+    expect(text).toContain('users.country');
+    expect(text).toMatch(/server default/);
+  });
+
+  it('drift-server-default-ignored: the default env.py does not compare server defaults', async () => {
+    expectPassed(await gate('drift-server-default-ignored'));
+  });
+
+  it("drift-include-object: a table env.py's include_object leaves out is not drift", async () => {
+    const report = expectPassed(await gate('drift-include-object'));
+    expect(check(report, 'drift').status).toBe('pass');
+  });
+
+  it('no-target-metadata: drift is skipped with a reason', async () => {
+    const report = expectPassed(await gate('no-target-metadata'));
+    const drift = check(report, 'drift');
+    expect(drift.status).toBe('skip');
+    expect(drift.summary).toMatch(/target_metadata/);
+  });
+
+  it('downgrade-raises: the first revision fails roundtrip by name, the second still round-trips', async () => {
+    const report = expectFailed(await gate('downgrade-raises'), ['roundtrip']);
+    const rt = check(report, 'roundtrip');
+    expect(rt.findings.map((f) => f.revision)).toEqual(['d4e5f6a1b2c3']);
+    expect(rt.findings[0]!.message).toMatch(/downgrade of d4e5f6a1b2c3 fails: NotImplementedError/);
+    expect(rt.findings[0]!.file).toBe('migrations/versions/d4e5f6a1b2c3_add_coupons.py');
+    const second = report.revisions.find((x) => x.revision === 'e5f6a1b2c3d4')!;
+    expect(second.steps.upgrade?.status).toBe('ok');
+    expect(second.steps.downgrade?.status).toBe('ok');
+    expect(second.steps.reupgrade?.status).toBe('ok');
+    expect(report.revisions.find((x) => x.revision === 'd4e5f6a1b2c3')!.steps.downgrade?.status).toBe('failed');
+    expect(check(report, 'drift').status).toBe('pass');
+  });
+
+  it('upgrade-fails: upgrade fails naming the revision and the database error', async () => {
+    const report = expectFailed(await gate('upgrade-fails'), ['upgrade']);
+    const up = check(report, 'upgrade');
+    expect(up.findings[0]!.revision).toBe('d4e5f6a1b2c3');
+    expect(up.findings[0]!.message).toContain('upgrade of d4e5f6a1b2c3 fails');
+    expect(up.findings[0]!.message).toContain('relation "invoices" does not exist');
+    expect(up.findings[0]!.file).toBe('migrations/versions/d4e5f6a1b2c3_backfill_invoices.py');
+    expect(check(report, 'drift').status).toBe('skip');
+  });
+
+  it('env-raises: an env.py that raises is reported naming env.py, not with our stack', async () => {
+    const r = await gate('env-raises');
+    expect([1, 2], explain(r)).toContain(r.code);
+    const text = r.code === 1 ? messages(r.report!.checks.flatMap((c) => c.findings)) + '\n' + r.report!.checks.flatMap((c) => c.findings.map((f) => f.file ?? '')).join(' ') : `${r.stderr}\n${r.report?.error ?? ''}`;
+    expect(text).toContain('env.py');
+    expect(text).toContain('SHOP_SETTINGS is not configured');
+    expect(text).not.toMatch(/internal error|dist\/cli\.js/);
+  });
+
+  it('hangs: a step that runs past --step-timeout is stopped and named; nothing is left running', async () => {
+    const started = Date.now();
+    const report = expectFailed(await gate('hangs', { args: ['--step-timeout', '3'], timeoutMs: 90_000 }), ['upgrade']);
+    expect(Date.now() - started).toBeLessThan(60_000);
+    const up = check(report, 'upgrade');
+    expect(up.findings[0]!.revision).toBe('d4e5f6a1b2c3');
+    expect(up.findings[0]!.message).toMatch(/d4e5f6a1b2c3.*(longer than 3 s|timed out|stopped)/);
+    expect(report.revisions.find((x) => x.revision === 'd4e5f6a1b2c3')!.steps.upgrade?.status).toBe('timeout');
+    const sleeping = await query("SELECT pid FROM pg_stat_activity WHERE query LIKE '%pg_sleep(600)%' AND pid <> pg_backend_pid()");
+    expect(sleeping).toEqual([]);
+  });
+
+  it('foreign-db: an env.py that connects elsewhere is refused and the other database is untouched', async () => {
+    const canary = `ag_canary_${process.pid}_${Date.now().toString(36)}`;
+    await query(`CREATE DATABASE ${canary}`);
+    try {
+      await query('CREATE TABLE precious (id int primary key, v text); INSERT INTO precious VALUES (1, $$keep$$)', [], canary);
+      const canaryUrl = `postgresql://${admin.user}@${admin.host}:${admin.port}/${canary}`;
+      const r = await gate('foreign-db', { env: { CANARY_URL: canaryUrl } });
+      expect([1, 2], explain(r)).toContain(r.code);
+      const text = `${r.stderr}\n${r.report?.error ?? ''}\n${messages(r.report?.checks.flatMap((c) => c.findings) ?? [])}`;
+      expect(text).toContain(canary);
+      expect(text).toMatch(/refused/);
+      expect(text).toMatch(/sqlalchemy\.url|DATABASE_URL/);
+      const tables = await query<{ tablename: string }>("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1", [], canary);
+      expect(tables.map((t) => t.tablename)).toEqual(['precious']);
+      const rows = await query<{ n: string }>('SELECT count(*) AS n FROM precious', [], canary);
+      expect(Number(rows[0]!.n)).toBe(1);
+    } finally {
+      await query(`DROP DATABASE IF EXISTS ${canary} WITH (FORCE)`);
+    }
+  });
+});
+
+describe('alembic-gate check: could not run (exit 2)', () => {
+  it('--config missing.ini names the path', async () => {
+    expectCouldNotRun(await gate('clean', { args: ['--config', 'missing.ini'] }), 'missing.ini', '--config');
+  });
+
+  it('--python /nonexistent/python names it', async () => {
+    expectCouldNotRun(await gate('clean', { noPython: true, args: ['--python', '/nonexistent/python'] }), '/nonexistent/python');
+  });
+
+  it('--python python3 without Alembic names alembic and the interpreter', async () => {
+    // The python3 first on PATH (pyenv here) has no Alembic.
+    expectCouldNotRun(await gate('clean', { noPython: true, args: ['--python', 'python3'] }), /alembic/i, /python3/);
+  });
+
+  it('--base no-such-ref says how to fetch it', async () => {
+    expectCouldNotRun(await gate('clean', { args: ['--base', 'no-such-ref'] }), 'no-such-ref', 'git fetch');
+  });
+
+  it('--provider url with an unreachable server names the provider and why', async () => {
+    expectCouldNotRun(
+      await gate('clean', { noDatabaseUrl: true, args: ['--provider', 'url', '--database-url', 'postgresql://postgres@127.0.0.1:1/x'] }),
+      /provider url|url:/,
+      '127.0.0.1:1',
+      /ECONNREFUSED|could not connect/,
+    );
+  });
+
+  it('a multi-word --python command works', async () => {
+    expectPassed(await gate('clean', { noPython: true, args: ['--python', `env PYTHONWARNINGS=ignore ${PYTHON}`] }));
+  });
+
+  it('an unknown --roundtrip scope is a usage error', async () => {
+    expectCouldNotRun(await gate('clean', { args: ['--roundtrip', 'sometimes'] }), '--roundtrip', 'sometimes');
+  });
+});
+
+describe('alembic-gate check: local provider', () => {
+  it('without --database-url, the local provider starts its own cluster and cleans it up', async () => {
+    const report = expectPassed(await gate('clean', { noDatabaseUrl: true, sharedTmp: true }));
+    expect(report.database.provider).toBe('local');
+    expect(report.database.version).toMatch(/^\d+/);
+  });
+});
