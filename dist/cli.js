@@ -6786,12 +6786,14 @@ function checkHeads(base, head, newRevs) {
   const stale = /* @__PURE__ */ new Set();
   if (base) {
     const baseHeadSet = new Set(baseHeads);
+    const below = new Map(head.heads.map((h) => [h, ancestorsOf(head.nodes, [h])]));
+    const baseBelow = new Map(baseHeads.map((h) => [h, ancestorsOf(base.nodes, [h])]));
     for (const rev of newRevs) {
       const node = head.nodes.get(rev);
       for (const parent of node.downRevisions) {
         if (!base.nodes.has(parent) || baseHeadSet.has(parent)) continue;
-        const ancestors = ancestorsOf(head.nodes, [rev]);
-        const missing = baseHeads.filter((h) => !ancestors.has(h) && ancestorsOf(base.nodes, [h]).has(parent));
+        const leadsTo = head.heads.filter((h) => h === rev || below.get(h).has(rev));
+        const missing = baseHeads.filter((bh) => baseBelow.get(bh).has(parent) && !leadsTo.every((h) => h === bh || below.get(h).has(bh)));
         if (missing.length === 0) continue;
         stale.add(rev);
         findings.push({
@@ -6963,6 +6965,7 @@ var NOT_IN_EXTENSION = (catalog, oid) => `NOT EXISTS (SELECT 1 FROM pg_depend x 
 var COMMENT = (catalog, oid, sub = "0") => `(SELECT d.description FROM pg_description d WHERE d.objoid = ${oid} AND d.classoid = '${catalog}'::regclass AND d.objsubid = ${sub}) AS comment`;
 var ACL = (acl, type, owner) => `coalesce(${acl}, acldefault('${type}', ${owner}))::text[]`;
 var REL_NAME = (n, c) => `CASE WHEN ${n}.nspname = 'public' THEN '' ELSE ${n}.nspname || '.' END || ${c}.relname`;
+var USER_OID = (oid) => `${oid} >= 16384::oid`;
 var NOT_VERSION_TABLE = (c) => `${c}.relname <> 'alembic_version'`;
 var schemasQuery = `
 SELECT n.nspname AS name, ${COMMENT("pg_namespace", "n.oid")}, ${ACL("n.nspacl", "n", "n.nspowner")} AS acl
@@ -6976,7 +6979,7 @@ SELECT n.nspname AS schema, t.typname AS name,
   ARRAY(SELECT e.enumlabel::text FROM pg_enum e WHERE e.enumtypid = t.oid ORDER BY e.enumsortorder) AS labels,
   ${COMMENT("pg_type", "t.oid")}
 FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
-WHERE t.typtype = 'e' AND ${USER_SCHEMA("n")} AND ${NOT_IN_EXTENSION("pg_type", "t.oid")}`;
+WHERE t.typtype = 'e' AND ${USER_OID("t.oid")} AND ${USER_SCHEMA("n")} AND ${NOT_IN_EXTENSION("pg_type", "t.oid")}`;
 var domainsQuery = `
 SELECT n.nspname AS schema, t.typname AS name,
   format_type(t.typbasetype, t.typtypmod) AS "baseType",
@@ -6985,7 +6988,7 @@ SELECT n.nspname AS schema, t.typname AS name,
         WHERE c.contypid = t.oid AND c.contype = 'c' ORDER BY 1) AS checks,
   ${COMMENT("pg_type", "t.oid")}
 FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
-WHERE t.typtype = 'd' AND ${USER_SCHEMA("n")} AND ${NOT_IN_EXTENSION("pg_type", "t.oid")}`;
+WHERE t.typtype = 'd' AND ${USER_OID("t.oid")} AND ${USER_SCHEMA("n")} AND ${NOT_IN_EXTENSION("pg_type", "t.oid")}`;
 var compositeTypesQuery = `
 SELECT n.nspname AS schema, t.typname AS name,
   ARRAY(SELECT a.attname || ' ' || format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
@@ -6993,7 +6996,7 @@ SELECT n.nspname AS schema, t.typname AS name,
   ${COMMENT("pg_type", "t.oid")}
 FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
 JOIN pg_class c ON c.oid = t.typrelid AND c.relkind = 'c'
-WHERE t.typtype = 'c' AND ${USER_SCHEMA("n")} AND ${NOT_IN_EXTENSION("pg_type", "t.oid")}`;
+WHERE t.typtype = 'c' AND ${USER_OID("t.oid")} AND ${USER_OID("c.oid")} AND ${USER_SCHEMA("n")} AND ${NOT_IN_EXTENSION("pg_type", "t.oid")}`;
 var sequencesQuery = `
 SELECT n.nspname AS schema, c.relname AS name, format_type(s.seqtypid, NULL) AS type,
   s.seqstart::text AS start, s.seqincrement::text AS increment,
@@ -7007,7 +7010,7 @@ SELECT n.nspname AS schema, c.relname AS name, format_type(s.seqtypid, NULL) AS 
   ${COMMENT("pg_class", "c.oid")}, ${ACL("c.relacl", "s", "c.relowner")} AS acl
 FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE ${USER_SCHEMA("n")} AND ${NOT_IN_EXTENSION("pg_class", "c.oid")}
+WHERE ${USER_OID("s.seqrelid")} AND ${USER_OID("c.oid")} AND ${USER_SCHEMA("n")} AND ${NOT_IN_EXTENSION("pg_class", "c.oid")}
   AND NOT EXISTS (SELECT 1 FROM pg_depend i WHERE i.classid = 'pg_class'::regclass
                   AND i.objid = c.oid AND i.deptype = 'i')`;
 var tablesQuery = `
@@ -7022,7 +7025,7 @@ SELECT n.nspname AS schema, c.relname AS name,
   c.relrowsecurity AS "rowSecurity", c.relforcerowsecurity AS "forceRowSecurity",
   ${COMMENT("pg_class", "c.oid")}, ${ACL("c.relacl", "r", "c.relowner")} AS acl
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE c.relkind IN ('r', 'p') AND ${USER_SCHEMA("n")} AND ${NOT_VERSION_TABLE("c")}
+WHERE c.relkind IN ('r', 'p') AND ${USER_OID("c.oid")} AND ${USER_SCHEMA("n")} AND ${NOT_VERSION_TABLE("c")}
   AND ${NOT_IN_EXTENSION("pg_class", "c.oid")}`;
 var columnsQuery = `
 SELECT n.nspname AS schema, c.relname AS "table", a.attname AS name, a.attnum AS position,
@@ -7037,7 +7040,7 @@ JOIN pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_type t ON t.oid = a.atttypid
 LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
 LEFT JOIN pg_collation co ON co.oid = a.attcollation
-WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p')
+WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p') AND ${USER_OID("c.oid")}
   AND NOT (c.relispartition AND a.attinhcount > 0 AND NOT a.attislocal)
   AND ${USER_SCHEMA("n")} AND ${NOT_VERSION_TABLE("c")}
   AND ${NOT_IN_EXTENSION("pg_class", "c.oid")}`;
@@ -7055,6 +7058,7 @@ SELECT n.nspname AS schema, c.relname AS "table", k.conname AS name,
 FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE k.contype IN ('p', 'u', 'c', 'x', 'f') AND k.conparentid = 0 AND k.conislocal
+  AND ${USER_OID("k.oid")} AND ${USER_OID("c.oid")}
   AND ${USER_SCHEMA("n")} AND ${NOT_VERSION_TABLE("c")}
   AND ${NOT_IN_EXTENSION("pg_class", "c.oid")}`;
 var indexesQuery = `
@@ -7064,7 +7068,7 @@ SELECT n.nspname AS schema, t.relname AS "table", ic.relname AS name,
 FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
 JOIN pg_class t ON t.oid = i.indrelid
 JOIN pg_namespace n ON n.oid = ic.relnamespace
-WHERE NOT ic.relispartition AND ${USER_SCHEMA("n")} AND ${NOT_VERSION_TABLE("t")}
+WHERE NOT ic.relispartition AND ${USER_OID("ic.oid")} AND ${USER_OID("t.oid")} AND ${USER_SCHEMA("n")} AND ${NOT_VERSION_TABLE("t")}
   AND ${NOT_IN_EXTENSION("pg_class", "t.oid")}
   AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid
                   AND k.conrelid = i.indrelid AND k.contype IN ('p', 'u', 'x'))`;
@@ -7073,7 +7077,7 @@ SELECT n.nspname AS schema, c.relname AS name, c.relkind = 'm' AS materialized,
   pg_get_viewdef(c.oid) AS definition, ${COMMENT("pg_class", "c.oid")},
   ${ACL("c.relacl", "r", "c.relowner")} AS acl
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE c.relkind IN ('v', 'm') AND ${USER_SCHEMA("n")} AND ${NOT_IN_EXTENSION("pg_class", "c.oid")}`;
+WHERE c.relkind IN ('v', 'm') AND ${USER_OID("c.oid")} AND ${USER_SCHEMA("n")} AND ${NOT_IN_EXTENSION("pg_class", "c.oid")}`;
 var routinesQuery = `
 SELECT n.nspname AS schema, p.proname AS name,
   pg_get_function_identity_arguments(p.oid) AS "identityArguments",
@@ -7089,7 +7093,7 @@ SELECT n.nspname AS schema, p.proname AS name,
   ${COMMENT("pg_proc", "p.oid")}
 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
 JOIN pg_language l ON l.oid = p.prolang
-WHERE ${USER_SCHEMA("n")} AND ${NOT_IN_EXTENSION("pg_proc", "p.oid")}`;
+WHERE ${USER_OID("p.oid")} AND ${USER_SCHEMA("n")} AND ${NOT_IN_EXTENSION("pg_proc", "p.oid")}`;
 var triggersQuery = `
 SELECT n.nspname AS schema, c.relname AS "table", g.tgname AS name,
   pg_get_triggerdef(g.oid) AS definition,
@@ -7097,7 +7101,7 @@ SELECT n.nspname AS schema, c.relname AS "table", g.tgname AS name,
   ${COMMENT("pg_trigger", "g.oid")}
 FROM pg_trigger g JOIN pg_class c ON c.oid = g.tgrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE NOT g.tgisinternal AND g.tgparentid = 0 AND ${USER_SCHEMA("n")} AND ${NOT_VERSION_TABLE("c")}
+WHERE NOT g.tgisinternal AND g.tgparentid = 0 AND ${USER_OID("g.oid")} AND ${USER_SCHEMA("n")} AND ${NOT_VERSION_TABLE("c")}
   AND ${NOT_IN_EXTENSION("pg_class", "c.oid")}`;
 var policiesQuery = `
 SELECT n.nspname AS schema, c.relname AS "table", p.polname AS name,
@@ -7111,7 +7115,7 @@ SELECT n.nspname AS schema, c.relname AS "table", p.polname AS name,
   ${COMMENT("pg_policy", "p.oid")}
 FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE ${USER_SCHEMA("n")} AND ${NOT_VERSION_TABLE("c")} AND ${NOT_IN_EXTENSION("pg_class", "c.oid")}`;
+WHERE ${USER_OID("p.oid")} AND ${USER_SCHEMA("n")} AND ${NOT_VERSION_TABLE("c")} AND ${NOT_IN_EXTENSION("pg_class", "c.oid")}`;
 var SNAPSHOT_QUERIES = [
   ["schemas", schemasQuery],
   ["extensions", extensionsQuery],
@@ -7128,70 +7132,66 @@ var SNAPSHOT_QUERIES = [
   ["triggers", triggersQuery],
   ["policies", policiesQuery]
 ];
-var SNAPSHOT_SQL = SNAPSHOT_QUERIES.map(([, sql]) => sql.trim()).join(";\n") + ";";
-var statementName = (kind) => `alembic_gate_snapshot_${kind}`;
-var PREPARE_SQL = SNAPSHOT_QUERIES.map(
-  ([kind, sql]) => `PREPARE ${statementName(kind)} AS ${sql.trim()}`
-).join(";\n") + ";";
-var DEALLOCATE_SQL = SNAPSHOT_QUERIES.map(([kind]) => `DEALLOCATE ${statementName(kind)}`).join("; ") + ";";
-var EXECUTE_SQL = SNAPSHOT_QUERIES.map(([kind]) => `EXECUTE ${statementName(kind)}`).join("; ") + ";";
+var SNAPSHOT_SQL = "SELECT json_build_object(" + SNAPSHOT_QUERIES.map(
+  ([kind, sql]) => `'${kind}', (SELECT coalesce(json_agg(q), '[]') FROM (${sql.trim()}) q)`
+).join(",\n") + ")::text AS snapshot";
+var STATEMENT = "alembic_gate_snapshot";
+var PREPARE_SQL = `PREPARE ${STATEMENT} AS ${SNAPSHOT_SQL};`;
+var DEALLOCATE_SQL = `DEALLOCATE ${STATEMENT};`;
+var EXECUTE_SQL = `EXECUTE ${STATEMENT};`;
 
 // src/snapshot/read.ts
-var COUNT = SNAPSHOT_QUERIES.length;
 var DUPLICATE_PREPARED_STATEMENT = "42P05";
 var INVALID_SQL_STATEMENT_NAME = "26000";
 var preparedOn = /* @__PURE__ */ new WeakMap();
 var STALE = -1;
 var needsReplan = (plannedRows, rows) => rows > 4 * Math.max(plannedRows, 100);
-async function runQueries(client) {
+async function runQuery(client) {
   const plannedRows = preparedOn.get(client);
   if (plannedRows === void 0) {
     try {
-      const results2 = (await query(client, PREPARE_SQL + "\n" + EXECUTE_SQL, 2 * COUNT)).slice(COUNT);
-      preparedOn.set(client, rowCount(results2));
-      return results2;
+      const raw2 = await query(client, PREPARE_SQL + "\n" + EXECUTE_SQL, 2);
+      preparedOn.set(client, rowCount(raw2));
+      return raw2;
     } catch (error) {
       if (sqlState(error) !== DUPLICATE_PREPARED_STATEMENT) throw error;
       return replan(client);
     }
   }
-  let results;
+  let raw;
   try {
-    results = await query(client, EXECUTE_SQL, COUNT);
+    raw = await query(client, EXECUTE_SQL, 1);
   } catch (error) {
     if (sqlState(error) !== INVALID_SQL_STATEMENT_NAME) throw error;
     preparedOn.delete(client);
-    return runQueries(client);
+    return runQuery(client);
   }
-  if (needsReplan(plannedRows, rowCount(results))) preparedOn.set(client, STALE);
-  return results;
+  if (needsReplan(plannedRows, rowCount(raw))) preparedOn.set(client, STALE);
+  return raw;
 }
 async function replan(client) {
-  const sql = DEALLOCATE_SQL + "\n" + PREPARE_SQL + "\n" + EXECUTE_SQL;
-  const results = (await query(client, sql, 3 * COUNT)).slice(2 * COUNT);
-  preparedOn.set(client, rowCount(results));
-  return results;
+  const raw = await query(client, DEALLOCATE_SQL + "\n" + PREPARE_SQL + "\n" + EXECUTE_SQL, 3);
+  preparedOn.set(client, rowCount(raw));
+  return raw;
 }
-async function query(client, sql, expected) {
-  const results = await client.query(sql);
-  if (!Array.isArray(results) || results.length !== expected) {
+async function query(client, sql, statements) {
+  const result = await client.query({ text: sql, rowMode: "array" });
+  const results = Array.isArray(result) ? result : [result];
+  const last = results[results.length - 1];
+  const value = last?.rows?.[0]?.[0];
+  if (results.length !== statements || typeof value !== "string") {
     throw new Error(
-      `schema snapshot: expected ${expected} result sets, got ${Array.isArray(results) ? results.length : 1}; is the client a plain pg connection?`
+      `schema snapshot: expected ${statements} result set(s) ending in one text value, got ${results.length}; is the client a plain pg connection?`
     );
   }
-  return results;
+  return JSON.parse(value);
 }
-var rowCount = (results) => results.reduce((n, r) => n + r.rows.length, 0);
+var rowCount = (raw) => SNAPSHOT_QUERIES.reduce((n, [kind]) => n + raw[kind].length, 0);
 function sqlState(error) {
   return typeof error === "object" && error !== null && "code" in error ? String(error.code) : void 0;
 }
 async function takeSnapshot(client) {
-  const results = preparedOn.get(client) === STALE ? await replan(client) : await runQueries(client);
-  const raw = {};
-  SNAPSHOT_QUERIES.forEach(([kind], i) => {
-    raw[kind] = results[i].rows;
-  });
-  const snapshot = raw;
+  const snapshot = preparedOn.get(client) === STALE ? await replan(client) : await runQuery(client);
   for (const v of snapshot.views) v.definition = v.definition.replace(/\s+/g, " ").trim();
   return normalizeSnapshot(snapshot);
 }
@@ -7584,6 +7584,9 @@ function roundtripCheck(results, total, blocked, emptySummary) {
   if (total === 0) return { id: "roundtrip", status: "skip", summary: emptySummary ?? "no revisions to round-trip", findings: [] };
   const findings = results.flatMap((r) => r.roundtripFindings);
   const tripped = results.reduce((n, r) => n + r.tripped, 0);
+  if (tripped === 0 && findings.length === 0) {
+    return { id: "roundtrip", status: "skip", summary: `not run: ${blocked === 1 ? "the new revision does" : `the ${blocked} revisions do`} not upgrade (see upgrade)`, findings: [] };
+  }
   const failedRevs = new Set(findings.map((f) => f.revision)).size;
   const skipped = blocked ? `; ${blocked} not round-tripped because their upgrade failed` : "";
   const revisions = `revision${tripped === 1 ? "" : "s"}`;
@@ -7638,7 +7641,9 @@ var RoundTripper = class {
     const recover = async (expected, why) => {
       if (why.kind === "timeout") await this.terminateOthers();
       const now = await this.snapshot().catch(() => null);
-      if (now && snapshotsEqual(expected, now)) return now;
+      const stamped = await this.versions();
+      const want = headsWithin(nodes, applied);
+      if (now && snapshotsEqual(expected, now) && stamped !== null && stamped.join() === want.join()) return now;
       const fresh = await this.db.createDatabase();
       current = databaseTarget(this.db, fresh.database);
       await this.tree.useDatabase(current);
@@ -7710,6 +7715,15 @@ var RoundTripper = class {
       const f = describeFailure(err, this.tree);
       r.steps[name] = failedStep(f, performance.now() - t);
       return f;
+    }
+  }
+  /** The revisions alembic_version holds, sorted; null when it is not the default table. */
+  async versions() {
+    try {
+      const r = await this.client.query("SELECT version_num AS v FROM alembic_version WHERE to_regclass('alembic_version') IS NOT NULL");
+      return r.rows.map((x) => x.v).sort();
+    } catch {
+      return null;
     }
   }
   async terminateOthers() {
@@ -7815,7 +7829,7 @@ async function runGate(options, progress = () => {
     await gate(options, progress, report, resources, clock);
   } catch (err) {
     report.status = "error";
-    report.error = err instanceof UserError || err instanceof WorkerError ? err.message : `internal error: ${err instanceof Error ? err.stack ?? err.message : String(err)}`;
+    report.error = err instanceof UserError || err instanceof WorkerError || err instanceof ProvisionError || err instanceof GitError ? err.message : `internal error: ${err instanceof Error ? err.stack ?? err.message : String(err)}`;
   } finally {
     await clock.time("cleanup", () => resources.release());
     unregister();
@@ -7938,9 +7952,14 @@ async function gate(options, progress, report, resources, clock) {
   if (!replayAll && base && baseGraph && baseGraph.nodes.size > 0) {
     progress({ phase: "base", message: `applying the base's ${baseGraph.nodes.size} revisions (${baseSha.slice(0, 12)})` });
     await base.useDatabase(target);
+    const missing = [...baseGraph.nodes.keys()].filter((r) => !headGraph.nodes.has(r));
+    const targets = missing.length ? headsWithin(baseGraph.nodes, new Set([...baseGraph.nodes.keys()].filter((r) => headGraph.nodes.has(r)))) : ["heads"];
+    if (missing.length) {
+      report.notices.push(`the base has ${missing.length} revision${missing.length === 1 ? "" : "s"} this branch does not (${missing.slice(0, 5).join(", ")}${missing.length > 5 ? ", ..." : ""}): base -> head starts from the revisions both have (see heads and history)`);
+    }
     await clock.time("baseUpgradeMs", async () => {
       try {
-        await base.upgrade("heads", options.stepTimeoutMs);
+        for (const t of targets) await base.upgrade(t, options.stepTimeoutMs);
       } catch (err) {
         const f = describeFailure(err, base);
         throw new UserError(`the base's own migrations (${baseSha.slice(0, 12)}) fail on an empty database, so the PR cannot be tested on top of them: ${f.revision ? `revision ${f.revision}: ` : ""}${f.message}`);

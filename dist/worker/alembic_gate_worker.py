@@ -562,6 +562,9 @@ def _describe(diff, dialect):
 
 
 def _flatten(op):
+    # ModifyTableOps groups the changes to one table and has no diff tuple of its own.
+    if hasattr(op, "ops"):
+        return [d for sub in op.ops for d in _flatten(sub)]
     diff = op.to_diff_tuple()
     if isinstance(diff, list):
         out = []
@@ -581,11 +584,20 @@ def _ops_of(script_op):
     return lst, downs
 
 
+_RENDER_OPTS = ("user_module_prefix", "render_item", "render_as_batch", "alembic_module_prefix", "sqlalchemy_module_prefix")
+
+
 def _summarize(generated, migration_context):
     from alembic.autogenerate import render_python_code
+    from alembic.runtime.migration import MigrationContext
 
     dialect = migration_context.dialect if migration_context is not None else None
     opts = migration_context.opts if migration_context is not None else {}
+    # Render through a fresh context that carries env.py's rendering options but no script:
+    # the live one would insist on target_metadata in the render options.
+    render_context = MigrationContext.configure(
+        dialect=dialect, opts={k: opts[k] for k in _RENDER_OPTS if opts.get(k) is not None}
+    ) if dialect is not None else None
     operations = []
     ups, downs = [], []
     for script_op in generated:
@@ -609,7 +621,7 @@ def _summarize(generated, migration_context):
                     ops_obj,
                     render_as_batch=bool(opts.get("render_as_batch")),
                     render_item=opts.get("render_item"),
-                    migration_context=migration_context,
+                    migration_context=render_context,
                 )
             )
         return "\n".join(chunks)

@@ -9,7 +9,8 @@ import { SourceTree, type DatabaseTarget } from '../alembic/tree.js';
 import { WorkerError } from '../alembic/worker-client.js';
 import { provisionDatabase } from '../db/factory.js';
 import { registerCleanup } from '../db/cleanup.js';
-import { GitRepo } from '../git/git.js';
+import { GitError, GitRepo } from '../git/git.js';
+import { ProvisionError } from '../db/provider.js';
 import { checkHeads, checkHistory } from '../graph/checks.js';
 import { newRevisions, topologicalOrder, downTarget } from '../graph/graph.js';
 import type { CheckResult, Finding, Report, RevisionReport, SqlPreview } from '../report/types.js';
@@ -17,7 +18,7 @@ import { verdictOf } from '../report/types.js';
 import { UserError } from '../util/errors.js';
 import { VERSION } from '../version.js';
 import type { GateOptions, ProgressSink } from './options.js';
-import { roundtripCheck as buildRoundtripCheck } from './roundtrip.js';
+import { headsWithin, roundtripCheck as buildRoundtripCheck } from './roundtrip.js';
 import { walkInLanes, type LaneContext } from './lanes.js';
 import { describeFailure, findingFrom } from './steps.js';
 import { Stopwatch } from './stopwatch.js';
@@ -32,7 +33,7 @@ export async function runGate(options: GateOptions, progress: ProgressSink = () 
     await gate(options, progress, report, resources, clock);
   } catch (err) {
     report.status = 'error';
-    report.error = err instanceof UserError || err instanceof WorkerError ? err.message : `internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`;
+    report.error = err instanceof UserError || err instanceof WorkerError || err instanceof ProvisionError || err instanceof GitError ? err.message : `internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`;
   } finally {
     await clock.time('cleanup', () => resources.release());
     unregister();
@@ -169,9 +170,16 @@ async function gate(options: GateOptions, progress: ProgressSink, report: Report
   if (!replayAll && base && baseGraph && baseGraph.nodes.size > 0) {
     progress({ phase: 'base', message: `applying the base's ${baseGraph.nodes.size} revisions (${baseSha.slice(0, 12)})` });
     await base.useDatabase(target);
+    // Revisions the base has and this branch does not (the base moved on, or the branch deleted
+    // one) cannot be applied before the branch's own: start from what both share.
+    const missing = [...baseGraph.nodes.keys()].filter((r) => !headGraph.nodes.has(r));
+    const targets = missing.length ? headsWithin(baseGraph.nodes, new Set([...baseGraph.nodes.keys()].filter((r) => headGraph.nodes.has(r)))) : ['heads'];
+    if (missing.length) {
+      report.notices.push(`the base has ${missing.length} revision${missing.length === 1 ? '' : 's'} this branch does not (${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', ...' : ''}): base -> head starts from the revisions both have (see heads and history)`);
+    }
     await clock.time('baseUpgradeMs', async () => {
       try {
-        await base.upgrade('heads', options.stepTimeoutMs);
+        for (const t of targets) await base.upgrade(t, options.stepTimeoutMs);
       } catch (err) {
         const f = describeFailure(err, base);
         throw new UserError(`the base's own migrations (${baseSha.slice(0, 12)}) fail on an empty database, so the PR cannot be tested on top of them: ${f.revision ? `revision ${f.revision}: ` : ''}${f.message}`);

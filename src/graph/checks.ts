@@ -18,14 +18,17 @@ export function checkHeads(base: RevisionGraph | null, head: RevisionGraph, newR
   const stale = new Set<string>();
   if (base) {
     const baseHeadSet = new Set(baseHeads);
+    // Ancestors of each head of the head graph and each base head, computed once.
+    const below = new Map(head.heads.map((h) => [h, ancestorsOf(head.nodes, [h])]));
+    const baseBelow = new Map(baseHeads.map((h) => [h, ancestorsOf(base.nodes, [h])]));
     for (const rev of newRevs) {
       const node = head.nodes.get(rev)!;
       for (const parent of node.downRevisions) {
         if (!base.nodes.has(parent) || baseHeadSet.has(parent)) continue;
-        // Attached to an old base revision: fine only if it is a merge that also takes in
-        // every base head descending from that parent (i.e. it merges the branch back).
-        const ancestors = ancestorsOf(head.nodes, [rev]);
-        const missing = baseHeads.filter((h) => !ancestors.has(h) && ancestorsOf(base.nodes, [h]).has(parent));
+        // Attached below the base's head: fine only if every head this revision leads to also
+        // takes in each base head above that parent (a merge revision brought it back in).
+        const leadsTo = head.heads.filter((h) => h === rev || below.get(h)!.has(rev));
+        const missing = baseHeads.filter((bh) => baseBelow.get(bh)!.has(parent) && !leadsTo.every((h) => h === bh || below.get(h)!.has(bh)));
         if (missing.length === 0) continue;
         stale.add(rev);
         findings.push({

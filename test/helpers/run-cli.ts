@@ -6,7 +6,8 @@ import { resolve } from 'node:path';
 import type { Report } from '../../src/report/types.js';
 import { projectRoot } from './fixture-repo.js';
 
-export const cliPath = resolve(projectRoot, 'dist', 'cli.js');
+/** The bundle under test; ALEMBIC_GATE_TEST_CLI points the tests at another build. */
+export const cliPath = process.env.ALEMBIC_GATE_TEST_CLI ? resolve(process.env.ALEMBIC_GATE_TEST_CLI) : resolve(projectRoot, 'dist', 'cli.js');
 
 export interface CliResult {
   code: number;

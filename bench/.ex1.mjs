@@ -1,0 +1,11 @@
+import { build } from 'esbuild';
+import pg from 'pg';
+const [db, mode] = process.argv.slice(2);
+await build({ entryPoints: ['src/snapshot/queries.ts'], bundle: true, format: 'esm', platform: 'node', outfile: '/tmp/qn.mjs', logLevel: 'error' });
+const q = await import('/tmp/qn.mjs?' + Date.now());
+const c = new pg.Client({ host: '127.0.0.1', user: 'postgres', database: db }); await c.connect();
+await c.query(q.PREPARE_SQL);
+for (let i = 0; i < 6; i++) await c.query(q.EXECUTE_SQL);
+const r = await c.query(`EXPLAIN (ANALYZE, BUFFERS, COSTS OFF ${mode ? ', TIMING OFF' : ''}) ${q.EXECUTE_SQL}`);
+console.log(r.rows.map((x) => x['QUERY PLAN']).join('\n'));
+await c.end();
