@@ -3094,7 +3094,7 @@ var require_dist = __commonJS({
     function parse(stream, callback) {
       const parser = new parser_1.Parser();
       stream.on("data", (buffer) => parser.parse(buffer, callback));
-      return new Promise((resolve3) => stream.on("end", () => resolve3()));
+      return new Promise((resolve4) => stream.on("end", () => resolve4()));
     }
   }
 });
@@ -3863,12 +3863,12 @@ var require_client = __commonJS({
           this._connect(callback);
           return;
         }
-        return new this._Promise((resolve3, reject) => {
+        return new this._Promise((resolve4, reject) => {
           this._connect((error) => {
             if (error) {
               reject(error);
             } else {
-              resolve3(this);
+              resolve4(this);
             }
           });
         });
@@ -4250,8 +4250,8 @@ var require_client = __commonJS({
         } else {
           query2 = new Query2(config, values, callback);
           if (!query2.callback) {
-            result = new this._Promise((resolve3, reject) => {
-              query2.callback = (err, res) => err ? reject(err) : resolve3(res);
+            result = new this._Promise((resolve4, reject) => {
+              query2.callback = (err, res) => err ? reject(err) : resolve4(res);
             }).catch((err) => {
               Error.captureStackTrace(err);
               throw err;
@@ -4351,8 +4351,8 @@ var require_client = __commonJS({
         if (cb) {
           this.connection.once("end", cb);
         } else {
-          return new this._Promise((resolve3) => {
-            this.connection.once("end", resolve3);
+          return new this._Promise((resolve4) => {
+            this.connection.once("end", resolve4);
           });
         }
       }
@@ -4401,8 +4401,8 @@ var require_pg_pool = __commonJS({
       const cb = function(err, client) {
         err ? rej(err) : res(client);
       };
-      const result = new Promise2(function(resolve3, reject) {
-        res = resolve3;
+      const result = new Promise2(function(resolve4, reject) {
+        res = resolve4;
         rej = reject;
       }).catch((err) => {
         Error.captureStackTrace(err);
@@ -4463,7 +4463,7 @@ var require_pg_pool = __commonJS({
         if (typeof Promise2.try === "function") {
           return Promise2.try(f);
         }
-        return new Promise2((resolve3) => resolve3(f()));
+        return new Promise2((resolve4) => resolve4(f()));
       }
       _isFull() {
         return this._clients.length >= this.options.max;
@@ -4858,8 +4858,8 @@ var require_query2 = __commonJS({
     NativeQuery.prototype._getPromise = function() {
       if (this._promise) return this._promise;
       this._promise = new Promise(
-        function(resolve3, reject) {
-          this._once("end", resolve3);
+        function(resolve4, reject) {
+          this._once("end", resolve4);
           this._once("error", reject);
         }.bind(this)
       );
@@ -5038,12 +5038,12 @@ var require_client2 = __commonJS({
         this._connect(callback);
         return;
       }
-      return new this._Promise((resolve3, reject) => {
+      return new this._Promise((resolve4, reject) => {
         this._connect((error) => {
           if (error) {
             reject(error);
           } else {
-            resolve3(this);
+            resolve4(this);
           }
         });
       });
@@ -5067,8 +5067,8 @@ var require_client2 = __commonJS({
         query2 = new NativeQuery(config, values, callback);
         if (!query2.callback) {
           let resolveOut, rejectOut;
-          result = new this._Promise((resolve3, reject) => {
-            resolveOut = resolve3;
+          result = new this._Promise((resolve4, reject) => {
+            resolveOut = resolve4;
             rejectOut = reject;
           }).catch((err) => {
             Error.captureStackTrace(err);
@@ -5131,8 +5131,8 @@ var require_client2 = __commonJS({
       }
       let result;
       if (!cb) {
-        result = new this._Promise(function(resolve3, reject) {
-          cb = (err) => err ? reject(err) : resolve3();
+        result = new this._Promise(function(resolve4, reject) {
+          cb = (err) => err ? reject(err) : resolve4();
         });
       }
       const doEnd = function() {
@@ -5349,14 +5349,14 @@ var require_lib2 = __commonJS({
 
 // src/cli.ts
 import { writeFileSync } from "node:fs";
-import { resolve as resolve2 } from "node:path";
+import { resolve as resolve3 } from "node:path";
 import { parseArgs } from "node:util";
 
 // src/engine/gate.ts
 import { existsSync as existsSync4 } from "node:fs";
 import { mkdtemp as mkdtemp2, rm as rm2 } from "node:fs/promises";
 import { tmpdir as tmpdir2 } from "node:os";
-import { isAbsolute, join as join6, relative as relative2, resolve, sep as sep2 } from "node:path";
+import { isAbsolute, join as join6, relative as relative2, resolve as resolve2, sep as sep2 } from "node:path";
 
 // src/alembic/tree.ts
 import { relative, sep } from "node:path";
@@ -5439,7 +5439,7 @@ var AlembicWorker = class _AlembicWorker {
   }
   handshake(timeoutMs) {
     const { child, options } = this;
-    return new Promise((resolve3, reject) => {
+    return new Promise((resolve4, reject) => {
       let settled = false;
       const fail = (info) => {
         if (settled) return;
@@ -5505,7 +5505,7 @@ ${tail3}` : ""}` });
           settled = true;
           clearTimeout(timer);
           this.versions = msg.versions;
-          resolve3(this);
+          resolve4(this);
           return;
         }
         const p = msg.id != null ? this.pending.get(msg.id) : void 0;
@@ -5530,8 +5530,8 @@ ${tail3}` : ""}` });
     if (!this.alive) return Promise.reject(new WorkerError({ kind: "crash", message: `the ${this.options.label} tree's Python worker is not running` }, this.output));
     const id = this.nextId++;
     this.output = "";
-    return new Promise((resolve3, reject) => {
-      const pending = { resolve: resolve3, reject };
+    return new Promise((resolve4, reject) => {
+      const pending = { resolve: resolve4, reject };
       if (timeoutMs && timeoutMs > 0) {
         pending.timer = setTimeout(() => {
           this.pending.delete(id);
@@ -5911,8 +5911,8 @@ async function runCleanups(opts = {}) {
     try {
       const outcome = await Promise.race([
         Promise.resolve().then(entry.fn).then(() => "done"),
-        new Promise((resolve3) => {
-          timer = setTimeout(() => resolve3("timeout"), left);
+        new Promise((resolve4) => {
+          timer = setTimeout(() => resolve4("timeout"), left);
           timer.unref();
         })
       ]);
@@ -6066,11 +6066,11 @@ function dockerEndpoint() {
 async function checkDocker() {
   const endpoint = dockerEndpoint();
   if ("missing" in endpoint) throw new Error(endpoint.missing);
-  await new Promise((resolve3, reject) => {
+  await new Promise((resolve4, reject) => {
     const target = "socketPath" in endpoint ? { socketPath: endpoint.socketPath } : { host: endpoint.host, port: endpoint.port };
     const req = request({ ...target, path: "/_ping", method: "GET", timeout: PING_TIMEOUT_MS }, (res) => {
       res.resume();
-      if (res.statusCode === 200) resolve3();
+      if (res.statusCode === 200) resolve4();
       else reject(new Error(`the Docker engine at ${endpoint.describe} answered /_ping with HTTP ${res.statusCode}`));
     });
     req.on("timeout", () => req.destroy(new Error(`no answer within ${PING_TIMEOUT_MS / 1e3} s`)));
@@ -6131,15 +6131,15 @@ async function provisionContainer(opts = {}) {
 // src/db/embedded.ts
 import { existsSync as existsSync3, lstatSync, readFileSync as readFileSync2 } from "node:fs";
 import { createRequire } from "node:module";
-import { dirname as dirname2, join as join5 } from "node:path";
+import { dirname as dirname3, join as join5 } from "node:path";
 
 // src/db/cluster.ts
 import { spawn as spawn2 } from "node:child_process";
-import { closeSync, openSync, readFileSync, rmSync } from "node:fs";
+import { closeSync, openSync, readFileSync, rmSync, statSync } from "node:fs";
 import { chown, mkdtemp, readFile, rm } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { join as join3 } from "node:path";
+import { dirname as dirname2, join as join3, resolve } from "node:path";
 var GATE_DATABASE2 = "alembic_gate";
 var READY_TIMEOUT_MS = 3e4;
 var STOP_TIMEOUT_MS = 5e3;
@@ -6163,12 +6163,28 @@ function unprivilegedUser() {
   }
   return user;
 }
+function clusterParent(runAs, dir = tmpdir()) {
+  if (!runAs) return dir;
+  let path = resolve(dir);
+  for (; ; ) {
+    try {
+      const st = statSync(path);
+      const bit = st.uid === runAs.uid ? 64 : st.gid === runAs.gid ? 8 : 1;
+      if (!(st.mode & bit)) return "/tmp";
+    } catch {
+      return "/tmp";
+    }
+    const parent = dirname2(path);
+    if (parent === path) return dir;
+    path = parent;
+  }
+}
 async function startCluster(opts) {
   const log = opts.log ?? (() => {
   });
   const started = Date.now();
   const runAs = unprivilegedUser();
-  const tempDir = await mkdtemp(join3(tmpdir(), "alembic-gate-"));
+  const tempDir = await mkdtemp(join3(clusterParent(runAs), "alembic-gate-"));
   const dataDir = join3(tempDir, "data");
   const logFile = join3(tempDir, "server.log");
   let child;
@@ -6246,7 +6262,7 @@ async function startCluster(opts) {
       closeSync(fd);
     }
     const proc = child;
-    exited = new Promise((resolve3) => proc.once("exit", () => resolve3()));
+    exited = new Promise((resolve4) => proc.once("exit", () => resolve4()));
     proc.once("error", () => {
     });
     proc.unref();
@@ -6304,23 +6320,23 @@ async function waitReady(admin, proc, logFile) {
   }
 }
 function run(cmd, args, opts) {
-  return new Promise((resolve3) => {
+  return new Promise((resolve4) => {
     let output = "";
     const p = spawn2(cmd, args, { ...opts, stdio: ["ignore", "pipe", "pipe"] });
     p.stdout.on("data", (d) => output += d.toString());
     p.stderr.on("data", (d) => output += d.toString());
-    p.once("error", (err) => resolve3({ code: -1, how: `could not run ${cmd}`, output: `${output}${err.message}` }));
-    p.once("close", (code, signal) => resolve3({ code, how: signal ? `killed by ${signal}` : `exit code ${code}`, output }));
+    p.once("error", (err) => resolve4({ code: -1, how: `could not run ${cmd}`, output: `${output}${err.message}` }));
+    p.once("close", (code, signal) => resolve4({ code, how: signal ? `killed by ${signal}` : `exit code ${code}`, output }));
   });
 }
 function freePort() {
-  return new Promise((resolve3, reject) => {
+  return new Promise((resolve4, reject) => {
     const srv = createServer();
     srv.unref();
     srv.once("error", reject);
     srv.listen(0, "127.0.0.1", () => {
       const { port } = srv.address();
-      srv.close(() => resolve3(port));
+      srv.close(() => resolve4(port));
     });
   });
 }
@@ -6484,8 +6500,8 @@ async function findEmbeddedBinaries() {
   if (typeof mod.postgres !== "string" || typeof mod.initdb !== "string") {
     throw new Error(`${pkg} does not export the initdb and postgres paths this version of alembic-gate expects`);
   }
-  const binDir = dirname2(mod.postgres);
-  checkSymlinksHydrated(dirname2(binDir), pkg);
+  const binDir = dirname3(mod.postgres);
+  checkSymlinksHydrated(dirname3(binDir), pkg);
   return binDir;
 }
 function checkSymlinksHydrated(nativeDir, pkg) {
@@ -6497,7 +6513,7 @@ function checkSymlinksHydrated(nativeDir, pkg) {
   } catch {
     return;
   }
-  const root = dirname2(nativeDir);
+  const root = dirname3(nativeDir);
   const missing = links.filter((l) => {
     try {
       lstatSync(join5(root, l.target));
@@ -6742,7 +6758,7 @@ var GitRepo = class _GitRepo {
   }
   /** Writes the tree of a commit into `dest` (an empty directory), without touching the repo. */
   async exportTree(sha, dest) {
-    await new Promise((resolve3, reject) => {
+    await new Promise((resolve4, reject) => {
       const archive = spawn3("git", ["archive", "--format=tar", sha], { cwd: this.root, stdio: ["ignore", "pipe", "pipe"] });
       const tar = spawn3("tar", ["-x", "-f", "-", "-C", dest], { stdio: ["pipe", "ignore", "pipe"] });
       let err = "";
@@ -6756,7 +6772,7 @@ var GitRepo = class _GitRepo {
           failed = true;
           reject(new GitError(`could not export ${sha} (${what} exited ${code}): ${err.trim()}`, err));
         }
-        if (--pending === 0 && !failed) resolve3();
+        if (--pending === 0 && !failed) resolve4();
       };
       archive.on("error", reject);
       tar.on("error", reject);
@@ -6766,14 +6782,14 @@ var GitRepo = class _GitRepo {
   }
 };
 function run2(args, cwd) {
-  return new Promise((resolve3) => {
+  return new Promise((resolve4) => {
     const child = spawn3("git", args, { cwd, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, GIT_TERMINAL_PROMPT: "0", LC_ALL: "C" } });
     let stdout = "";
     let stderr = "";
     child.stdout.setEncoding("utf8").on("data", (d) => stdout += d);
     child.stderr.setEncoding("utf8").on("data", (d) => stderr += d);
-    child.on("error", (e) => resolve3({ code: 127, stdout, stderr: String(e) }));
-    child.on("close", (code) => resolve3({ code: code ?? 1, stdout, stderr }));
+    child.on("error", (e) => resolve4({ code: 127, stdout, stderr: String(e) }));
+    child.on("close", (code) => resolve4({ code: code ?? 1, stdout, stderr }));
   });
 }
 
@@ -7869,14 +7885,14 @@ function emptyReport(options) {
 }
 async function gate(options, progress, report, resources, clock) {
   const repo = await GitRepo.open(options.repoRoot);
-  const iniAbs = resolve(options.workingDirectory, options.alembicConfig);
+  const iniAbs = resolve2(options.workingDirectory, options.alembicConfig);
   if (!existsSync4(iniAbs)) {
     throw new UserError(`no Alembic config at ${iniAbs}: pass --config (action input alembic-config) with the path of your alembic.ini, relative to ${options.workingDirectory}`);
   }
   const iniRel = relative2(repo.root, iniAbs);
   if (iniRel.startsWith("..") || isAbsolute(iniRel)) throw new UserError(`the Alembic config ${iniAbs} is outside the git repository ${repo.root}`);
   report.config.alembicConfig = iniRel.split(sep2).join("/");
-  report.config.workingDirectory = relative2(repo.root, resolve(options.workingDirectory)).split(sep2).join("/") || ".";
+  report.config.workingDirectory = relative2(repo.root, resolve2(options.workingDirectory)).split(sep2).join("/") || ".";
   const baseSha = await repo.resolveCommit(options.base);
   if (!baseSha) {
     throw new UserError(
@@ -8691,7 +8707,7 @@ ${USAGE}
   if (process.stderr.isTTY) process.stderr.write("\r\x1B[2K");
   if (values.output) {
     try {
-      writeFileSync(resolve2(values.output), JSON.stringify(report, null, 2) + "\n");
+      writeFileSync(resolve3(values.output), JSON.stringify(report, null, 2) + "\n");
     } catch (err) {
       process.stderr.write(`alembic-gate: cannot write the report to ${values.output}: ${err.message}
 `);

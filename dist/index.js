@@ -2161,9 +2161,9 @@ var require_dispatcher_base = __commonJS({
       }
       close(callback) {
         if (callback === void 0) {
-          return new Promise((resolve3, reject) => {
+          return new Promise((resolve4, reject) => {
             this.close((err, data) => {
-              return err ? reject(err) : resolve3(data);
+              return err ? reject(err) : resolve4(data);
             });
           });
         }
@@ -2201,12 +2201,12 @@ var require_dispatcher_base = __commonJS({
           err = null;
         }
         if (callback === void 0) {
-          return new Promise((resolve3, reject) => {
+          return new Promise((resolve4, reject) => {
             this.destroy(err, (err2, data) => {
               return err2 ? (
                 /* istanbul ignore next: should never error */
                 reject(err2)
-              ) : resolve3(data);
+              ) : resolve4(data);
             });
           });
         }
@@ -4473,8 +4473,8 @@ var require_util2 = __commonJS({
     function createDeferredPromise() {
       let res;
       let rej;
-      const promise = new Promise((resolve3, reject) => {
-        res = resolve3;
+      const promise = new Promise((resolve4, reject) => {
+        res = resolve4;
         rej = reject;
       });
       return { promise, resolve: res, reject: rej };
@@ -6725,12 +6725,12 @@ upgrade: ${upgrade}\r
           cb();
         }
       }
-      const waitForDrain = () => new Promise((resolve3, reject) => {
+      const waitForDrain = () => new Promise((resolve4, reject) => {
         assert(callback === null);
         if (socket[kError]) {
           reject(socket[kError]);
         } else {
-          callback = resolve3;
+          callback = resolve4;
         }
       });
       socket.on("close", onDrain).on("drain", onDrain);
@@ -7400,12 +7400,12 @@ var require_client_h2 = __commonJS({
           cb();
         }
       }
-      const waitForDrain = () => new Promise((resolve3, reject) => {
+      const waitForDrain = () => new Promise((resolve4, reject) => {
         assert(callback === null);
         if (socket[kError]) {
           reject(socket[kError]);
         } else {
-          callback = resolve3;
+          callback = resolve4;
         }
       });
       h2stream.on("close", onDrain).on("drain", onDrain);
@@ -7884,16 +7884,16 @@ var require_client = __commonJS({
         return this[kNeedDrain] < 2;
       }
       async [kClose]() {
-        return new Promise((resolve3) => {
+        return new Promise((resolve4) => {
           if (this[kSize]) {
-            this[kClosedResolve] = resolve3;
+            this[kClosedResolve] = resolve4;
           } else {
-            resolve3(null);
+            resolve4(null);
           }
         });
       }
       async [kDestroy](err) {
-        return new Promise((resolve3) => {
+        return new Promise((resolve4) => {
           const requests = this[kQueue].splice(this[kPendingIdx]);
           for (let i = 0; i < requests.length; i++) {
             const request2 = requests[i];
@@ -7904,7 +7904,7 @@ var require_client = __commonJS({
               this[kClosedResolve]();
               this[kClosedResolve] = null;
             }
-            resolve3(null);
+            resolve4(null);
           };
           if (this[kHTTPContext]) {
             this[kHTTPContext].destroy(err, callback);
@@ -7955,7 +7955,7 @@ var require_client = __commonJS({
         });
       }
       try {
-        const socket = await new Promise((resolve3, reject) => {
+        const socket = await new Promise((resolve4, reject) => {
           client[kConnector]({
             host,
             hostname,
@@ -7967,7 +7967,7 @@ var require_client = __commonJS({
             if (err) {
               reject(err);
             } else {
-              resolve3(socket2);
+              resolve4(socket2);
             }
           });
         });
@@ -8303,8 +8303,8 @@ var require_pool_base = __commonJS({
         if (this[kQueue].isEmpty()) {
           await Promise.all(this[kClients].map((c) => c.close()));
         } else {
-          await new Promise((resolve3) => {
-            this[kClosedResolve] = resolve3;
+          await new Promise((resolve4) => {
+            this[kClosedResolve] = resolve4;
           });
         }
       }
@@ -9573,7 +9573,7 @@ var require_readable = __commonJS({
         if (this._readableState.closeEmitted) {
           return null;
         }
-        return await new Promise((resolve3, reject) => {
+        return await new Promise((resolve4, reject) => {
           if (this[kContentLength] > limit) {
             this.destroy(new AbortError());
           }
@@ -9586,7 +9586,7 @@ var require_readable = __commonJS({
             if (signal?.aborted) {
               reject(signal.reason ?? new AbortError());
             } else {
-              resolve3(null);
+              resolve4(null);
             }
           }).on("error", noop).on("data", function(chunk) {
             limit -= chunk.length;
@@ -9605,7 +9605,7 @@ var require_readable = __commonJS({
     }
     async function consume(stream, type) {
       assert(!stream[kConsume]);
-      return new Promise((resolve3, reject) => {
+      return new Promise((resolve4, reject) => {
         if (isUnusable(stream)) {
           const rState = stream._readableState;
           if (rState.destroyed && rState.closeEmitted === false) {
@@ -9622,7 +9622,7 @@ var require_readable = __commonJS({
             stream[kConsume] = {
               type,
               stream,
-              resolve: resolve3,
+              resolve: resolve4,
               reject,
               length: 0,
               body: []
@@ -9692,18 +9692,18 @@ var require_readable = __commonJS({
       return buffer;
     }
     function consumeEnd(consume2) {
-      const { type, body, resolve: resolve3, stream, length } = consume2;
+      const { type, body, resolve: resolve4, stream, length } = consume2;
       try {
         if (type === "text") {
-          resolve3(chunksDecode(body, length));
+          resolve4(chunksDecode(body, length));
         } else if (type === "json") {
-          resolve3(JSON.parse(chunksDecode(body, length)));
+          resolve4(JSON.parse(chunksDecode(body, length)));
         } else if (type === "arrayBuffer") {
-          resolve3(chunksConcat(body, length).buffer);
+          resolve4(chunksConcat(body, length).buffer);
         } else if (type === "blob") {
-          resolve3(new Blob(body, { type: stream[kContentType] }));
+          resolve4(new Blob(body, { type: stream[kContentType] }));
         } else if (type === "bytes") {
-          resolve3(chunksConcat(body, length));
+          resolve4(chunksConcat(body, length));
         }
         consumeFinish(consume2);
       } catch (err) {
@@ -9960,9 +9960,9 @@ var require_api_request = __commonJS({
     };
     function request2(opts, callback) {
       if (callback === void 0) {
-        return new Promise((resolve3, reject) => {
+        return new Promise((resolve4, reject) => {
           request2.call(this, opts, (err, data) => {
-            return err ? reject(err) : resolve3(data);
+            return err ? reject(err) : resolve4(data);
           });
         });
       }
@@ -10185,9 +10185,9 @@ var require_api_stream = __commonJS({
     };
     function stream(opts, factory, callback) {
       if (callback === void 0) {
-        return new Promise((resolve3, reject) => {
+        return new Promise((resolve4, reject) => {
           stream.call(this, opts, factory, (err, data) => {
-            return err ? reject(err) : resolve3(data);
+            return err ? reject(err) : resolve4(data);
           });
         });
       }
@@ -10472,9 +10472,9 @@ var require_api_upgrade = __commonJS({
     };
     function upgrade(opts, callback) {
       if (callback === void 0) {
-        return new Promise((resolve3, reject) => {
+        return new Promise((resolve4, reject) => {
           upgrade.call(this, opts, (err, data) => {
-            return err ? reject(err) : resolve3(data);
+            return err ? reject(err) : resolve4(data);
           });
         });
       }
@@ -10566,9 +10566,9 @@ var require_api_connect = __commonJS({
     };
     function connect(opts, callback) {
       if (callback === void 0) {
-        return new Promise((resolve3, reject) => {
+        return new Promise((resolve4, reject) => {
           connect.call(this, opts, (err, data) => {
-            return err ? reject(err) : resolve3(data);
+            return err ? reject(err) : resolve4(data);
           });
         });
       }
@@ -14431,7 +14431,7 @@ var require_fetch = __commonJS({
       function dispatch({ body }) {
         const url = requestCurrentURL(request2);
         const agent = fetchParams.controller.dispatcher;
-        return new Promise((resolve3, reject) => agent.dispatch(
+        return new Promise((resolve4, reject) => agent.dispatch(
           {
             path: url.pathname + url.search,
             origin: url.origin,
@@ -14507,7 +14507,7 @@ var require_fetch = __commonJS({
               }
               this.body = new Readable({ read: resume });
               const onError = this.onError.bind(this);
-              resolve3({
+              resolve4({
                 status,
                 statusText,
                 headersList,
@@ -14550,7 +14550,7 @@ var require_fetch = __commonJS({
               for (let i = 0; i < rawHeaders.length; i += 2) {
                 headersList.append(bufferToLowerCasedHeaderName(rawHeaders[i]), rawHeaders[i + 1].toString("latin1"), true);
               }
-              resolve3({
+              resolve4({
                 status,
                 statusText: STATUS_CODES[status],
                 headersList,
@@ -18291,8 +18291,8 @@ var require_util8 = __commonJS({
       return true;
     }
     function delay(ms) {
-      return new Promise((resolve3) => {
-        setTimeout(resolve3, ms).unref();
+      return new Promise((resolve4) => {
+        setTimeout(resolve4, ms).unref();
       });
     }
     module.exports = {
@@ -22208,7 +22208,7 @@ var require_dist = __commonJS({
     function parse(stream, callback) {
       const parser = new parser_1.Parser();
       stream.on("data", (buffer) => parser.parse(buffer, callback));
-      return new Promise((resolve3) => stream.on("end", () => resolve3()));
+      return new Promise((resolve4) => stream.on("end", () => resolve4()));
     }
   }
 });
@@ -22977,12 +22977,12 @@ var require_client2 = __commonJS({
           this._connect(callback);
           return;
         }
-        return new this._Promise((resolve3, reject) => {
+        return new this._Promise((resolve4, reject) => {
           this._connect((error2) => {
             if (error2) {
               reject(error2);
             } else {
-              resolve3(this);
+              resolve4(this);
             }
           });
         });
@@ -23364,8 +23364,8 @@ var require_client2 = __commonJS({
         } else {
           query2 = new Query2(config, values, callback);
           if (!query2.callback) {
-            result = new this._Promise((resolve3, reject) => {
-              query2.callback = (err, res) => err ? reject(err) : resolve3(res);
+            result = new this._Promise((resolve4, reject) => {
+              query2.callback = (err, res) => err ? reject(err) : resolve4(res);
             }).catch((err) => {
               Error.captureStackTrace(err);
               throw err;
@@ -23465,8 +23465,8 @@ var require_client2 = __commonJS({
         if (cb) {
           this.connection.once("end", cb);
         } else {
-          return new this._Promise((resolve3) => {
-            this.connection.once("end", resolve3);
+          return new this._Promise((resolve4) => {
+            this.connection.once("end", resolve4);
           });
         }
       }
@@ -23515,8 +23515,8 @@ var require_pg_pool = __commonJS({
       const cb = function(err, client) {
         err ? rej(err) : res(client);
       };
-      const result = new Promise2(function(resolve3, reject) {
-        res = resolve3;
+      const result = new Promise2(function(resolve4, reject) {
+        res = resolve4;
         rej = reject;
       }).catch((err) => {
         Error.captureStackTrace(err);
@@ -23577,7 +23577,7 @@ var require_pg_pool = __commonJS({
         if (typeof Promise2.try === "function") {
           return Promise2.try(f);
         }
-        return new Promise2((resolve3) => resolve3(f()));
+        return new Promise2((resolve4) => resolve4(f()));
       }
       _isFull() {
         return this._clients.length >= this.options.max;
@@ -23972,8 +23972,8 @@ var require_query2 = __commonJS({
     NativeQuery.prototype._getPromise = function() {
       if (this._promise) return this._promise;
       this._promise = new Promise(
-        function(resolve3, reject) {
-          this._once("end", resolve3);
+        function(resolve4, reject) {
+          this._once("end", resolve4);
           this._once("error", reject);
         }.bind(this)
       );
@@ -24152,12 +24152,12 @@ var require_client3 = __commonJS({
         this._connect(callback);
         return;
       }
-      return new this._Promise((resolve3, reject) => {
+      return new this._Promise((resolve4, reject) => {
         this._connect((error2) => {
           if (error2) {
             reject(error2);
           } else {
-            resolve3(this);
+            resolve4(this);
           }
         });
       });
@@ -24181,8 +24181,8 @@ var require_client3 = __commonJS({
         query2 = new NativeQuery(config, values, callback);
         if (!query2.callback) {
           let resolveOut, rejectOut;
-          result = new this._Promise((resolve3, reject) => {
-            resolveOut = resolve3;
+          result = new this._Promise((resolve4, reject) => {
+            resolveOut = resolve4;
             rejectOut = reject;
           }).catch((err) => {
             Error.captureStackTrace(err);
@@ -24245,8 +24245,8 @@ var require_client3 = __commonJS({
       }
       let result;
       if (!cb) {
-        result = new this._Promise(function(resolve3, reject) {
-          cb = (err) => err ? reject(err) : resolve3();
+        result = new this._Promise(function(resolve4, reject) {
+          cb = (err) => err ? reject(err) : resolve4();
         });
       }
       const doEnd = function() {
@@ -24626,11 +24626,11 @@ import { EOL as EOL3 } from "os";
 import { constants, promises } from "fs";
 var __awaiter = function(thisArg, _arguments, P, generator) {
   function adopt(value) {
-    return value instanceof P ? value : new P(function(resolve3) {
-      resolve3(value);
+    return value instanceof P ? value : new P(function(resolve4) {
+      resolve4(value);
     });
   }
-  return new (P || (P = Promise))(function(resolve3, reject) {
+  return new (P || (P = Promise))(function(resolve4, reject) {
     function fulfilled(value) {
       try {
         step2(generator.next(value));
@@ -24646,7 +24646,7 @@ var __awaiter = function(thisArg, _arguments, P, generator) {
       }
     }
     function step2(result) {
-      result.done ? resolve3(result.value) : adopt(result.value).then(fulfilled, rejected);
+      result.done ? resolve4(result.value) : adopt(result.value).then(fulfilled, rejected);
     }
     step2((generator = generator.apply(thisArg, _arguments || [])).next());
   });
@@ -24974,7 +24974,7 @@ function endGroup() {
 
 // src/main.ts
 import { mkdirSync, writeFileSync } from "node:fs";
-import { join as join8, relative as relative3, resolve as resolve2, sep as sep3 } from "node:path";
+import { join as join8, relative as relative3, resolve as resolve3, sep as sep3 } from "node:path";
 import { tmpdir as tmpdir3 } from "node:os";
 import { createHash as createHash2 } from "node:crypto";
 
@@ -25178,9 +25178,9 @@ function chooseBase(eventName, payload, inputs) {
 }
 var BaseError = class extends Error {
 };
-var git = (args, cwd) => new Promise((resolve3) => {
+var git = (args, cwd) => new Promise((resolve4) => {
   execFile("git", args, { cwd, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
-    resolve3({ ok: !err, stdout: String(stdout).trim(), stderr: String(stderr).trim() });
+    resolve4({ ok: !err, stdout: String(stdout).trim(), stderr: String(stderr).trim() });
   });
 });
 var FETCH_DEPTH_HINT = "Give actions/checkout `fetch-depth: 0` (or fetch the base yourself) so that alembic-gate can read the base revisions.";
@@ -25300,7 +25300,7 @@ function firstLine(s) {
 import { existsSync as existsSync5 } from "node:fs";
 import { mkdtemp as mkdtemp2, rm as rm3 } from "node:fs/promises";
 import { tmpdir as tmpdir2 } from "node:os";
-import { isAbsolute, join as join6, relative as relative2, resolve, sep as sep2 } from "node:path";
+import { isAbsolute, join as join6, relative as relative2, resolve as resolve2, sep as sep2 } from "node:path";
 
 // src/alembic/tree.ts
 import { relative, sep } from "node:path";
@@ -25383,7 +25383,7 @@ var AlembicWorker = class _AlembicWorker {
   }
   handshake(timeoutMs) {
     const { child, options } = this;
-    return new Promise((resolve3, reject) => {
+    return new Promise((resolve4, reject) => {
       let settled = false;
       const fail = (info2) => {
         if (settled) return;
@@ -25449,7 +25449,7 @@ ${tail2}` : ""}` });
           settled = true;
           clearTimeout(timer);
           this.versions = msg.versions;
-          resolve3(this);
+          resolve4(this);
           return;
         }
         const p = msg.id != null ? this.pending.get(msg.id) : void 0;
@@ -25474,8 +25474,8 @@ ${tail2}` : ""}` });
     if (!this.alive) return Promise.reject(new WorkerError({ kind: "crash", message: `the ${this.options.label} tree's Python worker is not running` }, this.output));
     const id = this.nextId++;
     this.output = "";
-    return new Promise((resolve3, reject) => {
-      const pending = { resolve: resolve3, reject };
+    return new Promise((resolve4, reject) => {
+      const pending = { resolve: resolve4, reject };
       if (timeoutMs && timeoutMs > 0) {
         pending.timer = setTimeout(() => {
           this.pending.delete(id);
@@ -25855,8 +25855,8 @@ async function runCleanups(opts = {}) {
     try {
       const outcome = await Promise.race([
         Promise.resolve().then(entry.fn).then(() => "done"),
-        new Promise((resolve3) => {
-          timer = setTimeout(() => resolve3("timeout"), left);
+        new Promise((resolve4) => {
+          timer = setTimeout(() => resolve4("timeout"), left);
           timer.unref();
         })
       ]);
@@ -26010,11 +26010,11 @@ function dockerEndpoint() {
 async function checkDocker() {
   const endpoint = dockerEndpoint();
   if ("missing" in endpoint) throw new Error(endpoint.missing);
-  await new Promise((resolve3, reject) => {
+  await new Promise((resolve4, reject) => {
     const target = "socketPath" in endpoint ? { socketPath: endpoint.socketPath } : { host: endpoint.host, port: endpoint.port };
     const req = request({ ...target, path: "/_ping", method: "GET", timeout: PING_TIMEOUT_MS }, (res) => {
       res.resume();
-      if (res.statusCode === 200) resolve3();
+      if (res.statusCode === 200) resolve4();
       else reject(new Error(`the Docker engine at ${endpoint.describe} answered /_ping with HTTP ${res.statusCode}`));
     });
     req.on("timeout", () => req.destroy(new Error(`no answer within ${PING_TIMEOUT_MS / 1e3} s`)));
@@ -26075,15 +26075,15 @@ async function provisionContainer(opts = {}) {
 // src/db/embedded.ts
 import { existsSync as existsSync4, lstatSync, readFileSync as readFileSync2 } from "node:fs";
 import { createRequire } from "node:module";
-import { dirname as dirname2, join as join5 } from "node:path";
+import { dirname as dirname3, join as join5 } from "node:path";
 
 // src/db/cluster.ts
 import { spawn as spawn2 } from "node:child_process";
-import { closeSync, openSync, readFileSync, rmSync } from "node:fs";
+import { closeSync, openSync, readFileSync, rmSync, statSync } from "node:fs";
 import { chown, mkdtemp, readFile, rm as rm2 } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { join as join3 } from "node:path";
+import { dirname as dirname2, join as join3, resolve } from "node:path";
 var GATE_DATABASE2 = "alembic_gate";
 var READY_TIMEOUT_MS = 3e4;
 var STOP_TIMEOUT_MS = 5e3;
@@ -26107,12 +26107,28 @@ function unprivilegedUser() {
   }
   return user;
 }
+function clusterParent(runAs, dir = tmpdir()) {
+  if (!runAs) return dir;
+  let path = resolve(dir);
+  for (; ; ) {
+    try {
+      const st = statSync(path);
+      const bit = st.uid === runAs.uid ? 64 : st.gid === runAs.gid ? 8 : 1;
+      if (!(st.mode & bit)) return "/tmp";
+    } catch {
+      return "/tmp";
+    }
+    const parent = dirname2(path);
+    if (parent === path) return dir;
+    path = parent;
+  }
+}
 async function startCluster(opts) {
   const log = opts.log ?? (() => {
   });
   const started = Date.now();
   const runAs = unprivilegedUser();
-  const tempDir = await mkdtemp(join3(tmpdir(), "alembic-gate-"));
+  const tempDir = await mkdtemp(join3(clusterParent(runAs), "alembic-gate-"));
   const dataDir = join3(tempDir, "data");
   const logFile = join3(tempDir, "server.log");
   let child;
@@ -26190,7 +26206,7 @@ async function startCluster(opts) {
       closeSync(fd);
     }
     const proc = child;
-    exited = new Promise((resolve3) => proc.once("exit", () => resolve3()));
+    exited = new Promise((resolve4) => proc.once("exit", () => resolve4()));
     proc.once("error", () => {
     });
     proc.unref();
@@ -26248,23 +26264,23 @@ async function waitReady(admin, proc, logFile) {
   }
 }
 function run(cmd, args, opts) {
-  return new Promise((resolve3) => {
+  return new Promise((resolve4) => {
     let output = "";
     const p = spawn2(cmd, args, { ...opts, stdio: ["ignore", "pipe", "pipe"] });
     p.stdout.on("data", (d) => output += d.toString());
     p.stderr.on("data", (d) => output += d.toString());
-    p.once("error", (err) => resolve3({ code: -1, how: `could not run ${cmd}`, output: `${output}${err.message}` }));
-    p.once("close", (code, signal) => resolve3({ code, how: signal ? `killed by ${signal}` : `exit code ${code}`, output }));
+    p.once("error", (err) => resolve4({ code: -1, how: `could not run ${cmd}`, output: `${output}${err.message}` }));
+    p.once("close", (code, signal) => resolve4({ code, how: signal ? `killed by ${signal}` : `exit code ${code}`, output }));
   });
 }
 function freePort() {
-  return new Promise((resolve3, reject) => {
+  return new Promise((resolve4, reject) => {
     const srv = createServer();
     srv.unref();
     srv.once("error", reject);
     srv.listen(0, "127.0.0.1", () => {
       const { port } = srv.address();
-      srv.close(() => resolve3(port));
+      srv.close(() => resolve4(port));
     });
   });
 }
@@ -26428,8 +26444,8 @@ async function findEmbeddedBinaries() {
   if (typeof mod.postgres !== "string" || typeof mod.initdb !== "string") {
     throw new Error(`${pkg} does not export the initdb and postgres paths this version of alembic-gate expects`);
   }
-  const binDir = dirname2(mod.postgres);
-  checkSymlinksHydrated(dirname2(binDir), pkg);
+  const binDir = dirname3(mod.postgres);
+  checkSymlinksHydrated(dirname3(binDir), pkg);
   return binDir;
 }
 function checkSymlinksHydrated(nativeDir, pkg) {
@@ -26441,7 +26457,7 @@ function checkSymlinksHydrated(nativeDir, pkg) {
   } catch {
     return;
   }
-  const root = dirname2(nativeDir);
+  const root = dirname3(nativeDir);
   const missing = links.filter((l) => {
     try {
       lstatSync(join5(root, l.target));
@@ -26686,7 +26702,7 @@ var GitRepo = class _GitRepo {
   }
   /** Writes the tree of a commit into `dest` (an empty directory), without touching the repo. */
   async exportTree(sha, dest) {
-    await new Promise((resolve3, reject) => {
+    await new Promise((resolve4, reject) => {
       const archive = spawn3("git", ["archive", "--format=tar", sha], { cwd: this.root, stdio: ["ignore", "pipe", "pipe"] });
       const tar = spawn3("tar", ["-x", "-f", "-", "-C", dest], { stdio: ["pipe", "ignore", "pipe"] });
       let err = "";
@@ -26700,7 +26716,7 @@ var GitRepo = class _GitRepo {
           failed = true;
           reject(new GitError(`could not export ${sha} (${what} exited ${code}): ${err.trim()}`, err));
         }
-        if (--pending === 0 && !failed) resolve3();
+        if (--pending === 0 && !failed) resolve4();
       };
       archive.on("error", reject);
       tar.on("error", reject);
@@ -26710,14 +26726,14 @@ var GitRepo = class _GitRepo {
   }
 };
 function run2(args, cwd) {
-  return new Promise((resolve3) => {
+  return new Promise((resolve4) => {
     const child = spawn3("git", args, { cwd, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, GIT_TERMINAL_PROMPT: "0", LC_ALL: "C" } });
     let stdout = "";
     let stderr = "";
     child.stdout.setEncoding("utf8").on("data", (d) => stdout += d);
     child.stderr.setEncoding("utf8").on("data", (d) => stderr += d);
-    child.on("error", (e) => resolve3({ code: 127, stdout, stderr: String(e) }));
-    child.on("close", (code) => resolve3({ code: code ?? 1, stdout, stderr }));
+    child.on("error", (e) => resolve4({ code: 127, stdout, stderr: String(e) }));
+    child.on("close", (code) => resolve4({ code: code ?? 1, stdout, stderr }));
   });
 }
 
@@ -27805,14 +27821,14 @@ function emptyReport(options) {
 }
 async function gate(options, progress, report, resources, clock) {
   const repo = await GitRepo.open(options.repoRoot);
-  const iniAbs = resolve(options.workingDirectory, options.alembicConfig);
+  const iniAbs = resolve2(options.workingDirectory, options.alembicConfig);
   if (!existsSync5(iniAbs)) {
     throw new UserError(`no Alembic config at ${iniAbs}: pass --config (action input alembic-config) with the path of your alembic.ini, relative to ${options.workingDirectory}`);
   }
   const iniRel = relative2(repo.root, iniAbs);
   if (iniRel.startsWith("..") || isAbsolute(iniRel)) throw new UserError(`the Alembic config ${iniAbs} is outside the git repository ${repo.root}`);
   report.config.alembicConfig = iniRel.split(sep2).join("/");
-  report.config.workingDirectory = relative2(repo.root, resolve(options.workingDirectory)).split(sep2).join("/") || ".";
+  report.config.workingDirectory = relative2(repo.root, resolve2(options.workingDirectory)).split(sep2).join("/") || ".";
   const baseSha = await repo.resolveCommit(options.base);
   if (!baseSha) {
     throw new UserError(
@@ -28533,7 +28549,7 @@ async function run3(deps = {}) {
     setFailed(errorMessage(e));
     return;
   }
-  const workingDirectory = resolve2(inputs.workingDirectory);
+  const workingDirectory = resolve3(inputs.workingDirectory);
   let report;
   try {
     startGroup("alembic-gate: base");
@@ -28662,7 +28678,7 @@ async function comment(report, inputs, ctx, marker, failing, renderOpts) {
   }
 }
 function relativeToWorkspace(dir, ctx) {
-  const root = ctx.workspace ? resolve2(ctx.workspace) : process.cwd();
+  const root = ctx.workspace ? resolve3(ctx.workspace) : process.cwd();
   const rel = relative3(root, dir);
   return rel === "" ? "." : rel.split(sep3).join("/");
 }

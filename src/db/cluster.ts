@@ -4,11 +4,11 @@
 // on a unix socket in that dir only (no TCP: nothing else on the machine can reach it),
 // trades durability for speed (fsync off), and is removed on dispose, failure and signals.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { chown, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { quoteIdent, serverFacts, withClient, type ServerFacts } from './client.js';
 import { registerCleanup } from './cleanup.js';
 import type { ConnectionInfo, ThrowawayDatabase } from './provider.js';
@@ -59,11 +59,32 @@ export function unprivilegedUser(): RunAs | undefined {
   return user;
 }
 
+/**
+ * Where to put the cluster: the temp dir, unless the server's unprivileged user cannot reach
+ * it (root's TMPDIR is often a private 0700 directory); then /tmp, which everyone can.
+ */
+export function clusterParent(runAs: RunAs | undefined, dir = tmpdir()): string {
+  if (!runAs) return dir;
+  let path = resolve(dir);
+  for (;;) {
+    try {
+      const st = statSync(path);
+      const bit = st.uid === runAs.uid ? 0o100 : st.gid === runAs.gid ? 0o010 : 0o001;
+      if (!(st.mode & bit)) return '/tmp';
+    } catch {
+      return '/tmp';
+    }
+    const parent = dirname(path);
+    if (parent === path) return dir;
+    path = parent;
+  }
+}
+
 export async function startCluster(opts: ClusterOptions): Promise<ThrowawayDatabase> {
   const log = opts.log ?? (() => {});
   const started = Date.now();
   const runAs = unprivilegedUser();
-  const tempDir = await mkdtemp(join(tmpdir(), 'alembic-gate-'));
+  const tempDir = await mkdtemp(join(clusterParent(runAs), 'alembic-gate-'));
   const dataDir = join(tempDir, 'data');
   const logFile = join(tempDir, 'server.log');
   let child: ChildProcess | undefined;
