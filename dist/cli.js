@@ -7563,7 +7563,7 @@ function describeFailure(err, tree) {
     message += `
 The Python used for the ${tree.label} tree has no PostgreSQL driver: install psycopg2-binary (or psycopg) in the project's environment.`;
   }
-  const output = err.output.trim();
+  const output = err.output.split("\n").filter((l) => !/^INFO {2}\[alembic\.(runtime\.migration|env)\]/.test(l)).join("\n").trim();
   const detail = [info.detail?.trim(), output ? `output:
 ${output.split("\n").slice(-20).join("\n")}` : ""].filter(Boolean).join("\n\n");
   return {
@@ -8306,7 +8306,7 @@ function renderBlocks(report, opts, level, trimmed) {
     text("### Round-trip differences");
     for (const rev of differing) {
       text(
-        `${codeSpan(rev.revision)} ${escapeInline(rev.message)} (${fileLink(rev.file)}): the schema after downgrade + upgrade is not what upgrade alone produced:
+        `${codeSpan(rev.revision)} ${escapeInline(rev.message)} (${fileLink(rev.file)}): the round trip does not give the same schema back:
 ` + rev.differences.map((d) => `- ${escapeInline(d)}`).join("\n")
       );
     }

@@ -95,6 +95,16 @@ def _is_user_file(path):
     return real.startswith(os.path.realpath(root) + os.sep)
 
 
+def _relative(path):
+    """A path as the repository names it, not where this run happened to check it out."""
+    root = STATE["root"]
+    if root and path:
+        real, base = os.path.realpath(path), os.path.realpath(root)
+        if real.startswith(base + os.sep):
+            return os.path.relpath(real, base)
+    return path
+
+
 def _locate(exc):
     """(file, line) of the innermost frame in the user's project, for SyntaxError its own."""
     if isinstance(exc, SyntaxError) and exc.filename:
@@ -131,7 +141,10 @@ def _error_payload(exc):
     frames = [
         fr for fr in traceback.extract_tb(exc.__traceback__) if _is_user_file(fr.filename)
     ]
-    detail = "".join(traceback.format_list(frames[-6:])) if frames else None
+    detail = "".join(
+        '  File "%s", line %s, in %s\n%s' % (_relative(fr.filename), fr.lineno, fr.name, ("    %s\n" % fr.line) if fr.line else "")
+        for fr in frames[-6:]
+    ) if frames else None
     return {
         "kind": "exception",
         "type": type(exc).__name__,

@@ -24,7 +24,12 @@ export function describeFailure(err: unknown, tree: SourceTree): StepFailure {
   if (/No module named '?(psycopg2|psycopg|asyncpg)'?/.test(message)) {
     message += `\nThe Python used for the ${tree.label} tree has no PostgreSQL driver: install psycopg2-binary (or psycopg) in the project's environment.`;
   }
-  const output = err.output.trim();
+  // Alembic's own progress lines say nothing the finding does not; keep what the user's code printed.
+  const output = err.output
+    .split('\n')
+    .filter((l) => !/^INFO {2}\[alembic\.(runtime\.migration|env)\]/.test(l))
+    .join('\n')
+    .trim();
   const detail = [info.detail?.trim(), output ? `output:\n${output.split('\n').slice(-20).join('\n')}` : ''].filter(Boolean).join('\n\n');
   return {
     kind: info.kind,

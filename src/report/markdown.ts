@@ -127,7 +127,7 @@ function renderBlocks(report: Report, opts: MarkdownOptions, level: Level, trimm
     for (const rev of differing) {
       text(
         `${codeSpan(rev.revision)} ${escapeInline(rev.message)} (${fileLink(rev.file)}): ` +
-          `the schema after downgrade + upgrade is not what upgrade alone produced:\n` +
+          `the round trip does not give the same schema back:\n` +
           rev.differences.map((d) => `- ${escapeInline(d)}`).join('\n'),
       );
     }
