@@ -6027,7 +6027,11 @@ function makeThrowawayDatabase(spec) {
             dropError = err;
           }
         }
-        await spec.teardown?.();
+        try {
+          await spec.teardown?.();
+        } finally {
+          spec.afterDispose?.();
+        }
         if (dropError) throw dropError;
       })();
       return disposing;
@@ -6107,17 +6111,7 @@ async function provisionContainer(opts = {}) {
       await c.query(`CREATE DATABASE ${quoteIdent(GATE_DATABASE)}`);
       return serverFacts(c);
     });
-    const inner = makeThrowawayDatabase({ provider: "container", admin, database: GATE_DATABASE, facts, dropOnDispose: false, teardown: stop });
-    return {
-      ...inner,
-      async dispose() {
-        try {
-          await inner.dispose();
-        } finally {
-          unregister();
-        }
-      }
-    };
+    return makeThrowawayDatabase({ afterDispose: unregister, provider: "container", admin, database: GATE_DATABASE, facts, dropOnDispose: false, teardown: stop });
   } catch (err) {
     try {
       await stop();
@@ -6272,7 +6266,8 @@ async function startCluster(opts) {
     log(
       `${opts.provider}: PostgreSQL ${facts.version} ready in ${Date.now() - started} ms (initdb ${initMs} ms) at ${tempDir}` + (runAs ? ` running as ${runAs.name}` : "")
     );
-    const inner = makeThrowawayDatabase({
+    return makeThrowawayDatabase({
+      afterDispose: unregister,
       provider: opts.provider,
       admin,
       database: GATE_DATABASE2,
@@ -6282,16 +6277,6 @@ async function startCluster(opts) {
       serverPid: proc.pid,
       tempDir
     });
-    return {
-      ...inner,
-      async dispose() {
-        try {
-          await inner.dispose();
-        } finally {
-          unregister();
-        }
-      }
-    };
   } catch (err) {
     try {
       await stop();
@@ -6617,17 +6602,7 @@ async function provisionUrl(opts) {
     throw new Error(connectFailureMessage(err, where, facts !== void 0));
   }
   opts.log?.(`url: created database "${name}" on ${describeEndpoint(admin)} (PostgreSQL ${facts.version})`);
-  const inner = makeThrowawayDatabase({ provider: "url", admin, database: name, facts, driver, dropOnDispose: true });
-  db = {
-    ...inner,
-    async dispose() {
-      try {
-        await inner.dispose();
-      } finally {
-        unregister();
-      }
-    }
-  };
+  db = makeThrowawayDatabase({ afterDispose: unregister, provider: "url", admin, database: name, facts, driver, dropOnDispose: true });
   return db;
 }
 function connectFailureMessage(err, where, connected) {

@@ -172,7 +172,8 @@ export async function startCluster(opts: ClusterOptions): Promise<ThrowawayDatab
         (runAs ? ` running as ${runAs.name}` : ''),
     );
 
-    const inner = makeThrowawayDatabase({
+    return makeThrowawayDatabase({
+      afterDispose: unregister,
       provider: opts.provider,
       admin,
       database: GATE_DATABASE,
@@ -182,16 +183,6 @@ export async function startCluster(opts: ClusterOptions): Promise<ThrowawayDatab
       serverPid: proc.pid,
       tempDir,
     });
-    return {
-      ...inner,
-      async dispose() {
-        try {
-          await inner.dispose();
-        } finally {
-          unregister();
-        }
-      },
-    };
   } catch (err) {
     try {
       await stop();

@@ -114,17 +114,7 @@ export async function provisionContainer(opts: { postgresVersion?: string; log?:
       await c.query(`CREATE DATABASE ${quoteIdent(GATE_DATABASE)}`);
       return serverFacts(c);
     });
-    const inner = makeThrowawayDatabase({ provider: 'container', admin, database: GATE_DATABASE, facts, dropOnDispose: false, teardown: stop });
-    return {
-      ...inner,
-      async dispose() {
-        try {
-          await inner.dispose();
-        } finally {
-          unregister();
-        }
-      },
-    };
+    return makeThrowawayDatabase({ afterDispose: unregister, provider: 'container', admin, database: GATE_DATABASE, facts, dropOnDispose: false, teardown: stop });
   } catch (err) {
     try {
       await stop();

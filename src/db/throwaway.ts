@@ -25,6 +25,8 @@ export interface ThrowawaySpec {
   dropOnDispose: boolean;
   /** Stop the server / remove temp dirs; runs after the drops. */
   teardown?: () => Promise<void>;
+  /** Runs last, whatever happened before: the provider unregisters its signal cleanup here. */
+  afterDispose?: () => void;
   serverPid?: number;
   tempDir?: string;
 }
@@ -84,7 +86,11 @@ export function makeThrowawayDatabase(spec: ThrowawaySpec): ThrowawayDatabase {
             dropError = err;
           }
         }
-        await spec.teardown?.();
+        try {
+          await spec.teardown?.();
+        } finally {
+          spec.afterDispose?.();
+        }
         if (dropError) throw dropError;
       })();
       return disposing;

@@ -104,17 +104,7 @@ export async function provisionUrl(opts: { databaseUrl: string; log?: (msg: stri
   }
 
   opts.log?.(`url: created database "${name}" on ${describeEndpoint(admin)} (PostgreSQL ${facts!.version})`);
-  const inner = makeThrowawayDatabase({ provider: 'url', admin, database: name, facts: facts!, driver, dropOnDispose: true });
-  db = {
-    ...inner,
-    async dispose() {
-      try {
-        await inner.dispose();
-      } finally {
-        unregister();
-      }
-    },
-  };
+  db = makeThrowawayDatabase({ afterDispose: unregister, provider: 'url', admin, database: name, facts: facts!, driver, dropOnDispose: true });
   return db;
 }
 
