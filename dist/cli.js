@@ -6917,8 +6917,9 @@ var sortStrings = (list2, field) => {
   for (const o of list2) o[field].sort(compare);
   return list2;
 };
+var normalized = /* @__PURE__ */ new WeakSet();
 function normalizeSnapshot(s) {
-  return {
+  const n = {
     schemas: sortStrings(canonicalList(s.schemas, keyOf.named), "acl"),
     extensions: canonicalList(s.extensions, keyOf.named),
     enums: canonicalList(s.enums, keyOf.schemaObject),
@@ -6934,12 +6935,14 @@ function normalizeSnapshot(s) {
     triggers: canonicalList(s.triggers, keyOf.tableObject),
     policies: sortStrings(canonicalList(s.policies, keyOf.tableObject), "roles")
   };
+  normalized.add(n);
+  return n;
 }
 var canonicalCache = /* @__PURE__ */ new WeakMap();
 function canonicalJson(s) {
   let text = canonicalCache.get(s);
   if (text === void 0) {
-    const n = normalizeSnapshot(s);
+    const n = normalized.has(s) ? { ...s } : normalizeSnapshot(s);
     n.columns = canonicalList(n.columns, keyOf.tableObject, /* @__PURE__ */ new Set(["position"]));
     text = JSON.stringify(n);
     canonicalCache.set(s, text);
@@ -6952,8 +6955,9 @@ function snapshotsEqual(a, b) {
 
 // src/snapshot/queries.ts
 var USER_SCHEMA = (n) => `${n}.nspname NOT IN ('pg_catalog', 'information_schema') AND ${n}.nspname NOT LIKE 'pg\\_toast%' AND ${n}.nspname NOT LIKE 'pg\\_temp%'`;
-var NOT_IN_EXTENSION = (catalog, oid) => `NOT EXISTS (SELECT 1 FROM pg_depend x WHERE x.classid = '${catalog}'::regclass AND x.objid = ${oid} AND x.deptype = 'e')`;
+var NOT_IN_EXTENSION = (catalog, oid) => `${oid} NOT IN (SELECT x.objid FROM pg_depend x WHERE x.refclassid = 'pg_extension'::regclass AND x.classid = '${catalog}'::regclass AND x.deptype = 'e')`;
 var COMMENT = (catalog, oid, sub = "0") => `(SELECT d.description FROM pg_description d WHERE d.objoid = ${oid} AND d.classoid = '${catalog}'::regclass AND d.objsubid = ${sub}) AS comment`;
+var USER_COMMENT = (catalog, oid, sub = "0") => `CASE WHEN (${oid}, ${sub}) IN (SELECT d.objoid, d.objsubid FROM pg_description d WHERE d.objoid >= 16384::oid AND d.classoid = '${catalog}'::regclass) THEN (SELECT d.description FROM pg_description d WHERE d.objoid = ${oid} AND d.classoid = '${catalog}'::regclass AND d.objsubid = ${sub}) END AS comment`;
 var ACL = (acl, type, owner) => `coalesce(${acl}, acldefault('${type}', ${owner}))::text[]`;
 var REL_NAME = (n, c) => `CASE WHEN ${n}.nspname = 'public' THEN '' ELSE ${n}.nspname || '.' END || ${c}.relname`;
 var USER_OID = (oid) => `${oid} >= 16384::oid`;
@@ -6967,27 +6971,29 @@ SELECT e.extname AS name, e.extversion AS version, n.nspname AS schema
 FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace`;
 var enumsQuery = `
 SELECT n.nspname AS schema, t.typname AS name,
-  ARRAY(SELECT e.enumlabel::text FROM pg_enum e WHERE e.enumtypid = t.oid ORDER BY e.enumsortorder) AS labels,
-  ${COMMENT("pg_type", "t.oid")}
+  coalesce(e.labels, '{}') AS labels,
+  ${USER_COMMENT("pg_type", "t.oid")}
 FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
-WHERE t.typtype = 'e' AND ${USER_OID("t.oid")} AND ${USER_SCHEMA("n")} AND ${NOT_IN_EXTENSION("pg_type", "t.oid")}`;
+LEFT JOIN (SELECT e.enumtypid, array_agg(e.enumlabel::text ORDER BY e.enumsortorder) AS labels
+           FROM pg_enum e GROUP BY e.enumtypid) e ON e.enumtypid = t.oid
+WHERE t.typtype = 'e' AND ${USER_SCHEMA("n")} AND ${NOT_IN_EXTENSION("pg_type", "t.oid")}`;
 var domainsQuery = `
 SELECT n.nspname AS schema, t.typname AS name,
   format_type(t.typbasetype, t.typtypmod) AS "baseType",
   t.typnotnull AS "notNull", t.typdefault AS "default",
   ARRAY(SELECT c.conname || ': ' || pg_get_constraintdef(c.oid) FROM pg_constraint c
         WHERE c.contypid = t.oid AND c.contype = 'c' ORDER BY 1) AS checks,
-  ${COMMENT("pg_type", "t.oid")}
+  ${USER_COMMENT("pg_type", "t.oid")}
 FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
 WHERE t.typtype = 'd' AND ${USER_OID("t.oid")} AND ${USER_SCHEMA("n")} AND ${NOT_IN_EXTENSION("pg_type", "t.oid")}`;
 var compositeTypesQuery = `
 SELECT n.nspname AS schema, t.typname AS name,
   ARRAY(SELECT a.attname || ' ' || format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
         WHERE a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum) AS attributes,
-  ${COMMENT("pg_type", "t.oid")}
+  ${USER_COMMENT("pg_type", "t.oid")}
 FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
 JOIN pg_class c ON c.oid = t.typrelid AND c.relkind = 'c'
-WHERE t.typtype = 'c' AND ${USER_OID("t.oid")} AND ${USER_OID("c.oid")} AND ${USER_SCHEMA("n")} AND ${NOT_IN_EXTENSION("pg_type", "t.oid")}`;
+WHERE t.typtype = 'c' AND ${USER_SCHEMA("n")} AND ${NOT_IN_EXTENSION("pg_type", "t.oid")}`;
 var sequencesQuery = `
 SELECT n.nspname AS schema, c.relname AS name, format_type(s.seqtypid, NULL) AS type,
   s.seqstart::text AS start, s.seqincrement::text AS increment,
@@ -6998,10 +7004,10 @@ SELECT n.nspname AS schema, c.relname AS name, format_type(s.seqtypid, NULL) AS 
      JOIN pg_attribute ra ON ra.attrelid = o.refobjid AND ra.attnum = o.refobjsubid
     WHERE o.classid = 'pg_class'::regclass AND o.objid = c.oid
       AND o.refclassid = 'pg_class'::regclass AND o.deptype = 'a' LIMIT 1) AS "ownedBy",
-  ${COMMENT("pg_class", "c.oid")}, ${ACL("c.relacl", "s", "c.relowner")} AS acl
+  ${USER_COMMENT("pg_class", "c.oid")}, ${ACL("c.relacl", "s", "c.relowner")} AS acl
 FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE ${USER_OID("s.seqrelid")} AND ${USER_OID("c.oid")} AND ${USER_SCHEMA("n")} AND ${NOT_IN_EXTENSION("pg_class", "c.oid")}
+WHERE ${USER_SCHEMA("n")} AND ${NOT_IN_EXTENSION("pg_class", "c.oid")}
   AND NOT EXISTS (SELECT 1 FROM pg_depend i WHERE i.classid = 'pg_class'::regclass
                   AND i.objid = c.oid AND i.deptype = 'i')`;
 var tablesQuery = `
@@ -7014,9 +7020,9 @@ SELECT n.nspname AS schema, c.relname AS name,
   CASE WHEN c.relispartition THEN pg_get_expr(c.relpartbound, c.oid) END AS "partitionBound",
   CASE WHEN c.relkind = 'p' THEN pg_get_partkeydef(c.oid) END AS "partitionKey",
   c.relrowsecurity AS "rowSecurity", c.relforcerowsecurity AS "forceRowSecurity",
-  ${COMMENT("pg_class", "c.oid")}, ${ACL("c.relacl", "r", "c.relowner")} AS acl
+  ${USER_COMMENT("pg_class", "c.oid")}, ${ACL("c.relacl", "r", "c.relowner")} AS acl
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE c.relkind IN ('r', 'p') AND ${USER_OID("c.oid")} AND ${USER_SCHEMA("n")} AND ${NOT_VERSION_TABLE("c")}
+WHERE c.relkind IN ('r', 'p') AND ${USER_SCHEMA("n")} AND ${NOT_VERSION_TABLE("c")}
   AND ${NOT_IN_EXTENSION("pg_class", "c.oid")}`;
 var columnsQuery = `
 SELECT n.nspname AS schema, c.relname AS "table", a.attname AS name, a.attnum AS position,
@@ -7025,13 +7031,13 @@ SELECT n.nspname AS schema, c.relname AS "table", a.attname AS name, a.attnum AS
   CASE a.attidentity WHEN 'a' THEN 'ALWAYS' WHEN 'd' THEN 'BY DEFAULT' END AS identity,
   CASE WHEN a.attgenerated <> '' THEN pg_get_expr(ad.adbin, ad.adrelid) END AS generated,
   CASE WHEN a.attcollation <> t.typcollation THEN co.collname::text END AS collation,
-  ${COMMENT("pg_class", "c.oid", "a.attnum")}
+  ${USER_COMMENT("pg_class", "c.oid", "a.attnum")}
 FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_type t ON t.oid = a.atttypid
 LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
 LEFT JOIN pg_collation co ON co.oid = a.attcollation
-WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p') AND ${USER_OID("c.oid")}
+WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p')
   AND NOT (c.relispartition AND a.attinhcount > 0 AND NOT a.attislocal)
   AND ${USER_SCHEMA("n")} AND ${NOT_VERSION_TABLE("c")}
   AND ${NOT_IN_EXTENSION("pg_class", "c.oid")}`;
@@ -7045,30 +7051,29 @@ SELECT n.nspname AS schema, c.relname AS "table", k.conname AS name,
     WHEN 'n' THEN 'SET NULL' WHEN 'd' THEN 'SET DEFAULT' ELSE 'NO ACTION' END END AS "onDelete",
   CASE WHEN k.contype = 'f' THEN CASE k.confupdtype WHEN 'r' THEN 'RESTRICT' WHEN 'c' THEN 'CASCADE'
     WHEN 'n' THEN 'SET NULL' WHEN 'd' THEN 'SET DEFAULT' ELSE 'NO ACTION' END END AS "onUpdate",
-  ${COMMENT("pg_constraint", "k.oid")}
+  ${USER_COMMENT("pg_constraint", "k.oid")}
 FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE k.contype IN ('p', 'u', 'c', 'x', 'f') AND k.conparentid = 0 AND k.conislocal
-  AND ${USER_OID("k.oid")} AND ${USER_OID("c.oid")}
   AND ${USER_SCHEMA("n")} AND ${NOT_VERSION_TABLE("c")}
   AND ${NOT_IN_EXTENSION("pg_class", "c.oid")}`;
 var indexesQuery = `
 SELECT n.nspname AS schema, t.relname AS "table", ic.relname AS name,
   pg_get_indexdef(i.indexrelid) AS definition, i.indisunique AS unique,
-  pg_get_expr(i.indpred, i.indrelid) AS predicate, ${COMMENT("pg_class", "ic.oid")}
+  pg_get_expr(i.indpred, i.indrelid) AS predicate, ${USER_COMMENT("pg_class", "ic.oid")}
 FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
 JOIN pg_class t ON t.oid = i.indrelid
 JOIN pg_namespace n ON n.oid = ic.relnamespace
-WHERE NOT ic.relispartition AND ${USER_OID("ic.oid")} AND ${USER_OID("t.oid")} AND ${USER_SCHEMA("n")} AND ${NOT_VERSION_TABLE("t")}
+WHERE NOT ic.relispartition AND ${USER_SCHEMA("n")} AND ${NOT_VERSION_TABLE("t")}
   AND ${NOT_IN_EXTENSION("pg_class", "t.oid")}
   AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid
                   AND k.conrelid = i.indrelid AND k.contype IN ('p', 'u', 'x'))`;
 var viewsQuery = `
 SELECT n.nspname AS schema, c.relname AS name, c.relkind = 'm' AS materialized,
-  pg_get_viewdef(c.oid) AS definition, ${COMMENT("pg_class", "c.oid")},
+  pg_get_viewdef(c.oid) AS definition, ${USER_COMMENT("pg_class", "c.oid")},
   ${ACL("c.relacl", "r", "c.relowner")} AS acl
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE c.relkind IN ('v', 'm') AND ${USER_OID("c.oid")} AND ${USER_SCHEMA("n")} AND ${NOT_IN_EXTENSION("pg_class", "c.oid")}`;
+WHERE c.relkind IN ('v', 'm') AND ${USER_SCHEMA("n")} AND ${NOT_IN_EXTENSION("pg_class", "c.oid")}`;
 var routinesQuery = `
 SELECT n.nspname AS schema, p.proname AS name,
   pg_get_function_identity_arguments(p.oid) AS "identityArguments",
@@ -7081,7 +7086,7 @@ SELECT n.nspname AS schema, p.proname AS name,
   p.proisstrict AS strict, p.prosecdef AS "securityDefiner",
   coalesce(p.proconfig, '{}'::text[]) AS config,
   md5(p.prosrc) AS "bodyHash",
-  ${COMMENT("pg_proc", "p.oid")}
+  ${USER_COMMENT("pg_proc", "p.oid")}
 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
 JOIN pg_language l ON l.oid = p.prolang
 WHERE ${USER_OID("p.oid")} AND ${USER_SCHEMA("n")} AND ${NOT_IN_EXTENSION("pg_proc", "p.oid")}`;
@@ -7089,10 +7094,10 @@ var triggersQuery = `
 SELECT n.nspname AS schema, c.relname AS "table", g.tgname AS name,
   pg_get_triggerdef(g.oid) AS definition,
   CASE g.tgenabled WHEN 'D' THEN 'DISABLED' WHEN 'R' THEN 'REPLICA' WHEN 'A' THEN 'ALWAYS' ELSE 'ORIGIN' END AS enabled,
-  ${COMMENT("pg_trigger", "g.oid")}
+  ${USER_COMMENT("pg_trigger", "g.oid")}
 FROM pg_trigger g JOIN pg_class c ON c.oid = g.tgrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE NOT g.tgisinternal AND g.tgparentid = 0 AND ${USER_OID("g.oid")} AND ${USER_SCHEMA("n")} AND ${NOT_VERSION_TABLE("c")}
+WHERE NOT g.tgisinternal AND g.tgparentid = 0 AND ${USER_SCHEMA("n")} AND ${NOT_VERSION_TABLE("c")}
   AND ${NOT_IN_EXTENSION("pg_class", "c.oid")}`;
 var policiesQuery = `
 SELECT n.nspname AS schema, c.relname AS "table", p.polname AS name,
@@ -7103,10 +7108,10 @@ SELECT n.nspname AS schema, c.relname AS "table", p.polname AS name,
         FROM unnest(p.polroles) r ORDER BY 1) AS roles,
   pg_get_expr(p.polqual, p.polrelid) AS using,
   pg_get_expr(p.polwithcheck, p.polrelid) AS "withCheck",
-  ${COMMENT("pg_policy", "p.oid")}
+  ${USER_COMMENT("pg_policy", "p.oid")}
 FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE ${USER_OID("p.oid")} AND ${USER_SCHEMA("n")} AND ${NOT_VERSION_TABLE("c")} AND ${NOT_IN_EXTENSION("pg_class", "c.oid")}`;
+WHERE ${USER_SCHEMA("n")} AND ${NOT_VERSION_TABLE("c")} AND ${NOT_IN_EXTENSION("pg_class", "c.oid")}`;
 var SNAPSHOT_QUERIES = [
   ["schemas", schemasQuery],
   ["extensions", extensionsQuery],
@@ -7123,66 +7128,70 @@ var SNAPSHOT_QUERIES = [
   ["triggers", triggersQuery],
   ["policies", policiesQuery]
 ];
-var SNAPSHOT_SQL = "SELECT json_build_object(" + SNAPSHOT_QUERIES.map(
-  ([kind, sql]) => `'${kind}', (SELECT coalesce(json_agg(q), '[]') FROM (${sql.trim()}) q)`
-).join(",\n") + ")::text AS snapshot";
-var STATEMENT = "alembic_gate_snapshot";
-var PREPARE_SQL = `PREPARE ${STATEMENT} AS ${SNAPSHOT_SQL};`;
-var DEALLOCATE_SQL = `DEALLOCATE ${STATEMENT};`;
-var EXECUTE_SQL = `EXECUTE ${STATEMENT};`;
+var SNAPSHOT_SQL = SNAPSHOT_QUERIES.map(([, sql]) => sql.trim()).join(";\n") + ";";
+var statementName = (kind) => `alembic_gate_snapshot_${kind}`;
+var PREPARE_SQL = SNAPSHOT_QUERIES.map(
+  ([kind, sql]) => `PREPARE ${statementName(kind)} AS ${sql.trim()}`
+).join(";\n") + ";";
+var DEALLOCATE_SQL = SNAPSHOT_QUERIES.map(([kind]) => `DEALLOCATE ${statementName(kind)}`).join("; ") + ";";
+var EXECUTE_SQL = SNAPSHOT_QUERIES.map(([kind]) => `EXECUTE ${statementName(kind)}`).join("; ") + ";";
 
 // src/snapshot/read.ts
+var COUNT = SNAPSHOT_QUERIES.length;
 var DUPLICATE_PREPARED_STATEMENT = "42P05";
 var INVALID_SQL_STATEMENT_NAME = "26000";
 var preparedOn = /* @__PURE__ */ new WeakMap();
 var STALE = -1;
 var needsReplan = (plannedRows, rows) => rows > 4 * Math.max(plannedRows, 100);
-async function runQuery(client) {
+async function runQueries(client) {
   const plannedRows = preparedOn.get(client);
   if (plannedRows === void 0) {
     try {
-      const raw2 = await query(client, PREPARE_SQL + "\n" + EXECUTE_SQL, 2);
-      preparedOn.set(client, rowCount(raw2));
-      return raw2;
+      const results2 = (await query(client, PREPARE_SQL + "\n" + EXECUTE_SQL, 2 * COUNT)).slice(COUNT);
+      preparedOn.set(client, rowCount(results2));
+      return results2;
     } catch (error) {
       if (sqlState(error) !== DUPLICATE_PREPARED_STATEMENT) throw error;
       return replan(client);
     }
   }
-  let raw;
+  let results;
   try {
-    raw = await query(client, EXECUTE_SQL, 1);
+    results = await query(client, EXECUTE_SQL, COUNT);
   } catch (error) {
     if (sqlState(error) !== INVALID_SQL_STATEMENT_NAME) throw error;
     preparedOn.delete(client);
-    return runQuery(client);
+    return runQueries(client);
   }
-  if (needsReplan(plannedRows, rowCount(raw))) preparedOn.set(client, STALE);
-  return raw;
+  if (needsReplan(plannedRows, rowCount(results))) preparedOn.set(client, STALE);
+  return results;
 }
 async function replan(client) {
-  const raw = await query(client, DEALLOCATE_SQL + "\n" + PREPARE_SQL + "\n" + EXECUTE_SQL, 3);
-  preparedOn.set(client, rowCount(raw));
-  return raw;
+  const sql = DEALLOCATE_SQL + "\n" + PREPARE_SQL + "\n" + EXECUTE_SQL;
+  const results = (await query(client, sql, 3 * COUNT)).slice(2 * COUNT);
+  preparedOn.set(client, rowCount(results));
+  return results;
 }
-async function query(client, sql, statements) {
-  const result = await client.query({ text: sql, rowMode: "array" });
-  const results = Array.isArray(result) ? result : [result];
-  const last = results[results.length - 1];
-  const value = last?.rows?.[0]?.[0];
-  if (results.length !== statements || typeof value !== "string") {
+async function query(client, sql, expected) {
+  const results = await client.query(sql);
+  if (!Array.isArray(results) || results.length !== expected) {
     throw new Error(
-      `schema snapshot: expected ${statements} result set(s) ending in one text value, got ${results.length}; is the client a plain pg connection?`
+      `schema snapshot: expected ${expected} result sets, got ${Array.isArray(results) ? results.length : 1}; is the client a plain pg connection?`
     );
   }
-  return JSON.parse(value);
+  return results;
 }
-var rowCount = (raw) => SNAPSHOT_QUERIES.reduce((n, [kind]) => n + raw[kind].length, 0);
+var rowCount = (results) => results.reduce((n, r) => n + r.rows.length, 0);
 function sqlState(error) {
   return typeof error === "object" && error !== null && "code" in error ? String(error.code) : void 0;
 }
 async function takeSnapshot(client) {
-  const snapshot = preparedOn.get(client) === STALE ? await replan(client) : await runQuery(client);
+  const results = preparedOn.get(client) === STALE ? await replan(client) : await runQueries(client);
+  const raw = {};
+  SNAPSHOT_QUERIES.forEach(([kind], i) => {
+    raw[kind] = results[i].rows;
+  });
+  const snapshot = raw;
   for (const v of snapshot.views) v.definition = v.definition.replace(/\s+/g, " ").trim();
   return normalizeSnapshot(snapshot);
 }

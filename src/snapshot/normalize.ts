@@ -50,9 +50,13 @@ const sortStrings = <T>(list: T[], field: keyof T): T[] => {
   return list;
 };
 
+// Results of normalizeSnapshot(): normalizing one again would give an equal copy, so
+// canonicalJson() skips that step for them (snapshots are immutable once taken).
+const normalized = new WeakSet<Snapshot>();
+
 /** A sorted copy; the input is not changed. Set-like inner lists are sorted too. */
 export function normalizeSnapshot(s: Snapshot): Snapshot {
-  return {
+  const n: Snapshot = {
     schemas: sortStrings(canonicalList(s.schemas, keyOf.named), 'acl'),
     extensions: canonicalList(s.extensions, keyOf.named),
     enums: canonicalList(s.enums, keyOf.schemaObject),
@@ -68,6 +72,8 @@ export function normalizeSnapshot(s: Snapshot): Snapshot {
     triggers: canonicalList(s.triggers, keyOf.tableObject),
     policies: sortStrings(canonicalList(s.policies, keyOf.tableObject), 'roles'),
   };
+  normalized.add(n);
+  return n;
 }
 
 // Snapshots are treated as immutable once taken; the canonical text is computed once each.
@@ -76,8 +82,8 @@ const canonicalCache = new WeakMap<Snapshot, string>();
 export function canonicalJson(s: Snapshot): string {
   let text = canonicalCache.get(s);
   if (text === undefined) {
-    const n = normalizeSnapshot(s);
     // Column position is not a difference (see diff.ts), so it is not part of equality either.
+    const n = normalized.has(s) ? { ...s } : normalizeSnapshot(s);
     n.columns = canonicalList(n.columns, keyOf.tableObject, new Set(['position']));
     text = JSON.stringify(n);
     canonicalCache.set(s, text);
