@@ -25927,14 +25927,16 @@ function makeThrowawayDatabase(spec) {
   let disposing;
   const dropOwned = async () => {
     const failures = [];
-    for (const name of [...owned].reverse()) {
-      try {
-        await dropDatabaseOn(spec.admin, name, spec.facts.versionNum);
-        owned.delete(name);
-      } catch (err) {
-        failures.push(`${name}: ${err.message}`);
-      }
-    }
+    await Promise.all(
+      [...owned].map(async (name) => {
+        try {
+          await dropDatabaseOn(spec.admin, name, spec.facts.versionNum);
+          owned.delete(name);
+        } catch (err) {
+          failures.push(`${name}: ${err.message}`);
+        }
+      })
+    );
     if (failures.length > 0) throw new Error(`could not drop throwaway database(s): ${failures.join("; ")}`);
   };
   return {
@@ -27616,7 +27618,7 @@ var RoundTripper = class {
         continue;
       }
       const s0b = await this.snapshot();
-      for (const d of diffSnapshots(s0, s0b)) {
+      for (const d of snapshotsEqual(s0, s0b) ? [] : diffSnapshots(s0, s0b)) {
         const line = describeDifference(d, { phase: "downgrade", revision: rev });
         r.differences.push(line);
         roundtripFindings.push({ severity: "error", revision: rev, file: node.file, message: line });
@@ -27629,7 +27631,7 @@ var RoundTripper = class {
         continue;
       }
       const s1b = await this.snapshot();
-      for (const d of diffSnapshots(s1, s1b)) {
+      for (const d of snapshotsEqual(s1, s1b) ? [] : diffSnapshots(s1, s1b)) {
         const line = describeDifference(d, { phase: "reupgrade", revision: rev });
         r.differences.push(line);
         roundtripFindings.push({ severity: "error", revision: rev, file: node.file, message: line });
@@ -27675,9 +27677,21 @@ function headsWithin(nodes, applied) {
 
 // src/engine/lanes.ts
 import { availableParallelism } from "node:os";
-var MIN_REVISIONS_PER_LANE = 40;
+var MIN_REVISIONS_PER_LANE = 30;
 function laneCount(revisions, cores = availableParallelism()) {
   return Math.max(1, Math.min(cores, 4, Math.floor(revisions / MIN_REVISIONS_PER_LANE)));
+}
+function splitForLanes(revisions, lanes) {
+  const weights = Array.from({ length: lanes }, (_, i) => 1 - 0.2 * i);
+  const total = weights.reduce((a, b) => a + b, 0);
+  const chunks = [];
+  let start = 0;
+  for (const [i, w] of weights.entries()) {
+    const end = i === lanes - 1 ? revisions.length : Math.min(revisions.length, start + Math.round(revisions.length * w / total));
+    chunks.push(revisions.slice(start, end));
+    start = end;
+  }
+  return chunks.filter((c) => c.length > 0);
 }
 async function walkInLanes(ctx, target, revisions, nodes, byRev, applied) {
   const lanes = laneCount(revisions.length);
@@ -27690,9 +27704,8 @@ async function walkInLanes(ctx, target, revisions, nodes, byRev, applied) {
     const r = await first.run(target, revisions, nodes, byRev, walk, tick, revisions.length);
     return { results: [r], walk, target: r.target };
   }
-  const size = Math.ceil(revisions.length / lanes);
-  const chunks = Array.from({ length: lanes }, (_, i) => revisions.slice(i * size, (i + 1) * size)).filter((c) => c.length);
-  const laneRuns = chunks.map(async (chunk, i) => {
+  const chunks = splitForLanes(revisions, lanes);
+  const runLane = async (chunk, i) => {
     if (i === 0) return { result: await first.run(target, chunk, nodes, byRev, walk, tick, revisions.length), walk };
     const before = /* @__PURE__ */ new Set([...applied, ...chunks.slice(0, i).flat()]);
     const tree = await ctx.spawnTree();
@@ -27714,7 +27727,8 @@ async function walkInLanes(ctx, target, revisions, nodes, byRev, applied) {
     const result = await tripper.run(laneTarget, chunk, nodes, byRev, laneWalk, tick, revisions.length);
     await tree.close();
     return { result, walk: laneWalk };
-  });
+  };
+  const laneRuns = chunks.map((chunk, i) => ctx.clock.time(`lane${i}Ms`, () => runLane(chunk, i)));
   const settled = await Promise.all(laneRuns);
   const results = [];
   let end = settled[0].result.target;
@@ -27731,6 +27745,10 @@ async function walkInLanes(ctx, target, revisions, nodes, byRev, applied) {
     results.push(r);
     end = r.target;
   }
+  const used = new Set(results.map((r) => r.target.allowed.database));
+  used.delete(end.allowed.database);
+  await Promise.all([...used].map((name) => ctx.db.dropDatabase(name).catch(() => {
+  })));
   return { results, walk, target: end };
 }
 

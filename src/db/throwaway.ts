@@ -38,14 +38,16 @@ export function makeThrowawayDatabase(spec: ThrowawaySpec): ThrowawayDatabase {
 
   const dropOwned = async (): Promise<void> => {
     const failures: string[] = [];
-    for (const name of [...owned].reverse()) {
-      try {
-        await dropDatabaseOn(spec.admin, name, spec.facts.versionNum);
-        owned.delete(name);
-      } catch (err) {
-        failures.push(`${name}: ${(err as Error).message}`);
-      }
-    }
+    await Promise.all(
+      [...owned].map(async (name) => {
+        try {
+          await dropDatabaseOn(spec.admin, name, spec.facts.versionNum);
+          owned.delete(name);
+        } catch (err) {
+          failures.push(`${name}: ${(err as Error).message}`);
+        }
+      }),
+    );
     if (failures.length > 0) throw new Error(`could not drop throwaway database(s): ${failures.join('; ')}`);
   };
 

@@ -14,10 +14,28 @@ import type { Stopwatch } from './stopwatch.js';
 import { databaseTarget } from './target.js';
 
 /** Below this many revisions a second lane costs more (worker start, database) than it saves. */
-export const MIN_REVISIONS_PER_LANE = 40;
+export const MIN_REVISIONS_PER_LANE = 30;
 
 export function laneCount(revisions: number, cores = availableParallelism()): number {
   return Math.max(1, Math.min(cores, 4, Math.floor(revisions / MIN_REVISIONS_PER_LANE)));
+}
+
+/**
+ * Contiguous chunks in graph order. Later lanes start later (a worker to start, a database to
+ * fast-forward) and walk larger schemas, so earlier lanes take a larger share: lane i's weight
+ * is 1 - 0.2 i, normalised.
+ */
+export function splitForLanes(revisions: string[], lanes: number): string[][] {
+  const weights = Array.from({ length: lanes }, (_, i) => 1 - 0.2 * i);
+  const total = weights.reduce((a, b) => a + b, 0);
+  const chunks: string[][] = [];
+  let start = 0;
+  for (const [i, w] of weights.entries()) {
+    const end = i === lanes - 1 ? revisions.length : Math.min(revisions.length, start + Math.round((revisions.length * w) / total));
+    chunks.push(revisions.slice(start, end));
+    start = end;
+  }
+  return chunks.filter((c) => c.length > 0);
 }
 
 export interface LaneContext {
@@ -53,9 +71,8 @@ export async function walkInLanes(ctx: LaneContext, target: DatabaseTarget, revi
     return { results: [r], walk, target: r.target };
   }
 
-  const size = Math.ceil(revisions.length / lanes);
-  const chunks = Array.from({ length: lanes }, (_, i) => revisions.slice(i * size, (i + 1) * size)).filter((c) => c.length);
-  const laneRuns = chunks.map(async (chunk, i): Promise<{ result: RoundTripResult; walk: WalkState } | null> => {
+  const chunks = splitForLanes(revisions, lanes);
+  const runLane = async (chunk: string[], i: number): Promise<{ result: RoundTripResult; walk: WalkState } | null> => {
     if (i === 0) return { result: await first.run(target, chunk, nodes, byRev, walk, tick, revisions.length), walk };
     // Everything before this chunk: the base's revisions plus the earlier chunks.
     const before = new Set([...applied, ...chunks.slice(0, i).flat()]);
@@ -78,7 +95,8 @@ export async function walkInLanes(ctx: LaneContext, target: DatabaseTarget, revi
     const result = await tripper.run(laneTarget, chunk, nodes, byRev, laneWalk, tick, revisions.length);
     await tree.close();
     return { result, walk: laneWalk };
-  });
+  };
+  const laneRuns = chunks.map((chunk, i) => ctx.clock.time(`lane${i}Ms`, () => runLane(chunk, i)));
   const settled = await Promise.all(laneRuns);
 
   const results: RoundTripResult[] = [];
@@ -98,5 +116,9 @@ export async function walkInLanes(ctx: LaneContext, target: DatabaseTarget, revi
     results.push(r);
     end = r.target;
   }
+  // Databases of lanes that did not end the walk are done with: drop them now, not at exit.
+  const used = new Set(results.map((r) => r.target.allowed.database));
+  used.delete(end.allowed.database);
+  await Promise.all([...used].map((name) => ctx.db.dropDatabase(name).catch(() => {})));
   return { results, walk, target: end };
 }

@@ -141,7 +141,7 @@ export class RoundTripper {
         continue;
       }
       const s0b = await this.snapshot();
-      for (const d of diffSnapshots(s0, s0b)) {
+      for (const d of snapshotsEqual(s0, s0b) ? [] : diffSnapshots(s0, s0b)) {
         const line = describeDifference(d, { phase: 'downgrade', revision: rev });
         r.differences.push(line);
         roundtripFindings.push({ severity: 'error', revision: rev, file: node.file, message: line });
@@ -156,7 +156,7 @@ export class RoundTripper {
         continue;
       }
       const s1b = await this.snapshot();
-      for (const d of diffSnapshots(s1, s1b)) {
+      for (const d of snapshotsEqual(s1, s1b) ? [] : diffSnapshots(s1, s1b)) {
         const line = describeDifference(d, { phase: 'reupgrade', revision: rev });
         r.differences.push(line);
         roundtripFindings.push({ severity: 'error', revision: rev, file: node.file, message: line });

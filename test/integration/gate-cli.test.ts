@@ -357,6 +357,38 @@ describe('alembic-gate check: verdicts', () => {
     expect(drift.summary).toMatch(/target_metadata/);
   });
 
+  it('noisy-output: prints and raw writes to stdout from env.py do not corrupt the protocol', async () => {
+    const report = expectPassed(await gate('noisy-output'));
+    expect(report.revisions.find((r) => r.revision === NEW)?.steps.reupgrade?.status).toBe('ok');
+  });
+
+  it('no-offline-mode: an env.py without offline support gets a notice and an SQL error, not a failure', async () => {
+    const report = expectPassed(await gate('no-offline-mode'));
+    const preview = report.sql.find((s) => s.revision === NEW);
+    expect(preview?.upgrade).toBeNull();
+    expect(preview?.error).toMatch(/offline mode is not supported/);
+    expect(report.notices.join('\n')).toMatch(/SQL preview is incomplete/);
+  });
+
+  it('prd-empties: a process_revision_directives that empties the directives cannot hide drift', async () => {
+    const report = expectFailed(await gate('prd-empties'), ['drift']);
+    expect(messages(check(report, 'drift').findings)).toContain('users.nickname');
+    expect(report.notices.join('\n')).toMatch(/process_revision_directives removed what autogenerate found/);
+  });
+
+  it('prd-raises: a process_revision_directives that raises fails drift naming the hook', async () => {
+    const report = expectFailed(await gate('prd-raises'), ['drift']);
+    const drift = check(report, 'drift');
+    expect(drift.summary).toMatch(/process_revision_directives raised/);
+    expect(drift.findings[0]?.file).toBe('migrations/env.py');
+    expect(drift.findings[0]?.message).toMatch(/KeyError/);
+  });
+
+  it('models-missing-schema: a model in a schema no migration creates is drift naming it', async () => {
+    const report = expectFailed(await gate('models-missing-schema'), ['drift']);
+    expect(messages(check(report, 'drift').findings)).toContain('audit.events');
+  });
+
   it('downgrade-raises: the first revision fails roundtrip by name, the second still round-trips', async () => {
     const report = expectFailed(await gate('downgrade-raises'), ['roundtrip']);
     const rt = check(report, 'roundtrip');
