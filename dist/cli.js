@@ -7595,7 +7595,7 @@ function roundtripCheck(results, total, blocked, emptySummary) {
   return {
     id: "roundtrip",
     status: findings.length ? "fail" : "pass",
-    summary: findings.length ? `${failedRevs} of ${tripped} ${revisions} ${failedRevs === 1 ? "does" : "do"} not round-trip cleanly${skipped}` : `${tripped} ${revisions} round-trip cleanly (upgrade, downgrade, upgrade)${skipped}`,
+    summary: findings.length ? `${failedRevs} of ${tripped} ${revisions} ${failedRevs === 1 ? "does" : "do"} not round-trip cleanly${skipped}` : `${tripped} ${revisions} round-trip${tripped === 1 ? "s" : ""} cleanly (upgrade, downgrade, upgrade)${skipped}`,
     findings
   };
 }

@@ -45,7 +45,7 @@ export function roundtripCheck(results: RoundTripResult[], total: number, blocke
     status: findings.length ? 'fail' : 'pass',
     summary: findings.length
       ? `${failedRevs} of ${tripped} ${revisions} ${failedRevs === 1 ? 'does' : 'do'} not round-trip cleanly${skipped}`
-      : `${tripped} ${revisions} round-trip cleanly (upgrade, downgrade, upgrade)${skipped}`,
+      : `${tripped} ${revisions} round-trip${tripped === 1 ? 's' : ''} cleanly (upgrade, downgrade, upgrade)${skipped}`,
     findings,
   };
 }
