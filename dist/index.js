@@ -27785,7 +27785,7 @@ async function runGate(options, progress = () => {
     report.status = "error";
     report.error = err instanceof UserError || err instanceof WorkerError || err instanceof ProvisionError || err instanceof GitError ? err.message : `internal error: ${err instanceof Error ? err.stack ?? err.message : String(err)}`;
   } finally {
-    await clock.time("cleanup", () => resources.release());
+    await clock.time("cleanupMs", () => resources.release());
     unregister();
   }
   report.timings = { ...clock.phases, totalMs: clock.total() };
@@ -28081,7 +28081,7 @@ async function exportTree(repo, sha, label2, resources) {
   const dir = await mkdtemp2(join6(tmpdir2(), `alembic-gate-${label2}-`));
   resources.add(() => rm3(dir, { recursive: true, force: true }));
   await repo.exportTree(sha, dir);
-  return dir.split(sep2).join(sep2);
+  return dir;
 }
 
 // src/report/escape.ts

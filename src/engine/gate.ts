@@ -5,14 +5,14 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { SourceTree, type DatabaseTarget } from '../alembic/tree.js';
+import { SourceTree } from '../alembic/tree.js';
 import { WorkerError } from '../alembic/worker-client.js';
 import { provisionDatabase } from '../db/factory.js';
 import { registerCleanup } from '../db/cleanup.js';
 import { GitError, GitRepo } from '../git/git.js';
 import { ProvisionError } from '../db/provider.js';
 import { checkHeads, checkHistory } from '../graph/checks.js';
-import { newRevisions, topologicalOrder, downTarget } from '../graph/graph.js';
+import { newRevisions, topologicalOrder } from '../graph/graph.js';
 import type { CheckResult, Finding, Report, RevisionReport, SqlPreview } from '../report/types.js';
 import { verdictOf } from '../report/types.js';
 import { UserError } from '../util/errors.js';
@@ -35,7 +35,7 @@ export async function runGate(options: GateOptions, progress: ProgressSink = () 
     report.status = 'error';
     report.error = err instanceof UserError || err instanceof WorkerError || err instanceof ProvisionError || err instanceof GitError ? err.message : `internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`;
   } finally {
-    await clock.time('cleanup', () => resources.release());
+    await clock.time('cleanupMs', () => resources.release());
     unregister();
   }
   report.timings = { ...clock.phases, totalMs: clock.total() };
@@ -366,5 +366,5 @@ async function exportTree(repo: GitRepo, sha: string, label: string, resources: 
   const dir = await mkdtemp(join(tmpdir(), `alembic-gate-${label}-`));
   resources.add(() => rm(dir, { recursive: true, force: true }));
   await repo.exportTree(sha, dir);
-  return dir.split(sep).join(sep);
+  return dir;
 }
