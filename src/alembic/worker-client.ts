@@ -20,6 +20,16 @@ export interface WorkerErrorInfo {
 }
 
 /** A failure reported by the worker or of the worker process itself. */
+/** What an upgrade or downgrade reports. */
+export interface StepResult {
+  ms: number;
+  /**
+   * The step's SQL wrote to the system catalogs or to roles directly (UPDATE pg_enum ...,
+   * ALTER ROLE ...): changes DDL event triggers do not report (see snapshot/tracker.ts).
+   */
+  catalogWrite?: boolean;
+}
+
 export class WorkerError extends Error {
   constructor(
     readonly info: WorkerErrorInfo,
@@ -247,11 +257,11 @@ export class AlembicWorker {
     return this.request('database', { url, allowed, envVars });
   }
 
-  upgrade(target: string, timeoutMs: number): Promise<{ ms: number }> {
+  upgrade(target: string, timeoutMs: number): Promise<StepResult> {
     return this.request('upgrade', { target }, timeoutMs);
   }
 
-  downgrade(target: string, timeoutMs: number): Promise<{ ms: number }> {
+  downgrade(target: string, timeoutMs: number): Promise<StepResult> {
     return this.request('downgrade', { target }, timeoutMs);
   }
 

@@ -213,6 +213,7 @@ async function gate(options: GateOptions, progress: ProgressSink, report: Report
       await head.useDatabase(target);
     }
     upgradeFindings.push(...walked.results.flatMap((r) => r.upgradeFindings));
+    for (const note of new Set(walked.results.flatMap((r) => r.notices))) report.notices.push(note);
     reachedHead = walked.walk.blocked.size === 0;
     roundtripCheck = buildRoundtripCheck(walked.results, scope.length, walked.walk.blocked.size, newOrder.length === 0 ? 'no new revisions to round-trip' : undefined);
   } else {

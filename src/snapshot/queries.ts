@@ -8,8 +8,11 @@
 // - nothing on the alembic_version table;
 // - NULL acls replaced by acldefault(), so GRANT followed by REVOKE compares equal to never granting.
 
+/** The schema holding the gate's own change tracking (see tracker.ts): never part of a snapshot. */
+export const INTERNAL_SCHEMA = 'alembic_gate_internal';
+
 const USER_SCHEMA = (n: string): string =>
-  `${n}.nspname NOT IN ('pg_catalog', 'information_schema') ` +
+  `${n}.nspname NOT IN ('pg_catalog', 'information_schema', '${INTERNAL_SCHEMA}') ` +
   `AND ${n}.nspname NOT LIKE 'pg\\_toast%' AND ${n}.nspname NOT LIKE 'pg\\_temp%'`;
 
 // Extension membership is recorded as a dependency (deptype 'e') of the member on its
@@ -223,36 +226,197 @@ FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE ${USER_SCHEMA('n')} AND ${NOT_VERSION_TABLE('c')} AND ${NOT_IN_EXTENSION('pg_class', 'c.oid')}`;
 
+/**
+ * The unit a row belongs to, for incremental reads (tracker.ts): `r<oid>` for a relation and
+ * everything on it (columns, constraints, indexes, triggers, policies), `t<oid>` for a type,
+ * `p<oid>` for a routine, `n<oid>` for a schema, `e<oid>` for an extension. `scope` is the
+ * kind of unit whose oids filter the query when only some units are re-read.
+ */
+type Scope = 'rel' | 'type' | 'proc' | 'schema' | 'extension';
+
 /** In the order of the statements sent; each fills the snapshot list of the same name. */
 export const SNAPSHOT_QUERIES = [
-  ['schemas', schemasQuery],
-  ['extensions', extensionsQuery],
-  ['enums', enumsQuery],
-  ['domains', domainsQuery],
-  ['compositeTypes', compositeTypesQuery],
-  ['sequences', sequencesQuery],
-  ['tables', tablesQuery],
-  ['columns', columnsQuery],
-  ['constraints', constraintsQuery],
-  ['indexes', indexesQuery],
-  ['views', viewsQuery],
-  ['routines', routinesQuery],
-  ['triggers', triggersQuery],
-  ['policies', policiesQuery],
-] as const;
+  ['schemas', schemasQuery, 'n.oid', 'schema'],
+  ['extensions', extensionsQuery, 'e.oid', 'extension'],
+  ['enums', enumsQuery, 't.oid', 'type'],
+  ['domains', domainsQuery, 't.oid', 'type'],
+  ['compositeTypes', compositeTypesQuery, 't.oid', 'type'],
+  ['sequences', sequencesQuery, 'c.oid', 'rel'],
+  ['tables', tablesQuery, 'c.oid', 'rel'],
+  ['columns', columnsQuery, 'c.oid', 'rel'],
+  ['constraints', constraintsQuery, 'c.oid', 'rel'],
+  ['indexes', indexesQuery, 't.oid', 'rel'],
+  ['views', viewsQuery, 'c.oid', 'rel'],
+  ['routines', routinesQuery, 'p.oid', 'proc'],
+  ['triggers', triggersQuery, 'c.oid', 'rel'],
+  ['policies', policiesQuery, 'c.oid', 'rel'],
+] as const satisfies ReadonlyArray<readonly [string, string, string, Scope]>;
+
+export type SnapshotKind = (typeof SNAPSHOT_QUERIES)[number][0];
+
+const PREFIX: Record<Scope, string> = { rel: 'r', type: 't', proc: 'p', schema: 'n', extension: 'e' };
+
+/** Every query returns its rows' unit key as `_unit` (see Scope); read.ts strips it. */
+const withUnit = (sql: string, unit: string, scope: Scope): string =>
+  sql.trim().replace(/^SELECT /, `SELECT '${PREFIX[scope]}' || ${unit} AS _unit, `);
+
+// Every query ends with its WHERE clause, so a filter is one more condition: an index
+// condition on the unit's oid under the settings of planned().
+const filtered = (sql: string, unit: string, scope: Scope): string =>
+  `${withUnit(sql, unit, scope)}\n  AND ${unit} = ANY($1::oid[])`;
 
 /** All queries as one simple-protocol string: one round trip for the whole snapshot. */
-export const SNAPSHOT_SQL = SNAPSHOT_QUERIES.map(([, sql]) => sql.trim()).join(';\n') + ';';
+export const SNAPSHOT_SQL = SNAPSHOT_QUERIES.map(([, sql, unit, scope]) => withUnit(sql, unit, scope)).join(';\n') + ';';
 
 // Planning these catalog joins costs about as much as running them (~8 ms of ~30 ms on a
-// 200-table schema), so takeSnapshot() prepares them once per session with SQL-level
-// PREPARE and afterwards sends only EXECUTEs: still one multi-statement round trip.
+// 200-table schema), so reads prepare them once per session with SQL-level PREPARE and
+// afterwards send only EXECUTEs: still one multi-statement round trip.
 const statementName = (kind: string): string => `alembic_gate_snapshot_${kind}`;
+const deltaName = (kind: string): string => `alembic_gate_delta_${kind}`;
 
 export const PREPARE_SQL = SNAPSHOT_QUERIES.map(
-  ([kind, sql]) => `PREPARE ${statementName(kind)} AS ${sql.trim()}`,
+  ([kind, sql, unit, scope]) => `PREPARE ${statementName(kind)} AS ${withUnit(sql, unit, scope)}`,
 ).join(';\n') + ';';
 
-export const DEALLOCATE_SQL = SNAPSHOT_QUERIES.map(([kind]) => `DEALLOCATE ${statementName(kind)}`).join('; ') + ';';
-
 export const EXECUTE_SQL = SNAPSHOT_QUERIES.map(([kind]) => `EXECUTE ${statementName(kind)}`).join('; ') + ';';
+
+// --- incremental reads (tracker.ts) ------------------------------------------------------------
+
+// Catalog oids are fixed by PostgreSQL's own headers (pg_class.h etc.), the same in every version.
+export const CATALOG = {
+  pg_class: 1259,
+  pg_type: 1247,
+  pg_proc: 1255,
+  pg_namespace: 2615,
+  pg_extension: 3079,
+} as const;
+
+/**
+ * SQL for the unit key (see Scope) of the object (classid, objid), or NULL for objects that
+ * are in no unit (array types, toast tables, objects of catalogs the snapshot does not model).
+ */
+const UNIT_OF = (c: string, o: string): string => `CASE ${c}
+  WHEN 'pg_class'::regclass THEN (SELECT CASE WHEN x.relkind IN ('r', 'p', 'S', 'v', 'm') THEN 'r' || x.oid
+      WHEN x.relkind IN ('i', 'I') THEN (SELECT 'r' || i.indrelid FROM pg_index i WHERE i.indexrelid = x.oid)
+      WHEN x.relkind = 'c' THEN (SELECT 't' || y.oid FROM pg_type y WHERE y.typrelid = x.oid) END
+    FROM pg_class x WHERE x.oid = ${o})
+  WHEN 'pg_type'::regclass THEN (SELECT CASE WHEN y.typtype IN ('e', 'd') THEN 't' || y.oid
+      WHEN y.typtype = 'c' THEN (SELECT CASE x.relkind WHEN 'c' THEN 't' || y.oid ELSE 'r' || x.oid END
+        FROM pg_class x WHERE x.oid = y.typrelid) END
+    FROM pg_type y WHERE y.oid = ${o})
+  WHEN 'pg_proc'::regclass THEN 'p' || ${o}
+  WHEN 'pg_constraint'::regclass THEN (SELECT CASE WHEN k.conrelid <> 0 THEN 'r' || k.conrelid
+      WHEN k.contypid <> 0 THEN 't' || k.contypid END FROM pg_constraint k WHERE k.oid = ${o})
+  WHEN 'pg_trigger'::regclass THEN (SELECT 'r' || g.tgrelid FROM pg_trigger g WHERE g.oid = ${o})
+  WHEN 'pg_policy'::regclass THEN (SELECT 'r' || p.polrelid FROM pg_policy p WHERE p.oid = ${o})
+  WHEN 'pg_attrdef'::regclass THEN (SELECT 'r' || a.adrelid FROM pg_attrdef a WHERE a.oid = ${o})
+  WHEN 'pg_rewrite'::regclass THEN (SELECT 'r' || w.ev_class FROM pg_rewrite w WHERE w.oid = ${o})
+END`;
+
+// Dependency edges through a schema or an extension reach everything in it; changes to
+// those two are handled as "read everything" instead (see tracker.ts).
+const NOT_CONTAINER = (c: string): string => `${c} NOT IN ('pg_namespace'::regclass, 'pg_extension'::regclass)`;
+
+/**
+ * The units a set of changed objects ($1 classids, $2 objids, as reported by the event
+ * triggers) make stale: their own units, and the units of the objects that depend on them up
+ * to two levels (a renamed column shows in views, foreign keys and sequence ownership
+ * elsewhere; a renamed enum in columns of its array type, through the array type).
+ */
+const RESOLVE = `
+WITH RECURSIVE reach(classid, objid, depth) AS (
+  SELECT t.classid, t.objid, 0 FROM unnest($1::oid[], $2::oid[]) AS t(classid, objid)
+  UNION
+  SELECT d.classid, d.objid, r.depth + 1 FROM reach r
+  JOIN pg_depend d ON d.refclassid = r.classid AND d.refobjid = r.objid
+  WHERE r.depth < 2 AND ${NOT_CONTAINER('r.classid')}
+)
+SELECT DISTINCT u.unit FROM reach r CROSS JOIN LATERAL (SELECT ${UNIT_OF('r.classid', 'r.objid')} AS unit) u
+WHERE u.unit IS NOT NULL`;
+
+/**
+ * For units being re-read ($1 relations, $2 types, $3 routines): every object the unit is
+ * made of, as `classid:objid` (a later DROP INDEX or DROP TRIGGER names only that object),
+ * with the units it depends on (DETACH PARTITION names only the parent, yet the child's
+ * picture changes: the child is found as a unit that depended on the parent).
+ */
+const PARTS = `
+WITH parts(unit, classid, objid) AS (
+  SELECT 'r' || r, 'pg_class'::regclass::oid, r FROM unnest($1::oid[]) r
+  UNION ALL SELECT 'r' || i.indrelid, 'pg_class'::regclass::oid, i.indexrelid FROM pg_index i WHERE i.indrelid = ANY($1::oid[])
+  UNION ALL SELECT 'r' || k.conrelid, 'pg_constraint'::regclass::oid, k.oid FROM pg_constraint k WHERE k.conrelid = ANY($1::oid[])
+  UNION ALL SELECT 'r' || g.tgrelid, 'pg_trigger'::regclass::oid, g.oid FROM pg_trigger g WHERE g.tgrelid = ANY($1::oid[])
+  UNION ALL SELECT 'r' || p.polrelid, 'pg_policy'::regclass::oid, p.oid FROM pg_policy p WHERE p.polrelid = ANY($1::oid[])
+  UNION ALL SELECT 'r' || a.adrelid, 'pg_attrdef'::regclass::oid, a.oid FROM pg_attrdef a WHERE a.adrelid = ANY($1::oid[])
+  UNION ALL SELECT 'r' || w.ev_class, 'pg_rewrite'::regclass::oid, w.oid FROM pg_rewrite w WHERE w.ev_class = ANY($1::oid[])
+  UNION ALL SELECT 't' || t, 'pg_type'::regclass::oid, t FROM unnest($2::oid[]) t
+  UNION ALL SELECT 't' || k.contypid, 'pg_constraint'::regclass::oid, k.oid FROM pg_constraint k WHERE k.contypid = ANY($2::oid[])
+  UNION ALL SELECT 't' || y.oid, 'pg_class'::regclass::oid, y.typrelid FROM pg_type y WHERE y.oid = ANY($2::oid[]) AND y.typrelid <> 0
+  UNION ALL SELECT 'p' || p, 'pg_proc'::regclass::oid, p FROM unnest($3::oid[]) p
+)
+SELECT o.unit, o.classid || ':' || o.objid AS part,
+  ARRAY(SELECT DISTINCT ${UNIT_OF('d.refclassid', 'd.refobjid')} FROM pg_depend d
+        WHERE d.classid = o.classid AND d.objid = o.objid AND ${NOT_CONTAINER('d.refclassid')}) AS refs
+FROM parts o`;
+
+/** Prepared once per session, next to the full-read statements. */
+const DELTA_QUERIES = SNAPSHOT_QUERIES.filter(([, , , scope]) => scope !== 'schema' && scope !== 'extension');
+
+export const PREPARE_DELTA_SQL = [
+  ...DELTA_QUERIES.map(([kind, sql, unit, scope]) => `PREPARE ${deltaName(kind)}(oid[]) AS ${filtered(sql, unit, scope)}`),
+  `PREPARE alembic_gate_resolve(oid[], oid[]) AS ${RESOLVE.trim()}`,
+  `PREPARE alembic_gate_parts(oid[], oid[], oid[]) AS ${PARTS.trim()}`,
+].join(';\n') + ';';
+
+const oidArray = (oids: readonly number[]): string => `'{${oids.join(',')}}'`;
+
+/**
+ * Runs delta statements in a transaction of their own, planned for a handful of oids: one
+ * generic plan per statement (no replanning per call), index lookups and nested loops only.
+ * Left to itself the planner hash-joins whole catalogs, a cost that grows with the schema;
+ * these statements never touch more than the few units a step changed. The settings are
+ * SET LOCAL, so the whole-read statements keep their own plans, and since delta statements
+ * only ever run here, any replanning (after a catalog ANALYZE) happens under them too.
+ * JIT is off: the penalty cost of a disabled plan node (a scan with no index to use) would
+ * otherwise pass jit_above_cost and spend most of a second compiling a millisecond query.
+ */
+export function planned(sql: string): string {
+  return `BEGIN; ${PLANNER_SETTINGS}\n${sql}\nCOMMIT;`;
+}
+
+const PLANNER_SETTINGS = `SELECT ${[
+  ['plan_cache_mode', 'force_generic_plan'],
+  ['enable_seqscan', 'off'],
+  ['enable_hashjoin', 'off'],
+  ['enable_mergejoin', 'off'],
+  ['jit', 'off'],
+].map(([k, v]) => `set_config('${k}', '${v}', true)`).join(', ')};`;
+
+/** Result sets planned() adds ahead of the statements' own (BEGIN and the settings), and after (COMMIT). */
+export const PLANNED_LEAD = 2;
+export const PLANNED_TAIL = 1;
+
+/**
+ * Re-reads the given units: every kind filtered by the oids of its scope (kinds of a scope
+ * with no units are left out), schemas and extensions always whole. Returns the SQL and the
+ * kinds its result sets are for, in order.
+ */
+export function deltaSql(units: { rel: number[]; type: number[]; proc: number[] }): { sql: string; kinds: SnapshotKind[] } {
+  const kinds: SnapshotKind[] = [];
+  const statements: string[] = [];
+  for (const [kind, , , scope] of SNAPSHOT_QUERIES) {
+    if (scope === 'schema' || scope === 'extension') statements.push(`EXECUTE ${statementName(kind)}`);
+    else if (units[scope].length) statements.push(`EXECUTE ${deltaName(kind)}(${oidArray(units[scope])})`);
+    else continue;
+    kinds.push(kind);
+  }
+  return { sql: statements.join('; ') + ';', kinds };
+}
+
+export function resolveSql(objects: ReadonlyArray<readonly [number, number]>): string {
+  return `EXECUTE alembic_gate_resolve(${oidArray(objects.map((o) => o[0]))}, ${oidArray(objects.map((o) => o[1]))});`;
+}
+
+export function partsSql(units: { rel: number[]; type: number[]; proc: number[] }): string {
+  return `EXECUTE alembic_gate_parts(${oidArray(units.rel)}, ${oidArray(units.type)}, ${oidArray(units.proc)});`;
+}

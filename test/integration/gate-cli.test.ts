@@ -186,6 +186,30 @@ describe('alembic-gate check: verdicts', () => {
     }
   });
 
+  it('session-state: a step that leaves session settings, temp tables and locks does not affect the next step', async () => {
+    // The gate reuses one connection for consecutive steps; each step must still start from a
+    // new session's state, as under `alembic upgrade`. A leaked search_path would put notes in
+    // the scratch schema (drift and the downgrade of d4e5f6a1b2c3 would fail), a leaked temp
+    // table would fail the re-upgrade, a leaked advisory lock would hang e5f6a1b2c3d4.
+    const report = expectPassed(await gate('session-state', { args: ['--step-timeout', '20'] }));
+    expect(check(report, 'roundtrip').summary).toMatch(/^2 revisions round-trip cleanly/);
+    expect(check(report, 'drift').status).toBe('pass');
+  });
+
+  it('catalog-write-hack: a correct downgrade that writes to the catalogs directly is not a false alarm', async () => {
+    const report = expectPassed(await gate('catalog-write-hack'));
+    expect(check(report, 'roundtrip').summary).toMatch(/^1 revision round-trips cleanly/);
+    expect(report.notices.join('\n')).not.toMatch(/redone/);
+  });
+
+  it('catalog-write-raw: a catalog write no event reports is still caught, and the run says it redid the round trips', async () => {
+    const report = expectFailed(await gate('catalog-write-raw'), ['roundtrip']);
+    const rt = check(report, 'roundtrip');
+    expect(messages(rt.findings)).toContain("downgrade of d4e5f6a1b2c3: enum type order_status labels are (pending, paid), were (pending, paid, shipped)");
+    expect(rt.findings.every((f) => f.revision === 'd4e5f6a1b2c3')).toBe(true);
+    expect(report.notices.join('\n')).toMatch(/round trips were redone with whole snapshots/);
+  });
+
   it('leaky-enum: the downgrade leaves the enum type behind', async () => {
     const report = expectFailed(await gate('leaky-enum'), ['roundtrip']);
     const rt = check(report, 'roundtrip');
