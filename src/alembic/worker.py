@@ -257,7 +257,7 @@ def _install_connection_reuse():
     from sqlalchemy.engine.default import DefaultDialect
 
     close = DefaultDialect.do_close
-    terminate = DefaultDialect.do_terminate
+    terminate = getattr(DefaultDialect, "do_terminate", None)  # SQLAlchemy 1.4.?+
 
     def do_close(self, dbapi_connection):
         if dbapi_connection is not None and dbapi_connection is _REUSE["conn"]:
@@ -278,7 +278,8 @@ def _install_connection_reuse():
         return terminate(self, dbapi_connection)
 
     DefaultDialect.do_close = do_close
-    DefaultDialect.do_terminate = do_terminate
+    if terminate is not None:
+        DefaultDialect.do_terminate = do_terminate
 
 
 # Statements that change the schema without DDL: writes to the system catalogs (the old
