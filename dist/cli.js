@@ -6890,6 +6890,26 @@ var UserError = class extends Error {
 // src/version.ts
 var VERSION = "0.1.0";
 
+// src/snapshot/model.ts
+function emptySnapshot() {
+  return {
+    schemas: [],
+    extensions: [],
+    enums: [],
+    domains: [],
+    compositeTypes: [],
+    sequences: [],
+    tables: [],
+    columns: [],
+    constraints: [],
+    indexes: [],
+    views: [],
+    routines: [],
+    triggers: [],
+    policies: []
+  };
+}
+
 // src/snapshot/normalize.ts
 var SEP = "";
 var keyOf = {
@@ -6939,6 +6959,17 @@ function normalizeSnapshot(s) {
   };
   normalized.add(n);
   return n;
+}
+var canonicalCache = /* @__PURE__ */ new WeakMap();
+function canonicalJson(s) {
+  let text = canonicalCache.get(s);
+  if (text === void 0) {
+    const n = normalized.has(s) ? { ...s } : normalizeSnapshot(s);
+    n.columns = canonicalList(n.columns, keyOf.tableObject, /* @__PURE__ */ new Set(["position"]));
+    text = JSON.stringify(n);
+    canonicalCache.set(s, text);
+  }
+  return text;
 }
 
 // src/snapshot/queries.ts
@@ -7181,7 +7212,8 @@ SELECT o.unit, o.classid || ':' || o.objid AS part,
   ARRAY(SELECT DISTINCT ${UNIT_OF("d.refclassid", "d.refobjid")} FROM pg_depend d
         WHERE d.classid = o.classid AND d.objid = o.objid AND ${NOT_CONTAINER("d.refclassid")}) AS refs
 FROM parts o`;
-var DELTA_QUERIES = SNAPSHOT_QUERIES.filter(([, , , scope]) => scope !== "schema" && scope !== "extension");
+var readWhole = (scope) => scope === "schema" || scope === "extension";
+var DELTA_QUERIES = SNAPSHOT_QUERIES.filter(([, , , scope]) => !readWhole(scope));
 var PREPARE_DELTA_SQL = [
   ...DELTA_QUERIES.map(([kind, sql, unit, scope]) => `PREPARE ${deltaName(kind)}(oid[]) AS ${filtered(sql, unit, scope)}`),
   `PREPARE alembic_gate_resolve(oid[], oid[]) AS ${RESOLVE.trim()}`,
@@ -7206,7 +7238,7 @@ function deltaSql(units) {
   const kinds = [];
   const statements = [];
   for (const [kind, , , scope] of SNAPSHOT_QUERIES) {
-    if (scope === "schema" || scope === "extension") statements.push(`EXECUTE ${statementName(kind)}`);
+    if (readWhole(scope)) statements.push(`EXECUTE ${statementName(kind)}`);
     else if (units[scope].length) statements.push(`EXECUTE ${deltaName(kind)}(${oidArray(units[scope])})`);
     else continue;
     kinds.push(kind);
@@ -7702,46 +7734,31 @@ var SchemaState = class {
   /** The whole snapshot, for diffs and reports (built once). */
   snapshot() {
     if (!this.whole) {
-      const lists = {};
-      for (const [kind] of SNAPSHOT_QUERIES) lists[kind] = [];
+      const lists = emptySnapshot();
       for (const unit of this.units.values()) {
-        for (const [kind, rows] of Object.entries(unit.rows)) lists[kind].push(...rows);
+        for (const [kind] of SNAPSHOT_QUERIES) lists[kind].push(...unit.rows[kind]);
       }
       this.whole = normalizeSnapshot(lists);
     }
     return this.whole;
   }
 };
-var compare2 = (a, b) => a < b ? -1 : a > b ? 1 : 0;
-var SET_LIKE = /* @__PURE__ */ new Set(["acl", "checks", "config", "roles"]);
 function unitOf(rows) {
-  const parts = [];
-  for (const [kind] of SNAPSHOT_QUERIES) {
-    const list2 = rows[kind];
-    if (!list2?.length) continue;
-    const texts = list2.map((o) => {
-      const keys = Object.keys(o).filter((k) => k !== "position").sort(compare2);
-      return JSON.stringify(keys.map((k) => {
-        const v = o[k];
-        return SET_LIKE.has(k) && Array.isArray(v) ? [...v].sort(compare2) : v;
-      })) + JSON.stringify(keys);
-    });
-    texts.sort(compare2);
-    parts.push(kind + texts.join("\n"));
-  }
-  return { rows, text: parts.join("") };
+  const normalized2 = normalizeSnapshot(rows);
+  return { rows: normalized2, text: canonicalJson(normalized2) };
 }
 function groupUnits(rows, into) {
   const grouped = /* @__PURE__ */ new Map();
   for (const [kind] of SNAPSHOT_QUERIES) {
     for (const { _unit, ...row } of rows[kind]) {
       let g = grouped.get(_unit);
-      if (!g) grouped.set(_unit, g = {});
-      (g[kind] ??= []).push(row);
+      if (!g) grouped.set(_unit, g = emptySnapshot());
+      g[kind].push(row);
     }
   }
   for (const [key, g] of grouped) into.set(key, unitOf(g));
 }
+var nothingPending = () => ({ whole: false, touched: /* @__PURE__ */ new Set(), dropped: /* @__PURE__ */ new Set() });
 var SchemaTracker = class _SchemaTracker {
   constructor(client, tracking) {
     this.client = client;
@@ -7750,7 +7767,7 @@ var SchemaTracker = class _SchemaTracker {
   client;
   tracking;
   state = null;
-  pending = { whole: false, touched: [], dropped: [] };
+  pending = nothingPending();
   /** `classid:objid` of every object a unit is made of -> the unit. */
   partOwner = /* @__PURE__ */ new Map();
   partsOf = /* @__PURE__ */ new Map();
@@ -7758,10 +7775,8 @@ var SchemaTracker = class _SchemaTracker {
   refsOf = /* @__PURE__ */ new Map();
   dependents = /* @__PURE__ */ new Map();
   onNotification = (msg) => {
-    if (msg.channel !== CHANNEL || msg.processId === this.backendPid) return;
-    this.take(msg.payload ?? "F");
+    if (msg.channel === CHANNEL) this.take(msg.payload ?? "F");
   };
-  backendPid = 0;
   /** How the last read was made: for tests and diagnostics. */
   lastRead = "whole";
   /**
@@ -7772,8 +7787,6 @@ var SchemaTracker = class _SchemaTracker {
     const tracker = new _SchemaTracker(client, false);
     if (options.incremental === false) return tracker;
     try {
-      const pid = await client.query("SELECT pg_backend_pid() AS pid");
-      tracker.backendPid = pid.rows[0].pid;
       await client.query(INSTALL_SQL);
       client.on("notification", tracker.onNotification);
       tracker.tracking = true;
@@ -7795,15 +7808,8 @@ var SchemaTracker = class _SchemaTracker {
       this.pending.whole = true;
       return;
     }
-    const items = payload.slice(2).split(" ");
-    if (payload[0] === "d") {
-      this.pending.dropped.push(...items);
-      return;
-    }
-    for (const item of items) {
-      const [c, o] = item.split(":");
-      this.pending.touched.push([Number(c), Number(o)]);
-    }
+    const into = payload[0] === "d" ? this.pending.dropped : this.pending.touched;
+    for (const item of payload.slice(2).split(" ")) into.add(item);
   }
   async read(options = {}) {
     if (!this.tracking || options.whole || !this.state) return this.readWhole();
@@ -7814,10 +7820,9 @@ var SchemaTracker = class _SchemaTracker {
       }));
       return this.readWhole();
     }
-    const pending = this.pending;
-    this.pending = { whole: false, touched: [], dropped: [] };
+    const pending = this.takePending();
     if (pending.whole) return this.readWhole();
-    if (pending.touched.length === 0 && pending.dropped.length === 0) {
+    if (pending.touched.size === 0 && pending.dropped.size === 0) {
       this.lastRead = "unchanged";
       return this.state;
     }
@@ -7831,8 +7836,9 @@ var SchemaTracker = class _SchemaTracker {
       const owner = this.partOwner.get(item);
       if (owner) stale.add(owner);
     }
-    if (pending.touched.length) {
-      const resolved = await this.delta(resolveSql(dedupe(pending.touched)), 1);
+    if (pending.touched.size) {
+      const objects = [...pending.touched].map((item) => item.split(":").map(Number));
+      const resolved = await this.delta(resolveSql(objects), 1);
       for (const r of resolved[0].rows) stale.add(r.unit);
     }
     for (const key of [...stale]) for (const d of this.dependents.get(key) ?? []) stale.add(d);
@@ -7866,10 +7872,9 @@ var SchemaTracker = class _SchemaTracker {
   }
   async readWhole() {
     this.lastRead = "whole";
-    this.pending = { whole: false, touched: [], dropped: [] };
     if (this.tracking) {
       await this.client.query(CHECK_SQL);
-      this.pending = { whole: false, touched: [], dropped: [] };
+      this.takePending();
     }
     const rows = await readAllRows(this.client);
     const map = /* @__PURE__ */ new Map();
@@ -7884,6 +7889,11 @@ var SchemaTracker = class _SchemaTracker {
       this.learn(parts.rows, map);
     }
     return this.state;
+  }
+  takePending() {
+    const pending = this.pending;
+    this.pending = nothingPending();
+    return pending;
   }
   /** Delta statements (see planned() in queries.ts): the statements' own results. */
   async delta(sql, count) {
@@ -7917,11 +7927,6 @@ var SchemaTracker = class _SchemaTracker {
     }
   }
 };
-function dedupe(objects) {
-  const seen = /* @__PURE__ */ new Map();
-  for (const o of objects) seen.set(`${o[0]}:${o[1]}`, o);
-  return [...seen.values()];
-}
 function splitUnits(keys) {
   const out = { rel: [], type: [], proc: [] };
   for (const key of keys) {
@@ -8052,10 +8057,7 @@ var RoundTripper = class {
       const r = byRev.get(rev);
       if (r) Object.assign(r, { steps: {}, differences: [] });
     }
-    const fresh = await this.db.createDatabase();
-    const again = databaseTarget(this.db, fresh.database);
-    await this.tree.useDatabase(again);
-    for (const h of headsWithin(nodes, start.applied)) await this.tree.upgrade(h, this.timeoutMs);
+    const again = await databaseWith(this.db, this.tree, nodes, start.applied, this.timeoutMs);
     const redone = await this.walk(again, revisions, nodes, byRev, walk, tick, total);
     redone.notices.push(
       "a migration changed the schema in a way DDL event triggers do not report (direct writes to the system catalogs?), so the round trips were redone with whole snapshots after each step; the verdict is unaffected, only the time"
@@ -8077,10 +8079,7 @@ var RoundTripper = class {
       const stamped = await this.versions();
       const want = headsWithin(nodes, applied);
       if (now && expected.equals(now) && stamped !== null && stamped.join() === want.join()) return now;
-      const fresh = await this.db.createDatabase();
-      current = databaseTarget(this.db, fresh.database);
-      await this.tree.useDatabase(current);
-      for (const h of headsWithin(nodes, applied)) await this.tree.upgrade(h, this.timeoutMs);
+      current = await databaseWith(this.db, this.tree, nodes, applied, this.timeoutMs);
       await this.connect(current);
       return this.snapshot();
     };
@@ -8167,6 +8166,13 @@ var RoundTripper = class {
     });
   }
 };
+async function databaseWith(db, tree, nodes, applied, timeoutMs) {
+  const created = await db.createDatabase();
+  const target = databaseTarget(db, created.database);
+  await tree.useDatabase(target);
+  for (const h of headsWithin(nodes, applied)) await tree.upgrade(h, timeoutMs);
+  return target;
+}
 function headsWithin(nodes, applied) {
   const parents = /* @__PURE__ */ new Set();
   for (const r of applied) for (const p of nodes.get(r)?.downRevisions ?? []) parents.add(p);
@@ -8208,13 +8214,9 @@ async function walkInLanes(ctx, target, revisions, nodes, byRev, applied) {
     const before = /* @__PURE__ */ new Set([...applied, ...chunks.slice(0, i).flat()]);
     const tree = await ctx.spawnTree();
     ctx.hold(() => tree.close());
-    const created = await ctx.db.createDatabase();
-    const laneTarget = databaseTarget(ctx.db, created.database);
-    await tree.useDatabase(laneTarget);
+    let laneTarget;
     try {
-      await ctx.clock.time("fastForwardMs", async () => {
-        for (const h of headsWithin(nodes, before)) await tree.upgrade(h, ctx.stepTimeoutMs);
-      });
+      laneTarget = await ctx.clock.time("fastForwardMs", () => databaseWith(ctx.db, tree, nodes, before, ctx.stepTimeoutMs));
     } catch {
       await tree.close();
       return null;

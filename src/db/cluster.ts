@@ -282,7 +282,7 @@ function stopSync(child: ChildProcess | undefined): void {
 }
 
 /** Whether pid still runs (a zombie, exited but not yet reaped by us, counts as stopped). */
-function runningSync(pid: number): boolean {
+export function runningSync(pid: number): boolean {
   try {
     process.kill(pid, 0);
   } catch {

@@ -9,9 +9,8 @@ import type { ThrowawayDatabase } from '../db/provider.js';
 import type { RevisionNode } from '../graph/graph.js';
 import type { RevisionReport } from '../report/types.js';
 import type { ProgressSink } from './options.js';
-import { RoundTripper, headsWithin, type RoundTripResult, type WalkState } from './roundtrip.js';
+import { RoundTripper, databaseWith, type RoundTripResult, type WalkState } from './roundtrip.js';
 import type { Stopwatch } from './stopwatch.js';
-import { databaseTarget } from './target.js';
 
 /** Below this many revisions a second lane costs more (worker start, database) than it saves. */
 export const MIN_REVISIONS_PER_LANE = 30;
@@ -78,13 +77,9 @@ export async function walkInLanes(ctx: LaneContext, target: DatabaseTarget, revi
     const before = new Set([...applied, ...chunks.slice(0, i).flat()]);
     const tree = await ctx.spawnTree();
     ctx.hold(() => tree.close());
-    const created = await ctx.db.createDatabase();
-    const laneTarget = databaseTarget(ctx.db, created.database);
-    await tree.useDatabase(laneTarget);
+    let laneTarget: DatabaseTarget;
     try {
-      await ctx.clock.time('fastForwardMs', async () => {
-        for (const h of headsWithin(nodes, before)) await tree.upgrade(h, ctx.stepTimeoutMs);
-      });
+      laneTarget = await ctx.clock.time('fastForwardMs', () => databaseWith(ctx.db, tree, nodes, before, ctx.stepTimeoutMs));
     } catch {
       await tree.close();
       return null; // an earlier revision does not apply: lane 0 walks this chunk afterwards

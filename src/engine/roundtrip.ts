@@ -111,10 +111,7 @@ export class RoundTripper {
       const r = byRev.get(rev);
       if (r) Object.assign(r, { steps: {}, differences: [] });
     }
-    const fresh = await this.db.createDatabase();
-    const again = databaseTarget(this.db, fresh.database);
-    await this.tree.useDatabase(again);
-    for (const h of headsWithin(nodes, start.applied)) await this.tree.upgrade(h, this.timeoutMs);
+    const again = await databaseWith(this.db, this.tree, nodes, start.applied, this.timeoutMs);
     const redone = (await this.walk(again, revisions, nodes, byRev, walk, tick, total))!;
     redone.notices.push(
       'a migration changed the schema in a way DDL event triggers do not report (direct writes to the system catalogs?), ' +
@@ -144,10 +141,7 @@ export class RoundTripper {
       const want = headsWithin(nodes, applied);
       if (now && expected.equals(now) && stamped !== null && stamped.join() === want.join()) return now;
       // Unknown state: build a fresh database up to what should be applied, from empty.
-      const fresh = await this.db.createDatabase();
-      current = databaseTarget(this.db, fresh.database);
-      await this.tree.useDatabase(current);
-      for (const h of headsWithin(nodes, applied)) await this.tree.upgrade(h, this.timeoutMs);
+      current = await databaseWith(this.db, this.tree, nodes, applied, this.timeoutMs);
       await this.connect(current);
       return this.snapshot();
     };
@@ -245,6 +239,18 @@ export class RoundTripper {
       ?.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()')
       .catch(() => {});
   }
+}
+
+/**
+ * A new database holding exactly the `applied` revisions, built from empty by upgrading to
+ * the heads of that sub-graph, with `tree` pointed at it.
+ */
+export async function databaseWith(db: ThrowawayDatabase, tree: SourceTree, nodes: Map<string, RevisionNode>, applied: Set<string>, timeoutMs: number): Promise<DatabaseTarget> {
+  const created = await db.createDatabase();
+  const target = databaseTarget(db, created.database);
+  await tree.useDatabase(target);
+  for (const h of headsWithin(nodes, applied)) await tree.upgrade(h, timeoutMs);
+  return target;
 }
 
 /** Heads of the applied sub-graph: the upgrade targets that rebuild it from empty. */

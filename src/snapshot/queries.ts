@@ -360,7 +360,10 @@ SELECT o.unit, o.classid || ':' || o.objid AS part,
 FROM parts o`;
 
 /** Prepared once per session, next to the full-read statements. */
-const DELTA_QUERIES = SNAPSHOT_QUERIES.filter(([, , , scope]) => scope !== 'schema' && scope !== 'extension');
+/** Schemas and extensions are few and always read whole; the other scopes filter by unit. */
+const readWhole = (scope: Scope): scope is 'schema' | 'extension' => scope === 'schema' || scope === 'extension';
+
+const DELTA_QUERIES = SNAPSHOT_QUERIES.filter(([, , , scope]) => !readWhole(scope));
 
 export const PREPARE_DELTA_SQL = [
   ...DELTA_QUERIES.map(([kind, sql, unit, scope]) => `PREPARE ${deltaName(kind)}(oid[]) AS ${filtered(sql, unit, scope)}`),
@@ -405,7 +408,7 @@ export function deltaSql(units: { rel: number[]; type: number[]; proc: number[] 
   const kinds: SnapshotKind[] = [];
   const statements: string[] = [];
   for (const [kind, , , scope] of SNAPSHOT_QUERIES) {
-    if (scope === 'schema' || scope === 'extension') statements.push(`EXECUTE ${statementName(kind)}`);
+    if (readWhole(scope)) statements.push(`EXECUTE ${statementName(kind)}`);
     else if (units[scope].length) statements.push(`EXECUTE ${deltaName(kind)}(${oidArray(units[scope])})`);
     else continue;
     kinds.push(kind);

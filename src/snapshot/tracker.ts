@@ -19,8 +19,8 @@
 // Where the triggers cannot be installed (no superuser), every read is a whole one.
 
 import type pg from 'pg';
-import type { Snapshot } from './model.js';
-import { normalizeSnapshot } from './normalize.js';
+import { emptySnapshot, type Snapshot } from './model.js';
+import { canonicalJson, normalizeSnapshot } from './normalize.js';
 import { CATALOG, INTERNAL_SCHEMA, PLANNED_LEAD, PLANNED_TAIL, SNAPSHOT_QUERIES, deltaSql, partsSql, planned, resolveSql, type SnapshotKind } from './queries.js';
 import { executePrepared, kindRows, readAllRows, type KindRows, type UnitRow } from './read.js';
 
@@ -75,9 +75,9 @@ const UNINSTALL_SQL = `UNLISTEN ${CHANNEL}; DROP EVENT TRIGGER IF EXISTS ${TRIGG
 // them to this session ahead of the query's result.
 const CHECK_SQL = `SELECT count(*)::int AS n FROM pg_event_trigger WHERE evtname IN ('${TRIGGERS[0]}', '${TRIGGERS[1]}') AND evtenabled = 'A'`;
 
-/** One unit's rows per kind, and their canonical text (what equality compares). */
+/** One unit's rows as a (partial) snapshot, and its canonical text (what equality compares). */
 interface Unit {
-  rows: Partial<Record<SnapshotKind, Record<string, unknown>[]>>;
+  rows: Snapshot;
   text: string;
 }
 
@@ -109,10 +109,9 @@ export class SchemaState {
   /** The whole snapshot, for diffs and reports (built once). */
   snapshot(): Snapshot {
     if (!this.whole) {
-      const lists = {} as Record<SnapshotKind, Record<string, unknown>[]>;
-      for (const [kind] of SNAPSHOT_QUERIES) lists[kind] = [];
+      const lists = emptySnapshot() as unknown as Record<SnapshotKind, unknown[]>;
       for (const unit of this.units.values()) {
-        for (const [kind, rows] of Object.entries(unit.rows)) lists[kind as SnapshotKind].push(...rows);
+        for (const [kind] of SNAPSHOT_QUERIES) lists[kind].push(...unit.rows[kind]);
       }
       this.whole = normalizeSnapshot(lists as unknown as Snapshot);
     }
@@ -120,47 +119,33 @@ export class SchemaState {
   }
 }
 
-// Code-unit order, not localeCompare: the result must not depend on the machine's locale.
-const compare = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
-const SET_LIKE = new Set(['acl', 'checks', 'config', 'roles']);
-
-/** Canonical text of one unit: kinds in fixed order, rows sorted, no column positions. */
-function unitOf(rows: Partial<Record<SnapshotKind, Record<string, unknown>[]>>): Unit {
-  const parts: string[] = [];
-  for (const [kind] of SNAPSHOT_QUERIES) {
-    const list = rows[kind];
-    if (!list?.length) continue;
-    const texts = list.map((o) => {
-      const keys = Object.keys(o).filter((k) => k !== 'position').sort(compare);
-      return JSON.stringify(keys.map((k) => {
-        const v = o[k];
-        return SET_LIKE.has(k) && Array.isArray(v) ? [...(v as string[])].sort(compare) : v;
-      })) + JSON.stringify(keys);
-    });
-    texts.sort(compare);
-    parts.push(kind + texts.join('\n'));
-  }
-  return { rows, text: parts.join('\u0002') };
+/** A unit from its rows; its text is the one snapshotsEqual() compares (normalize.ts). */
+function unitOf(rows: Snapshot): Unit {
+  const normalized = normalizeSnapshot(rows);
+  return { rows: normalized, text: canonicalJson(normalized) };
 }
 
 /** Groups rows by unit key, dropping the key from each row. */
 function groupUnits(rows: KindRows, into: Map<string, Unit>): void {
-  const grouped = new Map<string, Partial<Record<SnapshotKind, Record<string, unknown>[]>>>();
+  const grouped = new Map<string, Record<SnapshotKind, unknown[]>>();
   for (const [kind] of SNAPSHOT_QUERIES) {
     for (const { _unit, ...row } of rows[kind] as UnitRow[]) {
       let g = grouped.get(_unit);
-      if (!g) grouped.set(_unit, (g = {}));
-      (g[kind] ??= []).push(row);
+      if (!g) grouped.set(_unit, (g = emptySnapshot() as unknown as Record<SnapshotKind, unknown[]>));
+      g[kind].push(row);
     }
   }
-  for (const [key, g] of grouped) into.set(key, unitOf(g));
+  for (const [key, g] of grouped) into.set(key, unitOf(g as unknown as Snapshot));
 }
 
+/** What the triggers reported since the last read: `classid:objid` of each object. */
 interface PendingChanges {
   whole: boolean;
-  touched: Array<[number, number]>;
-  dropped: string[];
+  touched: Set<string>;
+  dropped: Set<string>;
 }
+
+const nothingPending = (): PendingChanges => ({ whole: false, touched: new Set(), dropped: new Set() });
 
 export interface ReadOptions {
   /** Read everything, whatever the triggers reported. */
@@ -169,7 +154,7 @@ export interface ReadOptions {
 
 export class SchemaTracker {
   private state: SchemaState | null = null;
-  private pending: PendingChanges = { whole: false, touched: [], dropped: [] };
+  private pending = nothingPending();
   /** `classid:objid` of every object a unit is made of -> the unit. */
   private partOwner = new Map<string, string>();
   private partsOf = new Map<string, string[]>();
@@ -177,10 +162,8 @@ export class SchemaTracker {
   private refsOf = new Map<string, string[]>();
   private dependents = new Map<string, Set<string>>();
   private onNotification = (msg: pg.Notification): void => {
-    if (msg.channel !== CHANNEL || msg.processId === this.backendPid) return;
-    this.take(msg.payload ?? 'F');
+    if (msg.channel === CHANNEL) this.take(msg.payload ?? 'F');
   };
-  private backendPid = 0;
   /** How the last read was made: for tests and diagnostics. */
   lastRead: 'whole' | 'incremental' | 'unchanged' = 'whole';
 
@@ -197,8 +180,6 @@ export class SchemaTracker {
     const tracker = new SchemaTracker(client, false);
     if (options.incremental === false) return tracker;
     try {
-      const pid = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
-      tracker.backendPid = pid.rows[0]!.pid;
       await client.query(INSTALL_SQL);
       client.on('notification', tracker.onNotification);
       tracker.tracking = true;
@@ -222,15 +203,8 @@ export class SchemaTracker {
       this.pending.whole = true;
       return;
     }
-    const items = payload.slice(2).split(' ');
-    if (payload[0] === 'd') {
-      this.pending.dropped.push(...items);
-      return;
-    }
-    for (const item of items) {
-      const [c, o] = item.split(':');
-      this.pending.touched.push([Number(c), Number(o)]);
-    }
+    const into = payload[0] === 'd' ? this.pending.dropped : this.pending.touched;
+    for (const item of payload.slice(2).split(' ')) into.add(item);
   }
 
   async read(options: ReadOptions = {}): Promise<SchemaState> {
@@ -242,10 +216,9 @@ export class SchemaTracker {
       await this.client.query(INSTALL_SQL).then(() => (this.tracking = true), () => this.client.query('ROLLBACK').catch(() => {}));
       return this.readWhole();
     }
-    const pending = this.pending;
-    this.pending = { whole: false, touched: [], dropped: [] };
+    const pending = this.takePending();
     if (pending.whole) return this.readWhole();
-    if (pending.touched.length === 0 && pending.dropped.length === 0) {
+    if (pending.touched.size === 0 && pending.dropped.size === 0) {
       this.lastRead = 'unchanged';
       return this.state;
     }
@@ -260,8 +233,9 @@ export class SchemaTracker {
       const owner = this.partOwner.get(item);
       if (owner) stale.add(owner);
     }
-    if (pending.touched.length) {
-      const resolved = await this.delta(resolveSql(dedupe(pending.touched)), 1);
+    if (pending.touched.size) {
+      const objects = [...pending.touched].map((item) => item.split(':').map(Number) as [number, number]);
+      const resolved = await this.delta(resolveSql(objects), 1);
       for (const r of resolved[0]!.rows as Array<{ unit: string }>) stale.add(r.unit);
     }
     for (const key of [...stale]) for (const d of this.dependents.get(key) ?? []) stale.add(d);
@@ -298,12 +272,11 @@ export class SchemaTracker {
 
   private async readWhole(): Promise<SchemaState> {
     this.lastRead = 'whole';
-    this.pending = { whole: false, touched: [], dropped: [] };
     if (this.tracking) {
       // Notifications of changes made before this read are delivered with this round trip;
       // the read below sees those changes, so they are dropped afterwards.
       await this.client.query(CHECK_SQL);
-      this.pending = { whole: false, touched: [], dropped: [] };
+      this.takePending();
     }
     const rows = await readAllRows(this.client);
     const map = new Map<string, Unit>();
@@ -318,6 +291,12 @@ export class SchemaTracker {
       this.learn(parts!.rows as PartRow[], map);
     }
     return this.state;
+  }
+
+  private takePending(): PendingChanges {
+    const pending = this.pending;
+    this.pending = nothingPending();
+    return pending;
   }
 
   /** Delta statements (see planned() in queries.ts): the statements' own results. */
@@ -359,12 +338,6 @@ interface PartRow {
   unit: string;
   part: string;
   refs: Array<string | null>;
-}
-
-function dedupe(objects: Array<[number, number]>): Array<[number, number]> {
-  const seen = new Map<string, [number, number]>();
-  for (const o of objects) seen.set(`${o[0]}:${o[1]}`, o);
-  return [...seen.values()];
 }
 
 function splitUnits(keys: Iterable<string>): { rel: number[]; type: number[]; proc: number[] } {

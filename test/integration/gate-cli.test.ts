@@ -186,11 +186,10 @@ describe('alembic-gate check: verdicts', () => {
     }
   });
 
-  it('session-state: a step that leaves session settings, temp tables and locks does not affect the next step', async () => {
+  it('session-state: a step that leaves session settings and temp tables does not affect the next step', async () => {
     // The gate reuses one connection for consecutive steps; each step must still start from a
     // new session's state, as under `alembic upgrade`. A leaked search_path would put notes in
-    // the scratch schema (drift and the downgrade of d4e5f6a1b2c3 would fail), a leaked temp
-    // table would fail the re-upgrade, a leaked advisory lock would hang e5f6a1b2c3d4.
+    // the scratch schema (drift would fail); a leaked temp table would fail the re-upgrade.
     const report = expectPassed(await gate('session-state', { args: ['--step-timeout', '20'] }));
     expect(check(report, 'roundtrip').summary).toMatch(/^2 revisions round-trip cleanly/);
     expect(check(report, 'drift').status).toBe('pass');

@@ -10,6 +10,7 @@ import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectionString, sqlalchemyUrl, withClient } from '../../src/db/client.js';
 import { pendingCleanups } from '../../src/db/cleanup.js';
+import { runningSync } from '../../src/db/cluster.js';
 import { checkDocker, provisionContainer } from '../../src/db/container.js';
 import { provisionEmbedded } from '../../src/db/embedded.js';
 import { provisionDatabase } from '../../src/db/factory.js';
@@ -23,28 +24,13 @@ const here = dirname(fileURLToPath(import.meta.url));
 const repoRoot = join(here, '..', '..');
 const timings: Record<string, number> = {};
 
-/** True if the process exists and is not a zombie waiting to be reaped. */
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
-  } catch {
-    return false;
-  }
-}
-
 async function waitGone(pid: number, ms = 10_000): Promise<boolean> {
   const deadline = Date.now() + ms;
   while (Date.now() < deadline) {
-    if (!isAlive(pid)) return true;
+    if (!runningSync(pid)) return true;
     await new Promise((r) => setTimeout(r, 50));
   }
-  return !isAlive(pid);
+  return !runningSync(pid);
 }
 
 async function databaseExists(name: string): Promise<boolean> {
@@ -170,7 +156,7 @@ async function expectCluster(db: ThrowawayDatabase, provider: string): Promise<v
   expect(res.rows[0].d).toBe('alembic_gate');
   expect(res.rows[0].l).toBe(''); // unix socket only
   const pid = db.serverPid!;
-  expect(isAlive(pid)).toBe(true);
+  expect(runningSync(pid)).toBe(true);
   if (process.getuid?.() === 0) expect(processUid(pid)).not.toBe(0);
 
   await withClient(db.connection, (c) => c.query('create table t (id int)'));
@@ -181,7 +167,7 @@ async function expectCluster(db: ThrowawayDatabase, provider: string): Promise<v
 
   await db.dispose();
   await db.dispose();
-  expect(isAlive(pid)).toBe(false);
+  expect(runningSync(pid)).toBe(false);
   expect(existsSync(db.tempDir!)).toBe(false);
   expect(pendingCleanups()).toBe(0);
 }
@@ -317,7 +303,7 @@ describe('cleanup on exit paths and signals', () => {
   ] as const) {
     it(`local: ${signal} stops the server, removes the temp dir, exits ${code}`, async () => {
       const { child, info, exit, stderr } = await startHelper('local', 'wait');
-      expect(isAlive(info.serverPid!)).toBe(true);
+      expect(runningSync(info.serverPid!)).toBe(true);
       expect(existsSync(info.tempDir!)).toBe(true);
       child.kill(signal);
       const result = await exit;
