@@ -489,8 +489,9 @@ describe('alembic-gate check: could not run (exit 2)', () => {
   });
 
   it('--python python3 without Alembic names alembic and the interpreter', async () => {
-    // The python3 first on PATH (pyenv here) has no Alembic.
-    expectCouldNotRun(await gate('clean', { noPython: true, args: ['--python', 'python3'] }), /alembic/i, /python3/);
+    // The python3 first on PATH (pyenv here) has no Alembic; the second stack's PYTHONPATH
+    // (built for Debian's python3) must not lend it one.
+    expectCouldNotRun(await gate('clean', { noPython: true, args: ['--python', 'python3'], env: { PYTHONPATH: '' } }), /alembic/i, /python3/);
   });
 
   it('--base no-such-ref says how to fetch it', async () => {
