@@ -19,13 +19,18 @@ round-trips each new revision, compares the models with the schema, checks the r
 
 Options:
   --base <ref>            base git ref or sha (default: the upstream default branch, else main)
-  --config <path>         alembic.ini (default: ./alembic.ini)
+  --config <path>         alembic.ini or pyproject.toml (default: ./alembic.ini, else
+                          pyproject.toml's [tool.alembic], else Flask-Migrate's migrations/alembic.ini)
+  --flask-app <app>       Flask-Migrate: the app to build, as FLASK_APP takes it (default:
+                          $FLASK_APP, else app.py / wsgi.py or their create_app())
   --python <cmd>          Python with the project's dependencies (default: $ALEMBIC_GATE_PYTHON,
                           else python3); may be a prefix such as "poetry run python"
   --database-url <url>    use this PostgreSQL server: a fresh database is created and dropped
   --provider <name>       auto | url | local | embedded | container (default auto)
   --postgres-version <n>  PostgreSQL major version for the local/container providers
   --roundtrip <scope>     new (default) | all | none
+  --allow-irreversible    a revision with no downgrade(), or one that raises on purpose, is a
+                          notice, not a roundtrip failure
   --format <fmt>          text | markdown | json (default: text on a terminal, else json)
   --output <file>         also write the JSON report to this file
   --fail-on <ids>         comma-separated checks that fail the gate (default: all:
@@ -63,6 +68,8 @@ export async function main(argv: string[]): Promise<number> {
         provider: { type: 'string' },
         'postgres-version': { type: 'string' },
         roundtrip: { type: 'string' },
+        'flask-app': { type: 'string' },
+        'allow-irreversible': { type: 'boolean' },
         format: { type: 'string' },
         output: { type: 'string' },
         'fail-on': { type: 'string' },
@@ -122,6 +129,8 @@ export async function main(argv: string[]): Promise<number> {
       failOn: failOn as CheckId[],
       stepTimeoutMs: timeout * 1000,
       urlEnvVars: urlEnv,
+      flaskApp: values['flask-app'] as string | undefined,
+      allowIrreversible: Boolean(values['allow-irreversible']),
     };
   } catch (err) {
     process.stderr.write(`alembic-gate: ${(err as Error).message}\n`);

@@ -82,6 +82,8 @@ export async function run(deps: Partial<RunDeps> = {}): Promise<void> {
       failOn: inputs.failOn,
       stepTimeoutMs: inputs.stepTimeoutMs,
       urlEnvVars: inputs.databaseUrlEnv,
+      flaskApp: inputs.flaskApp,
+      allowIrreversible: inputs.allowIrreversible,
     };
     let phase: string | undefined;
     const progress: ProgressSink = (event) => {

@@ -24,6 +24,9 @@ export interface ActionInputs {
   githubToken: string;
   allowPullRequestTarget: boolean;
   stepTimeoutMs: number;
+  /** Flask-Migrate: the app to build (FLASK_APP syntax); undefined = as `flask` finds it. */
+  flaskApp?: string;
+  allowIrreversible: boolean;
 }
 
 /** Raw input strings, as the runner passes them (empty string = not set). */
@@ -41,7 +44,9 @@ export type RawInputs = Record<
   | 'comment'
   | 'github-token'
   | 'allow-pull-request-target'
-  | 'step-timeout',
+  | 'step-timeout'
+  | 'flask-app'
+  | 'allow-irreversible',
   string
 >;
 
@@ -72,6 +77,8 @@ export function readInputs(): ActionInputs {
     'github-token': core.getInput('github-token'),
     'allow-pull-request-target': core.getInput('allow-pull-request-target'),
     'step-timeout': core.getInput('step-timeout'),
+    'flask-app': core.getInput('flask-app'),
+    'allow-irreversible': core.getInput('allow-irreversible'),
   });
 }
 
@@ -118,6 +125,8 @@ export function parseInputs(raw: RawInputs): ActionInputs {
     githubToken: get('github-token'),
     allowPullRequestTarget: parseBoolean('allow-pull-request-target', get('allow-pull-request-target') || 'false'),
     stepTimeoutMs: parseDuration('step-timeout', get('step-timeout') || '10m'),
+    flaskApp: get('flask-app') || undefined,
+    allowIrreversible: parseBoolean('allow-irreversible', get('allow-irreversible') || 'false'),
   };
 }
 

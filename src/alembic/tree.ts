@@ -1,12 +1,25 @@
 // One source tree (base or head) with its Alembic worker. Restarts the worker after a step
 // that had to be killed, so the gate can go on with the next revision.
-import { relative, sep } from 'node:path';
-import { AlembicWorker, WorkerError, type WorkerGraph, type WorkerVersions } from './worker-client.js';
+import { join, relative, sep } from 'node:path';
+import { AlembicWorker, WorkerError, type StepResult, type WorkerGraph, type WorkerVersions } from './worker-client.js';
+import type { ConfigShape } from './project-config.js';
 import { buildGraph, type RevisionGraph, type RevisionNode } from '../graph/graph.js';
 
 export interface DatabaseTarget {
   url: string;
   allowed: { host: string; port: number; database: string };
+}
+
+/** Where the project's configuration is, relative to a tree's root (the same in base and head). */
+export interface TreeLayout {
+  shape: ConfigShape;
+  /** The file that configures Alembic (an ini or pyproject.toml). */
+  config: string;
+  ini: string | null;
+  toml: string | null;
+  /** The directory Alembic runs from. */
+  cwd: string;
+  flaskApp?: string;
 }
 
 export class SourceTree {
@@ -15,13 +28,15 @@ export class SourceTree {
   graph: RevisionGraph | null = null;
   rawGraph: WorkerGraph | null = null;
   versions: WorkerVersions | null = null;
+  /** The version table env.py configured, once a step has told (snapshots leave it out). */
+  versionTable: { schema: string | null; name: string } | null = null;
 
   constructor(
     readonly label: 'base' | 'head',
     /** Root of the tree (repository root or an exported copy). */
     readonly root: string,
-    /** Absolute path of alembic.ini inside this tree. */
-    readonly iniPath: string,
+    /** Where the configuration is inside this tree. */
+    readonly layout: TreeLayout,
     private readonly python: string,
     private readonly urlEnvVars: string[],
   ) {}
@@ -29,7 +44,9 @@ export class SourceTree {
   /** Starts Python, loads alembic.ini and every revision file. */
   async start(): Promise<void> {
     this.worker = await AlembicWorker.start({ python: this.python, cwd: this.root, label: this.label });
-    const loaded = await this.worker.load(this.iniPath, this.root);
+    const at = (p: string | null) => (p === null ? null : join(this.root, p));
+    const l = this.layout;
+    const loaded = await this.worker.load(at(l.config)!, this.root, { shape: l.shape, ini: at(l.ini), toml: at(l.toml), cwd: at(l.cwd)!, ...(l.flaskApp ? { flaskApp: l.flaskApp } : {}) });
     this.versions = loaded.versions;
     this.rawGraph = loaded.graph;
     if (loaded.graph.ok) this.graph = buildGraph(loaded.graph.revisions.map((r) => this.toNode(r)));
@@ -75,12 +92,23 @@ export class SourceTree {
 
   async upgrade(target: string, timeoutMs: number) {
     await this.ensureAlive();
-    return this.live().upgrade(target, timeoutMs);
+    return this.learn(await this.live().upgrade(target, timeoutMs));
   }
 
   async downgrade(target: string, timeoutMs: number) {
     await this.ensureAlive();
-    return this.live().downgrade(target, timeoutMs);
+    return this.learn(await this.live().downgrade(target, timeoutMs));
+  }
+
+  /** env.py's own setup, without migrations; a failure is left for the first real step to report. */
+  async setup(timeoutMs: number): Promise<void> {
+    await this.ensureAlive();
+    await this.live().setup(timeoutMs).then((r) => this.learn(r), () => {});
+  }
+
+  private learn(result: StepResult): StepResult {
+    if (result.versionTable) this.versionTable = result.versionTable;
+    return result;
   }
 
   async sql(direction: 'upgrade' | 'downgrade', from: string | null, to: string, timeoutMs: number) {

@@ -28,6 +28,18 @@ export interface StepResult {
    * ALTER ROLE ...): changes DDL event triggers do not report (see snapshot/tracker.ts).
    */
   catalogWrite?: boolean;
+  /** The version table env.py configured (version_table / version_table_schema). */
+  versionTable?: { schema: string | null; name: string };
+}
+
+/** How the worker finds the project (see project-config.ts); paths absolute. */
+export interface ProjectLoad {
+  shape?: 'ini' | 'pyproject' | 'flask';
+  ini?: string | null;
+  toml?: string | null;
+  cwd?: string;
+  /** Flask: the app to build (FLASK_APP syntax), else as `flask` finds it. */
+  flaskApp?: string;
 }
 
 export class WorkerError extends Error {
@@ -249,8 +261,13 @@ export class AlembicWorker {
     });
   }
 
-  load(config: string, projectRoot: string): Promise<{ versions: WorkerVersions; graph: WorkerGraph }> {
-    return this.request('load', { config, projectRoot }, 120_000);
+  load(config: string, projectRoot: string, project: ProjectLoad = {}): Promise<{ versions: WorkerVersions; graph: WorkerGraph }> {
+    return this.request('load', { config, projectRoot, ...project }, 120_000);
+  }
+
+  /** Runs env.py without migrations: what it sets up itself (schemas, the version table) is there before a first revision. */
+  setup(timeoutMs: number): Promise<StepResult> {
+    return this.request('setup', {}, timeoutMs);
   }
 
   useDatabase(url: string, allowed: { host: string; port: number; database: string }, envVars: string[]): Promise<void> {

@@ -5,7 +5,8 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { SourceTree } from '../alembic/tree.js';
+import { SourceTree, type TreeLayout } from '../alembic/tree.js';
+import { locateProjectConfig } from '../alembic/project-config.js';
 import { WorkerError } from '../alembic/worker-client.js';
 import { provisionDatabase } from '../db/factory.js';
 import { registerCleanup } from '../db/cleanup.js';
@@ -77,14 +78,23 @@ function emptyReport(options: GateOptions): Report {
 async function gate(options: GateOptions, progress: ProgressSink, report: Report, resources: Resources, clock: Stopwatch): Promise<void> {
   // --- where things are --------------------------------------------------------------------
   const repo = await GitRepo.open(options.repoRoot);
-  const iniAbs = resolve(options.workingDirectory, options.alembicConfig);
-  if (!existsSync(iniAbs)) {
-    throw new UserError(`no Alembic config at ${iniAbs}: pass --config (action input alembic-config) with the path of your alembic.ini, relative to ${options.workingDirectory}`);
-  }
-  const iniRel = relative(repo.root, iniAbs);
-  if (iniRel.startsWith('..') || isAbsolute(iniRel)) throw new UserError(`the Alembic config ${iniAbs} is outside the git repository ${repo.root}`);
+  const located = locateProjectConfig(options.workingDirectory, options.alembicConfig);
+  const inRepo = (abs: string): string => {
+    const rel = relative(repo.root, abs);
+    if (rel.startsWith('..') || isAbsolute(rel)) throw new UserError(`the Alembic config ${abs} is outside the git repository ${repo.root}`);
+    return rel.split(sep).join('/') || '.';
+  };
+  const layout: TreeLayout = {
+    shape: located.shape,
+    config: inRepo(located.config),
+    ini: located.ini ? inRepo(located.ini) : null,
+    toml: located.toml ? inRepo(located.toml) : null,
+    cwd: inRepo(located.cwd),
+    ...(options.flaskApp ? { flaskApp: options.flaskApp } : {}),
+  };
+  const iniRel = layout.config;
   // Repository-relative paths in the report: runner paths mean nothing to a reader.
-  report.config.alembicConfig = iniRel.split(sep).join('/');
+  report.config.alembicConfig = iniRel;
   report.config.workingDirectory = relative(repo.root, resolve(options.workingDirectory)).split(sep).join('/') || '.';
 
   const baseSha = await repo.resolveCommit(options.base);
@@ -106,7 +116,7 @@ async function gate(options: GateOptions, progress: ProgressSink, report: Report
 
   // --- start the database and both workers at once ---------------------------------------------
   progress({ phase: 'provision', message: 'starting a throwaway PostgreSQL and the Python workers' });
-  const head = new SourceTree('head', headRoot, join(headRoot, iniRel), options.python, options.urlEnvVars);
+  const head = new SourceTree('head', headRoot, layout, options.python, options.urlEnvVars);
   resources.add(() => head.close());
   const dbPromise = clock.time('provisionMs', () =>
     provisionDatabase({ provider: options.provider, databaseUrl: options.databaseUrl, postgresVersion: options.postgresVersion }),
@@ -115,7 +125,7 @@ async function gate(options: GateOptions, progress: ProgressSink, report: Report
   const basePromise = clock.time('baseWorkerMs', async () => {
     const root = await exportTree(repo, baseSha, 'base', resources);
     if (!existsSync(join(root, iniRel))) return null; // the base has no Alembic setup yet
-    const tree = new SourceTree('base', root, join(root, iniRel), options.python, options.urlEnvVars);
+    const tree = new SourceTree('base', root, layout, options.python, options.urlEnvVars);
     resources.add(() => tree.close());
     await tree.start();
     return tree;
@@ -168,7 +178,7 @@ async function gate(options: GateOptions, progress: ProgressSink, report: Report
   let reachedHead = true;
   const replayAll = options.roundtrip === 'all';
   if (!replayAll && base && baseGraph && baseGraph.nodes.size > 0) {
-    progress({ phase: 'base', message: `applying the base's ${baseGraph.nodes.size} revisions (${baseSha.slice(0, 12)})` });
+    progress({ phase: 'base', message: `applying the base's ${plural(baseGraph.nodes.size, 'revision')} (${baseSha.slice(0, 12)})` });
     await base.useDatabase(target);
     // Revisions the base has and this branch does not (the base moved on, or the branch deleted
     // one) cannot be applied before the branch's own: start from what both share.
@@ -182,6 +192,10 @@ async function gate(options: GateOptions, progress: ProgressSink, report: Report
         for (const t of targets) await base.upgrade(t, options.stepTimeoutMs);
       } catch (err) {
         const f = describeFailure(err, base);
+        if (f.kind === 'setup' || f.kind === 'config' || f.kind === 'foreign_database') {
+          // env.py (or the app it needs) fails before any migration runs: no revision is at fault.
+          throw new UserError(`the base's env.py fails before running any migration (${baseSha.slice(0, 12)}), so the PR cannot be tested on top of it: ${f.message}`);
+        }
         throw new UserError(`the base's own migrations (${baseSha.slice(0, 12)}) fail on an empty database, so the PR cannot be tested on top of them: ${f.revision ? `revision ${f.revision}: ` : ''}${f.message}`);
       }
     });
@@ -198,11 +212,12 @@ async function gate(options: GateOptions, progress: ProgressSink, report: Report
       db,
       tree: head,
       spawnTree: async () => {
-        const tree = new SourceTree('head', headRoot, join(headRoot, iniRel), options.python, options.urlEnvVars);
+        const tree = new SourceTree('head', headRoot, layout, options.python, options.urlEnvVars);
         await tree.start();
         return tree;
       },
       stepTimeoutMs: options.stepTimeoutMs,
+      allowIrreversible: options.allowIrreversible,
       progress,
       clock,
       hold: (release) => resources.add(release),
@@ -236,10 +251,10 @@ async function gate(options: GateOptions, progress: ProgressSink, report: Report
     id: 'upgrade',
     status: upgradeFindings.length ? 'fail' : 'pass',
     summary: upgradeFindings.length
-      ? `${upgradeFindings.length} revision${upgradeFindings.length === 1 ? '' : 's'} fail to apply`
+      ? `${plural(upgradeFindings.length, 'revision')} ${upgradeFindings.length === 1 ? 'fails' : 'fail'} to apply`
       : replayAll
         ? `all ${order.length} revisions apply from an empty database`
-        : `base${baseGraph ? ` (${baseGraph.nodes.size} revisions)` : ' (empty)'} -> head (${newOrder.length} new) applies`,
+        : `base${baseGraph ? ` (${plural(baseGraph.nodes.size, 'revision')})` : ' (empty)'} -> head (${newOrder.length} new) applies`,
     findings: upgradeFindings,
   });
   report.checks.push(roundtripCheck);
@@ -258,6 +273,8 @@ async function gate(options: GateOptions, progress: ProgressSink, report: Report
   report.sql = await clock.time('sqlMs', () => sqlPreview(head, newOrder, byRev, options.stepTimeoutMs, report.notices));
   report.status = verdictOf(report.checks, options.failOn);
 }
+
+const plural = (n: number, noun: string): string => `${n} ${noun}${n === 1 ? '' : 's'}`;
 
 function checkGraph(head: SourceTree): CheckResult {
   const g = head.rawGraph!;
@@ -330,8 +347,10 @@ async function sqlPreview(head: SourceTree, revs: string[], byRev: Map<string, R
       entry.upgrade = splitSql((await head.sql('upgrade', from, rev, timeoutMs)).sql, 'upgrade').get(rev) ?? null;
       entry.downgrade = splitSql((await head.sql('downgrade', rev, from ?? 'base', timeoutMs)).sql, 'downgrade').get(rev) ?? null;
     } catch (err) {
-      entry.error = describeFailure(err, head).message.split('\n')[0];
-      offlineFailed = true;
+      const f = describeFailure(err, head);
+      // An irreversible revision has no downgrade SQL; that is not env.py's offline mode failing.
+      entry.error = f.kind === 'irreversible' ? `irreversible: ${f.message}` : f.message.split('\n')[0];
+      if (f.kind !== 'irreversible') offlineFailed = true;
     }
     out.push(entry);
   }

@@ -44,6 +44,8 @@ export interface LaneContext {
   /** Makes another worker for the same tree (started, not yet pointed at a database). */
   spawnTree: () => Promise<SourceTree>;
   stepTimeoutMs: number;
+  /** --allow-irreversible */
+  allowIrreversible?: boolean;
   progress: ProgressSink;
   clock: Stopwatch;
   /** Registers something to release when the gate ends. */
@@ -62,7 +64,7 @@ export async function walkInLanes(ctx: LaneContext, target: DatabaseTarget, revi
   const lanes = laneCount(revisions.length);
   let counter = 0;
   const tick = () => ++counter;
-  const first = new RoundTripper(ctx.db, ctx.tree, ctx.stepTimeoutMs, ctx.progress, ctx.clock);
+  const first = new RoundTripper(ctx.db, ctx.tree, ctx.stepTimeoutMs, ctx.progress, ctx.clock, ctx.allowIrreversible);
   ctx.hold(() => first.close());
   const walk: WalkState = { applied, blocked: new Set() };
   if (lanes === 1) {
@@ -84,7 +86,7 @@ export async function walkInLanes(ctx: LaneContext, target: DatabaseTarget, revi
       await tree.close();
       return null; // an earlier revision does not apply: lane 0 walks this chunk afterwards
     }
-    const tripper = new RoundTripper(ctx.db, tree, ctx.stepTimeoutMs, ctx.progress, ctx.clock);
+    const tripper = new RoundTripper(ctx.db, tree, ctx.stepTimeoutMs, ctx.progress, ctx.clock, ctx.allowIrreversible);
     ctx.hold(() => tripper.close());
     const laneWalk: WalkState = { applied: before, blocked: new Set() };
     const result = await tripper.run(laneTarget, chunk, nodes, byRev, laneWalk, tick, revisions.length);

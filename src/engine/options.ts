@@ -10,8 +10,13 @@ export interface GateOptions {
   repoRoot: string;
   /** Directory the alembic config path is relative to (the action's working-directory). */
   workingDirectory: string;
-  /** Path of alembic.ini relative to workingDirectory (or absolute). */
+  /** Path of alembic.ini or pyproject.toml relative to workingDirectory (or absolute); the default
+   * `alembic.ini`, when absent, is looked for as pyproject.toml or Flask-Migrate's migrations/alembic.ini. */
   alembicConfig: string;
+  /** Flask-Migrate projects: the app to build, as FLASK_APP names it (default: as `flask` finds it). */
+  flaskApp?: string;
+  /** A revision whose downgrade is absent or raises on purpose is a notice, not a roundtrip failure. */
+  allowIrreversible?: boolean;
   /** Base git ref or sha. */
   base: string;
   /** Head: the working tree (local use) or a commit-ish; undefined = working tree. */

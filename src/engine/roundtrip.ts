@@ -23,6 +23,8 @@ export interface RoundTripResult {
   target: DatabaseTarget;
   /** Said once in the report (see gate.ts). */
   notices: string[];
+  /** Revisions whose downgrade is absent or refuses on purpose, allowed by --allow-irreversible. */
+  irreversible: string[];
 }
 
 /** What a walk knows about the database, shared by runs that continue one another. */
@@ -38,11 +40,12 @@ export function roundtripCheck(results: RoundTripResult[], total: number, blocke
   if (total === 0) return { id: 'roundtrip', status: 'skip', summary: emptySummary ?? 'no revisions to round-trip', findings: [] };
   const findings = results.flatMap((r) => r.roundtripFindings);
   const tripped = results.reduce((n, r) => n + r.tripped, 0);
-  if (tripped === 0 && findings.length === 0) {
+  if (tripped === 0 && findings.length === 0 && results.every((r) => r.irreversible.length === 0)) {
     return { id: 'roundtrip', status: 'skip', summary: `not run: ${blocked === 1 ? 'the new revision does' : `the ${blocked} revisions do`} not upgrade (see upgrade)`, findings: [] };
   }
   const failedRevs = new Set(findings.map((f) => f.revision)).size;
-  const skipped = blocked ? `; ${blocked} not round-tripped because their upgrade failed` : '';
+  const irreversible = results.reduce((n, r) => n + r.irreversible.length, 0);
+  const skipped = (blocked ? `; ${blocked} not round-tripped because their upgrade failed` : '') + (irreversible ? `; ${irreversible} irreversible (allowed)` : '');
   const revisions = `revision${tripped === 1 ? '' : 's'}`;
   return {
     id: 'roundtrip',
@@ -66,6 +69,7 @@ export class RoundTripper {
     private readonly timeoutMs: number,
     private readonly progress: ProgressSink,
     private readonly clock: Stopwatch,
+    private readonly allowIrreversible = false,
   ) {}
 
   private async connect(target: DatabaseTarget): Promise<pg.Client> {
@@ -79,7 +83,11 @@ export class RoundTripper {
   }
 
   private snapshot(options?: ReadOptions): Promise<SchemaState> {
-    return this.clock.time('snapshotMs', () => this.tracker!.read(options));
+    return this.clock.time('snapshotMs', async () => {
+      const state = await this.tracker!.read(options);
+      const vt = this.tree.versionTable;
+      return vt && vt.name !== 'alembic_version' ? state.withoutTable(vt.schema, vt.name) : state;
+    });
   }
 
   async close(): Promise<void> {
@@ -125,9 +133,14 @@ export class RoundTripper {
     const { applied, blocked } = walk;
     const upgradeFindings: Finding[] = [];
     const roundtripFindings: Finding[] = [];
+    const irreversible: string[] = [];
+    const notices: string[] = [];
     let tripped = 0;
     let current = target;
     await this.connect(current);
+    // What env.py sets up itself before any migration (CREATE SCHEMA for its version table, the
+    // version table) is not the first revision's doing: S0 is taken after it ran.
+    if (revisions.length) await this.tree.setup(this.timeoutMs);
     let state = revisions.length ? await this.snapshot() : null;
 
     const recover = async (expected: SchemaState, why: StepFailure): Promise<SchemaState> => {
@@ -172,6 +185,21 @@ export class RoundTripper {
 
       // 2. downgrade, must give back S0
       failure = await this.step(r, 'downgrade', () => this.tree.downgrade(downTarget(node), this.timeoutMs));
+      if (failure?.kind === 'irreversible') {
+        // Nothing ran: the database is still at this revision, as the walk needs it.
+        state = await recover(s1, failure);
+        if (this.allowIrreversible) {
+          irreversible.push(rev);
+          r.steps.downgrade = { status: 'skipped', ms: r.steps.downgrade?.ms ?? 0, error: `irreversible: ${failure.message}` };
+          notices.push(`${rev} is irreversible (${failure.message}); its round trip was skipped (--allow-irreversible)`);
+        } else {
+          roundtripFindings.push(
+            findingFrom(failure, `${rev} is irreversible: ${failure.message}. If the project never downgrades, pass --allow-irreversible (action input allow-irreversible)`, { revision: rev, file: node.file }),
+          );
+          tripped++;
+        }
+        continue;
+      }
       if (failure) {
         roundtripFindings.push(findingFrom(failure, `downgrade of ${rev} fails: ${failure.message}`, { revision: rev, file: node.file }));
         state = await recover(s1, failure);
@@ -206,7 +234,7 @@ export class RoundTripper {
     await this.close();
     if (!faithful) return null;
 
-    return { upgradeFindings, roundtripFindings, tripped, target: current, notices: [] };
+    return { upgradeFindings, roundtripFindings, tripped, target: current, notices, irreversible };
   }
 
   /** Runs one Alembic step, records its timing on the revision, returns the failure if any. */
@@ -224,10 +252,12 @@ export class RoundTripper {
     }
   }
 
-  /** The revisions alembic_version holds, sorted; null when it is not the default table. */
+  /** The revisions the version table holds, sorted; null when it cannot be read. */
   private async versions(): Promise<string[] | null> {
+    const vt = this.tree.versionTable ?? { schema: null, name: 'alembic_version' };
+    const qualified = `${vt.schema ? `${quoteIdent(vt.schema)}.` : ''}${quoteIdent(vt.name)}`;
     try {
-      const r = await this.client!.query<{ v: string }>("SELECT version_num AS v FROM alembic_version WHERE to_regclass('alembic_version') IS NOT NULL");
+      const r = await this.client!.query<{ v: string }>(`SELECT version_num AS v FROM ${qualified}`);
       return r.rows.map((x) => x.v).sort();
     } catch {
       return null; // a custom version table: rebuild rather than guess
@@ -241,6 +271,8 @@ export class RoundTripper {
   }
 }
 
+const quoteIdent = (name: string): string => `"${name.replace(/"/g, '""')}"`;
+
 /**
  * A new database holding exactly the `applied` revisions, built from empty by upgrading to
  * the heads of that sub-graph, with `tree` pointed at it.
@@ -249,7 +281,9 @@ export async function databaseWith(db: ThrowawayDatabase, tree: SourceTree, node
   const created = await db.createDatabase();
   const target = databaseTarget(db, created.database);
   await tree.useDatabase(target);
-  for (const h of headsWithin(nodes, applied)) await tree.upgrade(h, timeoutMs);
+  const heads = headsWithin(nodes, applied);
+  if (heads.length === 0) await tree.setup(timeoutMs); // empty, but as env.py leaves it
+  for (const h of heads) await tree.upgrade(h, timeoutMs);
   return target;
 }
 

@@ -69,7 +69,9 @@ export function checkHeads(base: RevisionGraph | null, head: RevisionGraph, newR
   const status = findings.length ? 'fail' : 'pass';
   const summary =
     status === 'pass'
-      ? `one head: ${list(head.heads)}`
+      ? head.heads.length === 1
+        ? `one head: ${list(head.heads)}`
+        : `${head.heads.length} heads (${list(head.heads)}), no more than the base had`
       : head.heads.length > allowed
         ? `${head.heads.length} heads: ${list(head.heads)}; run alembic merge heads`
         : stale.size
@@ -135,7 +137,7 @@ export function checkHistory(base: RevisionGraph | null, head: RevisionGraph, ct
     summary: findings.length
       ? `${findings.length} revision${findings.length === 1 ? '' : 's'} the base already had ${findings.length === 1 ? 'was' : 'were'} edited, deleted or re-parented`
       : base
-        ? `the base's ${base.nodes.size} revisions are unchanged`
+        ? `the base's ${base.nodes.size} revision${base.nodes.size === 1 ? ' is' : 's are'} unchanged`
         : 'the base has no revisions yet',
     findings,
   };

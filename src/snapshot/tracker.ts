@@ -106,6 +106,20 @@ export class SchemaState {
     return mine.every((t, i) => t === theirs[i]);
   }
 
+  /**
+   * This state without a table: the project's own version table (version_table /
+   * version_table_schema) is Alembic's bookkeeping, not schema. `schema` null: in any schema.
+   */
+  withoutTable(schema: string | null, name: string): SchemaState {
+    let next: Map<string, Unit> | null = null;
+    for (const [key, unit] of this.units) {
+      if (!unit.rows.tables.some((t) => t.name === name && (schema === null || t.schema === schema))) continue;
+      next ??= new Map(this.units);
+      next.delete(key);
+    }
+    return next ? new SchemaState(next) : this;
+  }
+
   /** The whole snapshot, for diffs and reports (built once). */
   snapshot(): Snapshot {
     if (!this.whole) {

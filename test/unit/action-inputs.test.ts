@@ -17,6 +17,8 @@ function raw(over: Partial<RawInputs> = {}): RawInputs {
     'github-token': '',
     'allow-pull-request-target': '',
     'step-timeout': '',
+    'flask-app': '',
+    'allow-irreversible': '',
     ...over,
   };
 }
@@ -38,7 +40,15 @@ describe('parseInputs', () => {
       githubToken: '',
       allowPullRequestTarget: false,
       stepTimeoutMs: 600_000,
+      flaskApp: undefined,
+      allowIrreversible: false,
     });
+  });
+
+  it('reads flask-app and allow-irreversible', () => {
+    const i = parseInputs(raw({ 'flask-app': 'shop:create_app()', 'allow-irreversible': 'true' }));
+    expect([i.flaskApp, i.allowIrreversible]).toEqual(['shop:create_app()', true]);
+    expect(() => parseInputs(raw({ 'allow-irreversible': 'yes' }))).toThrow("Input 'allow-irreversible': 'yes' is not a boolean");
   });
 
   it('uses the database URL when given with provider auto', () => {
