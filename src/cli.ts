@@ -31,6 +31,8 @@ Options:
   --roundtrip <scope>     new (default) | all | none
   --allow-irreversible    a revision with no downgrade(), or one that raises on purpose, is a
                           notice, not a roundtrip failure
+  --bootstrap <how>       histories whose first revision expects existing tables: models (the
+                          base's target_metadata, stamped at its heads) or path/to/schema.sql
   --format <fmt>          text | markdown | json (default: text on a terminal, else json)
   --output <file>         also write the JSON report to this file
   --fail-on <ids>         comma-separated checks that fail the gate (default: all:
@@ -70,6 +72,7 @@ export async function main(argv: string[]): Promise<number> {
         roundtrip: { type: 'string' },
         'flask-app': { type: 'string' },
         'allow-irreversible': { type: 'boolean' },
+        bootstrap: { type: 'string' },
         format: { type: 'string' },
         output: { type: 'string' },
         'fail-on': { type: 'string' },
@@ -131,6 +134,7 @@ export async function main(argv: string[]): Promise<number> {
       urlEnvVars: urlEnv,
       flaskApp: values['flask-app'] as string | undefined,
       allowIrreversible: Boolean(values['allow-irreversible']),
+      bootstrap: values.bootstrap as string | undefined,
     };
   } catch (err) {
     process.stderr.write(`alembic-gate: ${(err as Error).message}\n`);

@@ -84,6 +84,7 @@ export async function run(deps: Partial<RunDeps> = {}): Promise<void> {
       urlEnvVars: inputs.databaseUrlEnv,
       flaskApp: inputs.flaskApp,
       allowIrreversible: inputs.allowIrreversible,
+      bootstrap: inputs.bootstrap,
     };
     let phase: string | undefined;
     const progress: ProgressSink = (event) => {

@@ -27,6 +27,8 @@ export interface ActionInputs {
   /** Flask-Migrate: the app to build (FLASK_APP syntax); undefined = as `flask` finds it. */
   flaskApp?: string;
   allowIrreversible: boolean;
+  /** `models` or a schema-only SQL dump's path; undefined = the base's migrations start from empty. */
+  bootstrap?: string;
 }
 
 /** Raw input strings, as the runner passes them (empty string = not set). */
@@ -46,7 +48,8 @@ export type RawInputs = Record<
   | 'allow-pull-request-target'
   | 'step-timeout'
   | 'flask-app'
-  | 'allow-irreversible',
+  | 'allow-irreversible'
+  | 'bootstrap',
   string
 >;
 
@@ -79,6 +82,7 @@ export function readInputs(): ActionInputs {
     'step-timeout': core.getInput('step-timeout'),
     'flask-app': core.getInput('flask-app'),
     'allow-irreversible': core.getInput('allow-irreversible'),
+    bootstrap: core.getInput('bootstrap'),
   });
 }
 
@@ -127,6 +131,7 @@ export function parseInputs(raw: RawInputs): ActionInputs {
     stepTimeoutMs: parseDuration('step-timeout', get('step-timeout') || '10m'),
     flaskApp: get('flask-app') || undefined,
     allowIrreversible: parseBoolean('allow-irreversible', get('allow-irreversible') || 'false'),
+    bootstrap: get('bootstrap') || undefined,
   };
 }
 

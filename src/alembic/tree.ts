@@ -100,6 +100,11 @@ export class SourceTree {
     return this.learn(await this.live().downgrade(target, timeoutMs));
   }
 
+  async bootstrapModels(timeoutMs: number): Promise<void> {
+    await this.ensureAlive();
+    this.learn(await this.live().bootstrapModels(timeoutMs));
+  }
+
   /** env.py's own setup, without migrations; a failure is left for the first real step to report. */
   async setup(timeoutMs: number): Promise<void> {
     await this.ensureAlive();

@@ -265,6 +265,11 @@ export class AlembicWorker {
     return this.request('load', { config, projectRoot, ...project }, 120_000);
   }
 
+  /** --bootstrap models: target_metadata.create_all through env.py, stamped at the heads. */
+  bootstrapModels(timeoutMs: number): Promise<StepResult> {
+    return this.request('bootstrap', {}, timeoutMs);
+  }
+
   /** Runs env.py without migrations: what it sets up itself (schemas, the version table) is there before a first revision. */
   setup(timeoutMs: number): Promise<StepResult> {
     return this.request('setup', {}, timeoutMs);

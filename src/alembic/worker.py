@@ -756,6 +756,38 @@ def cmd_downgrade(req):
     return _run("downgrade", req["target"])
 
 
+def cmd_bootstrap(req):
+    """--bootstrap models: the models' tables (target_metadata.create_all through env.py's own
+    connection and configuration), stamped at the heads, for histories whose first revision
+    expects tables that no revision creates."""
+    from alembic.runtime.environment import EnvironmentContext
+
+    script = _require_script()
+    _flask_context()
+    seen = {"metadata": None}
+
+    def fn(rev, context):
+        metadata = context.opts.get("target_metadata")
+        if metadata is None:
+            raise GateError(
+                "bootstrap",
+                "--bootstrap models needs the models: env.py sets no target_metadata. Pass --bootstrap "
+                "with a schema-only SQL dump instead (pg_dump --schema-only --no-owner --no-privileges)",
+            )
+        for md in metadata if isinstance(metadata, (list, tuple)) else [metadata]:
+            md.create_all(context.connection)
+        seen["metadata"] = True
+        return script._stamp_revs("heads", rev)
+
+    env = EnvironmentContext(STATE["config"], script, fn=fn, as_sql=False, starting_rev=None, destination_rev="heads", tag=None)
+    try:
+        with env:
+            script.run_env()
+    finally:
+        _release_flask_connections()
+    return {"versionTable": _version_table(env)}
+
+
 def cmd_setup(req):
     """env.py once, without migrations: the state a first revision starts from."""
     return _run("upgrade", "heads", migrate=False)
@@ -1046,6 +1078,7 @@ COMMANDS = {
     "upgrade": cmd_upgrade,
     "downgrade": cmd_downgrade,
     "setup": cmd_setup,
+    "bootstrap": cmd_bootstrap,
     "sql": cmd_sql,
     "drift": cmd_drift,
 }

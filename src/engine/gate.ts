@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { SourceTree, type TreeLayout } from '../alembic/tree.js';
 import { locateProjectConfig } from '../alembic/project-config.js';
+import { bootstrapBase, parseBootstrap } from './bootstrap.js';
 import { WorkerError } from '../alembic/worker-client.js';
 import { provisionDatabase } from '../db/factory.js';
 import { registerCleanup } from '../db/cleanup.js';
@@ -97,6 +98,10 @@ async function gate(options: GateOptions, progress: ProgressSink, report: Report
   report.config.alembicConfig = iniRel;
   report.config.workingDirectory = relative(repo.root, resolve(options.workingDirectory)).split(sep).join('/') || '.';
 
+  if (options.bootstrap) {
+    parseBootstrap(options.bootstrap, options.workingDirectory); // a missing dump is a usage error, before anything starts
+    if (options.roundtrip === 'all') throw new UserError('--bootstrap prepares the database for the base\'s migrations; --roundtrip all replays the whole history from an empty database instead. Use one or the other.');
+  }
   const baseSha = await repo.resolveCommit(options.base);
   if (!baseSha) {
     throw new UserError(
@@ -188,6 +193,10 @@ async function gate(options: GateOptions, progress: ProgressSink, report: Report
       report.notices.push(`the base has ${missing.length} revision${missing.length === 1 ? '' : 's'} this branch does not (${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', ...' : ''}): base -> head starts from the revisions both have (see heads and history)`);
     }
     await clock.time('baseUpgradeMs', async () => {
+      if (options.bootstrap) {
+        const how = parseBootstrap(options.bootstrap, options.workingDirectory);
+        report.notices.push(await bootstrapBase(how, options.bootstrap, db, target, base, options.stepTimeoutMs));
+      }
       try {
         for (const t of targets) await base.upgrade(t, options.stepTimeoutMs);
       } catch (err) {
@@ -196,7 +205,13 @@ async function gate(options: GateOptions, progress: ProgressSink, report: Report
           // env.py (or the app it needs) fails before any migration runs: no revision is at fault.
           throw new UserError(`the base's env.py fails before running any migration (${baseSha.slice(0, 12)}), so the PR cannot be tested on top of it: ${f.message}`);
         }
-        throw new UserError(`the base's own migrations (${baseSha.slice(0, 12)}) fail on an empty database, so the PR cannot be tested on top of them: ${f.revision ? `revision ${f.revision}: ` : ''}${f.message}`);
+        const at = `${f.revision ? `revision ${f.revision}: ` : ''}${f.message}`;
+        if (options.bootstrap) throw new UserError(`the base's own migrations (${baseSha.slice(0, 12)}) fail on the database --bootstrap ${options.bootstrap} made, so the PR cannot be tested on top of them: ${at}`);
+        throw new UserError(
+          `the base's own migrations (${baseSha.slice(0, 12)}) fail on an empty database, so the PR cannot be tested on top of them: ${at}\n` +
+            'If the first revision expects tables that no revision creates (made by create_all() or by tooling older than Alembic), ' +
+            "pass --bootstrap models (the base's models, stamped at its heads) or --bootstrap path/to/schema.sql (a pg_dump --schema-only of production); action input bootstrap.",
+        );
       }
     });
   }

@@ -17,6 +17,8 @@ export interface GateOptions {
   flaskApp?: string;
   /** A revision whose downgrade is absent or raises on purpose is a notice, not a roundtrip failure. */
   allowIrreversible?: boolean;
+  /** `models`, or the path (relative to workingDirectory) of a schema-only SQL dump: what the base's migrations start from. */
+  bootstrap?: string;
   /** Base git ref or sha. */
   base: string;
   /** Head: the working tree (local use) or a commit-ish; undefined = working tree. */

@@ -19,6 +19,7 @@ function raw(over: Partial<RawInputs> = {}): RawInputs {
     'step-timeout': '',
     'flask-app': '',
     'allow-irreversible': '',
+    bootstrap: '',
     ...over,
   };
 }
@@ -42,6 +43,7 @@ describe('parseInputs', () => {
       stepTimeoutMs: 600_000,
       flaskApp: undefined,
       allowIrreversible: false,
+      bootstrap: undefined,
     });
   });
 
