@@ -2161,9 +2161,9 @@ var require_dispatcher_base = __commonJS({
       }
       close(callback) {
         if (callback === void 0) {
-          return new Promise((resolve4, reject) => {
+          return new Promise((resolve6, reject) => {
             this.close((err, data) => {
-              return err ? reject(err) : resolve4(data);
+              return err ? reject(err) : resolve6(data);
             });
           });
         }
@@ -2201,12 +2201,12 @@ var require_dispatcher_base = __commonJS({
           err = null;
         }
         if (callback === void 0) {
-          return new Promise((resolve4, reject) => {
+          return new Promise((resolve6, reject) => {
             this.destroy(err, (err2, data) => {
               return err2 ? (
                 /* istanbul ignore next: should never error */
                 reject(err2)
-              ) : resolve4(data);
+              ) : resolve6(data);
             });
           });
         }
@@ -3669,8 +3669,8 @@ var require_webidl = __commonJS({
       return new TypeError(`${message.header}: ${message.message}`);
     };
     webidl.errors.conversionFailed = function(context) {
-      const plural2 = context.types.length === 1 ? "" : " one of";
-      const message = `${context.argument} could not be converted to${plural2}: ${context.types.join(", ")}.`;
+      const plural3 = context.types.length === 1 ? "" : " one of";
+      const message = `${context.argument} could not be converted to${plural3}: ${context.types.join(", ")}.`;
       return webidl.errors.exception({
         header: context.prefix,
         message
@@ -4473,8 +4473,8 @@ var require_util2 = __commonJS({
     function createDeferredPromise() {
       let res;
       let rej;
-      const promise = new Promise((resolve4, reject) => {
-        res = resolve4;
+      const promise = new Promise((resolve6, reject) => {
+        res = resolve6;
         rej = reject;
       });
       return { promise, resolve: res, reject: rej };
@@ -6725,12 +6725,12 @@ upgrade: ${upgrade}\r
           cb();
         }
       }
-      const waitForDrain = () => new Promise((resolve4, reject) => {
+      const waitForDrain = () => new Promise((resolve6, reject) => {
         assert(callback === null);
         if (socket[kError]) {
           reject(socket[kError]);
         } else {
-          callback = resolve4;
+          callback = resolve6;
         }
       });
       socket.on("close", onDrain).on("drain", onDrain);
@@ -7400,12 +7400,12 @@ var require_client_h2 = __commonJS({
           cb();
         }
       }
-      const waitForDrain = () => new Promise((resolve4, reject) => {
+      const waitForDrain = () => new Promise((resolve6, reject) => {
         assert(callback === null);
         if (socket[kError]) {
           reject(socket[kError]);
         } else {
-          callback = resolve4;
+          callback = resolve6;
         }
       });
       h2stream.on("close", onDrain).on("drain", onDrain);
@@ -7884,16 +7884,16 @@ var require_client = __commonJS({
         return this[kNeedDrain] < 2;
       }
       async [kClose]() {
-        return new Promise((resolve4) => {
+        return new Promise((resolve6) => {
           if (this[kSize]) {
-            this[kClosedResolve] = resolve4;
+            this[kClosedResolve] = resolve6;
           } else {
-            resolve4(null);
+            resolve6(null);
           }
         });
       }
       async [kDestroy](err) {
-        return new Promise((resolve4) => {
+        return new Promise((resolve6) => {
           const requests = this[kQueue].splice(this[kPendingIdx]);
           for (let i = 0; i < requests.length; i++) {
             const request2 = requests[i];
@@ -7904,7 +7904,7 @@ var require_client = __commonJS({
               this[kClosedResolve]();
               this[kClosedResolve] = null;
             }
-            resolve4(null);
+            resolve6(null);
           };
           if (this[kHTTPContext]) {
             this[kHTTPContext].destroy(err, callback);
@@ -7955,7 +7955,7 @@ var require_client = __commonJS({
         });
       }
       try {
-        const socket = await new Promise((resolve4, reject) => {
+        const socket = await new Promise((resolve6, reject) => {
           client[kConnector]({
             host,
             hostname,
@@ -7967,7 +7967,7 @@ var require_client = __commonJS({
             if (err) {
               reject(err);
             } else {
-              resolve4(socket2);
+              resolve6(socket2);
             }
           });
         });
@@ -8303,8 +8303,8 @@ var require_pool_base = __commonJS({
         if (this[kQueue].isEmpty()) {
           await Promise.all(this[kClients].map((c) => c.close()));
         } else {
-          await new Promise((resolve4) => {
-            this[kClosedResolve] = resolve4;
+          await new Promise((resolve6) => {
+            this[kClosedResolve] = resolve6;
           });
         }
       }
@@ -9573,7 +9573,7 @@ var require_readable = __commonJS({
         if (this._readableState.closeEmitted) {
           return null;
         }
-        return await new Promise((resolve4, reject) => {
+        return await new Promise((resolve6, reject) => {
           if (this[kContentLength] > limit) {
             this.destroy(new AbortError());
           }
@@ -9586,7 +9586,7 @@ var require_readable = __commonJS({
             if (signal?.aborted) {
               reject(signal.reason ?? new AbortError());
             } else {
-              resolve4(null);
+              resolve6(null);
             }
           }).on("error", noop).on("data", function(chunk) {
             limit -= chunk.length;
@@ -9605,7 +9605,7 @@ var require_readable = __commonJS({
     }
     async function consume(stream, type) {
       assert(!stream[kConsume]);
-      return new Promise((resolve4, reject) => {
+      return new Promise((resolve6, reject) => {
         if (isUnusable(stream)) {
           const rState = stream._readableState;
           if (rState.destroyed && rState.closeEmitted === false) {
@@ -9622,7 +9622,7 @@ var require_readable = __commonJS({
             stream[kConsume] = {
               type,
               stream,
-              resolve: resolve4,
+              resolve: resolve6,
               reject,
               length: 0,
               body: []
@@ -9692,18 +9692,18 @@ var require_readable = __commonJS({
       return buffer;
     }
     function consumeEnd(consume2) {
-      const { type, body, resolve: resolve4, stream, length } = consume2;
+      const { type, body, resolve: resolve6, stream, length } = consume2;
       try {
         if (type === "text") {
-          resolve4(chunksDecode(body, length));
+          resolve6(chunksDecode(body, length));
         } else if (type === "json") {
-          resolve4(JSON.parse(chunksDecode(body, length)));
+          resolve6(JSON.parse(chunksDecode(body, length)));
         } else if (type === "arrayBuffer") {
-          resolve4(chunksConcat(body, length).buffer);
+          resolve6(chunksConcat(body, length).buffer);
         } else if (type === "blob") {
-          resolve4(new Blob(body, { type: stream[kContentType] }));
+          resolve6(new Blob(body, { type: stream[kContentType] }));
         } else if (type === "bytes") {
-          resolve4(chunksConcat(body, length));
+          resolve6(chunksConcat(body, length));
         }
         consumeFinish(consume2);
       } catch (err) {
@@ -9960,9 +9960,9 @@ var require_api_request = __commonJS({
     };
     function request2(opts, callback) {
       if (callback === void 0) {
-        return new Promise((resolve4, reject) => {
+        return new Promise((resolve6, reject) => {
           request2.call(this, opts, (err, data) => {
-            return err ? reject(err) : resolve4(data);
+            return err ? reject(err) : resolve6(data);
           });
         });
       }
@@ -10185,9 +10185,9 @@ var require_api_stream = __commonJS({
     };
     function stream(opts, factory, callback) {
       if (callback === void 0) {
-        return new Promise((resolve4, reject) => {
+        return new Promise((resolve6, reject) => {
           stream.call(this, opts, factory, (err, data) => {
-            return err ? reject(err) : resolve4(data);
+            return err ? reject(err) : resolve6(data);
           });
         });
       }
@@ -10472,9 +10472,9 @@ var require_api_upgrade = __commonJS({
     };
     function upgrade(opts, callback) {
       if (callback === void 0) {
-        return new Promise((resolve4, reject) => {
+        return new Promise((resolve6, reject) => {
           upgrade.call(this, opts, (err, data) => {
-            return err ? reject(err) : resolve4(data);
+            return err ? reject(err) : resolve6(data);
           });
         });
       }
@@ -10566,9 +10566,9 @@ var require_api_connect = __commonJS({
     };
     function connect(opts, callback) {
       if (callback === void 0) {
-        return new Promise((resolve4, reject) => {
+        return new Promise((resolve6, reject) => {
           connect.call(this, opts, (err, data) => {
-            return err ? reject(err) : resolve4(data);
+            return err ? reject(err) : resolve6(data);
           });
         });
       }
@@ -11233,9 +11233,9 @@ var require_pluralizer = __commonJS({
       this: "these"
     };
     module.exports = class Pluralizer {
-      constructor(singular, plural2) {
+      constructor(singular, plural3) {
         this.singular = singular;
-        this.plural = plural2;
+        this.plural = plural3;
       }
       pluralize(count) {
         const one = count === 1;
@@ -14431,7 +14431,7 @@ var require_fetch = __commonJS({
       function dispatch({ body }) {
         const url = requestCurrentURL(request2);
         const agent = fetchParams.controller.dispatcher;
-        return new Promise((resolve4, reject) => agent.dispatch(
+        return new Promise((resolve6, reject) => agent.dispatch(
           {
             path: url.pathname + url.search,
             origin: url.origin,
@@ -14507,7 +14507,7 @@ var require_fetch = __commonJS({
               }
               this.body = new Readable({ read: resume });
               const onError = this.onError.bind(this);
-              resolve4({
+              resolve6({
                 status,
                 statusText,
                 headersList,
@@ -14550,7 +14550,7 @@ var require_fetch = __commonJS({
               for (let i = 0; i < rawHeaders.length; i += 2) {
                 headersList.append(bufferToLowerCasedHeaderName(rawHeaders[i]), rawHeaders[i + 1].toString("latin1"), true);
               }
-              resolve4({
+              resolve6({
                 status,
                 statusText: STATUS_CODES[status],
                 headersList,
@@ -18291,8 +18291,8 @@ var require_util8 = __commonJS({
       return true;
     }
     function delay(ms) {
-      return new Promise((resolve4) => {
-        setTimeout(resolve4, ms).unref();
+      return new Promise((resolve6) => {
+        setTimeout(resolve6, ms).unref();
       });
     }
     module.exports = {
@@ -22208,7 +22208,7 @@ var require_dist = __commonJS({
     function parse(stream, callback) {
       const parser = new parser_1.Parser();
       stream.on("data", (buffer) => parser.parse(buffer, callback));
-      return new Promise((resolve4) => stream.on("end", () => resolve4()));
+      return new Promise((resolve6) => stream.on("end", () => resolve6()));
     }
   }
 });
@@ -22977,12 +22977,12 @@ var require_client2 = __commonJS({
           this._connect(callback);
           return;
         }
-        return new this._Promise((resolve4, reject) => {
+        return new this._Promise((resolve6, reject) => {
           this._connect((error2) => {
             if (error2) {
               reject(error2);
             } else {
-              resolve4(this);
+              resolve6(this);
             }
           });
         });
@@ -23364,8 +23364,8 @@ var require_client2 = __commonJS({
         } else {
           query2 = new Query2(config, values, callback);
           if (!query2.callback) {
-            result = new this._Promise((resolve4, reject) => {
-              query2.callback = (err, res) => err ? reject(err) : resolve4(res);
+            result = new this._Promise((resolve6, reject) => {
+              query2.callback = (err, res) => err ? reject(err) : resolve6(res);
             }).catch((err) => {
               Error.captureStackTrace(err);
               throw err;
@@ -23465,8 +23465,8 @@ var require_client2 = __commonJS({
         if (cb) {
           this.connection.once("end", cb);
         } else {
-          return new this._Promise((resolve4) => {
-            this.connection.once("end", resolve4);
+          return new this._Promise((resolve6) => {
+            this.connection.once("end", resolve6);
           });
         }
       }
@@ -23515,8 +23515,8 @@ var require_pg_pool = __commonJS({
       const cb = function(err, client) {
         err ? rej(err) : res(client);
       };
-      const result = new Promise2(function(resolve4, reject) {
-        res = resolve4;
+      const result = new Promise2(function(resolve6, reject) {
+        res = resolve6;
         rej = reject;
       }).catch((err) => {
         Error.captureStackTrace(err);
@@ -23577,7 +23577,7 @@ var require_pg_pool = __commonJS({
         if (typeof Promise2.try === "function") {
           return Promise2.try(f);
         }
-        return new Promise2((resolve4) => resolve4(f()));
+        return new Promise2((resolve6) => resolve6(f()));
       }
       _isFull() {
         return this._clients.length >= this.options.max;
@@ -23972,8 +23972,8 @@ var require_query2 = __commonJS({
     NativeQuery.prototype._getPromise = function() {
       if (this._promise) return this._promise;
       this._promise = new Promise(
-        function(resolve4, reject) {
-          this._once("end", resolve4);
+        function(resolve6, reject) {
+          this._once("end", resolve6);
           this._once("error", reject);
         }.bind(this)
       );
@@ -24152,12 +24152,12 @@ var require_client3 = __commonJS({
         this._connect(callback);
         return;
       }
-      return new this._Promise((resolve4, reject) => {
+      return new this._Promise((resolve6, reject) => {
         this._connect((error2) => {
           if (error2) {
             reject(error2);
           } else {
-            resolve4(this);
+            resolve6(this);
           }
         });
       });
@@ -24181,8 +24181,8 @@ var require_client3 = __commonJS({
         query2 = new NativeQuery(config, values, callback);
         if (!query2.callback) {
           let resolveOut, rejectOut;
-          result = new this._Promise((resolve4, reject) => {
-            resolveOut = resolve4;
+          result = new this._Promise((resolve6, reject) => {
+            resolveOut = resolve6;
             rejectOut = reject;
           }).catch((err) => {
             Error.captureStackTrace(err);
@@ -24245,8 +24245,8 @@ var require_client3 = __commonJS({
       }
       let result;
       if (!cb) {
-        result = new this._Promise(function(resolve4, reject) {
-          cb = (err) => err ? reject(err) : resolve4();
+        result = new this._Promise(function(resolve6, reject) {
+          cb = (err) => err ? reject(err) : resolve6();
         });
       }
       const doEnd = function() {
@@ -24626,11 +24626,11 @@ import { EOL as EOL3 } from "os";
 import { constants, promises } from "fs";
 var __awaiter = function(thisArg, _arguments, P, generator) {
   function adopt(value) {
-    return value instanceof P ? value : new P(function(resolve4) {
-      resolve4(value);
+    return value instanceof P ? value : new P(function(resolve6) {
+      resolve6(value);
     });
   }
-  return new (P || (P = Promise))(function(resolve4, reject) {
+  return new (P || (P = Promise))(function(resolve6, reject) {
     function fulfilled(value) {
       try {
         step2(generator.next(value));
@@ -24646,7 +24646,7 @@ var __awaiter = function(thisArg, _arguments, P, generator) {
       }
     }
     function step2(result) {
-      result.done ? resolve4(result.value) : adopt(result.value).then(fulfilled, rejected);
+      result.done ? resolve6(result.value) : adopt(result.value).then(fulfilled, rejected);
     }
     step2((generator = generator.apply(thisArg, _arguments || [])).next());
   });
@@ -24974,7 +24974,7 @@ function endGroup() {
 
 // src/main.ts
 import { mkdirSync, writeFileSync } from "node:fs";
-import { join as join8, relative as relative3, resolve as resolve3, sep as sep3 } from "node:path";
+import { join as join10, relative as relative3, resolve as resolve5, sep as sep3 } from "node:path";
 import { tmpdir as tmpdir3 } from "node:os";
 import { createHash as createHash2 } from "node:crypto";
 
@@ -25057,7 +25057,10 @@ function readInputs() {
     comment: getInput("comment"),
     "github-token": getInput("github-token"),
     "allow-pull-request-target": getInput("allow-pull-request-target"),
-    "step-timeout": getInput("step-timeout")
+    "step-timeout": getInput("step-timeout"),
+    "flask-app": getInput("flask-app"),
+    "allow-irreversible": getInput("allow-irreversible"),
+    bootstrap: getInput("bootstrap")
   });
 }
 var PROVIDERS = ["auto", "url", "local", "embedded", "container"];
@@ -25096,7 +25099,10 @@ function parseInputs(raw) {
     comment: oneOf("comment", get("comment") || "on-failure", COMMENT_MODES),
     githubToken: get("github-token"),
     allowPullRequestTarget: parseBoolean("allow-pull-request-target", get("allow-pull-request-target") || "false"),
-    stepTimeoutMs: parseDuration("step-timeout", get("step-timeout") || "10m")
+    stepTimeoutMs: parseDuration("step-timeout", get("step-timeout") || "10m"),
+    flaskApp: get("flask-app") || void 0,
+    allowIrreversible: parseBoolean("allow-irreversible", get("allow-irreversible") || "false"),
+    bootstrap: get("bootstrap") || void 0
   };
 }
 function oneOf(input, value, allowed) {
@@ -25178,9 +25184,9 @@ function chooseBase(eventName, payload, inputs) {
 }
 var BaseError = class extends Error {
 };
-var git = (args, cwd) => new Promise((resolve4) => {
+var git = (args, cwd) => new Promise((resolve6) => {
   execFile("git", args, { cwd, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
-    resolve4({ ok: !err, stdout: String(stdout).trim(), stderr: String(stderr).trim() });
+    resolve6({ ok: !err, stdout: String(stdout).trim(), stderr: String(stderr).trim() });
   });
 });
 var FETCH_DEPTH_HINT = "Give actions/checkout `fetch-depth: 0` (or fetch the base yourself) so that alembic-gate can read the base revisions.";
@@ -25297,13 +25303,13 @@ function firstLine(s) {
 }
 
 // src/engine/gate.ts
-import { existsSync as existsSync5 } from "node:fs";
+import { existsSync as existsSync7 } from "node:fs";
 import { mkdtemp as mkdtemp2, rm as rm3 } from "node:fs/promises";
 import { tmpdir as tmpdir2 } from "node:os";
-import { isAbsolute, join as join6, relative as relative2, resolve as resolve2, sep as sep2 } from "node:path";
+import { isAbsolute, join as join8, relative as relative2, resolve as resolve4, sep as sep2 } from "node:path";
 
 // src/alembic/tree.ts
-import { relative, sep } from "node:path";
+import { join as join2, relative, sep } from "node:path";
 
 // src/alembic/worker-client.ts
 import { spawn } from "node:child_process";
@@ -25383,7 +25389,7 @@ var AlembicWorker = class _AlembicWorker {
   }
   handshake(timeoutMs) {
     const { child, options } = this;
-    return new Promise((resolve4, reject) => {
+    return new Promise((resolve6, reject) => {
       let settled = false;
       const fail = (info2) => {
         if (settled) return;
@@ -25449,7 +25455,7 @@ ${tail2}` : ""}` });
           settled = true;
           clearTimeout(timer);
           this.versions = msg.versions;
-          resolve4(this);
+          resolve6(this);
           return;
         }
         const p = msg.id != null ? this.pending.get(msg.id) : void 0;
@@ -25474,8 +25480,8 @@ ${tail2}` : ""}` });
     if (!this.alive) return Promise.reject(new WorkerError({ kind: "crash", message: `the ${this.options.label} tree's Python worker is not running` }, this.output));
     const id = this.nextId++;
     this.output = "";
-    return new Promise((resolve4, reject) => {
-      const pending = { resolve: resolve4, reject };
+    return new Promise((resolve6, reject) => {
+      const pending = { resolve: resolve6, reject };
       if (timeoutMs && timeoutMs > 0) {
         pending.timer = setTimeout(() => {
           this.pending.delete(id);
@@ -25496,8 +25502,16 @@ ${tail2}` : ""}` });
       this.child.stdin.write(JSON.stringify({ id, cmd, ...args }) + "\n");
     });
   }
-  load(config, projectRoot) {
-    return this.request("load", { config, projectRoot }, 12e4);
+  load(config, projectRoot, project = {}) {
+    return this.request("load", { config, projectRoot, ...project }, 12e4);
+  }
+  /** --bootstrap models: target_metadata.create_all through env.py, stamped at the heads. */
+  bootstrapModels(timeoutMs) {
+    return this.request("bootstrap", {}, timeoutMs);
+  }
+  /** Runs env.py without migrations: what it sets up itself (schemas, the version table) is there before a first revision. */
+  setup(timeoutMs) {
+    return this.request("setup", {}, timeoutMs);
   }
   useDatabase(url, allowed, envVars) {
     return this.request("database", { url, allowed, envVars });
@@ -25600,16 +25614,16 @@ function downTarget(node) {
 
 // src/alembic/tree.ts
 var SourceTree = class {
-  constructor(label2, root, iniPath, python, urlEnvVars) {
+  constructor(label2, root, layout, python, urlEnvVars) {
     this.label = label2;
     this.root = root;
-    this.iniPath = iniPath;
+    this.layout = layout;
     this.python = python;
     this.urlEnvVars = urlEnvVars;
   }
   label;
   root;
-  iniPath;
+  layout;
   python;
   urlEnvVars;
   worker = null;
@@ -25617,10 +25631,14 @@ var SourceTree = class {
   graph = null;
   rawGraph = null;
   versions = null;
+  /** The version table env.py configured, once a step has told (snapshots leave it out). */
+  versionTable = null;
   /** Starts Python, loads alembic.ini and every revision file. */
   async start() {
     this.worker = await AlembicWorker.start({ python: this.python, cwd: this.root, label: this.label });
-    const loaded = await this.worker.load(this.iniPath, this.root);
+    const at = (p) => p === null ? null : join2(this.root, p);
+    const l = this.layout;
+    const loaded = await this.worker.load(at(l.config), this.root, { shape: l.shape, ini: at(l.ini), toml: at(l.toml), cwd: at(l.cwd), ...l.flaskApp ? { flaskApp: l.flaskApp } : {} });
     this.versions = loaded.versions;
     this.rawGraph = loaded.graph;
     if (loaded.graph.ok) this.graph = buildGraph(loaded.graph.revisions.map((r) => this.toNode(r)));
@@ -25660,11 +25678,25 @@ var SourceTree = class {
   }
   async upgrade(target, timeoutMs) {
     await this.ensureAlive();
-    return this.live().upgrade(target, timeoutMs);
+    return this.learn(await this.live().upgrade(target, timeoutMs));
   }
   async downgrade(target, timeoutMs) {
     await this.ensureAlive();
-    return this.live().downgrade(target, timeoutMs);
+    return this.learn(await this.live().downgrade(target, timeoutMs));
+  }
+  async bootstrapModels(timeoutMs) {
+    await this.ensureAlive();
+    this.learn(await this.live().bootstrapModels(timeoutMs));
+  }
+  /** env.py's own setup, without migrations; a failure is left for the first real step to report. */
+  async setup(timeoutMs) {
+    await this.ensureAlive();
+    await this.live().setup(timeoutMs).then((r) => this.learn(r), () => {
+    });
+  }
+  learn(result) {
+    if (result.versionTable) this.versionTable = result.versionTable;
+    return result;
   }
   async sql(direction, from, to, timeoutMs) {
     await this.ensureAlive();
@@ -25681,15 +25713,68 @@ var SourceTree = class {
   }
 };
 
-// src/db/container.ts
-import { randomBytes as randomBytes2 } from "node:crypto";
-import { existsSync as existsSync3 } from "node:fs";
-import { request } from "node:http";
-import { homedir } from "node:os";
-import { join as join2 } from "node:path";
+// src/alembic/project-config.ts
+import { existsSync as existsSync3, readFileSync } from "node:fs";
+import { basename, dirname as dirname2, join as join3, resolve } from "node:path";
 
-// src/db/client.ts
-import { randomBytes } from "node:crypto";
+// src/util/errors.ts
+var UserError = class extends Error {
+  constructor(message) {
+    super(message);
+    this.name = "UserError";
+  }
+};
+
+// src/alembic/project-config.ts
+var DEFAULT_INI = "alembic.ini";
+function iniHasScriptLocation(path) {
+  let section = "";
+  for (const raw of readFileSync(path, "utf8").split(/\r?\n/)) {
+    const line = raw.trim();
+    const header = /^\[([^\]]+)\]$/.exec(line);
+    if (header) section = header[1].trim();
+    else if (section === "alembic" && /^script_location\s*[=:]/.test(line)) return true;
+  }
+  return false;
+}
+function tomlHasAlembic(path) {
+  return existsSync3(path) && /^\s*\[tool\.alembic[\].]/m.test(readFileSync(path, "utf8"));
+}
+function locateProjectConfig(workingDirectory, configPath) {
+  const wd = resolve(workingDirectory);
+  const given = resolve(wd, configPath);
+  if (existsSync3(given)) {
+    if (basename(given) === "pyproject.toml") {
+      if (!tomlHasAlembic(given)) throw new UserError(`${given} has no [tool.alembic] section: run \`alembic init -t pyproject\` (Alembic 1.16+) or pass --config with your alembic.ini`);
+      const ini = join3(dirname2(given), DEFAULT_INI);
+      return { shape: "pyproject", config: given, ini: existsSync3(ini) ? ini : null, toml: given, cwd: dirname2(given) };
+    }
+    return fromIni(given, wd);
+  }
+  if (configPath !== DEFAULT_INI) {
+    throw new UserError(`no Alembic config at ${given}: pass --config (action input alembic-config) with the path of your alembic.ini or pyproject.toml, relative to ${wd}`);
+  }
+  const toml = join3(wd, "pyproject.toml");
+  if (tomlHasAlembic(toml)) return { shape: "pyproject", config: toml, ini: null, toml, cwd: wd };
+  const flask = join3(wd, "migrations", DEFAULT_INI);
+  if (existsSync3(flask)) return fromIni(flask, wd);
+  throw new UserError(
+    `no Alembic config in ${wd}: looked for alembic.ini, pyproject.toml with [tool.alembic] and migrations/alembic.ini (Flask-Migrate). Pass --config (action input alembic-config) with the path of yours, relative to ${wd}`
+  );
+}
+function fromIni(ini, wd) {
+  const dir = dirname2(ini);
+  const toml = join3(dir, "pyproject.toml");
+  const withToml = tomlHasAlembic(toml) ? toml : null;
+  if (iniHasScriptLocation(ini)) return { shape: "ini", config: ini, ini, toml: withToml, cwd: dir };
+  if (withToml) return { shape: "pyproject", config: withToml, ini, toml: withToml, cwd: dir };
+  if (existsSync3(join3(dir, "env.py"))) return { shape: "flask", config: ini, ini, toml: null, cwd: dir === wd ? dirname2(dir) : wd };
+  return { shape: "ini", config: ini, ini, toml: null, cwd: dir };
+}
+
+// src/engine/bootstrap.ts
+import { existsSync as existsSync4, readFileSync as readFileSync2 } from "node:fs";
+import { resolve as resolve2 } from "node:path";
 
 // node_modules/pg/esm/index.mjs
 var import_lib = __toESM(require_lib2(), 1);
@@ -25706,7 +25791,91 @@ var TypeOverrides = import_lib.default.TypeOverrides;
 var defaults = import_lib.default.defaults;
 var esm_default = import_lib.default;
 
+// src/engine/steps.ts
+var firstLines = (text, n) => text.trim().split("\n").slice(0, n).join("\n");
+function describeFailure(err, tree) {
+  if (!(err instanceof WorkerError)) {
+    return { kind: "internal", message: err instanceof Error ? err.message : String(err) };
+  }
+  const info2 = err.info;
+  let message = info2.message;
+  if (/No module named '?(psycopg2|psycopg|asyncpg)'?/.test(message)) {
+    message += `
+The Python used for the ${tree.label} tree has no PostgreSQL driver: install psycopg2-binary (or psycopg) in the project's environment.`;
+  }
+  const output = err.output.split("\n").filter((l) => !/^INFO {2}\[alembic\.(runtime\.migration|env)\]/.test(l)).join("\n").trim();
+  const detail = [info2.detail?.trim(), output ? `output:
+${output.split("\n").slice(-20).join("\n")}` : ""].filter(Boolean).join("\n\n");
+  return {
+    kind: info2.kind,
+    message: info2.kind === "exception" ? firstLines(message, 6) : message,
+    revision: info2.revision ?? void 0,
+    file: info2.file ? tree.relativePath(info2.file) : void 0,
+    line: info2.line ?? void 0,
+    detail: detail || void 0
+  };
+}
+function failedStep(failure, ms) {
+  return { status: failure.kind === "timeout" ? "timeout" : "failed", ms: Math.round(ms), error: failure.message };
+}
+function findingFrom(failure, message, fallback) {
+  return {
+    severity: "error",
+    message,
+    revision: failure.revision ?? fallback.revision,
+    file: failure.file ?? fallback.file,
+    ...failure.line ? { line: failure.line } : {},
+    detail: failure.detail
+  };
+}
+
+// src/engine/bootstrap.ts
+function parseBootstrap(value, workingDirectory) {
+  if (value === "models") return { kind: "models" };
+  const path = resolve2(workingDirectory, value);
+  if (!existsSync4(path)) throw new UserError(`--bootstrap: no such file ${path}; pass \`models\` or the path of a schema-only SQL dump (pg_dump --schema-only --no-owner --no-privileges)`);
+  return { kind: "sql", path };
+}
+function dumpStatements(text, shown2) {
+  if (/^COPY .* FROM stdin;$/m.test(text)) {
+    throw new UserError(`--bootstrap ${shown2} holds table data (COPY ... FROM stdin): use a schema-only dump (pg_dump --schema-only --no-owner --no-privileges), plus the version table's rows if you want them (pg_dump --data-only --inserts --table alembic_version)`);
+  }
+  return text.split("\n").filter((line) => !line.startsWith("\\")).join("\n");
+}
+async function bootstrapBase(how, shown2, db, target, base, timeoutMs) {
+  if (how.kind === "models") {
+    try {
+      await base.bootstrapModels(timeoutMs);
+    } catch (err) {
+      throw new UserError(`--bootstrap models failed: ${describeFailure(err, base).message}`);
+    }
+    return "--bootstrap models: the base's models were created (target_metadata.create_all) and stamped at the base's heads";
+  }
+  const sql = dumpStatements(readFileSync2(how.path, "utf8"), shown2);
+  const client = new esm_default.Client({ ...db.connection, database: target.allowed.database });
+  client.on("error", () => {
+  });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } catch (err) {
+    throw new UserError(`--bootstrap ${shown2} does not load: ${err.message}. A dump made with pg_dump --schema-only --no-owner --no-privileges loads on any server.`);
+  } finally {
+    await client.end().catch(() => {
+    });
+  }
+  return `--bootstrap ${shown2}: the base's migrations were applied on top of that schema, from the revisions its version table holds (all of them if it holds none)`;
+}
+
+// src/db/container.ts
+import { randomBytes as randomBytes2 } from "node:crypto";
+import { existsSync as existsSync5 } from "node:fs";
+import { request } from "node:http";
+import { homedir } from "node:os";
+import { join as join4 } from "node:path";
+
 // src/db/client.ts
+import { randomBytes } from "node:crypto";
 var CONNECT_TIMEOUT_MS = 1e4;
 function connectionString(info2) {
   const auth = encodeURIComponent(info2.user) + (info2.password ? `:${encodeURIComponent(info2.password)}` : "");
@@ -25855,8 +26024,8 @@ async function runCleanups(opts = {}) {
     try {
       const outcome = await Promise.race([
         Promise.resolve().then(entry.fn).then(() => "done"),
-        new Promise((resolve4) => {
-          timer = setTimeout(() => resolve4("timeout"), left);
+        new Promise((resolve6) => {
+          timer = setTimeout(() => resolve6("timeout"), left);
           timer.unref();
         })
       ]);
@@ -25994,7 +26163,7 @@ function dockerEndpoint() {
   if (dockerHost) {
     if (dockerHost.startsWith("unix://")) {
       const socketPath2 = dockerHost.slice("unix://".length);
-      if (!existsSync3(socketPath2)) return { missing: `DOCKER_HOST is ${dockerHost} but ${socketPath2} does not exist` };
+      if (!existsSync5(socketPath2)) return { missing: `DOCKER_HOST is ${dockerHost} but ${socketPath2} does not exist` };
       return { socketPath: socketPath2, describe: dockerHost };
     }
     const m = /^tcp:\/\/([^:/]+|\[[^\]]+\]):(\d+)/.exec(dockerHost);
@@ -26004,23 +26173,23 @@ function dockerEndpoint() {
   const runtimeDir = process.env.XDG_RUNTIME_DIR;
   const candidates = [
     "/var/run/docker.sock",
-    join2(homedir(), ".docker", "run", "docker.sock"),
-    join2(homedir(), ".docker", "desktop", "docker.sock"),
-    ...runtimeDir ? [join2(runtimeDir, "docker.sock"), join2(runtimeDir, "podman", "podman.sock")] : [],
+    join4(homedir(), ".docker", "run", "docker.sock"),
+    join4(homedir(), ".docker", "desktop", "docker.sock"),
+    ...runtimeDir ? [join4(runtimeDir, "docker.sock"), join4(runtimeDir, "podman", "podman.sock")] : [],
     "/run/podman/podman.sock"
   ];
-  const socketPath = candidates.find((p) => existsSync3(p));
+  const socketPath = candidates.find((p) => existsSync5(p));
   if (!socketPath) return { missing: `no Docker engine: DOCKER_HOST is not set and ${candidates.join(", ")} do not exist` };
   return { socketPath, describe: socketPath };
 }
 async function checkDocker() {
   const endpoint = dockerEndpoint();
   if ("missing" in endpoint) throw new Error(endpoint.missing);
-  await new Promise((resolve4, reject) => {
+  await new Promise((resolve6, reject) => {
     const target = "socketPath" in endpoint ? { socketPath: endpoint.socketPath } : { host: endpoint.host, port: endpoint.port };
     const req = request({ ...target, path: "/_ping", method: "GET", timeout: PING_TIMEOUT_MS }, (res) => {
       res.resume();
-      if (res.statusCode === 200) resolve4();
+      if (res.statusCode === 200) resolve6();
       else reject(new Error(`the Docker engine at ${endpoint.describe} answered /_ping with HTTP ${res.statusCode}`));
     });
     req.on("timeout", () => req.destroy(new Error(`no answer within ${PING_TIMEOUT_MS / 1e3} s`)));
@@ -26069,17 +26238,17 @@ async function provisionContainer(opts = {}) {
 }
 
 // src/db/embedded.ts
-import { existsSync as existsSync4, lstatSync, readFileSync as readFileSync2 } from "node:fs";
+import { existsSync as existsSync6, lstatSync, readFileSync as readFileSync4 } from "node:fs";
 import { createRequire } from "node:module";
-import { dirname as dirname3, join as join5 } from "node:path";
+import { dirname as dirname4, join as join7 } from "node:path";
 
 // src/db/cluster.ts
 import { spawn as spawn2 } from "node:child_process";
-import { closeSync, openSync, readFileSync, rmSync, statSync } from "node:fs";
+import { closeSync, openSync, readFileSync as readFileSync3, rmSync, statSync } from "node:fs";
 import { chown, mkdtemp, readFile, rm as rm2 } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { dirname as dirname2, join as join3, resolve } from "node:path";
+import { dirname as dirname3, join as join5, resolve as resolve3 } from "node:path";
 var GATE_DATABASE2 = "alembic_gate";
 var READY_TIMEOUT_MS = 3e4;
 var STOP_TIMEOUT_MS = 5e3;
@@ -26087,7 +26256,7 @@ function unprivilegedUser() {
   if (process.getuid?.() !== 0) return void 0;
   let passwd = "";
   try {
-    passwd = readFileSync("/etc/passwd", "utf8");
+    passwd = readFileSync3("/etc/passwd", "utf8");
   } catch {
   }
   const users = /* @__PURE__ */ new Map();
@@ -26105,7 +26274,7 @@ function unprivilegedUser() {
 }
 function clusterParent(runAs, dir = tmpdir()) {
   if (!runAs) return dir;
-  let path = resolve(dir);
+  let path = resolve3(dir);
   for (; ; ) {
     try {
       const st = statSync(path);
@@ -26114,7 +26283,7 @@ function clusterParent(runAs, dir = tmpdir()) {
     } catch {
       return "/tmp";
     }
-    const parent = dirname2(path);
+    const parent = dirname3(path);
     if (parent === path) return dir;
     path = parent;
   }
@@ -26124,9 +26293,9 @@ async function startCluster(opts) {
   });
   const started = Date.now();
   const runAs = unprivilegedUser();
-  const tempDir = await mkdtemp(join3(clusterParent(runAs), "alembic-gate-"));
-  const dataDir = join3(tempDir, "data");
-  const logFile = join3(tempDir, "server.log");
+  const tempDir = await mkdtemp(join5(clusterParent(runAs), "alembic-gate-"));
+  const dataDir = join5(tempDir, "data");
+  const logFile = join5(tempDir, "server.log");
   let child;
   let exited;
   const killNow = () => {
@@ -26161,7 +26330,7 @@ async function startCluster(opts) {
     const spawnOpts = { cwd: tempDir, env, ...runAs ? { uid: runAs.uid, gid: runAs.gid } : {} };
     const initArgs = ["-D", dataDir, "-A", "trust", "-U", "postgres", "-E", "UTF8", "--locale=C", "--no-sync"];
     if (opts.major >= 14) initArgs.push("--no-instructions");
-    const init = await run(join3(opts.binDir, "initdb"), initArgs, spawnOpts);
+    const init = await run(join5(opts.binDir, "initdb"), initArgs, spawnOpts);
     if (init.code !== 0) {
       throw new Error(`initdb failed (${init.how}): ${tail(init.output)}${permissionHint(init.output, runAs, opts.binDir)}`);
     }
@@ -26197,12 +26366,12 @@ async function startCluster(opts) {
         "-c",
         "log_min_messages=warning"
       ];
-      child = spawn2(join3(opts.binDir, "postgres"), serverArgs, { ...spawnOpts, stdio: ["ignore", fd, fd] });
+      child = spawn2(join5(opts.binDir, "postgres"), serverArgs, { ...spawnOpts, stdio: ["ignore", fd, fd] });
     } finally {
       closeSync(fd);
     }
     const proc = child;
-    exited = new Promise((resolve4) => proc.once("exit", () => resolve4()));
+    exited = new Promise((resolve6) => proc.once("exit", () => resolve6()));
     proc.once("error", () => {
     });
     proc.unref();
@@ -26251,23 +26420,23 @@ async function waitReady(admin, proc, logFile) {
   }
 }
 function run(cmd, args, opts) {
-  return new Promise((resolve4) => {
+  return new Promise((resolve6) => {
     let output = "";
     const p = spawn2(cmd, args, { ...opts, stdio: ["ignore", "pipe", "pipe"] });
     p.stdout.on("data", (d) => output += d.toString());
     p.stderr.on("data", (d) => output += d.toString());
-    p.once("error", (err) => resolve4({ code: -1, how: `could not run ${cmd}`, output: `${output}${err.message}` }));
-    p.once("close", (code, signal) => resolve4({ code, how: signal ? `killed by ${signal}` : `exit code ${code}`, output }));
+    p.once("error", (err) => resolve6({ code: -1, how: `could not run ${cmd}`, output: `${output}${err.message}` }));
+    p.once("close", (code, signal) => resolve6({ code, how: signal ? `killed by ${signal}` : `exit code ${code}`, output }));
   });
 }
 function freePort() {
-  return new Promise((resolve4, reject) => {
+  return new Promise((resolve6, reject) => {
     const srv = createServer();
     srv.unref();
     srv.once("error", reject);
     srv.listen(0, "127.0.0.1", () => {
       const { port } = srv.address();
-      srv.close(() => resolve4(port));
+      srv.close(() => resolve6(port));
     });
   });
 }
@@ -26309,7 +26478,7 @@ function runningSync(pid) {
     return false;
   }
   try {
-    const stat2 = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const stat2 = readFileSync3(`/proc/${pid}/stat`, "utf8");
     return stat2.slice(stat2.lastIndexOf(")") + 2)[0] !== "Z";
   } catch {
     return true;
@@ -26319,7 +26488,7 @@ function runningSync(pid) {
 // src/db/local.ts
 import { execFileSync } from "node:child_process";
 import { accessSync, constants as constants3, readdirSync } from "node:fs";
-import { delimiter, join as join4 } from "node:path";
+import { delimiter, join as join6 } from "node:path";
 function* candidateBinDirs() {
   const seen = /* @__PURE__ */ new Set();
   const fresh = (dirs) => dirs.filter((d) => d && !seen.has(d) && seen.add(d));
@@ -26329,12 +26498,12 @@ function* candidateBinDirs() {
     yield* fresh([out.trim()]);
   } catch {
   }
-  yield* fresh(versionedDirs("/usr/lib/postgresql", (v) => join4("/usr/lib/postgresql", v, "bin")));
-  yield* fresh(versionedDirs("/usr", (v) => join4("/usr", v, "bin"), /^pgsql-(\d+)$/));
+  yield* fresh(versionedDirs("/usr/lib/postgresql", (v) => join6("/usr/lib/postgresql", v, "bin")));
+  yield* fresh(versionedDirs("/usr", (v) => join6("/usr", v, "bin"), /^pgsql-(\d+)$/));
   yield* fresh(["/usr/local/pgsql/bin"]);
   for (const prefix of ["/opt/homebrew", "/usr/local"]) {
-    yield* fresh(versionedDirs(join4(prefix, "opt"), (v) => join4(prefix, "opt", v, "bin"), /^postgresql@(\d+)$/));
-    yield* fresh([join4(prefix, "opt", "postgresql", "bin"), join4(prefix, "bin")]);
+    yield* fresh(versionedDirs(join6(prefix, "opt"), (v) => join6(prefix, "opt", v, "bin"), /^postgresql@(\d+)$/));
+    yield* fresh([join6(prefix, "opt", "postgresql", "bin"), join6(prefix, "bin")]);
   }
 }
 function versionedDirs(root, toBin, pattern = /^(\d+(?:\.\d+)?)$/) {
@@ -26360,9 +26529,9 @@ function binariesIn(binDir) {
   return versionCache.get(binDir);
 }
 function probeBinaries(binDir) {
-  if (!isExecutable(join4(binDir, "initdb")) || !isExecutable(join4(binDir, "postgres"))) return void 0;
+  if (!isExecutable(join6(binDir, "initdb")) || !isExecutable(join6(binDir, "postgres"))) return void 0;
   try {
-    const out = execFileSync(join4(binDir, "postgres"), ["--version"], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 5e3 });
+    const out = execFileSync(join6(binDir, "postgres"), ["--version"], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 5e3 });
     const m = /(\d+)(?:\.(\d+))?/.exec(out.replace(/^[^)]*\)/, ""));
     if (!m) return void 0;
     return { binDir, version: m[2] !== void 0 ? `${m[1]}.${m[2]}` : m[1], major: Number(m[1]) };
@@ -26431,23 +26600,23 @@ async function findEmbeddedBinaries() {
   if (typeof mod.postgres !== "string" || typeof mod.initdb !== "string") {
     throw new Error(`${pkg} does not export the initdb and postgres paths this version of alembic-gate expects`);
   }
-  const binDir = dirname3(mod.postgres);
-  checkSymlinksHydrated(dirname3(binDir), pkg);
+  const binDir = dirname4(mod.postgres);
+  checkSymlinksHydrated(dirname4(binDir), pkg);
   return binDir;
 }
 function checkSymlinksHydrated(nativeDir, pkg) {
-  const listFile = join5(nativeDir, "pg-symlinks.json");
-  if (!existsSync4(listFile)) return;
+  const listFile = join7(nativeDir, "pg-symlinks.json");
+  if (!existsSync6(listFile)) return;
   let links;
   try {
-    links = JSON.parse(readFileSync2(listFile, "utf8"));
+    links = JSON.parse(readFileSync4(listFile, "utf8"));
   } catch {
     return;
   }
-  const root = dirname3(nativeDir);
+  const root = dirname4(nativeDir);
   const missing = links.filter((l) => {
     try {
-      lstatSync(join5(root, l.target));
+      lstatSync(join7(root, l.target));
       return false;
     } catch {
       return true;
@@ -26679,7 +26848,7 @@ var GitRepo = class _GitRepo {
   }
   /** Writes the tree of a commit into `dest` (an empty directory), without touching the repo. */
   async exportTree(sha, dest) {
-    await new Promise((resolve4, reject) => {
+    await new Promise((resolve6, reject) => {
       const archive = spawn3("git", ["archive", "--format=tar", sha], { cwd: this.root, stdio: ["ignore", "pipe", "pipe"] });
       const tar = spawn3("tar", ["-x", "-f", "-", "-C", dest], { stdio: ["pipe", "ignore", "pipe"] });
       let err = "";
@@ -26693,7 +26862,7 @@ var GitRepo = class _GitRepo {
           failed = true;
           reject(new GitError(`could not export ${sha} (${what} exited ${code}): ${err.trim()}`, err));
         }
-        if (--pending === 0 && !failed) resolve4();
+        if (--pending === 0 && !failed) resolve6();
       };
       archive.on("error", reject);
       tar.on("error", reject);
@@ -26703,14 +26872,14 @@ var GitRepo = class _GitRepo {
   }
 };
 function run2(args, cwd) {
-  return new Promise((resolve4) => {
+  return new Promise((resolve6) => {
     const child = spawn3("git", args, { cwd, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, GIT_TERMINAL_PROMPT: "0", LC_ALL: "C" } });
     let stdout = "";
     let stderr = "";
     child.stdout.setEncoding("utf8").on("data", (d) => stdout += d);
     child.stderr.setEncoding("utf8").on("data", (d) => stderr += d);
-    child.on("error", (e) => resolve4({ code: 127, stdout, stderr: String(e) }));
-    child.on("close", (code) => resolve4({ code: code ?? 1, stdout, stderr }));
+    child.on("error", (e) => resolve6({ code: 127, stdout, stderr: String(e) }));
+    child.on("close", (code) => resolve6({ code: code ?? 1, stdout, stderr }));
   });
 }
 
@@ -26763,7 +26932,7 @@ function checkHeads(base, head, newRevs) {
     }
   }
   const status = findings.length ? "fail" : "pass";
-  const summary2 = status === "pass" ? `one head: ${list(head.heads)}` : head.heads.length > allowed ? `${head.heads.length} heads: ${list(head.heads)}; run alembic merge heads` : stale.size ? `new revision ${list([...stale])} does not descend from the base's head` : "the revision graph is not linear on top of the base";
+  const summary2 = status === "pass" ? head.heads.length === 1 ? `one head: ${list(head.heads)}` : `${head.heads.length} heads (${list(head.heads)}), no more than the base had` : head.heads.length > allowed ? `${head.heads.length} heads: ${list(head.heads)}; run alembic merge heads` : stale.size ? `new revision ${list([...stale])} does not descend from the base's head` : "the revision graph is not linear on top of the base";
   return { id: "heads", status, summary: summary2, findings };
 }
 function checkHistory(base, head, ctx) {
@@ -26810,18 +26979,10 @@ function checkHistory(base, head, ctx) {
   return {
     id: "history",
     status: findings.length ? "fail" : "pass",
-    summary: findings.length ? `${findings.length} revision${findings.length === 1 ? "" : "s"} the base already had ${findings.length === 1 ? "was" : "were"} edited, deleted or re-parented` : base ? `the base's ${base.nodes.size} revisions are unchanged` : "the base has no revisions yet",
+    summary: findings.length ? `${findings.length} revision${findings.length === 1 ? "" : "s"} the base already had ${findings.length === 1 ? "was" : "were"} edited, deleted or re-parented` : base ? `the base's ${base.nodes.size} revision${base.nodes.size === 1 ? " is" : "s are"} unchanged` : "the base has no revisions yet",
     findings
   };
 }
-
-// src/util/errors.ts
-var UserError = class extends Error {
-  constructor(message) {
-    super(message);
-    this.name = "UserError";
-  }
-};
 
 // src/version.ts
 var VERSION = "0.1.0";
@@ -27643,7 +27804,7 @@ COMMIT;
 LISTEN ${CHANNEL};`;
 var UNINSTALL_SQL = `UNLISTEN ${CHANNEL}; DROP EVENT TRIGGER IF EXISTS ${TRIGGERS[0]}; DROP EVENT TRIGGER IF EXISTS ${TRIGGERS[1]}; DROP SCHEMA IF EXISTS ${INTERNAL_SCHEMA} CASCADE;`;
 var CHECK_SQL = `SELECT count(*)::int AS n FROM pg_event_trigger WHERE evtname IN ('${TRIGGERS[0]}', '${TRIGGERS[1]}') AND evtenabled = 'A'`;
-var SchemaState = class {
+var SchemaState = class _SchemaState {
   constructor(units) {
     this.units = units;
   }
@@ -27666,6 +27827,19 @@ var SchemaState = class {
     mine.sort();
     theirs.sort();
     return mine.every((t, i) => t === theirs[i]);
+  }
+  /**
+   * This state without a table: the project's own version table (version_table /
+   * version_table_schema) is Alembic's bookkeeping, not schema. `schema` null: in any schema.
+   */
+  withoutTable(schema, name) {
+    let next = null;
+    for (const [key, unit] of this.units) {
+      if (!unit.rows.tables.some((t) => t.name === name && (schema === null || t.schema === schema))) continue;
+      next ??= new Map(this.units);
+      next.delete(key);
+    }
+    return next ? new _SchemaState(next) : this;
   }
   /** The whole snapshot, for diffs and reports (built once). */
   snapshot() {
@@ -27874,44 +28048,6 @@ function splitUnits(keys) {
   return out;
 }
 
-// src/engine/steps.ts
-var firstLines = (text, n) => text.trim().split("\n").slice(0, n).join("\n");
-function describeFailure(err, tree) {
-  if (!(err instanceof WorkerError)) {
-    return { kind: "internal", message: err instanceof Error ? err.message : String(err) };
-  }
-  const info2 = err.info;
-  let message = info2.message;
-  if (/No module named '?(psycopg2|psycopg|asyncpg)'?/.test(message)) {
-    message += `
-The Python used for the ${tree.label} tree has no PostgreSQL driver: install psycopg2-binary (or psycopg) in the project's environment.`;
-  }
-  const output = err.output.split("\n").filter((l) => !/^INFO {2}\[alembic\.(runtime\.migration|env)\]/.test(l)).join("\n").trim();
-  const detail = [info2.detail?.trim(), output ? `output:
-${output.split("\n").slice(-20).join("\n")}` : ""].filter(Boolean).join("\n\n");
-  return {
-    kind: info2.kind,
-    message: info2.kind === "exception" ? firstLines(message, 6) : message,
-    revision: info2.revision ?? void 0,
-    file: info2.file ? tree.relativePath(info2.file) : void 0,
-    line: info2.line ?? void 0,
-    detail: detail || void 0
-  };
-}
-function failedStep(failure, ms) {
-  return { status: failure.kind === "timeout" ? "timeout" : "failed", ms: Math.round(ms), error: failure.message };
-}
-function findingFrom(failure, message, fallback) {
-  return {
-    severity: "error",
-    message,
-    revision: failure.revision ?? fallback.revision,
-    file: failure.file ?? fallback.file,
-    ...failure.line ? { line: failure.line } : {},
-    detail: failure.detail
-  };
-}
-
 // src/engine/target.ts
 function databaseTarget(db, database) {
   const info2 = { ...db.connection, database: database ?? db.connection.database };
@@ -27923,11 +28059,12 @@ function roundtripCheck(results, total, blocked, emptySummary) {
   if (total === 0) return { id: "roundtrip", status: "skip", summary: emptySummary ?? "no revisions to round-trip", findings: [] };
   const findings = results.flatMap((r) => r.roundtripFindings);
   const tripped = results.reduce((n, r) => n + r.tripped, 0);
-  if (tripped === 0 && findings.length === 0) {
+  if (tripped === 0 && findings.length === 0 && results.every((r) => r.irreversible.length === 0)) {
     return { id: "roundtrip", status: "skip", summary: `not run: ${blocked === 1 ? "the new revision does" : `the ${blocked} revisions do`} not upgrade (see upgrade)`, findings: [] };
   }
   const failedRevs = new Set(findings.map((f) => f.revision)).size;
-  const skipped = blocked ? `; ${blocked} not round-tripped because their upgrade failed` : "";
+  const irreversible = results.reduce((n, r) => n + r.irreversible.length, 0);
+  const skipped = (blocked ? `; ${blocked} not round-tripped because their upgrade failed` : "") + (irreversible ? `; ${irreversible} irreversible (allowed)` : "");
   const revisions = `revision${tripped === 1 ? "" : "s"}`;
   return {
     id: "roundtrip",
@@ -27937,18 +28074,20 @@ function roundtripCheck(results, total, blocked, emptySummary) {
   };
 }
 var RoundTripper = class {
-  constructor(db, tree, timeoutMs, progress, clock) {
+  constructor(db, tree, timeoutMs, progress, clock, allowIrreversible = false) {
     this.db = db;
     this.tree = tree;
     this.timeoutMs = timeoutMs;
     this.progress = progress;
     this.clock = clock;
+    this.allowIrreversible = allowIrreversible;
   }
   db;
   tree;
   timeoutMs;
   progress;
   clock;
+  allowIrreversible;
   client = null;
   tracker = null;
   /** Incremental snapshots (snapshot/tracker.ts); off after they once disagreed with a whole read. */
@@ -27964,7 +28103,11 @@ var RoundTripper = class {
     return client;
   }
   snapshot(options) {
-    return this.clock.time("snapshotMs", () => this.tracker.read(options));
+    return this.clock.time("snapshotMs", async () => {
+      const state = await this.tracker.read(options);
+      const vt = this.tree.versionTable;
+      return vt && vt.name !== "alembic_version" ? state.withoutTable(vt.schema, vt.name) : state;
+    });
   }
   async close() {
     const c = this.client;
@@ -28005,9 +28148,12 @@ var RoundTripper = class {
     const { applied, blocked } = walk;
     const upgradeFindings = [];
     const roundtripFindings = [];
+    const irreversible = [];
+    const notices = [];
     let tripped = 0;
     let current = target;
     await this.connect(current);
+    if (revisions.length) await this.tree.setup(this.timeoutMs);
     let state = revisions.length ? await this.snapshot() : null;
     const recover = async (expected, why) => {
       if (why.kind === "timeout") await this.terminateOthers();
@@ -28041,6 +28187,20 @@ var RoundTripper = class {
       applied.add(rev);
       const s1 = await this.snapshot();
       failure = await this.step(r, "downgrade", () => this.tree.downgrade(downTarget(node), this.timeoutMs));
+      if (failure?.kind === "irreversible") {
+        state = await recover(s1, failure);
+        if (this.allowIrreversible) {
+          irreversible.push(rev);
+          r.steps.downgrade = { status: "skipped", ms: r.steps.downgrade?.ms ?? 0, error: `irreversible: ${failure.message}` };
+          notices.push(`${rev} is irreversible (${failure.message}); its round trip was skipped (--allow-irreversible)`);
+        } else {
+          roundtripFindings.push(
+            findingFrom(failure, `${rev} is irreversible: ${failure.message}. If the project never downgrades, pass --allow-irreversible (action input allow-irreversible)`, { revision: rev, file: node.file })
+          );
+          tripped++;
+        }
+        continue;
+      }
       if (failure) {
         roundtripFindings.push(findingFrom(failure, `downgrade of ${rev} fails: ${failure.message}`, { revision: rev, file: node.file }));
         state = await recover(s1, failure);
@@ -28072,7 +28232,7 @@ var RoundTripper = class {
     const faithful = this.tracker?.incremental ? await this.clock.time("snapshotMs", () => this.tracker.verify()) : true;
     await this.close();
     if (!faithful) return null;
-    return { upgradeFindings, roundtripFindings, tripped, target: current, notices: [] };
+    return { upgradeFindings, roundtripFindings, tripped, target: current, notices, irreversible };
   }
   /** Runs one Alembic step, records its timing on the revision, returns the failure if any. */
   async step(r, name, fn) {
@@ -28088,10 +28248,12 @@ var RoundTripper = class {
       return f;
     }
   }
-  /** The revisions alembic_version holds, sorted; null when it is not the default table. */
+  /** The revisions the version table holds, sorted; null when it cannot be read. */
   async versions() {
+    const vt = this.tree.versionTable ?? { schema: null, name: "alembic_version" };
+    const qualified = `${vt.schema ? `${quoteIdent2(vt.schema)}.` : ""}${quoteIdent2(vt.name)}`;
     try {
-      const r = await this.client.query("SELECT version_num AS v FROM alembic_version WHERE to_regclass('alembic_version') IS NOT NULL");
+      const r = await this.client.query(`SELECT version_num AS v FROM ${qualified}`);
       return r.rows.map((x) => x.v).sort();
     } catch {
       return null;
@@ -28102,11 +28264,14 @@ var RoundTripper = class {
     });
   }
 };
+var quoteIdent2 = (name) => `"${name.replace(/"/g, '""')}"`;
 async function databaseWith(db, tree, nodes, applied, timeoutMs) {
   const created = await db.createDatabase();
   const target = databaseTarget(db, created.database);
   await tree.useDatabase(target);
-  for (const h of headsWithin(nodes, applied)) await tree.upgrade(h, timeoutMs);
+  const heads = headsWithin(nodes, applied);
+  if (heads.length === 0) await tree.setup(timeoutMs);
+  for (const h of heads) await tree.upgrade(h, timeoutMs);
   return target;
 }
 function headsWithin(nodes, applied) {
@@ -28137,7 +28302,7 @@ async function walkInLanes(ctx, target, revisions, nodes, byRev, applied) {
   const lanes = laneCount(revisions.length);
   let counter = 0;
   const tick = () => ++counter;
-  const first = new RoundTripper(ctx.db, ctx.tree, ctx.stepTimeoutMs, ctx.progress, ctx.clock);
+  const first = new RoundTripper(ctx.db, ctx.tree, ctx.stepTimeoutMs, ctx.progress, ctx.clock, ctx.allowIrreversible);
   ctx.hold(() => first.close());
   const walk = { applied, blocked: /* @__PURE__ */ new Set() };
   if (lanes === 1) {
@@ -28157,7 +28322,7 @@ async function walkInLanes(ctx, target, revisions, nodes, byRev, applied) {
       await tree.close();
       return null;
     }
-    const tripper = new RoundTripper(ctx.db, tree, ctx.stepTimeoutMs, ctx.progress, ctx.clock);
+    const tripper = new RoundTripper(ctx.db, tree, ctx.stepTimeoutMs, ctx.progress, ctx.clock, ctx.allowIrreversible);
     ctx.hold(() => tripper.close());
     const laneWalk = { applied: before, blocked: /* @__PURE__ */ new Set() };
     const result = await tripper.run(laneTarget, chunk, nodes, byRev, laneWalk, tick, revisions.length);
@@ -28259,14 +28424,27 @@ function emptyReport(options) {
 }
 async function gate(options, progress, report, resources, clock) {
   const repo = await GitRepo.open(options.repoRoot);
-  const iniAbs = resolve2(options.workingDirectory, options.alembicConfig);
-  if (!existsSync5(iniAbs)) {
-    throw new UserError(`no Alembic config at ${iniAbs}: pass --config (action input alembic-config) with the path of your alembic.ini, relative to ${options.workingDirectory}`);
+  const located = locateProjectConfig(options.workingDirectory, options.alembicConfig);
+  const inRepo = (abs) => {
+    const rel = relative2(repo.root, abs);
+    if (rel.startsWith("..") || isAbsolute(rel)) throw new UserError(`the Alembic config ${abs} is outside the git repository ${repo.root}`);
+    return rel.split(sep2).join("/") || ".";
+  };
+  const layout = {
+    shape: located.shape,
+    config: inRepo(located.config),
+    ini: located.ini ? inRepo(located.ini) : null,
+    toml: located.toml ? inRepo(located.toml) : null,
+    cwd: inRepo(located.cwd),
+    ...options.flaskApp ? { flaskApp: options.flaskApp } : {}
+  };
+  const iniRel = layout.config;
+  report.config.alembicConfig = iniRel;
+  report.config.workingDirectory = relative2(repo.root, resolve4(options.workingDirectory)).split(sep2).join("/") || ".";
+  if (options.bootstrap) {
+    parseBootstrap(options.bootstrap, options.workingDirectory);
+    if (options.roundtrip === "all") throw new UserError("--bootstrap prepares the database for the base's migrations; --roundtrip all replays the whole history from an empty database instead. Use one or the other.");
   }
-  const iniRel = relative2(repo.root, iniAbs);
-  if (iniRel.startsWith("..") || isAbsolute(iniRel)) throw new UserError(`the Alembic config ${iniAbs} is outside the git repository ${repo.root}`);
-  report.config.alembicConfig = iniRel.split(sep2).join("/");
-  report.config.workingDirectory = relative2(repo.root, resolve2(options.workingDirectory)).split(sep2).join("/") || ".";
   const baseSha = await repo.resolveCommit(options.base);
   if (!baseSha) {
     throw new UserError(
@@ -28284,7 +28462,7 @@ async function gate(options, progress, report, resources, clock) {
     report.head = { ref: await repo.isDirty() ? "working tree (uncommitted changes included)" : "HEAD", sha: await repo.headSha() ?? "", heads: [] };
   }
   progress({ phase: "provision", message: "starting a throwaway PostgreSQL and the Python workers" });
-  const head = new SourceTree("head", headRoot, join6(headRoot, iniRel), options.python, options.urlEnvVars);
+  const head = new SourceTree("head", headRoot, layout, options.python, options.urlEnvVars);
   resources.add(() => head.close());
   const dbPromise = clock.time(
     "provisionMs",
@@ -28293,8 +28471,8 @@ async function gate(options, progress, report, resources, clock) {
   const headPromise = clock.time("headWorkerMs", () => head.start());
   const basePromise = clock.time("baseWorkerMs", async () => {
     const root = await exportTree(repo, baseSha, "base", resources);
-    if (!existsSync5(join6(root, iniRel))) return null;
-    const tree = new SourceTree("base", root, join6(root, iniRel), options.python, options.urlEnvVars);
+    if (!existsSync7(join8(root, iniRel))) return null;
+    const tree = new SourceTree("base", root, layout, options.python, options.urlEnvVars);
     resources.add(() => tree.close());
     await tree.start();
     return tree;
@@ -28340,7 +28518,7 @@ async function gate(options, progress, report, resources, clock) {
   let reachedHead = true;
   const replayAll = options.roundtrip === "all";
   if (!replayAll && base && baseGraph && baseGraph.nodes.size > 0) {
-    progress({ phase: "base", message: `applying the base's ${baseGraph.nodes.size} revisions (${baseSha.slice(0, 12)})` });
+    progress({ phase: "base", message: `applying the base's ${plural(baseGraph.nodes.size, "revision")} (${baseSha.slice(0, 12)})` });
     await base.useDatabase(target);
     const missing = [...baseGraph.nodes.keys()].filter((r) => !headGraph.nodes.has(r));
     const targets = missing.length ? headsWithin(baseGraph.nodes, new Set([...baseGraph.nodes.keys()].filter((r) => headGraph.nodes.has(r)))) : ["heads"];
@@ -28348,11 +28526,23 @@ async function gate(options, progress, report, resources, clock) {
       report.notices.push(`the base has ${missing.length} revision${missing.length === 1 ? "" : "s"} this branch does not (${missing.slice(0, 5).join(", ")}${missing.length > 5 ? ", ..." : ""}): base -> head starts from the revisions both have (see heads and history)`);
     }
     await clock.time("baseUpgradeMs", async () => {
+      if (options.bootstrap) {
+        const how = parseBootstrap(options.bootstrap, options.workingDirectory);
+        report.notices.push(await bootstrapBase(how, options.bootstrap, db, target, base, options.stepTimeoutMs));
+      }
       try {
         for (const t of targets) await base.upgrade(t, options.stepTimeoutMs);
       } catch (err) {
         const f = describeFailure(err, base);
-        throw new UserError(`the base's own migrations (${baseSha.slice(0, 12)}) fail on an empty database, so the PR cannot be tested on top of them: ${f.revision ? `revision ${f.revision}: ` : ""}${f.message}`);
+        if (f.kind === "setup" || f.kind === "config" || f.kind === "foreign_database") {
+          throw new UserError(`the base's env.py fails before running any migration (${baseSha.slice(0, 12)}), so the PR cannot be tested on top of it: ${f.message}`);
+        }
+        const at = `${f.revision ? `revision ${f.revision}: ` : ""}${f.message}`;
+        if (options.bootstrap) throw new UserError(`the base's own migrations (${baseSha.slice(0, 12)}) fail on the database --bootstrap ${options.bootstrap} made, so the PR cannot be tested on top of them: ${at}`);
+        throw new UserError(
+          `the base's own migrations (${baseSha.slice(0, 12)}) fail on an empty database, so the PR cannot be tested on top of them: ${at}
+If the first revision expects tables that no revision creates (made by create_all() or by tooling older than Alembic), pass --bootstrap models (the base's models, stamped at its heads) or --bootstrap path/to/schema.sql (a pg_dump --schema-only of production); action input bootstrap.`
+        );
       }
     });
   }
@@ -28367,11 +28557,12 @@ async function gate(options, progress, report, resources, clock) {
       db,
       tree: head,
       spawnTree: async () => {
-        const tree = new SourceTree("head", headRoot, join6(headRoot, iniRel), options.python, options.urlEnvVars);
+        const tree = new SourceTree("head", headRoot, layout, options.python, options.urlEnvVars);
         await tree.start();
         return tree;
       },
       stepTimeoutMs: options.stepTimeoutMs,
+      allowIrreversible: options.allowIrreversible,
       progress,
       clock,
       hold: (release) => resources.add(release)
@@ -28404,7 +28595,7 @@ async function gate(options, progress, report, resources, clock) {
   report.checks.push({
     id: "upgrade",
     status: upgradeFindings.length ? "fail" : "pass",
-    summary: upgradeFindings.length ? `${upgradeFindings.length} revision${upgradeFindings.length === 1 ? "" : "s"} fail to apply` : replayAll ? `all ${order.length} revisions apply from an empty database` : `base${baseGraph ? ` (${baseGraph.nodes.size} revisions)` : " (empty)"} -> head (${newOrder.length} new) applies`,
+    summary: upgradeFindings.length ? `${plural(upgradeFindings.length, "revision")} ${upgradeFindings.length === 1 ? "fails" : "fail"} to apply` : replayAll ? `all ${order.length} revisions apply from an empty database` : `base${baseGraph ? ` (${plural(baseGraph.nodes.size, "revision")})` : " (empty)"} -> head (${newOrder.length} new) applies`,
     findings: upgradeFindings
   });
   report.checks.push(roundtripCheck2);
@@ -28419,6 +28610,7 @@ async function gate(options, progress, report, resources, clock) {
   report.sql = await clock.time("sqlMs", () => sqlPreview(head, newOrder, byRev, options.stepTimeoutMs, report.notices));
   report.status = verdictOf(report.checks, options.failOn);
 }
+var plural = (n, noun) => `${n} ${noun}${n === 1 ? "" : "s"}`;
 function checkGraph(head) {
   const g = head.rawGraph;
   if (g.ok) return { id: "graph", status: "pass", summary: `${g.revisions.length} revision${g.revisions.length === 1 ? "" : "s"} load`, findings: [] };
@@ -28485,8 +28677,9 @@ async function sqlPreview(head, revs, byRev, timeoutMs, notices) {
       entry.upgrade = splitSql((await head.sql("upgrade", from, rev, timeoutMs)).sql, "upgrade").get(rev) ?? null;
       entry.downgrade = splitSql((await head.sql("downgrade", rev, from ?? "base", timeoutMs)).sql, "downgrade").get(rev) ?? null;
     } catch (err) {
-      entry.error = describeFailure(err, head).message.split("\n")[0];
-      offlineFailed = true;
+      const f = describeFailure(err, head);
+      entry.error = f.kind === "irreversible" ? `irreversible: ${f.message}` : f.message.split("\n")[0];
+      if (f.kind !== "irreversible") offlineFailed = true;
     }
     out.push(entry);
   }
@@ -28515,7 +28708,7 @@ function splitSql(sql, direction) {
   return out;
 }
 async function exportTree(repo, sha, label2, resources) {
-  const dir = await mkdtemp2(join6(tmpdir2(), `alembic-gate-${label2}-`));
+  const dir = await mkdtemp2(join8(tmpdir2(), `alembic-gate-${label2}-`));
   resources.add(() => rm3(dir, { recursive: true, force: true }));
   await repo.exportTree(sha, dir);
   return dir;
@@ -28588,7 +28781,7 @@ function formatMs(ms) {
 function shortSha(sha) {
   return sha ? sha.slice(0, 7) : "?";
 }
-function plural(n, word, many = `${word}s`) {
+function plural2(n, word, many = `${word}s`) {
   return `${n} ${n === 1 ? word : many}`;
 }
 function failedChecks(report) {
@@ -28602,7 +28795,7 @@ function verdictText(report) {
   }
   const failed = failedChecks(report);
   if (failed.length === 0) return "failed";
-  return `${plural(failed.length, "check")} failed (${failed.map((c) => c.id).join(", ")})`;
+  return `${plural2(failed.length, "check")} failed (${failed.map((c) => c.id).join(", ")})`;
 }
 var CHECK_STATUS_ORDER = { error: 0, fail: 1, pass: 2, skip: 3 };
 function revisionPassed(rev) {
@@ -28635,13 +28828,13 @@ function renderMarkdown(report, opts = {}) {
   const max = opts.maxLength;
   for (let i = 0; i < LEVELS.length; i++) {
     const blocks = renderBlocks(report, opts, LEVELS[i], i > 0);
-    const text = join7(blocks);
+    const text = join9(blocks);
     if (max === void 0 || text.length <= max) return text;
     if (i === LEVELS.length - 1) return truncate(blocks, max, opts);
   }
   throw new Error("unreachable");
 }
-function join7(blocks) {
+function join9(blocks) {
   return `${blocks.map((b) => b.text).join("\n\n")}
 `;
 }
@@ -28674,7 +28867,7 @@ function renderBlocks(report, opts, level, trimmed) {
     const shown2 = check.findings.slice(0, level.findingsPerCheck);
     for (const f of shown2) text(renderFinding(f, level, fileLink));
     const more = check.findings.length - shown2.length;
-    if (more > 0) text(`... and ${plural(more, "more finding")} (left out to fit GitHub's size limit). ${hint(opts)}`);
+    if (more > 0) text(`... and ${plural2(more, "more finding")} (left out to fit GitHub's size limit). ${hint(opts)}`);
   }
   const differing = report.revisions.filter((r) => r.differences.length > 0);
   if (differing.length > 0) {
@@ -28720,7 +28913,7 @@ ${codeBlock(drift.suggestedDowngrade, "python")}
       });
     }
     const hidden = fresh.length - shown2.length;
-    if (hidden > 0) text(`${plural(hidden, "more revision")} passed every step (not listed here).`);
+    if (hidden > 0) text(`${plural2(hidden, "more revision")} passed every step (not listed here).`);
   }
   if (report.sql.length > 0) {
     if (level.sqlLines === 0) {
@@ -28745,7 +28938,7 @@ function contextLine(report) {
   const baseRef = report.base.ref && report.base.ref !== report.base.sha ? `${codeSpan(report.base.ref)} ` : "";
   parts.push(`Base ${baseRef}${codeSpan(shortSha(report.base.sha))} \u2192 head ${codeSpan(shortSha(report.head.sha))}`);
   const fresh = report.revisions.filter((r) => r.isNew).length;
-  parts.push(plural(fresh, "new revision"));
+  parts.push(plural2(fresh, "new revision"));
   const cfg = report.config;
   parts.push(`config ${codeSpan(cfg.workingDirectory === "." ? cfg.alembicConfig : `${cfg.workingDirectory}/${cfg.alembicConfig}`)}`);
   parts.push(formatMs(report.timings.totalMs));
@@ -28937,13 +29130,13 @@ async function upsertStickyComment(opts) {
 }
 
 // src/github/event.ts
-import { readFileSync as readFileSync3 } from "node:fs";
+import { readFileSync as readFileSync5 } from "node:fs";
 function readRunContext(env = process.env) {
   let payload = {};
   const path = env.GITHUB_EVENT_PATH;
   if (path) {
     try {
-      payload = JSON.parse(readFileSync3(path, "utf8"));
+      payload = JSON.parse(readFileSync5(path, "utf8"));
     } catch (e) {
       throw new Error(`could not read the event payload GITHUB_EVENT_PATH=${path}: ${e.message}`);
     }
@@ -28988,7 +29181,7 @@ async function run3(deps = {}) {
     setFailed(errorMessage(e));
     return;
   }
-  const workingDirectory = resolve3(inputs.workingDirectory);
+  const workingDirectory = resolve5(inputs.workingDirectory);
   let report;
   try {
     startGroup("alembic-gate: base");
@@ -29023,7 +29216,10 @@ async function run3(deps = {}) {
       roundtrip: inputs.roundtrip,
       failOn: inputs.failOn,
       stepTimeoutMs: inputs.stepTimeoutMs,
-      urlEnvVars: inputs.databaseUrlEnv
+      urlEnvVars: inputs.databaseUrlEnv,
+      flaskApp: inputs.flaskApp,
+      allowIrreversible: inputs.allowIrreversible,
+      bootstrap: inputs.bootstrap
     };
     let phase;
     const progress = (event) => {
@@ -29059,9 +29255,9 @@ async function publish(report, inputs, ctx, workingDirectory) {
   startGroup("alembic-gate: report");
   try {
     const key = createHash2("sha256").update(marker).digest("hex").slice(0, 12);
-    const dir = join8(ctx.runnerTemp ?? tmpdir3(), "alembic-gate", key);
+    const dir = join10(ctx.runnerTemp ?? tmpdir3(), "alembic-gate", key);
     mkdirSync(dir, { recursive: true });
-    const reportPath = join8(dir, "report.json");
+    const reportPath = join10(dir, "report.json");
     writeFileSync(reportPath, `${JSON.stringify(report, null, 2)}
 `);
     info(`JSON report: ${reportPath}`);
@@ -29117,7 +29313,7 @@ async function comment(report, inputs, ctx, marker, failing, renderOpts) {
   }
 }
 function relativeToWorkspace(dir, ctx) {
-  const root = ctx.workspace ? resolve3(ctx.workspace) : process.cwd();
+  const root = ctx.workspace ? resolve5(ctx.workspace) : process.cwd();
   const rel = relative3(root, dir);
   return rel === "" ? "." : rel.split(sep3).join("/");
 }

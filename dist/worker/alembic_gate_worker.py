@@ -10,6 +10,7 @@ the ini's directory, and keeps one ScriptDirectory for the life of the process s
 files are read once, not once per step.
 """
 
+import argparse
 import ast
 import hashlib
 import io
@@ -57,6 +58,8 @@ STATE = {
     "catalog_write": False,  # set by _watch_catalog_writes during a step
     "foreign": None,  # description of a refused connection, if any
     "url": None,
+    "statements": 0,  # SQL statements executed so far (see _guarded_downgrade)
+    "flask": None,  # Flask-Migrate: {"app", "ctx", "url", "migrate"} (see _flask_context)
 }
 
 
@@ -299,43 +302,160 @@ def _watch_catalog_writes(conn, cursor, statement, parameters, context, executem
 
 
 # --- loading the project -----------------------------------------------------------------------
+def _alembic_option(cfg, name):
+    """An [alembic] option, or on Alembic 1.16+ one from pyproject.toml's [tool.alembic]."""
+    getter = getattr(cfg, "get_alembic_option", None)
+    return getter(name) if getter is not None else cfg.get_main_option(name)
+
+
+def _new_config(req):
+    """The Config `alembic` (or `flask db`) would build for this project."""
+    from alembic.config import Config
+
+    shape = req.get("shape") or "ini"
+    ini = req.get("ini") if "ini" in req else os.path.abspath(req["config"])
+    toml = req.get("toml")
+    shown = _relative(req["config"])
+    if ini and not os.path.isfile(ini):
+        raise GateError("config", "no Alembic config at %s" % _relative(ini), file=ini)
+    if toml:
+        import alembic
+
+        if "toml_file" not in Config.__init__.__code__.co_varnames:
+            raise GateError(
+                "config",
+                "%s configures Alembic in [tool.alembic], which needs Alembic 1.16 or later; "
+                "%s has Alembic %s. Upgrade Alembic in the project's environment (or pass --python "
+                "with one that has it), or move the settings to alembic.ini."
+                % (shown, sys.executable, alembic.__version__),
+                file=toml,
+            )
+        cfg = Config(file_=ini, toml_file=toml)
+    else:
+        cfg = Config(ini)
+    try:
+        if shape == "flask":
+            # As Flask-Migrate's Migrate.get_config: the scripts are the ini's own directory.
+            cfg.set_main_option("script_location", os.path.dirname(ini).replace("%", "%%"))
+            cfg.cmd_opts = argparse.Namespace(x=[])
+        elif not _alembic_option(cfg, "script_location"):
+            where = "its [tool.alembic] table" if toml else "its [alembic] section"
+            raise GateError("config", "%s has no script_location in %s" % (shown, where), file=req["config"])
+    except GateError:
+        raise
+    except Exception as exc:  # a malformed ini or toml
+        raise GateError("config", "cannot read %s: %s" % (shown, exc), file=req["config"])
+    return cfg
+
+
 def cmd_load(req):
-    ini = os.path.abspath(req["config"])
-    if not os.path.isfile(ini):
-        raise GateError("config", "no Alembic config at %s" % ini, file=ini)
-    root = os.path.dirname(ini)
-    STATE["root"] = req.get("projectRoot") or root
-    # As `python -m alembic` from the ini's directory: cwd and sys.path[0] are that directory.
+    STATE["root"] = req.get("projectRoot") or os.path.dirname(os.path.abspath(req["config"]))
+    # As `python -m alembic` from the ini's directory (or `flask db` from the project's): cwd and
+    # sys.path[0] are that directory.
+    root = req.get("cwd") or os.path.dirname(os.path.abspath(req["config"]))
     os.chdir(root)
     if root not in sys.path:
         sys.path.insert(0, root)
 
-    from alembic.config import Config
     from alembic.script import ScriptDirectory
 
-    cfg = Config(ini)
-    try:
-        if not cfg.get_main_option("script_location"):
-            raise GateError(
-                "config",
-                "%s has no script_location in its [alembic] section" % ini,
-                file=ini,
-            )
-    except GateError:
-        raise
-    except Exception as exc:  # a malformed ini
-        raise GateError("config", "cannot read %s: %s" % (ini, exc), file=ini)
+    cfg = _new_config(req)
     STATE["config"] = cfg
+    STATE["flask"] = {"app": req.get("flaskApp"), "ctx": None, "url": None} if req.get("shape") == "flask" else None
     try:
         script = ScriptDirectory.from_config(cfg)
         STATE["script"] = script
         # Load every revision file now (the revision map is lazy).
         script.revision_map.heads  # noqa: B018
+        _guard_downgrades(script)
     except Exception as exc:
         STATE["script"] = None
         STATE["script_error"] = exc
     _install_connection_guard()
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    event.listen(Engine, "before_cursor_execute", _count_statement)
     return {"versions": _versions(), "graph": _graph()}
+
+
+# --- Flask-Migrate: env.py runs inside the app's context -----------------------------------------
+def _flask_context():
+    """Builds the Flask app the way the `flask` command does and keeps its context pushed, so
+    env.py finds current_app.extensions['migrate']. Built on first use, after the gate set
+    DATABASE_URL; rebuilt when the database changes (the app reads its URL when it is made)."""
+    flask = STATE.get("flask")
+    if flask is None or (flask["ctx"] is not None and flask["url"] == STATE["url"]):
+        return
+    if flask["ctx"] is not None:
+        _drop_flask_app(flask)
+    from flask.cli import NoAppException, ScriptInfo, load_dotenv
+
+    load_dotenv()
+    target = flask["app"] or os.environ.get("FLASK_APP")
+    try:
+        app = ScriptInfo(app_import_path=target).load_app()
+    except NoAppException as exc:
+        raise GateError(
+            "setup",
+            "could not find the Flask app (%s): set FLASK_APP in the job's environment, or pass "
+            "--flask-app (action input flask-app), e.g. --flask-app 'myapp:create_app()'" % exc,
+        )
+    except GateError:
+        raise
+    except Exception as exc:
+        payload = _error_payload(exc)
+        raise GateError(
+            "setup",
+            "building the Flask app (%s) failed: %s" % (target or "app.py / wsgi.py", payload["message"]),
+            file=payload.get("file"),
+            line=payload.get("line"),
+            detail=payload.get("detail"),
+        )
+    migrate = app.extensions.get("migrate")
+    if migrate is None:
+        raise GateError(
+            "setup",
+            "the Flask app %s has no Flask-Migrate extension: its factory should call Migrate(app, db) "
+            "or migrate.init_app(app, db)" % (target or app.import_name),
+        )
+    ctx = app.app_context()
+    ctx.push()
+    flask.update(ctx=ctx, url=STATE["url"], migrate=migrate)
+    configure = getattr(migrate, "call_configure_callbacks", None)
+    if configure is not None:
+        configure(STATE["config"])  # @migrate.configure hooks, as `flask db` runs them
+
+
+def _release_flask_connections():
+    """Flask-SQLAlchemy's engine pools its connections; a `flask db` process would end and close
+    them. Closing them after each step gives the database back between steps, as then."""
+    flask = STATE.get("flask")
+    if not flask or flask.get("ctx") is None:
+        return
+    try:
+        db = getattr(flask.get("migrate"), "db", None)
+        engines = getattr(db, "engines", None)
+        for engine in (engines.values() if engines else [getattr(db, "engine", None)]):
+            if engine is not None:
+                engine.dispose()
+    except Exception:
+        pass
+
+
+def _drop_flask_app(flask):
+    root = os.path.realpath(STATE["root"] or ".") + os.sep
+    _release_flask_connections()
+    try:
+        flask["ctx"].pop()
+    except Exception:
+        pass
+    flask.update(ctx=None, url=None, migrate=None)
+    # The next build imports the project afresh, as a new `flask db upgrade` process would.
+    for name, module in list(sys.modules.items()):
+        path = getattr(module, "__file__", None)
+        if path and os.path.realpath(path).startswith(root):
+            del sys.modules[name]
 
 
 def _file_errors(script_dirs):
@@ -369,8 +489,8 @@ def _version_dirs():
     cfg = STATE["config"]
     from alembic.script import ScriptDirectory
 
-    loc = cfg.get_main_option("script_location")
-    base = os.path.abspath(loc.replace("%(here)s", os.path.dirname(cfg.config_file_name)))
+    loc = _alembic_option(cfg, "script_location")
+    base = os.path.abspath(loc.replace("%(here)s", os.path.dirname(cfg.config_file_name or cfg.toml_file_name)))
     if ":" in loc and not os.path.isdir(base):
         # package resource form: "mypkg:migrations"
         try:
@@ -518,20 +638,25 @@ def _require_script():
     return STATE["script"]
 
 
-def _run(direction, target):
+def _run(direction, target, migrate=True):
     from alembic.runtime.environment import EnvironmentContext
 
     script = _require_script()
     cfg = STATE["config"]
+    _flask_context()
+    started_migrations = []
 
     def fn(rev, context):
+        started_migrations.append(True)
+        if not migrate:
+            return []
         if direction == "upgrade":
             return script._upgrade_revs(target, rev)
         return script._downgrade_revs(target, rev)
 
     started = time.perf_counter()
     STATE["catalog_write"] = False
-    with EnvironmentContext(
+    env = EnvironmentContext(
         cfg,
         script,
         fn=fn,
@@ -539,12 +664,88 @@ def _run(direction, target):
         starting_rev=None,
         destination_rev=target,
         tag=None,
-    ):
-        script.run_env()
+    )
+    try:
+        with env:
+            script.run_env()
+    except GateError:
+        raise
+    except Exception as exc:
+        if started_migrations:
+            raise
+        raise _setup_error(exc)
+    finally:
+        _release_flask_connections()
     return {
         "ms": round((time.perf_counter() - started) * 1000, 2),
         "catalogWrite": STATE["catalog_write"],
+        "versionTable": _version_table(env),
     }
+
+
+def _version_table(env):
+    try:
+        ctx = env.get_context()
+    except Exception:
+        return None
+    return {"schema": getattr(ctx, "version_table_schema", None), "name": getattr(ctx, "version_table", "alembic_version")}
+
+
+def _setup_error(exc):
+    """env.py failed before Alembic ran a single migration: its own code is at fault."""
+    payload = _error_payload(exc)
+    if payload.get("kind") != "exception":
+        return GateError(payload["kind"], payload["message"], file=payload.get("file"), line=payload.get("line"), detail=payload.get("detail"))
+    file, line = payload.get("file"), payload.get("line")
+    where = ("%s line %s" % (_relative(file), line)) if file and line else "env.py"
+    message = "%s raised before running any migration: %s" % (where, payload["message"])
+    if isinstance(exc, KeyError) and exc.args and isinstance(exc.args[0], str) and exc.args[0] not in os.environ:
+        message += (
+            "\nenv.py reads the environment variable %s, which is not set. If it holds the database URL, "
+            "pass --url-env %s (action input database-url-env) and alembic-gate sets it to the throwaway "
+            "database; otherwise set it in the job's environment." % (exc.args[0], exc.args[0])
+        )
+    return GateError("setup", message, file=file, line=line, detail=payload.get("detail"))
+
+
+# --- irreversible revisions --------------------------------------------------------------------
+# Some projects never downgrade: no downgrade() at all, or one that raises on purpose. Such a
+# revision is reported as irreversible, not as a downgrade that crashed: the downgrade() of each
+# revision is wrapped once, when the scripts are loaded.
+def _count_statement(conn, cursor, statement, parameters, context, executemany):
+    STATE["statements"] += 1
+
+
+def _guard_downgrades(script):
+    for sc in script.walk_revisions("base", "heads"):
+        module = getattr(sc, "module", None)
+        if module is not None:
+            module.downgrade = _guarded_downgrade(sc, module.__dict__.get("downgrade"))
+
+
+def _guarded_downgrade(sc, original):
+    file = _relative(sc.path)
+
+    def downgrade(*args, **kwargs):
+        if original is None:
+            raise GateError("irreversible", "it has no downgrade()", file=sc.path, revision=sc.revision)
+        before = STATE["statements"]
+        try:
+            return original(*args, **kwargs)
+        except RuntimeError as exc:  # NotImplementedError included
+            if STATE["statements"] != before:
+                raise
+            _, line = _locate(exc)
+            what = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+            raise GateError(
+                "irreversible",
+                "its downgrade() raises %s before touching the database (%s%s)" % (what, file, " line %s" % line if line else ""),
+                file=sc.path,
+                line=line,
+                revision=sc.revision,
+            )
+
+    return downgrade
 
 
 def cmd_upgrade(req):
@@ -555,6 +756,43 @@ def cmd_downgrade(req):
     return _run("downgrade", req["target"])
 
 
+def cmd_bootstrap(req):
+    """--bootstrap models: the models' tables (target_metadata.create_all through env.py's own
+    connection and configuration), stamped at the heads, for histories whose first revision
+    expects tables that no revision creates."""
+    from alembic.runtime.environment import EnvironmentContext
+
+    script = _require_script()
+    _flask_context()
+    seen = {"metadata": None}
+
+    def fn(rev, context):
+        metadata = context.opts.get("target_metadata")
+        if metadata is None:
+            raise GateError(
+                "bootstrap",
+                "--bootstrap models needs the models: env.py sets no target_metadata. Pass --bootstrap "
+                "with a schema-only SQL dump instead (pg_dump --schema-only --no-owner --no-privileges)",
+            )
+        for md in metadata if isinstance(metadata, (list, tuple)) else [metadata]:
+            md.create_all(context.connection)
+        seen["metadata"] = True
+        return script._stamp_revs("heads", rev)
+
+    env = EnvironmentContext(STATE["config"], script, fn=fn, as_sql=False, starting_rev=None, destination_rev="heads", tag=None)
+    try:
+        with env:
+            script.run_env()
+    finally:
+        _release_flask_connections()
+    return {"versionTable": _version_table(env)}
+
+
+def cmd_setup(req):
+    """env.py once, without migrations: the state a first revision starts from."""
+    return _run("upgrade", "heads", migrate=False)
+
+
 # --- offline SQL -------------------------------------------------------------------------------
 def cmd_sql(req):
     """SQL that `alembic upgrade <from>:<to> --sql` (or downgrade) would print."""
@@ -562,6 +800,7 @@ def cmd_sql(req):
 
     script = _require_script()
     cfg = STATE["config"]
+    _flask_context()
     direction = req["direction"]
     start = req.get("from")
     dest = req["to"]
@@ -587,6 +826,7 @@ def cmd_sql(req):
             script.run_env()
     finally:
         cfg.output_buffer = previous
+        _release_flask_connections()
     return {"sql": buf.getvalue()}
 
 
@@ -750,6 +990,7 @@ def cmd_drift(req):
 
     script = _require_script()
     cfg = STATE["config"]
+    _flask_context()
     command_args = dict(
         message="alembic-gate drift check",
         autogenerate=True,
@@ -804,6 +1045,8 @@ def cmd_drift(req):
                     detail=payload.get("detail"),
                 )
             raise
+        finally:
+            _release_flask_connections()
     ms = round((time.perf_counter() - started) * 1000, 2)
     if not seen["target_metadata"]:
         return {"skipped": "env.py sets no target_metadata, so there are no models to compare", "ms": ms}
@@ -834,6 +1077,8 @@ COMMANDS = {
     "database": cmd_database,
     "upgrade": cmd_upgrade,
     "downgrade": cmd_downgrade,
+    "setup": cmd_setup,
+    "bootstrap": cmd_bootstrap,
     "sql": cmd_sql,
     "drift": cmd_drift,
 }
