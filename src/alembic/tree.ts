@@ -63,6 +63,8 @@ export class SourceTree {
       file: this.relativePath(r.path),
       upgradeHash: r.upgradeHash,
       downgradeHash: r.downgradeHash,
+      upgradeCode: r.upgradeCode ?? null,
+      downgradeCode: r.downgradeCode ?? null,
     };
   }
 

@@ -68,6 +68,9 @@ export interface GraphRevision {
   path: string;
   upgradeHash: string | null;
   downgradeHash: string | null;
+  /** The code each hash is of, canonicalised (for the history check's diff). */
+  upgradeCode?: string | null;
+  downgradeCode?: string | null;
 }
 
 export interface WorkerGraph {

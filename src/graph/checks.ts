@@ -1,6 +1,7 @@
 // The graph-level checks (heads, history) as pure functions of the base and head graphs.
 import type { CheckResult, Finding } from '../report/types.js';
 import { ancestorsOf, type RevisionGraph } from './graph.js';
+import { unifiedLineDiff } from './line-diff.js';
 
 const list = (ids: string[]) => ids.map((i) => `"${i}"`).join(', ');
 
@@ -90,6 +91,11 @@ export interface HistoryContext {
  * downgrade code (comments, whitespace and docstrings aside), same down revisions, not deleted.
  * A renamed file with the same content is fine: revisions are matched by id.
  */
+function codeDiff(before: string | null | undefined, after: string | null | undefined): string {
+  if (before == null && after == null) return '';
+  return unifiedLineDiff(before ?? '', after ?? '');
+}
+
 export function checkHistory(base: RevisionGraph | null, head: RevisionGraph, ctx: HistoryContext): CheckResult {
   const findings: Finding[] = [];
   if (base) {
@@ -107,15 +113,20 @@ export function checkHistory(base: RevisionGraph | null, head: RevisionGraph, ct
         continue;
       }
       const changed: string[] = [];
-      if (old.upgradeHash !== now.upgradeHash) changed.push('upgrade()');
-      if (old.downgradeHash !== now.downgradeHash) changed.push('downgrade()');
+      const diffs: string[] = [];
+      for (const fn of ['upgrade', 'downgrade'] as const) {
+        if (old[`${fn}Hash`] === now[`${fn}Hash`]) continue;
+        changed.push(`${fn}()`);
+        const diff = codeDiff(old[`${fn}Code`], now[`${fn}Code`]);
+        if (diff) diffs.push(`${fn}() and the code it uses, base -> this change:\n${diff}`);
+      }
       if (changed.length) {
         findings.push({
           severity: 'error',
           revision: rev,
           file: now.file,
           message: `revision ${rev} (${now.file}) is already in the base, and this change edits its ${changed.join(' and ')}: production already ran it, so the edit will never reach production`,
-          detail: 'Revert the edit and put the change in a new revision (`alembic revision -m "..."`).',
+          detail: [...diffs, 'Revert the edit and put the change in a new revision (`alembic revision -m "..."`).'].join('\n\n'),
         });
       }
       const a = [...old.downRevisions].sort().join(',');

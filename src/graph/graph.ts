@@ -11,6 +11,12 @@ export interface RevisionNode {
   file: string;
   upgradeHash: string | null;
   downgradeHash: string | null;
+  /**
+   * What each hash is of: the function with the module-level code it uses, as the worker
+   * canonicalised it (formatting, comments, import order and u'' prefixes gone).
+   */
+  upgradeCode?: string | null;
+  downgradeCode?: string | null;
 }
 
 export interface RevisionGraph {

@@ -319,6 +319,31 @@ describe('alembic-gate check: verdicts', () => {
     expectPassed(await gate('comment-only-edit'));
   });
 
+  it('history-cosmetic: u\'\' prefixes, import order, unused imports and SQL re-indentation are not edits', async () => {
+    expectPassed(await gate('history-cosmetic'));
+  });
+
+  it('history-module-edit: editing a module-level helper that upgrade() calls is an edit of upgrade()', async () => {
+    const r = await gate('history-module-edit');
+    expect(r.code, explain(r)).toBe(1);
+    const history = check(r.report, 'history');
+    expect(history.findings).toHaveLength(1);
+    expect(history.findings[0]!.message).toContain('edits its upgrade():');
+    expect(history.findings[0]!.detail).toContain(`+     op.execute("COMMENT ON FUNCTION order_total(orders) IS 'cents'")`);
+  });
+
+  it('history-sql-edit: a changed PL/pgSQL body in a module-level constant edits both functions, with the diff', async () => {
+    const r = await gate('history-sql-edit');
+    expect(r.code, explain(r)).toBe(1);
+    const history = check(r.report, 'history');
+    expect(history.findings).toHaveLength(1);
+    expect(history.findings[0]!.message).toContain('edits its upgrade() and downgrade()');
+    const detail = history.findings[0]!.detail!;
+    expect(detail).toContain('upgrade() and the code it uses, base -> this change:');
+    expect(detail).toMatch(/^- FUNCTIONS = \{'order_total': 'CREATE FUNCTION .* RETURN o\.total_cents; END \$\$'\}$/m);
+    expect(detail).toMatch(/^\+ FUNCTIONS = \{'order_total': 'CREATE FUNCTION .* RETURN o\.total_cents \/ 100; END \$\$'\}$/m);
+  });
+
   it('renamed-file: renaming a base revision file is fine', async () => {
     const report = expectPassed(await gate('renamed-file'));
     expect(report.revisions.find((x) => x.revision === BASE_HEAD)!.file).toBe('migrations/versions/b2c3d4e5f6a1_orders_table.py');

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { checkHeads, checkHistory } from '../../src/graph/checks.js';
 import { ancestorsOf, buildGraph, downTarget, headsOf, newRevisions, topologicalOrder, type RevisionGraph, type RevisionNode } from '../../src/graph/graph.js';
 
+import { unifiedLineDiff } from '../../src/graph/line-diff.js';
 /** `rev` or `rev<parent` or `rev<p1+p2` (merge); `rev~dep` adds depends_on. */
 function node(spec: string, extra: Partial<RevisionNode> = {}): RevisionNode {
   const [main, dep] = spec.split('~');
@@ -255,5 +256,19 @@ describe('checkHistory', () => {
     const r = checkHistory(graph('a', 'b<a', 'c<b'), graph('a', node('b<a', { upgradeHash: 'x' })), everything);
     expect(r.findings).toHaveLength(2);
     expect(r.summary).toMatch(/^2 revisions/);
+  });
+});
+
+describe('unifiedLineDiff', () => {
+  it('shows changed lines with two lines of context and elides the rest', () => {
+    const before = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'].join('\n');
+    const after = ['a', 'b', 'c', 'd', 'E', 'f', 'g', 'h'].join('\n');
+    expect(unifiedLineDiff(before, after)).toBe(['  ...', '  c', '  d', '- e', '+ E', '  f', '  g', '  ...'].join('\n'));
+  });
+
+  it('is empty for equal text and summarised past its size limit', () => {
+    expect(unifiedLineDiff('x\ny', 'x\ny')).toBe('');
+    const big = Array.from({ length: 2500 }, (_, i) => `line ${i}`).join('\n');
+    expect(unifiedLineDiff(big, `${big}\nmore`)).toBe('(2500 lines before, 2501 after: too long to show a diff)');
   });
 });
