@@ -40,6 +40,7 @@ export async function runGate(options: GateOptions, progress: ProgressSink = () 
     await clock.time('cleanupMs', () => resources.release());
     unregister();
   }
+  for (const root of resources.exportRoots) scrubPath(report, root);
   report.timings = { ...clock.phases, totalMs: clock.total() };
   return report;
 }
@@ -47,6 +48,8 @@ export async function runGate(options: GateOptions, progress: ProgressSink = () 
 /** Everything the run started, released in reverse order. */
 class Resources {
   private readonly items: (() => Promise<void>)[] = [];
+  /** Temporary exports of commits: their paths mean nothing to a reader and are scrubbed from the report. */
+  readonly exportRoots: string[] = [];
   add(release: () => Promise<void>): void {
     this.items.push(release);
   }
@@ -156,7 +159,11 @@ async function gate(options: GateOptions, progress: ProgressSink, report: Report
     return;
   }
   if (base && !base.graph) {
-    throw new UserError(`the base (${baseSha.slice(0, 12)}) revision scripts do not load, so the PR cannot be compared with it: ${base.rawGraph?.errors.map((e) => `${e.file ?? ''}${e.line ? `:${e.line}` : ''} ${e.message}`).join('; ')}`);
+    const why = (base.rawGraph?.errors ?? []).map((e) => `${e.file ? `${base.relativePath(e.file)}${e.line ? `:${e.line}` : ''}: ` : ''}${inBaseTree(e.message, base.root)}`).join('; ');
+    throw new UserError(
+      `the base (${baseSha.slice(0, 12)}) revision scripts do not load, so the PR cannot be compared with it: ${why}. ` +
+        `Fix the base branch first, or pass --base a commit whose ${iniRel} loads.`,
+    );
   }
   const headGraph = head.graph;
   const baseGraph = base?.graph ?? null;
@@ -397,8 +404,36 @@ export function splitSql(sql: string, direction: 'upgrade' | 'downgrade'): Map<s
   return out;
 }
 
+/** Every string in the report with `root/x` turned into `x` (tracebacks, messages, SQL errors). */
+function scrubPath(value: unknown, root: string): void {
+  const fix = (text: string) => (text.includes(root) ? text.split(`${root}/`).join('').split(root).join('.') : text);
+  const walk = (v: unknown): void => {
+    if (Array.isArray(v)) {
+      v.forEach((item, i) => (typeof item === 'string' ? (v[i] = fix(item)) : walk(item)));
+    } else if (v && typeof v === 'object') {
+      for (const [k, item] of Object.entries(v)) {
+        if (typeof item === 'string') (v as Record<string, unknown>)[k] = fix(item);
+        else walk(item);
+      }
+    }
+  };
+  walk(value);
+}
+
+/** Error text from the base's exported copy, with the copy's path turned back into repository paths. */
+function inBaseTree(text: string, root: string): string {
+  return text
+    .split(`${root}/`).join('')
+    .split(root).join('.')
+    .replace(/\s*Please use the 'init' command to create a new scripts folder\.?/, '')
+    .replace(/\s+/g, ' ')
+    .trim()
+    .replace(/\.$/, '');
+}
+
 async function exportTree(repo: GitRepo, sha: string, label: string, resources: Resources): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), `alembic-gate-${label}-`));
+  resources.exportRoots.push(dir);
   resources.add(() => rm(dir, { recursive: true, force: true }));
   await repo.exportTree(sha, dir);
   return dir;

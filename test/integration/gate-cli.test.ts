@@ -358,6 +358,13 @@ describe('alembic-gate check: verdicts', () => {
     expect(history.findings[0]!.file).toBe('migrations/versions/b2c3d4e5f6a1_create_orders.py');
   });
 
+  it('base-config-broken: a base whose alembic.ini does not load is named with repository paths, not the export', async () => {
+    const r = await gate('base-config-broken');
+    const text = expectCouldNotRun(r);
+    expect(r.report!.error).toMatch(/^the base \([0-9a-f]{12}\) revision scripts do not load, so the PR cannot be compared with it: alembic\.util\.exc\.CommandError: Path doesn't exist: '?migrationz'?\. Fix the base branch first, or pass --base a commit whose alembic\.ini loads\.$/);
+    expect(text).not.toContain('alembic-gate-base-');
+  });
+
   it('syntax-error: graph fails naming the file and line; exit 1, other checks skip', async () => {
     const report = expectFailed(await gate('syntax-error'), ['graph']);
     const g = check(report, 'graph');
