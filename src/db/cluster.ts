@@ -12,6 +12,8 @@ import { dirname, join, resolve } from 'node:path';
 import { quoteIdent, serverFacts, withClient, type ServerFacts } from './client.js';
 import { registerCleanup } from './cleanup.js';
 import type { ConnectionInfo, ThrowawayDatabase } from './provider.js';
+import { restoreDataDir, saveDataDir } from './initdb-cache.js';
+import { scratchDir } from './scratch.js';
 import { makeThrowawayDatabase } from './throwaway.js';
 
 export const GATE_DATABASE = 'alembic_gate';
@@ -84,7 +86,7 @@ export async function startCluster(opts: ClusterOptions): Promise<ThrowawayDatab
   const log = opts.log ?? (() => {});
   const started = Date.now();
   const runAs = unprivilegedUser();
-  const tempDir = await mkdtemp(join(clusterParent(runAs), 'alembic-gate-'));
+  const tempDir = await mkdtemp(join(clusterParent(runAs, scratchDir()), 'alembic-gate-'));
   const dataDir = join(tempDir, 'data');
   const logFile = join(tempDir, 'server.log');
   let child: ChildProcess | undefined;
@@ -127,11 +129,19 @@ export async function startCluster(opts: ClusterOptions): Promise<ThrowawayDatab
 
     // initdb is the expensive part: no fsync, no instructions, fixed locale and time zone
     // (TZ skips the scan of the zoneinfo tree to guess the system zone).
+    // 1 MB WAL segments instead of 16: a quarter less to write or copy for a database that
+    // lives for one run.
     const initArgs = ['-D', dataDir, '-A', 'trust', '-U', 'postgres', '-E', 'UTF8', '--locale=C', '--no-sync'];
+    if (opts.major >= 11) initArgs.push('--wal-segsize=1');
     if (opts.major >= 14) initArgs.push('--no-instructions');
-    const init = await run(join(opts.binDir, 'initdb'), initArgs, spawnOpts);
-    if (init.code !== 0) {
-      throw new Error(`initdb failed (${init.how}): ${tail(init.output)}${permissionHint(init.output, runAs, opts.binDir)}`);
+    const cacheKey = { binDir: opts.binDir, args: initArgs.slice(2), uid: runAs?.uid ?? process.getuid?.() ?? -1 };
+    const fromCache = await restoreDataDir(cacheKey, dataDir);
+    if (!fromCache) {
+      const init = await run(join(opts.binDir, 'initdb'), initArgs, spawnOpts);
+      if (init.code !== 0) {
+        throw new Error(`initdb failed (${init.how}): ${tail(init.output)}${permissionHint(init.output, runAs, opts.binDir)}`);
+      }
+      await saveDataDir(cacheKey, dataDir);
     }
     const initMs = Date.now() - started;
 
@@ -168,7 +178,7 @@ export async function startCluster(opts: ClusterOptions): Promise<ThrowawayDatab
     const facts = await waitReady(admin, proc, logFile);
     await withClient(admin, (c) => c.query(`CREATE DATABASE ${quoteIdent(GATE_DATABASE)}`));
     log(
-      `${opts.provider}: PostgreSQL ${facts.version} ready in ${Date.now() - started} ms (initdb ${initMs} ms) at ${tempDir}` +
+      `${opts.provider}: PostgreSQL ${facts.version} ready in ${Date.now() - started} ms (${fromCache ? 'cached initdb' : 'initdb'} ${initMs} ms) at ${tempDir}` +
         (runAs ? ` running as ${runAs.name}` : ''),
     );
 

@@ -3,7 +3,8 @@
 // (container, skipped with the reason when no engine answers). No mocks.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -176,6 +177,34 @@ describe('local provider', () => {
   it('starts a socket-only cluster (as an unprivileged user when root) and removes it on dispose', async () => {
     const db = await timed('local', () => provisionLocal());
     await expectCluster(db, 'local');
+  });
+
+  it('copies a cached initdb result after the first run, and runs initdb again when the cache is off or damaged', async () => {
+    const cache = join(tmpdir(), `alembic-gate-cache-test-${randomBytes(4).toString('hex')}`);
+    const saved = process.env.ALEMBIC_GATE_CACHE_DIR;
+    const start = async (): Promise<string> => {
+      const lines: string[] = [];
+      const db = await provisionLocal({ log: (m) => lines.push(m) });
+      await expectCluster(db, 'local');
+      return lines.find((l) => / ready in /.test(l)) ?? '';
+    };
+    try {
+      process.env.ALEMBIC_GATE_CACHE_DIR = cache;
+      expect(await start()).toMatch(/\(initdb \d+ ms\)/);
+      const entries = readdirSync(join(cache, 'initdb'));
+      expect(entries).toHaveLength(1);
+      expect(await start()).toMatch(/\(cached initdb \d+ ms\)/);
+      // A damaged entry (its control file gone) is not used, and is replaced.
+      rmSync(join(cache, 'initdb', entries[0]!, 'global', 'pg_control'));
+      expect(await start()).toMatch(/\(initdb \d+ ms\)/);
+      expect(await start()).toMatch(/\(cached initdb \d+ ms\)/);
+      process.env.ALEMBIC_GATE_CACHE_DIR = 'off';
+      expect(await start()).toMatch(/\(initdb \d+ ms\)/);
+    } finally {
+      if (saved === undefined) delete process.env.ALEMBIC_GATE_CACHE_DIR;
+      else process.env.ALEMBIC_GATE_CACHE_DIR = saved;
+      rmSync(cache, { recursive: true, force: true });
+    }
   });
 
   it('says which versions it found when the requested one is missing', async () => {
