@@ -1,5 +1,10 @@
 #!/usr/bin/env node
-// npm run bench [-- --n 50,200,1000 --shell-sample 10 --python /usr/bin/python3 --database-url URL]
+// npm run bench [-- --n 50,200,1000 --stacks debian,sid --shell-sample 10 --python /usr/bin/python3 --database-url URL]
+//
+// Python stacks: `debian` is the interpreter as it is (bookworm: Alembic 1.8, SQLAlchemy 1.4);
+// `sid` puts the stack of scripts/sid-stack.sh (Alembic 1.18, SQLAlchemy 2.0) on PYTHONPATH.
+// For each stack, besides the table below, the small-project verdict: the gate in pull-request
+// mode on the bundled example (3 revisions) with its default local provider, best of five.
 //
 // Times, on the same machine and the same PostgreSQL server, for generated projects of N
 // revisions (every downgrade correct, models matching):
@@ -16,12 +21,14 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
+import { makeRepo } from '../scripts/fixture-repo.mjs';
 import { generateProject } from './generate.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const { values } = parseArgs({
   options: {
     n: { type: 'string', default: '50,200' },
+    stacks: { type: 'string', default: 'debian,sid' },
     'shell-sample': { type: 'string', default: '8' },
     repeat: { type: 'string', default: '2' },
     python: { type: 'string', default: process.env.ALEMBIC_GATE_PYTHON ?? '/usr/bin/python3' },
@@ -60,7 +67,10 @@ async function freshDb(name) {
 const dropDb = (name) => withServer((c) => c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`));
 
 /** Runs a command under /usr/bin/time, returns wall ms and peak RSS (KiB) of the largest process. */
+let stackEnv = process.env;
+
 function timed(cmd, args, opts) {
+  opts = { env: stackEnv, ...opts };
   const t = performance.now();
   const r = spawnSync('/usr/bin/time', ['-f', '__MAXRSS__%M', cmd, ...args], { ...opts, encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
   const ms = performance.now() - t;
@@ -107,7 +117,7 @@ async function benchOne(n) {
     writeFileSync(ini, readFileSync(join(dir, 'alembic.ini'), 'utf8').replace(/^sqlalchemy\.url = .*$/m, `sqlalchemy.url = ${urlC}`));
     const alembic = (...args) => {
       const t = performance.now();
-      const r = spawnSync(python, ['-m', 'alembic', '-c', ini, ...args], { cwd: dir, encoding: 'utf8' });
+      const r = spawnSync(python, ['-m', 'alembic', '-c', ini, ...args], { cwd: dir, encoding: 'utf8', env: stackEnv });
       if (r.status !== 0) throw new Error(`python -m alembic ${args.join(' ')} failed: ${r.stderr.slice(-1500)}`);
       return performance.now() - t;
     };
@@ -148,28 +158,63 @@ async function benchOne(n) {
 }
 
 const pad = (s, w) => String(s).padStart(w);
-const results = [];
-for (const n of sizes) {
-  process.stderr.write(`N=${n} ...\n`);
-  results.push(await benchOne(n));
+
+/** The bundled example in pull-request mode, as a user runs it: default provider, best of `runs`. */
+function smallProject(runs = 5) {
+  const repo = makeRepo({ base: ['examples/shop/base'], pr: ['examples/shop/pr'] });
+  try {
+    let best = null;
+    for (let k = 0; k < runs; k++) {
+      const out = join(repo.dir, 'report.json');
+      const g = timed(process.execPath, [join(root, 'dist', 'cli.js'), 'check', '--base', 'main', '--python', python, '--format', 'json', '--output', out], { cwd: repo.dir });
+      const rep = JSON.parse(readFileSync(out, 'utf8'));
+      if (rep.status !== 'pass') throw new Error(`the gate did not pass on the bundled example: ${rep.error ?? ''}`);
+      if (!best || g.ms < best.ms) best = { ms: Math.round(g.ms), phases: rep.timings };
+    }
+    return best;
+  } finally {
+    repo.cleanup();
+  }
+}
+
+function sidPythonPath() {
+  return execFileSync('bash', [join(root, 'scripts', 'sid-stack.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim().split('\n').pop();
 }
 
 const machine = `${cpus().length} cores (${cpus()[0]?.model ?? '?'}), ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
 const server = await withServer(async (c) => (await c.query('SHOW server_version')).rows[0].server_version);
-const pyv = execFileSync(python, ['-c', 'import sys, alembic, sqlalchemy; print(sys.version.split()[0], alembic.__version__, sqlalchemy.__version__)']).toString().trim().split(' ');
-console.log(`alembic-gate benchmark: ${machine}; PostgreSQL ${server}; Python ${pyv[0]}, Alembic ${pyv[1]}, SQLAlchemy ${pyv[2]}`);
-console.log('');
-console.log(`${pad('N', 5)} ${pad('gate', 9)} ${pad('in-proc', 9)} ${pad('shell*', 10)} ${pad('gate/in-proc', 13)} ${pad('shell/gate', 11)} ${pad('gate ms/rev', 12)} ${pad('in-proc ms/rev', 15)} ${pad('gate RSS', 9)}`);
-for (const r of results) {
-  console.log(`${pad(r.n, 5)} ${pad(`${(r.gateMs / 1000).toFixed(2)} s`, 9)} ${pad(`${(r.inprocessMs / 1000).toFixed(2)} s`, 9)} ${pad(`${(r.shellMs / 1000).toFixed(1)} s`, 10)} ${pad(r.ratioGateInprocess, 13)} ${pad(r.ratioShellGate, 11)} ${pad(r.gatePerRevisionMs, 12)} ${pad(r.inprocessPerRevisionMs, 15)} ${pad(`${r.gatePeakRssMb} MB`, 9)}`);
+const stacks = [];
+for (const stack of values.stacks.split(',').map((x) => x.trim()).filter(Boolean)) {
+  if (stack === 'debian') stackEnv = { ...process.env, PYTHONPATH: '' };
+  else if (stack === 'sid') stackEnv = { ...process.env, PYTHONPATH: sidPythonPath() };
+  else throw new Error(`unknown stack "${stack}": use debian or sid`);
+  const pyv = execFileSync(python, ['-c', 'import sys, alembic, sqlalchemy; print(sys.version.split()[0], alembic.__version__, sqlalchemy.__version__)'], { env: stackEnv }).toString().trim().split(' ');
+  const results = [];
+  for (const n of sizes) {
+    process.stderr.write(`${stack}: N=${n} ...\n`);
+    results.push(await benchOne(n));
+  }
+  process.stderr.write(`${stack}: the bundled example ...\n`);
+  const small = smallProject();
+  stacks.push({ stack, python: pyv[0], alembic: pyv[1], sqlalchemy: pyv[2], results, smallProject: small });
 }
-console.log(`gate and in-process: best of ${repeat} interleaved runs each. * shell loop: ${results[0]?.shellSampled} sampled revisions, three \`python -m alembic\` processes each, scaled to N`);
-console.log('');
-console.log('gate phases (ms; phases overlap where they run concurrently):');
-const keys = [...new Set(results.flatMap((r) => Object.keys(r.phases)))];
-console.log(`${pad('N', 5)} ${keys.map((k) => pad(k.replace(/Ms$/, ''), 13)).join(' ')}`);
-for (const r of results) console.log(`${pad(r.n, 5)} ${keys.map((k) => pad(r.phases[k] ?? '-', 13)).join(' ')}`);
+
+console.log(`alembic-gate benchmark: ${machine}; PostgreSQL ${server}`);
+for (const { stack, python: pv, alembic, sqlalchemy, results, smallProject: small } of stacks) {
+  console.log('');
+  console.log(`stack ${stack}: Python ${pv}, Alembic ${alembic}, SQLAlchemy ${sqlalchemy}`);
+  console.log(`${pad('N', 5)} ${pad('gate', 9)} ${pad('in-proc', 9)} ${pad('shell*', 10)} ${pad('gate/in-proc', 13)} ${pad('shell/gate', 11)} ${pad('gate ms/rev', 12)} ${pad('in-proc ms/rev', 15)} ${pad('gate RSS', 9)}`);
+  for (const r of results) {
+    console.log(`${pad(r.n, 5)} ${pad(`${(r.gateMs / 1000).toFixed(2)} s`, 9)} ${pad(`${(r.inprocessMs / 1000).toFixed(2)} s`, 9)} ${pad(`${(r.shellMs / 1000).toFixed(1)} s`, 10)} ${pad(r.ratioGateInprocess, 13)} ${pad(r.ratioShellGate, 11)} ${pad(r.gatePerRevisionMs, 12)} ${pad(r.inprocessPerRevisionMs, 15)} ${pad(`${r.gatePeakRssMb} MB`, 9)}`);
+  }
+  console.log(`gate and in-process: best of ${repeat} interleaved runs each. * shell loop: ${results[0]?.shellSampled} sampled revisions, three \`python -m alembic\` processes each, scaled to N`);
+  console.log('gate phases (ms; phases overlap where they run concurrently):');
+  const keys = [...new Set(results.flatMap((r) => Object.keys(r.phases)))];
+  console.log(`${pad('N', 5)} ${keys.map((k) => pad(k.replace(/Ms$/, ''), 13)).join(' ')}`);
+  for (const r of results) console.log(`${pad(r.n, 5)} ${keys.map((k) => pad(r.phases[k] ?? '-', 13)).join(' ')}`);
+  console.log(`small-project verdict (bundled example, PR mode, local provider, best of 5): ${(small.ms / 1000).toFixed(2)} s wall; phases ${JSON.stringify(small.phases)}`);
+}
 
 mkdirSync(dirname(values.out), { recursive: true });
-writeFileSync(values.out, JSON.stringify({ date: new Date().toISOString(), machine, postgres: server, python: pyv[0], alembic: pyv[1], sqlalchemy: pyv[2], results }, null, 2) + '\n');
+writeFileSync(values.out, JSON.stringify({ date: new Date().toISOString(), machine, postgres: server, stacks }, null, 2) + '\n');
 console.log(`\nwrote ${values.out}`);
