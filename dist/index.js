@@ -5786,7 +5786,7 @@ var require_client_h1 = __commonJS({
       kResume,
       kHTTPContext
     } = require_symbols();
-    var constants4 = require_constants2();
+    var constants5 = require_constants2();
     var EMPTY_BUF = Buffer.alloc(0);
     var FastBuffer = Buffer[Symbol.species];
     var addListener = util.addListener;
@@ -5861,7 +5861,7 @@ var require_client_h1 = __commonJS({
       constructor(client, socket, { exports: exports2 }) {
         assert(Number.isFinite(client[kMaxHeadersSize]) && client[kMaxHeadersSize] > 0);
         this.llhttp = exports2;
-        this.ptr = this.llhttp.llhttp_alloc(constants4.TYPE.RESPONSE);
+        this.ptr = this.llhttp.llhttp_alloc(constants5.TYPE.RESPONSE);
         this.client = client;
         this.socket = socket;
         this.timeout = null;
@@ -5956,11 +5956,11 @@ var require_client_h1 = __commonJS({
             currentBufferRef = null;
           }
           const offset = llhttp.llhttp_get_error_pos(this.ptr) - currentBufferPtr;
-          if (ret !== constants4.ERROR.OK) {
+          if (ret !== constants5.ERROR.OK) {
             const body = data.subarray(offset);
-            if (ret === constants4.ERROR.PAUSED_UPGRADE) {
+            if (ret === constants5.ERROR.PAUSED_UPGRADE) {
               this.onUpgrade(body);
-            } else if (ret === constants4.ERROR.PAUSED) {
+            } else if (ret === constants5.ERROR.PAUSED) {
               this.paused = true;
               socket.unshift(body);
             } else {
@@ -5983,10 +5983,10 @@ var require_client_h1 = __commonJS({
         } finally {
           currentParser = null;
         }
-        if (ret === constants4.ERROR.OK) {
+        if (ret === constants5.ERROR.OK) {
           return null;
         }
-        if (ret === constants4.ERROR.PAUSED || ret === constants4.ERROR.PAUSED_UPGRADE) {
+        if (ret === constants5.ERROR.PAUSED || ret === constants5.ERROR.PAUSED_UPGRADE) {
           this.paused = true;
           return null;
         }
@@ -6003,7 +6003,7 @@ var require_client_h1 = __commonJS({
           const len = new Uint8Array(llhttp.memory.buffer, ptr).indexOf(0);
           message = "Response does not match the HTTP/1.1 protocol (" + Buffer.from(llhttp.memory.buffer, ptr, len).toString() + ")";
         }
-        return new HTTPParserError(message, constants4.ERROR[ret], data);
+        return new HTTPParserError(message, constants5.ERROR[ret], data);
       }
       destroy() {
         assert(this.ptr != null);
@@ -6183,7 +6183,7 @@ var require_client_h1 = __commonJS({
           socket[kBlocking] = false;
           client[kResume]();
         }
-        return pause ? constants4.ERROR.PAUSED : 0;
+        return pause ? constants5.ERROR.PAUSED : 0;
       }
       onBody(buf) {
         const { client, socket, statusCode, maxResponseSize } = this;
@@ -6205,7 +6205,7 @@ var require_client_h1 = __commonJS({
         }
         this.bytesRead += buf.length;
         if (request2.onData(buf) === false) {
-          return constants4.ERROR.PAUSED;
+          return constants5.ERROR.PAUSED;
         }
       }
       onMessageComplete() {
@@ -6241,13 +6241,13 @@ var require_client_h1 = __commonJS({
         if (socket[kWriting]) {
           assert(client[kRunning] === 0);
           util.destroy(socket, new InformationalError("reset"));
-          return constants4.ERROR.PAUSED;
+          return constants5.ERROR.PAUSED;
         } else if (!shouldKeepAlive) {
           util.destroy(socket, new InformationalError("reset"));
-          return constants4.ERROR.PAUSED;
+          return constants5.ERROR.PAUSED;
         } else if (socket[kReset] && client[kRunning] === 0) {
           util.destroy(socket, new InformationalError("reset"));
-          return constants4.ERROR.PAUSED;
+          return constants5.ERROR.PAUSED;
         } else if (client[kPipelining] == null || client[kPipelining] === 1) {
           setImmediate(() => client[kResume]());
         } else {
@@ -24974,9 +24974,9 @@ function endGroup() {
 
 // src/main.ts
 import { mkdirSync, writeFileSync } from "node:fs";
-import { join as join10, relative as relative3, resolve as resolve5, sep as sep3 } from "node:path";
-import { tmpdir as tmpdir3 } from "node:os";
-import { createHash as createHash2 } from "node:crypto";
+import { join as join11, relative as relative3, resolve as resolve5, sep as sep3 } from "node:path";
+import { tmpdir as tmpdir4 } from "node:os";
+import { createHash as createHash3 } from "node:crypto";
 
 // package.json
 var package_default = {
@@ -25303,10 +25303,10 @@ function firstLine(s) {
 }
 
 // src/engine/gate.ts
-import { existsSync as existsSync7 } from "node:fs";
-import { mkdtemp as mkdtemp2, rm as rm3 } from "node:fs/promises";
-import { tmpdir as tmpdir2 } from "node:os";
-import { isAbsolute, join as join8, relative as relative2, resolve as resolve4, sep as sep2 } from "node:path";
+import { existsSync as existsSync8 } from "node:fs";
+import { mkdtemp as mkdtemp2, rm as rm4 } from "node:fs/promises";
+import { tmpdir as tmpdir3 } from "node:os";
+import { isAbsolute, join as join9, relative as relative2, resolve as resolve4, sep as sep2 } from "node:path";
 
 // src/alembic/tree.ts
 import { join as join2, relative, sep } from "node:path";
@@ -25653,7 +25653,9 @@ var SourceTree = class {
       message: r.message,
       file: this.relativePath(r.path),
       upgradeHash: r.upgradeHash,
-      downgradeHash: r.downgradeHash
+      downgradeHash: r.downgradeHash,
+      upgradeCode: r.upgradeCode ?? null,
+      downgradeCode: r.downgradeCode ?? null
     };
   }
   /** A path inside this tree as the repository names it (forward slashes). */
@@ -26238,17 +26240,103 @@ async function provisionContainer(opts = {}) {
 }
 
 // src/db/embedded.ts
-import { existsSync as existsSync6, lstatSync, readFileSync as readFileSync4 } from "node:fs";
+import { existsSync as existsSync7, lstatSync, readFileSync as readFileSync5 } from "node:fs";
 import { createRequire } from "node:module";
-import { dirname as dirname4, join as join7 } from "node:path";
+import { dirname as dirname4, join as join8 } from "node:path";
 
 // src/db/cluster.ts
-import { spawn as spawn2 } from "node:child_process";
-import { closeSync, openSync, readFileSync as readFileSync3, rmSync, statSync } from "node:fs";
-import { chown, mkdtemp, readFile, rm as rm2 } from "node:fs/promises";
+import { spawn as spawn3 } from "node:child_process";
+import { closeSync, openSync, readFileSync as readFileSync4, rmSync, statSync as statSync3 } from "node:fs";
+import { chown, mkdtemp, readFile, rm as rm3 } from "node:fs/promises";
 import { createServer } from "node:net";
+import { tmpdir as tmpdir2 } from "node:os";
+import { dirname as dirname3, join as join6, resolve as resolve3 } from "node:path";
+
+// src/db/initdb-cache.ts
+import { spawn as spawn2 } from "node:child_process";
+import { createHash as createHash2 } from "node:crypto";
+import { existsSync as existsSync6, readFileSync as readFileSync3, statSync } from "node:fs";
+import { mkdir as mkdir2, rename as rename2, rm as rm2, writeFile as writeFile2 } from "node:fs/promises";
+import { homedir as homedir2 } from "node:os";
+import { join as join5 } from "node:path";
+var STAMP = ".alembic-gate-initdb";
+function initdbCacheRoot(env = process.env) {
+  const setting = env.ALEMBIC_GATE_CACHE_DIR;
+  if (setting === "off" || setting === "0") return null;
+  if (setting) return join5(setting, "initdb");
+  const base = env.XDG_CACHE_HOME || (homedir2() ? join5(homedir2(), ".cache") : "");
+  return base ? join5(base, "alembic-gate", "initdb") : null;
+}
+function keyOf(key) {
+  let binaries = "";
+  try {
+    const st = statSync(join5(key.binDir, "postgres"));
+    binaries = `${st.size}:${st.mtimeMs}`;
+  } catch {
+  }
+  return createHash2("sha256").update(JSON.stringify([key.binDir, binaries, key.args, key.uid])).digest("hex").slice(0, 20);
+}
+function copyTree(from, to) {
+  return new Promise((resolve6) => {
+    const p = spawn2("cp", ["-a", from, to], { stdio: "ignore" });
+    p.once("error", () => resolve6(false));
+    p.once("close", (code) => resolve6(code === 0));
+  });
+}
+function complete(dir, key) {
+  try {
+    return readFileSync3(join5(dir, STAMP), "utf8") === key && existsSync6(join5(dir, "PG_VERSION")) && existsSync6(join5(dir, "global", "pg_control"));
+  } catch {
+    return false;
+  }
+}
+async function restoreDataDir(key, dataDir, root = initdbCacheRoot()) {
+  if (!root) return false;
+  const k = keyOf(key);
+  const cached = join5(root, k);
+  if (!complete(cached, k)) return false;
+  if (await copyTree(cached, dataDir)) {
+    await rm2(join5(dataDir, STAMP), { force: true });
+    return true;
+  }
+  await rm2(dataDir, { recursive: true, force: true });
+  return false;
+}
+async function saveDataDir(key, dataDir, root = initdbCacheRoot()) {
+  if (!root) return;
+  const k = keyOf(key);
+  const target = join5(root, k);
+  const partial = `${target}.partial-${process.pid}`;
+  try {
+    await mkdir2(root, { recursive: true, mode: 448 });
+    await rm2(target, { recursive: true, force: true });
+    if (!await copyTree(dataDir, partial)) throw new Error("copy failed");
+    await writeFile2(join5(partial, STAMP), k);
+    await rename2(partial, target);
+  } catch {
+    await rm2(partial, { recursive: true, force: true }).catch(() => {
+    });
+  }
+}
+
+// src/db/scratch.ts
+import { accessSync, constants as constants3, statfsSync, statSync as statSync2 } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname as dirname3, join as join5, resolve as resolve3 } from "node:path";
+var MIN_FREE_BYTES = 1024 ** 3;
+function scratchDir(env = process.env, shm = "/dev/shm") {
+  if (env.TMPDIR || env.ALEMBIC_GATE_NO_SHM) return tmpdir();
+  try {
+    if (!statSync2(shm).isDirectory()) return tmpdir();
+    accessSync(shm, constants3.W_OK | constants3.X_OK);
+    const fs3 = statfsSync(shm);
+    if (fs3.bavail * fs3.bsize < MIN_FREE_BYTES) return tmpdir();
+    return shm;
+  } catch {
+    return tmpdir();
+  }
+}
+
+// src/db/cluster.ts
 var GATE_DATABASE2 = "alembic_gate";
 var READY_TIMEOUT_MS = 3e4;
 var STOP_TIMEOUT_MS = 5e3;
@@ -26256,7 +26344,7 @@ function unprivilegedUser() {
   if (process.getuid?.() !== 0) return void 0;
   let passwd = "";
   try {
-    passwd = readFileSync3("/etc/passwd", "utf8");
+    passwd = readFileSync4("/etc/passwd", "utf8");
   } catch {
   }
   const users = /* @__PURE__ */ new Map();
@@ -26272,12 +26360,12 @@ function unprivilegedUser() {
   }
   return user;
 }
-function clusterParent(runAs, dir = tmpdir()) {
+function clusterParent(runAs, dir = tmpdir2()) {
   if (!runAs) return dir;
   let path = resolve3(dir);
   for (; ; ) {
     try {
-      const st = statSync(path);
+      const st = statSync3(path);
       const bit = st.uid === runAs.uid ? 64 : st.gid === runAs.gid ? 8 : 1;
       if (!(st.mode & bit)) return "/tmp";
     } catch {
@@ -26293,9 +26381,9 @@ async function startCluster(opts) {
   });
   const started = Date.now();
   const runAs = unprivilegedUser();
-  const tempDir = await mkdtemp(join5(clusterParent(runAs), "alembic-gate-"));
-  const dataDir = join5(tempDir, "data");
-  const logFile = join5(tempDir, "server.log");
+  const tempDir = await mkdtemp(join6(clusterParent(runAs, scratchDir()), "alembic-gate-"));
+  const dataDir = join6(tempDir, "data");
+  const logFile = join6(tempDir, "server.log");
   let child;
   let exited;
   const killNow = () => {
@@ -26313,7 +26401,7 @@ async function startCluster(opts) {
       await exited;
       clearTimeout(timer);
     }
-    await rm2(tempDir, { recursive: true, force: true, maxRetries: 3 });
+    await rm3(tempDir, { recursive: true, force: true, maxRetries: 3 });
   };
   const unregister = registerCleanup(stop, {
     onExitSync: () => {
@@ -26329,10 +26417,16 @@ async function startCluster(opts) {
     delete env.PGDATA;
     const spawnOpts = { cwd: tempDir, env, ...runAs ? { uid: runAs.uid, gid: runAs.gid } : {} };
     const initArgs = ["-D", dataDir, "-A", "trust", "-U", "postgres", "-E", "UTF8", "--locale=C", "--no-sync"];
+    if (opts.major >= 11) initArgs.push("--wal-segsize=1");
     if (opts.major >= 14) initArgs.push("--no-instructions");
-    const init = await run(join5(opts.binDir, "initdb"), initArgs, spawnOpts);
-    if (init.code !== 0) {
-      throw new Error(`initdb failed (${init.how}): ${tail(init.output)}${permissionHint(init.output, runAs, opts.binDir)}`);
+    const cacheKey = { binDir: opts.binDir, args: initArgs.slice(2), uid: runAs?.uid ?? process.getuid?.() ?? -1 };
+    const fromCache = await restoreDataDir(cacheKey, dataDir);
+    if (!fromCache) {
+      const init = await run(join6(opts.binDir, "initdb"), initArgs, spawnOpts);
+      if (init.code !== 0) {
+        throw new Error(`initdb failed (${init.how}): ${tail(init.output)}${permissionHint(init.output, runAs, opts.binDir)}`);
+      }
+      await saveDataDir(cacheKey, dataDir);
     }
     const initMs = Date.now() - started;
     const port = await freePort();
@@ -26366,7 +26460,7 @@ async function startCluster(opts) {
         "-c",
         "log_min_messages=warning"
       ];
-      child = spawn2(join5(opts.binDir, "postgres"), serverArgs, { ...spawnOpts, stdio: ["ignore", fd, fd] });
+      child = spawn3(join6(opts.binDir, "postgres"), serverArgs, { ...spawnOpts, stdio: ["ignore", fd, fd] });
     } finally {
       closeSync(fd);
     }
@@ -26379,7 +26473,7 @@ async function startCluster(opts) {
     const facts = await waitReady(admin, proc, logFile);
     await withClient(admin, (c) => c.query(`CREATE DATABASE ${quoteIdent(GATE_DATABASE2)}`));
     log(
-      `${opts.provider}: PostgreSQL ${facts.version} ready in ${Date.now() - started} ms (initdb ${initMs} ms) at ${tempDir}` + (runAs ? ` running as ${runAs.name}` : "")
+      `${opts.provider}: PostgreSQL ${facts.version} ready in ${Date.now() - started} ms (${fromCache ? "cached initdb" : "initdb"} ${initMs} ms) at ${tempDir}` + (runAs ? ` running as ${runAs.name}` : "")
     );
     return makeThrowawayDatabase({
       afterDispose: unregister,
@@ -26422,7 +26516,7 @@ async function waitReady(admin, proc, logFile) {
 function run(cmd, args, opts) {
   return new Promise((resolve6) => {
     let output = "";
-    const p = spawn2(cmd, args, { ...opts, stdio: ["ignore", "pipe", "pipe"] });
+    const p = spawn3(cmd, args, { ...opts, stdio: ["ignore", "pipe", "pipe"] });
     p.stdout.on("data", (d) => output += d.toString());
     p.stderr.on("data", (d) => output += d.toString());
     p.once("error", (err) => resolve6({ code: -1, how: `could not run ${cmd}`, output: `${output}${err.message}` }));
@@ -26478,7 +26572,7 @@ function runningSync(pid) {
     return false;
   }
   try {
-    const stat2 = readFileSync3(`/proc/${pid}/stat`, "utf8");
+    const stat2 = readFileSync4(`/proc/${pid}/stat`, "utf8");
     return stat2.slice(stat2.lastIndexOf(")") + 2)[0] !== "Z";
   } catch {
     return true;
@@ -26487,8 +26581,8 @@ function runningSync(pid) {
 
 // src/db/local.ts
 import { execFileSync } from "node:child_process";
-import { accessSync, constants as constants3, readdirSync } from "node:fs";
-import { delimiter, join as join6 } from "node:path";
+import { accessSync as accessSync2, constants as constants4, readdirSync } from "node:fs";
+import { delimiter, join as join7 } from "node:path";
 function* candidateBinDirs() {
   const seen = /* @__PURE__ */ new Set();
   const fresh = (dirs) => dirs.filter((d) => d && !seen.has(d) && seen.add(d));
@@ -26498,12 +26592,12 @@ function* candidateBinDirs() {
     yield* fresh([out.trim()]);
   } catch {
   }
-  yield* fresh(versionedDirs("/usr/lib/postgresql", (v) => join6("/usr/lib/postgresql", v, "bin")));
-  yield* fresh(versionedDirs("/usr", (v) => join6("/usr", v, "bin"), /^pgsql-(\d+)$/));
+  yield* fresh(versionedDirs("/usr/lib/postgresql", (v) => join7("/usr/lib/postgresql", v, "bin")));
+  yield* fresh(versionedDirs("/usr", (v) => join7("/usr", v, "bin"), /^pgsql-(\d+)$/));
   yield* fresh(["/usr/local/pgsql/bin"]);
   for (const prefix of ["/opt/homebrew", "/usr/local"]) {
-    yield* fresh(versionedDirs(join6(prefix, "opt"), (v) => join6(prefix, "opt", v, "bin"), /^postgresql@(\d+)$/));
-    yield* fresh([join6(prefix, "opt", "postgresql", "bin"), join6(prefix, "bin")]);
+    yield* fresh(versionedDirs(join7(prefix, "opt"), (v) => join7(prefix, "opt", v, "bin"), /^postgresql@(\d+)$/));
+    yield* fresh([join7(prefix, "opt", "postgresql", "bin"), join7(prefix, "bin")]);
   }
 }
 function versionedDirs(root, toBin, pattern = /^(\d+(?:\.\d+)?)$/) {
@@ -26517,7 +26611,7 @@ function versionedDirs(root, toBin, pattern = /^(\d+(?:\.\d+)?)$/) {
 }
 function isExecutable(path) {
   try {
-    accessSync(path, constants3.X_OK);
+    accessSync2(path, constants4.X_OK);
     return true;
   } catch {
     return false;
@@ -26529,9 +26623,9 @@ function binariesIn(binDir) {
   return versionCache.get(binDir);
 }
 function probeBinaries(binDir) {
-  if (!isExecutable(join6(binDir, "initdb")) || !isExecutable(join6(binDir, "postgres"))) return void 0;
+  if (!isExecutable(join7(binDir, "initdb")) || !isExecutable(join7(binDir, "postgres"))) return void 0;
   try {
-    const out = execFileSync(join6(binDir, "postgres"), ["--version"], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 5e3 });
+    const out = execFileSync(join7(binDir, "postgres"), ["--version"], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 5e3 });
     const m = /(\d+)(?:\.(\d+))?/.exec(out.replace(/^[^)]*\)/, ""));
     if (!m) return void 0;
     return { binDir, version: m[2] !== void 0 ? `${m[1]}.${m[2]}` : m[1], major: Number(m[1]) };
@@ -26605,18 +26699,18 @@ async function findEmbeddedBinaries() {
   return binDir;
 }
 function checkSymlinksHydrated(nativeDir, pkg) {
-  const listFile = join7(nativeDir, "pg-symlinks.json");
-  if (!existsSync6(listFile)) return;
+  const listFile = join8(nativeDir, "pg-symlinks.json");
+  if (!existsSync7(listFile)) return;
   let links;
   try {
-    links = JSON.parse(readFileSync4(listFile, "utf8"));
+    links = JSON.parse(readFileSync5(listFile, "utf8"));
   } catch {
     return;
   }
   const root = dirname4(nativeDir);
   const missing = links.filter((l) => {
     try {
-      lstatSync(join7(root, l.target));
+      lstatSync(join8(root, l.target));
       return false;
     } catch {
       return true;
@@ -26790,7 +26884,7 @@ function provisionWith(provider, opts) {
 }
 
 // src/git/git.ts
-import { spawn as spawn3 } from "node:child_process";
+import { spawn as spawn4 } from "node:child_process";
 var GitError = class extends Error {
   constructor(message, stderr) {
     super(message);
@@ -26849,8 +26943,8 @@ var GitRepo = class _GitRepo {
   /** Writes the tree of a commit into `dest` (an empty directory), without touching the repo. */
   async exportTree(sha, dest) {
     await new Promise((resolve6, reject) => {
-      const archive = spawn3("git", ["archive", "--format=tar", sha], { cwd: this.root, stdio: ["ignore", "pipe", "pipe"] });
-      const tar = spawn3("tar", ["-x", "-f", "-", "-C", dest], { stdio: ["pipe", "ignore", "pipe"] });
+      const archive = spawn4("git", ["archive", "--format=tar", sha], { cwd: this.root, stdio: ["ignore", "pipe", "pipe"] });
+      const tar = spawn4("tar", ["-x", "-f", "-", "-C", dest], { stdio: ["pipe", "ignore", "pipe"] });
       let err = "";
       archive.stderr.on("data", (d) => err += d);
       tar.stderr.on("data", (d) => err += d);
@@ -26873,7 +26967,7 @@ var GitRepo = class _GitRepo {
 };
 function run2(args, cwd) {
   return new Promise((resolve6) => {
-    const child = spawn3("git", args, { cwd, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, GIT_TERMINAL_PROMPT: "0", LC_ALL: "C" } });
+    const child = spawn4("git", args, { cwd, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, GIT_TERMINAL_PROMPT: "0", LC_ALL: "C" } });
     let stdout = "";
     let stderr = "";
     child.stdout.setEncoding("utf8").on("data", (d) => stdout += d);
@@ -26881,6 +26975,60 @@ function run2(args, cwd) {
     child.on("error", (e) => resolve6({ code: 127, stdout, stderr: String(e) }));
     child.on("close", (code) => resolve6({ code: code ?? 1, stdout, stderr }));
   });
+}
+
+// src/graph/line-diff.ts
+var MAX_CELLS = 4e6;
+function lcsOps(a, b) {
+  const n = a.length;
+  const m = b.length;
+  const lengths = Array.from({ length: n + 1 }, () => new Uint32Array(m + 1));
+  for (let i2 = n - 1; i2 >= 0; i2--) {
+    for (let j2 = m - 1; j2 >= 0; j2--) {
+      lengths[i2][j2] = a[i2] === b[j2] ? lengths[i2 + 1][j2 + 1] + 1 : Math.max(lengths[i2 + 1][j2], lengths[i2][j2 + 1]);
+    }
+  }
+  const ops = [];
+  let i = 0;
+  let j = 0;
+  while (i < n && j < m) {
+    if (a[i] === b[j]) {
+      ops.push({ kind: " ", line: a[i] });
+      i++;
+      j++;
+    } else if (lengths[i + 1][j] >= lengths[i][j + 1]) ops.push({ kind: "-", line: a[i++] });
+    else ops.push({ kind: "+", line: b[j++] });
+  }
+  while (i < n) ops.push({ kind: "-", line: a[i++] });
+  while (j < m) ops.push({ kind: "+", line: b[j++] });
+  return ops;
+}
+function unifiedLineDiff(before, after, context = 2) {
+  if (before === after) return "";
+  const a = before.split("\n");
+  const b = after.split("\n");
+  if ((a.length + 1) * (b.length + 1) > MAX_CELLS) {
+    return `(${a.length} lines before, ${b.length} after: too long to show a diff)`;
+  }
+  const ops = lcsOps(a, b);
+  const keep = new Array(ops.length).fill(false);
+  ops.forEach((op, k) => {
+    if (op.kind === " ") return;
+    for (let d = Math.max(0, k - context); d <= Math.min(ops.length - 1, k + context); d++) keep[d] = true;
+  });
+  const out = [];
+  let skipped = false;
+  ops.forEach((op, k) => {
+    if (!keep[k]) {
+      skipped = true;
+      return;
+    }
+    if (skipped) out.push("  ...");
+    skipped = false;
+    out.push(`${op.kind} ${op.line}`);
+  });
+  if (skipped) out.push("  ...");
+  return out.join("\n");
 }
 
 // src/graph/checks.ts
@@ -26935,6 +27083,10 @@ function checkHeads(base, head, newRevs) {
   const summary2 = status === "pass" ? head.heads.length === 1 ? `one head: ${list(head.heads)}` : `${head.heads.length} heads (${list(head.heads)}), no more than the base had` : head.heads.length > allowed ? `${head.heads.length} heads: ${list(head.heads)}; run alembic merge heads` : stale.size ? `new revision ${list([...stale])} does not descend from the base's head` : "the revision graph is not linear on top of the base";
   return { id: "heads", status, summary: summary2, findings };
 }
+function codeDiff(before, after) {
+  if (before == null && after == null) return "";
+  return unifiedLineDiff(before ?? "", after ?? "");
+}
 function checkHistory(base, head, ctx) {
   const findings = [];
   if (base) {
@@ -26952,15 +27104,21 @@ function checkHistory(base, head, ctx) {
         continue;
       }
       const changed = [];
-      if (old.upgradeHash !== now.upgradeHash) changed.push("upgrade()");
-      if (old.downgradeHash !== now.downgradeHash) changed.push("downgrade()");
+      const diffs = [];
+      for (const fn of ["upgrade", "downgrade"]) {
+        if (old[`${fn}Hash`] === now[`${fn}Hash`]) continue;
+        changed.push(`${fn}()`);
+        const diff = codeDiff(old[`${fn}Code`], now[`${fn}Code`]);
+        if (diff) diffs.push(`${fn}() and the code it uses, base -> this change:
+${diff}`);
+      }
       if (changed.length) {
         findings.push({
           severity: "error",
           revision: rev,
           file: now.file,
           message: `revision ${rev} (${now.file}) is already in the base, and this change edits its ${changed.join(" and ")}: production already ran it, so the edit will never reach production`,
-          detail: 'Revert the edit and put the change in a new revision (`alembic revision -m "..."`).'
+          detail: [...diffs, 'Revert the edit and put the change in a new revision (`alembic revision -m "..."`).'].join("\n\n")
         });
       }
       const a = [...old.downRevisions].sort().join(",");
@@ -27009,7 +27167,7 @@ function emptySnapshot() {
 
 // src/snapshot/normalize.ts
 var SEP = "";
-var keyOf = {
+var keyOf2 = {
   schemaObject: (o) => o.schema + SEP + o.name,
   tableObject: (o) => o.schema + SEP + o.table + SEP + o.name,
   routine: (o) => o.schema + SEP + o.name + SEP + o.identityArguments,
@@ -27039,20 +27197,20 @@ var sortStrings = (list2, field) => {
 var normalized = /* @__PURE__ */ new WeakSet();
 function normalizeSnapshot(s) {
   const n = {
-    schemas: sortStrings(canonicalList(s.schemas, keyOf.named), "acl"),
-    extensions: canonicalList(s.extensions, keyOf.named),
-    enums: canonicalList(s.enums, keyOf.schemaObject),
-    domains: sortStrings(canonicalList(s.domains, keyOf.schemaObject), "checks"),
-    compositeTypes: canonicalList(s.compositeTypes, keyOf.schemaObject),
-    sequences: sortStrings(canonicalList(s.sequences, keyOf.schemaObject), "acl"),
-    tables: sortStrings(canonicalList(s.tables, keyOf.schemaObject), "acl"),
-    columns: canonicalList(s.columns, keyOf.tableObject),
-    constraints: canonicalList(s.constraints, keyOf.tableObject),
-    indexes: canonicalList(s.indexes, keyOf.tableObject),
-    views: sortStrings(canonicalList(s.views, keyOf.schemaObject), "acl"),
-    routines: sortStrings(canonicalList(s.routines, keyOf.routine), "config"),
-    triggers: canonicalList(s.triggers, keyOf.tableObject),
-    policies: sortStrings(canonicalList(s.policies, keyOf.tableObject), "roles")
+    schemas: sortStrings(canonicalList(s.schemas, keyOf2.named), "acl"),
+    extensions: canonicalList(s.extensions, keyOf2.named),
+    enums: canonicalList(s.enums, keyOf2.schemaObject),
+    domains: sortStrings(canonicalList(s.domains, keyOf2.schemaObject), "checks"),
+    compositeTypes: canonicalList(s.compositeTypes, keyOf2.schemaObject),
+    sequences: sortStrings(canonicalList(s.sequences, keyOf2.schemaObject), "acl"),
+    tables: sortStrings(canonicalList(s.tables, keyOf2.schemaObject), "acl"),
+    columns: canonicalList(s.columns, keyOf2.tableObject),
+    constraints: canonicalList(s.constraints, keyOf2.tableObject),
+    indexes: canonicalList(s.indexes, keyOf2.tableObject),
+    views: sortStrings(canonicalList(s.views, keyOf2.schemaObject), "acl"),
+    routines: sortStrings(canonicalList(s.routines, keyOf2.routine), "config"),
+    triggers: canonicalList(s.triggers, keyOf2.tableObject),
+    policies: sortStrings(canonicalList(s.policies, keyOf2.tableObject), "roles")
   };
   normalized.add(n);
   return n;
@@ -27062,7 +27220,7 @@ function canonicalJson(s) {
   let text = canonicalCache.get(s);
   if (text === void 0) {
     const n = normalized.has(s) ? { ...s } : normalizeSnapshot(s);
-    n.columns = canonicalList(n.columns, keyOf.tableObject, /* @__PURE__ */ new Set(["position"]));
+    n.columns = canonicalList(n.columns, keyOf2.tableObject, /* @__PURE__ */ new Set(["position"]));
     text = JSON.stringify(n);
     canonicalCache.set(s, text);
   }
@@ -27430,12 +27588,12 @@ function displayName(schema, name) {
   return schema === "public" ? name : `${schema}.${name}`;
 }
 var CATCH_ALL = /* @__PURE__ */ new Set(["definition"]);
-var tableKey = (o) => keyOf.table(o.schema, o.table);
+var tableKey = (o) => keyOf2.table(o.schema, o.table);
 var onTable = (o) => displayName(o.schema, o.table);
 var KINDS = [
   {
     list: (s) => s.schemas,
-    key: keyOf.named,
+    key: keyOf2.named,
     objectType: () => "schema",
     name: (o) => o.name,
     container: "schema",
@@ -27443,14 +27601,14 @@ var KINDS = [
   },
   {
     list: (s) => s.extensions,
-    key: keyOf.named,
+    key: keyOf2.named,
     objectType: () => "extension",
     name: (o) => o.name,
     skip: ["name"]
   },
   {
     list: (s) => s.enums,
-    key: keyOf.schemaObject,
+    key: keyOf2.schemaObject,
     objectType: () => "enum type",
     name: (o) => displayName(o.schema, o.name),
     schema: (o) => o.schema,
@@ -27458,7 +27616,7 @@ var KINDS = [
   },
   {
     list: (s) => s.domains,
-    key: keyOf.schemaObject,
+    key: keyOf2.schemaObject,
     objectType: () => "domain",
     name: (o) => displayName(o.schema, o.name),
     schema: (o) => o.schema,
@@ -27467,7 +27625,7 @@ var KINDS = [
   },
   {
     list: (s) => s.compositeTypes,
-    key: keyOf.schemaObject,
+    key: keyOf2.schemaObject,
     objectType: () => "composite type",
     name: (o) => displayName(o.schema, o.name),
     schema: (o) => o.schema,
@@ -27475,7 +27633,7 @@ var KINDS = [
   },
   {
     list: (s) => s.sequences,
-    key: keyOf.schemaObject,
+    key: keyOf2.schemaObject,
     objectType: () => "sequence",
     name: (o) => displayName(o.schema, o.name),
     schema: (o) => o.schema,
@@ -27483,7 +27641,7 @@ var KINDS = [
   },
   {
     list: (s) => s.tables,
-    key: keyOf.schemaObject,
+    key: keyOf2.schemaObject,
     objectType: (o) => o.kind,
     name: (o) => displayName(o.schema, o.name),
     schema: (o) => o.schema,
@@ -27493,7 +27651,7 @@ var KINDS = [
   },
   {
     list: (s) => s.columns,
-    key: keyOf.tableObject,
+    key: keyOf2.tableObject,
     objectType: () => "column",
     name: (o) => o.name,
     table: onTable,
@@ -27504,7 +27662,7 @@ var KINDS = [
   },
   {
     list: (s) => s.constraints,
-    key: keyOf.tableObject,
+    key: keyOf2.tableObject,
     objectType: (o) => o.type,
     name: (o) => displayName(o.schema, o.name),
     table: onTable,
@@ -27515,7 +27673,7 @@ var KINDS = [
   },
   {
     list: (s) => s.indexes,
-    key: keyOf.tableObject,
+    key: keyOf2.tableObject,
     objectType: () => "index",
     name: (o) => displayName(o.schema, o.name),
     table: onTable,
@@ -27526,7 +27684,7 @@ var KINDS = [
   },
   {
     list: (s) => s.views,
-    key: keyOf.schemaObject,
+    key: keyOf2.schemaObject,
     objectType: (o) => o.materialized ? "materialized view" : "view",
     name: (o) => displayName(o.schema, o.name),
     schema: (o) => o.schema,
@@ -27535,7 +27693,7 @@ var KINDS = [
   },
   {
     list: (s) => s.routines,
-    key: keyOf.routine,
+    key: keyOf2.routine,
     objectType: (o) => o.kind,
     name: (o) => `${displayName(o.schema, o.name)}(${o.identityArguments})`,
     schema: (o) => o.schema,
@@ -27544,7 +27702,7 @@ var KINDS = [
   },
   {
     list: (s) => s.triggers,
-    key: keyOf.tableObject,
+    key: keyOf2.tableObject,
     objectType: () => "trigger",
     name: (o) => o.name,
     table: onTable,
@@ -27554,7 +27712,7 @@ var KINDS = [
   },
   {
     list: (s) => s.policies,
-    key: keyOf.tableObject,
+    key: keyOf2.tableObject,
     objectType: () => "policy",
     name: (o) => o.name,
     table: onTable,
@@ -28389,11 +28547,14 @@ async function runGate(options, progress = () => {
     await clock.time("cleanupMs", () => resources.release());
     unregister();
   }
+  for (const root of resources.exportRoots) scrubPath(report, root);
   report.timings = { ...clock.phases, totalMs: clock.total() };
   return report;
 }
 var Resources = class {
   items = [];
+  /** Temporary exports of commits: their paths mean nothing to a reader and are scrubbed from the report. */
+  exportRoots = [];
   add(release) {
     this.items.push(release);
   }
@@ -28471,7 +28632,7 @@ async function gate(options, progress, report, resources, clock) {
   const headPromise = clock.time("headWorkerMs", () => head.start());
   const basePromise = clock.time("baseWorkerMs", async () => {
     const root = await exportTree(repo, baseSha, "base", resources);
-    if (!existsSync7(join8(root, iniRel))) return null;
+    if (!existsSync8(join9(root, iniRel))) return null;
     const tree = new SourceTree("base", root, layout, options.python, options.urlEnvVars);
     resources.add(() => tree.close());
     await tree.start();
@@ -28496,7 +28657,10 @@ async function gate(options, progress, report, resources, clock) {
     return;
   }
   if (base && !base.graph) {
-    throw new UserError(`the base (${baseSha.slice(0, 12)}) revision scripts do not load, so the PR cannot be compared with it: ${base.rawGraph?.errors.map((e) => `${e.file ?? ""}${e.line ? `:${e.line}` : ""} ${e.message}`).join("; ")}`);
+    const why = (base.rawGraph?.errors ?? []).map((e) => `${e.file ? `${base.relativePath(e.file)}${e.line ? `:${e.line}` : ""}: ` : ""}${inBaseTree(e.message, base.root)}`).join("; ");
+    throw new UserError(
+      `the base (${baseSha.slice(0, 12)}) revision scripts do not load, so the PR cannot be compared with it: ${why}. Fix the base branch first, or pass --base a commit whose ${iniRel} loads.`
+    );
   }
   const headGraph = head.graph;
   const baseGraph = base?.graph ?? null;
@@ -28707,9 +28871,27 @@ function splitSql(sql, direction) {
   flush();
   return out;
 }
+function scrubPath(value, root) {
+  const fix = (text) => text.includes(root) ? text.split(`${root}/`).join("").split(root).join(".") : text;
+  const walk = (v) => {
+    if (Array.isArray(v)) {
+      v.forEach((item, i) => typeof item === "string" ? v[i] = fix(item) : walk(item));
+    } else if (v && typeof v === "object") {
+      for (const [k, item] of Object.entries(v)) {
+        if (typeof item === "string") v[k] = fix(item);
+        else walk(item);
+      }
+    }
+  };
+  walk(value);
+}
+function inBaseTree(text, root) {
+  return text.split(`${root}/`).join("").split(root).join(".").replace(/\s*Please use the 'init' command to create a new scripts folder\.?/, "").replace(/\s+/g, " ").trim().replace(/\.$/, "");
+}
 async function exportTree(repo, sha, label2, resources) {
-  const dir = await mkdtemp2(join8(tmpdir2(), `alembic-gate-${label2}-`));
-  resources.add(() => rm3(dir, { recursive: true, force: true }));
+  const dir = await mkdtemp2(join9(tmpdir3(), `alembic-gate-${label2}-`));
+  resources.exportRoots.push(dir);
+  resources.add(() => rm4(dir, { recursive: true, force: true }));
   await repo.exportTree(sha, dir);
   return dir;
 }
@@ -28828,13 +29010,13 @@ function renderMarkdown(report, opts = {}) {
   const max = opts.maxLength;
   for (let i = 0; i < LEVELS.length; i++) {
     const blocks = renderBlocks(report, opts, LEVELS[i], i > 0);
-    const text = join9(blocks);
+    const text = join10(blocks);
     if (max === void 0 || text.length <= max) return text;
     if (i === LEVELS.length - 1) return truncate(blocks, max, opts);
   }
   throw new Error("unreachable");
 }
-function join9(blocks) {
+function join10(blocks) {
   return `${blocks.map((b) => b.text).join("\n\n")}
 `;
 }
@@ -29130,13 +29312,13 @@ async function upsertStickyComment(opts) {
 }
 
 // src/github/event.ts
-import { readFileSync as readFileSync5 } from "node:fs";
+import { readFileSync as readFileSync6 } from "node:fs";
 function readRunContext(env = process.env) {
   let payload = {};
   const path = env.GITHUB_EVENT_PATH;
   if (path) {
     try {
-      payload = JSON.parse(readFileSync5(path, "utf8"));
+      payload = JSON.parse(readFileSync6(path, "utf8"));
     } catch (e) {
       throw new Error(`could not read the event payload GITHUB_EVENT_PATH=${path}: ${e.message}`);
     }
@@ -29254,10 +29436,10 @@ async function publish(report, inputs, ctx, workingDirectory) {
   const marker = markerFor(relativeToWorkspace(workingDirectory, ctx), inputs.alembicConfig);
   startGroup("alembic-gate: report");
   try {
-    const key = createHash2("sha256").update(marker).digest("hex").slice(0, 12);
-    const dir = join10(ctx.runnerTemp ?? tmpdir3(), "alembic-gate", key);
+    const key = createHash3("sha256").update(marker).digest("hex").slice(0, 12);
+    const dir = join11(ctx.runnerTemp ?? tmpdir4(), "alembic-gate", key);
     mkdirSync(dir, { recursive: true });
-    const reportPath = join10(dir, "report.json");
+    const reportPath = join11(dir, "report.json");
     writeFileSync(reportPath, `${JSON.stringify(report, null, 2)}
 `);
     info(`JSON report: ${reportPath}`);

@@ -509,31 +509,141 @@ def _version_dirs():
     return dirs
 
 
+_IDENTIFIERS = ("revision", "down_revision", "branch_labels", "depends_on")
+_SQL_START = re.compile(
+    r"^\s*(create|alter|drop|insert|update|delete|select|do|with|comment|grant|revoke|truncate|set|begin)\b",
+    re.I,
+)
+
+
+class _Canonical(ast.NodeTransformer):
+    """What a revision's code means, not how it is spelled: u'' prefixes dropped, whitespace in
+    SQL strings collapsed (not in PL/Python bodies, where indentation is code)."""
+
+    def visit_Constant(self, node):
+        value = node.value
+        if isinstance(value, str) and _SQL_START.match(value) and not re.search(r"plpython", value, re.I):
+            value = " ".join(value.split())
+        return ast.copy_location(ast.Constant(value=value), node)
+
+
+def _bound_names(stmt):
+    if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return {stmt.name}
+    if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+        return {(a.asname or a.name).split(".")[0] for a in stmt.names}
+    targets = []
+    if isinstance(stmt, ast.Assign):
+        targets = stmt.targets
+    elif isinstance(stmt, (ast.AnnAssign, ast.AugAssign)):
+        targets = [stmt.target]
+    names = set()
+    for t in targets:
+        for n in ast.walk(t):
+            if isinstance(n, ast.Name):
+                names.add(n.id)
+    return names
+
+
+def _used_names(node):
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)} | {
+        n.value.id for n in ast.walk(node) if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name)
+    }
+
+
+def _import_lines(stmt, used):
+    lines = []
+    for a in stmt.names:
+        if (a.asname or a.name).split(".")[0] not in used:
+            continue
+        alias = f" as {a.asname}" if a.asname else ""
+        if isinstance(stmt, ast.ImportFrom):
+            lines.append(f"from {'.' * (stmt.level or 0)}{stmt.module or ''} import {a.name}{alias}")
+        else:
+            lines.append(f"import {a.name}{alias}")
+    return lines
+
+
+def _strip_docstring(body):
+    if (
+        body
+        and isinstance(body[0], ast.Expr)
+        and isinstance(getattr(body[0], "value", None), ast.Constant)
+        and isinstance(body[0].value.value, str)
+    ):
+        return body[1:]
+    return body
+
+
+def _function_code(tree, name):
+    """The canonical source of `name` and of the module-level code it relies on: the helpers,
+    constants and imports it names (transitively), and module-level statements that run on
+    import. Import order, unused imports, comments, formatting and docstrings do not count."""
+    module = _strip_docstring(list(tree.body))
+    func = next(
+        (s for s in module if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef)) and s.name == name),
+        None,
+    )
+    if func is None:
+        return None
+    binders = {}
+    side_effects = []
+    for stmt in module:
+        if stmt is func:
+            continue
+        bound = _bound_names(stmt)
+        if bound & set(_IDENTIFIERS) and isinstance(stmt, (ast.Assign, ast.AnnAssign)):
+            continue  # revision identifiers: the graph compares them itself
+        if bound:
+            for n in bound:
+                binders.setdefault(n, []).append(stmt)
+        elif not isinstance(stmt, ast.Pass):
+            side_effects.append(stmt)
+    func = ast.FunctionDef(
+        name=func.name,
+        args=func.args,
+        body=_strip_docstring(list(func.body)) or [ast.Pass()],
+        decorator_list=func.decorator_list,
+        returns=None,
+        type_comment=None,
+    )
+    seen, order, pending = set(), [], [func] + side_effects
+    while pending:
+        node = pending.pop()
+        for n in sorted(_used_names(node)):
+            if n in seen:
+                continue
+            seen.add(n)
+            for stmt in binders.get(n, []):
+                if stmt not in order:
+                    order.append(stmt)
+                    pending.append(stmt)
+    parts, imports = [], set()
+    for stmt in order:
+        if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+            imports.update(_import_lines(stmt, seen))
+        else:
+            parts.append(stmt)
+    body = sorted(parts, key=lambda s: s.lineno) + side_effects + [func]
+    body = [s for i, s in enumerate(body) if s not in body[:i]]
+    canonical = _Canonical().visit(ast.Module(body=body, type_ignores=[]))
+    ast.fix_missing_locations(canonical)
+    return "\n".join(sorted(imports) + [ast.unparse(canonical)])
+
+
 def _code_hashes(path):
-    """Hashes of upgrade()/downgrade() code, blind to comments, whitespace and docstrings."""
+    """Per function: (hash, canonical code) of upgrade() and downgrade() with what they use."""
     try:
         with open(path, "rb") as fh:
             tree = ast.parse(fh.read(), filename=path)
     except Exception:
-        return None, None
-    found = {}
-    for node in tree.body:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name in (
-            "upgrade",
-            "downgrade",
-        ):
-            body = list(node.body)
-            if (
-                body
-                and isinstance(body[0], ast.Expr)
-                and isinstance(getattr(body[0], "value", None), ast.Constant)
-                and isinstance(body[0].value.value, str)
-            ):
-                body = body[1:]
-            dumped = "".join(ast.dump(stmt, include_attributes=False) for stmt in body)
-            dumped += ast.dump(node.args, include_attributes=False)
-            found[node.name] = hashlib.sha256(dumped.encode("utf-8")).hexdigest()[:16]
-    return found.get("upgrade"), found.get("downgrade")
+        return {}
+    out = {}
+    for name in ("upgrade", "downgrade"):
+        code = _function_code(tree, name)
+        if code is not None:
+            out[name] = (hashlib.sha256(code.encode("utf-8")).hexdigest()[:16], code)
+    return out
 
 
 def _tuple(value):
@@ -565,7 +675,8 @@ def _graph():
         return {"ok": False, "revisions": [], "heads": [], "errors": errors}
     revisions = []
     for sc in script.walk_revisions("base", "heads"):
-        up, down = _code_hashes(sc.path)
+        code = _code_hashes(sc.path)
+        up, down = code.get("upgrade", (None, None)), code.get("downgrade", (None, None))
         revisions.append(
             {
                 "revision": sc.revision,
@@ -574,8 +685,10 @@ def _graph():
                 "dependsOn": _tuple(sc.dependencies),
                 "message": (sc.doc or "").strip(),
                 "path": sc.path,
-                "upgradeHash": up,
-                "downgradeHash": down,
+                "upgradeHash": up[0],
+                "downgradeHash": down[0],
+                "upgradeCode": up[1],
+                "downgradeCode": down[1],
             }
         )
     return {
@@ -1121,4 +1234,9 @@ def main():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    _code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Skip interpreter teardown (module and GC finalisation of SQLAlchemy, the project's
+    # models, pools): the gate has what it needs, and teardown costs a tenth of a second.
+    os._exit(_code)
