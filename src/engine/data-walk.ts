@@ -170,7 +170,6 @@ export async function dataWalk(ctx: DataWalkContext): Promise<DataWalkResult> {
       let after: Fingerprint;
       try {
         await ctx.tree.downgrade(downTarget(node), ctx.stepTimeoutMs);
-        after = await fingerprint(client, ctx.versionTable);
       } catch (err) {
         const f = fail(err);
         findings.push({
@@ -179,6 +178,21 @@ export async function dataWalk(ctx: DataWalkContext): Promise<DataWalkResult> {
           ...(file ? { file } : {}),
           message: `downgrade of ${rev} fails on a database with rows, though it works on an empty one: ${f.message.split('\n')[0]}`,
           detail: `A downgrade must work on the rows the upgrade left (for instance, a column set back to NOT NULL needs its nulls filled first).${f.detail ? `\n\n${f.detail}` : ''}`,
+        });
+        stoppedAt = rev;
+        break;
+      }
+      try {
+        after = await fingerprint(client, ctx.versionTable);
+      } catch (err) {
+        // The downgrade ran, and the rows it left cannot be read back: corrupted data (an enum
+        // label deleted from pg_enum while rows still use it, say).
+        findings.push({
+          severity: 'error',
+          revision: rev,
+          ...(file ? { file } : {}),
+          message: `after the downgrade of ${rev}, the rows of the database cannot be read: ${(err as Error).message}`,
+          detail: 'The downgrade leaves rows that refer to something it removed. Change or delete those rows in the downgrade before removing what they use.',
         });
         stoppedAt = rev;
         break;
@@ -192,6 +206,8 @@ export async function dataWalk(ctx: DataWalkContext): Promise<DataWalkResult> {
       try {
         await ctx.tree.upgrade(rev, ctx.stepTimeoutMs);
       } catch (err) {
+        stoppedAt = rev;
+        if (steps.reupgrade && steps.reupgrade.status !== 'ok') break; // fails on the empty database too: roundtrip has it
         const f = fail(err);
         findings.push({ severity: 'error', revision: rev, ...(file ? { file } : {}), message: `upgrade of ${rev} after its downgrade fails on a database with rows: ${f.message.split('\n')[0]}`, detail: f.detail });
         stoppedAt = rev;

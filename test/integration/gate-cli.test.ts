@@ -202,7 +202,9 @@ describe('alembic-gate check: verdicts', () => {
   });
 
   it('catalog-write-raw: a catalog write no event reports is still caught, and the run says it redid the round trips', async () => {
-    const report = expectFailed(await gate('catalog-write-raw'), ['roundtrip']);
+    const report = expectFailed(await gate('catalog-write-raw'), ['data', 'roundtrip']);
+    // With rows, the deleted label is worse than a schema difference: orders rows still use it.
+    expect(check(report, 'data').findings[0]!.message).toMatch(/^after the downgrade of d4e5f6a1b2c3, the rows of the database cannot be read: invalid internal value for enum: \d+$/);
     const rt = check(report, 'roundtrip');
     expect(messages(rt.findings)).toContain("downgrade of d4e5f6a1b2c3: enum type order_status labels are (pending, paid), were (pending, paid, shipped)");
     expect(rt.findings.every((f) => f.revision === 'd4e5f6a1b2c3')).toBe(true);
