@@ -15,7 +15,7 @@
 //                       sampled on evenly spread revisions and scaled to N
 // Prints a table and writes bench/results/latest.json.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -133,8 +133,14 @@ async function benchOne(n) {
     await dropDb(dbC);
     const shellMs = (shellSampleMs / picks.length) * n;
 
+    // (d) the data check's cost: the same project with its last 10 revisions as the pull request,
+    // so the base state has the tables of N - 10 revisions to fill with synthetic rows.
+    const data = benchData(n);
+
     const t = report.timings;
     return {
+      data,
+      seedShareOfWalk: data ? +(data.seedMs / t.roundtripMs).toFixed(3) : null,
       n,
       tables: gen.tables,
       enums: gen.enums,
@@ -158,6 +164,31 @@ async function benchOne(n) {
 }
 
 const pad = (s, w) => String(s).padStart(w);
+
+function benchData(n) {
+  if (n < 20) return null;
+  const dir = mkdtempSync(join(tmpdir(), `alembic-gate-bench-data-${n}-`));
+  try {
+    const gen = generateProject(dir, n, join(root, 'examples', 'shop', 'base'));
+    const versions = join(dir, 'migrations', 'versions');
+    const fresh = gen.revisions.slice(-10);
+    const files = readdirSync(versions).filter((f) => fresh.some((r) => f.startsWith(`${r}_`)));
+    git(dir, 'init', '-q', '-b', 'main');
+    git(dir, 'add', '-A');
+    for (const f of files) git(dir, 'rm', '-q', '--cached', join('migrations', 'versions', f));
+    git(dir, 'commit', '-q', '-m', 'base');
+    git(dir, 'add', '-A');
+    git(dir, 'commit', '-q', '-m', '10 new revisions');
+    const out = join(dir, 'report.json');
+    const g = timed(process.execPath, [join(root, 'dist', 'cli.js'), 'check', '--base', 'HEAD~1', '--database-url', serverUrl, '--python', python, '--format', 'json', '--output', out], { cwd: dir });
+    const rep = JSON.parse(readFileSync(out, 'utf8'));
+    const dataCheck = rep.checks.find((c) => c.id === 'data');
+    if (rep.status !== 'pass' || dataCheck?.status !== 'pass') throw new Error(`the data run did not pass (N=${n}): ${JSON.stringify(rep.checks.filter((c) => c.status !== 'pass'), null, 1).slice(0, 2000)} ${rep.error ?? ''}`);
+    return { gateMs: Math.round(g.ms), seedMs: rep.timings.seedMs, dataMs: rep.timings.dataMs, summary: dataCheck.summary };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
 
 /** The bundled example in pull-request mode, as a user runs it: default provider, best of `runs`. */
 function smallProject(runs = 5) {
@@ -212,6 +243,9 @@ for (const { stack, python: pv, alembic, sqlalchemy, results, smallProject: smal
   const keys = [...new Set(results.flatMap((r) => Object.keys(r.phases)))];
   console.log(`${pad('N', 5)} ${keys.map((k) => pad(k.replace(/Ms$/, ''), 13)).join(' ')}`);
   for (const r of results) console.log(`${pad(r.n, 5)} ${keys.map((k) => pad(r.phases[k] ?? '-', 13)).join(' ')}`);
+  for (const r of results) {
+    if (r.data) console.log(`data check at N=${r.n} (last 10 revisions as the PR): seeding ${r.data.seedMs} ms = ${(r.seedShareOfWalk * 100).toFixed(1)} % of the --roundtrip all walk (${r.phases.roundtripMs} ms); data walk ${r.data.dataMs} ms; ${r.data.summary}`);
+  }
   console.log(`small-project verdict (bundled example, PR mode, local provider, best of 5): ${(small.ms / 1000).toFixed(2)} s wall; phases ${JSON.stringify(small.phases)}`);
 }
 

@@ -4,7 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runGate } from './engine/gate.js';
-import type { GateOptions, ProgressEvent } from './engine/options.js';
+import { DEFAULT_SEED_ROWS, parseSeedRows, type GateOptions, type ProgressEvent } from './engine/options.js';
 import { GitRepo } from './git/git.js';
 import { renderMarkdown } from './report/markdown.js';
 import { renderText } from './report/text.js';
@@ -33,6 +33,8 @@ Options:
                           notice, not a roundtrip failure
   --bootstrap <how>       histories whose first revision expects existing tables: models (the
                           base's target_metadata, stamped at its heads) or path/to/schema.sql
+  --seed-rows <n>         data: synthetic rows per table at the base state (default 5; 0: none)
+  --seed-sql <file>       data: a SQL file of your own rows, loaded at the base state
   --format <fmt>          text | markdown | json (default: text on a terminal, else json)
   --output <file>         also write the JSON report to this file
   --fail-on <ids>         comma-separated checks that fail the gate (default: all:
@@ -49,6 +51,14 @@ Exit status: 0 pass, 1 the gate failed, 2 it could not run.`;
 const PROVIDERS = ['auto', 'url', 'local', 'embedded', 'container'] as const;
 const SCOPES = ['new', 'all', 'none'] as const;
 const FORMATS = ['text', 'markdown', 'json'] as const;
+
+function seedRowsOption(value: string): number {
+  try {
+    return parseSeedRows(value, '--seed-rows');
+  } catch (err) {
+    throw new UserError((err as Error).message);
+  }
+}
 
 function oneOf<T extends string>(name: string, value: string, allowed: readonly T[]): T {
   if (!(allowed as readonly string[]).includes(value)) throw new UserError(`--${name} must be one of ${allowed.join(', ')}, not "${value}"`);
@@ -73,6 +83,8 @@ export async function main(argv: string[]): Promise<number> {
         'flask-app': { type: 'string' },
         'allow-irreversible': { type: 'boolean' },
         bootstrap: { type: 'string' },
+        'seed-rows': { type: 'string' },
+        'seed-sql': { type: 'string' },
         format: { type: 'string' },
         output: { type: 'string' },
         'fail-on': { type: 'string' },
@@ -135,6 +147,8 @@ export async function main(argv: string[]): Promise<number> {
       flaskApp: values['flask-app'] as string | undefined,
       allowIrreversible: Boolean(values['allow-irreversible']),
       bootstrap: values.bootstrap as string | undefined,
+      seedRows: values['seed-rows'] === undefined ? DEFAULT_SEED_ROWS : seedRowsOption(values['seed-rows'] as string),
+      seedSql: values['seed-sql'] as string | undefined,
     };
   } catch (err) {
     process.stderr.write(`alembic-gate: ${(err as Error).message}\n`);

@@ -85,6 +85,8 @@ export async function run(deps: Partial<RunDeps> = {}): Promise<void> {
       flaskApp: inputs.flaskApp,
       allowIrreversible: inputs.allowIrreversible,
       bootstrap: inputs.bootstrap,
+      seedRows: inputs.seedRows,
+      seedSql: inputs.seedSql,
     };
     let phase: string | undefined;
     const progress: ProgressSink = (event) => {

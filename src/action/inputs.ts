@@ -3,7 +3,7 @@
 // behind it. A bad value fails with a message that names the input and the accepted values.
 import * as core from '@actions/core';
 import { CHECK_IDS, type CheckId } from '../report/types.js';
-import type { ProviderName, RoundtripScope } from '../engine/options.js';
+import { DEFAULT_SEED_ROWS, MAX_SEED_ROWS, parseSeedRows, type ProviderName, type RoundtripScope } from '../engine/options.js';
 
 export type CommentMode = 'always' | 'on-failure' | 'never';
 
@@ -29,6 +29,10 @@ export interface ActionInputs {
   allowIrreversible: boolean;
   /** `models` or a schema-only SQL dump's path; undefined = the base's migrations start from empty. */
   bootstrap?: string;
+  /** `data`: synthetic rows per table (0: none). */
+  seedRows: number;
+  /** `data`: the team's own rows, a SQL file relative to working-directory. */
+  seedSql?: string;
 }
 
 /** Raw input strings, as the runner passes them (empty string = not set). */
@@ -49,7 +53,9 @@ export type RawInputs = Record<
   | 'step-timeout'
   | 'flask-app'
   | 'allow-irreversible'
-  | 'bootstrap',
+  | 'bootstrap'
+  | 'seed-rows'
+  | 'seed-sql',
   string
 >;
 
@@ -83,6 +89,8 @@ export function readInputs(): ActionInputs {
     'flask-app': core.getInput('flask-app'),
     'allow-irreversible': core.getInput('allow-irreversible'),
     bootstrap: core.getInput('bootstrap'),
+    'seed-rows': core.getInput('seed-rows'),
+    'seed-sql': core.getInput('seed-sql'),
   });
 }
 
@@ -132,7 +140,18 @@ export function parseInputs(raw: RawInputs): ActionInputs {
     flaskApp: get('flask-app') || undefined,
     allowIrreversible: parseBoolean('allow-irreversible', get('allow-irreversible') || 'false'),
     bootstrap: get('bootstrap') || undefined,
+    seedRows: seedRowsInput(get('seed-rows')),
+    seedSql: get('seed-sql') || undefined,
   };
+}
+
+function seedRowsInput(value: string): number {
+  if (!value) return DEFAULT_SEED_ROWS;
+  try {
+    return parseSeedRows(value, 'seed-rows');
+  } catch {
+    throw new InputError('seed-rows', `'${value}' is not a number of rows per table (0 to ${MAX_SEED_ROWS}; 0 turns the synthetic rows off).`);
+  }
 }
 
 function oneOf<T extends string>(input: string, value: string, allowed: readonly T[]): T {

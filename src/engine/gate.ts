@@ -25,6 +25,8 @@ import { walkInLanes, type LaneContext } from './lanes.js';
 import { describeFailure, findingFrom } from './steps.js';
 import { Stopwatch } from './stopwatch.js';
 import { databaseTarget } from './target.js';
+import { dataWalk } from './data-walk.js';
+import type { ConnectionInfo } from '../db/provider.js';
 
 export async function runGate(options: GateOptions, progress: ProgressSink = () => {}): Promise<Report> {
   const clock = new Stopwatch();
@@ -154,7 +156,7 @@ async function gate(options: GateOptions, progress: ProgressSink, report: Report
   report.checks.push(graphCheck);
   if (!head.graph) {
     const why = 'the revision scripts do not load (see graph)';
-    for (const id of ['heads', 'history', 'upgrade', 'roundtrip', 'drift'] as const) report.checks.push({ id, status: 'skip', summary: why, findings: [] });
+    for (const id of ['heads', 'history', 'upgrade', 'roundtrip', 'drift', 'data'] as const) report.checks.push({ id, status: 'skip', summary: why, findings: [] });
     report.status = verdictOf(report.checks, options.failOn);
     return;
   }
@@ -223,6 +225,17 @@ async function gate(options: GateOptions, progress: ProgressSink, report: Report
     });
   }
   await base?.close(); // its graph is read and its revisions applied: free the memory
+
+  // --- data: a copy of the base state, taken before the walk touches it --------------------------
+  const dataPlan = planData(options, replayAll, fresh.size, baseGraph?.nodes.size ?? 0);
+  let dataCopy: ConnectionInfo | null = null;
+  if (!dataPlan.skip) {
+    try {
+      dataCopy = await db.createDatabase({ template: target.allowed.database });
+    } catch (err) {
+      dataPlan.skip = `the base state could not be copied: ${(err as Error).message}`;
+    }
+  }
   await head.useDatabase(target);
 
   const newOrder = order.filter((r) => fresh.has(r));
@@ -293,10 +306,45 @@ async function gate(options: GateOptions, progress: ProgressSink, report: Report
   // --- SQL preview of the new revisions ----------------------------------------------------------
   progress({ phase: 'sql', message: 'rendering the SQL of the new revisions' });
   report.sql = await clock.time('sqlMs', () => sqlPreview(head, newOrder, byRev, options.stepTimeoutMs, report.notices));
+
+  // --- data: the new revisions on the copy, with rows ---------------------------------------------
+  if (dataPlan.skip || !dataCopy) {
+    report.checks.push({ id: 'data', status: 'skip', summary: dataPlan.skip ?? 'not run', findings: [] });
+  } else {
+    progress({ phase: 'data', message: 'running the new revisions on a copy of the base state with rows' });
+    const copy = dataCopy;
+    const result = await clock.time('dataMs', () =>
+      dataWalk({
+        tree: head,
+        copy,
+        copyTarget: databaseTarget(db, copy.database),
+        revisions: newOrder,
+        nodes: headGraph.nodes,
+        byRev,
+        stepTimeoutMs: options.stepTimeoutMs,
+        seedRows: options.seedRows,
+        ...(options.seedSql ? { seedSql: { path: resolve(options.workingDirectory, options.seedSql), name: options.seedSql } } : {}),
+        seed: Number.parseInt(baseSha.slice(0, 6), 16),
+        versionTable: head.versionTable,
+      }),
+    );
+    clock.phases.seedMs = result.seedMs;
+    report.checks.push(result.check);
+    for (const note of result.notices) report.notices.push(note);
+  }
   report.status = verdictOf(report.checks, options.failOn);
 }
 
 const plural = (n: number, noun: string): string => `${n} ${noun}${n === 1 ? '' : 's'}`;
+
+/** Whether the data check runs, and why not. */
+function planData(options: GateOptions, replayAll: boolean, newRevisions: number, baseRevisions: number): { skip?: string } {
+  if (options.seedRows === 0 && !options.seedSql) return { skip: 'off (--seed-rows 0 and no --seed-sql)' };
+  if (replayAll) return { skip: 'runs in pull-request mode (--roundtrip new or none): --roundtrip all has no base state to fill' };
+  if (newRevisions === 0) return { skip: 'no new revisions' };
+  if (baseRevisions === 0) return { skip: 'the base has no revisions, so no tables to fill' };
+  return {};
+}
 
 function checkGraph(head: SourceTree): CheckResult {
   const g = head.rawGraph!;

@@ -19,6 +19,10 @@ export interface GateOptions {
   allowIrreversible?: boolean;
   /** `models`, or the path (relative to workingDirectory) of a schema-only SQL dump: what the base's migrations start from. */
   bootstrap?: string;
+  /** `data`: synthetic rows per table at the base state (0: none). */
+  seedRows: number;
+  /** `data`: a SQL file (relative to workingDirectory) of the team's own rows, loaded at the base state. */
+  seedSql?: string;
   /** Base git ref or sha. */
   base: string;
   /** Head: the working tree (local use) or a commit-ish; undefined = working tree. */
@@ -39,7 +43,7 @@ export interface GateOptions {
 }
 
 export interface ProgressEvent {
-  phase: 'provision' | 'worker' | 'graph' | 'base' | 'upgrade' | 'roundtrip' | 'drift' | 'sql' | 'report';
+  phase: 'provision' | 'worker' | 'graph' | 'base' | 'upgrade' | 'roundtrip' | 'drift' | 'sql' | 'data' | 'report';
   message: string;
   /** For round trips: which revision of how many. */
   index?: number;
@@ -47,3 +51,15 @@ export interface ProgressEvent {
 }
 
 export type ProgressSink = (event: ProgressEvent) => void;
+
+export const DEFAULT_SEED_ROWS = 5;
+export const MAX_SEED_ROWS = 100_000;
+
+/** Parses --seed-rows / seed-rows; throws a message naming the setting. */
+export function parseSeedRows(value: string, name: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n > MAX_SEED_ROWS) {
+    throw new Error(`${name} takes a number of rows per table from 0 to ${MAX_SEED_ROWS}, not "${value}"`);
+  }
+  return n;
+}

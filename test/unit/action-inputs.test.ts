@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseDuration, parseFailOn, parseInputs, type RawInputs } from '../../src/action/inputs.js';
+import { CHECK_IDS } from '../../src/report/types.js';
 
 function raw(over: Partial<RawInputs> = {}): RawInputs {
   return {
@@ -20,6 +21,8 @@ function raw(over: Partial<RawInputs> = {}): RawInputs {
     'flask-app': '',
     'allow-irreversible': '',
     bootstrap: '',
+    'seed-rows': '',
+    'seed-sql': '',
     ...over,
   };
 }
@@ -36,7 +39,7 @@ describe('parseInputs', () => {
       postgresVersion: undefined,
       roundtrip: 'new',
       base: undefined,
-      failOn: ['graph', 'heads', 'history', 'upgrade', 'roundtrip', 'drift'],
+      failOn: ['graph', 'heads', 'history', 'upgrade', 'roundtrip', 'drift', 'data'],
       comment: 'on-failure',
       githubToken: '',
       allowPullRequestTarget: false,
@@ -44,7 +47,15 @@ describe('parseInputs', () => {
       flaskApp: undefined,
       allowIrreversible: false,
       bootstrap: undefined,
+      seedRows: 5,
+      seedSql: undefined,
     });
+  });
+
+  it('reads seed-rows and seed-sql, and names a bad row count', () => {
+    const i = parseInputs(raw({ 'seed-rows': '0', 'seed-sql': 'db/rows.sql' }));
+    expect([i.seedRows, i.seedSql]).toEqual([0, 'db/rows.sql']);
+    expect(() => parseInputs(raw({ 'seed-rows': 'many' }))).toThrow("Input 'seed-rows': 'many' is not a number of rows per table (0 to 100000; 0 turns the synthetic rows off).");
   });
 
   it('reads flask-app and allow-irreversible', () => {
@@ -91,7 +102,7 @@ describe('parseInputs', () => {
   });
 
   it('knows all and none for fail-on, and several duration units', () => {
-    expect(parseFailOn('all')).toHaveLength(6);
+    expect(parseFailOn('all')).toEqual([...CHECK_IDS]);
     expect(parseFailOn('none')).toEqual([]);
     expect(parseDuration('x', '600')).toBe(600_000);
     expect(parseDuration('x', '10m')).toBe(600_000);

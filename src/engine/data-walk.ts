@@ -1,0 +1,247 @@
+// The `data` check: the new revisions on a copy of the base state that has rows. The copy is
+// filled with synthetic rows (src/data/seed.ts) and/or the team's own (--seed-sql), then each new
+// revision is upgraded, downgraded and upgraded again there, with the rows fingerprinted around
+// each step (src/data/fingerprint.ts):
+//   - an upgrade that applies to the empty database but fails here fails only because of rows;
+//   - an upgrade that deletes rows or changes values of columns that existed before is named
+//     (a warning: data migrations are often intended);
+//   - a round trip that does not give back the rows of tables and columns that existed before
+//     the upgrade loses data (an error).
+// Nothing here stops the gate: every failure becomes a finding or a notice.
+import { readFileSync } from 'node:fs';
+import pg from 'pg';
+import type { DatabaseTarget, SourceTree } from '../alembic/tree.js';
+import { clientConfig } from '../db/client.js';
+import type { ConnectionInfo } from '../db/provider.js';
+import { compareFingerprints, fingerprint, type Fingerprint, type TableChange } from '../data/fingerprint.js';
+import { readSeedTables, seedTables } from '../data/seed.js';
+import { downTarget, type RevisionNode } from '../graph/graph.js';
+import type { CheckResult, Finding, RevisionReport } from '../report/types.js';
+import { describeFailure, type StepFailure } from './steps.js';
+
+export interface DataWalkContext {
+  tree: SourceTree;
+  /** The copy of the base state, for the gate's own connection and for the worker. */
+  copy: ConnectionInfo;
+  copyTarget: DatabaseTarget;
+  revisions: string[];
+  nodes: Map<string, RevisionNode>;
+  byRev: Map<string, RevisionReport>;
+  stepTimeoutMs: number;
+  seedRows: number;
+  /** Absolute path of --seed-sql, and how the user named it. */
+  seedSql?: { path: string; name: string };
+  seed: number;
+  versionTable: { schema: string | null; name: string } | null;
+}
+
+export interface DataWalkResult {
+  check: CheckResult;
+  notices: string[];
+  seedMs: number;
+}
+
+const plural = (n: number, noun: string) => `${n} ${noun}${n === 1 ? '' : 's'}`;
+
+/** "column "sku" of relation "products" contains null values" and friends, as table/column. */
+function rowError(message: string): { table?: string; column?: string } {
+  const m = /column "([^"]+)" of relation "([^"]+)" contains null values/.exec(message);
+  if (m) return { column: m[1], table: m[2] };
+  const n = /null value in column "([^"]+)" of relation "([^"]+)"/.exec(message);
+  if (n) return { column: n[1], table: n[2] };
+  const t = /relation "([^"]+)"/.exec(message) ?? /table "([^"]+)"/.exec(message);
+  return t ? { table: t[1] } : {};
+}
+
+function upgradeHint(message: string): string {
+  if (/contains null values|null value in column/.test(message)) {
+    return 'Give the column a server_default, or add it nullable, backfill it with op.execute("UPDATE ..."), then set NOT NULL with op.alter_column(..., nullable=False).';
+  }
+  if (/could not create unique index|duplicate key value/.test(message)) {
+    return 'Existing rows break the new unique constraint or index: deduplicate them in the migration before creating it.';
+  }
+  if (/violates check constraint|violates foreign key constraint/.test(message)) {
+    return 'Existing rows break the new constraint: fix them in the migration first, or add the constraint NOT VALID and validate it after a backfill.';
+  }
+  return 'The revision applies to an empty database only: make it work with the rows production has (backfill before tightening constraints or types).';
+}
+
+function changesOf(changes: TableChange[], what: string, rev: string, file: string | undefined, severity: 'error' | 'warning'): Finding[] {
+  const out: Finding[] = [];
+  for (const c of changes) {
+    const parts: string[] = [];
+    if (c.rowsGone) parts.push(c.countOnly ? `leaves ${c.before - c.rowsGone} of ${c.before} rows of ${c.table}` : `loses ${c.rowsGone} of ${c.before} rows of ${c.table}`);
+    for (const ch of c.changed) parts.push(`changes ${ch.count} of ${c.before} values of ${c.table}.${ch.column}`);
+    for (const p of parts) {
+      out.push({
+        severity,
+        revision: rev,
+        ...(file ? { file } : {}),
+        message: `${what} of ${rev} ${p}`,
+        detail:
+          severity === 'error'
+            ? 'A downgrade must give back the rows the upgrade found: recreating a table empty or rebuilding it without copying loses production data. Copy the rows (INSERT INTO ... SELECT) before dropping what holds them.'
+            : 'Intended for a data migration; otherwise the upgrade overwrites or deletes production data.',
+      });
+    }
+  }
+  return out;
+}
+
+export async function dataWalk(ctx: DataWalkContext): Promise<DataWalkResult> {
+  const notices: string[] = [];
+  const findings: Finding[] = [];
+  let seedMs = 0;
+  const client = new pg.Client(clientConfig(ctx.copy));
+  await client.connect();
+  const started = performance.now();
+  let stoppedAt: string | null = null;
+  let filledTables = 0;
+  let rowsSeeded = 0;
+  try {
+    // --- rows at the base state ---------------------------------------------------------------
+    if (ctx.seedSql) {
+      let sql: string;
+      try {
+        sql = readFileSync(ctx.seedSql.path, 'utf8');
+      } catch (err) {
+        return { check: { id: 'data', status: 'error', summary: `--seed-sql ${ctx.seedSql.name} cannot be read: ${(err as Error).message}`, findings: [] }, notices, seedMs };
+      }
+      try {
+        await client.query(sql);
+      } catch (err) {
+        return {
+          check: {
+            id: 'data',
+            status: 'error',
+            summary: `--seed-sql ${ctx.seedSql.name} fails at the base state: ${(err as Error).message}`,
+            findings: [{ severity: 'error', file: ctx.seedSql.name, message: `${ctx.seedSql.name} fails on the base's schema: ${(err as Error).message}`, detail: 'The file is loaded after the base\'s migrations: write it for the schema the base branch has.' }],
+          },
+          notices,
+          seedMs,
+        };
+      }
+    }
+    if (ctx.seedRows > 0) {
+      const tables = await readSeedTables(client, ctx.versionTable);
+      const seeded = await seedTables(client, tables, ctx.seedRows, ctx.seed);
+      notices.push(...seeded.notices);
+      filledTables = seeded.filled.length;
+      rowsSeeded = seeded.filled.reduce((n, f) => n + f.rows, 0);
+    }
+    seedMs = Math.round(performance.now() - started);
+    let state = await fingerprint(client, ctx.versionTable);
+    const tablesWithRows = [...state.values()].filter((t) => t.count > 0).length;
+    await ctx.tree.useDatabase(ctx.copyTarget);
+
+    // --- each new revision, in order ------------------------------------------------------------
+    for (const rev of ctx.revisions) {
+      const node = ctx.nodes.get(rev)!;
+      const file = ctx.byRev.get(rev)?.file;
+      const steps = ctx.byRev.get(rev)?.steps ?? {};
+      if (steps.upgrade && steps.upgrade.status !== 'ok') {
+        stoppedAt = rev; // fails on the empty database too: upgrade has the finding
+        break;
+      }
+      const fail = (err: unknown): StepFailure => describeFailure(err, ctx.tree);
+      try {
+        await ctx.tree.upgrade(rev, ctx.stepTimeoutMs);
+      } catch (err) {
+        const f = fail(err);
+        const where = rowError(f.message);
+        findings.push({
+          severity: 'error',
+          revision: rev,
+          ...(file ? { file } : {}),
+          message: `upgrade of ${rev} fails on a database with rows${where.table ? ` in ${where.table}` : ''}${where.column ? ` (column ${where.table}.${where.column})` : ''}, though it applies to an empty one: ${f.message.split('\n')[0]}`,
+          detail: `${upgradeHint(f.message)}${f.detail ? `\n\n${f.detail}` : ''}`,
+        });
+        stoppedAt = rev;
+        break;
+      }
+      const afterUp = await fingerprint(client, ctx.versionTable);
+      findings.push(...changesOf(compareFingerprints(state, afterUp), 'upgrade', rev, file, 'warning'));
+
+      const downOk = !steps.downgrade || steps.downgrade.status === 'ok';
+      if (!downOk) {
+        state = afterUp; // no round trip on the empty database either: roundtrip has it
+        continue;
+      }
+      let after: Fingerprint;
+      try {
+        await ctx.tree.downgrade(downTarget(node), ctx.stepTimeoutMs);
+      } catch (err) {
+        const f = fail(err);
+        findings.push({
+          severity: 'error',
+          revision: rev,
+          ...(file ? { file } : {}),
+          message: `downgrade of ${rev} fails on a database with rows, though it works on an empty one: ${f.message.split('\n')[0]}`,
+          detail: `A downgrade must work on the rows the upgrade left (for instance, a column set back to NOT NULL needs its nulls filled first).${f.detail ? `\n\n${f.detail}` : ''}`,
+        });
+        stoppedAt = rev;
+        break;
+      }
+      try {
+        after = await fingerprint(client, ctx.versionTable);
+      } catch (err) {
+        // The downgrade ran, and the rows it left cannot be read back: corrupted data (an enum
+        // label deleted from pg_enum while rows still use it, say).
+        findings.push({
+          severity: 'error',
+          revision: rev,
+          ...(file ? { file } : {}),
+          message: `after the downgrade of ${rev}, the rows of the database cannot be read: ${(err as Error).message}`,
+          detail: 'The downgrade leaves rows that refer to something it removed. Change or delete those rows in the downgrade before removing what they use.',
+        });
+        stoppedAt = rev;
+        break;
+      }
+      // Rows gone after the round trip are lost data. Values the upgrade changed on purpose (a
+      // data migration) are its warning above; other values the downgrade changes are one more.
+      const upChanged = new Set(compareFingerprints(state, afterUp).flatMap((c) => c.changed.map((ch) => `${c.table}.${ch.column}`)));
+      const trip = compareFingerprints(state, after);
+      findings.push(...changesOf(trip.map((c) => ({ ...c, changed: [] })).filter((c) => c.rowsGone), 'round trip (upgrade, downgrade)', rev, file, 'error'));
+      findings.push(...changesOf(trip.map((c) => ({ ...c, rowsGone: 0, changed: c.changed.filter((ch) => !upChanged.has(`${c.table}.${ch.column}`)) })).filter((c) => c.changed.length), 'downgrade', rev, file, 'warning'));
+      try {
+        await ctx.tree.upgrade(rev, ctx.stepTimeoutMs);
+      } catch (err) {
+        stoppedAt = rev;
+        if (steps.reupgrade && steps.reupgrade.status !== 'ok') break; // fails on the empty database too: roundtrip has it
+        const f = fail(err);
+        findings.push({ severity: 'error', revision: rev, ...(file ? { file } : {}), message: `upgrade of ${rev} after its downgrade fails on a database with rows: ${f.message.split('\n')[0]}`, detail: f.detail });
+        stoppedAt = rev;
+        break;
+      }
+      state = await fingerprint(client, ctx.versionTable);
+    }
+
+    const errors = findings.filter((f) => f.severity === 'error');
+    const warnings = findings.filter((f) => f.severity === 'warning');
+    const rows = ctx.seedRows > 0 ? `${plural(rowsSeeded, 'synthetic row')} in ${plural(filledTables, 'table')} (seed ${ctx.seed})` : '';
+    const own = ctx.seedSql ? `the rows of ${ctx.seedSql.name}` : '';
+    const source = [own, rows].filter(Boolean).join(' and ') || 'no rows';
+    if (tablesWithRows === 0) {
+      return { check: { id: 'data', status: 'skip', summary: `the base state has no rows to test with (${source})`, findings: [] }, notices, seedMs };
+    }
+    const stopped = stoppedAt && !errors.some((f) => f.revision === stoppedAt) ? `; stopped at ${stoppedAt}, which fails on the empty database too` : '';
+    return {
+      check: {
+        id: 'data',
+        status: errors.length ? 'fail' : 'pass',
+        summary: errors.length
+          ? `${plural(new Set(errors.map((f) => f.revision)).size, 'revision')} ${errors.length === 1 ? 'fails or loses rows' : 'fail or lose rows'} on a database with ${source}${stopped}`
+          : `${plural(ctx.revisions.length, 'new revision')} keep${ctx.revisions.length === 1 ? 's' : ''} the rows of ${plural(tablesWithRows, 'table')} (${source})${warnings.length ? `; ${plural(warnings.length, 'change')} of existing values to review` : ''}${stopped}`,
+        findings,
+      },
+      notices,
+      seedMs,
+    };
+  } catch (err) {
+    // The gate's own connection broke (a migration terminated it, the server went away): the
+    // verdict of the other checks stands.
+    return { check: { id: 'data', status: 'skip', summary: `not finished: ${(err as Error).message}`, findings }, notices, seedMs };
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
