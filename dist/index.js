@@ -3669,8 +3669,8 @@ var require_webidl = __commonJS({
       return new TypeError(`${message.header}: ${message.message}`);
     };
     webidl.errors.conversionFailed = function(context) {
-      const plural3 = context.types.length === 1 ? "" : " one of";
-      const message = `${context.argument} could not be converted to${plural3}: ${context.types.join(", ")}.`;
+      const plural4 = context.types.length === 1 ? "" : " one of";
+      const message = `${context.argument} could not be converted to${plural4}: ${context.types.join(", ")}.`;
       return webidl.errors.exception({
         header: context.prefix,
         message
@@ -11233,9 +11233,9 @@ var require_pluralizer = __commonJS({
       this: "these"
     };
     module.exports = class Pluralizer {
-      constructor(singular, plural3) {
+      constructor(singular, plural4) {
         this.singular = singular;
-        this.plural = plural3;
+        this.plural = plural4;
       }
       pluralize(count) {
         const one = count === 1;
@@ -25026,11 +25026,22 @@ var package_default = {
 };
 
 // src/report/types.ts
-var CHECK_IDS = ["graph", "heads", "history", "upgrade", "roundtrip", "drift"];
+var CHECK_IDS = ["graph", "heads", "history", "upgrade", "roundtrip", "drift", "data"];
 function verdictOf(checks, failOn = CHECK_IDS) {
   if (checks.some((c) => c.status === "error")) return "error";
   if (checks.some((c) => c.status === "fail" && failOn.includes(c.id))) return "fail";
   return "pass";
+}
+
+// src/engine/options.ts
+var DEFAULT_SEED_ROWS = 5;
+var MAX_SEED_ROWS = 1e5;
+function parseSeedRows(value, name) {
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n > MAX_SEED_ROWS) {
+    throw new Error(`${name} takes a number of rows per table from 0 to ${MAX_SEED_ROWS}, not "${value}"`);
+  }
+  return n;
 }
 
 // src/action/inputs.ts
@@ -25060,7 +25071,9 @@ function readInputs() {
     "step-timeout": getInput("step-timeout"),
     "flask-app": getInput("flask-app"),
     "allow-irreversible": getInput("allow-irreversible"),
-    bootstrap: getInput("bootstrap")
+    bootstrap: getInput("bootstrap"),
+    "seed-rows": getInput("seed-rows"),
+    "seed-sql": getInput("seed-sql")
   });
 }
 var PROVIDERS = ["auto", "url", "local", "embedded", "container"];
@@ -25102,8 +25115,18 @@ function parseInputs(raw) {
     stepTimeoutMs: parseDuration("step-timeout", get("step-timeout") || "10m"),
     flaskApp: get("flask-app") || void 0,
     allowIrreversible: parseBoolean("allow-irreversible", get("allow-irreversible") || "false"),
-    bootstrap: get("bootstrap") || void 0
+    bootstrap: get("bootstrap") || void 0,
+    seedRows: seedRowsInput(get("seed-rows")),
+    seedSql: get("seed-sql") || void 0
   };
+}
+function seedRowsInput(value) {
+  if (!value) return DEFAULT_SEED_ROWS;
+  try {
+    return parseSeedRows(value, "seed-rows");
+  } catch {
+    throw new InputError("seed-rows", `'${value}' is not a number of rows per table (0 to ${MAX_SEED_ROWS}; 0 turns the synthetic rows off).`);
+  }
 }
 function oneOf(input, value, allowed) {
   const v = value.toLowerCase();
@@ -28409,9 +28432,9 @@ var RoundTripper = class {
   /** The revisions the version table holds, sorted; null when it cannot be read. */
   async versions() {
     const vt = this.tree.versionTable ?? { schema: null, name: "alembic_version" };
-    const qualified = `${vt.schema ? `${quoteIdent2(vt.schema)}.` : ""}${quoteIdent2(vt.name)}`;
+    const qualified2 = `${vt.schema ? `${quoteIdent2(vt.schema)}.` : ""}${quoteIdent2(vt.name)}`;
     try {
-      const r = await this.client.query(`SELECT version_num AS v FROM ${qualified}`);
+      const r = await this.client.query(`SELECT version_num AS v FROM ${qualified2}`);
       return r.rows.map((x) => x.v).sort();
     } catch {
       return null;
@@ -28530,6 +28553,511 @@ var Stopwatch = class {
     return Math.round(performance.now() - this.started);
   }
 };
+
+// src/engine/data-walk.ts
+import { readFileSync as readFileSync6 } from "node:fs";
+
+// src/data/seed.ts
+var qualified = (schema, name) => `${quoteIdent(schema)}.${quoteIdent(name)}`;
+var tableName = (t) => t.schema === "public" ? t.name : `${t.schema}.${t.name}`;
+async function readSeedTables(client, versionTable) {
+  const cols = await client.query(`
+    SELECT n.nspname AS schema, c.relname AS table, a.attname AS name,
+           format_type(a.atttypid, a.atttypmod) AS type,
+           bt.typcategory AS category, bt.typname AS base_type,
+           CASE WHEN t.typtype = 'd' THEN t.typtypmod ELSE a.atttypmod END AS typmod,
+           (a.attnotnull OR (t.typtype = 'd' AND t.typnotnull)) AS not_null,
+           (a.atthasdef OR a.attidentity <> '' OR a.attgenerated <> '') AS fills,
+           (SELECT array_agg(e.enumlabel::text ORDER BY e.enumsortorder) FROM pg_enum e WHERE e.enumtypid = et.oid) AS labels,
+           (et.typcategory = 'A') AS is_array
+      FROM pg_class c
+      JOIN pg_namespace n ON n.oid = c.relnamespace
+      JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+      JOIN pg_type t ON t.oid = a.atttypid
+      JOIN pg_type et ON et.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END
+      JOIN pg_type bt ON bt.oid = CASE WHEN et.typelem <> 0 AND et.typcategory = 'A' THEN et.typelem ELSE et.oid END
+     WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
+       AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%'
+       AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+     ORDER BY 1, 2, a.attnum`);
+  const fks = await client.query(`
+    SELECT n.nspname AS schema, c.relname AS table,
+           ARRAY(SELECT a.attname::text FROM unnest(k.conkey) WITH ORDINALITY u(n, i) JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = u.n ORDER BY u.i) AS columns,
+           rn.nspname AS ref_schema, rc.relname AS ref_table,
+           ARRAY(SELECT a.attname::text FROM unnest(k.confkey) WITH ORDINALITY u(n, i) JOIN pg_attribute a ON a.attrelid = k.confrelid AND a.attnum = u.n ORDER BY u.i) AS ref_columns
+      FROM pg_constraint k
+      JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+      JOIN pg_class rc ON rc.oid = k.confrelid JOIN pg_namespace rn ON rn.oid = rc.relnamespace
+     WHERE k.contype = 'f'`);
+  const tables = /* @__PURE__ */ new Map();
+  for (const r of cols.rows) {
+    if (versionTable && r.table === versionTable.name && (versionTable.schema ?? "public") === r.schema) continue;
+    const key = `${r.schema}.${r.table}`;
+    if (!tables.has(key)) tables.set(key, { schema: r.schema, name: r.table, columns: [], foreignKeys: [] });
+    tables.get(key).columns.push({
+      name: r.name,
+      type: r.type,
+      category: r.category,
+      baseType: r.base_type,
+      typmod: r.typmod,
+      notNull: r.not_null,
+      databaseFills: r.fills,
+      enumLabels: r.labels,
+      isArray: r.is_array
+    });
+  }
+  for (const f of fks.rows) {
+    tables.get(`${f.schema}.${f.table}`)?.foreignKeys.push({ columns: f.columns, refSchema: f.ref_schema, refTable: f.ref_table, refColumns: f.ref_columns });
+  }
+  return [...tables.values()];
+}
+function fillOrder(tables) {
+  const byKey = new Map(tables.map((t) => [`${t.schema}.${t.name}`, t]));
+  const done = /* @__PURE__ */ new Set();
+  const visiting = /* @__PURE__ */ new Set();
+  const out = [];
+  const visit = (t) => {
+    const key = `${t.schema}.${t.name}`;
+    if (done.has(key) || visiting.has(key)) return;
+    visiting.add(key);
+    for (const fk of t.foreignKeys) {
+      const parent = byKey.get(`${fk.refSchema}.${fk.refTable}`);
+      if (parent && parent !== t) visit(parent);
+    }
+    visiting.delete(key);
+    done.add(key);
+    out.push(t);
+  };
+  for (const t of [...tables].sort((a, b) => `${a.schema}.${a.name}`.localeCompare(`${b.schema}.${b.name}`))) visit(t);
+  return out;
+}
+var literal = (s) => `'${s.replace(/'/g, "''")}'`;
+function valueExpression(col, table, seed) {
+  const tag = `${seed}:${table}.${col.name}`;
+  const hash = `md5(${literal(tag)} || g::text)`;
+  let scalar;
+  if (col.enumLabels && col.enumLabels.length) {
+    scalar = `(${`ARRAY[${col.enumLabels.map(literal).join(", ")}]`})[1 + (g - 1) % ${col.enumLabels.length}]`;
+  } else {
+    switch (col.baseType) {
+      case "int2":
+        scalar = `(g % 32000)`;
+        break;
+      case "int4":
+      case "int8":
+      case "oid":
+        scalar = `g`;
+        break;
+      case "numeric": {
+        const mod = col.typmod > 0 ? (col.typmod - 4 >> 16) - (col.typmod - 4 & 65535) : 9;
+        scalar = mod >= 6 ? `g` : `(g % ${10 ** Math.max(mod, 1)})`;
+        break;
+      }
+      case "float4":
+      case "float8":
+        scalar = `(g + 0.5)`;
+        break;
+      case "money":
+        scalar = `(g::numeric)`;
+        break;
+      case "bool":
+        scalar = `(g % 2 = 0)`;
+        break;
+      case "text":
+      case "citext":
+      case "name":
+        scalar = `('${col.name.replace(/'/g, "''")}-' || g::text || '-' || left(${hash}, 8))`;
+        break;
+      case "varchar":
+      case "bpchar": {
+        const len = col.typmod > 4 ? col.typmod - 4 : 0;
+        scalar = len && len < 24 ? `left(${hash}, ${len})` : `left('${col.name.replace(/'/g, "''")}-' || g::text || '-' || ${hash}, ${len || 64})`;
+        break;
+      }
+      case "uuid":
+        scalar = `(${hash})::uuid`;
+        break;
+      case "date":
+        scalar = `(date '2020-01-01' + g)`;
+        break;
+      case "timestamp":
+      case "timestamptz":
+        scalar = `(timestamp '2020-01-01 00:00:00' + g * interval '1 hour')`;
+        break;
+      case "time":
+      case "timetz":
+        scalar = `(time '00:00' + g * interval '1 second')`;
+        break;
+      case "interval":
+        scalar = `(g * interval '1 minute')`;
+        break;
+      case "json":
+      case "jsonb":
+        scalar = `json_build_object('n', g)`;
+        break;
+      case "bytea":
+        scalar = `convert_to(${hash}, 'UTF8')`;
+        break;
+      case "inet":
+      case "cidr":
+        scalar = `('10.' || (g / 65536 % 256) || '.' || (g / 256 % 256) || '.' || (g % 256))::inet`;
+        break;
+      case "macaddr":
+        scalar = `('08:00:2b:' || lpad(to_hex(g / 65536 % 256), 2, '0') || ':' || lpad(to_hex(g / 256 % 256), 2, '0') || ':' || lpad(to_hex(g % 256), 2, '0'))::macaddr`;
+        break;
+      case "bit":
+      case "varbit":
+        scalar = `(g % 2)::bit(1)`;
+        break;
+      case "xml":
+        scalar = `('<n>' || g || '</n>')::xml`;
+        break;
+      case "tsvector":
+        scalar = `to_tsvector('simple', 'row ' || g)`;
+        break;
+      default:
+        scalar = null;
+    }
+  }
+  if (scalar === null) return null;
+  if (col.isArray) return `ARRAY[${scalar}]::${col.type}`;
+  return `(${scalar})::${col.type}`;
+}
+function insertStatement(t, rows, seed) {
+  const fkOf = /* @__PURE__ */ new Map();
+  for (const fk of t.foreignKeys) fk.columns.forEach((c, index) => fkOf.has(c) || fkOf.set(c, { fk, index }));
+  const names = [];
+  const exprs = [];
+  for (const col of t.columns) {
+    const ref = fkOf.get(col.name);
+    if (ref) {
+      const self = ref.fk.refSchema === t.schema && ref.fk.refTable === t.name;
+      if (self) {
+        if (col.notNull) return { reason: `${col.name} must reference a row of the same table` };
+        continue;
+      }
+      const parent = qualified(ref.fk.refSchema, ref.fk.refTable);
+      const refCol = quoteIdent(ref.fk.refColumns[ref.index]);
+      names.push(quoteIdent(col.name));
+      const order = ref.fk.refColumns.map((c) => `p.${quoteIdent(c)}`).join(", ");
+      exprs.push(`(SELECT p.${refCol} FROM ${parent} p WHERE p.${refCol} IS NOT NULL ORDER BY ${order} OFFSET (g - 1) % GREATEST((SELECT count(*) FROM ${parent}), 1) LIMIT 1)`);
+      continue;
+    }
+    if (col.databaseFills) continue;
+    const expr = valueExpression(col, tableName(t), seed);
+    if (expr === null) {
+      if (col.notNull) return { reason: `no value can be made for ${col.name} (${col.type})` };
+      continue;
+    }
+    names.push(quoteIdent(col.name));
+    exprs.push(expr);
+  }
+  const target = qualified(t.schema, t.name);
+  if (!names.length) return { sql: `INSERT INTO ${target} SELECT FROM generate_series(1, ${rows}) g` };
+  return { sql: `INSERT INTO ${target} (${names.join(", ")}) SELECT ${exprs.join(", ")} FROM generate_series(1, ${rows}) g` };
+}
+async function seedTables(client, tables, rows, seed) {
+  const started = performance.now();
+  const filled = [];
+  const notices = [];
+  await client.query("BEGIN");
+  try {
+    for (const t of fillOrder(tables)) {
+      const stmt = insertStatement(t, rows, seed);
+      if ("reason" in stmt) {
+        notices.push(`data: table ${tableName(t)} got no synthetic rows: ${stmt.reason}`);
+        continue;
+      }
+      await client.query("SAVEPOINT seed");
+      try {
+        const res = await client.query(stmt.sql);
+        await client.query("RELEASE SAVEPOINT seed");
+        filled.push({ table: tableName(t), rows: res.rowCount ?? rows });
+      } catch (err) {
+        await client.query("ROLLBACK TO SAVEPOINT seed");
+        notices.push(`data: table ${tableName(t)} got no synthetic rows: ${err.message}`);
+      }
+    }
+    await client.query("COMMIT");
+  } catch (err) {
+    await client.query("ROLLBACK").catch(() => {
+    });
+    throw err;
+  }
+  return { filled, notices, ms: Math.round(performance.now() - started) };
+}
+
+// src/data/fingerprint.ts
+var MAX_ROWS = 1e4;
+async function fingerprint(client, versionTable) {
+  const layout = await client.query(`
+    SELECT n.nspname AS schema, c.relname AS table,
+           ARRAY(SELECT a.attname::text FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum) AS columns,
+           (SELECT ARRAY(SELECT a.attname::text FROM unnest(i.indkey) WITH ORDINALITY u(n, o) JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = u.n ORDER BY u.o)
+              FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary) AS pk
+      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
+       AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%'
+       AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+     ORDER BY 1, 2`);
+  const tables = layout.rows.filter((t) => !(versionTable && t.table === versionTable.name && (versionTable.schema ?? "public") === t.schema));
+  const out = /* @__PURE__ */ new Map();
+  if (!tables.length) return out;
+  const parts = tables.map((t, i) => {
+    const rel = `${quoteIdent(t.schema)}.${quoteIdent(t.table)}`;
+    const values = t.columns.length ? t.columns.map((c) => `x.${quoteIdent(c)}::text`).join(", ") : "";
+    return `SELECT ${i} AS i, (SELECT count(*) FROM ${rel}) AS n, (SELECT json_agg(json_build_array(${values})) FROM (SELECT * FROM ${rel} LIMIT ${MAX_ROWS + 1}) x) AS rows`;
+  });
+  const res = await client.query(parts.join("\nUNION ALL\n"));
+  for (const r of res.rows) {
+    const t = tables[r.i];
+    const count = Number(r.n);
+    out.set(tableName({ schema: t.schema, name: t.table }), {
+      table: tableName({ schema: t.schema, name: t.table }),
+      columns: t.columns,
+      primaryKey: t.pk && t.pk.length ? t.pk : null,
+      count,
+      rows: count > MAX_ROWS ? null : r.rows ?? []
+    });
+  }
+  return out;
+}
+var keyOf3 = (row, idx) => JSON.stringify(idx.map((i) => row[i]));
+function compareFingerprints(before, after) {
+  const out = [];
+  for (const [name, b] of before) {
+    const a = after.get(name);
+    if (!a || b.count === 0) continue;
+    if (!b.rows || !a.rows) {
+      if (a.count < b.count) out.push({ table: name, before: b.count, rowsGone: b.count - a.count, changed: [], countOnly: true });
+      continue;
+    }
+    const shared = b.columns.filter((c) => a.columns.includes(c));
+    const bi = shared.map((c) => b.columns.indexOf(c));
+    const ai = shared.map((c) => a.columns.indexOf(c));
+    const pk = b.primaryKey && b.primaryKey.every((c) => shared.includes(c)) ? b.primaryKey : null;
+    let rowsGone = 0;
+    const changed = /* @__PURE__ */ new Map();
+    if (pk) {
+      const bk = pk.map((c) => b.columns.indexOf(c));
+      const ak = pk.map((c) => a.columns.indexOf(c));
+      const afterByKey = new Map(a.rows.map((r) => [keyOf3(r, ak), r]));
+      for (const row of b.rows) {
+        const other = afterByKey.get(keyOf3(row, bk));
+        if (!other) {
+          rowsGone++;
+          continue;
+        }
+        shared.forEach((c, k) => {
+          if (row[bi[k]] !== other[ai[k]]) changed.set(c, (changed.get(c) ?? 0) + 1);
+        });
+      }
+    } else {
+      const remaining = /* @__PURE__ */ new Map();
+      for (const r of a.rows) remaining.set(keyOf3(r, ai), (remaining.get(keyOf3(r, ai)) ?? 0) + 1);
+      for (const row of b.rows) {
+        const k = keyOf3(row, bi);
+        const left = remaining.get(k) ?? 0;
+        if (left > 0) remaining.set(k, left - 1);
+        else rowsGone++;
+      }
+    }
+    if (rowsGone || changed.size) {
+      out.push({ table: name, before: b.count, rowsGone, changed: [...changed].map(([column, count]) => ({ column, count })), countOnly: false });
+    }
+  }
+  return out;
+}
+
+// src/engine/data-walk.ts
+var plural = (n, noun) => `${n} ${noun}${n === 1 ? "" : "s"}`;
+function rowError(message) {
+  const m = /column "([^"]+)" of relation "([^"]+)" contains null values/.exec(message);
+  if (m) return { column: m[1], table: m[2] };
+  const n = /null value in column "([^"]+)" of relation "([^"]+)"/.exec(message);
+  if (n) return { column: n[1], table: n[2] };
+  const t = /relation "([^"]+)"/.exec(message) ?? /table "([^"]+)"/.exec(message);
+  return t ? { table: t[1] } : {};
+}
+function upgradeHint(message) {
+  if (/contains null values|null value in column/.test(message)) {
+    return 'Give the column a server_default, or add it nullable, backfill it with op.execute("UPDATE ..."), then set NOT NULL with op.alter_column(..., nullable=False).';
+  }
+  if (/could not create unique index|duplicate key value/.test(message)) {
+    return "Existing rows break the new unique constraint or index: deduplicate them in the migration before creating it.";
+  }
+  if (/violates check constraint|violates foreign key constraint/.test(message)) {
+    return "Existing rows break the new constraint: fix them in the migration first, or add the constraint NOT VALID and validate it after a backfill.";
+  }
+  return "The revision applies to an empty database only: make it work with the rows production has (backfill before tightening constraints or types).";
+}
+function changesOf(changes, what, rev, file, severity) {
+  const out = [];
+  for (const c of changes) {
+    const parts = [];
+    if (c.rowsGone) parts.push(c.countOnly ? `leaves ${c.before - c.rowsGone} of ${c.before} rows of ${c.table}` : `loses ${c.rowsGone} of ${c.before} rows of ${c.table}`);
+    for (const ch of c.changed) parts.push(`changes ${ch.count} of ${c.before} values of ${c.table}.${ch.column}`);
+    for (const p of parts) {
+      out.push({
+        severity,
+        revision: rev,
+        ...file ? { file } : {},
+        message: `${what} of ${rev} ${p}`,
+        detail: severity === "error" ? "A downgrade must give back the rows the upgrade found: recreating a table empty or rebuilding it without copying loses production data. Copy the rows (INSERT INTO ... SELECT) before dropping what holds them." : "Intended for a data migration; otherwise the upgrade overwrites or deletes production data."
+      });
+    }
+  }
+  return out;
+}
+async function dataWalk(ctx) {
+  const notices = [];
+  const findings = [];
+  let seedMs = 0;
+  const client = new esm_default.Client(clientConfig(ctx.copy));
+  await client.connect();
+  const started = performance.now();
+  let stoppedAt = null;
+  let filledTables = 0;
+  let rowsSeeded = 0;
+  try {
+    if (ctx.seedSql) {
+      let sql;
+      try {
+        sql = readFileSync6(ctx.seedSql.path, "utf8");
+      } catch (err) {
+        return { check: { id: "data", status: "error", summary: `--seed-sql ${ctx.seedSql.name} cannot be read: ${err.message}`, findings: [] }, notices, seedMs };
+      }
+      try {
+        await client.query(sql);
+      } catch (err) {
+        return {
+          check: {
+            id: "data",
+            status: "error",
+            summary: `--seed-sql ${ctx.seedSql.name} fails at the base state: ${err.message}`,
+            findings: [{ severity: "error", file: ctx.seedSql.name, message: `${ctx.seedSql.name} fails on the base's schema: ${err.message}`, detail: "The file is loaded after the base's migrations: write it for the schema the base branch has." }]
+          },
+          notices,
+          seedMs
+        };
+      }
+    }
+    if (ctx.seedRows > 0) {
+      const tables = await readSeedTables(client, ctx.versionTable);
+      const seeded = await seedTables(client, tables, ctx.seedRows, ctx.seed);
+      notices.push(...seeded.notices);
+      filledTables = seeded.filled.length;
+      rowsSeeded = seeded.filled.reduce((n, f) => n + f.rows, 0);
+    }
+    seedMs = Math.round(performance.now() - started);
+    let state = await fingerprint(client, ctx.versionTable);
+    const tablesWithRows = [...state.values()].filter((t) => t.count > 0).length;
+    await ctx.tree.useDatabase(ctx.copyTarget);
+    for (const rev of ctx.revisions) {
+      const node = ctx.nodes.get(rev);
+      const file = ctx.byRev.get(rev)?.file;
+      const steps = ctx.byRev.get(rev)?.steps ?? {};
+      if (steps.upgrade && steps.upgrade.status !== "ok") {
+        stoppedAt = rev;
+        break;
+      }
+      const fail = (err) => describeFailure(err, ctx.tree);
+      try {
+        await ctx.tree.upgrade(rev, ctx.stepTimeoutMs);
+      } catch (err) {
+        const f = fail(err);
+        const where = rowError(f.message);
+        findings.push({
+          severity: "error",
+          revision: rev,
+          ...file ? { file } : {},
+          message: `upgrade of ${rev} fails on a database with rows${where.table ? ` in ${where.table}` : ""}${where.column ? ` (column ${where.table}.${where.column})` : ""}, though it applies to an empty one: ${f.message.split("\n")[0]}`,
+          detail: `${upgradeHint(f.message)}${f.detail ? `
+
+${f.detail}` : ""}`
+        });
+        stoppedAt = rev;
+        break;
+      }
+      const afterUp = await fingerprint(client, ctx.versionTable);
+      findings.push(...changesOf(compareFingerprints(state, afterUp), "upgrade", rev, file, "warning"));
+      const downOk = !steps.downgrade || steps.downgrade.status === "ok";
+      if (!downOk) {
+        state = afterUp;
+        continue;
+      }
+      let after;
+      try {
+        await ctx.tree.downgrade(downTarget(node), ctx.stepTimeoutMs);
+      } catch (err) {
+        const f = fail(err);
+        findings.push({
+          severity: "error",
+          revision: rev,
+          ...file ? { file } : {},
+          message: `downgrade of ${rev} fails on a database with rows, though it works on an empty one: ${f.message.split("\n")[0]}`,
+          detail: `A downgrade must work on the rows the upgrade left (for instance, a column set back to NOT NULL needs its nulls filled first).${f.detail ? `
+
+${f.detail}` : ""}`
+        });
+        stoppedAt = rev;
+        break;
+      }
+      try {
+        after = await fingerprint(client, ctx.versionTable);
+      } catch (err) {
+        findings.push({
+          severity: "error",
+          revision: rev,
+          ...file ? { file } : {},
+          message: `after the downgrade of ${rev}, the rows of the database cannot be read: ${err.message}`,
+          detail: "The downgrade leaves rows that refer to something it removed. Change or delete those rows in the downgrade before removing what they use."
+        });
+        stoppedAt = rev;
+        break;
+      }
+      const upChanged = new Set(compareFingerprints(state, afterUp).flatMap((c) => c.changed.map((ch) => `${c.table}.${ch.column}`)));
+      const trip = compareFingerprints(state, after);
+      findings.push(...changesOf(trip.map((c) => ({ ...c, changed: [] })).filter((c) => c.rowsGone), "round trip (upgrade, downgrade)", rev, file, "error"));
+      findings.push(...changesOf(trip.map((c) => ({ ...c, rowsGone: 0, changed: c.changed.filter((ch) => !upChanged.has(`${c.table}.${ch.column}`)) })).filter((c) => c.changed.length), "downgrade", rev, file, "warning"));
+      try {
+        await ctx.tree.upgrade(rev, ctx.stepTimeoutMs);
+      } catch (err) {
+        stoppedAt = rev;
+        if (steps.reupgrade && steps.reupgrade.status !== "ok") break;
+        const f = fail(err);
+        findings.push({ severity: "error", revision: rev, ...file ? { file } : {}, message: `upgrade of ${rev} after its downgrade fails on a database with rows: ${f.message.split("\n")[0]}`, detail: f.detail });
+        stoppedAt = rev;
+        break;
+      }
+      state = await fingerprint(client, ctx.versionTable);
+    }
+    const errors = findings.filter((f) => f.severity === "error");
+    const warnings = findings.filter((f) => f.severity === "warning");
+    const rows = ctx.seedRows > 0 ? `${plural(rowsSeeded, "synthetic row")} in ${plural(filledTables, "table")} (seed ${ctx.seed})` : "";
+    const own = ctx.seedSql ? `the rows of ${ctx.seedSql.name}` : "";
+    const source = [own, rows].filter(Boolean).join(" and ") || "no rows";
+    if (tablesWithRows === 0) {
+      return { check: { id: "data", status: "skip", summary: `the base state has no rows to test with (${source})`, findings: [] }, notices, seedMs };
+    }
+    const stopped = stoppedAt && !errors.some((f) => f.revision === stoppedAt) ? `; stopped at ${stoppedAt}, which fails on the empty database too` : "";
+    return {
+      check: {
+        id: "data",
+        status: errors.length ? "fail" : "pass",
+        summary: errors.length ? `${plural(new Set(errors.map((f) => f.revision)).size, "revision")} ${errors.length === 1 ? "fails or loses rows" : "fail or lose rows"} on a database with ${source}${stopped}` : `${plural(ctx.revisions.length, "new revision")} keep${ctx.revisions.length === 1 ? "s" : ""} the rows of ${plural(tablesWithRows, "table")} (${source})${warnings.length ? `; ${plural(warnings.length, "change")} of existing values to review` : ""}${stopped}`,
+        findings
+      },
+      notices,
+      seedMs
+    };
+  } catch (err) {
+    return { check: { id: "data", status: "skip", summary: `not finished: ${err.message}`, findings }, notices, seedMs };
+  } finally {
+    await client.end().catch(() => {
+    });
+  }
+}
 
 // src/engine/gate.ts
 async function runGate(options, progress = () => {
@@ -28652,7 +29180,7 @@ async function gate(options, progress, report, resources, clock) {
   report.checks.push(graphCheck);
   if (!head.graph) {
     const why = "the revision scripts do not load (see graph)";
-    for (const id of ["heads", "history", "upgrade", "roundtrip", "drift"]) report.checks.push({ id, status: "skip", summary: why, findings: [] });
+    for (const id of ["heads", "history", "upgrade", "roundtrip", "drift", "data"]) report.checks.push({ id, status: "skip", summary: why, findings: [] });
     report.status = verdictOf(report.checks, options.failOn);
     return;
   }
@@ -28682,7 +29210,7 @@ async function gate(options, progress, report, resources, clock) {
   let reachedHead = true;
   const replayAll = options.roundtrip === "all";
   if (!replayAll && base && baseGraph && baseGraph.nodes.size > 0) {
-    progress({ phase: "base", message: `applying the base's ${plural(baseGraph.nodes.size, "revision")} (${baseSha.slice(0, 12)})` });
+    progress({ phase: "base", message: `applying the base's ${plural2(baseGraph.nodes.size, "revision")} (${baseSha.slice(0, 12)})` });
     await base.useDatabase(target);
     const missing = [...baseGraph.nodes.keys()].filter((r) => !headGraph.nodes.has(r));
     const targets = missing.length ? headsWithin(baseGraph.nodes, new Set([...baseGraph.nodes.keys()].filter((r) => headGraph.nodes.has(r)))) : ["heads"];
@@ -28711,6 +29239,15 @@ If the first revision expects tables that no revision creates (made by create_al
     });
   }
   await base?.close();
+  const dataPlan = planData(options, replayAll, fresh.size, baseGraph?.nodes.size ?? 0);
+  let dataCopy = null;
+  if (!dataPlan.skip) {
+    try {
+      dataCopy = await db.createDatabase({ template: target.allowed.database });
+    } catch (err) {
+      dataPlan.skip = `the base state could not be copied: ${err.message}`;
+    }
+  }
   await head.useDatabase(target);
   const newOrder = order.filter((r) => fresh.has(r));
   let roundtripCheck2;
@@ -28759,7 +29296,7 @@ If the first revision expects tables that no revision creates (made by create_al
   report.checks.push({
     id: "upgrade",
     status: upgradeFindings.length ? "fail" : "pass",
-    summary: upgradeFindings.length ? `${plural(upgradeFindings.length, "revision")} ${upgradeFindings.length === 1 ? "fails" : "fail"} to apply` : replayAll ? `all ${order.length} revisions apply from an empty database` : `base${baseGraph ? ` (${plural(baseGraph.nodes.size, "revision")})` : " (empty)"} -> head (${newOrder.length} new) applies`,
+    summary: upgradeFindings.length ? `${plural2(upgradeFindings.length, "revision")} ${upgradeFindings.length === 1 ? "fails" : "fail"} to apply` : replayAll ? `all ${order.length} revisions apply from an empty database` : `base${baseGraph ? ` (${plural2(baseGraph.nodes.size, "revision")})` : " (empty)"} -> head (${newOrder.length} new) applies`,
     findings: upgradeFindings
   });
   report.checks.push(roundtripCheck2);
@@ -28772,9 +29309,41 @@ If the first revision expects tables that no revision creates (made by create_al
   );
   progress({ phase: "sql", message: "rendering the SQL of the new revisions" });
   report.sql = await clock.time("sqlMs", () => sqlPreview(head, newOrder, byRev, options.stepTimeoutMs, report.notices));
+  if (dataPlan.skip || !dataCopy) {
+    report.checks.push({ id: "data", status: "skip", summary: dataPlan.skip ?? "not run", findings: [] });
+  } else {
+    progress({ phase: "data", message: "running the new revisions on a copy of the base state with rows" });
+    const copy = dataCopy;
+    const result = await clock.time(
+      "dataMs",
+      () => dataWalk({
+        tree: head,
+        copy,
+        copyTarget: databaseTarget(db, copy.database),
+        revisions: newOrder,
+        nodes: headGraph.nodes,
+        byRev,
+        stepTimeoutMs: options.stepTimeoutMs,
+        seedRows: options.seedRows,
+        ...options.seedSql ? { seedSql: { path: resolve4(options.workingDirectory, options.seedSql), name: options.seedSql } } : {},
+        seed: Number.parseInt(baseSha.slice(0, 6), 16),
+        versionTable: head.versionTable
+      })
+    );
+    clock.phases.seedMs = result.seedMs;
+    report.checks.push(result.check);
+    for (const note of result.notices) report.notices.push(note);
+  }
   report.status = verdictOf(report.checks, options.failOn);
 }
-var plural = (n, noun) => `${n} ${noun}${n === 1 ? "" : "s"}`;
+var plural2 = (n, noun) => `${n} ${noun}${n === 1 ? "" : "s"}`;
+function planData(options, replayAll, newRevisions2, baseRevisions) {
+  if (options.seedRows === 0 && !options.seedSql) return { skip: "off (--seed-rows 0 and no --seed-sql)" };
+  if (replayAll) return { skip: "runs in pull-request mode (--roundtrip new or none): --roundtrip all has no base state to fill" };
+  if (newRevisions2 === 0) return { skip: "no new revisions" };
+  if (baseRevisions === 0) return { skip: "the base has no revisions, so no tables to fill" };
+  return {};
+}
 function checkGraph(head) {
   const g = head.rawGraph;
   if (g.ok) return { id: "graph", status: "pass", summary: `${g.revisions.length} revision${g.revisions.length === 1 ? "" : "s"} load`, findings: [] };
@@ -28963,7 +29532,7 @@ function formatMs(ms) {
 function shortSha(sha) {
   return sha ? sha.slice(0, 7) : "?";
 }
-function plural2(n, word, many = `${word}s`) {
+function plural3(n, word, many = `${word}s`) {
   return `${n} ${n === 1 ? word : many}`;
 }
 function failedChecks(report) {
@@ -28977,7 +29546,7 @@ function verdictText(report) {
   }
   const failed = failedChecks(report);
   if (failed.length === 0) return "failed";
-  return `${plural2(failed.length, "check")} failed (${failed.map((c) => c.id).join(", ")})`;
+  return `${plural3(failed.length, "check")} failed (${failed.map((c) => c.id).join(", ")})`;
 }
 var CHECK_STATUS_ORDER = { error: 0, fail: 1, pass: 2, skip: 3 };
 function revisionPassed(rev) {
@@ -29049,7 +29618,7 @@ function renderBlocks(report, opts, level, trimmed) {
     const shown2 = check.findings.slice(0, level.findingsPerCheck);
     for (const f of shown2) text(renderFinding(f, level, fileLink));
     const more = check.findings.length - shown2.length;
-    if (more > 0) text(`... and ${plural2(more, "more finding")} (left out to fit GitHub's size limit). ${hint(opts)}`);
+    if (more > 0) text(`... and ${plural3(more, "more finding")} (left out to fit GitHub's size limit). ${hint(opts)}`);
   }
   const differing = report.revisions.filter((r) => r.differences.length > 0);
   if (differing.length > 0) {
@@ -29095,7 +29664,7 @@ ${codeBlock(drift.suggestedDowngrade, "python")}
       });
     }
     const hidden = fresh.length - shown2.length;
-    if (hidden > 0) text(`${plural2(hidden, "more revision")} passed every step (not listed here).`);
+    if (hidden > 0) text(`${plural3(hidden, "more revision")} passed every step (not listed here).`);
   }
   if (report.sql.length > 0) {
     if (level.sqlLines === 0) {
@@ -29120,7 +29689,7 @@ function contextLine(report) {
   const baseRef = report.base.ref && report.base.ref !== report.base.sha ? `${codeSpan(report.base.ref)} ` : "";
   parts.push(`Base ${baseRef}${codeSpan(shortSha(report.base.sha))} \u2192 head ${codeSpan(shortSha(report.head.sha))}`);
   const fresh = report.revisions.filter((r) => r.isNew).length;
-  parts.push(plural2(fresh, "new revision"));
+  parts.push(plural3(fresh, "new revision"));
   const cfg = report.config;
   parts.push(`config ${codeSpan(cfg.workingDirectory === "." ? cfg.alembicConfig : `${cfg.workingDirectory}/${cfg.alembicConfig}`)}`);
   parts.push(formatMs(report.timings.totalMs));
@@ -29312,13 +29881,13 @@ async function upsertStickyComment(opts) {
 }
 
 // src/github/event.ts
-import { readFileSync as readFileSync6 } from "node:fs";
+import { readFileSync as readFileSync7 } from "node:fs";
 function readRunContext(env = process.env) {
   let payload = {};
   const path = env.GITHUB_EVENT_PATH;
   if (path) {
     try {
-      payload = JSON.parse(readFileSync6(path, "utf8"));
+      payload = JSON.parse(readFileSync7(path, "utf8"));
     } catch (e) {
       throw new Error(`could not read the event payload GITHUB_EVENT_PATH=${path}: ${e.message}`);
     }
@@ -29401,7 +29970,9 @@ async function run3(deps = {}) {
       urlEnvVars: inputs.databaseUrlEnv,
       flaskApp: inputs.flaskApp,
       allowIrreversible: inputs.allowIrreversible,
-      bootstrap: inputs.bootstrap
+      bootstrap: inputs.bootstrap,
+      seedRows: inputs.seedRows,
+      seedSql: inputs.seedSql
     };
     let phase;
     const progress = (event) => {
