@@ -29086,12 +29086,21 @@ var Resources = class {
   add(release) {
     this.items.push(release);
   }
-  async release() {
-    while (this.items.length) {
-      const fn = this.items.pop();
-      await fn().catch(() => {
-      });
-    }
+  releasing = null;
+  /**
+   * A signal's cleanup and the run's own `finally` may both release: they share one pass, so
+   * neither returns (and lets the process exit) while the other is still removing something.
+   */
+  release() {
+    this.releasing ??= (async () => {
+      while (this.items.length) {
+        const fn = this.items.pop();
+        await fn().catch(() => {
+        });
+      }
+      this.releasing = null;
+    })();
+    return this.releasing;
   }
 };
 function emptyReport(options) {

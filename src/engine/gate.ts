@@ -55,11 +55,20 @@ class Resources {
   add(release: () => Promise<void>): void {
     this.items.push(release);
   }
-  async release(): Promise<void> {
-    while (this.items.length) {
-      const fn = this.items.pop()!;
-      await fn().catch(() => {});
-    }
+  private releasing: Promise<void> | null = null;
+  /**
+   * A signal's cleanup and the run's own `finally` may both release: they share one pass, so
+   * neither returns (and lets the process exit) while the other is still removing something.
+   */
+  release(): Promise<void> {
+    this.releasing ??= (async () => {
+      while (this.items.length) {
+        const fn = this.items.pop()!;
+        await fn().catch(() => {});
+      }
+      this.releasing = null;
+    })();
+    return this.releasing;
   }
 }
 
