@@ -5,7 +5,7 @@
 // varchar(100)) is not a change.
 import type pg from 'pg';
 import { quoteIdent } from '../db/client.js';
-import { tableName } from './seed.js';
+import { isVersionTable, tableName, USER_TABLES, type VersionTable } from './seed.js';
 
 /** Past this many rows a table is compared by count only. */
 export const MAX_ROWS = 10_000;
@@ -21,18 +21,16 @@ export interface TableRows {
 
 export type Fingerprint = Map<string, TableRows>;
 
-export async function fingerprint(client: pg.Client, versionTable: { schema: string | null; name: string } | null): Promise<Fingerprint> {
+export async function fingerprint(client: pg.Client, versionTable: VersionTable): Promise<Fingerprint> {
   const layout = await client.query<{ schema: string; table: string; columns: string[]; pk: string[] | null }>(`
     SELECT n.nspname AS schema, c.relname AS table,
            ARRAY(SELECT a.attname::text FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum) AS columns,
            (SELECT ARRAY(SELECT a.attname::text FROM unnest(i.indkey) WITH ORDINALITY u(n, o) JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = u.n ORDER BY u.o)
               FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary) AS pk
       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-     WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
-       AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%'
-       AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+     WHERE ${USER_TABLES}
      ORDER BY 1, 2`);
-  const tables = layout.rows.filter((t) => !(versionTable && t.table === versionTable.name && (versionTable.schema ?? 'public') === t.schema));
+  const tables = layout.rows.filter((t) => !isVersionTable(versionTable, t.schema, t.table));
   const out: Fingerprint = new Map();
   if (!tables.length) return out;
   const parts = tables.map((t, i) => {
@@ -69,9 +67,8 @@ export interface TableChange {
 const keyOf = (row: (string | null)[], idx: number[]) => JSON.stringify(idx.map((i) => row[i]));
 
 /**
- * What happened to the rows of tables `before` had, on the columns `after` still has (and that
- * `ignore` does not exclude). Tables `after` no longer has are not reported: dropping a table is
- * a schema change the other checks see.
+ * What happened to the rows of tables `before` had, on the columns `after` still has. Tables
+ * `after` no longer has are not reported: dropping a table is a schema change the other checks see.
  */
 export function compareFingerprints(before: Fingerprint, after: Fingerprint): TableChange[] {
   const out: TableChange[] = [];

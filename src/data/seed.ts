@@ -12,8 +12,7 @@ export interface SeedColumn {
   name: string;
   /** format_type(atttypid, atttypmod), e.g. "character varying(50)". */
   type: string;
-  /** The base type's category (pg_type.typcategory) and name, domains resolved. */
-  category: string;
+  /** The base type's name (pg_type.typname), domains and arrays resolved to their element. */
   baseType: string;
   typmod: number;
   notNull: boolean;
@@ -46,17 +45,30 @@ export interface SeedResult {
 }
 
 const qualified = (schema: string, name: string) => `${quoteIdent(schema)}.${quoteIdent(name)}`;
+
+/**
+ * The tables rows live in, for a query over pg_class c joined with pg_namespace n: ordinary and
+ * partitioned tables (not their partitions), outside the system schemas, not owned by an extension.
+ */
+export const USER_TABLES = `c.relkind IN ('r', 'p') AND NOT c.relispartition
+       AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%'
+       AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')`;
+
+export type VersionTable = { schema: string | null; name: string } | null;
+
+/** Whether schema.table is the configured Alembic version table (never seeded nor compared). */
+export const isVersionTable = (v: VersionTable, schema: string, table: string): boolean => !!v && v.name === table && (v.schema ?? 'public') === schema;
 export const tableName = (t: { schema: string; name: string }) => (t.schema === 'public' ? t.name : `${t.schema}.${t.name}`);
 
 /** The user tables of the connected database (not the version table, not extension-owned). */
-export async function readSeedTables(client: pg.Client, versionTable: { schema: string | null; name: string } | null): Promise<SeedTable[]> {
+export async function readSeedTables(client: pg.Client, versionTable: VersionTable): Promise<SeedTable[]> {
   const cols = await client.query<{
-    schema: string; table: string; name: string; type: string; category: string; base_type: string; typmod: number;
+    schema: string; table: string; name: string; type: string; base_type: string; typmod: number;
     not_null: boolean; fills: boolean; labels: string[] | null; is_array: boolean;
   }>(`
     SELECT n.nspname AS schema, c.relname AS table, a.attname AS name,
            format_type(a.atttypid, a.atttypmod) AS type,
-           bt.typcategory AS category, bt.typname AS base_type,
+           bt.typname AS base_type,
            CASE WHEN t.typtype = 'd' THEN t.typtypmod ELSE a.atttypmod END AS typmod,
            (a.attnotnull OR (t.typtype = 'd' AND t.typnotnull)) AS not_null,
            (a.atthasdef OR a.attidentity <> '' OR a.attgenerated <> '') AS fills,
@@ -68,9 +80,7 @@ export async function readSeedTables(client: pg.Client, versionTable: { schema: 
       JOIN pg_type t ON t.oid = a.atttypid
       JOIN pg_type et ON et.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END
       JOIN pg_type bt ON bt.oid = CASE WHEN et.typelem <> 0 AND et.typcategory = 'A' THEN et.typelem ELSE et.oid END
-     WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
-       AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%'
-       AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+     WHERE ${USER_TABLES}
      ORDER BY 1, 2, a.attnum`);
   const fks = await client.query<{ schema: string; table: string; columns: string[]; ref_schema: string; ref_table: string; ref_columns: string[] }>(`
     SELECT n.nspname AS schema, c.relname AS table,
@@ -83,11 +93,11 @@ export async function readSeedTables(client: pg.Client, versionTable: { schema: 
      WHERE k.contype = 'f'`);
   const tables = new Map<string, SeedTable>();
   for (const r of cols.rows) {
-    if (versionTable && r.table === versionTable.name && (versionTable.schema ?? 'public') === r.schema) continue;
+    if (isVersionTable(versionTable, r.schema, r.table)) continue;
     const key = `${r.schema}.${r.table}`;
     if (!tables.has(key)) tables.set(key, { schema: r.schema, name: r.table, columns: [], foreignKeys: [] });
     tables.get(key)!.columns.push({
-      name: r.name, type: r.type, category: r.category, baseType: r.base_type, typmod: r.typmod,
+      name: r.name, type: r.type, baseType: r.base_type, typmod: r.typmod,
       notNull: r.not_null, databaseFills: r.fills, enumLabels: r.labels, isArray: r.is_array,
     });
   }

@@ -14,8 +14,9 @@ import type { DatabaseTarget, SourceTree } from '../alembic/tree.js';
 import { clientConfig } from '../db/client.js';
 import type { ConnectionInfo } from '../db/provider.js';
 import { compareFingerprints, fingerprint, type Fingerprint, type TableChange } from '../data/fingerprint.js';
-import { readSeedTables, seedTables } from '../data/seed.js';
+import { readSeedTables, seedTables, type VersionTable } from '../data/seed.js';
 import { downTarget, type RevisionNode } from '../graph/graph.js';
+import { plural } from '../report/format.js';
 import type { CheckResult, Finding, RevisionReport } from '../report/types.js';
 import { describeFailure, type StepFailure } from './steps.js';
 
@@ -32,7 +33,7 @@ export interface DataWalkContext {
   /** Absolute path of --seed-sql, and how the user named it. */
   seedSql?: { path: string; name: string };
   seed: number;
-  versionTable: { schema: string | null; name: string } | null;
+  versionTable: VersionTable;
 }
 
 export interface DataWalkResult {
@@ -40,8 +41,6 @@ export interface DataWalkResult {
   notices: string[];
   seedMs: number;
 }
-
-const plural = (n: number, noun: string) => `${n} ${noun}${n === 1 ? '' : 's'}`;
 
 /** "column "sku" of relation "products" contains null values" and friends, as table/column. */
 function rowError(message: string): { table?: string; column?: string } {
@@ -66,27 +65,19 @@ function upgradeHint(message: string): string {
   return 'The revision applies to an empty database only: make it work with the rows production has (backfill before tightening constraints or types).';
 }
 
-function changesOf(changes: TableChange[], what: string, rev: string, file: string | undefined, severity: 'error' | 'warning'): Finding[] {
-  const out: Finding[] = [];
-  for (const c of changes) {
-    const parts: string[] = [];
-    if (c.rowsGone) parts.push(c.countOnly ? `leaves ${c.before - c.rowsGone} of ${c.before} rows of ${c.table}` : `loses ${c.rowsGone} of ${c.before} rows of ${c.table}`);
-    for (const ch of c.changed) parts.push(`changes ${ch.count} of ${c.before} values of ${c.table}.${ch.column}`);
-    for (const p of parts) {
-      out.push({
-        severity,
-        revision: rev,
-        ...(file ? { file } : {}),
-        message: `${what} of ${rev} ${p}`,
-        detail:
-          severity === 'error'
-            ? 'A downgrade must give back the rows the upgrade found: recreating a table empty or rebuilding it without copying loses production data. Copy the rows (INSERT INTO ... SELECT) before dropping what holds them.'
-            : 'Intended for a data migration; otherwise the upgrade overwrites or deletes production data.',
-      });
-    }
-  }
-  return out;
-}
+const LOSS_DETAIL =
+  'A downgrade must give back the rows the upgrade found: recreating a table empty or rebuilding it without copying loses production data. Copy the rows (INSERT INTO ... SELECT) before dropping what holds them.';
+const CHANGE_DETAIL = 'Intended for a data migration; otherwise the upgrade overwrites or deletes production data.';
+
+/** "loses 5 of 5 rows of orders" for each table that lost rows. */
+const rowsLost = (changes: TableChange[]): string[] =>
+  changes.filter((c) => c.rowsGone).map((c) => (c.countOnly ? `leaves ${c.before - c.rowsGone} of ${c.before} rows of ${c.table}` : `loses ${c.rowsGone} of ${c.before} rows of ${c.table}`));
+
+/** "changes 5 of 5 values of users.name" for each changed column `keep` accepts. */
+const valuesChanged = (changes: TableChange[], keep: (column: string) => boolean = () => true): string[] =>
+  changes.flatMap((c) => c.changed.filter((ch) => keep(`${c.table}.${ch.column}`)).map((ch) => `changes ${ch.count} of ${c.before} values of ${c.table}.${ch.column}`));
+
+const changedColumns = (changes: TableChange[]): Set<string> => new Set(changes.flatMap((c) => c.changed.map((ch) => `${c.table}.${ch.column}`)));
 
 export async function dataWalk(ctx: DataWalkContext): Promise<DataWalkResult> {
   const notices: string[] = [];
@@ -143,74 +134,69 @@ export async function dataWalk(ctx: DataWalkContext): Promise<DataWalkResult> {
         stoppedAt = rev; // fails on the empty database too: upgrade has the finding
         break;
       }
-      const fail = (err: unknown): StepFailure => describeFailure(err, ctx.tree);
+      const found = (severity: 'error' | 'warning', message: string, detail?: string) =>
+        findings.push({ severity, revision: rev, ...(file ? { file } : {}), message, ...(detail ? { detail } : {}) });
+      const withDetail = (text: string, f: StepFailure) => `${text}${f.detail ? `\n\n${f.detail}` : ''}`;
       try {
         await ctx.tree.upgrade(rev, ctx.stepTimeoutMs);
       } catch (err) {
-        const f = fail(err);
+        const f = describeFailure(err, ctx.tree);
         const where = rowError(f.message);
-        findings.push({
-          severity: 'error',
-          revision: rev,
-          ...(file ? { file } : {}),
-          message: `upgrade of ${rev} fails on a database with rows${where.table ? ` in ${where.table}` : ''}${where.column ? ` (column ${where.table}.${where.column})` : ''}, though it applies to an empty one: ${f.message.split('\n')[0]}`,
-          detail: `${upgradeHint(f.message)}${f.detail ? `\n\n${f.detail}` : ''}`,
-        });
+        found(
+          'error',
+          `upgrade of ${rev} fails on a database with rows${where.table ? ` in ${where.table}` : ''}${where.column ? ` (column ${where.table}.${where.column})` : ''}, though it applies to an empty one: ${f.message.split('\n')[0]}`,
+          withDetail(upgradeHint(f.message), f),
+        );
         stoppedAt = rev;
         break;
       }
       const afterUp = await fingerprint(client, ctx.versionTable);
-      findings.push(...changesOf(compareFingerprints(state, afterUp), 'upgrade', rev, file, 'warning'));
+      const upgradeChanges = compareFingerprints(state, afterUp);
+      for (const p of [...rowsLost(upgradeChanges), ...valuesChanged(upgradeChanges)]) found('warning', `upgrade of ${rev} ${p}`, CHANGE_DETAIL);
 
-      const downOk = !steps.downgrade || steps.downgrade.status === 'ok';
-      if (!downOk) {
+      if (steps.downgrade && steps.downgrade.status !== 'ok') {
         state = afterUp; // no round trip on the empty database either: roundtrip has it
         continue;
       }
-      let after: Fingerprint;
       try {
         await ctx.tree.downgrade(downTarget(node), ctx.stepTimeoutMs);
       } catch (err) {
-        const f = fail(err);
-        findings.push({
-          severity: 'error',
-          revision: rev,
-          ...(file ? { file } : {}),
-          message: `downgrade of ${rev} fails on a database with rows, though it works on an empty one: ${f.message.split('\n')[0]}`,
-          detail: `A downgrade must work on the rows the upgrade left (for instance, a column set back to NOT NULL needs its nulls filled first).${f.detail ? `\n\n${f.detail}` : ''}`,
-        });
+        const f = describeFailure(err, ctx.tree);
+        found(
+          'error',
+          `downgrade of ${rev} fails on a database with rows, though it works on an empty one: ${f.message.split('\n')[0]}`,
+          withDetail('A downgrade must work on the rows the upgrade left (for instance, a column set back to NOT NULL needs its nulls filled first).', f),
+        );
         stoppedAt = rev;
         break;
       }
+      let after: Fingerprint;
       try {
         after = await fingerprint(client, ctx.versionTable);
       } catch (err) {
         // The downgrade ran, and the rows it left cannot be read back: corrupted data (an enum
         // label deleted from pg_enum while rows still use it, say).
-        findings.push({
-          severity: 'error',
-          revision: rev,
-          ...(file ? { file } : {}),
-          message: `after the downgrade of ${rev}, the rows of the database cannot be read: ${(err as Error).message}`,
-          detail: 'The downgrade leaves rows that refer to something it removed. Change or delete those rows in the downgrade before removing what they use.',
-        });
+        found(
+          'error',
+          `after the downgrade of ${rev}, the rows of the database cannot be read: ${(err as Error).message}`,
+          'The downgrade leaves rows that refer to something it removed. Change or delete those rows in the downgrade before removing what they use.',
+        );
         stoppedAt = rev;
         break;
       }
       // Rows gone after the round trip are lost data. Values the upgrade changed on purpose (a
       // data migration) are its warning above; other values the downgrade changes are one more.
-      const upChanged = new Set(compareFingerprints(state, afterUp).flatMap((c) => c.changed.map((ch) => `${c.table}.${ch.column}`)));
       const trip = compareFingerprints(state, after);
-      findings.push(...changesOf(trip.map((c) => ({ ...c, changed: [] })).filter((c) => c.rowsGone), 'round trip (upgrade, downgrade)', rev, file, 'error'));
-      findings.push(...changesOf(trip.map((c) => ({ ...c, rowsGone: 0, changed: c.changed.filter((ch) => !upChanged.has(`${c.table}.${ch.column}`)) })).filter((c) => c.changed.length), 'downgrade', rev, file, 'warning'));
+      for (const p of rowsLost(trip)) found('error', `round trip (upgrade, downgrade) of ${rev} ${p}`, LOSS_DETAIL);
+      const byUpgrade = changedColumns(upgradeChanges);
+      for (const p of valuesChanged(trip, (col) => !byUpgrade.has(col))) found('warning', `downgrade of ${rev} ${p}`, CHANGE_DETAIL);
       try {
         await ctx.tree.upgrade(rev, ctx.stepTimeoutMs);
       } catch (err) {
         stoppedAt = rev;
         if (steps.reupgrade && steps.reupgrade.status !== 'ok') break; // fails on the empty database too: roundtrip has it
-        const f = fail(err);
-        findings.push({ severity: 'error', revision: rev, ...(file ? { file } : {}), message: `upgrade of ${rev} after its downgrade fails on a database with rows: ${f.message.split('\n')[0]}`, detail: f.detail });
-        stoppedAt = rev;
+        const f = describeFailure(err, ctx.tree);
+        found('error', `upgrade of ${rev} after its downgrade fails on a database with rows: ${f.message.split('\n')[0]}`, f.detail);
         break;
       }
       state = await fingerprint(client, ctx.versionTable);

@@ -170,7 +170,7 @@ async function gate(options: GateOptions, progress: ProgressSink, report: Report
     return;
   }
   if (base && !base.graph) {
-    const why = (base.rawGraph?.errors ?? []).map((e) => `${e.file ? `${base.relativePath(e.file)}${e.line ? `:${e.line}` : ''}: ` : ''}${inBaseTree(e.message, base.root)}`).join('; ');
+    const why = (base.rawGraph?.errors ?? []).map((e) => `${e.file ? `${base.relativePath(e.file)}${e.line ? `:${e.line}` : ''}: ` : ''}${baseConfigError(e.message)}`).join('; ');
     throw new UserError(
       `the base (${baseSha.slice(0, 12)}) revision scripts do not load, so the PR cannot be compared with it: ${why}. ` +
         `Fix the base branch first, or pass --base a commit whose ${iniRel} loads.`,
@@ -477,11 +477,9 @@ function scrubPath(value: unknown, root: string): void {
   walk(value);
 }
 
-/** Error text from the base's exported copy, with the copy's path turned back into repository paths. */
-function inBaseTree(text: string, root: string): string {
+/** Alembic's text about the base's config, without its advice to run `alembic init` (the export's paths are scrubbed with the rest of the report). */
+function baseConfigError(text: string): string {
   return text
-    .split(`${root}/`).join('')
-    .split(root).join('.')
     .replace(/\s*Please use the 'init' command to create a new scripts folder\.?/, '')
     .replace(/\s+/g, ' ')
     .trim()

@@ -3,7 +3,7 @@ import { compareFingerprints, type Fingerprint } from '../../src/data/fingerprin
 import { fillOrder, insertStatement, type SeedTable } from '../../src/data/seed.js';
 
 const col = (name: string, baseType: string, over: Partial<SeedTable['columns'][number]> = {}) => ({
-  name, type: baseType === 'varchar' ? 'character varying(8)' : baseType, category: 'S', baseType, typmod: baseType === 'varchar' ? 12 : -1,
+  name, type: baseType === 'varchar' ? 'character varying(8)' : baseType, baseType, typmod: baseType === 'varchar' ? 12 : -1,
   notNull: true, databaseFills: false, enumLabels: null, isArray: false, ...over,
 });
 
