@@ -8594,12 +8594,16 @@ import { readFileSync as readFileSync6 } from "node:fs";
 
 // src/data/seed.ts
 var qualified = (schema, name) => `${quoteIdent(schema)}.${quoteIdent(name)}`;
+var USER_TABLES = `c.relkind IN ('r', 'p') AND NOT c.relispartition
+       AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%'
+       AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')`;
+var isVersionTable = (v, schema, table) => !!v && v.name === table && (v.schema ?? "public") === schema;
 var tableName = (t) => t.schema === "public" ? t.name : `${t.schema}.${t.name}`;
 async function readSeedTables(client, versionTable) {
   const cols = await client.query(`
     SELECT n.nspname AS schema, c.relname AS table, a.attname AS name,
            format_type(a.atttypid, a.atttypmod) AS type,
-           bt.typcategory AS category, bt.typname AS base_type,
+           bt.typname AS base_type,
            CASE WHEN t.typtype = 'd' THEN t.typtypmod ELSE a.atttypmod END AS typmod,
            (a.attnotnull OR (t.typtype = 'd' AND t.typnotnull)) AS not_null,
            (a.atthasdef OR a.attidentity <> '' OR a.attgenerated <> '') AS fills,
@@ -8611,9 +8615,7 @@ async function readSeedTables(client, versionTable) {
       JOIN pg_type t ON t.oid = a.atttypid
       JOIN pg_type et ON et.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END
       JOIN pg_type bt ON bt.oid = CASE WHEN et.typelem <> 0 AND et.typcategory = 'A' THEN et.typelem ELSE et.oid END
-     WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
-       AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%'
-       AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+     WHERE ${USER_TABLES}
      ORDER BY 1, 2, a.attnum`);
   const fks = await client.query(`
     SELECT n.nspname AS schema, c.relname AS table,
@@ -8626,13 +8628,12 @@ async function readSeedTables(client, versionTable) {
      WHERE k.contype = 'f'`);
   const tables = /* @__PURE__ */ new Map();
   for (const r of cols.rows) {
-    if (versionTable && r.table === versionTable.name && (versionTable.schema ?? "public") === r.schema) continue;
+    if (isVersionTable(versionTable, r.schema, r.table)) continue;
     const key = `${r.schema}.${r.table}`;
     if (!tables.has(key)) tables.set(key, { schema: r.schema, name: r.table, columns: [], foreignKeys: [] });
     tables.get(key).columns.push({
       name: r.name,
       type: r.type,
-      category: r.category,
       baseType: r.base_type,
       typmod: r.typmod,
       notNull: r.not_null,
@@ -8831,11 +8832,9 @@ async function fingerprint(client, versionTable) {
            (SELECT ARRAY(SELECT a.attname::text FROM unnest(i.indkey) WITH ORDINALITY u(n, o) JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = u.n ORDER BY u.o)
               FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary) AS pk
       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-     WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
-       AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%'
-       AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+     WHERE ${USER_TABLES}
      ORDER BY 1, 2`);
-  const tables = layout.rows.filter((t) => !(versionTable && t.table === versionTable.name && (versionTable.schema ?? "public") === t.schema));
+  const tables = layout.rows.filter((t) => !isVersionTable(versionTable, t.schema, t.table));
   const out = /* @__PURE__ */ new Map();
   if (!tables.length) return out;
   const parts = tables.map((t, i) => {
@@ -8904,8 +8903,47 @@ function compareFingerprints(before, after) {
   return out;
 }
 
+// src/report/format.ts
+function formatMs(ms) {
+  if (!Number.isFinite(ms) || ms < 0) return "-";
+  if (ms < 1e3) return `${Math.round(ms)} ms`;
+  if (ms < 6e4) return `${(ms / 1e3).toFixed(1)} s`;
+  const min = Math.floor(ms / 6e4);
+  const sec = Math.round(ms % 6e4 / 1e3);
+  return `${min} min ${String(sec).padStart(2, "0")} s`;
+}
+function shortSha(sha) {
+  return sha ? sha.slice(0, 7) : "?";
+}
+function plural(n, word, many = `${word}s`) {
+  return `${n} ${n === 1 ? word : many}`;
+}
+function failedChecks(report) {
+  return report.checks.filter((c) => c.status === "fail");
+}
+function verdictText(report) {
+  if (report.status === "pass") return "migrations pass";
+  if (report.status === "error") {
+    const errored = report.checks.filter((c) => c.status === "error").map((c) => c.id);
+    return errored.length > 0 ? `the gate could not finish (${errored.join(", ")})` : "the gate could not run";
+  }
+  const failed = failedChecks(report);
+  if (failed.length === 0) return "failed";
+  return `${plural(failed.length, "check")} failed (${failed.map((c) => c.id).join(", ")})`;
+}
+var CHECK_STATUS_ORDER = { error: 0, fail: 1, pass: 2, skip: 3 };
+function revisionPassed(rev) {
+  const steps = [rev.steps.upgrade, rev.steps.downgrade, rev.steps.reupgrade].filter((s) => !!s);
+  return rev.differences.length === 0 && steps.every((s) => s.status === "ok" || s.status === "skipped");
+}
+function phaseTimings(report) {
+  return Object.entries(report.timings).filter(([k, v]) => k !== "totalMs" && typeof v === "number");
+}
+function phaseName(key) {
+  return key.replace(/Ms$/, "");
+}
+
 // src/engine/data-walk.ts
-var plural = (n, noun) => `${n} ${noun}${n === 1 ? "" : "s"}`;
 function rowError(message) {
   const m = /column "([^"]+)" of relation "([^"]+)" contains null values/.exec(message);
   if (m) return { column: m[1], table: m[2] };
@@ -8926,24 +8964,11 @@ function upgradeHint(message) {
   }
   return "The revision applies to an empty database only: make it work with the rows production has (backfill before tightening constraints or types).";
 }
-function changesOf(changes, what, rev, file, severity) {
-  const out = [];
-  for (const c of changes) {
-    const parts = [];
-    if (c.rowsGone) parts.push(c.countOnly ? `leaves ${c.before - c.rowsGone} of ${c.before} rows of ${c.table}` : `loses ${c.rowsGone} of ${c.before} rows of ${c.table}`);
-    for (const ch of c.changed) parts.push(`changes ${ch.count} of ${c.before} values of ${c.table}.${ch.column}`);
-    for (const p of parts) {
-      out.push({
-        severity,
-        revision: rev,
-        ...file ? { file } : {},
-        message: `${what} of ${rev} ${p}`,
-        detail: severity === "error" ? "A downgrade must give back the rows the upgrade found: recreating a table empty or rebuilding it without copying loses production data. Copy the rows (INSERT INTO ... SELECT) before dropping what holds them." : "Intended for a data migration; otherwise the upgrade overwrites or deletes production data."
-      });
-    }
-  }
-  return out;
-}
+var LOSS_DETAIL = "A downgrade must give back the rows the upgrade found: recreating a table empty or rebuilding it without copying loses production data. Copy the rows (INSERT INTO ... SELECT) before dropping what holds them.";
+var CHANGE_DETAIL = "Intended for a data migration; otherwise the upgrade overwrites or deletes production data.";
+var rowsLost = (changes) => changes.filter((c) => c.rowsGone).map((c) => c.countOnly ? `leaves ${c.before - c.rowsGone} of ${c.before} rows of ${c.table}` : `loses ${c.rowsGone} of ${c.before} rows of ${c.table}`);
+var valuesChanged = (changes, keep = () => true) => changes.flatMap((c) => c.changed.filter((ch) => keep(`${c.table}.${ch.column}`)).map((ch) => `changes ${ch.count} of ${c.before} values of ${c.table}.${ch.column}`));
+var changedColumns = (changes) => new Set(changes.flatMap((c) => c.changed.map((ch) => `${c.table}.${ch.column}`)));
 async function dataWalk(ctx) {
   const notices = [];
   const findings = [];
@@ -8996,73 +9021,65 @@ async function dataWalk(ctx) {
         stoppedAt = rev;
         break;
       }
-      const fail = (err) => describeFailure(err, ctx.tree);
+      const found = (severity, message, detail) => findings.push({ severity, revision: rev, ...file ? { file } : {}, message, ...detail ? { detail } : {} });
+      const withDetail = (text, f) => `${text}${f.detail ? `
+
+${f.detail}` : ""}`;
       try {
         await ctx.tree.upgrade(rev, ctx.stepTimeoutMs);
       } catch (err) {
-        const f = fail(err);
+        const f = describeFailure(err, ctx.tree);
         const where = rowError(f.message);
-        findings.push({
-          severity: "error",
-          revision: rev,
-          ...file ? { file } : {},
-          message: `upgrade of ${rev} fails on a database with rows${where.table ? ` in ${where.table}` : ""}${where.column ? ` (column ${where.table}.${where.column})` : ""}, though it applies to an empty one: ${f.message.split("\n")[0]}`,
-          detail: `${upgradeHint(f.message)}${f.detail ? `
-
-${f.detail}` : ""}`
-        });
+        found(
+          "error",
+          `upgrade of ${rev} fails on a database with rows${where.table ? ` in ${where.table}` : ""}${where.column ? ` (column ${where.table}.${where.column})` : ""}, though it applies to an empty one: ${f.message.split("\n")[0]}`,
+          withDetail(upgradeHint(f.message), f)
+        );
         stoppedAt = rev;
         break;
       }
       const afterUp = await fingerprint(client, ctx.versionTable);
-      findings.push(...changesOf(compareFingerprints(state, afterUp), "upgrade", rev, file, "warning"));
-      const downOk = !steps.downgrade || steps.downgrade.status === "ok";
-      if (!downOk) {
+      const upgradeChanges = compareFingerprints(state, afterUp);
+      for (const p of [...rowsLost(upgradeChanges), ...valuesChanged(upgradeChanges)]) found("warning", `upgrade of ${rev} ${p}`, CHANGE_DETAIL);
+      if (steps.downgrade && steps.downgrade.status !== "ok") {
         state = afterUp;
         continue;
       }
-      let after;
       try {
         await ctx.tree.downgrade(downTarget(node), ctx.stepTimeoutMs);
       } catch (err) {
-        const f = fail(err);
-        findings.push({
-          severity: "error",
-          revision: rev,
-          ...file ? { file } : {},
-          message: `downgrade of ${rev} fails on a database with rows, though it works on an empty one: ${f.message.split("\n")[0]}`,
-          detail: `A downgrade must work on the rows the upgrade left (for instance, a column set back to NOT NULL needs its nulls filled first).${f.detail ? `
-
-${f.detail}` : ""}`
-        });
+        const f = describeFailure(err, ctx.tree);
+        found(
+          "error",
+          `downgrade of ${rev} fails on a database with rows, though it works on an empty one: ${f.message.split("\n")[0]}`,
+          withDetail("A downgrade must work on the rows the upgrade left (for instance, a column set back to NOT NULL needs its nulls filled first).", f)
+        );
         stoppedAt = rev;
         break;
       }
+      let after;
       try {
         after = await fingerprint(client, ctx.versionTable);
       } catch (err) {
-        findings.push({
-          severity: "error",
-          revision: rev,
-          ...file ? { file } : {},
-          message: `after the downgrade of ${rev}, the rows of the database cannot be read: ${err.message}`,
-          detail: "The downgrade leaves rows that refer to something it removed. Change or delete those rows in the downgrade before removing what they use."
-        });
+        found(
+          "error",
+          `after the downgrade of ${rev}, the rows of the database cannot be read: ${err.message}`,
+          "The downgrade leaves rows that refer to something it removed. Change or delete those rows in the downgrade before removing what they use."
+        );
         stoppedAt = rev;
         break;
       }
-      const upChanged = new Set(compareFingerprints(state, afterUp).flatMap((c) => c.changed.map((ch) => `${c.table}.${ch.column}`)));
       const trip = compareFingerprints(state, after);
-      findings.push(...changesOf(trip.map((c) => ({ ...c, changed: [] })).filter((c) => c.rowsGone), "round trip (upgrade, downgrade)", rev, file, "error"));
-      findings.push(...changesOf(trip.map((c) => ({ ...c, rowsGone: 0, changed: c.changed.filter((ch) => !upChanged.has(`${c.table}.${ch.column}`)) })).filter((c) => c.changed.length), "downgrade", rev, file, "warning"));
+      for (const p of rowsLost(trip)) found("error", `round trip (upgrade, downgrade) of ${rev} ${p}`, LOSS_DETAIL);
+      const byUpgrade = changedColumns(upgradeChanges);
+      for (const p of valuesChanged(trip, (col) => !byUpgrade.has(col))) found("warning", `downgrade of ${rev} ${p}`, CHANGE_DETAIL);
       try {
         await ctx.tree.upgrade(rev, ctx.stepTimeoutMs);
       } catch (err) {
         stoppedAt = rev;
         if (steps.reupgrade && steps.reupgrade.status !== "ok") break;
-        const f = fail(err);
-        findings.push({ severity: "error", revision: rev, ...file ? { file } : {}, message: `upgrade of ${rev} after its downgrade fails on a database with rows: ${f.message.split("\n")[0]}`, detail: f.detail });
-        stoppedAt = rev;
+        const f = describeFailure(err, ctx.tree);
+        found("error", `upgrade of ${rev} after its downgrade fails on a database with rows: ${f.message.split("\n")[0]}`, f.detail);
         break;
       }
       state = await fingerprint(client, ctx.versionTable);
@@ -9229,7 +9246,7 @@ async function gate(options, progress, report, resources, clock) {
     return;
   }
   if (base && !base.graph) {
-    const why = (base.rawGraph?.errors ?? []).map((e) => `${e.file ? `${base.relativePath(e.file)}${e.line ? `:${e.line}` : ""}: ` : ""}${inBaseTree(e.message, base.root)}`).join("; ");
+    const why = (base.rawGraph?.errors ?? []).map((e) => `${e.file ? `${base.relativePath(e.file)}${e.line ? `:${e.line}` : ""}: ` : ""}${baseConfigError(e.message)}`).join("; ");
     throw new UserError(
       `the base (${baseSha.slice(0, 12)}) revision scripts do not load, so the PR cannot be compared with it: ${why}. Fix the base branch first, or pass --base a commit whose ${iniRel} loads.`
     );
@@ -9498,8 +9515,8 @@ function scrubPath(value, root) {
   };
   walk(value);
 }
-function inBaseTree(text, root) {
-  return text.split(`${root}/`).join("").split(root).join(".").replace(/\s*Please use the 'init' command to create a new scripts folder\.?/, "").replace(/\s+/g, " ").trim().replace(/\.$/, "");
+function baseConfigError(text) {
+  return text.replace(/\s*Please use the 'init' command to create a new scripts folder\.?/, "").replace(/\s+/g, " ").trim().replace(/\.$/, "");
 }
 async function exportTree(repo, sha, label2, resources) {
   const dir = await mkdtemp2(join9(tmpdir3(), `alembic-gate-${label2}-`));
@@ -9575,46 +9592,6 @@ function link(text, url) {
   return url ? `[${escapeInline(text)}](${url})` : escapeInline(text);
 }
 
-// src/report/format.ts
-function formatMs(ms) {
-  if (!Number.isFinite(ms) || ms < 0) return "-";
-  if (ms < 1e3) return `${Math.round(ms)} ms`;
-  if (ms < 6e4) return `${(ms / 1e3).toFixed(1)} s`;
-  const min = Math.floor(ms / 6e4);
-  const sec = Math.round(ms % 6e4 / 1e3);
-  return `${min} min ${String(sec).padStart(2, "0")} s`;
-}
-function shortSha(sha) {
-  return sha ? sha.slice(0, 7) : "?";
-}
-function plural3(n, word, many = `${word}s`) {
-  return `${n} ${n === 1 ? word : many}`;
-}
-function failedChecks(report) {
-  return report.checks.filter((c) => c.status === "fail");
-}
-function verdictText(report) {
-  if (report.status === "pass") return "migrations pass";
-  if (report.status === "error") {
-    const errored = report.checks.filter((c) => c.status === "error").map((c) => c.id);
-    return errored.length > 0 ? `the gate could not finish (${errored.join(", ")})` : "the gate could not run";
-  }
-  const failed = failedChecks(report);
-  if (failed.length === 0) return "failed";
-  return `${plural3(failed.length, "check")} failed (${failed.map((c) => c.id).join(", ")})`;
-}
-var CHECK_STATUS_ORDER = { error: 0, fail: 1, pass: 2, skip: 3 };
-function revisionPassed(rev) {
-  const steps = [rev.steps.upgrade, rev.steps.downgrade, rev.steps.reupgrade].filter((s) => !!s);
-  return rev.differences.length === 0 && steps.every((s) => s.status === "ok" || s.status === "skipped");
-}
-function phaseTimings(report) {
-  return Object.entries(report.timings).filter(([k, v]) => k !== "totalMs" && typeof v === "number");
-}
-function phaseName(key) {
-  return key.replace(/Ms$/, "");
-}
-
 // src/report/markdown.ts
 var DEFAULT_HINT = "The full report is in the job summary and in the JSON report (the `report` output).";
 var LEVELS = [
@@ -9673,7 +9650,7 @@ function renderBlocks(report, opts, level, trimmed) {
     const shown2 = check.findings.slice(0, level.findingsPerCheck);
     for (const f of shown2) text(renderFinding(f, level, fileLink));
     const more = check.findings.length - shown2.length;
-    if (more > 0) text(`... and ${plural3(more, "more finding")} (left out to fit GitHub's size limit). ${hint(opts)}`);
+    if (more > 0) text(`... and ${plural(more, "more finding")} (left out to fit GitHub's size limit). ${hint(opts)}`);
   }
   const differing = report.revisions.filter((r) => r.differences.length > 0);
   if (differing.length > 0) {
@@ -9719,7 +9696,7 @@ ${codeBlock(drift.suggestedDowngrade, "python")}
       });
     }
     const hidden = fresh.length - shown2.length;
-    if (hidden > 0) text(`${plural3(hidden, "more revision")} passed every step (not listed here).`);
+    if (hidden > 0) text(`${plural(hidden, "more revision")} passed every step (not listed here).`);
   }
   if (report.sql.length > 0) {
     if (level.sqlLines === 0) {
@@ -9744,7 +9721,7 @@ function contextLine(report) {
   const baseRef = report.base.ref && report.base.ref !== report.base.sha ? `${codeSpan(report.base.ref)} ` : "";
   parts.push(`Base ${baseRef}${codeSpan(shortSha(report.base.sha))} \u2192 head ${codeSpan(shortSha(report.head.sha))}`);
   const fresh = report.revisions.filter((r) => r.isNew).length;
-  parts.push(plural3(fresh, "new revision"));
+  parts.push(plural(fresh, "new revision"));
   const cfg = report.config;
   parts.push(`config ${codeSpan(cfg.workingDirectory === "." ? cfg.alembicConfig : `${cfg.workingDirectory}/${cfg.alembicConfig}`)}`);
   parts.push(formatMs(report.timings.totalMs));
@@ -9881,7 +9858,7 @@ function renderText(report, opts) {
   push(
     paint(
       "dim",
-      `  base ${baseRef}${shortSha(report.base.sha)} -> head ${shortSha(report.head.sha)}, ${plural3(report.revisions.filter((r) => r.isNew).length, "new revision")}, PostgreSQL ${oneLine(report.database.version)} (${oneLine(report.database.provider)})`
+      `  base ${baseRef}${shortSha(report.base.sha)} -> head ${shortSha(report.head.sha)}, ${plural(report.revisions.filter((r) => r.isNew).length, "new revision")}, PostgreSQL ${oneLine(report.database.version)} (${oneLine(report.database.provider)})`
     )
   );
   if (report.status === "error" && report.error) {

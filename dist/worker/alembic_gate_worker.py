@@ -516,15 +516,17 @@ _SQL_START = re.compile(
 )
 
 
-class _Canonical(ast.NodeTransformer):
+def _canonicalise(tree):
     """What a revision's code means, not how it is spelled: u'' prefixes dropped, whitespace in
-    SQL strings collapsed (not in PL/Python bodies, where indentation is code)."""
-
-    def visit_Constant(self, node):
-        value = node.value
-        if isinstance(value, str) and _SQL_START.match(value) and not re.search(r"plpython", value, re.I):
-            value = " ".join(value.split())
-        return ast.copy_location(ast.Constant(value=value), node)
+    SQL strings collapsed (not in PL/Python bodies, where indentation is code). In place: both
+    functions of a file may share a module-level statement, and the change is idempotent."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant):
+            node.kind = None
+            value = node.value
+            if isinstance(value, str) and _SQL_START.match(value) and not re.search(r"plpython", value, re.I):
+                node.value = " ".join(value.split())
+    return tree
 
 
 def _bound_names(stmt):
@@ -546,9 +548,8 @@ def _bound_names(stmt):
 
 
 def _used_names(node):
-    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)} | {
-        n.value.id for n in ast.walk(node) if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name)
-    }
+    # `sa.Column` is an Attribute whose value is the Name `sa`: the walk reaches that Name too.
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
 
 
 def _import_lines(stmt, used):
@@ -607,7 +608,7 @@ def _function_code(tree, name):
         returns=None,
         type_comment=None,
     )
-    seen, order, pending = set(), [], [func] + side_effects
+    seen, order, included, pending = set(), [], set(), [func] + side_effects
     while pending:
         node = pending.pop()
         for n in sorted(_used_names(node)):
@@ -615,7 +616,8 @@ def _function_code(tree, name):
                 continue
             seen.add(n)
             for stmt in binders.get(n, []):
-                if stmt not in order:
+                if id(stmt) not in included:  # a statement binding several names comes once
+                    included.add(id(stmt))
                     order.append(stmt)
                     pending.append(stmt)
     parts, imports = [], set()
@@ -625,8 +627,7 @@ def _function_code(tree, name):
         else:
             parts.append(stmt)
     body = sorted(parts, key=lambda s: s.lineno) + side_effects + [func]
-    body = [s for i, s in enumerate(body) if s not in body[:i]]
-    canonical = _Canonical().visit(ast.Module(body=body, type_ignores=[]))
+    canonical = _canonicalise(ast.Module(body=body, type_ignores=[]))
     ast.fix_missing_locations(canonical)
     return "\n".join(sorted(imports) + [ast.unparse(canonical)])
 
