@@ -4,7 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runGate } from './engine/gate.js';
-import { DEFAULT_SEED_ROWS, parseSeedRows, type GateOptions, type ProgressEvent } from './engine/options.js';
+import { DEFAULT_SEED_ROWS, FOREIGN_CONNECTIONS, parseSeedRows, type GateOptions, type ProgressEvent } from './engine/options.js';
 import { GitRepo } from './git/git.js';
 import { renderMarkdown } from './report/markdown.js';
 import { renderText } from './report/text.js';
@@ -42,6 +42,8 @@ Options:
   --step-timeout <sec>    stop an Alembic step that runs longer (default 600)
   --url-env <NAME>        also put the database URL in this environment variable (repeatable;
                           DATABASE_URL always gets it)
+  --foreign-connections <mode>  redirect (default): every database env.py, the models or a
+                          migration connects to lands on a throwaway twin; refuse: fail instead
   --head <ref>            check this commit instead of the working tree
   -h, --help              show this help
   --version               print the version
@@ -90,6 +92,7 @@ export async function main(argv: string[]): Promise<number> {
         'fail-on': { type: 'string' },
         'step-timeout': { type: 'string' },
         'url-env': { type: 'string', multiple: true },
+        'foreign-connections': { type: 'string' },
         head: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean' },
@@ -144,6 +147,7 @@ export async function main(argv: string[]): Promise<number> {
       failOn: failOn as CheckId[],
       stepTimeoutMs: timeout * 1000,
       urlEnvVars: urlEnv,
+      foreignConnections: oneOf('foreign-connections', (values['foreign-connections'] as string) ?? 'redirect', FOREIGN_CONNECTIONS),
       flaskApp: values['flask-app'] as string | undefined,
       allowIrreversible: Boolean(values['allow-irreversible']),
       bootstrap: values.bootstrap as string | undefined,

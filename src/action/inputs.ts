@@ -3,7 +3,7 @@
 // behind it. A bad value fails with a message that names the input and the accepted values.
 import * as core from '@actions/core';
 import { CHECK_IDS, type CheckId } from '../report/types.js';
-import { DEFAULT_SEED_ROWS, MAX_SEED_ROWS, parseSeedRows, type ProviderName, type RoundtripScope } from '../engine/options.js';
+import { DEFAULT_SEED_ROWS, FOREIGN_CONNECTIONS, MAX_SEED_ROWS, parseSeedRows, type ForeignConnections, type ProviderName, type RoundtripScope } from '../engine/options.js';
 
 export type CommentMode = 'always' | 'on-failure' | 'never';
 
@@ -14,6 +14,7 @@ export interface ActionInputs {
   databaseUrl?: string;
   /** Extra environment variable names that receive the throwaway database URL. */
   databaseUrlEnv: string[];
+  foreignConnections: ForeignConnections;
   provider: ProviderName;
   postgresVersion?: string;
   roundtrip: RoundtripScope;
@@ -42,6 +43,7 @@ export type RawInputs = Record<
   | 'python'
   | 'database-url'
   | 'database-url-env'
+  | 'foreign-connections'
   | 'provider'
   | 'postgres-version'
   | 'roundtrip'
@@ -77,6 +79,7 @@ export function readInputs(): ActionInputs {
     python: core.getInput('python'),
     'database-url': core.getInput('database-url'),
     'database-url-env': core.getInput('database-url-env'),
+    'foreign-connections': core.getInput('foreign-connections'),
     provider: core.getInput('provider'),
     'postgres-version': core.getInput('postgres-version'),
     roundtrip: core.getInput('roundtrip'),
@@ -128,6 +131,7 @@ export function parseInputs(raw: RawInputs): ActionInputs {
     python: get('python') || 'python3',
     databaseUrl,
     databaseUrlEnv: envNames,
+    foreignConnections: oneOf('foreign-connections', get('foreign-connections') || 'redirect', FOREIGN_CONNECTIONS),
     provider,
     postgresVersion,
     roundtrip: oneOf('roundtrip', get('roundtrip') || 'new', ROUNDTRIPS),

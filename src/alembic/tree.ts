@@ -6,8 +6,25 @@ import type { ConfigShape } from './project-config.js';
 import { buildGraph, type RevisionGraph, type RevisionNode } from '../graph/graph.js';
 
 export interface DatabaseTarget {
+  /** SQLAlchemy URL (the project's driver): sqlalchemy.url and --url-env variables. */
   url: string;
+  /** libpq URL without a driver: DATABASE_URL. */
+  plainUrl: string;
+  /** Where every connection the project's code makes lands (see worker.py, "where every connection lands"). */
+  twin: { host: string; port: number; user: string; password?: string; database: string; sslmode?: string };
+  /** What a live connection to this server reports as its start time. */
+  marker: string;
+  /** Other spellings of the server's host (the gate's socket directory). */
+  aliases: string[];
   allowed: { host: string; port: number; database: string };
+}
+
+/** How the project's connections are treated, and where the notices about them go (shared by every tree of a run). */
+export interface TreeConnections {
+  urlEnvVars: string[];
+  /** redirect: any database the project names lands on the twin; refuse: only the gate's URLs are allowed. */
+  mode: 'redirect' | 'refuse';
+  notices: Set<string>;
 }
 
 /** Where the project's configuration is, relative to a tree's root (the same in base and head). */
@@ -38,12 +55,12 @@ export class SourceTree {
     /** Where the configuration is inside this tree. */
     readonly layout: TreeLayout,
     private readonly python: string,
-    private readonly urlEnvVars: string[],
+    private readonly connections: TreeConnections,
   ) {}
 
   /** Starts Python, loads alembic.ini and every revision file. */
   async start(): Promise<void> {
-    this.worker = await AlembicWorker.start({ python: this.python, cwd: this.root, label: this.label });
+    this.worker = await AlembicWorker.start({ python: this.python, cwd: this.root, label: this.label, onNotice: (n) => this.connections.notices.add(n) });
     const at = (p: string | null) => (p === null ? null : join(this.root, p));
     const l = this.layout;
     const loaded = await this.worker.load(at(l.config)!, this.root, { shape: l.shape, ini: at(l.ini), toml: at(l.toml), cwd: at(l.cwd)!, ...(l.flaskApp ? { flaskApp: l.flaskApp } : {}) });
@@ -77,7 +94,7 @@ export class SourceTree {
 
   async useDatabase(target: DatabaseTarget): Promise<void> {
     this.target = target;
-    await this.live().useDatabase(target.url, target.allowed, this.urlEnvVars);
+    await this.live().useDatabase(target, this.connections.mode, this.connections.urlEnvVars);
   }
 
   /** The worker, restarted if a timeout killed it. */

@@ -7,6 +7,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { splitCommand } from '../util/command.js';
+import type { DatabaseTarget } from './tree.js';
 
 export interface WorkerErrorInfo {
   kind: string;
@@ -115,6 +116,8 @@ export interface WorkerStartOptions {
   /** How long Python may take to start and import Alembic. */
   startTimeoutMs?: number;
   env?: NodeJS.ProcessEnv;
+  /** What the worker reports besides results (connections it redirected). */
+  onNotice?: (notice: string) => void;
 }
 
 export class AlembicWorker {
@@ -192,7 +195,7 @@ export class AlembicWorker {
       });
       const lines = createInterface({ input: child.stdout! });
       lines.on('line', (line) => {
-        let msg: { event?: string; id?: number; ok: boolean; result?: unknown; error?: WorkerErrorInfo; versions?: WorkerVersions };
+        let msg: { event?: string; id?: number; ok: boolean; result?: unknown; error?: WorkerErrorInfo; versions?: WorkerVersions; notices?: string[] };
         try {
           msg = JSON.parse(line);
         } catch {
@@ -216,6 +219,7 @@ export class AlembicWorker {
           resolve(this);
           return;
         }
+        for (const n of msg.notices ?? []) options.onNotice?.(n);
         const p = msg.id != null ? this.pending.get(msg.id) : undefined;
         if (!p) return;
         this.pending.delete(msg.id!);
@@ -278,8 +282,8 @@ export class AlembicWorker {
     return this.request('setup', {}, timeoutMs);
   }
 
-  useDatabase(url: string, allowed: { host: string; port: number; database: string }, envVars: string[]): Promise<void> {
-    return this.request('database', { url, allowed, envVars });
+  useDatabase(target: DatabaseTarget, mode: 'redirect' | 'refuse', envVars: string[]): Promise<void> {
+    return this.request('database', { url: target.url, plainUrl: target.plainUrl, twin: target.twin, marker: target.marker, aliases: target.aliases, mode, envVars });
   }
 
   upgrade(target: string, timeoutMs: number): Promise<StepResult> {

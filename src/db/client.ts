@@ -75,15 +75,18 @@ export function uniqueDatabaseName(prefix = 'alembic_gate'): string {
 export interface ServerFacts {
   version: string; // e.g. "15.20"
   versionNum: number; // e.g. 150020
+  /** When the postmaster started, in microseconds: the mark by which a live connection proves it is on this server. */
+  startedAt: string;
 }
 
 export async function serverFacts(client: pg.Client): Promise<ServerFacts> {
-  const res = await client.query<{ v: string; n: string }>(
-    "select current_setting('server_version') as v, current_setting('server_version_num') as n",
+  const res = await client.query<{ v: string; n: string; s: string }>(
+    "select current_setting('server_version') as v, current_setting('server_version_num') as n, " +
+      '(extract(epoch from pg_postmaster_start_time()) * 1000000)::bigint::text as s',
   );
   const row = res.rows[0]!;
   // Debian builds report "15.20 (Debian 15.20-0+deb12u1)": keep the number.
-  return { version: row.v.split(' ')[0]!, versionNum: Number(row.n) };
+  return { version: row.v.split(' ')[0]!, versionNum: Number(row.n), startedAt: row.s };
 }
 
 export async function createDatabaseOn(admin: ConnectionInfo, name: string, template?: string): Promise<void> {

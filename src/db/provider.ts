@@ -21,6 +21,16 @@ export interface ThrowawayDatabase {
   sqlalchemyUrl: string;
   /** Server version string, e.g. "15.19". */
   serverVersion: string;
+  /** The server's start time (microseconds), which a connection on it reports: see worker.py _verify_connection. */
+  serverMarker: string;
+  /** SQLAlchemy dialect+driver the user's --database-url named (default "postgresql"). */
+  driver: string;
+  /**
+   * How the project's code reaches the server, if not as `connection` does: the local
+   * providers' clusters listen on a unix socket for the gate and on 127.0.0.1 for the project,
+   * whose URLs need a host (pydantic's PostgresDsn, the FastAPI template's POSTGRES_SERVER).
+   */
+  projectAccess?: ProjectAccess;
   /**
    * Create another empty database on the same server (for isolating a failed revision
    * or copying from a template). Returns its connection info; it is dropped by dispose().
@@ -34,6 +44,13 @@ export interface ThrowawayDatabase {
   tempDir?: string;
   /** Drop databases, stop servers, remove temp dirs. Safe to call twice. */
   dispose(): Promise<void>;
+}
+
+/** How the project's code reaches the throwaway server (its databases are the same). */
+export interface ProjectAccess {
+  host: string;
+  user: string;
+  password?: string;
 }
 
 export interface ProviderAttempt {

@@ -7,7 +7,7 @@ import {
   uniqueDatabaseName,
   type ServerFacts,
 } from './client.js';
-import type { ConnectionInfo, ThrowawayDatabase } from './provider.js';
+import type { ConnectionInfo, ProjectAccess, ThrowawayDatabase } from './provider.js';
 
 export interface ThrowawaySpec {
   provider: string;
@@ -29,6 +29,8 @@ export interface ThrowawaySpec {
   afterDispose?: () => void;
   serverPid?: number;
   tempDir?: string;
+  /** See ThrowawayDatabase.projectAccess. */
+  projectAccess?: ProjectAccess;
 }
 
 export function makeThrowawayDatabase(spec: ThrowawaySpec): ThrowawayDatabase {
@@ -56,6 +58,9 @@ export function makeThrowawayDatabase(spec: ThrowawaySpec): ThrowawayDatabase {
     connection: at(spec.database),
     sqlalchemyUrl: sqlalchemyUrl(at(spec.database), spec.driver),
     serverVersion: spec.facts.version,
+    serverMarker: spec.facts.startedAt,
+    driver: spec.driver ?? 'postgresql',
+    ...(spec.projectAccess ? { projectAccess: spec.projectAccess } : {}),
     serverPid: spec.serverPid,
     tempDir: spec.tempDir,
 

@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { SourceTree, type TreeLayout } from '../alembic/tree.js';
+import { SourceTree, type TreeConnections, type TreeLayout } from '../alembic/tree.js';
 import { locateProjectConfig } from '../alembic/project-config.js';
 import { bootstrapBase, parseBootstrap } from './bootstrap.js';
 import { WorkerError } from '../alembic/worker-client.js';
@@ -33,8 +33,9 @@ export async function runGate(options: GateOptions, progress: ProgressSink = () 
   const report = emptyReport(options);
   const resources = new Resources();
   const unregister = registerCleanup(() => resources.release());
+  const redirects = new Set<string>();
   try {
-    await gate(options, progress, report, resources, clock);
+    await gate(options, progress, report, resources, clock, redirects);
   } catch (err) {
     report.status = 'error';
     report.error = err instanceof UserError || err instanceof WorkerError || err instanceof ProvisionError || err instanceof GitError ? err.message : `internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`;
@@ -42,6 +43,8 @@ export async function runGate(options: GateOptions, progress: ProgressSink = () 
     await clock.time('cleanupMs', () => resources.release());
     unregister();
   }
+  // First: where the project's connections went is what a reader should know before the rest.
+  report.notices.unshift(...redirects);
   for (const root of resources.exportRoots) scrubPath(report, root);
   report.timings = { ...clock.phases, totalMs: clock.total() };
   return report;
@@ -90,7 +93,7 @@ function emptyReport(options: GateOptions): Report {
   };
 }
 
-async function gate(options: GateOptions, progress: ProgressSink, report: Report, resources: Resources, clock: Stopwatch): Promise<void> {
+async function gate(options: GateOptions, progress: ProgressSink, report: Report, resources: Resources, clock: Stopwatch, redirectNotices: Set<string>): Promise<void> {
   // --- where things are --------------------------------------------------------------------
   const repo = await GitRepo.open(options.repoRoot);
   const located = locateProjectConfig(options.workingDirectory, options.alembicConfig);
@@ -135,7 +138,8 @@ async function gate(options: GateOptions, progress: ProgressSink, report: Report
 
   // --- start the database and both workers at once ---------------------------------------------
   progress({ phase: 'provision', message: 'starting a throwaway PostgreSQL and the Python workers' });
-  const head = new SourceTree('head', headRoot, layout, options.python, options.urlEnvVars);
+  const connections: TreeConnections = { urlEnvVars: options.urlEnvVars, mode: options.foreignConnections, notices: redirectNotices };
+  const head = new SourceTree('head', headRoot, layout, options.python, connections);
   resources.add(() => head.close());
   const dbPromise = clock.time('provisionMs', () =>
     provisionDatabase({ provider: options.provider, databaseUrl: options.databaseUrl, postgresVersion: options.postgresVersion }),
@@ -144,7 +148,7 @@ async function gate(options: GateOptions, progress: ProgressSink, report: Report
   const basePromise = clock.time('baseWorkerMs', async () => {
     const root = await exportTree(repo, baseSha, 'base', resources);
     if (!existsSync(join(root, iniRel))) return null; // the base has no Alembic setup yet
-    const tree = new SourceTree('base', root, layout, options.python, options.urlEnvVars);
+    const tree = new SourceTree('base', root, layout, options.python, connections);
     resources.add(() => tree.close());
     await tree.start();
     return tree;
@@ -256,7 +260,7 @@ async function gate(options: GateOptions, progress: ProgressSink, report: Report
       db,
       tree: head,
       spawnTree: async () => {
-        const tree = new SourceTree('head', headRoot, layout, options.python, options.urlEnvVars);
+        const tree = new SourceTree('head', headRoot, layout, options.python, connections);
         await tree.start();
         return tree;
       },

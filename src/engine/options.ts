@@ -40,7 +40,15 @@ export interface GateOptions {
   stepTimeoutMs: number;
   /** Extra environment variable names that receive the throwaway database URL (DATABASE_URL always does). */
   urlEnvVars: string[];
+  /**
+   * redirect (default): every database the project's code connects to lands on a throwaway
+   * twin; refuse: a connection to anything but the URLs the gate handed out fails the step.
+   */
+  foreignConnections: ForeignConnections;
 }
+
+export const FOREIGN_CONNECTIONS = ['redirect', 'refuse'] as const;
+export type ForeignConnections = (typeof FOREIGN_CONNECTIONS)[number];
 
 export interface ProgressEvent {
   phase: 'provision' | 'worker' | 'graph' | 'base' | 'upgrade' | 'roundtrip' | 'drift' | 'sql' | 'data' | 'report';

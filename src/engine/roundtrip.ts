@@ -173,7 +173,7 @@ export class RoundTripper {
       const s0 = state!;
 
       // 1. upgrade
-      let failure = await this.step(r, 'upgrade', () => this.tree.upgrade(rev, this.timeoutMs));
+      let failure = await this.step(r, 'upgrade', () => this.tree.upgrade(rev, this.timeoutMs), rev);
       if (failure) {
         blocked.add(rev);
         upgradeFindings.push(findingFrom(failure, `upgrade of ${rev} fails: ${failure.message}`, { revision: rev, file: node.file }));
@@ -184,7 +184,7 @@ export class RoundTripper {
       const s1 = await this.snapshot();
 
       // 2. downgrade, must give back S0
-      failure = await this.step(r, 'downgrade', () => this.tree.downgrade(downTarget(node), this.timeoutMs));
+      failure = await this.step(r, 'downgrade', () => this.tree.downgrade(downTarget(node), this.timeoutMs), rev);
       if (failure?.kind === 'irreversible') {
         // Nothing ran: the database is still at this revision, as the walk needs it.
         state = await recover(s1, failure);
@@ -214,7 +214,7 @@ export class RoundTripper {
       }
 
       // 3. upgrade again, must give back S1
-      failure = await this.step(r, 'reupgrade', () => this.tree.upgrade(rev, this.timeoutMs));
+      failure = await this.step(r, 'reupgrade', () => this.tree.upgrade(rev, this.timeoutMs), rev);
       if (failure) {
         roundtripFindings.push(findingFrom(failure, `re-upgrade of ${rev} after its downgrade fails: ${failure.message}`, { revision: rev, file: node.file }));
         state = await recover(s1, failure);
@@ -237,19 +237,39 @@ export class RoundTripper {
     return { upgradeFindings, roundtripFindings, tripped, target: current, notices, irreversible };
   }
 
-  /** Runs one Alembic step, records its timing on the revision, returns the failure if any. */
-  private async step(r: RevisionReport, name: 'upgrade' | 'downgrade' | 'reupgrade', fn: () => Promise<StepResult>): Promise<StepFailure | null> {
+  /**
+   * Runs one Alembic step, records its timing on the revision, returns the failure if any.
+   * A step that reports success must also have persisted: the version table, read on the
+   * gate's own connection, has to say what the step promised about `rev`.
+   */
+  private async step(r: RevisionReport, name: 'upgrade' | 'downgrade' | 'reupgrade', fn: () => Promise<StepResult>, rev: string): Promise<StepFailure | null> {
     const t = performance.now();
+    let failure: StepFailure | null;
     try {
       const done = await this.clock.time('stepsMs', fn);
       if (done.catalogWrite) this.tracker?.markStale();
-      r.steps[name] = { status: 'ok', ms: Math.round(performance.now() - t) };
-      return null;
+      failure = await this.unpersisted(name, rev);
     } catch (err) {
-      const f = describeFailure(err, this.tree);
-      r.steps[name] = failedStep(f, performance.now() - t);
-      return f;
+      failure = describeFailure(err, this.tree);
     }
+    r.steps[name] = failure ? failedStep(failure, performance.now() - t) : { status: 'ok', ms: Math.round(performance.now() - t) };
+    return failure;
+  }
+
+  private async unpersisted(name: 'upgrade' | 'downgrade' | 'reupgrade', rev: string): Promise<StepFailure | null> {
+    const stamped = await this.versions();
+    if (stamped === null) return null; // a version table the gate cannot read: nothing to hold the step to
+    const up = name !== 'downgrade';
+    if (stamped.includes(rev) === up) return null;
+    const table = this.tree.versionTable ? `${this.tree.versionTable.schema ? `${this.tree.versionTable.schema}.` : ''}${this.tree.versionTable.name}` : 'alembic_version';
+    const says = stamped.length ? stamped.join(', ') : 'nothing';
+    return {
+      kind: 'not_persisted',
+      message:
+        `the ${name === 'reupgrade' ? 're-upgrade' : name} ${up ? 'to' : 'from'} ${rev} reported success, but afterwards ${table} says ${says}: nothing it did was committed. ` +
+        'env.py never commits: under SQLAlchemy 2.0 a statement executed on the connection before context.configure() (SET search_path, a lock, a check) begins a transaction that ' +
+        "context.begin_transaction() joins and never commits, so production would roll the migration back too. Call connection.commit() after that statement, or run it inside 'with context.begin_transaction():'.",
+    };
   }
 
   /** The revisions the version table holds, sorted; null when it cannot be read. */
@@ -259,8 +279,11 @@ export class RoundTripper {
     try {
       const r = await this.client!.query<{ v: string }>(`SELECT version_num AS v FROM ${qualified}`);
       return r.rows.map((x) => x.v).sort();
-    } catch {
-      return null; // a custom version table: rebuild rather than guess
+    } catch (err) {
+      // The version table env.py configured is not there: nothing is stamped (nothing was
+      // committed). Otherwise a custom version table: rebuild rather than guess.
+      if (this.tree.versionTable && (err as { code?: string }).code === '42P01') return [];
+      return null;
     }
   }
 
