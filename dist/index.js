@@ -20321,7 +20321,7 @@ var require_utils3 = __commonJS({
     var nodeCrypto = __require("crypto");
     module.exports = {
       postgresMd5PasswordHash,
-      randomBytes: randomBytes3,
+      randomBytes: randomBytes4,
       deriveKey,
       sha256,
       hashByName,
@@ -20331,7 +20331,7 @@ var require_utils3 = __commonJS({
     var webCrypto = nodeCrypto.webcrypto || globalThis.crypto;
     var subtleCrypto = webCrypto.subtle;
     var textEncoder = new TextEncoder();
-    function randomBytes3(length) {
+    function randomBytes4(length) {
       return webCrypto.getRandomValues(Buffer.alloc(length));
     }
     async function md5(string) {
@@ -25034,6 +25034,7 @@ function verdictOf(checks, failOn = CHECK_IDS) {
 }
 
 // src/engine/options.ts
+var FOREIGN_CONNECTIONS = ["redirect", "refuse"];
 var DEFAULT_SEED_ROWS = 5;
 var MAX_SEED_ROWS = 1e5;
 function parseSeedRows(value, name) {
@@ -25060,6 +25061,7 @@ function readInputs() {
     python: getInput("python"),
     "database-url": getInput("database-url"),
     "database-url-env": getInput("database-url-env"),
+    "foreign-connections": getInput("foreign-connections"),
     provider: getInput("provider"),
     "postgres-version": getInput("postgres-version"),
     roundtrip: getInput("roundtrip"),
@@ -25104,6 +25106,7 @@ function parseInputs(raw) {
     python: get("python") || "python3",
     databaseUrl,
     databaseUrlEnv: envNames,
+    foreignConnections: oneOf("foreign-connections", get("foreign-connections") || "redirect", FOREIGN_CONNECTIONS),
     provider,
     postgresVersion,
     roundtrip: oneOf("roundtrip", get("roundtrip") || "new", ROUNDTRIPS),
@@ -25481,6 +25484,7 @@ ${tail2}` : ""}` });
           resolve6(this);
           return;
         }
+        for (const n of msg.notices ?? []) options.onNotice?.(n);
         const p = msg.id != null ? this.pending.get(msg.id) : void 0;
         if (!p) return;
         this.pending.delete(msg.id);
@@ -25536,8 +25540,8 @@ ${tail2}` : ""}` });
   setup(timeoutMs) {
     return this.request("setup", {}, timeoutMs);
   }
-  useDatabase(url, allowed, envVars) {
-    return this.request("database", { url, allowed, envVars });
+  useDatabase(target, mode, envVars) {
+    return this.request("database", { url: target.url, plainUrl: target.plainUrl, twin: target.twin, marker: target.marker, aliases: target.aliases, mode, envVars });
   }
   upgrade(target, timeoutMs) {
     return this.request("upgrade", { target }, timeoutMs);
@@ -25637,18 +25641,18 @@ function downTarget(node) {
 
 // src/alembic/tree.ts
 var SourceTree = class {
-  constructor(label2, root, layout, python, urlEnvVars) {
+  constructor(label2, root, layout, python, connections) {
     this.label = label2;
     this.root = root;
     this.layout = layout;
     this.python = python;
-    this.urlEnvVars = urlEnvVars;
+    this.connections = connections;
   }
   label;
   root;
   layout;
   python;
-  urlEnvVars;
+  connections;
   worker = null;
   target = null;
   graph = null;
@@ -25658,7 +25662,7 @@ var SourceTree = class {
   versionTable = null;
   /** Starts Python, loads alembic.ini and every revision file. */
   async start() {
-    this.worker = await AlembicWorker.start({ python: this.python, cwd: this.root, label: this.label });
+    this.worker = await AlembicWorker.start({ python: this.python, cwd: this.root, label: this.label, onNotice: (n) => this.connections.notices.add(n) });
     const at = (p) => p === null ? null : join2(this.root, p);
     const l = this.layout;
     const loaded = await this.worker.load(at(l.config), this.root, { shape: l.shape, ini: at(l.ini), toml: at(l.toml), cwd: at(l.cwd), ...l.flaskApp ? { flaskApp: l.flaskApp } : {} });
@@ -25689,7 +25693,7 @@ var SourceTree = class {
   }
   async useDatabase(target) {
     this.target = target;
-    await this.live().useDatabase(target.url, target.allowed, this.urlEnvVars);
+    await this.live().useDatabase(target, this.connections.mode, this.connections.urlEnvVars);
   }
   /** The worker, restarted if a timeout killed it. */
   live() {
@@ -25954,10 +25958,10 @@ function uniqueDatabaseName(prefix = "alembic_gate") {
 }
 async function serverFacts(client) {
   const res = await client.query(
-    "select current_setting('server_version') as v, current_setting('server_version_num') as n"
+    "select current_setting('server_version') as v, current_setting('server_version_num') as n, (extract(epoch from pg_postmaster_start_time()) * 1000000)::bigint::text as s"
   );
   const row = res.rows[0];
-  return { version: row.v.split(" ")[0], versionNum: Number(row.n) };
+  return { version: row.v.split(" ")[0], versionNum: Number(row.n), startedAt: row.s };
 }
 async function createDatabaseOn(admin, name, template) {
   await withClient(admin, async (client) => {
@@ -26138,6 +26142,9 @@ function makeThrowawayDatabase(spec) {
     connection: at(spec.database),
     sqlalchemyUrl: sqlalchemyUrl(at(spec.database), spec.driver),
     serverVersion: spec.facts.version,
+    serverMarker: spec.facts.startedAt,
+    driver: spec.driver ?? "postgresql",
+    ...spec.projectAccess ? { projectAccess: spec.projectAccess } : {},
     serverPid: spec.serverPid,
     tempDir: spec.tempDir,
     async createDatabase(opts = {}) {
@@ -26270,7 +26277,8 @@ import { dirname as dirname4, join as join8 } from "node:path";
 // src/db/cluster.ts
 import { spawn as spawn3 } from "node:child_process";
 import { closeSync, openSync, readFileSync as readFileSync4, rmSync, statSync as statSync3 } from "node:fs";
-import { chown, mkdtemp, readFile, rm as rm3 } from "node:fs/promises";
+import { chown, mkdtemp, readFile, rm as rm3, writeFile as writeFile3 } from "node:fs/promises";
+import { randomBytes as randomBytes3 } from "node:crypto";
 import { createServer } from "node:net";
 import { tmpdir as tmpdir2 } from "node:os";
 import { dirname as dirname3, join as join6, resolve as resolve3 } from "node:path";
@@ -26452,6 +26460,9 @@ async function startCluster(opts) {
       await saveDataDir(cacheKey, dataDir);
     }
     const initMs = Date.now() - started;
+    const hbaFile = join6(tempDir, "pg_hba.conf");
+    await writeFile3(hbaFile, "local all all trust\nhost all all 127.0.0.1/32 md5\n", { mode: 420 });
+    const password = randomBytes3(18).toString("base64url");
     const port = await freePort();
     const fd = openSync(logFile, "a");
     try {
@@ -26460,10 +26471,14 @@ async function startCluster(opts) {
         dataDir,
         "-p",
         String(port),
+        // The gate talks over the socket; the project's code gets 127.0.0.1, since the URLs
+        // projects build or validate need a host.
         "-c",
-        "listen_addresses=",
+        "listen_addresses=127.0.0.1",
         "-c",
         `unix_socket_directories=${tempDir}`,
+        "-c",
+        `hba_file=${hbaFile}`,
         "-c",
         "fsync=off",
         "-c",
@@ -26494,7 +26509,10 @@ async function startCluster(opts) {
     proc.unref();
     const admin = { host: tempDir, port, user: "postgres", database: "postgres" };
     const facts = await waitReady(admin, proc, logFile);
-    await withClient(admin, (c) => c.query(`CREATE DATABASE ${quoteIdent(GATE_DATABASE2)}`));
+    await withClient(admin, async (c) => {
+      await c.query(`CREATE DATABASE ${quoteIdent(GATE_DATABASE2)}`);
+      await c.query(`ALTER ROLE postgres PASSWORD '${password}'`);
+    });
     log(
       `${opts.provider}: PostgreSQL ${facts.version} ready in ${Date.now() - started} ms (${fromCache ? "cached initdb" : "initdb"} ${initMs} ms) at ${tempDir}` + (runAs ? ` running as ${runAs.name}` : "")
     );
@@ -26507,7 +26525,8 @@ async function startCluster(opts) {
       dropOnDispose: false,
       teardown: stop,
       serverPid: proc.pid,
-      tempDir
+      tempDir,
+      projectAccess: { host: "127.0.0.1", user: "postgres", password }
     });
   } catch (err) {
     try {
@@ -28231,8 +28250,17 @@ function splitUnits(keys) {
 
 // src/engine/target.ts
 function databaseTarget(db, database) {
-  const info2 = { ...db.connection, database: database ?? db.connection.database };
-  return { url: sqlalchemyUrl(info2), allowed: { host: info2.host, port: info2.port, database: info2.database } };
+  const name = database ?? db.connection.database;
+  const info2 = { ...db.connection, ...db.projectAccess, database: name };
+  return {
+    url: sqlalchemyUrl(info2, db.driver),
+    plainUrl: connectionString(info2),
+    twin: { host: info2.host, port: info2.port, user: info2.user, ...info2.password ? { password: info2.password } : {}, database: name, ...info2.sslmode ? { sslmode: info2.sslmode } : {} },
+    marker: db.serverMarker,
+    // The gate's own spelling of the server is the project's too (a stale URL it handed out).
+    aliases: [db.connection.host],
+    allowed: { host: info2.host, port: info2.port, database: name }
+  };
 }
 
 // src/engine/roundtrip.ts
@@ -28358,7 +28386,7 @@ var RoundTripper = class {
       }
       this.progress({ phase: "roundtrip", message: `round-trip ${label2}`, index: tick(), total });
       const s0 = state;
-      let failure = await this.step(r, "upgrade", () => this.tree.upgrade(rev, this.timeoutMs));
+      let failure = await this.step(r, "upgrade", () => this.tree.upgrade(rev, this.timeoutMs), rev);
       if (failure) {
         blocked.add(rev);
         upgradeFindings.push(findingFrom(failure, `upgrade of ${rev} fails: ${failure.message}`, { revision: rev, file: node.file }));
@@ -28367,7 +28395,7 @@ var RoundTripper = class {
       }
       applied.add(rev);
       const s1 = await this.snapshot();
-      failure = await this.step(r, "downgrade", () => this.tree.downgrade(downTarget(node), this.timeoutMs));
+      failure = await this.step(r, "downgrade", () => this.tree.downgrade(downTarget(node), this.timeoutMs), rev);
       if (failure?.kind === "irreversible") {
         state = await recover(s1, failure);
         if (this.allowIrreversible) {
@@ -28394,7 +28422,7 @@ var RoundTripper = class {
         r.differences.push(line);
         roundtripFindings.push({ severity: "error", revision: rev, file: node.file, message: line });
       }
-      failure = await this.step(r, "reupgrade", () => this.tree.upgrade(rev, this.timeoutMs));
+      failure = await this.step(r, "reupgrade", () => this.tree.upgrade(rev, this.timeoutMs), rev);
       if (failure) {
         roundtripFindings.push(findingFrom(failure, `re-upgrade of ${rev} after its downgrade fails: ${failure.message}`, { revision: rev, file: node.file }));
         state = await recover(s1, failure);
@@ -28415,19 +28443,35 @@ var RoundTripper = class {
     if (!faithful) return null;
     return { upgradeFindings, roundtripFindings, tripped, target: current, notices, irreversible };
   }
-  /** Runs one Alembic step, records its timing on the revision, returns the failure if any. */
-  async step(r, name, fn) {
+  /**
+   * Runs one Alembic step, records its timing on the revision, returns the failure if any.
+   * A step that reports success must also have persisted: the version table, read on the
+   * gate's own connection, has to say what the step promised about `rev`.
+   */
+  async step(r, name, fn, rev) {
     const t = performance.now();
+    let failure;
     try {
       const done = await this.clock.time("stepsMs", fn);
       if (done.catalogWrite) this.tracker?.markStale();
-      r.steps[name] = { status: "ok", ms: Math.round(performance.now() - t) };
-      return null;
+      failure = await this.unpersisted(name, rev);
     } catch (err) {
-      const f = describeFailure(err, this.tree);
-      r.steps[name] = failedStep(f, performance.now() - t);
-      return f;
+      failure = describeFailure(err, this.tree);
     }
+    r.steps[name] = failure ? failedStep(failure, performance.now() - t) : { status: "ok", ms: Math.round(performance.now() - t) };
+    return failure;
+  }
+  async unpersisted(name, rev) {
+    const stamped = await this.versions();
+    if (stamped === null) return null;
+    const up = name !== "downgrade";
+    if (stamped.includes(rev) === up) return null;
+    const table = this.tree.versionTable ? `${this.tree.versionTable.schema ? `${this.tree.versionTable.schema}.` : ""}${this.tree.versionTable.name}` : "alembic_version";
+    const says = stamped.length ? stamped.join(", ") : "nothing";
+    return {
+      kind: "not_persisted",
+      message: `the ${name === "reupgrade" ? "re-upgrade" : name} ${up ? "to" : "from"} ${rev} reported success, but afterwards ${table} says ${says}: nothing it did was committed. env.py never commits: under SQLAlchemy 2.0 a statement executed on the connection before context.configure() (SET search_path, a lock, a check) begins a transaction that context.begin_transaction() joins and never commits, so production would roll the migration back too. Call connection.commit() after that statement, or run it inside 'with context.begin_transaction():'.`
+    };
   }
   /** The revisions the version table holds, sorted; null when it cannot be read. */
   async versions() {
@@ -28436,7 +28480,8 @@ var RoundTripper = class {
     try {
       const r = await this.client.query(`SELECT version_num AS v FROM ${qualified2}`);
       return r.rows.map((x) => x.v).sort();
-    } catch {
+    } catch (err) {
+      if (this.tree.versionTable && err.code === "42P01") return [];
       return null;
     }
   }
@@ -29083,8 +29128,9 @@ async function runGate(options, progress = () => {
   const report = emptyReport(options);
   const resources = new Resources();
   const unregister = registerCleanup(() => resources.release());
+  const redirects = /* @__PURE__ */ new Set();
   try {
-    await gate(options, progress, report, resources, clock);
+    await gate(options, progress, report, resources, clock, redirects);
   } catch (err) {
     report.status = "error";
     report.error = err instanceof UserError || err instanceof WorkerError || err instanceof ProvisionError || err instanceof GitError ? err.message : `internal error: ${err instanceof Error ? err.stack ?? err.message : String(err)}`;
@@ -29092,6 +29138,7 @@ async function runGate(options, progress = () => {
     await clock.time("cleanupMs", () => resources.release());
     unregister();
   }
+  report.notices.unshift(...redirects);
   for (const root of resources.exportRoots) scrubPath(report, root);
   report.timings = { ...clock.phases, totalMs: clock.total() };
   return report;
@@ -29137,7 +29184,7 @@ function emptyReport(options) {
     timings: { totalMs: 0 }
   };
 }
-async function gate(options, progress, report, resources, clock) {
+async function gate(options, progress, report, resources, clock, redirectNotices) {
   const repo = await GitRepo.open(options.repoRoot);
   const located = locateProjectConfig(options.workingDirectory, options.alembicConfig);
   const inRepo = (abs) => {
@@ -29177,7 +29224,8 @@ async function gate(options, progress, report, resources, clock) {
     report.head = { ref: await repo.isDirty() ? "working tree (uncommitted changes included)" : "HEAD", sha: await repo.headSha() ?? "", heads: [] };
   }
   progress({ phase: "provision", message: "starting a throwaway PostgreSQL and the Python workers" });
-  const head = new SourceTree("head", headRoot, layout, options.python, options.urlEnvVars);
+  const connections = { urlEnvVars: options.urlEnvVars, mode: options.foreignConnections, notices: redirectNotices };
+  const head = new SourceTree("head", headRoot, layout, options.python, connections);
   resources.add(() => head.close());
   const dbPromise = clock.time(
     "provisionMs",
@@ -29187,7 +29235,7 @@ async function gate(options, progress, report, resources, clock) {
   const basePromise = clock.time("baseWorkerMs", async () => {
     const root = await exportTree(repo, baseSha, "base", resources);
     if (!existsSync8(join9(root, iniRel))) return null;
-    const tree = new SourceTree("base", root, layout, options.python, options.urlEnvVars);
+    const tree = new SourceTree("base", root, layout, options.python, connections);
     resources.add(() => tree.close());
     await tree.start();
     return tree;
@@ -29284,7 +29332,7 @@ If the first revision expects tables that no revision creates (made by create_al
       db,
       tree: head,
       spawnTree: async () => {
-        const tree = new SourceTree("head", headRoot, layout, options.python, options.urlEnvVars);
+        const tree = new SourceTree("head", headRoot, layout, options.python, connections);
         await tree.start();
         return tree;
       },
@@ -29954,6 +30002,7 @@ async function run3(deps = {}) {
       failOn: inputs.failOn,
       stepTimeoutMs: inputs.stepTimeoutMs,
       urlEnvVars: inputs.databaseUrlEnv,
+      foreignConnections: inputs.foreignConnections,
       flaskApp: inputs.flaskApp,
       allowIrreversible: inputs.allowIrreversible,
       bootstrap: inputs.bootstrap,

@@ -161,49 +161,319 @@ def _error_payload(exc):
     }
 
 
-# --- refusing connections to any database but ours ---------------------------------------------
+# --- where every connection lands ---------------------------------------------------------------
+# The gate decides where the project's connections go. Every PostgreSQL connection made while a
+# step runs is routed to the worker's current throwaway database (its "twin"), whatever URL
+# env.py, a settings module or a migration names: through SQLAlchemy (do_connect, any driver),
+# and through the drivers' own connect functions (psycopg2, psycopg 3, asyncpg), which is where
+# engines built with creator= and raw DBAPI connections go. A URL the gate handed out earlier
+# (a settings object read at import, before a rebuild) lands on the current database too.
+# Whatever gets past both is caught on the live connection: every new pooled connection is
+# asked which database and server it is on before SQLAlchemy uses it, and one that is not the
+# twin is closed and refused.
+ROUTE = {
+    "mode": "redirect",  # or "refuse": a URL the gate did not hand out fails the step
+    "twin": None,  # {"host","port","user","password","database","sslmode"} of the current database
+    "marker": None,  # the gate server's start time (microseconds): only it has this one
+    "ours": set(),  # (port, database) of every database the gate handed out
+    "env": set(),  # environment variables the gate set (the job had not)
+    "hosts": set(),  # host spellings of the gate's server
+    "claimed": None,  # the one foreign identity redirected to the twin (one database per run)
+    "noticed": set(),
+    "notices": [],  # not yet sent to the gate
+    "verified": None,  # id() of the reused connection, checked once
+}
+
+_LOOPBACK = {"127.0.0.1", "localhost", "::1", ""}
+# libpq keywords (and the drivers' spellings) that say where and as whom to connect: replaced
+# by the twin's, never passed on.
+_WHERE = (
+    "host", "hostaddr", "port", "dbname", "database", "db", "user", "username", "password",
+    "passfile", "service", "sslmode", "sslcert", "sslkey", "sslrootcert", "sslpassword",
+    "sslcrl", "target_session_attrs", "dsn", "unix_sock", "unix_socket",
+)
+
+
+def _where_of(params):
+    """(host, port, database, user) a libpq-style parameter dict points at."""
+    host = params.get("host") or params.get("hostaddr") or params.get("unix_sock") or params.get("unix_socket") or ""
+    user = params.get("user") or params.get("username") or ""
+    database = params.get("dbname") or params.get("database") or params.get("db") or user
+    return str(host), str(params.get("port") or "5432"), str(database), str(user)
+
+
+def _describe_where(where, scheme="postgresql"):
+    host, port, database, user = where
+    shown = host if host and not host.startswith("/") else ("localhost" if not host else "[socket %s]" % host)
+    return "%s://%s%s:%s/%s" % (scheme, ("%s@" % user) if user else "", shown, port, database)
+
+
+def _is_ours(where):
+    host, port, database, _ = where
+    return host in ROUTE["hosts"] and (port, database) in ROUTE["ours"]
+
+
+def _who_connects():
+    """The project file that opened the connection (innermost user frame), for the notice."""
+    for frame in reversed(traceback.extract_stack()[:-2]):
+        if _is_user_file(frame.filename):
+            return _relative(frame.filename)
+    return "the project's code"
+
+
+def _route(where, scheme="postgresql"):
+    """The twin to connect to instead of `where`; raises if the connection must not be made."""
+    twin = ROUTE["twin"]
+    if twin is None:
+        return None
+    if _is_ours(where):
+        return twin
+    shown = _describe_where(where, scheme)
+    if ROUTE["mode"] == "refuse":
+        STATE["foreign"] = (
+            "%s tried to connect to %s, which is not the gate's throwaway database; "
+            "alembic-gate refused the connection (--foreign-connections refuse). Make env.py take its URL "
+            "from config.get_main_option('sqlalchemy.url') or from the DATABASE_URL environment variable "
+            "(alembic-gate sets both), name the variable env.py reads with --url-env, or let the gate "
+            "redirect the connection (--foreign-connections redirect, the default)." % (_who_connects(), shown)
+        )
+        raise GateError("foreign_database", STATE["foreign"])
+    key = where[:3]
+    if ROUTE["claimed"] is None:
+        ROUTE["claimed"] = key
+    elif ROUTE["claimed"] != key:
+        STATE["foreign"] = (
+            "%s connected to %s as well as to %s: alembic-gate gives a run one throwaway database, "
+            "so it refused the second (a project with one database per ini section, such as "
+            "`alembic init -t multidb`, is not supported yet)." % (_who_connects(), shown, _describe_where(ROUTE["claimed"] + ("",)))
+        )
+        raise GateError("foreign_database", STATE["foreign"])
+    if key not in ROUTE["noticed"]:
+        ROUTE["noticed"].add(key)
+        ROUTE["notices"].append("%s connected to %s; redirected to its throwaway twin" % (_who_connects(), shown))
+    return twin
+
+
+def _routed_params(params, twin, database_key="dbname"):
+    out = {k: v for k, v in params.items() if k not in _WHERE}
+    out.update(host=twin["host"], port=int(twin["port"]), user=twin["user"])
+    out[database_key] = twin["database"]
+    if twin.get("password"):
+        out["password"] = twin["password"]
+    if twin.get("sslmode"):
+        out["sslmode"] = twin["sslmode"]
+    return out
+
+
+def _refuse_engine(scheme, where):
+    STATE["foreign"] = (
+        "%s connected to %s: alembic-gate provides a throwaway PostgreSQL database only, so it refused "
+        "the connection. If production runs on PostgreSQL, point env.py at sqlalchemy.url or DATABASE_URL; "
+        "otherwise the project cannot be gated yet." % (_who_connects(), where)
+    )
+    raise GateError("foreign_database", STATE["foreign"])
+
+
+def _on_do_connect(dialect, conn_rec, cargs, cparams):
+    if ROUTE["twin"] is None:
+        return None
+    name = getattr(dialect, "name", "?")
+    driver = getattr(dialect, "driver", None)
+    if name != "postgresql":
+        _refuse_engine(name, "%s (%s)" % (name, cparams.get("database") or cparams.get("db") or "?"))
+    params = dict(cparams)
+    dsn = params.get("dsn") or (cargs[0] if cargs and isinstance(cargs[0], str) else None)
+    if dsn:
+        params.update({k: v for k, v in _parse_conninfo(dsn).items() if k not in params or not params[k]})
+    twin = _route(_where_of(params))
+    routed = _routed_params(params, twin, "dbname" if driver in ("psycopg2", "psycopg") else "database")
+    cargs[:] = []
+    cparams.clear()
+    cparams.update(routed)
+    return _reused_connection(dialect, cargs, cparams)
+
+
+def _parse_conninfo(dsn):
+    """libpq conninfo (key=value or a postgresql:// URI) as a dict, without a driver."""
+    from urllib.parse import parse_qsl, unquote, urlsplit
+
+    dsn = dsn.strip()
+    if "://" in dsn:
+        u = urlsplit(dsn)
+        out = dict(parse_qsl(u.query))
+        netloc = u.netloc.rsplit("@", 1)
+        if len(netloc) == 2:
+            user, _, password = netloc[0].partition(":")
+            out.setdefault("user", unquote(user))
+            if password:
+                out.setdefault("password", unquote(password))
+        hostport = netloc[-1]
+        if hostport:
+            host, _, port = hostport.rpartition(":") if not hostport.endswith("]") else (hostport, "", "")
+            if not host:
+                host, port = port, ""
+            out.setdefault("host", unquote(host.strip("[]")))
+            if port:
+                out.setdefault("port", port)
+        if u.path.strip("/"):
+            out.setdefault("dbname", unquote(u.path.lstrip("/")))
+        return out
+    out = {}
+    for m in re.finditer(r"(\w+)\s*=\s*('(?:[^'\\]|\\.)*'|\S*)", dsn):
+        value = m.group(2)
+        if value.startswith("'"):
+            value = re.sub(r"\\(.)", r"\1", value[1:-1])
+        out[m.group(1)] = value
+    return out
+
+
+# The drivers' own connect functions: where creator= and raw DBAPI connections go.
+def _patch_psycopg2(mod):
+    original = mod.connect
+    if getattr(original, "_alembic_gate", False):
+        return
+
+    def connect(dsn=None, connection_factory=None, cursor_factory=None, **kwargs):
+        extra = {k: kwargs.pop(k) for k in ("async", "async_") if k in kwargs}
+        if ROUTE["twin"] is not None:
+            params = _parse_conninfo(dsn or "")
+            params.update({k: v for k, v in kwargs.items() if v is not None})
+            twin = _route(_where_of(params))
+            kwargs, dsn = _routed_params(params, twin, "dbname"), None
+        return original(dsn, connection_factory=connection_factory, cursor_factory=cursor_factory, **extra, **kwargs)
+
+    connect._alembic_gate = True
+    mod.connect = connect
+
+
+def _patch_psycopg(mod):
+    own = ("autocommit", "prepare_threshold", "context", "row_factory", "cursor_factory")
+    for cls in (getattr(mod, "Connection", None), getattr(mod, "AsyncConnection", None)):
+        if cls is None or getattr(cls.connect, "_alembic_gate", False):
+            continue
+        original = cls.__dict__["connect"].__func__
+
+        def connect(cls, conninfo="", _original=original, **kwargs):
+            if ROUTE["twin"] is not None:
+                options = {k: kwargs.pop(k) for k in own if k in kwargs}
+                params = _parse_conninfo(conninfo or "")
+                params.update({k: v for k, v in kwargs.items() if v is not None})
+                twin = _route(_where_of(params))
+                kwargs, conninfo = dict(_routed_params(params, twin, "dbname"), **options), ""
+            return _original(cls, conninfo, **kwargs)
+
+        connect._alembic_gate = True
+        cls.connect = classmethod(connect)
+    if hasattr(mod, "Connection"):
+        mod.connect = mod.Connection.connect
+
+
+def _patch_asyncpg(mod):
+    original = mod.connect
+    if getattr(original, "_alembic_gate", False):
+        return
+
+    async def connect(dsn=None, **kwargs):
+        if ROUTE["twin"] is not None:
+            params = _parse_conninfo(dsn or "")
+            params.update({k: v for k, v in kwargs.items() if k in _WHERE and v is not None})
+            twin = _route(_where_of(params))
+            kwargs = {k: v for k, v in kwargs.items() if k not in _WHERE and k != "ssl"}
+            kwargs.update(host=twin["host"], port=int(twin["port"]), user=twin["user"], database=twin["database"])
+            if twin.get("password"):
+                kwargs["password"] = twin["password"]
+            dsn = None
+        return await original(dsn, **kwargs)
+
+    connect._alembic_gate = True
+    mod.connect = connect
+
+
+_DRIVER_PATCHES = {"psycopg2": _patch_psycopg2, "psycopg": _patch_psycopg, "asyncpg": _patch_asyncpg}
+
+
+class _DriverImportHook:
+    """Patches a driver when it is first imported (importing all of them up front costs time)."""
+
+    def __init__(self):
+        self.busy = set()
+
+    def find_spec(self, name, path=None, target=None):
+        if name not in _DRIVER_PATCHES or name in self.busy:
+            return None
+        import importlib.util
+
+        self.busy.add(name)
+        try:
+            spec = importlib.util.find_spec(name)
+        finally:
+            self.busy.discard(name)
+        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
+            return spec
+        loader = spec.loader
+
+        class Patching:
+            def create_module(self, spec):
+                return loader.create_module(spec)
+
+            def exec_module(self, module):
+                loader.exec_module(module)
+                _DRIVER_PATCHES[name](module)
+
+        spec.loader = Patching()
+        return spec
+
+
+def _install_driver_patches():
+    for name, patch in _DRIVER_PATCHES.items():
+        if name in sys.modules:
+            patch(sys.modules[name])
+    sys.meta_path.insert(0, _DriverImportHook())
+
+
+def _verify_connection(dbapi_connection, connection_record):
+    """The fail-closed check: a new connection must be on the twin before anything runs on it."""
+    twin = ROUTE["twin"]
+    if twin is None or id(dbapi_connection) == ROUTE["verified"]:
+        return
+    row = None
+    try:
+        cur = dbapi_connection.cursor()
+        cur.execute("SELECT current_database(), (extract(epoch FROM pg_postmaster_start_time()) * 1000000)::bigint::text")
+        row = cur.fetchone()
+        cur.close()
+        dbapi_connection.rollback()
+    except Exception:
+        row = None
+    if row is not None and str(row[0]) == twin["database"] and str(row[1]) == ROUTE["marker"]:
+        if dbapi_connection is _REUSE["conn"]:
+            ROUTE["verified"] = id(dbapi_connection)
+        return
+    info = getattr(dbapi_connection, "info", None)  # psycopg2 2.8+, psycopg 3
+    where = None
+    if info is not None and getattr(info, "dbname", None):
+        where = _describe_where((str(getattr(info, "host", "") or ""), str(getattr(info, "port", "") or "5432"), str(info.dbname), str(getattr(info, "user", "") or "")))
+    try:
+        dbapi_connection.close()
+    except Exception:
+        pass
+    on = where or (("database %s of another server" % row[0]) if row is not None else "a server the gate could not identify")
+    STATE["foreign"] = (
+        "%s opened a database connection that bypassed alembic-gate's redirect and landed on %s, "
+        "not on the gate's throwaway database; alembic-gate closed it before any statement of the "
+        "project's ran. Build the engine from sqlalchemy.url or DATABASE_URL (or with psycopg2, "
+        "psycopg or asyncpg), which the gate redirects." % (_who_connects(), on)
+    )
+    raise GateError("foreign_database", STATE["foreign"])
+
+
 def _install_connection_guard():
     from sqlalchemy import event
     from sqlalchemy.engine import Engine
+    from sqlalchemy.pool import Pool
 
-    def guard(dialect, conn_rec, cargs, cparams):
-        allowed = STATE["allowed"]
-        if allowed is None:
-            return None
-        name = getattr(dialect, "name", "?")
-        host = cparams.get("host") or cparams.get("unix_socket")
-        port = cparams.get("port")
-        database = cparams.get("dbname") or cparams.get("database") or cparams.get("db")
-        dsn = cparams.get("dsn")
-        if dsn and not database:
-            parts = dict(p.split("=", 1) for p in dsn.split() if "=" in p)
-            host = host or parts.get("host")
-            port = port or parts.get("port")
-            database = parts.get("dbname")
-        ok = (
-            name == "postgresql"
-            and str(database) == str(allowed["database"])
-            and str(host or "") == str(allowed["host"])
-            and str(port or "5432") == str(allowed["port"])
-        )
-        if ok:
-            return _reused_connection(dialect, cargs, cparams)
-        used = "%s://%s%s/%s" % (
-            name,
-            host or "localhost",
-            (":%s" % port) if port else "",
-            database or "",
-        )
-        STATE["foreign"] = (
-            "env.py tried to connect to %s, which is not the gate's throwaway database; "
-            "alembic-gate refused the connection. Make env.py take its URL from "
-            "config.get_main_option('sqlalchemy.url') or from the DATABASE_URL environment "
-            "variable (alembic-gate sets both), or name the variable env.py reads with "
-            "--url-env." % used
-        )
-        raise GateError("foreign_database", STATE["foreign"])
-
-    event.listen(Engine, "do_connect", guard)
+    event.listen(Engine, "do_connect", _on_do_connect)
+    event.listen(Pool, "connect", _verify_connection, insert=True)
     event.listen(Engine, "before_cursor_execute", _watch_catalog_writes)
     _install_connection_reuse()
 
@@ -239,6 +509,7 @@ def _reused_connection(dialect, cargs, cparams):
 
 def _forget_reused():
     conn = _REUSE["conn"]
+    ROUTE["verified"] = None
     _REUSE.update(key=None, conn=None, busy=False)
     if conn is not None:
         try:
@@ -359,6 +630,10 @@ def cmd_load(req):
 
     from alembic.script import ScriptDirectory
 
+    # Before any of the project's code is imported: revision files and the modules they import
+    # may build engines (or connect) at import.
+    _install_connection_guard()
+    _install_driver_patches()
     cfg = _new_config(req)
     STATE["config"] = cfg
     STATE["flask"] = {"app": req.get("flaskApp"), "ctx": None, "url": None} if req.get("shape") == "flask" else None
@@ -371,7 +646,6 @@ def cmd_load(req):
     except Exception as exc:
         STATE["script"] = None
         STATE["script_error"] = exc
-    _install_connection_guard()
     from sqlalchemy import event
     from sqlalchemy.engine import Engine
 
@@ -731,14 +1005,35 @@ def _with_driver(url):
 
 def cmd_database(req):
     _forget_reused()  # a connection to the previous database would keep it from being dropped
+    twin = dict(req["twin"], port=str(req["twin"]["port"]))
+    ROUTE.update(twin=twin, marker=req.get("marker"), mode=req.get("mode") or "redirect")
+    ROUTE["ours"].add((twin["port"], twin["database"]))
+    ROUTE["hosts"].add(twin["host"])
+    ROUTE["hosts"].update(req.get("aliases") or [])
+    if twin["host"] in _LOOPBACK:
+        ROUTE["hosts"].update(_LOOPBACK)
     url = _with_driver(req["url"])
     STATE["url"] = url
-    STATE["allowed"] = req["allowed"]
     cfg = STATE["config"]
     # ConfigParser interpolation: a literal % must be doubled.
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
-    for name in ["DATABASE_URL"] + list(req.get("envVars") or []):
+    # DATABASE_URL as libpq and most frameworks take it; variables named with --url-env hold the
+    # SQLAlchemy URL, driver included.
+    os.environ["DATABASE_URL"] = req.get("plainUrl") or url
+    for name in req.get("envVars") or []:
         os.environ[name] = url
+    # The variable families projects compose their URL from, where the job has not set them.
+    family = {
+        "PGHOST": twin["host"], "PGPORT": twin["port"], "PGUSER": twin["user"],
+        "PGPASSWORD": twin.get("password") or "", "PGDATABASE": twin["database"],
+        "POSTGRES_SERVER": twin["host"], "POSTGRES_HOST": twin["host"], "POSTGRES_PORT": twin["port"],
+        "POSTGRES_USER": twin["user"], "POSTGRES_PASSWORD": twin.get("password") or "",
+        "POSTGRES_DB": twin["database"],
+    }
+    for name, value in family.items():
+        if name in ROUTE["env"] or name not in os.environ:
+            ROUTE["env"].add(name)
+            os.environ[name] = value
     return {}
 
 
@@ -1184,6 +1479,11 @@ def cmd_ping(req):
     return {"pong": True}
 
 
+def _take_notices():
+    notices, ROUTE["notices"] = ROUTE["notices"], []
+    return notices
+
+
 COMMANDS = {
     "ping": cmd_ping,
     "load": cmd_load,
@@ -1226,11 +1526,11 @@ def main():
         STATE["foreign"] = None
         try:
             result = handler(req)
-            _send({"id": rid, "ok": True, "result": result})
+            _send({"id": rid, "ok": True, "result": result, "notices": _take_notices()})
         except BaseException as exc:  # SystemExit from user code included
             if isinstance(exc, KeyboardInterrupt):
                 raise
-            _send({"id": rid, "ok": False, "error": _error_payload(exc)})
+            _send({"id": rid, "ok": False, "error": _error_payload(exc), "notices": _take_notices()})
     return 0
 
 
