@@ -155,7 +155,14 @@ async function expectCluster(db: ThrowawayDatabase, provider: string): Promise<v
   );
   expect(res.rows[0].v).toMatch(/^PostgreSQL \d+/);
   expect(res.rows[0].d).toBe('alembic_gate');
-  expect(res.rows[0].l).toBe(''); // unix socket only
+  // The gate on the socket; the project's code on 127.0.0.1, with this run's password only.
+  expect(res.rows[0].l).toBe('127.0.0.1');
+  const tcp = { ...db.connection, host: '127.0.0.1' };
+  await expect(withClient({ ...tcp, password: 'guess' }, (c) => c.query('select 1'))).rejects.toThrow(/password authentication failed/);
+  expect(db.projectAccess?.host).toBe('127.0.0.1');
+  expect(db.projectAccess?.password).toMatch(/^[\w-]{20,}$/);
+  const viaTcp = await withClient({ ...tcp, password: db.projectAccess!.password }, (c) => c.query('select current_database() as d'));
+  expect(viaTcp.rows[0].d).toBe('alembic_gate');
   const pid = db.serverPid!;
   expect(runningSync(pid)).toBe(true);
   if (process.getuid?.() === 0) expect(processUid(pid)).not.toBe(0);
@@ -174,7 +181,7 @@ async function expectCluster(db: ThrowawayDatabase, provider: string): Promise<v
 }
 
 describe('local provider', () => {
-  it('starts a socket-only cluster (as an unprivileged user when root) and removes it on dispose', async () => {
+  it('starts a cluster (socket for the gate, 127.0.0.1 with a password for the project; as an unprivileged user when root) and removes it on dispose', async () => {
     const db = await timed('local', () => provisionLocal());
     await expectCluster(db, 'local');
   });
