@@ -38,6 +38,11 @@ export interface ThrowawayDatabase {
   createDatabase(opts?: { template?: string }): Promise<ConnectionInfo>;
   /** Drop a database created by createDatabase. */
   dropDatabase(name: string): Promise<void>;
+  /**
+   * Roles the run's migrations created (seen appear around a step): roles are cluster-wide, so
+   * on a shared server dispose() drops them too, and the next run can create them again.
+   */
+  adoptRoles(names: Iterable<string>): void;
   /** Pid of the server process this provider started (local, embedded); absent otherwise. */
   serverPid?: number;
   /** Temp dir holding the cluster and its socket (local, embedded); removed by dispose(). */

@@ -3,7 +3,9 @@
 import {
   createDatabaseOn,
   dropDatabaseOn,
+  quoteIdent,
   sqlalchemyUrl,
+  withClient,
   uniqueDatabaseName,
   type ServerFacts,
 } from './client.js';
@@ -35,6 +37,7 @@ export interface ThrowawaySpec {
 
 export function makeThrowawayDatabase(spec: ThrowawaySpec): ThrowawayDatabase {
   const owned = new Set<string>([spec.database]);
+  const roles = new Set<string>();
   const at = (database: string): ConnectionInfo => ({ ...spec.admin, database });
   let disposing: Promise<void> | undefined;
 
@@ -50,7 +53,16 @@ export function makeThrowawayDatabase(spec: ThrowawaySpec): ThrowawayDatabase {
         }
       }),
     );
-    if (failures.length > 0) throw new Error(`could not drop throwaway database(s): ${failures.join('; ')}`);
+    // After the databases: what the roles owned there is gone with them.
+    for (const role of roles) {
+      try {
+        await withClient(spec.admin, (c) => c.query(`DROP ROLE IF EXISTS ${quoteIdent(role)}`));
+        roles.delete(role);
+      } catch (err) {
+        failures.push(`role ${role}: ${(err as Error).message}`);
+      }
+    }
+    if (failures.length > 0) throw new Error(`could not drop throwaway database(s) or role(s): ${failures.join('; ')}`);
   };
 
   return {
@@ -70,6 +82,10 @@ export function makeThrowawayDatabase(spec: ThrowawaySpec): ThrowawayDatabase {
       await createDatabaseOn(spec.admin, name, opts.template);
       owned.add(name);
       return at(name);
+    },
+
+    adoptRoles(names) {
+      for (const n of names) roles.add(n);
     },
 
     async dropDatabase(name) {

@@ -20,13 +20,14 @@ import { verdictOf } from '../report/types.js';
 import { UserError } from '../util/errors.js';
 import { VERSION } from '../version.js';
 import type { GateOptions, ProgressSink } from './options.js';
-import { headsWithin, roundtripCheck as buildRoundtripCheck } from './roundtrip.js';
+import { added, headsWithin, roundtripCheck as buildRoundtripCheck } from './roundtrip.js';
 import { walkInLanes, type LaneContext } from './lanes.js';
 import { describeFailure, findingFrom } from './steps.js';
 import { Stopwatch } from './stopwatch.js';
 import { databaseTarget } from './target.js';
 import { dataWalk } from './data-walk.js';
-import type { ConnectionInfo } from '../db/provider.js';
+import type { ConnectionInfo, ThrowawayDatabase } from '../db/provider.js';
+import { withClient } from '../db/client.js';
 
 export async function runGate(options: GateOptions, progress: ProgressSink = () => {}): Promise<Report> {
   const clock = new Stopwatch();
@@ -219,8 +220,10 @@ async function gate(options: GateOptions, progress: ProgressSink, report: Report
         const how = parseBootstrap(options.bootstrap, options.workingDirectory);
         report.notices.push(await bootstrapBase(how, options.bootstrap, db, target, base, options.stepTimeoutMs));
       }
+      const rolesBefore = await serverRoles(db);
       try {
         for (const t of targets) await base.upgrade(t, options.stepTimeoutMs);
+        db.adoptRoles(added(rolesBefore, await serverRoles(db)));
       } catch (err) {
         const f = describeFailure(err, base);
         if (f.kind === 'setup' || f.kind === 'config' || f.kind === 'foreign_database') {
@@ -241,6 +244,7 @@ async function gate(options: GateOptions, progress: ProgressSink, report: Report
 
   // --- data: a copy of the base state, taken before the walk touches it --------------------------
   const dataPlan = planData(options, replayAll, fresh.size, baseGraph?.nodes.size ?? 0);
+  const rolesAtBase = dataPlan.skip ? null : await serverRoles(db);
   let dataCopy: ConnectionInfo | null = null;
   if (!dataPlan.skip) {
     try {
@@ -321,6 +325,8 @@ async function gate(options: GateOptions, progress: ProgressSink, report: Report
   report.sql = await clock.time('sqlMs', () => sqlPreview(head, newOrder, byRev, options.stepTimeoutMs, report.notices));
 
   // --- data: the new revisions on the copy, with rows ---------------------------------------------
+  // Roles are cluster-wide: the ones the walk created would meet the copy's upgrades again.
+  if (!dataPlan.skip && dataCopy) dataPlan.skip = await dropRolesSince(db, rolesAtBase, target.allowed.database);
   if (dataPlan.skip || !dataCopy) {
     report.checks.push({ id: 'data', status: 'skip', summary: dataPlan.skip ?? 'not run', findings: [] });
   } else {
@@ -496,4 +502,31 @@ async function exportTree(repo: GitRepo, sha: string, label: string, resources: 
   resources.add(() => rm(dir, { recursive: true, force: true }));
   await repo.exportTree(sha, dir);
   return dir;
+}
+
+/** Role names on the gate's server (roles are cluster-wide: the base's migrations may create some). */
+async function serverRoles(db: ThrowawayDatabase): Promise<Set<string> | null> {
+  return withClient(db.connection, async (c) => new Set((await c.query<{ r: string }>('SELECT rolname AS r FROM pg_roles')).rows.map((x) => x.r))).catch(() => null);
+}
+
+/**
+ * Drops the roles created since `before` (with what they own or were granted in `database`, the
+ * walk's last database, about to be left), so the data check's copy meets the server as the base
+ * state had it. Returns why the data check cannot run, or undefined.
+ */
+async function dropRolesSince(db: ThrowawayDatabase, before: Set<string> | null, database: string): Promise<string | undefined> {
+  const created = added(before, await serverRoles(db));
+  if (created.length === 0) return undefined;
+  try {
+    await withClient({ ...db.connection, database }, async (c) => {
+      for (const role of created) {
+        const id = `"${role.replace(/"/g, '""')}"`;
+        await c.query(`DROP OWNED BY ${id}`);
+        await c.query(`DROP ROLE ${id}`);
+      }
+    });
+    return undefined;
+  } catch (err) {
+    return `the role(s) the round trips created (${created.join(', ')}) could not be removed before the data check: ${(err as Error).message}`;
+  }
 }

@@ -143,6 +143,7 @@ export class RoundTripper {
     if (revisions.length) await this.tree.setup(this.timeoutMs);
     let state = revisions.length ? await this.snapshot() : null;
 
+    let rolesBefore: Set<string> | null = null; // at the start of the revision being walked
     const recover = async (expected: SchemaState, why: StepFailure): Promise<SchemaState> => {
       // A killed step can leave a backend running with locks held: end it first.
       if (why.kind === 'timeout') await this.terminateOthers();
@@ -153,7 +154,10 @@ export class RoundTripper {
       const stamped = await this.versions();
       const want = headsWithin(nodes, applied);
       if (now && expected.equals(now) && stamped !== null && stamped.join() === want.join()) return now;
-      // Unknown state: build a fresh database up to what should be applied, from empty.
+      // Unknown state: build a fresh database up to what should be applied, from empty. Roles
+      // this revision created outlive the database it leaves: drop them, or the rebuild's
+      // upgrade meets them again.
+      await this.dropRoles(added(rolesBefore, await this.roles()));
       current = await databaseWith(this.db, this.tree, nodes, applied, this.timeoutMs);
       await this.connect(current);
       return this.snapshot();
@@ -172,8 +176,12 @@ export class RoundTripper {
       this.progress({ phase: 'roundtrip', message: `round-trip ${label}`, index: tick(), total });
       const s0 = state!;
 
-      // 1. upgrade
+      // 1. upgrade (roles are cluster-wide, outside any snapshot: compared on their own)
+      const roles0 = await this.roles();
+      rolesBefore = roles0;
       let failure = await this.step(r, 'upgrade', () => this.tree.upgrade(rev, this.timeoutMs), rev);
+      const roles1 = await this.roles();
+      this.db.adoptRoles(added(roles0, roles1));
       if (failure) {
         blocked.add(rev);
         upgradeFindings.push(findingFrom(failure, `upgrade of ${rev} fails: ${failure.message}`, { revision: rev, file: node.file }));
@@ -212,9 +220,21 @@ export class RoundTripper {
         r.differences.push(line);
         roundtripFindings.push({ severity: 'error', revision: rev, file: node.file, message: line });
       }
+      const roles0b = await this.roles();
+      for (const role of added(roles0, roles0b)) {
+        const line = `downgrade of ${rev} leaves role ${role}, which its upgrade created: drop it in downgrade() (DROP ROLE ${role})`;
+        r.differences.push(line);
+        roundtripFindings.push({ severity: 'error', revision: rev, file: node.file, message: line });
+      }
+      for (const role of added(roles0b, roles0)) {
+        const line = `downgrade of ${rev} drops role ${role}, which existed before its upgrade`;
+        r.differences.push(line);
+        roundtripFindings.push({ severity: 'error', revision: rev, file: node.file, message: line });
+      }
 
       // 3. upgrade again, must give back S1
       failure = await this.step(r, 'reupgrade', () => this.tree.upgrade(rev, this.timeoutMs), rev);
+      this.db.adoptRoles(added(roles0b, await this.roles()));
       if (failure) {
         roundtripFindings.push(findingFrom(failure, `re-upgrade of ${rev} after its downgrade fails: ${failure.message}`, { revision: rev, file: node.file }));
         state = await recover(s1, failure);
@@ -272,6 +292,22 @@ export class RoundTripper {
     };
   }
 
+  /** Drops `roles` with what they own or were granted in the current database (about to be left). */
+  private async dropRoles(roles: string[]): Promise<void> {
+    for (const role of roles) {
+      await this.client!.query(`DROP OWNED BY ${quoteIdent(role)}; DROP ROLE ${quoteIdent(role)}`).catch(() => {});
+    }
+  }
+
+  /** Role names on the server (the gate's own connection). */
+  private async roles(): Promise<Set<string> | null> {
+    try {
+      return new Set((await this.client!.query<{ r: string }>('SELECT rolname AS r FROM pg_roles')).rows.map((x) => x.r));
+    } catch {
+      return null; // the connection is gone: the step's own failure says why
+    }
+  }
+
   /** The revisions the version table holds, sorted; null when it cannot be read. */
   private async versions(): Promise<string[] | null> {
     const vt = this.tree.versionTable ?? { schema: null, name: 'alembic_version' };
@@ -293,6 +329,9 @@ export class RoundTripper {
       .catch(() => {});
   }
 }
+
+/** Roles in `after` that `before` lacks, sorted; none when either could not be read. */
+export const added = (before: Set<string> | null, after: Set<string> | null): string[] => (before && after ? [...after].filter((x) => !before.has(x)).sort() : []);
 
 const quoteIdent = (name: string): string => `"${name.replace(/"/g, '""')}"`;
 

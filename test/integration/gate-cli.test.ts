@@ -492,6 +492,25 @@ describe('alembic-gate check: verdicts', () => {
   });
 });
 
+describe('alembic-gate check: roles (cluster-wide objects)', () => {
+  const role = 'ag_fixture_reporting';
+  const roleExists = async () => (await query('SELECT 1 FROM pg_roles WHERE rolname = $1', [role])).length === 1;
+
+  it('role-created: a migration that creates a role passes, twice in a row on the same server, and the role is gone after each run', async () => {
+    expect(await roleExists()).toBe(false);
+    expectPassed(await gate('role-created'));
+    expect(await roleExists()).toBe(false);
+    expectPassed(await gate('role-created'));
+    expect(await roleExists()).toBe(false);
+  });
+
+  it('role-leaky: a downgrade that forgets its role is a roundtrip finding naming it', async () => {
+    const report = expectFailed(await gate('role-leaky'), ['roundtrip']);
+    expect(messages(check(report, 'roundtrip').findings)).toContain(`downgrade of d4e5f6a1b2c3 leaves role ${role}, which its upgrade created`);
+    expect(await roleExists()).toBe(false);
+  });
+});
+
 describe('alembic-gate check: could not run (exit 2)', () => {
   it('--config missing.ini names the path', async () => {
     expectCouldNotRun(await gate('clean', { args: ['--config', 'missing.ini'] }), 'missing.ini', '--config');
