@@ -82,8 +82,13 @@ describe('parseInputs', () => {
     [{ 'postgres-version': 'latest' }, "Input 'postgres-version': 'latest' is not a PostgreSQL version"],
     [{ 'step-timeout': 'forever' }, "Input 'step-timeout': 'forever' is not a duration"],
     [{ 'database-url-env': 'OK_NAME, 1BAD' }, "Input 'database-url-env': '1BAD' is not an environment variable name."],
+    [{ 'foreign-connections': 'allow' }, "Input 'foreign-connections': 'allow' is not one of redirect, refuse."],
   ] as [Partial<RawInputs>, string][])('rejects %o naming the input', (over, message) => {
     expect(() => parseInputs(raw(over))).toThrow(message);
+  });
+
+  it('takes foreign-connections refuse', () => {
+    expect(parseInputs(raw({ 'foreign-connections': 'refuse' })).foreignConnections).toBe('refuse');
   });
 
   it('parses lists, booleans and durations', () => {
