@@ -43,6 +43,8 @@ export interface ThrowawayDatabase {
    * on a shared server dispose() drops them too, and the next run can create them again.
    */
   adoptRoles(names: Iterable<string>): void;
+  /** The roles adopted so far. */
+  ownRoles(): string[];
   /** Pid of the server process this provider started (local, embedded); absent otherwise. */
   serverPid?: number;
   /** Temp dir holding the cluster and its socket (local, embedded); removed by dispose(). */

@@ -88,6 +88,10 @@ export function makeThrowawayDatabase(spec: ThrowawaySpec): ThrowawayDatabase {
       for (const n of names) roles.add(n);
     },
 
+    ownRoles() {
+      return [...roles];
+    },
+
     async dropDatabase(name) {
       if (!owned.has(name)) {
         throw new Error(`refusing to drop database "${name}": it was not created by this run`);

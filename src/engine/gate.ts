@@ -222,8 +222,10 @@ async function gate(options: GateOptions, progress: ProgressSink, report: Report
       }
       const rolesBefore = await serverRoles(db);
       try {
-        for (const t of targets) await base.upgrade(t, options.stepTimeoutMs);
-        db.adoptRoles(added(rolesBefore, await serverRoles(db)));
+        let touchedRoles = false;
+        for (const t of targets) touchedRoles = (await base.upgrade(t, options.stepTimeoutMs)).catalogWrite === true || touchedRoles;
+        // Only when a step ran a role statement: on a shared server other runs' roles come and go.
+        if (touchedRoles) db.adoptRoles(added(rolesBefore, await serverRoles(db)));
       } catch (err) {
         const f = describeFailure(err, base);
         if (f.kind === 'setup' || f.kind === 'config' || f.kind === 'foreign_database') {
@@ -244,7 +246,7 @@ async function gate(options: GateOptions, progress: ProgressSink, report: Report
 
   // --- data: a copy of the base state, taken before the walk touches it --------------------------
   const dataPlan = planData(options, replayAll, fresh.size, baseGraph?.nodes.size ?? 0);
-  const rolesAtBase = dataPlan.skip ? null : await serverRoles(db);
+  const rolesAtBase = new Set(db.ownRoles());
   let dataCopy: ConnectionInfo | null = null;
   if (!dataPlan.skip) {
     try {
@@ -510,17 +512,19 @@ async function serverRoles(db: ThrowawayDatabase): Promise<Set<string> | null> {
 }
 
 /**
- * Drops the roles created since `before` (with what they own or were granted in `database`, the
- * walk's last database, about to be left), so the data check's copy meets the server as the base
- * state had it. Returns why the data check cannot run, or undefined.
+ * Drops the roles the walk's migrations created (adopted since `before`), with what they own or
+ * were granted in `database`, the walk's last database, about to be left, so the data check's
+ * copy meets the server as the base state had it. Returns why the data check cannot run, or
+ * undefined.
  */
-async function dropRolesSince(db: ThrowawayDatabase, before: Set<string> | null, database: string): Promise<string | undefined> {
-  const created = added(before, await serverRoles(db));
+async function dropRolesSince(db: ThrowawayDatabase, before: Set<string>, database: string): Promise<string | undefined> {
+  const created = db.ownRoles().filter((r) => !before.has(r)).sort();
   if (created.length === 0) return undefined;
   try {
     await withClient({ ...db.connection, database }, async (c) => {
       for (const role of created) {
         const id = `"${role.replace(/"/g, '""')}"`;
+        if ((await c.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [role])).rowCount === 0) continue;
         await c.query(`DROP OWNED BY ${id}`);
         await c.query(`DROP ROLE ${id}`);
       }

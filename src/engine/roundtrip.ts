@@ -62,6 +62,12 @@ export class RoundTripper {
   private tracker: SchemaTracker | null = null;
   /** Incremental snapshots (snapshot/tracker.ts); off after they once disagreed with a whole read. */
   private incremental = true;
+  /**
+   * A step of the revision being walked ran a role statement (or another catalog write): only
+   * then are role changes its doing. Roles are cluster-wide; on a shared server another run's
+   * come and go at any time.
+   */
+  private touchedRoles = false;
 
   constructor(
     private readonly db: ThrowawayDatabase,
@@ -157,7 +163,10 @@ export class RoundTripper {
       // Unknown state: build a fresh database up to what should be applied, from empty. Roles
       // this revision created outlive the database it leaves: drop them, or the rebuild's
       // upgrade meets them again.
-      await this.dropRoles(added(rolesBefore, await this.roles()));
+      if (this.touchedRoles) {
+        const own = new Set(this.db.ownRoles());
+        await this.dropRoles(added(rolesBefore, await this.roles()).filter((r) => own.has(r)));
+      }
       current = await databaseWith(this.db, this.tree, nodes, applied, this.timeoutMs);
       await this.connect(current);
       return this.snapshot();
@@ -177,11 +186,11 @@ export class RoundTripper {
       const s0 = state!;
 
       // 1. upgrade (roles are cluster-wide, outside any snapshot: compared on their own)
+      this.touchedRoles = false;
       const roles0 = await this.roles();
       rolesBefore = roles0;
       let failure = await this.step(r, 'upgrade', () => this.tree.upgrade(rev, this.timeoutMs), rev);
-      const roles1 = await this.roles();
-      this.db.adoptRoles(added(roles0, roles1));
+      if (this.touchedRoles) this.db.adoptRoles(added(roles0, await this.roles()));
       if (failure) {
         blocked.add(rev);
         upgradeFindings.push(findingFrom(failure, `upgrade of ${rev} fails: ${failure.message}`, { revision: rev, file: node.file }));
@@ -220,7 +229,7 @@ export class RoundTripper {
         r.differences.push(line);
         roundtripFindings.push({ severity: 'error', revision: rev, file: node.file, message: line });
       }
-      const roles0b = await this.roles();
+      const roles0b = this.touchedRoles ? await this.roles() : roles0;
       for (const role of added(roles0, roles0b)) {
         const line = `downgrade of ${rev} leaves role ${role}, which its upgrade created: drop it in downgrade() (DROP ROLE ${role})`;
         r.differences.push(line);
@@ -234,7 +243,7 @@ export class RoundTripper {
 
       // 3. upgrade again, must give back S1
       failure = await this.step(r, 'reupgrade', () => this.tree.upgrade(rev, this.timeoutMs), rev);
-      this.db.adoptRoles(added(roles0b, await this.roles()));
+      if (this.touchedRoles) this.db.adoptRoles(added(roles0b, await this.roles()));
       if (failure) {
         roundtripFindings.push(findingFrom(failure, `re-upgrade of ${rev} after its downgrade fails: ${failure.message}`, { revision: rev, file: node.file }));
         state = await recover(s1, failure);
@@ -268,6 +277,7 @@ export class RoundTripper {
     try {
       const done = await this.clock.time('stepsMs', fn);
       if (done.catalogWrite) this.tracker?.markStale();
+      if (done.catalogWrite) this.touchedRoles = true;
       failure = await this.unpersisted(name, rev);
     } catch (err) {
       failure = describeFailure(err, this.tree);
