@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import { runGate } from './engine/gate.js';
 import { DEFAULT_SEED_ROWS, parseSeedRows, type GateOptions, type ProgressEvent } from './engine/options.js';
 import { GitRepo } from './git/git.js';
+import { badVariableName } from './alembic/worker-env.js';
 import { renderMarkdown } from './report/markdown.js';
 import { renderText } from './report/text.js';
 import { CHECK_IDS, type CheckId, type Report } from './report/types.js';
@@ -42,6 +43,9 @@ Options:
   --step-timeout <sec>    stop an Alembic step that runs longer (default 600)
   --url-env <NAME>        also put the database URL in this environment variable (repeatable;
                           DATABASE_URL always gets it)
+  --pass-env <NAME>       give the project's Python this environment variable although its name
+                          looks like a secret (TOKEN, SECRET, PASSWORD, KEY...) or the runner's
+                          (INPUT_*, ACTIONS_*, GITHUB_TOKEN...); repeatable
   --head <ref>            check this commit instead of the working tree
   -h, --help              show this help
   --version               print the version
@@ -90,6 +94,7 @@ export async function main(argv: string[]): Promise<number> {
         'fail-on': { type: 'string' },
         'step-timeout': { type: 'string' },
         'url-env': { type: 'string', multiple: true },
+        'pass-env': { type: 'string', multiple: true },
         head: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean' },
@@ -130,6 +135,9 @@ export async function main(argv: string[]): Promise<number> {
     }
     const urlEnv = (values['url-env'] as string[] | undefined) ?? [];
     for (const n of urlEnv) if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(n)) throw new UserError(`--url-env: "${n}" is not an environment variable name`);
+    const passEnv = (values['pass-env'] as string[] | undefined) ?? [];
+    const badPass = badVariableName(passEnv);
+    if (badPass !== undefined) throw new UserError(`--pass-env: "${badPass}" is not an environment variable name (pass one name per --pass-env)`);
     options = {
       repoRoot: cwd,
       workingDirectory: cwd,
@@ -144,6 +152,7 @@ export async function main(argv: string[]): Promise<number> {
       failOn: failOn as CheckId[],
       stepTimeoutMs: timeout * 1000,
       urlEnvVars: urlEnv,
+      passEnv,
       flaskApp: values['flask-app'] as string | undefined,
       allowIrreversible: Boolean(values['allow-irreversible']),
       bootstrap: values.bootstrap as string | undefined,

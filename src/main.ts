@@ -82,6 +82,7 @@ export async function run(deps: Partial<RunDeps> = {}): Promise<void> {
       failOn: inputs.failOn,
       stepTimeoutMs: inputs.stepTimeoutMs,
       urlEnvVars: inputs.databaseUrlEnv,
+      passEnv: inputs.passEnv,
       flaskApp: inputs.flaskApp,
       allowIrreversible: inputs.allowIrreversible,
       bootstrap: inputs.bootstrap,

@@ -3,6 +3,7 @@
 // behind it. A bad value fails with a message that names the input and the accepted values.
 import * as core from '@actions/core';
 import { CHECK_IDS, type CheckId } from '../report/types.js';
+import { badVariableName } from '../alembic/worker-env.js';
 import { DEFAULT_SEED_ROWS, MAX_SEED_ROWS, parseSeedRows, type ProviderName, type RoundtripScope } from '../engine/options.js';
 
 export type CommentMode = 'always' | 'on-failure' | 'never';
@@ -14,6 +15,8 @@ export interface ActionInputs {
   databaseUrl?: string;
   /** Extra environment variable names that receive the throwaway database URL. */
   databaseUrlEnv: string[];
+  /** Environment variables the project's Python gets although their names look like secrets or the runner's. */
+  passEnv: string[];
   provider: ProviderName;
   postgresVersion?: string;
   roundtrip: RoundtripScope;
@@ -42,6 +45,7 @@ export type RawInputs = Record<
   | 'python'
   | 'database-url'
   | 'database-url-env'
+  | 'pass-env'
   | 'provider'
   | 'postgres-version'
   | 'roundtrip'
@@ -77,6 +81,7 @@ export function readInputs(): ActionInputs {
     python: core.getInput('python'),
     'database-url': core.getInput('database-url'),
     'database-url-env': core.getInput('database-url-env'),
+    'pass-env': core.getInput('pass-env'),
     provider: core.getInput('provider'),
     'postgres-version': core.getInput('postgres-version'),
     roundtrip: core.getInput('roundtrip'),
@@ -121,6 +126,9 @@ export function parseInputs(raw: RawInputs): ActionInputs {
   for (const n of envNames) {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(n)) throw new InputError('database-url-env', `'${n}' is not an environment variable name.`);
   }
+  const passEnv = splitList(get('pass-env'));
+  const badPass = badVariableName(passEnv);
+  if (badPass !== undefined) throw new InputError('pass-env', `'${badPass}' is not an environment variable name; list names separated by commas or newlines.`);
 
   return {
     workingDirectory: get('working-directory') || '.',
@@ -128,6 +136,7 @@ export function parseInputs(raw: RawInputs): ActionInputs {
     python: get('python') || 'python3',
     databaseUrl,
     databaseUrlEnv: envNames,
+    passEnv,
     provider,
     postgresVersion,
     roundtrip: oneOf('roundtrip', get('roundtrip') || 'new', ROUNDTRIPS),

@@ -39,11 +39,13 @@ export class SourceTree {
     readonly layout: TreeLayout,
     private readonly python: string,
     private readonly urlEnvVars: string[],
+    /** Variables the worker gets whatever their names (--pass-env). */
+    private readonly passEnv: readonly string[] = [],
   ) {}
 
   /** Starts Python, loads alembic.ini and every revision file. */
   async start(): Promise<void> {
-    this.worker = await AlembicWorker.start({ python: this.python, cwd: this.root, label: this.label });
+    this.worker = await AlembicWorker.start({ python: this.python, cwd: this.root, label: this.label, passEnv: this.passEnv });
     const at = (p: string | null) => (p === null ? null : join(this.root, p));
     const l = this.layout;
     const loaded = await this.worker.load(at(l.config)!, this.root, { shape: l.shape, ini: at(l.ini), toml: at(l.toml), cwd: at(l.cwd)!, ...(l.flaskApp ? { flaskApp: l.flaskApp } : {}) });

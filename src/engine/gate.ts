@@ -135,7 +135,7 @@ async function gate(options: GateOptions, progress: ProgressSink, report: Report
 
   // --- start the database and both workers at once ---------------------------------------------
   progress({ phase: 'provision', message: 'starting a throwaway PostgreSQL and the Python workers' });
-  const head = new SourceTree('head', headRoot, layout, options.python, options.urlEnvVars);
+  const head = new SourceTree('head', headRoot, layout, options.python, options.urlEnvVars, options.passEnv);
   resources.add(() => head.close());
   const dbPromise = clock.time('provisionMs', () =>
     provisionDatabase({ provider: options.provider, databaseUrl: options.databaseUrl, postgresVersion: options.postgresVersion }),
@@ -144,7 +144,7 @@ async function gate(options: GateOptions, progress: ProgressSink, report: Report
   const basePromise = clock.time('baseWorkerMs', async () => {
     const root = await exportTree(repo, baseSha, 'base', resources);
     if (!existsSync(join(root, iniRel))) return null; // the base has no Alembic setup yet
-    const tree = new SourceTree('base', root, layout, options.python, options.urlEnvVars);
+    const tree = new SourceTree('base', root, layout, options.python, options.urlEnvVars, options.passEnv);
     resources.add(() => tree.close());
     await tree.start();
     return tree;
@@ -256,7 +256,7 @@ async function gate(options: GateOptions, progress: ProgressSink, report: Report
       db,
       tree: head,
       spawnTree: async () => {
-        const tree = new SourceTree('head', headRoot, layout, options.python, options.urlEnvVars);
+        const tree = new SourceTree('head', headRoot, layout, options.python, options.urlEnvVars, options.passEnv);
         await tree.start();
         return tree;
       },

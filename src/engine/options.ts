@@ -40,6 +40,8 @@ export interface GateOptions {
   stepTimeoutMs: number;
   /** Extra environment variable names that receive the throwaway database URL (DATABASE_URL always does). */
   urlEnvVars: string[];
+  /** Environment variables the Python worker gets although the gate withholds them by default (secret-looking names, runner variables). */
+  passEnv?: string[];
 }
 
 export interface ProgressEvent {

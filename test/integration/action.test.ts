@@ -53,7 +53,7 @@ async function fixture(name: string): Promise<Fixture> {
 }
 
 /** Runs `node dist/index.js` asynchronously (the fake GitHub lives in this process and must keep answering). */
-async function runAction(f: Fixture, inputs: Record<string, string> = {}): Promise<ActionResult> {
+async function runAction(f: Fixture, inputs: Record<string, string> = {}, extraEnv: NodeJS.ProcessEnv = {}): Promise<ActionResult> {
   const runDir = mkdtempSync(join(tmp, 'run-'));
   const event = {
     action: 'synchronize',
@@ -98,6 +98,7 @@ async function runAction(f: Fixture, inputs: Record<string, string> = {}): Promi
     RUNNER_TEMP: runDir,
     // The runner keeps hyphens: INPUT_WORKING-DIRECTORY.
     ...Object.fromEntries(Object.entries(allInputs).map(([k, v]) => [`INPUT_${k.replace(/ /g, '_').toUpperCase()}`, v])),
+    ...extraEnv,
   };
   const { code, stdout, stderr } = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
     execFile(process.execPath, [join(ROOT, 'dist', 'index.js')], { cwd: f.dir, env, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
@@ -194,6 +195,30 @@ describe('the action on a pull request (dist/index.js, real engine)', () => {
     const withoutCode = body.replace(/(`{3,})[^\n]*\n[\s\S]*?\n\s*\1/g, '').replace(/`+[^`\n]*`+/g, '');
     expect(withoutCode).not.toMatch(/@octocat/);
     for (const line of body.split('\n').filter((l) => l.startsWith('|'))) expect(line.trimEnd().endsWith('|')).toBe(true);
+  });
+
+  it("a migration that prints os.environ gets none of the runner's secrets; pass-env variables reach it", async () => {
+    const secrets = {
+      GITHUB_TOKEN: 'ghs_jobtoken_0123456789',
+      ACTIONS_RUNTIME_TOKEN: 'runtime_token_0123456789',
+      ACTIONS_ID_TOKEN_REQUEST_TOKEN: 'oidc_request_token_0123456789',
+      ACTIONS_ID_TOKEN_REQUEST_URL: 'https://oidc.example/token?x=1',
+    };
+    const r = await runAction(await fixture('prints-environ'), { comment: 'always', 'pass-env': 'DEPLOY_KEY' }, { ...secrets, DEPLOY_KEY: 'deploy-key-value' });
+    expect(r.code, explain(r)).toBe(1);
+    expect(r.outputs.status).toBe('fail');
+    const report = readFileSync(r.outputs.report!, 'utf8');
+    const body = ours()[0]!.body;
+    // the migration ran and printed its environment (PATH is there), the pass-env variable reached it
+    expect(report).toContain("'PATH':");
+    expect(report).toContain('DEPLOY_KEY passed: yes');
+    const stdout = r.stdout.replace(/^::add-mask::.*$/gm, '');
+    for (const value of [...Object.values(secrets), gh.token]) {
+      for (const [where, text] of Object.entries({ report, body, summary: r.summary, stdout, stderr: r.stderr })) {
+        expect(text.includes(value), `${value} in ${where}`).toBe(false);
+      }
+    }
+    for (const name of ['INPUT_GITHUB-TOKEN', 'GITHUB_OUTPUT', 'GITHUB_STEP_SUMMARY', 'ACTIONS_RUNTIME_TOKEN']) expect(report).not.toContain(`'${name}'`);
   });
 
   it('refuses pull_request_target without the opt-in', async () => {

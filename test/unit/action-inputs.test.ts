@@ -9,6 +9,7 @@ function raw(over: Partial<RawInputs> = {}): RawInputs {
     python: '',
     'database-url': '',
     'database-url-env': '',
+    'pass-env': '',
     provider: '',
     'postgres-version': '',
     roundtrip: '',
@@ -35,6 +36,7 @@ describe('parseInputs', () => {
       python: 'python3',
       databaseUrl: undefined,
       databaseUrlEnv: [],
+      passEnv: [],
       provider: 'auto',
       postgresVersion: undefined,
       roundtrip: 'new',
@@ -80,6 +82,7 @@ describe('parseInputs', () => {
     [{ 'postgres-version': 'latest' }, "Input 'postgres-version': 'latest' is not a PostgreSQL version"],
     [{ 'step-timeout': 'forever' }, "Input 'step-timeout': 'forever' is not a duration"],
     [{ 'database-url-env': 'OK_NAME, 1BAD' }, "Input 'database-url-env': '1BAD' is not an environment variable name."],
+    [{ 'pass-env': 'API_KEY\nNOT-A-NAME' }, "Input 'pass-env': 'NOT-A-NAME' is not an environment variable name; list names separated by commas or newlines."],
   ] as [Partial<RawInputs>, string][])('rejects %o naming the input', (over, message) => {
     expect(() => parseInputs(raw(over))).toThrow(message);
   });
@@ -91,6 +94,7 @@ describe('parseInputs', () => {
         'allow-pull-request-target': 'TRUE',
         'step-timeout': '90s',
         'database-url-env': 'SQLALCHEMY_URL\nAPP_DB',
+        'pass-env': 'SENTRY_AUTH_TOKEN, API_KEY',
         comment: 'Always',
       }),
     );
@@ -98,6 +102,7 @@ describe('parseInputs', () => {
     expect(i.allowPullRequestTarget).toBe(true);
     expect(i.stepTimeoutMs).toBe(90_000);
     expect(i.databaseUrlEnv).toEqual(['SQLALCHEMY_URL', 'APP_DB']);
+    expect(i.passEnv).toEqual(['SENTRY_AUTH_TOKEN', 'API_KEY']);
     expect(i.comment).toBe('always');
   });
 
