@@ -9,6 +9,7 @@ import { GitRepo } from './git/git.js';
 import { badVariableName } from './alembic/worker-env.js';
 import { renderMarkdown } from './report/markdown.js';
 import { renderText } from './report/text.js';
+import { escapeLog, escapeLogLines, neutralizeCommandLines } from './report/escape.js';
 import { CHECK_IDS, type CheckId, type Report } from './report/types.js';
 import { UserError } from './util/errors.js';
 import { VERSION } from './version.js';
@@ -164,7 +165,7 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
 
-  const progress = process.stderr.isTTY ? (e: ProgressEvent) => process.stderr.write(`\r\x1b[2K${e.index ? `[${e.index}/${e.total}] ` : ''}${e.message}`) : () => {};
+  const progress = process.stderr.isTTY ? (e: ProgressEvent) => process.stderr.write(`\r\x1b[2K${e.index ? `[${e.index}/${e.total}] ` : ''}${escapeLog(e.message)}`) : () => {};
   const report = await runGate(options, progress);
   if (process.stderr.isTTY) process.stderr.write('\r\x1b[2K');
 
@@ -176,8 +177,10 @@ export async function main(argv: string[]): Promise<number> {
       return 2;
     }
   }
-  process.stdout.write(render(report, format));
-  if (report.status === 'error' && format === 'json') process.stderr.write(`alembic-gate: ${report.error}\n`);
+  // JSON escapes control characters itself; text and markdown may carry multi-line repository text.
+  const out = render(report, format);
+  process.stdout.write(format === 'json' ? out : neutralizeCommandLines(out));
+  if (report.status === 'error' && format === 'json') process.stderr.write(`alembic-gate: ${escapeLogLines(report.error ?? '')}\n`);
   return report.status === 'pass' ? 0 : report.status === 'fail' ? 1 : 2;
 }
 

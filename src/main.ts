@@ -14,6 +14,7 @@ import { annotationsOf, crashReport, outcomeOf } from './action/outcome.js';
 import { runGate } from './engine/gate.js';
 import type { GateOptions, ProgressSink } from './engine/options.js';
 import { renderMarkdown } from './report/markdown.js';
+import { escapeLog, escapeLogLines } from './report/escape.js';
 import type { Report } from './report/types.js';
 import { GitHubApiError, IssueComments, upsertStickyComment } from './github/comment.js';
 import { linkSha, pullRequestNumber, readRunContext, type RunContext } from './github/event.js';
@@ -97,7 +98,7 @@ export async function run(deps: Partial<RunDeps> = {}): Promise<void> {
         core.startGroup(`alembic-gate: ${phase}`);
       }
       const count = event.index !== undefined && event.total !== undefined ? ` [${event.index}/${event.total}]` : '';
-      core.info(`${event.message}${count}`);
+      core.info(`${escapeLog(event.message)}${count}`);
     };
     try {
       report = await gate(options, progress);
@@ -150,10 +151,12 @@ async function publish(report: Report, inputs: ActionInputs, ctx: RunContext, wo
     }
 
     for (const a of annotationsOf(report)) {
-      const props = { title: a.title, file: a.file, startLine: a.startLine };
-      if (a.level === 'error') core.error(a.message, props);
-      else if (a.level === 'warning') core.warning(a.message, props);
-      else core.notice(a.message, props);
+      // core encodes newlines in the message; control characters are shown as text.
+      const props = { title: escapeLog(a.title), file: escapeLog(a.file), startLine: a.startLine };
+      const message = escapeLogLines(a.message);
+      if (a.level === 'error') core.error(message, props);
+      else if (a.level === 'warning') core.warning(message, props);
+      else core.notice(message, props);
     }
     core.endGroup();
 
@@ -163,7 +166,7 @@ async function publish(report: Report, inputs: ActionInputs, ctx: RunContext, wo
     core.endGroup();
   }
 
-  if (outcome.failing) core.setFailed(outcome.message ?? 'alembic-gate failed');
+  if (outcome.failing) core.setFailed(escapeLogLines(outcome.message ?? 'alembic-gate failed'));
   else core.info('alembic-gate: migrations pass');
 }
 

@@ -106,3 +106,33 @@ export function blobUrl(repoUrl: string | undefined, sha: string | undefined, fi
 export function link(text: string, url: string | undefined): string {
   return url ? `[${escapeInline(text)}](${url})` : escapeInline(text);
 }
+
+/**
+ * Untrusted text for one line of a job log or terminal: newlines and control characters shown
+ * as `\n`, `\x1b`, `\u202e`, so the text cannot start a line with a workflow command
+ * (`::warning::`, `::add-mask::`, `::stop-commands::`) nor send ANSI / OSC sequences.
+ */
+export function escapeLog(s: string): string {
+  // eslint-disable-next-line no-control-regex
+  return s.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (c) => {
+    if (c === '\n') return '\\n';
+    if (c === '\r') return '\\r';
+    if (c === '\t') return '\t';
+    const code = c.charCodeAt(0);
+    return code < 0x100 ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
+  });
+}
+
+/** Multi-line untrusted text for a log or terminal: lines kept, but none starts a workflow command; control characters escaped. */
+export function escapeLogLines(s: string): string {
+  return s
+    .replace(/\r\n?/g, '\n')
+    .split('\n')
+    .map((line) => escapeLog(line).replace(/^(\s*)::/, '$1\u200b::'))
+    .join('\n');
+}
+
+/** Rendered output whose repository text is already free of control characters: no line may start a workflow command. */
+export function neutralizeCommandLines(s: string): string {
+  return s.replace(/^([ \t]*)::/gm, '$1\u200b::');
+}

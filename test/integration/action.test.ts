@@ -221,6 +221,17 @@ describe('the action on a pull request (dist/index.js, real engine)', () => {
     for (const name of ['INPUT_GITHUB-TOKEN', 'GITHUB_OUTPUT', 'GITHUB_STEP_SUMMARY', 'ACTIONS_RUNTIME_TOKEN']) expect(report).not.toContain(`'${name}'`);
   });
 
+  it('a hostile revision message and error output cannot forge workflow commands or terminal escapes in the log', async () => {
+    const r = await runAction(await fixture('hostile-log'), { comment: 'always' });
+    expect(r.code, explain(r)).toBe(1);
+    const log = `${r.stdout}\n${r.stderr}`;
+    expect(log).toContain('pwned'); // the message is in the log, as text
+    expect(log).not.toMatch(/^\s*::warning::pwned/m);
+    expect(log).not.toContain('\x1b');
+    expect(log).not.toContain('\x07');
+    expect(r.stdout).toMatch(/^::error.*::.*pwned-error/m); // the annotation keeps it, encoded on one line
+  });
+
   it('refuses pull_request_target without the opt-in', async () => {
     const f = await fixture('clean');
     const runDir = mkdtempSync(join(tmp, 'prt-'));
