@@ -6,9 +6,10 @@ import { parseArgs } from 'node:util';
 import { runGate } from './engine/gate.js';
 import { DEFAULT_SEED_ROWS, parseSeedRows, type GateOptions, type ProgressEvent } from './engine/options.js';
 import { GitRepo } from './git/git.js';
-import { badVariableName } from './alembic/worker-env.js';
+import { badVariableName, secretLookingValues } from './alembic/worker-env.js';
 import { renderMarkdown } from './report/markdown.js';
 import { renderText } from './report/text.js';
+import { redactDeep, redactText, secretList } from './report/redact.js';
 import { escapeLog, escapeLogLines, neutralizeCommandLines } from './report/escape.js';
 import { CHECK_IDS, type CheckId, type Report } from './report/types.js';
 import { UserError } from './util/errors.js';
@@ -166,7 +167,8 @@ export async function main(argv: string[]): Promise<number> {
   }
 
   const progress = process.stderr.isTTY ? (e: ProgressEvent) => process.stderr.write(`\r\x1b[2K${e.index ? `[${e.index}/${e.total}] ` : ''}${escapeLog(e.message)}`) : () => {};
-  const report = await runGate(options, progress);
+  const secrets = secretList({ urls: [options.databaseUrl], guessed: secretLookingValues(process.env) });
+  const report = redactDeep(await runGate(options, (e) => progress({ ...e, message: redactText(e.message, secrets) })), secrets);
   if (process.stderr.isTTY) process.stderr.write('\r\x1b[2K');
 
   if (values.output) {

@@ -14,6 +14,8 @@ import { annotationsOf, crashReport, outcomeOf } from './action/outcome.js';
 import { runGate } from './engine/gate.js';
 import type { GateOptions, ProgressSink } from './engine/options.js';
 import { renderMarkdown } from './report/markdown.js';
+import { redactDeep, redactText, secretList } from './report/redact.js';
+import { secretLookingValues } from './alembic/worker-env.js';
 import { escapeLog, escapeLogLines } from './report/escape.js';
 import type { Report } from './report/types.js';
 import { GitHubApiError, IssueComments, upsertStickyComment } from './github/comment.js';
@@ -44,6 +46,8 @@ export async function run(deps: Partial<RunDeps> = {}): Promise<void> {
     return;
   }
 
+  // What the PR's code printed may hold secrets it found (in /proc, in files): never publish them.
+  const secrets = secretList({ known: [inputs.githubToken], urls: [inputs.databaseUrl], guessed: secretLookingValues(process.env) });
   const workingDirectory = resolve(inputs.workingDirectory);
   let report: Report;
   try {
@@ -98,7 +102,7 @@ export async function run(deps: Partial<RunDeps> = {}): Promise<void> {
         core.startGroup(`alembic-gate: ${phase}`);
       }
       const count = event.index !== undefined && event.total !== undefined ? ` [${event.index}/${event.total}]` : '';
-      core.info(`${escapeLog(event.message)}${count}`);
+      core.info(`${escapeLog(redactText(event.message, secrets))}${count}`);
     };
     try {
       report = await gate(options, progress);
@@ -117,7 +121,7 @@ export async function run(deps: Partial<RunDeps> = {}): Promise<void> {
     });
   }
 
-  await publish(report, inputs, ctx, workingDirectory);
+  await publish(redactDeep(report, secrets), inputs, ctx, workingDirectory);
 }
 
 /** Everything after the gate: JSON report, outputs, summary, annotations, comment, verdict. */

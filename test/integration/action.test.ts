@@ -212,6 +212,10 @@ describe('the action on a pull request (dist/index.js, real engine)', () => {
     // the migration ran and printed its environment (PATH is there), the pass-env variable reached it
     expect(report).toContain("'PATH':");
     expect(report).toContain('DEPLOY_KEY passed: yes');
+    // the pass-env value reached the migration, and what it printed of it is redacted
+    expect(report).toContain("'DEPLOY_KEY': '***'");
+    expect(report).not.toContain('deploy-key-value');
+    expect(body).not.toContain('deploy-key-value');
     const stdout = r.stdout.replace(/^::add-mask::.*$/gm, '');
     for (const value of [...Object.values(secrets), gh.token]) {
       for (const [where, text] of Object.entries({ report, body, summary: r.summary, stdout, stderr: r.stderr })) {
