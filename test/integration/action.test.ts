@@ -83,6 +83,8 @@ async function runAction(f: Fixture, inputs: Record<string, string> = {}, extraE
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
+    // the second Python stack, when the suite runs on it
+    ...(process.env.PYTHONPATH ? { PYTHONPATH: process.env.PYTHONPATH } : {}),
     GITHUB_ACTIONS: 'true',
     CI: 'true',
     GITHUB_EVENT_NAME: 'pull_request',
@@ -216,6 +218,9 @@ describe('the action on a pull request (dist/index.js, real engine)', () => {
     expect(report).toContain("'DEPLOY_KEY': '***'");
     expect(report).not.toContain('deploy-key-value');
     expect(body).not.toContain('deploy-key-value');
+    // read from the gate's own /proc/<pid>/environ, the tokens are still redacted
+    expect(report).toContain('INPUT_GITHUB-TOKEN=***');
+    expect(report).toContain('ACTIONS_RUNTIME_TOKEN=***');
     const stdout = r.stdout.replace(/^::add-mask::.*$/gm, '');
     for (const value of [...Object.values(secrets), gh.token]) {
       for (const [where, text] of Object.entries({ report, body, summary: r.summary, stdout, stderr: r.stderr })) {
