@@ -19,12 +19,17 @@ export function neutralizeMentions(s: string): string {
   return s.replace(/@(?=[A-Za-z0-9_-])/g, `@${ZWJ}`);
 }
 
+/** Bare URLs and `www.` must not become links: a zero-width joiner breaks `://` and `www.`. */
+export function neutralizeAutolinks(s: string): string {
+  return s.replace(/:\/\//g, `:${ZWJ}//`).replace(/\b(www)\./gi, `$1${ZWJ}.`);
+}
+
 /**
  * For text inside HTML (a `<summary>`): entities only, since markdown is not parsed there.
  * Markdown punctuation is encoded as well, in case a renderer parses it anyway; one line.
  */
 export function escapeHtml(s: string): string {
-  return neutralizeMentions(
+  return neutralizeAutolinks(neutralizeMentions(
     stripControl(s)
       .replace(/\s*\n\s*/g, ' ')
       .replace(/&/g, '&amp;')
@@ -32,7 +37,7 @@ export function escapeHtml(s: string): string {
       .replace(/>/g, '&gt;')
       .replace(/"/g, '&quot;')
       .replace(/[`*_[\]|!\\]/g, (c) => `&#${c.charCodeAt(0)};`),
-  );
+  ));
 }
 
 // Characters that open markdown structure inline. `#` is left alone (issue auto-links are harmless).
@@ -44,13 +49,13 @@ const MARKDOWN_INLINE = /[\\`*_[\]()|~!]/g;
  */
 export function escapeInline(s: string): string {
   const oneLine = stripControl(s).replace(/\s*\n\s*/g, ' ').trim();
-  return neutralizeMentions(
+  return neutralizeAutolinks(neutralizeMentions(
     oneLine
       .replace(/&/g, '&amp;')
       .replace(/</g, '&lt;')
       .replace(/>/g, '&gt;')
       .replace(MARKDOWN_INLINE, (c) => `\\${c}`),
-  );
+  ));
 }
 
 /** For untrusted text in a table cell: like escapeInline (which already escapes `|`). */
