@@ -6,8 +6,11 @@ import { parseArgs } from 'node:util';
 import { runGate } from './engine/gate.js';
 import { DEFAULT_SEED_ROWS, FOREIGN_CONNECTIONS, parseSeedRows, type GateOptions, type ProgressEvent } from './engine/options.js';
 import { GitRepo } from './git/git.js';
+import { badVariableName, secretLookingValues } from './alembic/worker-env.js';
 import { renderMarkdown } from './report/markdown.js';
 import { renderText } from './report/text.js';
+import { redactDeep, redactText, secretList } from './report/redact.js';
+import { escapeLog, escapeLogLines, neutralizeCommandLines } from './report/escape.js';
 import { CHECK_IDS, type CheckId, type Report } from './report/types.js';
 import { UserError } from './util/errors.js';
 import { VERSION } from './version.js';
@@ -44,6 +47,9 @@ Options:
                           DATABASE_URL always gets it)
   --foreign-connections <mode>  redirect (default): every database env.py, the models or a
                           migration connects to lands on a throwaway twin; refuse: fail instead
+  --pass-env <NAME>       give the project's Python this environment variable although its name
+                          looks like a secret (TOKEN, SECRET, PASSWORD, KEY...) or the runner's
+                          (INPUT_*, ACTIONS_*, GITHUB_TOKEN...); repeatable
   --head <ref>            check this commit instead of the working tree
   -h, --help              show this help
   --version               print the version
@@ -93,6 +99,7 @@ export async function main(argv: string[]): Promise<number> {
         'step-timeout': { type: 'string' },
         'url-env': { type: 'string', multiple: true },
         'foreign-connections': { type: 'string' },
+        'pass-env': { type: 'string', multiple: true },
         head: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean' },
@@ -133,6 +140,9 @@ export async function main(argv: string[]): Promise<number> {
     }
     const urlEnv = (values['url-env'] as string[] | undefined) ?? [];
     for (const n of urlEnv) if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(n)) throw new UserError(`--url-env: "${n}" is not an environment variable name`);
+    const passEnv = (values['pass-env'] as string[] | undefined) ?? [];
+    const badPass = badVariableName(passEnv);
+    if (badPass !== undefined) throw new UserError(`--pass-env: "${badPass}" is not an environment variable name (pass one name per --pass-env)`);
     options = {
       repoRoot: cwd,
       workingDirectory: cwd,
@@ -148,6 +158,7 @@ export async function main(argv: string[]): Promise<number> {
       stepTimeoutMs: timeout * 1000,
       urlEnvVars: urlEnv,
       foreignConnections: oneOf('foreign-connections', (values['foreign-connections'] as string) ?? 'redirect', FOREIGN_CONNECTIONS),
+      passEnv,
       flaskApp: values['flask-app'] as string | undefined,
       allowIrreversible: Boolean(values['allow-irreversible']),
       bootstrap: values.bootstrap as string | undefined,
@@ -159,8 +170,9 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
 
-  const progress = process.stderr.isTTY ? (e: ProgressEvent) => process.stderr.write(`\r\x1b[2K${e.index ? `[${e.index}/${e.total}] ` : ''}${e.message}`) : () => {};
-  const report = await runGate(options, progress);
+  const progress = process.stderr.isTTY ? (e: ProgressEvent) => process.stderr.write(`\r\x1b[2K${e.index ? `[${e.index}/${e.total}] ` : ''}${escapeLog(e.message)}`) : () => {};
+  const secrets = secretList({ urls: [options.databaseUrl], guessed: secretLookingValues(process.env) });
+  const report = redactDeep(await runGate(options, (e) => progress({ ...e, message: redactText(e.message, secrets) })), secrets);
   if (process.stderr.isTTY) process.stderr.write('\r\x1b[2K');
 
   if (values.output) {
@@ -171,8 +183,10 @@ export async function main(argv: string[]): Promise<number> {
       return 2;
     }
   }
-  process.stdout.write(render(report, format));
-  if (report.status === 'error' && format === 'json') process.stderr.write(`alembic-gate: ${report.error}\n`);
+  // JSON escapes control characters itself; text and markdown may carry multi-line repository text.
+  const out = render(report, format);
+  process.stdout.write(format === 'json' ? out : neutralizeCommandLines(out));
+  if (report.status === 'error' && format === 'json') process.stderr.write(`alembic-gate: ${escapeLogLines(report.error ?? '')}\n`);
   return report.status === 'pass' ? 0 : report.status === 'fail' ? 1 : 2;
 }
 

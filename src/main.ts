@@ -14,6 +14,9 @@ import { annotationsOf, crashReport, outcomeOf } from './action/outcome.js';
 import { runGate } from './engine/gate.js';
 import type { GateOptions, ProgressSink } from './engine/options.js';
 import { renderMarkdown } from './report/markdown.js';
+import { redactDeep, redactText, secretList } from './report/redact.js';
+import { secretLookingValues } from './alembic/worker-env.js';
+import { escapeLog, escapeLogLines } from './report/escape.js';
 import type { Report } from './report/types.js';
 import { GitHubApiError, IssueComments, upsertStickyComment } from './github/comment.js';
 import { linkSha, pullRequestNumber, readRunContext, type RunContext } from './github/event.js';
@@ -43,6 +46,8 @@ export async function run(deps: Partial<RunDeps> = {}): Promise<void> {
     return;
   }
 
+  // What the PR's code printed may hold secrets it found (in /proc, in files): never publish them.
+  const secrets = secretList({ known: [inputs.githubToken], urls: [inputs.databaseUrl], guessed: secretLookingValues(process.env) });
   const workingDirectory = resolve(inputs.workingDirectory);
   let report: Report;
   try {
@@ -83,6 +88,7 @@ export async function run(deps: Partial<RunDeps> = {}): Promise<void> {
       stepTimeoutMs: inputs.stepTimeoutMs,
       urlEnvVars: inputs.databaseUrlEnv,
       foreignConnections: inputs.foreignConnections,
+      passEnv: inputs.passEnv,
       flaskApp: inputs.flaskApp,
       allowIrreversible: inputs.allowIrreversible,
       bootstrap: inputs.bootstrap,
@@ -97,7 +103,7 @@ export async function run(deps: Partial<RunDeps> = {}): Promise<void> {
         core.startGroup(`alembic-gate: ${phase}`);
       }
       const count = event.index !== undefined && event.total !== undefined ? ` [${event.index}/${event.total}]` : '';
-      core.info(`${event.message}${count}`);
+      core.info(`${escapeLog(redactText(event.message, secrets))}${count}`);
     };
     try {
       report = await gate(options, progress);
@@ -116,7 +122,7 @@ export async function run(deps: Partial<RunDeps> = {}): Promise<void> {
     });
   }
 
-  await publish(report, inputs, ctx, workingDirectory);
+  await publish(redactDeep(report, secrets), inputs, ctx, workingDirectory);
 }
 
 /** Everything after the gate: JSON report, outputs, summary, annotations, comment, verdict. */
@@ -150,10 +156,12 @@ async function publish(report: Report, inputs: ActionInputs, ctx: RunContext, wo
     }
 
     for (const a of annotationsOf(report)) {
-      const props = { title: a.title, file: a.file, startLine: a.startLine };
-      if (a.level === 'error') core.error(a.message, props);
-      else if (a.level === 'warning') core.warning(a.message, props);
-      else core.notice(a.message, props);
+      // core encodes newlines in the message; control characters are shown as text.
+      const props = { title: escapeLog(a.title), file: escapeLog(a.file), startLine: a.startLine };
+      const message = escapeLogLines(a.message);
+      if (a.level === 'error') core.error(message, props);
+      else if (a.level === 'warning') core.warning(message, props);
+      else core.notice(message, props);
     }
     core.endGroup();
 
@@ -163,7 +171,7 @@ async function publish(report: Report, inputs: ActionInputs, ctx: RunContext, wo
     core.endGroup();
   }
 
-  if (outcome.failing) core.setFailed(outcome.message ?? 'alembic-gate failed');
+  if (outcome.failing) core.setFailed(escapeLogLines(outcome.message ?? 'alembic-gate failed'));
   else core.info('alembic-gate: migrations pass');
 }
 

@@ -4,6 +4,7 @@
 import * as core from '@actions/core';
 import { CHECK_IDS, type CheckId } from '../report/types.js';
 import { DEFAULT_SEED_ROWS, FOREIGN_CONNECTIONS, MAX_SEED_ROWS, parseSeedRows, type ForeignConnections, type ProviderName, type RoundtripScope } from '../engine/options.js';
+import { badVariableName } from '../alembic/worker-env.js';
 
 export type CommentMode = 'always' | 'on-failure' | 'never';
 
@@ -15,6 +16,8 @@ export interface ActionInputs {
   /** Extra environment variable names that receive the throwaway database URL. */
   databaseUrlEnv: string[];
   foreignConnections: ForeignConnections;
+  /** Environment variables the project's Python gets although their names look like secrets or the runner's. */
+  passEnv: string[];
   provider: ProviderName;
   postgresVersion?: string;
   roundtrip: RoundtripScope;
@@ -44,6 +47,7 @@ export type RawInputs = Record<
   | 'database-url'
   | 'database-url-env'
   | 'foreign-connections'
+  | 'pass-env'
   | 'provider'
   | 'postgres-version'
   | 'roundtrip'
@@ -80,6 +84,7 @@ export function readInputs(): ActionInputs {
     'database-url': core.getInput('database-url'),
     'database-url-env': core.getInput('database-url-env'),
     'foreign-connections': core.getInput('foreign-connections'),
+    'pass-env': core.getInput('pass-env'),
     provider: core.getInput('provider'),
     'postgres-version': core.getInput('postgres-version'),
     roundtrip: core.getInput('roundtrip'),
@@ -124,6 +129,9 @@ export function parseInputs(raw: RawInputs): ActionInputs {
   for (const n of envNames) {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(n)) throw new InputError('database-url-env', `'${n}' is not an environment variable name.`);
   }
+  const passEnv = splitList(get('pass-env'));
+  const badPass = badVariableName(passEnv);
+  if (badPass !== undefined) throw new InputError('pass-env', `'${badPass}' is not an environment variable name; list names separated by commas or newlines.`);
 
   return {
     workingDirectory: get('working-directory') || '.',
@@ -132,6 +140,7 @@ export function parseInputs(raw: RawInputs): ActionInputs {
     databaseUrl,
     databaseUrlEnv: envNames,
     foreignConnections: oneOf('foreign-connections', get('foreign-connections') || 'redirect', FOREIGN_CONNECTIONS),
+    passEnv,
     provider,
     postgresVersion,
     roundtrip: oneOf('roundtrip', get('roundtrip') || 'new', ROUNDTRIPS),

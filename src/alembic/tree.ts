@@ -25,6 +25,8 @@ export interface TreeConnections {
   /** redirect: any database the project names lands on the twin; refuse: only the gate's URLs are allowed. */
   mode: 'redirect' | 'refuse';
   notices: Set<string>;
+  /** Variables the worker gets whatever their names (--pass-env). */
+  passEnv: readonly string[];
 }
 
 /** Where the project's configuration is, relative to a tree's root (the same in base and head). */
@@ -60,7 +62,7 @@ export class SourceTree {
 
   /** Starts Python, loads alembic.ini and every revision file. */
   async start(): Promise<void> {
-    this.worker = await AlembicWorker.start({ python: this.python, cwd: this.root, label: this.label, onNotice: (n) => this.connections.notices.add(n) });
+    this.worker = await AlembicWorker.start({ python: this.python, cwd: this.root, label: this.label, passEnv: this.connections.passEnv, onNotice: (n) => this.connections.notices.add(n) });
     const at = (p: string | null) => (p === null ? null : join(this.root, p));
     const l = this.layout;
     const loaded = await this.worker.load(at(l.config)!, this.root, { shape: l.shape, ini: at(l.ini), toml: at(l.toml), cwd: at(l.cwd)!, ...(l.flaskApp ? { flaskApp: l.flaskApp } : {}) });

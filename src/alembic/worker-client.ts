@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { splitCommand } from '../util/command.js';
 import type { DatabaseTarget } from './tree.js';
+import { workerEnvironment } from './worker-env.js';
 
 export interface WorkerErrorInfo {
   kind: string;
@@ -118,6 +119,8 @@ export interface WorkerStartOptions {
   env?: NodeJS.ProcessEnv;
   /** What the worker reports besides results (connections it redirected). */
   onNotice?: (notice: string) => void;
+  /** Variables passed to the worker whatever their names (see worker-env.ts). */
+  passEnv?: readonly string[];
 }
 
 export class AlembicWorker {
@@ -137,7 +140,7 @@ export class AlembicWorker {
     if (argv.length === 0) throw new WorkerError({ kind: 'python', message: 'the Python command is empty: pass --python with an interpreter' }, '');
     const child = spawn(argv[0]!, [...argv.slice(1), '-u', workerScriptPath()], {
       cwd: options.cwd,
-      env: { ...process.env, ...options.env, PYTHONUNBUFFERED: '1', PYTHONDONTWRITEBYTECODE: '1' },
+      env: workerEnvironment(process.env, options.passEnv, { ...options.env, PYTHONUNBUFFERED: '1', PYTHONDONTWRITEBYTECODE: '1' }),
       stdio: ['pipe', 'pipe', 'pipe'],
       // Own process group: a wrapper such as `poetry run` has children that must die with it.
       detached: true,

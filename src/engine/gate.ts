@@ -139,7 +139,7 @@ async function gate(options: GateOptions, progress: ProgressSink, report: Report
 
   // --- start the database and both workers at once ---------------------------------------------
   progress({ phase: 'provision', message: 'starting a throwaway PostgreSQL and the Python workers' });
-  const connections: TreeConnections = { urlEnvVars: options.urlEnvVars, mode: options.foreignConnections, notices: redirectNotices };
+  const connections: TreeConnections = { urlEnvVars: options.urlEnvVars, mode: options.foreignConnections, notices: redirectNotices, passEnv: options.passEnv ?? [] };
   const head = new SourceTree('head', headRoot, layout, options.python, connections);
   resources.add(() => head.close());
   const dbPromise = clock.time('provisionMs', () =>

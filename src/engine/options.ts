@@ -45,6 +45,8 @@ export interface GateOptions {
    * twin; refuse: a connection to anything but the URLs the gate handed out fails the step.
    */
   foreignConnections: ForeignConnections;
+  /** Environment variables the Python worker gets although the gate withholds them by default (secret-looking names, runner variables). */
+  passEnv?: string[];
 }
 
 export const FOREIGN_CONNECTIONS = ['redirect', 'refuse'] as const;

@@ -19,12 +19,17 @@ export function neutralizeMentions(s: string): string {
   return s.replace(/@(?=[A-Za-z0-9_-])/g, `@${ZWJ}`);
 }
 
+/** Bare URLs and `www.` must not become links: a zero-width joiner breaks `://` and `www.`. */
+export function neutralizeAutolinks(s: string): string {
+  return s.replace(/:\/\//g, `:${ZWJ}//`).replace(/\b(www)\./gi, `$1${ZWJ}.`);
+}
+
 /**
  * For text inside HTML (a `<summary>`): entities only, since markdown is not parsed there.
  * Markdown punctuation is encoded as well, in case a renderer parses it anyway; one line.
  */
 export function escapeHtml(s: string): string {
-  return neutralizeMentions(
+  return neutralizeAutolinks(neutralizeMentions(
     stripControl(s)
       .replace(/\s*\n\s*/g, ' ')
       .replace(/&/g, '&amp;')
@@ -32,7 +37,7 @@ export function escapeHtml(s: string): string {
       .replace(/>/g, '&gt;')
       .replace(/"/g, '&quot;')
       .replace(/[`*_[\]|!\\]/g, (c) => `&#${c.charCodeAt(0)};`),
-  );
+  ));
 }
 
 // Characters that open markdown structure inline. `#` is left alone (issue auto-links are harmless).
@@ -44,13 +49,13 @@ const MARKDOWN_INLINE = /[\\`*_[\]()|~!]/g;
  */
 export function escapeInline(s: string): string {
   const oneLine = stripControl(s).replace(/\s*\n\s*/g, ' ').trim();
-  return neutralizeMentions(
+  return neutralizeAutolinks(neutralizeMentions(
     oneLine
       .replace(/&/g, '&amp;')
       .replace(/</g, '&lt;')
       .replace(/>/g, '&gt;')
       .replace(MARKDOWN_INLINE, (c) => `\\${c}`),
-  );
+  ));
 }
 
 /** For untrusted text in a table cell: like escapeInline (which already escapes `|`). */
@@ -105,4 +110,34 @@ export function blobUrl(repoUrl: string | undefined, sha: string | undefined, fi
 /** A markdown link whose text is untrusted; the URL is built by us (blobUrl). */
 export function link(text: string, url: string | undefined): string {
   return url ? `[${escapeInline(text)}](${url})` : escapeInline(text);
+}
+
+/**
+ * Untrusted text for one line of a job log or terminal: newlines and control characters shown
+ * as `\n`, `\x1b`, `\u202e`, so the text cannot start a line with a workflow command
+ * (`::warning::`, `::add-mask::`, `::stop-commands::`) nor send ANSI / OSC sequences.
+ */
+export function escapeLog(s: string): string {
+  // eslint-disable-next-line no-control-regex
+  return s.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (c) => {
+    if (c === '\n') return '\\n';
+    if (c === '\r') return '\\r';
+    if (c === '\t') return '\t';
+    const code = c.charCodeAt(0);
+    return code < 0x100 ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
+  });
+}
+
+/** Multi-line untrusted text for a log or terminal: lines kept, but none starts a workflow command; control characters escaped. */
+export function escapeLogLines(s: string): string {
+  return s
+    .replace(/\r\n?/g, '\n')
+    .split('\n')
+    .map((line) => escapeLog(line).replace(/^(\s*)::/, '$1\u200b::'))
+    .join('\n');
+}
+
+/** Rendered output whose repository text is already free of control characters: no line may start a workflow command. */
+export function neutralizeCommandLines(s: string): string {
+  return s.replace(/^([ \t]*)::/gm, '$1\u200b::');
 }

@@ -53,7 +53,7 @@ async function fixture(name: string): Promise<Fixture> {
 }
 
 /** Runs `node dist/index.js` asynchronously (the fake GitHub lives in this process and must keep answering). */
-async function runAction(f: Fixture, inputs: Record<string, string> = {}): Promise<ActionResult> {
+async function runAction(f: Fixture, inputs: Record<string, string> = {}, extraEnv: NodeJS.ProcessEnv = {}): Promise<ActionResult> {
   const runDir = mkdtempSync(join(tmp, 'run-'));
   const event = {
     action: 'synchronize',
@@ -83,6 +83,8 @@ async function runAction(f: Fixture, inputs: Record<string, string> = {}): Promi
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
+    // the second Python stack, when the suite runs on it
+    ...(process.env.PYTHONPATH ? { PYTHONPATH: process.env.PYTHONPATH } : {}),
     GITHUB_ACTIONS: 'true',
     CI: 'true',
     GITHUB_EVENT_NAME: 'pull_request',
@@ -98,6 +100,7 @@ async function runAction(f: Fixture, inputs: Record<string, string> = {}): Promi
     RUNNER_TEMP: runDir,
     // The runner keeps hyphens: INPUT_WORKING-DIRECTORY.
     ...Object.fromEntries(Object.entries(allInputs).map(([k, v]) => [`INPUT_${k.replace(/ /g, '_').toUpperCase()}`, v])),
+    ...extraEnv,
   };
   const { code, stdout, stderr } = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
     execFile(process.execPath, [join(ROOT, 'dist', 'index.js')], { cwd: f.dir, env, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
@@ -194,6 +197,48 @@ describe('the action on a pull request (dist/index.js, real engine)', () => {
     const withoutCode = body.replace(/(`{3,})[^\n]*\n[\s\S]*?\n\s*\1/g, '').replace(/`+[^`\n]*`+/g, '');
     expect(withoutCode).not.toMatch(/@octocat/);
     for (const line of body.split('\n').filter((l) => l.startsWith('|'))) expect(line.trimEnd().endsWith('|')).toBe(true);
+  });
+
+  it("a migration that prints os.environ gets none of the runner's secrets; pass-env variables reach it", async () => {
+    const secrets = {
+      GITHUB_TOKEN: 'ghs_jobtoken_0123456789',
+      ACTIONS_RUNTIME_TOKEN: 'runtime_token_0123456789',
+      ACTIONS_ID_TOKEN_REQUEST_TOKEN: 'oidc_request_token_0123456789',
+      ACTIONS_ID_TOKEN_REQUEST_URL: 'https://oidc.example/token?x=1',
+    };
+    const r = await runAction(await fixture('prints-environ'), { comment: 'always', 'pass-env': 'DEPLOY_KEY' }, { ...secrets, DEPLOY_KEY: 'deploy-key-value' });
+    expect(r.code, explain(r)).toBe(1);
+    expect(r.outputs.status).toBe('fail');
+    const report = readFileSync(r.outputs.report!, 'utf8');
+    const body = ours()[0]!.body;
+    // the migration ran and printed its environment (PATH is there), the pass-env variable reached it
+    expect(report).toContain("'PATH':");
+    expect(report).toContain('DEPLOY_KEY passed: yes');
+    // the pass-env value reached the migration, and what it printed of it is redacted
+    expect(report).toContain("'DEPLOY_KEY': '***'");
+    expect(report).not.toContain('deploy-key-value');
+    expect(body).not.toContain('deploy-key-value');
+    // read from the gate's own /proc/<pid>/environ, the tokens are still redacted
+    expect(report).toContain('INPUT_GITHUB-TOKEN=***');
+    expect(report).toContain('ACTIONS_RUNTIME_TOKEN=***');
+    const stdout = r.stdout.replace(/^::add-mask::.*$/gm, '');
+    for (const value of [...Object.values(secrets), gh.token]) {
+      for (const [where, text] of Object.entries({ report, body, summary: r.summary, stdout, stderr: r.stderr })) {
+        expect(text.includes(value), `${value} in ${where}`).toBe(false);
+      }
+    }
+    for (const name of ['INPUT_GITHUB-TOKEN', 'GITHUB_OUTPUT', 'GITHUB_STEP_SUMMARY', 'ACTIONS_RUNTIME_TOKEN']) expect(report).not.toContain(`'${name}'`);
+  });
+
+  it('a hostile revision message and error output cannot forge workflow commands or terminal escapes in the log', async () => {
+    const r = await runAction(await fixture('hostile-log'), { comment: 'always' });
+    expect(r.code, explain(r)).toBe(1);
+    const log = `${r.stdout}\n${r.stderr}`;
+    expect(log).toContain('pwned'); // the message is in the log, as text
+    expect(log).not.toMatch(/^\s*::warning::pwned/m);
+    expect(log).not.toContain('\x1b');
+    expect(log).not.toContain('\x07');
+    expect(r.stdout).toMatch(/^::error.*::.*pwned-error/m); // the annotation keeps it, encoded on one line
   });
 
   it('refuses pull_request_target without the opt-in', async () => {

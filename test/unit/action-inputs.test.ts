@@ -10,6 +10,7 @@ function raw(over: Partial<RawInputs> = {}): RawInputs {
     'database-url': '',
     'database-url-env': '',
     'foreign-connections': '',
+    'pass-env': '',
     provider: '',
     'postgres-version': '',
     roundtrip: '',
@@ -37,6 +38,7 @@ describe('parseInputs', () => {
       databaseUrl: undefined,
       databaseUrlEnv: [],
       foreignConnections: 'redirect',
+      passEnv: [],
       provider: 'auto',
       postgresVersion: undefined,
       roundtrip: 'new',
@@ -83,6 +85,7 @@ describe('parseInputs', () => {
     [{ 'step-timeout': 'forever' }, "Input 'step-timeout': 'forever' is not a duration"],
     [{ 'database-url-env': 'OK_NAME, 1BAD' }, "Input 'database-url-env': '1BAD' is not an environment variable name."],
     [{ 'foreign-connections': 'allow' }, "Input 'foreign-connections': 'allow' is not one of redirect, refuse."],
+    [{ 'pass-env': 'API_KEY\nNOT-A-NAME' }, "Input 'pass-env': 'NOT-A-NAME' is not an environment variable name; list names separated by commas or newlines."],
   ] as [Partial<RawInputs>, string][])('rejects %o naming the input', (over, message) => {
     expect(() => parseInputs(raw(over))).toThrow(message);
   });
@@ -98,6 +101,7 @@ describe('parseInputs', () => {
         'allow-pull-request-target': 'TRUE',
         'step-timeout': '90s',
         'database-url-env': 'SQLALCHEMY_URL\nAPP_DB',
+        'pass-env': 'SENTRY_AUTH_TOKEN, API_KEY',
         comment: 'Always',
       }),
     );
@@ -105,6 +109,7 @@ describe('parseInputs', () => {
     expect(i.allowPullRequestTarget).toBe(true);
     expect(i.stepTimeoutMs).toBe(90_000);
     expect(i.databaseUrlEnv).toEqual(['SQLALCHEMY_URL', 'APP_DB']);
+    expect(i.passEnv).toEqual(['SENTRY_AUTH_TOKEN', 'API_KEY']);
     expect(i.comment).toBe('always');
   });
 
