@@ -5393,6 +5393,35 @@ function splitCommand(command) {
   return out;
 }
 
+// src/alembic/worker-env.ts
+var RUNNER_PREFIXES = ["INPUT_", "STATE_", "ACTIONS_"];
+var RUNNER_NAMES = /* @__PURE__ */ new Set(["GITHUB_TOKEN", "GH_TOKEN", "GITHUB_OUTPUT", "GITHUB_ENV", "GITHUB_PATH", "GITHUB_STEP_SUMMARY", "GITHUB_STATE"]);
+var SECRET_WORDS = /(TOKEN|SECRET|PASSWORD|PASSWD|PASSPHRASE|CREDENTIAL|CREDENTIALS|KEY|KEYS|AUTH|PRIVATE|COOKIE)$/;
+function looksSecret(name) {
+  return name.toUpperCase().split(/[^A-Z0-9]+/).some((part) => SECRET_WORDS.test(part));
+}
+function isRunnerVariable(name) {
+  const upper = name.toUpperCase();
+  return RUNNER_NAMES.has(upper) || RUNNER_PREFIXES.some((p) => upper.startsWith(p));
+}
+function passesToWorker(name, passEnv = []) {
+  if (passEnv.includes(name)) return true;
+  return !isRunnerVariable(name) && !looksSecret(name);
+}
+function workerEnvironment(parent, passEnv = [], extra = {}) {
+  const env = {};
+  for (const [name, value] of Object.entries(parent)) {
+    if (value !== void 0 && passesToWorker(name, passEnv)) env[name] = value;
+  }
+  return { ...env, ...extra };
+}
+function secretLookingValues(parent) {
+  return Object.entries(parent).filter(([name, value]) => value && looksSecret(name)).map(([, value]) => value);
+}
+function badVariableName(names) {
+  return names.find((n) => !/^[A-Za-z_][A-Za-z0-9_]*$/.test(n));
+}
+
 // src/alembic/worker-client.ts
 var WorkerError = class extends Error {
   constructor(info, output) {
@@ -5429,7 +5458,7 @@ var AlembicWorker = class _AlembicWorker {
     if (argv.length === 0) throw new WorkerError({ kind: "python", message: "the Python command is empty: pass --python with an interpreter" }, "");
     const child = spawn(argv[0], [...argv.slice(1), "-u", workerScriptPath()], {
       cwd: options.cwd,
-      env: { ...process.env, ...options.env, PYTHONUNBUFFERED: "1", PYTHONDONTWRITEBYTECODE: "1" },
+      env: workerEnvironment(process.env, options.passEnv, { ...options.env, PYTHONUNBUFFERED: "1", PYTHONDONTWRITEBYTECODE: "1" }),
       stdio: ["pipe", "pipe", "pipe"],
       // Own process group: a wrapper such as `poetry run` has children that must die with it.
       detached: true
@@ -5686,7 +5715,7 @@ var SourceTree = class {
   versionTable = null;
   /** Starts Python, loads alembic.ini and every revision file. */
   async start() {
-    this.worker = await AlembicWorker.start({ python: this.python, cwd: this.root, label: this.label, onNotice: (n) => this.connections.notices.add(n) });
+    this.worker = await AlembicWorker.start({ python: this.python, cwd: this.root, label: this.label, passEnv: this.connections.passEnv, onNotice: (n) => this.connections.notices.add(n) });
     const at = (p) => p === null ? null : join2(this.root, p);
     const l = this.layout;
     const loaded = await this.worker.load(at(l.config), this.root, { shape: l.shape, ini: at(l.ini), toml: at(l.toml), cwd: at(l.cwd), ...l.flaskApp ? { flaskApp: l.flaskApp } : {} });
@@ -6145,6 +6174,7 @@ function errorText(err) {
 // src/db/throwaway.ts
 function makeThrowawayDatabase(spec) {
   const owned = /* @__PURE__ */ new Set([spec.database]);
+  const roles = /* @__PURE__ */ new Set();
   const at = (database) => ({ ...spec.admin, database });
   let disposing;
   const dropOwned = async () => {
@@ -6159,7 +6189,15 @@ function makeThrowawayDatabase(spec) {
         }
       })
     );
-    if (failures.length > 0) throw new Error(`could not drop throwaway database(s): ${failures.join("; ")}`);
+    for (const role of roles) {
+      try {
+        await withClient(spec.admin, (c) => c.query(`DROP ROLE IF EXISTS ${quoteIdent(role)}`));
+        roles.delete(role);
+      } catch (err) {
+        failures.push(`role ${role}: ${err.message}`);
+      }
+    }
+    if (failures.length > 0) throw new Error(`could not drop throwaway database(s) or role(s): ${failures.join("; ")}`);
   };
   return {
     provider: spec.provider,
@@ -6177,6 +6215,12 @@ function makeThrowawayDatabase(spec) {
       await createDatabaseOn(spec.admin, name, opts.template);
       owned.add(name);
       return at(name);
+    },
+    adoptRoles(names) {
+      for (const n of names) roles.add(n);
+    },
+    ownRoles() {
+      return [...roles];
     },
     async dropDatabase(name) {
       if (!owned.has(name)) {
@@ -8333,6 +8377,12 @@ var RoundTripper = class {
   tracker = null;
   /** Incremental snapshots (snapshot/tracker.ts); off after they once disagreed with a whole read. */
   incremental = true;
+  /**
+   * A step of the revision being walked ran a role statement (or another catalog write): only
+   * then are role changes its doing. Roles are cluster-wide; on a shared server another run's
+   * come and go at any time.
+   */
+  touchedRoles = false;
   async connect(target) {
     await this.close();
     const client = new esm_default.Client({ ...this.db.connection, database: target.allowed.database });
@@ -8396,12 +8446,17 @@ var RoundTripper = class {
     await this.connect(current);
     if (revisions.length) await this.tree.setup(this.timeoutMs);
     let state = revisions.length ? await this.snapshot() : null;
+    let rolesBefore = null;
     const recover = async (expected, why) => {
       if (why.kind === "timeout") await this.terminateOthers();
       const now = await this.snapshot({ whole: true }).catch(() => null);
       const stamped = await this.versions();
       const want = headsWithin(nodes, applied);
       if (now && expected.equals(now) && stamped !== null && stamped.join() === want.join()) return now;
+      if (this.touchedRoles) {
+        const own = new Set(this.db.ownRoles());
+        await this.dropRoles(added(rolesBefore, await this.roles()).filter((r) => own.has(r)));
+      }
       current = await databaseWith(this.db, this.tree, nodes, applied, this.timeoutMs);
       await this.connect(current);
       return this.snapshot();
@@ -8418,7 +8473,11 @@ var RoundTripper = class {
       }
       this.progress({ phase: "roundtrip", message: `round-trip ${label2}`, index: tick(), total });
       const s0 = state;
+      this.touchedRoles = false;
+      const roles0 = await this.roles();
+      rolesBefore = roles0;
       let failure = await this.step(r, "upgrade", () => this.tree.upgrade(rev, this.timeoutMs), rev);
+      if (this.touchedRoles) this.db.adoptRoles(added(roles0, await this.roles()));
       if (failure) {
         blocked.add(rev);
         upgradeFindings.push(findingFrom(failure, `upgrade of ${rev} fails: ${failure.message}`, { revision: rev, file: node.file }));
@@ -8454,7 +8513,19 @@ var RoundTripper = class {
         r.differences.push(line);
         roundtripFindings.push({ severity: "error", revision: rev, file: node.file, message: line });
       }
+      const roles0b = this.touchedRoles ? await this.roles() : roles0;
+      for (const role of added(roles0, roles0b)) {
+        const line = `downgrade of ${rev} leaves role ${role}, which its upgrade created: drop it in downgrade() (DROP ROLE ${role})`;
+        r.differences.push(line);
+        roundtripFindings.push({ severity: "error", revision: rev, file: node.file, message: line });
+      }
+      for (const role of added(roles0b, roles0)) {
+        const line = `downgrade of ${rev} drops role ${role}, which existed before its upgrade`;
+        r.differences.push(line);
+        roundtripFindings.push({ severity: "error", revision: rev, file: node.file, message: line });
+      }
       failure = await this.step(r, "reupgrade", () => this.tree.upgrade(rev, this.timeoutMs), rev);
+      if (this.touchedRoles) this.db.adoptRoles(added(roles0b, await this.roles()));
       if (failure) {
         roundtripFindings.push(findingFrom(failure, `re-upgrade of ${rev} after its downgrade fails: ${failure.message}`, { revision: rev, file: node.file }));
         state = await recover(s1, failure);
@@ -8486,6 +8557,7 @@ var RoundTripper = class {
     try {
       const done = await this.clock.time("stepsMs", fn);
       if (done.catalogWrite) this.tracker?.markStale();
+      if (done.catalogWrite) this.touchedRoles = true;
       failure = await this.unpersisted(name, rev);
     } catch (err) {
       failure = describeFailure(err, this.tree);
@@ -8505,6 +8577,21 @@ var RoundTripper = class {
       message: `the ${name === "reupgrade" ? "re-upgrade" : name} ${up ? "to" : "from"} ${rev} reported success, but afterwards ${table} says ${says}: nothing it did was committed. env.py never commits: under SQLAlchemy 2.0 a statement executed on the connection before context.configure() (SET search_path, a lock, a check) begins a transaction that context.begin_transaction() joins and never commits, so production would roll the migration back too. Call connection.commit() after that statement, or run it inside 'with context.begin_transaction():'.`
     };
   }
+  /** Drops `roles` with what they own or were granted in the current database (about to be left). */
+  async dropRoles(roles) {
+    for (const role of roles) {
+      await this.client.query(`DROP OWNED BY ${quoteIdent2(role)}; DROP ROLE ${quoteIdent2(role)}`).catch(() => {
+      });
+    }
+  }
+  /** Role names on the server (the gate's own connection). */
+  async roles() {
+    try {
+      return new Set((await this.client.query("SELECT rolname AS r FROM pg_roles")).rows.map((x) => x.r));
+    } catch {
+      return null;
+    }
+  }
   /** The revisions the version table holds, sorted; null when it cannot be read. */
   async versions() {
     const vt = this.tree.versionTable ?? { schema: null, name: "alembic_version" };
@@ -8522,6 +8609,7 @@ var RoundTripper = class {
     });
   }
 };
+var added = (before, after) => before && after ? [...after].filter((x) => !before.has(x)).sort() : [];
 var quoteIdent2 = (name) => `"${name.replace(/"/g, '""')}"`;
 async function databaseWith(db, tree, nodes, applied, timeoutMs) {
   const created = await db.createDatabase();
@@ -9256,7 +9344,7 @@ async function gate(options, progress, report, resources, clock, redirectNotices
     report.head = { ref: await repo.isDirty() ? "working tree (uncommitted changes included)" : "HEAD", sha: await repo.headSha() ?? "", heads: [] };
   }
   progress({ phase: "provision", message: "starting a throwaway PostgreSQL and the Python workers" });
-  const connections = { urlEnvVars: options.urlEnvVars, mode: options.foreignConnections, notices: redirectNotices };
+  const connections = { urlEnvVars: options.urlEnvVars, mode: options.foreignConnections, notices: redirectNotices, passEnv: options.passEnv ?? [] };
   const head = new SourceTree("head", headRoot, layout, options.python, connections);
   resources.add(() => head.close());
   const dbPromise = clock.time(
@@ -9328,8 +9416,11 @@ async function gate(options, progress, report, resources, clock, redirectNotices
         const how = parseBootstrap(options.bootstrap, options.workingDirectory);
         report.notices.push(await bootstrapBase(how, options.bootstrap, db, target, base, options.stepTimeoutMs));
       }
+      const rolesBefore = await serverRoles(db);
       try {
-        for (const t of targets) await base.upgrade(t, options.stepTimeoutMs);
+        let touchedRoles = false;
+        for (const t of targets) touchedRoles = (await base.upgrade(t, options.stepTimeoutMs)).catalogWrite === true || touchedRoles;
+        if (touchedRoles) db.adoptRoles(added(rolesBefore, await serverRoles(db)));
       } catch (err) {
         const f = describeFailure(err, base);
         if (f.kind === "setup" || f.kind === "config" || f.kind === "foreign_database") {
@@ -9346,6 +9437,7 @@ If the first revision expects tables that no revision creates (made by create_al
   }
   await base?.close();
   const dataPlan = planData(options, replayAll, fresh.size, baseGraph?.nodes.size ?? 0);
+  const rolesAtBase = new Set(db.ownRoles());
   let dataCopy = null;
   if (!dataPlan.skip) {
     try {
@@ -9415,6 +9507,7 @@ If the first revision expects tables that no revision creates (made by create_al
   );
   progress({ phase: "sql", message: "rendering the SQL of the new revisions" });
   report.sql = await clock.time("sqlMs", () => sqlPreview(head, newOrder, byRev, options.stepTimeoutMs, report.notices));
+  if (!dataPlan.skip && dataCopy) dataPlan.skip = await dropRolesSince(db, rolesAtBase, target.allowed.database);
   if (dataPlan.skip || !dataCopy) {
     report.checks.push({ id: "data", status: "skip", summary: dataPlan.skip ?? "not run", findings: [] });
   } else {
@@ -9570,6 +9663,26 @@ async function exportTree(repo, sha, label2, resources) {
   await repo.exportTree(sha, dir);
   return dir;
 }
+async function serverRoles(db) {
+  return withClient(db.connection, async (c) => new Set((await c.query("SELECT rolname AS r FROM pg_roles")).rows.map((x) => x.r))).catch(() => null);
+}
+async function dropRolesSince(db, before, database) {
+  const created = db.ownRoles().filter((r) => !before.has(r)).sort();
+  if (created.length === 0) return void 0;
+  try {
+    await withClient({ ...db.connection, database }, async (c) => {
+      for (const role of created) {
+        const id = `"${role.replace(/"/g, '""')}"`;
+        if ((await c.query("SELECT 1 FROM pg_roles WHERE rolname = $1", [role])).rowCount === 0) continue;
+        await c.query(`DROP OWNED BY ${id}`);
+        await c.query(`DROP ROLE ${id}`);
+      }
+    });
+    return void 0;
+  } catch (err) {
+    return `the role(s) the round trips created (${created.join(", ")}) could not be removed before the data check: ${err.message}`;
+  }
+}
 
 // src/engine/options.ts
 var FOREIGN_CONNECTIONS = ["redirect", "refuse"];
@@ -9592,17 +9705,20 @@ function stripControl(s) {
 function neutralizeMentions(s) {
   return s.replace(/@(?=[A-Za-z0-9_-])/g, `@${ZWJ}`);
 }
+function neutralizeAutolinks(s) {
+  return s.replace(/:\/\//g, `:${ZWJ}//`).replace(/\b(www)\./gi, `$1${ZWJ}.`);
+}
 function escapeHtml(s) {
-  return neutralizeMentions(
+  return neutralizeAutolinks(neutralizeMentions(
     stripControl(s).replace(/\s*\n\s*/g, " ").replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;").replace(/[`*_[\]|!\\]/g, (c) => `&#${c.charCodeAt(0)};`)
-  );
+  ));
 }
 var MARKDOWN_INLINE = /[\\`*_[\]()|~!]/g;
 function escapeInline(s) {
   const oneLine = stripControl(s).replace(/\s*\n\s*/g, " ").trim();
-  return neutralizeMentions(
+  return neutralizeAutolinks(neutralizeMentions(
     oneLine.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(MARKDOWN_INLINE, (c) => `\\${c}`)
-  );
+  ));
 }
 function escapeCell(s) {
   return escapeInline(s);
@@ -9636,6 +9752,21 @@ function blobUrl(repoUrl, sha, file, line) {
 }
 function link(text, url) {
   return url ? `[${escapeInline(text)}](${url})` : escapeInline(text);
+}
+function escapeLog(s) {
+  return s.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (c) => {
+    if (c === "\n") return "\\n";
+    if (c === "\r") return "\\r";
+    if (c === "	") return "	";
+    const code = c.charCodeAt(0);
+    return code < 256 ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u${code.toString(16).padStart(4, "0")}`;
+  });
+}
+function escapeLogLines(s) {
+  return s.replace(/\r\n?/g, "\n").split("\n").map((line) => escapeLog(line).replace(/^(\s*)::/, "$1\u200B::")).join("\n");
+}
+function neutralizeCommandLines(s) {
+  return s.replace(/^([ \t]*)::/gm, "$1\u200B::");
 }
 
 // src/report/markdown.ts
@@ -9977,6 +10108,51 @@ function tail2(s, n) {
   return lines.length <= n ? lines.join("\n") : [`... ${lines.length - n} lines left out`, ...lines.slice(-n)].join("\n");
 }
 
+// src/report/redact.ts
+var REDACTED = "***";
+var MIN_LENGTH = 4;
+var MIN_GUESSED_LENGTH = 8;
+function secretList(src) {
+  const out = /* @__PURE__ */ new Set();
+  const add = (v, min) => {
+    if (v && v.length >= min) out.add(v);
+  };
+  for (const v of src.known ?? []) add(v, MIN_LENGTH);
+  for (const url of src.urls ?? []) {
+    const password = urlPassword(url);
+    if (password) {
+      add(password.raw, MIN_LENGTH);
+      add(password.decoded, MIN_LENGTH);
+    }
+  }
+  for (const v of src.guessed ?? []) add(v, MIN_GUESSED_LENGTH);
+  return [...out].sort((a, b) => b.length - a.length);
+}
+function urlPassword(url) {
+  if (!url) return void 0;
+  try {
+    const raw = new URL(url).password;
+    return raw ? { raw, decoded: decodeURIComponent(raw) } : void 0;
+  } catch {
+    return void 0;
+  }
+}
+function redactText(s, secrets) {
+  let out = s;
+  for (const secret of secrets) if (out.includes(secret)) out = out.split(secret).join(REDACTED);
+  return out;
+}
+function redactDeep(value, secrets) {
+  if (secrets.length === 0) return value;
+  const walk = (v) => {
+    if (typeof v === "string") return redactText(v, secrets);
+    if (Array.isArray(v)) return v.map(walk);
+    if (v && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [redactText(k, secrets), walk(x)]));
+    return v;
+  };
+  return walk(value);
+}
+
 // src/cli.ts
 var USAGE = `Usage: alembic-gate check [options]
 
@@ -10010,6 +10186,9 @@ Options:
                           DATABASE_URL always gets it)
   --foreign-connections <mode>  redirect (default): every database env.py, the models or a
                           migration connects to lands on a throwaway twin; refuse: fail instead
+  --pass-env <NAME>       give the project's Python this environment variable although its name
+                          looks like a secret (TOKEN, SECRET, PASSWORD, KEY...) or the runner's
+                          (INPUT_*, ACTIONS_*, GITHUB_TOKEN...); repeatable
   --head <ref>            check this commit instead of the working tree
   -h, --help              show this help
   --version               print the version
@@ -10055,6 +10234,7 @@ async function main(argv) {
         "step-timeout": { type: "string" },
         "url-env": { type: "string", multiple: true },
         "foreign-connections": { type: "string" },
+        "pass-env": { type: "string", multiple: true },
         head: { type: "string" },
         help: { type: "boolean", short: "h" },
         version: { type: "boolean" }
@@ -10102,6 +10282,9 @@ ${USAGE}
     }
     const urlEnv = values["url-env"] ?? [];
     for (const n of urlEnv) if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(n)) throw new UserError(`--url-env: "${n}" is not an environment variable name`);
+    const passEnv = values["pass-env"] ?? [];
+    const badPass = badVariableName(passEnv);
+    if (badPass !== void 0) throw new UserError(`--pass-env: "${badPass}" is not an environment variable name (pass one name per --pass-env)`);
     options = {
       repoRoot: cwd,
       workingDirectory: cwd,
@@ -10117,6 +10300,7 @@ ${USAGE}
       stepTimeoutMs: timeout * 1e3,
       urlEnvVars: urlEnv,
       foreignConnections: oneOf("foreign-connections", values["foreign-connections"] ?? "redirect", FOREIGN_CONNECTIONS),
+      passEnv,
       flaskApp: values["flask-app"],
       allowIrreversible: Boolean(values["allow-irreversible"]),
       bootstrap: values.bootstrap,
@@ -10128,9 +10312,10 @@ ${USAGE}
 `);
     return 2;
   }
-  const progress = process.stderr.isTTY ? (e) => process.stderr.write(`\r\x1B[2K${e.index ? `[${e.index}/${e.total}] ` : ""}${e.message}`) : () => {
+  const progress = process.stderr.isTTY ? (e) => process.stderr.write(`\r\x1B[2K${e.index ? `[${e.index}/${e.total}] ` : ""}${escapeLog(e.message)}`) : () => {
   };
-  const report = await runGate(options, progress);
+  const secrets = secretList({ urls: [options.databaseUrl], guessed: secretLookingValues(process.env) });
+  const report = redactDeep(await runGate(options, (e) => progress({ ...e, message: redactText(e.message, secrets) })), secrets);
   if (process.stderr.isTTY) process.stderr.write("\r\x1B[2K");
   if (values.output) {
     try {
@@ -10141,8 +10326,9 @@ ${USAGE}
       return 2;
     }
   }
-  process.stdout.write(render(report, format));
-  if (report.status === "error" && format === "json") process.stderr.write(`alembic-gate: ${report.error}
+  const out = render(report, format);
+  process.stdout.write(format === "json" ? out : neutralizeCommandLines(out));
+  if (report.status === "error" && format === "json") process.stderr.write(`alembic-gate: ${escapeLogLines(report.error ?? "")}
 `);
   return report.status === "pass" ? 0 : report.status === "fail" ? 1 : 2;
 }

@@ -25045,6 +25045,35 @@ function parseSeedRows(value, name) {
   return n;
 }
 
+// src/alembic/worker-env.ts
+var RUNNER_PREFIXES = ["INPUT_", "STATE_", "ACTIONS_"];
+var RUNNER_NAMES = /* @__PURE__ */ new Set(["GITHUB_TOKEN", "GH_TOKEN", "GITHUB_OUTPUT", "GITHUB_ENV", "GITHUB_PATH", "GITHUB_STEP_SUMMARY", "GITHUB_STATE"]);
+var SECRET_WORDS = /(TOKEN|SECRET|PASSWORD|PASSWD|PASSPHRASE|CREDENTIAL|CREDENTIALS|KEY|KEYS|AUTH|PRIVATE|COOKIE)$/;
+function looksSecret(name) {
+  return name.toUpperCase().split(/[^A-Z0-9]+/).some((part) => SECRET_WORDS.test(part));
+}
+function isRunnerVariable(name) {
+  const upper = name.toUpperCase();
+  return RUNNER_NAMES.has(upper) || RUNNER_PREFIXES.some((p) => upper.startsWith(p));
+}
+function passesToWorker(name, passEnv = []) {
+  if (passEnv.includes(name)) return true;
+  return !isRunnerVariable(name) && !looksSecret(name);
+}
+function workerEnvironment(parent, passEnv = [], extra = {}) {
+  const env = {};
+  for (const [name, value] of Object.entries(parent)) {
+    if (value !== void 0 && passesToWorker(name, passEnv)) env[name] = value;
+  }
+  return { ...env, ...extra };
+}
+function secretLookingValues(parent) {
+  return Object.entries(parent).filter(([name, value]) => value && looksSecret(name)).map(([, value]) => value);
+}
+function badVariableName(names) {
+  return names.find((n) => !/^[A-Za-z_][A-Za-z0-9_]*$/.test(n));
+}
+
 // src/action/inputs.ts
 var InputError = class extends Error {
   constructor(input, message) {
@@ -25062,6 +25091,7 @@ function readInputs() {
     "database-url": getInput("database-url"),
     "database-url-env": getInput("database-url-env"),
     "foreign-connections": getInput("foreign-connections"),
+    "pass-env": getInput("pass-env"),
     provider: getInput("provider"),
     "postgres-version": getInput("postgres-version"),
     roundtrip: getInput("roundtrip"),
@@ -25100,6 +25130,9 @@ function parseInputs(raw) {
   for (const n of envNames) {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(n)) throw new InputError("database-url-env", `'${n}' is not an environment variable name.`);
   }
+  const passEnv = splitList(get("pass-env"));
+  const badPass = badVariableName(passEnv);
+  if (badPass !== void 0) throw new InputError("pass-env", `'${badPass}' is not an environment variable name; list names separated by commas or newlines.`);
   return {
     workingDirectory: get("working-directory") || ".",
     alembicConfig: get("alembic-config") || "alembic.ini",
@@ -25107,6 +25140,7 @@ function parseInputs(raw) {
     databaseUrl,
     databaseUrlEnv: envNames,
     foreignConnections: oneOf("foreign-connections", get("foreign-connections") || "redirect", FOREIGN_CONNECTIONS),
+    passEnv,
     provider,
     postgresVersion,
     roundtrip: oneOf("roundtrip", get("roundtrip") || "new", ROUNDTRIPS),
@@ -25405,7 +25439,7 @@ var AlembicWorker = class _AlembicWorker {
     if (argv.length === 0) throw new WorkerError({ kind: "python", message: "the Python command is empty: pass --python with an interpreter" }, "");
     const child = spawn(argv[0], [...argv.slice(1), "-u", workerScriptPath()], {
       cwd: options.cwd,
-      env: { ...process.env, ...options.env, PYTHONUNBUFFERED: "1", PYTHONDONTWRITEBYTECODE: "1" },
+      env: workerEnvironment(process.env, options.passEnv, { ...options.env, PYTHONUNBUFFERED: "1", PYTHONDONTWRITEBYTECODE: "1" }),
       stdio: ["pipe", "pipe", "pipe"],
       // Own process group: a wrapper such as `poetry run` has children that must die with it.
       detached: true
@@ -25662,7 +25696,7 @@ var SourceTree = class {
   versionTable = null;
   /** Starts Python, loads alembic.ini and every revision file. */
   async start() {
-    this.worker = await AlembicWorker.start({ python: this.python, cwd: this.root, label: this.label, onNotice: (n) => this.connections.notices.add(n) });
+    this.worker = await AlembicWorker.start({ python: this.python, cwd: this.root, label: this.label, passEnv: this.connections.passEnv, onNotice: (n) => this.connections.notices.add(n) });
     const at = (p) => p === null ? null : join2(this.root, p);
     const l = this.layout;
     const loaded = await this.worker.load(at(l.config), this.root, { shape: l.shape, ini: at(l.ini), toml: at(l.toml), cwd: at(l.cwd), ...l.flaskApp ? { flaskApp: l.flaskApp } : {} });
@@ -26121,6 +26155,7 @@ function errorText(err) {
 // src/db/throwaway.ts
 function makeThrowawayDatabase(spec) {
   const owned = /* @__PURE__ */ new Set([spec.database]);
+  const roles = /* @__PURE__ */ new Set();
   const at = (database) => ({ ...spec.admin, database });
   let disposing;
   const dropOwned = async () => {
@@ -26135,7 +26170,15 @@ function makeThrowawayDatabase(spec) {
         }
       })
     );
-    if (failures.length > 0) throw new Error(`could not drop throwaway database(s): ${failures.join("; ")}`);
+    for (const role of roles) {
+      try {
+        await withClient(spec.admin, (c) => c.query(`DROP ROLE IF EXISTS ${quoteIdent(role)}`));
+        roles.delete(role);
+      } catch (err) {
+        failures.push(`role ${role}: ${err.message}`);
+      }
+    }
+    if (failures.length > 0) throw new Error(`could not drop throwaway database(s) or role(s): ${failures.join("; ")}`);
   };
   return {
     provider: spec.provider,
@@ -26153,6 +26196,12 @@ function makeThrowawayDatabase(spec) {
       await createDatabaseOn(spec.admin, name, opts.template);
       owned.add(name);
       return at(name);
+    },
+    adoptRoles(names) {
+      for (const n of names) roles.add(n);
+    },
+    ownRoles() {
+      return [...roles];
     },
     async dropDatabase(name) {
       if (!owned.has(name)) {
@@ -28301,6 +28350,12 @@ var RoundTripper = class {
   tracker = null;
   /** Incremental snapshots (snapshot/tracker.ts); off after they once disagreed with a whole read. */
   incremental = true;
+  /**
+   * A step of the revision being walked ran a role statement (or another catalog write): only
+   * then are role changes its doing. Roles are cluster-wide; on a shared server another run's
+   * come and go at any time.
+   */
+  touchedRoles = false;
   async connect(target) {
     await this.close();
     const client = new esm_default.Client({ ...this.db.connection, database: target.allowed.database });
@@ -28364,12 +28419,17 @@ var RoundTripper = class {
     await this.connect(current);
     if (revisions.length) await this.tree.setup(this.timeoutMs);
     let state = revisions.length ? await this.snapshot() : null;
+    let rolesBefore = null;
     const recover = async (expected, why) => {
       if (why.kind === "timeout") await this.terminateOthers();
       const now = await this.snapshot({ whole: true }).catch(() => null);
       const stamped = await this.versions();
       const want = headsWithin(nodes, applied);
       if (now && expected.equals(now) && stamped !== null && stamped.join() === want.join()) return now;
+      if (this.touchedRoles) {
+        const own = new Set(this.db.ownRoles());
+        await this.dropRoles(added(rolesBefore, await this.roles()).filter((r) => own.has(r)));
+      }
       current = await databaseWith(this.db, this.tree, nodes, applied, this.timeoutMs);
       await this.connect(current);
       return this.snapshot();
@@ -28386,7 +28446,11 @@ var RoundTripper = class {
       }
       this.progress({ phase: "roundtrip", message: `round-trip ${label2}`, index: tick(), total });
       const s0 = state;
+      this.touchedRoles = false;
+      const roles0 = await this.roles();
+      rolesBefore = roles0;
       let failure = await this.step(r, "upgrade", () => this.tree.upgrade(rev, this.timeoutMs), rev);
+      if (this.touchedRoles) this.db.adoptRoles(added(roles0, await this.roles()));
       if (failure) {
         blocked.add(rev);
         upgradeFindings.push(findingFrom(failure, `upgrade of ${rev} fails: ${failure.message}`, { revision: rev, file: node.file }));
@@ -28422,7 +28486,19 @@ var RoundTripper = class {
         r.differences.push(line);
         roundtripFindings.push({ severity: "error", revision: rev, file: node.file, message: line });
       }
+      const roles0b = this.touchedRoles ? await this.roles() : roles0;
+      for (const role of added(roles0, roles0b)) {
+        const line = `downgrade of ${rev} leaves role ${role}, which its upgrade created: drop it in downgrade() (DROP ROLE ${role})`;
+        r.differences.push(line);
+        roundtripFindings.push({ severity: "error", revision: rev, file: node.file, message: line });
+      }
+      for (const role of added(roles0b, roles0)) {
+        const line = `downgrade of ${rev} drops role ${role}, which existed before its upgrade`;
+        r.differences.push(line);
+        roundtripFindings.push({ severity: "error", revision: rev, file: node.file, message: line });
+      }
       failure = await this.step(r, "reupgrade", () => this.tree.upgrade(rev, this.timeoutMs), rev);
+      if (this.touchedRoles) this.db.adoptRoles(added(roles0b, await this.roles()));
       if (failure) {
         roundtripFindings.push(findingFrom(failure, `re-upgrade of ${rev} after its downgrade fails: ${failure.message}`, { revision: rev, file: node.file }));
         state = await recover(s1, failure);
@@ -28454,6 +28530,7 @@ var RoundTripper = class {
     try {
       const done = await this.clock.time("stepsMs", fn);
       if (done.catalogWrite) this.tracker?.markStale();
+      if (done.catalogWrite) this.touchedRoles = true;
       failure = await this.unpersisted(name, rev);
     } catch (err) {
       failure = describeFailure(err, this.tree);
@@ -28473,6 +28550,21 @@ var RoundTripper = class {
       message: `the ${name === "reupgrade" ? "re-upgrade" : name} ${up ? "to" : "from"} ${rev} reported success, but afterwards ${table} says ${says}: nothing it did was committed. env.py never commits: under SQLAlchemy 2.0 a statement executed on the connection before context.configure() (SET search_path, a lock, a check) begins a transaction that context.begin_transaction() joins and never commits, so production would roll the migration back too. Call connection.commit() after that statement, or run it inside 'with context.begin_transaction():'.`
     };
   }
+  /** Drops `roles` with what they own or were granted in the current database (about to be left). */
+  async dropRoles(roles) {
+    for (const role of roles) {
+      await this.client.query(`DROP OWNED BY ${quoteIdent2(role)}; DROP ROLE ${quoteIdent2(role)}`).catch(() => {
+      });
+    }
+  }
+  /** Role names on the server (the gate's own connection). */
+  async roles() {
+    try {
+      return new Set((await this.client.query("SELECT rolname AS r FROM pg_roles")).rows.map((x) => x.r));
+    } catch {
+      return null;
+    }
+  }
   /** The revisions the version table holds, sorted; null when it cannot be read. */
   async versions() {
     const vt = this.tree.versionTable ?? { schema: null, name: "alembic_version" };
@@ -28490,6 +28582,7 @@ var RoundTripper = class {
     });
   }
 };
+var added = (before, after) => before && after ? [...after].filter((x) => !before.has(x)).sort() : [];
 var quoteIdent2 = (name) => `"${name.replace(/"/g, '""')}"`;
 async function databaseWith(db, tree, nodes, applied, timeoutMs) {
   const created = await db.createDatabase();
@@ -29224,7 +29317,7 @@ async function gate(options, progress, report, resources, clock, redirectNotices
     report.head = { ref: await repo.isDirty() ? "working tree (uncommitted changes included)" : "HEAD", sha: await repo.headSha() ?? "", heads: [] };
   }
   progress({ phase: "provision", message: "starting a throwaway PostgreSQL and the Python workers" });
-  const connections = { urlEnvVars: options.urlEnvVars, mode: options.foreignConnections, notices: redirectNotices };
+  const connections = { urlEnvVars: options.urlEnvVars, mode: options.foreignConnections, notices: redirectNotices, passEnv: options.passEnv ?? [] };
   const head = new SourceTree("head", headRoot, layout, options.python, connections);
   resources.add(() => head.close());
   const dbPromise = clock.time(
@@ -29296,8 +29389,11 @@ async function gate(options, progress, report, resources, clock, redirectNotices
         const how = parseBootstrap(options.bootstrap, options.workingDirectory);
         report.notices.push(await bootstrapBase(how, options.bootstrap, db, target, base, options.stepTimeoutMs));
       }
+      const rolesBefore = await serverRoles(db);
       try {
-        for (const t of targets) await base.upgrade(t, options.stepTimeoutMs);
+        let touchedRoles = false;
+        for (const t of targets) touchedRoles = (await base.upgrade(t, options.stepTimeoutMs)).catalogWrite === true || touchedRoles;
+        if (touchedRoles) db.adoptRoles(added(rolesBefore, await serverRoles(db)));
       } catch (err) {
         const f = describeFailure(err, base);
         if (f.kind === "setup" || f.kind === "config" || f.kind === "foreign_database") {
@@ -29314,6 +29410,7 @@ If the first revision expects tables that no revision creates (made by create_al
   }
   await base?.close();
   const dataPlan = planData(options, replayAll, fresh.size, baseGraph?.nodes.size ?? 0);
+  const rolesAtBase = new Set(db.ownRoles());
   let dataCopy = null;
   if (!dataPlan.skip) {
     try {
@@ -29383,6 +29480,7 @@ If the first revision expects tables that no revision creates (made by create_al
   );
   progress({ phase: "sql", message: "rendering the SQL of the new revisions" });
   report.sql = await clock.time("sqlMs", () => sqlPreview(head, newOrder, byRev, options.stepTimeoutMs, report.notices));
+  if (!dataPlan.skip && dataCopy) dataPlan.skip = await dropRolesSince(db, rolesAtBase, target.allowed.database);
   if (dataPlan.skip || !dataCopy) {
     report.checks.push({ id: "data", status: "skip", summary: dataPlan.skip ?? "not run", findings: [] });
   } else {
@@ -29538,6 +29636,26 @@ async function exportTree(repo, sha, label2, resources) {
   await repo.exportTree(sha, dir);
   return dir;
 }
+async function serverRoles(db) {
+  return withClient(db.connection, async (c) => new Set((await c.query("SELECT rolname AS r FROM pg_roles")).rows.map((x) => x.r))).catch(() => null);
+}
+async function dropRolesSince(db, before, database) {
+  const created = db.ownRoles().filter((r) => !before.has(r)).sort();
+  if (created.length === 0) return void 0;
+  try {
+    await withClient({ ...db.connection, database }, async (c) => {
+      for (const role of created) {
+        const id = `"${role.replace(/"/g, '""')}"`;
+        if ((await c.query("SELECT 1 FROM pg_roles WHERE rolname = $1", [role])).rowCount === 0) continue;
+        await c.query(`DROP OWNED BY ${id}`);
+        await c.query(`DROP ROLE ${id}`);
+      }
+    });
+    return void 0;
+  } catch (err) {
+    return `the role(s) the round trips created (${created.join(", ")}) could not be removed before the data check: ${err.message}`;
+  }
+}
 
 // src/report/escape.ts
 var ZWJ = "\u200D";
@@ -29548,17 +29666,20 @@ function stripControl(s) {
 function neutralizeMentions(s) {
   return s.replace(/@(?=[A-Za-z0-9_-])/g, `@${ZWJ}`);
 }
+function neutralizeAutolinks(s) {
+  return s.replace(/:\/\//g, `:${ZWJ}//`).replace(/\b(www)\./gi, `$1${ZWJ}.`);
+}
 function escapeHtml(s) {
-  return neutralizeMentions(
+  return neutralizeAutolinks(neutralizeMentions(
     stripControl(s).replace(/\s*\n\s*/g, " ").replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;").replace(/[`*_[\]|!\\]/g, (c) => `&#${c.charCodeAt(0)};`)
-  );
+  ));
 }
 var MARKDOWN_INLINE = /[\\`*_[\]()|~!]/g;
 function escapeInline(s) {
   const oneLine = stripControl(s).replace(/\s*\n\s*/g, " ").trim();
-  return neutralizeMentions(
+  return neutralizeAutolinks(neutralizeMentions(
     oneLine.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(MARKDOWN_INLINE, (c) => `\\${c}`)
-  );
+  ));
 }
 function escapeCell(s) {
   return escapeInline(s);
@@ -29592,6 +29713,18 @@ function blobUrl(repoUrl, sha, file, line) {
 }
 function link(text, url) {
   return url ? `[${escapeInline(text)}](${url})` : escapeInline(text);
+}
+function escapeLog(s) {
+  return s.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (c) => {
+    if (c === "\n") return "\\n";
+    if (c === "\r") return "\\r";
+    if (c === "	") return "	";
+    const code = c.charCodeAt(0);
+    return code < 256 ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u${code.toString(16).padStart(4, "0")}`;
+  });
+}
+function escapeLogLines(s) {
+  return s.replace(/\r\n?/g, "\n").split("\n").map((line) => escapeLog(line).replace(/^(\s*)::/, "$1\u200B::")).join("\n");
 }
 
 // src/report/markdown.ts
@@ -29826,6 +29959,51 @@ function truncate(blocks, max, opts) {
 `;
 }
 
+// src/report/redact.ts
+var REDACTED = "***";
+var MIN_LENGTH = 4;
+var MIN_GUESSED_LENGTH = 8;
+function secretList(src) {
+  const out = /* @__PURE__ */ new Set();
+  const add = (v, min) => {
+    if (v && v.length >= min) out.add(v);
+  };
+  for (const v of src.known ?? []) add(v, MIN_LENGTH);
+  for (const url of src.urls ?? []) {
+    const password = urlPassword(url);
+    if (password) {
+      add(password.raw, MIN_LENGTH);
+      add(password.decoded, MIN_LENGTH);
+    }
+  }
+  for (const v of src.guessed ?? []) add(v, MIN_GUESSED_LENGTH);
+  return [...out].sort((a, b) => b.length - a.length);
+}
+function urlPassword(url) {
+  if (!url) return void 0;
+  try {
+    const raw = new URL(url).password;
+    return raw ? { raw, decoded: decodeURIComponent(raw) } : void 0;
+  } catch {
+    return void 0;
+  }
+}
+function redactText(s, secrets) {
+  let out = s;
+  for (const secret of secrets) if (out.includes(secret)) out = out.split(secret).join(REDACTED);
+  return out;
+}
+function redactDeep(value, secrets) {
+  if (secrets.length === 0) return value;
+  const walk = (v) => {
+    if (typeof v === "string") return redactText(v, secrets);
+    if (Array.isArray(v)) return v.map(walk);
+    if (v && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [redactText(k, secrets), walk(x)]));
+    return v;
+  };
+  return walk(value);
+}
+
 // src/github/comment.ts
 var GitHubApiError = class extends Error {
   constructor(status, method, path, responseText) {
@@ -29966,6 +30144,7 @@ async function run3(deps = {}) {
     setFailed(errorMessage(e));
     return;
   }
+  const secrets = secretList({ known: [inputs.githubToken], urls: [inputs.databaseUrl], guessed: secretLookingValues(process.env) });
   const workingDirectory = resolve5(inputs.workingDirectory);
   let report;
   try {
@@ -30003,6 +30182,7 @@ async function run3(deps = {}) {
       stepTimeoutMs: inputs.stepTimeoutMs,
       urlEnvVars: inputs.databaseUrlEnv,
       foreignConnections: inputs.foreignConnections,
+      passEnv: inputs.passEnv,
       flaskApp: inputs.flaskApp,
       allowIrreversible: inputs.allowIrreversible,
       bootstrap: inputs.bootstrap,
@@ -30017,7 +30197,7 @@ async function run3(deps = {}) {
         startGroup(`alembic-gate: ${phase}`);
       }
       const count = event.index !== void 0 && event.total !== void 0 ? ` [${event.index}/${event.total}]` : "";
-      info(`${event.message}${count}`);
+      info(`${escapeLog(redactText(event.message, secrets))}${count}`);
     };
     try {
       report = await gate2(options, progress);
@@ -30035,7 +30215,7 @@ async function run3(deps = {}) {
       headSha: ctx.sha
     });
   }
-  await publish(report, inputs, ctx, workingDirectory);
+  await publish(redactDeep(report, secrets), inputs, ctx, workingDirectory);
 }
 async function publish(report, inputs, ctx, workingDirectory) {
   const outcome = outcomeOf(report, inputs.failOn);
@@ -30062,10 +30242,11 @@ async function publish(report, inputs, ctx, workingDirectory) {
       warning(`alembic-gate could not write the job summary: ${errorMessage(e)}`);
     }
     for (const a of annotationsOf(report)) {
-      const props = { title: a.title, file: a.file, startLine: a.startLine };
-      if (a.level === "error") error(a.message, props);
-      else if (a.level === "warning") warning(a.message, props);
-      else notice(a.message, props);
+      const props = { title: escapeLog(a.title), file: escapeLog(a.file), startLine: a.startLine };
+      const message = escapeLogLines(a.message);
+      if (a.level === "error") error(message, props);
+      else if (a.level === "warning") warning(message, props);
+      else notice(message, props);
     }
     endGroup();
     startGroup("alembic-gate: comment");
@@ -30073,7 +30254,7 @@ async function publish(report, inputs, ctx, workingDirectory) {
   } finally {
     endGroup();
   }
-  if (outcome.failing) setFailed(outcome.message ?? "alembic-gate failed");
+  if (outcome.failing) setFailed(escapeLogLines(outcome.message ?? "alembic-gate failed"));
   else info("alembic-gate: migrations pass");
 }
 async function comment(report, inputs, ctx, marker, failing, renderOpts) {
