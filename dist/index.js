@@ -26330,7 +26330,7 @@ import { chown, mkdtemp, readFile, rm as rm3, writeFile as writeFile3 } from "no
 import { randomBytes as randomBytes3 } from "node:crypto";
 import { createServer } from "node:net";
 import { tmpdir as tmpdir2 } from "node:os";
-import { dirname as dirname3, join as join6, resolve as resolve3 } from "node:path";
+import { basename as basename2, dirname as dirname3, join as join6, resolve as resolve3 } from "node:path";
 
 // src/db/initdb-cache.ts
 import { spawn as spawn2 } from "node:child_process";
@@ -26442,19 +26442,46 @@ function unprivilegedUser() {
 }
 function clusterParent(runAs, dir = tmpdir2()) {
   if (!runAs) return dir;
+  return reachableBy(runAs, dir) ? dir : "/tmp";
+}
+function reachableBy(runAs, dir) {
   let path = resolve3(dir);
   for (; ; ) {
     try {
       const st = statSync3(path);
       const bit = st.uid === runAs.uid ? 64 : st.gid === runAs.gid ? 8 : 1;
-      if (!(st.mode & bit)) return "/tmp";
+      if (!(st.mode & bit)) return false;
     } catch {
-      return "/tmp";
+      return false;
     }
     const parent = dirname3(path);
-    if (parent === path) return dir;
+    if (parent === path) return true;
     path = parent;
   }
+}
+async function runnableBinDir(binDir, runAs, tempDir, log) {
+  if (!runAs || reachableBy(runAs, binDir)) return binDir;
+  const install = dirname3(resolve3(binDir));
+  const target = join6(tempDir, "pg");
+  const linked = await copyInstall(["-al", install, target]) || await copyInstall(["-a", install, target]);
+  if (!linked) {
+    throw new Error(
+      `the PostgreSQL binaries in ${binDir} are in a directory the unprivileged user "${runAs.name}" cannot enter, and copying them to ${target} failed: install the project (and its node_modules) under a directory others can read, or run as a normal user`
+    );
+  }
+  log(`binaries: ${install} is not reachable by "${runAs.name}"; linked into the cluster directory`);
+  return join6(target, basename2(binDir));
+}
+function copyInstall(args) {
+  const to = args[args.length - 1];
+  return new Promise((done) => {
+    const p = spawn3("cp", args, { stdio: "ignore" });
+    p.once("error", () => done(false));
+    p.once("close", (code) => {
+      if (code === 0) return done(true);
+      rm3(to, { recursive: true, force: true }).then(() => done(false), () => done(false));
+    });
+  });
 }
 async function startCluster(opts) {
   const log = opts.log ?? (() => {
@@ -26499,12 +26526,13 @@ async function startCluster(opts) {
     const initArgs = ["-D", dataDir, "-A", "trust", "-U", "postgres", "-E", "UTF8", "--locale=C", "--no-sync"];
     if (opts.major >= 11) initArgs.push("--wal-segsize=1");
     if (opts.major >= 14) initArgs.push("--no-instructions");
+    const binDir = await runnableBinDir(opts.binDir, runAs, tempDir, log);
     const cacheKey = { binDir: opts.binDir, args: initArgs.slice(2), uid: runAs?.uid ?? process.getuid?.() ?? -1 };
     const fromCache = await restoreDataDir(cacheKey, dataDir);
     if (!fromCache) {
-      const init = await run(join6(opts.binDir, "initdb"), initArgs, spawnOpts);
+      const init = await run(join6(binDir, "initdb"), initArgs, spawnOpts);
       if (init.code !== 0) {
-        throw new Error(`initdb failed (${init.how}): ${tail(init.output)}${permissionHint(init.output, runAs, opts.binDir)}`);
+        throw new Error(`initdb failed (${init.how}): ${tail(init.output)}${permissionHint(init.output, runAs, binDir)}`);
       }
       await saveDataDir(cacheKey, dataDir);
     }
@@ -26547,7 +26575,7 @@ async function startCluster(opts) {
         "-c",
         "log_min_messages=warning"
       ];
-      child = spawn3(join6(opts.binDir, "postgres"), serverArgs, { ...spawnOpts, stdio: ["ignore", fd, fd] });
+      child = spawn3(join6(binDir, "postgres"), serverArgs, { ...spawnOpts, stdio: ["ignore", fd, fd] });
     } finally {
       closeSync(fd);
     }

