@@ -1308,13 +1308,13 @@ var require_util = __commonJS({
     function isFormDataLike(object) {
       return object && typeof object === "object" && typeof object.append === "function" && typeof object.delete === "function" && typeof object.get === "function" && typeof object.getAll === "function" && typeof object.has === "function" && typeof object.set === "function" && object[Symbol.toStringTag] === "FormData";
     }
-    function addAbortListener(signal, listener) {
-      if ("addEventListener" in signal) {
-        signal.addEventListener("abort", listener, { once: true });
-        return () => signal.removeEventListener("abort", listener);
+    function addAbortListener(signal2, listener) {
+      if ("addEventListener" in signal2) {
+        signal2.addEventListener("abort", listener, { once: true });
+        return () => signal2.removeEventListener("abort", listener);
       }
-      signal.addListener("abort", listener);
-      return () => signal.removeListener("abort", listener);
+      signal2.addListener("abort", listener);
+      return () => signal2.removeListener("abort", listener);
     }
     var hasToWellFormed = typeof String.prototype.toWellFormed === "function";
     var hasIsWellFormed = typeof String.prototype.isWellFormed === "function";
@@ -3371,13 +3371,13 @@ var require_data_url = __commonJS({
     }
     function collectASequenceOfCodePointsFast(char, input, position) {
       const idx = input.indexOf(char, position.position);
-      const start = position.position;
+      const start2 = position.position;
       if (idx === -1) {
         position.position = input.length;
-        return input.slice(start);
+        return input.slice(start2);
       }
       position.position = idx;
-      return input.slice(start, position.position);
+      return input.slice(start2, position.position);
     }
     function stringPercentDecode(input) {
       const bytes = encoder.encode(input);
@@ -5383,11 +5383,11 @@ var require_formdata_parser = __commonJS({
       return name;
     }
     function collectASequenceOfBytes(condition, input, position) {
-      let start = position.position;
-      while (start < input.length && condition(input[start])) {
-        ++start;
+      let start2 = position.position;
+      while (start2 < input.length && condition(input[start2])) {
+        ++start2;
       }
-      return input.subarray(position.position, position.position = start);
+      return input.subarray(position.position, position.position = start2);
     }
     function removeChars(buf, leading, trailing, predicate) {
       let lead = 0;
@@ -5400,12 +5400,12 @@ var require_formdata_parser = __commonJS({
       }
       return lead === 0 && trail === buf.length - 1 ? buf : buf.subarray(lead, trail + 1);
     }
-    function bufferStartsWith(buffer, start, position) {
-      if (buffer.length < start.length) {
+    function bufferStartsWith(buffer, start2, position) {
+      if (buffer.length < start2.length) {
         return false;
       }
-      for (let i = 0; i < start.length; i++) {
-        if (start[i] !== buffer[position.position + i]) {
+      for (let i = 0; i < start2.length; i++) {
+        if (start2[i] !== buffer[position.position + i]) {
           return false;
         }
       }
@@ -5811,8 +5811,8 @@ var require_client_h1 = __commonJS({
           },
           wasm_on_status: (p, at, len) => {
             assert(currentParser.ptr === p);
-            const start = at - currentBufferPtr + currentBufferRef.byteOffset;
-            return currentParser.onStatus(new FastBuffer(currentBufferRef.buffer, start, len)) || 0;
+            const start2 = at - currentBufferPtr + currentBufferRef.byteOffset;
+            return currentParser.onStatus(new FastBuffer(currentBufferRef.buffer, start2, len)) || 0;
           },
           wasm_on_message_begin: (p) => {
             assert(currentParser.ptr === p);
@@ -5820,13 +5820,13 @@ var require_client_h1 = __commonJS({
           },
           wasm_on_header_field: (p, at, len) => {
             assert(currentParser.ptr === p);
-            const start = at - currentBufferPtr + currentBufferRef.byteOffset;
-            return currentParser.onHeaderField(new FastBuffer(currentBufferRef.buffer, start, len)) || 0;
+            const start2 = at - currentBufferPtr + currentBufferRef.byteOffset;
+            return currentParser.onHeaderField(new FastBuffer(currentBufferRef.buffer, start2, len)) || 0;
           },
           wasm_on_header_value: (p, at, len) => {
             assert(currentParser.ptr === p);
-            const start = at - currentBufferPtr + currentBufferRef.byteOffset;
-            return currentParser.onHeaderValue(new FastBuffer(currentBufferRef.buffer, start, len)) || 0;
+            const start2 = at - currentBufferPtr + currentBufferRef.byteOffset;
+            return currentParser.onHeaderValue(new FastBuffer(currentBufferRef.buffer, start2, len)) || 0;
           },
           wasm_on_headers_complete: (p, statusCode, upgrade, shouldKeepAlive) => {
             assert(currentParser.ptr === p);
@@ -5834,8 +5834,8 @@ var require_client_h1 = __commonJS({
           },
           wasm_on_body: (p, at, len) => {
             assert(currentParser.ptr === p);
-            const start = at - currentBufferPtr + currentBufferRef.byteOffset;
-            return currentParser.onBody(new FastBuffer(currentBufferRef.buffer, start, len)) || 0;
+            const start2 = at - currentBufferPtr + currentBufferRef.byteOffset;
+            return currentParser.onBody(new FastBuffer(currentBufferRef.buffer, start2, len)) || 0;
           },
           wasm_on_message_complete: (p) => {
             assert(currentParser.ptr === p);
@@ -7067,7 +7067,7 @@ var require_client_h2 = __commonJS({
     }
     function writeH2(client, request2) {
       const session = client[kHTTP2Session];
-      const { method, path, host, upgrade, expectContinue, signal, headers: reqHeaders } = request2;
+      const { method, path, host, upgrade, expectContinue, signal: signal2, headers: reqHeaders } = request2;
       let { body } = request2;
       if (upgrade) {
         util.errorRequest(client, request2, new Error("Upgrade not supported for H2"));
@@ -7122,7 +7122,7 @@ var require_client_h2 = __commonJS({
       }
       if (method === "CONNECT") {
         session.ref();
-        stream = session.request(headers, { endStream: false, signal });
+        stream = session.request(headers, { endStream: false, signal: signal2 });
         let upgradeResponseFinished = false;
         const onResponse = (headers2) => {
           upgradeResponseFinished = true;
@@ -7199,12 +7199,12 @@ var require_client_h2 = __commonJS({
       const shouldEndStream = method === "GET" || method === "HEAD" || body === null;
       if (expectContinue) {
         headers[HTTP2_HEADER_EXPECT] = "100-continue";
-        stream = session.request(headers, { endStream: shouldEndStream, signal });
+        stream = session.request(headers, { endStream: shouldEndStream, signal: signal2 });
         stream.once("continue", writeBodyH2);
       } else {
         stream = session.request(headers, {
           endStream: shouldEndStream,
-          signal
+          signal: signal2
         });
         writeBodyH2();
       }
@@ -9283,8 +9283,8 @@ var require_retry_handler = __commonJS({
             this.abort(contentLengthError);
             return false;
           }
-          const { start, size, end = size - 1 } = contentRange;
-          if (this.start !== start || this.end != null && this.end !== end) {
+          const { start: start2, size, end = size - 1 } = contentRange;
+          if (this.start !== start2 || this.end != null && this.end !== end) {
             this.abort(
               new RequestRetryError("Content-Range mismatch", statusCode, {
                 headers,
@@ -9313,13 +9313,13 @@ var require_retry_handler = __commonJS({
               this.abort(contentLengthError);
               return false;
             }
-            const { start, size, end = size - 1 } = range;
+            const { start: start2, size, end = size - 1 } = range;
             assert(
-              start != null && Number.isFinite(start),
+              start2 != null && Number.isFinite(start2),
               "content-range mismatch"
             );
             assert(end != null && Number.isFinite(end), "invalid content-length");
-            this.start = start;
+            this.start = start2;
             this.end = end;
           }
           if (this.end == null) {
@@ -9565,11 +9565,11 @@ var require_readable = __commonJS({
       }
       async dump(opts) {
         let limit = Number.isFinite(opts?.limit) ? opts.limit : 128 * 1024;
-        const signal = opts?.signal;
-        if (signal != null && (typeof signal !== "object" || !("aborted" in signal))) {
+        const signal2 = opts?.signal;
+        if (signal2 != null && (typeof signal2 !== "object" || !("aborted" in signal2))) {
           throw new InvalidArgumentError("signal must be an AbortSignal");
         }
-        signal?.throwIfAborted();
+        signal2?.throwIfAborted();
         if (this._readableState.closeEmitted) {
           return null;
         }
@@ -9578,13 +9578,13 @@ var require_readable = __commonJS({
             this.destroy(new AbortError());
           }
           const onAbort = () => {
-            this.destroy(signal.reason ?? new AbortError());
+            this.destroy(signal2.reason ?? new AbortError());
           };
-          signal?.addEventListener("abort", onAbort);
+          signal2?.addEventListener("abort", onAbort);
           this.on("close", function() {
-            signal?.removeEventListener("abort", onAbort);
-            if (signal?.aborted) {
-              reject(signal.reason ?? new AbortError());
+            signal2?.removeEventListener("abort", onAbort);
+            if (signal2?.aborted) {
+              reject(signal2.reason ?? new AbortError());
             } else {
               resolve6(null);
             }
@@ -9645,9 +9645,9 @@ var require_readable = __commonJS({
       }
       const { _readableState: state } = consume2.stream;
       if (state.bufferIndex) {
-        const start = state.bufferIndex;
+        const start2 = state.bufferIndex;
         const end = state.buffer.length;
-        for (let n = start; n < end; n++) {
+        for (let n = start2; n < end; n++) {
           consumePush(consume2, state.buffer[n]);
         }
       } else {
@@ -9672,8 +9672,8 @@ var require_readable = __commonJS({
       }
       const buffer = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, length);
       const bufferLength = buffer.length;
-      const start = bufferLength > 2 && buffer[0] === 239 && buffer[1] === 187 && buffer[2] === 191 ? 3 : 0;
-      return buffer.utf8Slice(start, bufferLength);
+      const start2 = bufferLength > 2 && buffer[0] === 239 && buffer[1] === 187 && buffer[2] === 191 ? 3 : 0;
+      return buffer.utf8Slice(start2, bufferLength);
     }
     function chunksConcat(chunks, length) {
       if (chunks.length === 0 || length === 0) {
@@ -9810,7 +9810,7 @@ var require_api_request = __commonJS({
         if (!opts || typeof opts !== "object") {
           throw new InvalidArgumentError("invalid opts");
         }
-        const { signal, method, opaque, body, onInfo, responseHeaders, throwOnError, highWaterMark } = opts;
+        const { signal: signal2, method, opaque, body, onInfo, responseHeaders, throwOnError, highWaterMark } = opts;
         try {
           if (typeof callback !== "function") {
             throw new InvalidArgumentError("invalid callback");
@@ -9818,7 +9818,7 @@ var require_api_request = __commonJS({
           if (highWaterMark && (typeof highWaterMark !== "number" || highWaterMark < 0)) {
             throw new InvalidArgumentError("invalid highWaterMark");
           }
-          if (signal && typeof signal.on !== "function" && typeof signal.addEventListener !== "function") {
+          if (signal2 && typeof signal2.on !== "function" && typeof signal2.addEventListener !== "function") {
             throw new InvalidArgumentError("signal must be an EventEmitter or EventTarget");
           }
           if (method === "CONNECT") {
@@ -9846,7 +9846,7 @@ var require_api_request = __commonJS({
         this.onInfo = onInfo || null;
         this.throwOnError = throwOnError;
         this.highWaterMark = highWaterMark;
-        this.signal = signal;
+        this.signal = signal2;
         this.reason = null;
         this.removeAbortListener = null;
         if (util.isStream(body)) {
@@ -9996,18 +9996,18 @@ var require_abort_signal = __commonJS({
       }
       removeSignal(self);
     }
-    function addSignal(self, signal) {
+    function addSignal(self, signal2) {
       self.reason = null;
       self[kSignal] = null;
       self[kListener] = null;
-      if (!signal) {
+      if (!signal2) {
         return;
       }
-      if (signal.aborted) {
+      if (signal2.aborted) {
         abort(self);
         return;
       }
-      self[kSignal] = signal;
+      self[kSignal] = signal2;
       self[kListener] = () => {
         abort(self);
       };
@@ -10048,7 +10048,7 @@ var require_api_stream = __commonJS({
         if (!opts || typeof opts !== "object") {
           throw new InvalidArgumentError("invalid opts");
         }
-        const { signal, method, opaque, body, onInfo, responseHeaders, throwOnError } = opts;
+        const { signal: signal2, method, opaque, body, onInfo, responseHeaders, throwOnError } = opts;
         try {
           if (typeof callback !== "function") {
             throw new InvalidArgumentError("invalid callback");
@@ -10056,7 +10056,7 @@ var require_api_stream = __commonJS({
           if (typeof factory !== "function") {
             throw new InvalidArgumentError("invalid factory");
           }
-          if (signal && typeof signal.on !== "function" && typeof signal.addEventListener !== "function") {
+          if (signal2 && typeof signal2.on !== "function" && typeof signal2.addEventListener !== "function") {
             throw new InvalidArgumentError("signal must be an EventEmitter or EventTarget");
           }
           if (method === "CONNECT") {
@@ -10088,7 +10088,7 @@ var require_api_stream = __commonJS({
             this.onError(err);
           });
         }
-        addSignal(this, signal);
+        addSignal(this, signal2);
       }
       onConnect(abort, context) {
         if (this.reason) {
@@ -10264,8 +10264,8 @@ var require_api_pipeline = __commonJS({
         if (typeof handler !== "function") {
           throw new InvalidArgumentError("invalid handler");
         }
-        const { signal, method, opaque, onInfo, responseHeaders } = opts;
-        if (signal && typeof signal.on !== "function" && typeof signal.addEventListener !== "function") {
+        const { signal: signal2, method, opaque, onInfo, responseHeaders } = opts;
+        if (signal2 && typeof signal2.on !== "function" && typeof signal2.addEventListener !== "function") {
           throw new InvalidArgumentError("signal must be an EventEmitter or EventTarget");
         }
         if (method === "CONNECT") {
@@ -10318,7 +10318,7 @@ var require_api_pipeline = __commonJS({
           req.push(null);
         });
         this.res = null;
-        addSignal(this, signal);
+        addSignal(this, signal2);
       }
       onConnect(abort, context) {
         const { ret, res } = this;
@@ -10422,8 +10422,8 @@ var require_api_upgrade = __commonJS({
         if (typeof callback !== "function") {
           throw new InvalidArgumentError("invalid callback");
         }
-        const { signal, opaque, responseHeaders } = opts;
-        if (signal && typeof signal.on !== "function" && typeof signal.addEventListener !== "function") {
+        const { signal: signal2, opaque, responseHeaders } = opts;
+        if (signal2 && typeof signal2.on !== "function" && typeof signal2.addEventListener !== "function") {
           throw new InvalidArgumentError("signal must be an EventEmitter or EventTarget");
         }
         super("UNDICI_UPGRADE");
@@ -10432,7 +10432,7 @@ var require_api_upgrade = __commonJS({
         this.callback = callback;
         this.abort = null;
         this.context = null;
-        addSignal(this, signal);
+        addSignal(this, signal2);
       }
       onConnect(abort, context) {
         if (this.reason) {
@@ -10514,8 +10514,8 @@ var require_api_connect = __commonJS({
         if (typeof callback !== "function") {
           throw new InvalidArgumentError("invalid callback");
         }
-        const { signal, opaque, responseHeaders } = opts;
-        if (signal && typeof signal.on !== "function" && typeof signal.addEventListener !== "function") {
+        const { signal: signal2, opaque, responseHeaders } = opts;
+        if (signal2 && typeof signal2.on !== "function" && typeof signal2.addEventListener !== "function") {
           throw new InvalidArgumentError("signal must be an EventEmitter or EventTarget");
         }
         super("UNDICI_CONNECT");
@@ -10523,7 +10523,7 @@ var require_api_connect = __commonJS({
         this.responseHeaders = responseHeaders || null;
         this.callback = callback;
         this.abort = null;
-        addSignal(this, signal);
+        addSignal(this, signal2);
       }
       onConnect(abort, context) {
         if (this.reason) {
@@ -12843,8 +12843,8 @@ var require_request2 = __commonJS({
     var assert = __require("node:assert");
     var { getMaxListeners, setMaxListeners, getEventListeners, defaultMaxListeners } = __require("node:events");
     var kAbortController = /* @__PURE__ */ Symbol("abortController");
-    var requestFinalizer = new FinalizationRegistry2(({ signal, abort }) => {
-      signal.removeEventListener("abort", abort);
+    var requestFinalizer = new FinalizationRegistry2(({ signal: signal2, abort }) => {
+      signal2.removeEventListener("abort", abort);
     });
     var dependentControllerMap = /* @__PURE__ */ new WeakMap();
     function buildAbort(acRef) {
@@ -12886,7 +12886,7 @@ var require_request2 = __commonJS({
         let request2 = null;
         let fallbackMode = null;
         const baseUrl = environmentSettingsObject.settingsObject.baseUrl;
-        let signal = null;
+        let signal2 = null;
         if (typeof input === "string") {
           this[kDispatcher] = init.dispatcher;
           let parsedURL;
@@ -12906,7 +12906,7 @@ var require_request2 = __commonJS({
           this[kDispatcher] = init.dispatcher || input[kDispatcher];
           assert(input instanceof _Request);
           request2 = input[kState];
-          signal = input[kSignal];
+          signal2 = input[kSignal];
         }
         const origin = environmentSettingsObject.settingsObject.origin;
         let window = "client";
@@ -13055,33 +13055,33 @@ var require_request2 = __commonJS({
           }
         }
         if (init.signal !== void 0) {
-          signal = init.signal;
+          signal2 = init.signal;
         }
         this[kState] = request2;
         const ac = new AbortController();
         this[kSignal] = ac.signal;
-        if (signal != null) {
-          if (!signal || typeof signal.aborted !== "boolean" || typeof signal.addEventListener !== "function") {
+        if (signal2 != null) {
+          if (!signal2 || typeof signal2.aborted !== "boolean" || typeof signal2.addEventListener !== "function") {
             throw new TypeError(
               "Failed to construct 'Request': member signal is not of type AbortSignal."
             );
           }
-          if (signal.aborted) {
-            ac.abort(signal.reason);
+          if (signal2.aborted) {
+            ac.abort(signal2.reason);
           } else {
             this[kAbortController] = ac;
             const acRef = new WeakRef(ac);
             const abort = buildAbort(acRef);
             try {
-              if (typeof getMaxListeners === "function" && getMaxListeners(signal) === defaultMaxListeners) {
-                setMaxListeners(1500, signal);
-              } else if (getEventListeners(signal, "abort").length >= defaultMaxListeners) {
-                setMaxListeners(1500, signal);
+              if (typeof getMaxListeners === "function" && getMaxListeners(signal2) === defaultMaxListeners) {
+                setMaxListeners(1500, signal2);
+              } else if (getEventListeners(signal2, "abort").length >= defaultMaxListeners) {
+                setMaxListeners(1500, signal2);
               }
             } catch {
             }
-            util.addAbortListener(signal, abort);
-            requestFinalizer.register(ac, { signal, abort }, abort);
+            util.addAbortListener(signal2, abort);
+            requestFinalizer.register(ac, { signal: signal2, abort }, abort);
           }
         }
         this[kHeaders] = new Headers2(kConstruct);
@@ -13369,10 +13369,10 @@ var require_request2 = __commonJS({
       }
       return newRequest;
     }
-    function fromInnerRequest(innerRequest, signal, guard) {
+    function fromInnerRequest(innerRequest, signal2, guard) {
       const request2 = new Request(kConstruct);
       request2[kState] = innerRequest;
-      request2[kSignal] = signal;
+      request2[kSignal] = signal2;
       request2[kHeaders] = new Headers2(kConstruct);
       setHeadersList(request2[kHeaders], innerRequest.headersList);
       setHeadersGuard(request2[kHeaders], guard);
@@ -13479,8 +13479,8 @@ var require_request2 = __commonJS({
       {
         key: "signal",
         converter: webidl.nullableConverter(
-          (signal) => webidl.converters.AbortSignal(
-            signal,
+          (signal2) => webidl.converters.AbortSignal(
+            signal2,
             "RequestInit",
             "signal",
             { strict: false }
@@ -18323,19 +18323,19 @@ var require_eventsource_stream = __commonJS({
     var minParserItems = 1024;
     var maxParserItems = 131072;
     var bytesPerParserItem = 128;
-    function isASCIINumberBytes(buffer2, start) {
-      if (start >= buffer2.length) {
+    function isASCIINumberBytes(buffer2, start2) {
+      if (start2 >= buffer2.length) {
         return false;
       }
-      for (let i = start; i < buffer2.length; i++) {
+      for (let i = start2; i < buffer2.length; i++) {
         if (buffer2[i] < 48 || buffer2[i] > 57) {
           return false;
         }
       }
       return true;
     }
-    function isValidLastEventIdBytes(buffer2, start) {
-      for (let i = start; i < buffer2.length; i++) {
+    function isValidLastEventIdBytes(buffer2, start2) {
+      for (let i = start2; i < buffer2.length; i++) {
         if (buffer2[i] === 0) {
           return false;
         }
@@ -18638,9 +18638,9 @@ ${value}`;
         let length = 0;
         for (let i = this.lineChunkIndex; i <= this.chunkIndex; i++) {
           const chunk = this.chunks[i];
-          const start = i === this.lineChunkIndex ? this.linePos : 0;
+          const start2 = i === this.lineChunkIndex ? this.linePos : 0;
           const end = i === this.chunkIndex ? this.pos : chunk.length;
-          const slice = chunk.subarray(start, end);
+          const slice = chunk.subarray(start2, end);
           length += slice.length;
           chunks.push(slice);
         }
@@ -21865,12 +21865,12 @@ var require_buffer_reader = __commonJS({
         return result;
       }
       cstring() {
-        const start = this.offset;
-        let end = start;
+        const start2 = this.offset;
+        let end = start2;
         while (this.buffer[end++]) {
         }
         this.offset = end;
-        return this.buffer.toString(this.encoding, start, end - 1);
+        return this.buffer.toString(this.encoding, start2, end - 1);
       }
       bytes(length) {
         const result = this.buffer.slice(this.offset, this.offset + length);
@@ -23485,7 +23485,7 @@ var require_pg_pool = __commonJS({
   "node_modules/pg-pool/index.js"(exports, module) {
     "use strict";
     var EventEmitter = __require("events").EventEmitter;
-    var NOOP = function() {
+    var NOOP2 = function() {
     };
     var removeWhere = (list2, predicate) => {
       const i = list2.findIndex(predicate);
@@ -23707,7 +23707,7 @@ var require_pg_pool = __commonJS({
             }
             this._pulseQueue();
             if (!pendingItem.timedOut) {
-              pendingItem.callback(err, void 0, NOOP);
+              pendingItem.callback(err, void 0, NOOP2);
             }
           } else {
             this.log("new client connected");
@@ -23721,7 +23721,7 @@ var require_pg_pool = __commonJS({
                   client.end(() => {
                     this._pulseQueue();
                     if (!pendingItem.timedOut) {
-                      pendingItem.callback(hookErr, void 0, NOOP);
+                      pendingItem.callback(hookErr, void 0, NOOP2);
                     }
                   });
                 }
@@ -23765,7 +23765,7 @@ var require_pg_pool = __commonJS({
             this.options.verify(client, (err) => {
               if (err) {
                 client.release(err);
-                return pendingItem.callback(err, void 0, NOOP);
+                return pendingItem.callback(err, void 0, NOOP2);
               }
               pendingItem.callback(void 0, client, client.release);
             });
@@ -24974,7 +24974,7 @@ function endGroup() {
 
 // src/main.ts
 import { mkdirSync, writeFileSync } from "node:fs";
-import { join as join11, relative as relative3, resolve as resolve5, sep as sep3 } from "node:path";
+import { join as join12, relative as relative3, resolve as resolve5, sep as sep3 } from "node:path";
 import { tmpdir as tmpdir4 } from "node:os";
 import { createHash as createHash3 } from "node:crypto";
 
@@ -25363,20 +25363,170 @@ function firstLine(s) {
 }
 
 // src/engine/gate.ts
-import { existsSync as existsSync8 } from "node:fs";
+import { existsSync as existsSync9, rmSync as rmSync2 } from "node:fs";
 import { mkdtemp as mkdtemp2, rm as rm4 } from "node:fs/promises";
 import { tmpdir as tmpdir3 } from "node:os";
-import { isAbsolute, join as join9, relative as relative2, resolve as resolve4, sep as sep2 } from "node:path";
+import { isAbsolute, join as join10, relative as relative2, resolve as resolve4, sep as sep2 } from "node:path";
 
 // src/alembic/tree.ts
-import { join as join2, relative, sep } from "node:path";
+import { join as join3, relative, sep } from "node:path";
 
 // src/alembic/worker-client.ts
+import { spawn as spawn2 } from "node:child_process";
+import { existsSync as existsSync3 } from "node:fs";
+import { dirname as dirname2, join as join2 } from "node:path";
+import { fileURLToPath as fileURLToPath2 } from "node:url";
+import { createInterface } from "node:readline";
+
+// src/db/cleanup.ts
+var SIGNAL_EXIT_CODES = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 };
+var DEFAULT_TIME_CAP_MS = 1e4;
+var nextId = 1;
+var entries = /* @__PURE__ */ new Map();
+var installed = false;
+var signalled;
+function registerCleanup(fn, opts = {}) {
+  const id = nextId++;
+  entries.set(id, { fn, onExitSync: opts.onExitSync });
+  installHandlers();
+  return () => {
+    entries.delete(id);
+    if (entries.size === 0) uninstallHandlers();
+  };
+}
+async function runCleanups(opts = {}) {
+  const deadline = Date.now() + (opts.timeoutMs ?? DEFAULT_TIME_CAP_MS);
+  const ids = [...entries.keys()].reverse();
+  for (const id of ids) {
+    const entry = entries.get(id);
+    if (!entry) continue;
+    entries.delete(id);
+    const left = deadline - Date.now();
+    if (left <= 0) {
+      runSync(entry);
+      continue;
+    }
+    let timer;
+    try {
+      const outcome = await Promise.race([
+        Promise.resolve().then(entry.fn).then(() => "done"),
+        new Promise((resolve6) => {
+          timer = setTimeout(() => resolve6("timeout"), left);
+          timer.unref();
+        })
+      ]);
+      if (outcome === "timeout") {
+        process.stderr.write("alembic-gate: a cleanup did not finish in time; forcing it\n");
+        runSync(entry);
+      }
+    } catch (err) {
+      process.stderr.write(`alembic-gate: cleanup failed: ${errorText(err)}
+`);
+      runSync(entry);
+    } finally {
+      if (timer) clearTimeout(timer);
+    }
+  }
+  if (entries.size === 0) uninstallHandlers();
+}
+function runSync(entry) {
+  try {
+    entry.onExitSync?.();
+  } catch (err) {
+    process.stderr.write(`alembic-gate: cleanup failed: ${errorText(err)}
+`);
+  }
+}
+function onSignal(signal2) {
+  const code = SIGNAL_EXIT_CODES[signal2] ?? 1;
+  if (signalled) {
+    onExit();
+    process.exit(code);
+  }
+  signalled = signal2;
+  void runCleanups().finally(() => process.exit(code));
+}
+function onBeforeExit() {
+  if (entries.size > 0 && !signalled) void runCleanups();
+}
+function onExit() {
+  const ids = [...entries.keys()].reverse();
+  for (const id of ids) {
+    const entry = entries.get(id);
+    entries.delete(id);
+    if (entry) runSync(entry);
+  }
+}
+function installHandlers() {
+  if (installed) return;
+  installed = true;
+  for (const signal2 of Object.keys(SIGNAL_EXIT_CODES)) process.on(signal2, onSignal);
+  process.on("beforeExit", onBeforeExit);
+  process.on("exit", onExit);
+}
+function uninstallHandlers() {
+  if (!installed || signalled) return;
+  installed = false;
+  for (const signal2 of Object.keys(SIGNAL_EXIT_CODES)) process.off(signal2, onSignal);
+  process.off("beforeExit", onBeforeExit);
+  process.off("exit", onExit);
+}
+function errorText(err) {
+  return err instanceof Error ? err.message : String(err);
+}
+
+// src/db/sentinel.ts
 import { spawn } from "node:child_process";
 import { existsSync as existsSync2 } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { createInterface } from "node:readline";
+var child;
+var nextId2 = 1;
+var NOOP = { update: () => {
+}, remove: () => {
+} };
+function sentinelScriptPath() {
+  const here = dirname(fileURLToPath(import.meta.url));
+  return [join(here, "sentinel.js"), join(here, "..", "..", "dist", "sentinel.js")].find((p) => existsSync2(p));
+}
+function start() {
+  if (process.env.ALEMBIC_GATE_SENTINEL === "off") return null;
+  const script = sentinelScriptPath();
+  if (!script) return null;
+  try {
+    const proc = spawn(process.execPath, [script], {
+      // Its own process group: a Ctrl-C meant for the gate does not reach it; the gate cleans
+      // up after a signal itself and then closes the pipe with nothing listed.
+      detached: true,
+      stdio: ["pipe", "ignore", "ignore"],
+      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", LANG: "C" }
+    });
+    proc.on("error", () => {
+      child = null;
+    });
+    proc.stdin.on("error", () => {
+    });
+    proc.unref();
+    proc.stdin.unref?.();
+    return proc;
+  } catch {
+    return null;
+  }
+}
+function send(msg) {
+  if (!child || child.exitCode !== null || !child.stdin || child.stdin.destroyed) return;
+  child.stdin.write(JSON.stringify(msg) + "\n");
+}
+function watchOver(entry) {
+  if (child === void 0) child = start();
+  if (!child) return NOOP;
+  const id = nextId2++;
+  send({ op: "set", id, entry });
+  return {
+    update: (e) => send({ op: "set", id, entry: e }),
+    remove: () => send({ op: "remove", id })
+  };
+}
 
 // src/util/command.ts
 function splitCommand(command) {
@@ -25403,6 +25553,63 @@ function splitCommand(command) {
   return out;
 }
 
+// src/util/proctree.ts
+import { readdirSync, readFileSync } from "node:fs";
+function processTable() {
+  const table = /* @__PURE__ */ new Map();
+  let names;
+  try {
+    names = readdirSync("/proc");
+  } catch {
+    return table;
+  }
+  for (const name of names) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat2 = readFileSync(`/proc/${name}/stat`, "latin1");
+      const rest = stat2.slice(stat2.lastIndexOf(")") + 2).split(" ");
+      table.set(Number(name), { state: rest[0], ppid: Number(rest[1]) });
+    } catch {
+    }
+  }
+  return table;
+}
+function descendants(root) {
+  const table = processTable();
+  const children = /* @__PURE__ */ new Map();
+  for (const [pid, p] of table) {
+    const list2 = children.get(p.ppid) ?? [];
+    list2.push(pid);
+    children.set(p.ppid, list2);
+  }
+  const found = [];
+  const queue = [root];
+  while (queue.length > 0) {
+    for (const pid of children.get(queue.shift()) ?? []) {
+      const state = table.get(pid)?.state;
+      if (state !== "Z" && state !== "X") found.push(pid);
+      queue.push(pid);
+    }
+  }
+  return found;
+}
+function signal(pid, sig) {
+  try {
+    process.kill(pid, sig);
+  } catch {
+  }
+}
+function killTreeSync(root, group = true) {
+  for (let round = 0; round < 20; round++) {
+    const live = descendants(root);
+    if (live.length === 0) break;
+    for (const pid of live) signal(pid, "SIGSTOP");
+    for (const pid of live) signal(pid, "SIGKILL");
+  }
+  if (group) signal(-root, "SIGKILL");
+  signal(root, "SIGKILL");
+}
+
 // src/alembic/worker-client.ts
 var WorkerError = class extends Error {
   constructor(info2, output) {
@@ -25415,16 +25622,17 @@ var WorkerError = class extends Error {
   output;
 };
 var OUTPUT_TAIL = 16384;
+var MAX_TIMER_MS = 2 ** 31 - 1;
 function workerScriptPath() {
-  const here = dirname(fileURLToPath(import.meta.url));
-  const candidates = [join(here, "worker", "alembic_gate_worker.py"), join(here, "worker.py"), join(here, "..", "dist", "worker", "alembic_gate_worker.py")];
-  const found = candidates.find((p) => existsSync2(p));
+  const here = dirname2(fileURLToPath2(import.meta.url));
+  const candidates = [join2(here, "worker", "alembic_gate_worker.py"), join2(here, "worker.py"), join2(here, "..", "dist", "worker", "alembic_gate_worker.py")];
+  const found = candidates.find((p) => existsSync3(p));
   if (!found) throw new Error(`alembic-gate is incomplete: the Python worker is missing (looked in ${candidates.join(", ")})`);
   return found;
 }
 var AlembicWorker = class _AlembicWorker {
-  constructor(child, options) {
-    this.child = child;
+  constructor(child2, options) {
+    this.child = child2;
     this.options = options;
   }
   child;
@@ -25433,22 +25641,40 @@ var AlembicWorker = class _AlembicWorker {
   pending = /* @__PURE__ */ new Map();
   output = "";
   exited = null;
+  /** The Python file the worker is importing right now (its "loading" events), for timeouts. */
+  loading = null;
   versions = null;
   static async start(options) {
     const argv = splitCommand(options.python);
     if (argv.length === 0) throw new WorkerError({ kind: "python", message: "the Python command is empty: pass --python with an interpreter" }, "");
-    const child = spawn(argv[0], [...argv.slice(1), "-u", workerScriptPath()], {
+    const child2 = spawn2(argv[0], [...argv.slice(1), "-u", workerScriptPath()], {
       cwd: options.cwd,
       env: workerEnvironment(process.env, options.passEnv, { ...options.env, PYTHONUNBUFFERED: "1", PYTHONDONTWRITEBYTECODE: "1" }),
       stdio: ["pipe", "pipe", "pipe"],
       // Own process group: a wrapper such as `poetry run` has children that must die with it.
       detached: true
     });
-    const worker = new _AlembicWorker(child, options);
+    const worker = new _AlembicWorker(child2, options);
+    const unregister = registerCleanup(() => worker.close(), { onExitSync: () => worker.kill() });
+    const watchdog = child2.pid ? watchOver({ pids: [{ pid: child2.pid, signal: "SIGKILL", tree: true }] }) : void 0;
+    child2.once("error", () => {
+      if (child2.pid === void 0) {
+        unregister();
+        watchdog?.remove();
+        worker.exited ??= { code: null, signal: null };
+      }
+    });
+    child2.once("exit", () => {
+      unregister();
+      watchdog?.remove();
+      setTimeout(() => {
+        for (const stream of [child2.stdin, child2.stdout, child2.stderr]) stream?.destroy();
+      }, 200).unref();
+    });
     return worker.handshake(options.startTimeoutMs ?? 6e4);
   }
   handshake(timeoutMs) {
-    const { child, options } = this;
+    const { child: child2, options } = this;
     return new Promise((resolve6, reject) => {
       let settled = false;
       const fail = (info2) => {
@@ -25460,28 +25686,28 @@ var AlembicWorker = class _AlembicWorker {
       };
       const timer = setTimeout(
         () => fail({ kind: "python", message: `the ${options.label} tree's Python (${options.python}) did not start within ${Math.round(timeoutMs / 1e3)} s` }),
-        timeoutMs
+        Math.min(timeoutMs, MAX_TIMER_MS)
       );
-      child.on("error", (err) => {
+      child2.on("error", (err) => {
         const missing = err.code === "ENOENT";
         fail({
           kind: "python",
           message: missing ? `the Python command "${options.python}" was not found: pass --python (or set ALEMBIC_GATE_PYTHON) to an interpreter that has your project's dependencies installed` : `could not start "${options.python}": ${err.message}`
         });
       });
-      child.stderr.setEncoding("utf8");
-      child.stderr.on("data", (chunk) => {
+      child2.stderr.setEncoding("utf8");
+      child2.stderr.on("data", (chunk) => {
         this.output = (this.output + chunk).slice(-OUTPUT_TAIL);
       });
-      child.on("exit", (code, signal) => {
-        this.exited = { code, signal };
+      child2.on("exit", (code, signal2) => {
+        this.exited = { code, signal: signal2 };
         if (!settled) {
           const tail2 = this.output.trim().split("\n").slice(-5).join("\n");
-          fail({ kind: "python", message: `"${options.python}" exited (${signal ?? `code ${code}`}) before the worker started${tail2 ? `:
+          fail({ kind: "python", message: `"${options.python}" exited (${signal2 ?? `code ${code}`}) before the worker started${tail2 ? `:
 ${tail2}` : ""}` });
         }
         const err = new WorkerError(
-          { kind: "crash", message: `the ${options.label} tree's Python worker exited unexpectedly (${signal ?? `code ${code}`})` },
+          { kind: "crash", message: `the ${options.label} tree's Python worker exited unexpectedly (${signal2 ?? `code ${code}`})` },
           this.output
         );
         for (const p of this.pending.values()) {
@@ -25490,14 +25716,18 @@ ${tail2}` : ""}` });
         }
         this.pending.clear();
       });
-      child.stdin.on("error", () => {
+      child2.stdin.on("error", () => {
       });
-      const lines = createInterface({ input: child.stdout });
+      const lines = createInterface({ input: child2.stdout });
       lines.on("line", (line) => {
         let msg;
         try {
           msg = JSON.parse(line);
         } catch {
+          return;
+        }
+        if (msg.event === "loading") {
+          this.loading = msg.file ?? null;
           return;
         }
         if (msg.event === "hello") {
@@ -25541,30 +25771,35 @@ ${tail2}` : ""}` });
     if (!this.alive) return Promise.reject(new WorkerError({ kind: "crash", message: `the ${this.options.label} tree's Python worker is not running` }, this.output));
     const id = this.nextId++;
     this.output = "";
+    this.loading = null;
     return new Promise((resolve6, reject) => {
       const pending = { resolve: resolve6, reject };
       if (timeoutMs && timeoutMs > 0) {
+        const limit = Math.min(timeoutMs, MAX_TIMER_MS);
         pending.timer = setTimeout(() => {
           this.pending.delete(id);
           const out = this.output;
+          const file = this.loading;
           this.kill();
+          const what = cmd === "load" ? `loading the ${this.options.label} tree` : `${cmd}${typeof args.target === "string" ? ` ${args.target}` : ""}`;
           reject(
             new WorkerError(
               {
                 kind: "timeout",
-                message: `${cmd}${typeof args.target === "string" ? ` ${args.target}` : ""} ran longer than ${Math.round(timeoutMs / 1e3)} s and was stopped (raise the limit with --step-timeout)`
+                message: file ? `${what}: importing ${file} did not finish within ${Math.round(limit / 1e3)} s and was stopped; the file blocks at import (a network call, a lock, a prompt?): move that work into upgrade(), or raise the limit with --step-timeout` : `${what} ran longer than ${Math.round(limit / 1e3)} s and was stopped (raise the limit with --step-timeout)`,
+                ...file ? { file } : {}
               },
               out
             )
           );
-        }, timeoutMs);
+        }, limit);
       }
       this.pending.set(id, pending);
       this.child.stdin.write(JSON.stringify({ id, cmd, ...args }) + "\n");
     });
   }
-  load(config, projectRoot, project = {}) {
-    return this.request("load", { config, projectRoot, ...project }, 12e4);
+  load(config, projectRoot, project = {}, timeoutMs = 6e5) {
+    return this.request("load", { config, projectRoot, ...project }, timeoutMs);
   }
   /** --bootstrap models: target_metadata.create_all through env.py, stamped at the heads. */
   bootstrapModels(timeoutMs) {
@@ -25592,11 +25827,8 @@ ${tail2}` : ""}` });
   /** Kill the worker and anything it started (its whole process group). */
   kill() {
     if (this.exited) return;
-    try {
-      if (this.child.pid) process.kill(-this.child.pid, "SIGKILL");
-    } catch {
-      this.child.kill("SIGKILL");
-    }
+    if (this.child.pid) killTreeSync(this.child.pid);
+    else this.child.kill("SIGKILL");
   }
   async close() {
     if (!this.alive) return;
@@ -25651,9 +25883,9 @@ function topologicalOrder(nodes, subset) {
   }
   return out;
 }
-function ancestorsOf(nodes, start) {
+function ancestorsOf(nodes, start2) {
   const seen = /* @__PURE__ */ new Set();
-  const stack = [...start].flatMap((r) => nodes.get(r)?.downRevisions ?? []);
+  const stack = [...start2].flatMap((r) => nodes.get(r)?.downRevisions ?? []);
   while (stack.length) {
     const r = stack.pop();
     if (seen.has(r)) continue;
@@ -25697,9 +25929,9 @@ var SourceTree = class {
   /** Starts Python, loads alembic.ini and every revision file. */
   async start() {
     this.worker = await AlembicWorker.start({ python: this.python, cwd: this.root, label: this.label, passEnv: this.connections.passEnv, onNotice: (n) => this.connections.notices.add(n) });
-    const at = (p) => p === null ? null : join2(this.root, p);
+    const at = (p) => p === null ? null : join3(this.root, p);
     const l = this.layout;
-    const loaded = await this.worker.load(at(l.config), this.root, { shape: l.shape, ini: at(l.ini), toml: at(l.toml), cwd: at(l.cwd), ...l.flaskApp ? { flaskApp: l.flaskApp } : {} });
+    const loaded = await this.worker.load(at(l.config), this.root, { shape: l.shape, ini: at(l.ini), toml: at(l.toml), cwd: at(l.cwd), ...l.flaskApp ? { flaskApp: l.flaskApp } : {} }, this.connections.loadTimeoutMs);
     this.versions = loaded.versions;
     this.rawGraph = loaded.graph;
     if (loaded.graph.ok) this.graph = buildGraph(loaded.graph.revisions.map((r) => this.toNode(r)));
@@ -25777,8 +26009,8 @@ var SourceTree = class {
 };
 
 // src/alembic/project-config.ts
-import { existsSync as existsSync3, readFileSync } from "node:fs";
-import { basename, dirname as dirname2, join as join3, resolve } from "node:path";
+import { existsSync as existsSync4, readFileSync as readFileSync2 } from "node:fs";
+import { basename, dirname as dirname3, join as join4, resolve } from "node:path";
 
 // src/util/errors.ts
 var UserError = class extends Error {
@@ -25792,7 +26024,7 @@ var UserError = class extends Error {
 var DEFAULT_INI = "alembic.ini";
 function iniHasScriptLocation(path) {
   let section = "";
-  for (const raw of readFileSync(path, "utf8").split(/\r?\n/)) {
+  for (const raw of readFileSync2(path, "utf8").split(/\r?\n/)) {
     const line = raw.trim();
     const header = /^\[([^\]]+)\]$/.exec(line);
     if (header) section = header[1].trim();
@@ -25801,42 +26033,42 @@ function iniHasScriptLocation(path) {
   return false;
 }
 function tomlHasAlembic(path) {
-  return existsSync3(path) && /^\s*\[tool\.alembic[\].]/m.test(readFileSync(path, "utf8"));
+  return existsSync4(path) && /^\s*\[tool\.alembic[\].]/m.test(readFileSync2(path, "utf8"));
 }
 function locateProjectConfig(workingDirectory, configPath) {
   const wd = resolve(workingDirectory);
   const given = resolve(wd, configPath);
-  if (existsSync3(given)) {
+  if (existsSync4(given)) {
     if (basename(given) === "pyproject.toml") {
       if (!tomlHasAlembic(given)) throw new UserError(`${given} has no [tool.alembic] section: run \`alembic init -t pyproject\` (Alembic 1.16+) or pass --config with your alembic.ini`);
-      const ini = join3(dirname2(given), DEFAULT_INI);
-      return { shape: "pyproject", config: given, ini: existsSync3(ini) ? ini : null, toml: given, cwd: dirname2(given) };
+      const ini = join4(dirname3(given), DEFAULT_INI);
+      return { shape: "pyproject", config: given, ini: existsSync4(ini) ? ini : null, toml: given, cwd: dirname3(given) };
     }
     return fromIni(given, wd);
   }
   if (configPath !== DEFAULT_INI) {
     throw new UserError(`no Alembic config at ${given}: pass --config (action input alembic-config) with the path of your alembic.ini or pyproject.toml, relative to ${wd}`);
   }
-  const toml = join3(wd, "pyproject.toml");
+  const toml = join4(wd, "pyproject.toml");
   if (tomlHasAlembic(toml)) return { shape: "pyproject", config: toml, ini: null, toml, cwd: wd };
-  const flask = join3(wd, "migrations", DEFAULT_INI);
-  if (existsSync3(flask)) return fromIni(flask, wd);
+  const flask = join4(wd, "migrations", DEFAULT_INI);
+  if (existsSync4(flask)) return fromIni(flask, wd);
   throw new UserError(
     `no Alembic config in ${wd}: looked for alembic.ini, pyproject.toml with [tool.alembic] and migrations/alembic.ini (Flask-Migrate). Pass --config (action input alembic-config) with the path of yours, relative to ${wd}`
   );
 }
 function fromIni(ini, wd) {
-  const dir = dirname2(ini);
-  const toml = join3(dir, "pyproject.toml");
+  const dir = dirname3(ini);
+  const toml = join4(dir, "pyproject.toml");
   const withToml = tomlHasAlembic(toml) ? toml : null;
   if (iniHasScriptLocation(ini)) return { shape: "ini", config: ini, ini, toml: withToml, cwd: dir };
   if (withToml) return { shape: "pyproject", config: withToml, ini, toml: withToml, cwd: dir };
-  if (existsSync3(join3(dir, "env.py"))) return { shape: "flask", config: ini, ini, toml: null, cwd: dir === wd ? dirname2(dir) : wd };
+  if (existsSync4(join4(dir, "env.py"))) return { shape: "flask", config: ini, ini, toml: null, cwd: dir === wd ? dirname3(dir) : wd };
   return { shape: "ini", config: ini, ini, toml: null, cwd: dir };
 }
 
 // src/engine/bootstrap.ts
-import { existsSync as existsSync4, readFileSync as readFileSync2 } from "node:fs";
+import { existsSync as existsSync5, readFileSync as readFileSync3 } from "node:fs";
 import { resolve as resolve2 } from "node:path";
 
 // node_modules/pg/esm/index.mjs
@@ -25896,7 +26128,7 @@ function findingFrom(failure, message, fallback) {
 function parseBootstrap(value, workingDirectory) {
   if (value === "models") return { kind: "models" };
   const path = resolve2(workingDirectory, value);
-  if (!existsSync4(path)) throw new UserError(`--bootstrap: no such file ${path}; pass \`models\` or the path of a schema-only SQL dump (pg_dump --schema-only --no-owner --no-privileges)`);
+  if (!existsSync5(path)) throw new UserError(`--bootstrap: no such file ${path}; pass \`models\` or the path of a schema-only SQL dump (pg_dump --schema-only --no-owner --no-privileges)`);
   return { kind: "sql", path };
 }
 function dumpStatements(text, shown2) {
@@ -25914,7 +26146,7 @@ async function bootstrapBase(how, shown2, db, target, base, timeoutMs) {
     }
     return "--bootstrap models: the base's models were created (target_metadata.create_all) and stamped at the base's heads";
   }
-  const sql = dumpStatements(readFileSync2(how.path, "utf8"), shown2);
+  const sql = dumpStatements(readFileSync3(how.path, "utf8"), shown2);
   const client = new esm_default.Client({ ...db.connection, database: target.allowed.database });
   client.on("error", () => {
   });
@@ -25932,10 +26164,10 @@ async function bootstrapBase(how, shown2, db, target, base, timeoutMs) {
 
 // src/db/container.ts
 import { randomBytes as randomBytes2 } from "node:crypto";
-import { existsSync as existsSync5 } from "node:fs";
+import { existsSync as existsSync6 } from "node:fs";
 import { request } from "node:http";
 import { homedir } from "node:os";
-import { join as join4 } from "node:path";
+import { join as join5 } from "node:path";
 
 // src/db/client.ts
 import { randomBytes } from "node:crypto";
@@ -26055,109 +26287,15 @@ function sslOption(sslmode) {
   }
 }
 
-// src/db/cleanup.ts
-var SIGNAL_EXIT_CODES = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 };
-var DEFAULT_TIME_CAP_MS = 1e4;
-var nextId = 1;
-var entries = /* @__PURE__ */ new Map();
-var installed = false;
-var signalled;
-function registerCleanup(fn, opts = {}) {
-  const id = nextId++;
-  entries.set(id, { fn, onExitSync: opts.onExitSync });
-  installHandlers();
-  return () => {
-    entries.delete(id);
-    if (entries.size === 0) uninstallHandlers();
-  };
-}
-async function runCleanups(opts = {}) {
-  const deadline = Date.now() + (opts.timeoutMs ?? DEFAULT_TIME_CAP_MS);
-  const ids = [...entries.keys()].reverse();
-  for (const id of ids) {
-    const entry = entries.get(id);
-    if (!entry) continue;
-    entries.delete(id);
-    const left = deadline - Date.now();
-    if (left <= 0) {
-      runSync(entry);
-      continue;
-    }
-    let timer;
-    try {
-      const outcome = await Promise.race([
-        Promise.resolve().then(entry.fn).then(() => "done"),
-        new Promise((resolve6) => {
-          timer = setTimeout(() => resolve6("timeout"), left);
-          timer.unref();
-        })
-      ]);
-      if (outcome === "timeout") {
-        process.stderr.write("alembic-gate: a cleanup did not finish in time; forcing it\n");
-        runSync(entry);
-      }
-    } catch (err) {
-      process.stderr.write(`alembic-gate: cleanup failed: ${errorText(err)}
-`);
-      runSync(entry);
-    } finally {
-      if (timer) clearTimeout(timer);
-    }
-  }
-  if (entries.size === 0) uninstallHandlers();
-}
-function runSync(entry) {
-  try {
-    entry.onExitSync?.();
-  } catch (err) {
-    process.stderr.write(`alembic-gate: cleanup failed: ${errorText(err)}
-`);
-  }
-}
-function onSignal(signal) {
-  const code = SIGNAL_EXIT_CODES[signal] ?? 1;
-  if (signalled) {
-    onExit();
-    process.exit(code);
-  }
-  signalled = signal;
-  void runCleanups().finally(() => process.exit(code));
-}
-function onBeforeExit() {
-  if (entries.size > 0 && !signalled) void runCleanups();
-}
-function onExit() {
-  const ids = [...entries.keys()].reverse();
-  for (const id of ids) {
-    const entry = entries.get(id);
-    entries.delete(id);
-    if (entry) runSync(entry);
-  }
-}
-function installHandlers() {
-  if (installed) return;
-  installed = true;
-  for (const signal of Object.keys(SIGNAL_EXIT_CODES)) process.on(signal, onSignal);
-  process.on("beforeExit", onBeforeExit);
-  process.on("exit", onExit);
-}
-function uninstallHandlers() {
-  if (!installed || signalled) return;
-  installed = false;
-  for (const signal of Object.keys(SIGNAL_EXIT_CODES)) process.off(signal, onSignal);
-  process.off("beforeExit", onBeforeExit);
-  process.off("exit", onExit);
-}
-function errorText(err) {
-  return err instanceof Error ? err.message : String(err);
-}
-
 // src/db/throwaway.ts
 function makeThrowawayDatabase(spec) {
   const owned = /* @__PURE__ */ new Set([spec.database]);
   const roles = /* @__PURE__ */ new Set();
   const at = (database) => ({ ...spec.admin, database });
   let disposing;
+  const watchdog = spec.dropOnDispose ? watchOver({}) : void 0;
+  const listed = () => watchdog?.update({ drop: { admin: spec.admin, databases: [...owned], roles: [...roles], versionNum: spec.facts.versionNum } });
+  listed();
   const dropOwned = async () => {
     const failures = [];
     await Promise.all(
@@ -26193,12 +26331,20 @@ function makeThrowawayDatabase(spec) {
     async createDatabase(opts = {}) {
       if (disposing) throw new Error("createDatabase after dispose()");
       const name = uniqueDatabaseName();
-      await createDatabaseOn(spec.admin, name, opts.template);
       owned.add(name);
+      listed();
+      try {
+        await createDatabaseOn(spec.admin, name, opts.template);
+      } catch (err) {
+        owned.delete(name);
+        listed();
+        throw err;
+      }
       return at(name);
     },
     adoptRoles(names) {
       for (const n of names) roles.add(n);
+      listed();
     },
     ownRoles() {
       return [...roles];
@@ -26212,6 +26358,7 @@ function makeThrowawayDatabase(spec) {
       }
       await dropDatabaseOn(spec.admin, name, spec.facts.versionNum);
       owned.delete(name);
+      listed();
     },
     dispose() {
       disposing ??= (async () => {
@@ -26226,6 +26373,8 @@ function makeThrowawayDatabase(spec) {
         try {
           await spec.teardown?.();
         } finally {
+          if (owned.size === 0 && roles.size === 0) watchdog?.remove();
+          else listed();
           spec.afterDispose?.();
         }
         if (dropError) throw dropError;
@@ -26244,7 +26393,7 @@ function dockerEndpoint() {
   if (dockerHost) {
     if (dockerHost.startsWith("unix://")) {
       const socketPath2 = dockerHost.slice("unix://".length);
-      if (!existsSync5(socketPath2)) return { missing: `DOCKER_HOST is ${dockerHost} but ${socketPath2} does not exist` };
+      if (!existsSync6(socketPath2)) return { missing: `DOCKER_HOST is ${dockerHost} but ${socketPath2} does not exist` };
       return { socketPath: socketPath2, describe: dockerHost };
     }
     const m = /^tcp:\/\/([^:/]+|\[[^\]]+\]):(\d+)/.exec(dockerHost);
@@ -26254,12 +26403,12 @@ function dockerEndpoint() {
   const runtimeDir = process.env.XDG_RUNTIME_DIR;
   const candidates = [
     "/var/run/docker.sock",
-    join4(homedir(), ".docker", "run", "docker.sock"),
-    join4(homedir(), ".docker", "desktop", "docker.sock"),
-    ...runtimeDir ? [join4(runtimeDir, "docker.sock"), join4(runtimeDir, "podman", "podman.sock")] : [],
+    join5(homedir(), ".docker", "run", "docker.sock"),
+    join5(homedir(), ".docker", "desktop", "docker.sock"),
+    ...runtimeDir ? [join5(runtimeDir, "docker.sock"), join5(runtimeDir, "podman", "podman.sock")] : [],
     "/run/podman/podman.sock"
   ];
-  const socketPath = candidates.find((p) => existsSync5(p));
+  const socketPath = candidates.find((p) => existsSync6(p));
   if (!socketPath) return { missing: `no Docker engine: DOCKER_HOST is not set and ${candidates.join(", ")} do not exist` };
   return { socketPath, describe: socketPath };
 }
@@ -26319,38 +26468,38 @@ async function provisionContainer(opts = {}) {
 }
 
 // src/db/embedded.ts
-import { existsSync as existsSync7, lstatSync, readFileSync as readFileSync5 } from "node:fs";
+import { existsSync as existsSync8, lstatSync, readFileSync as readFileSync6 } from "node:fs";
 import { createRequire } from "node:module";
-import { dirname as dirname4, join as join8 } from "node:path";
+import { dirname as dirname5, join as join9 } from "node:path";
 
 // src/db/cluster.ts
-import { spawn as spawn3 } from "node:child_process";
-import { closeSync, openSync, readFileSync as readFileSync4, rmSync, statSync as statSync3 } from "node:fs";
+import { spawn as spawn4 } from "node:child_process";
+import { closeSync, openSync, readFileSync as readFileSync5, rmSync, statSync as statSync3 } from "node:fs";
 import { chown, mkdtemp, readFile, rm as rm3, writeFile as writeFile3 } from "node:fs/promises";
 import { randomBytes as randomBytes3 } from "node:crypto";
 import { createServer } from "node:net";
 import { tmpdir as tmpdir2 } from "node:os";
-import { basename as basename2, dirname as dirname3, join as join6, resolve as resolve3 } from "node:path";
+import { basename as basename2, dirname as dirname4, join as join7, resolve as resolve3 } from "node:path";
 
 // src/db/initdb-cache.ts
-import { spawn as spawn2 } from "node:child_process";
+import { spawn as spawn3 } from "node:child_process";
 import { createHash as createHash2 } from "node:crypto";
-import { existsSync as existsSync6, readFileSync as readFileSync3, statSync } from "node:fs";
+import { existsSync as existsSync7, readFileSync as readFileSync4, statSync } from "node:fs";
 import { mkdir as mkdir2, rename as rename2, rm as rm2, writeFile as writeFile2 } from "node:fs/promises";
 import { homedir as homedir2 } from "node:os";
-import { join as join5 } from "node:path";
+import { join as join6 } from "node:path";
 var STAMP = ".alembic-gate-initdb";
 function initdbCacheRoot(env = process.env) {
   const setting = env.ALEMBIC_GATE_CACHE_DIR;
   if (setting === "off" || setting === "0") return null;
-  if (setting) return join5(setting, "initdb");
-  const base = env.XDG_CACHE_HOME || (homedir2() ? join5(homedir2(), ".cache") : "");
-  return base ? join5(base, "alembic-gate", "initdb") : null;
+  if (setting) return join6(setting, "initdb");
+  const base = env.XDG_CACHE_HOME || (homedir2() ? join6(homedir2(), ".cache") : "");
+  return base ? join6(base, "alembic-gate", "initdb") : null;
 }
 function keyOf(key) {
   let binaries = "";
   try {
-    const st = statSync(join5(key.binDir, "postgres"));
+    const st = statSync(join6(key.binDir, "postgres"));
     binaries = `${st.size}:${st.mtimeMs}`;
   } catch {
   }
@@ -26358,14 +26507,14 @@ function keyOf(key) {
 }
 function copyTree(from, to) {
   return new Promise((resolve6) => {
-    const p = spawn2("cp", ["-a", from, to], { stdio: "ignore" });
+    const p = spawn3("cp", ["-a", from, to], { stdio: "ignore" });
     p.once("error", () => resolve6(false));
     p.once("close", (code) => resolve6(code === 0));
   });
 }
 function complete(dir, key) {
   try {
-    return readFileSync3(join5(dir, STAMP), "utf8") === key && existsSync6(join5(dir, "PG_VERSION")) && existsSync6(join5(dir, "global", "pg_control"));
+    return readFileSync4(join6(dir, STAMP), "utf8") === key && existsSync7(join6(dir, "PG_VERSION")) && existsSync7(join6(dir, "global", "pg_control"));
   } catch {
     return false;
   }
@@ -26373,10 +26522,10 @@ function complete(dir, key) {
 async function restoreDataDir(key, dataDir, root = initdbCacheRoot()) {
   if (!root) return false;
   const k = keyOf(key);
-  const cached = join5(root, k);
+  const cached = join6(root, k);
   if (!complete(cached, k)) return false;
   if (await copyTree(cached, dataDir)) {
-    await rm2(join5(dataDir, STAMP), { force: true });
+    await rm2(join6(dataDir, STAMP), { force: true });
     return true;
   }
   await rm2(dataDir, { recursive: true, force: true });
@@ -26385,13 +26534,13 @@ async function restoreDataDir(key, dataDir, root = initdbCacheRoot()) {
 async function saveDataDir(key, dataDir, root = initdbCacheRoot()) {
   if (!root) return;
   const k = keyOf(key);
-  const target = join5(root, k);
+  const target = join6(root, k);
   const partial = `${target}.partial-${process.pid}`;
   try {
     await mkdir2(root, { recursive: true, mode: 448 });
     await rm2(target, { recursive: true, force: true });
     if (!await copyTree(dataDir, partial)) throw new Error("copy failed");
-    await writeFile2(join5(partial, STAMP), k);
+    await writeFile2(join6(partial, STAMP), k);
     await rename2(partial, target);
   } catch {
     await rm2(partial, { recursive: true, force: true }).catch(() => {
@@ -26424,7 +26573,7 @@ function unprivilegedUser() {
   if (process.getuid?.() !== 0) return void 0;
   let passwd = "";
   try {
-    passwd = readFileSync4("/etc/passwd", "utf8");
+    passwd = readFileSync5("/etc/passwd", "utf8");
   } catch {
   }
   const users = /* @__PURE__ */ new Map();
@@ -26454,15 +26603,15 @@ function reachableBy(runAs, dir) {
     } catch {
       return false;
     }
-    const parent = dirname3(path);
+    const parent = dirname4(path);
     if (parent === path) return true;
     path = parent;
   }
 }
 async function runnableBinDir(binDir, runAs, tempDir, log) {
   if (!runAs || reachableBy(runAs, binDir)) return binDir;
-  const install = dirname3(resolve3(binDir));
-  const target = join6(tempDir, "pg");
+  const install = dirname4(resolve3(binDir));
+  const target = join7(tempDir, "pg");
   const linked = await copyInstall(["-al", install, target]) || await copyInstall(["-a", install, target]);
   if (!linked) {
     throw new Error(
@@ -26470,12 +26619,12 @@ async function runnableBinDir(binDir, runAs, tempDir, log) {
     );
   }
   log(`binaries: ${install} is not reachable by "${runAs.name}"; linked into the cluster directory`);
-  return join6(target, basename2(binDir));
+  return join7(target, basename2(binDir));
 }
 function copyInstall(args) {
   const to = args[args.length - 1];
   return new Promise((done) => {
-    const p = spawn3("cp", args, { stdio: "ignore" });
+    const p = spawn4("cp", args, { stdio: "ignore" });
     p.once("error", () => done(false));
     p.once("close", (code) => {
       if (code === 0) return done(true);
@@ -26488,32 +26637,35 @@ async function startCluster(opts) {
   });
   const started = Date.now();
   const runAs = unprivilegedUser();
-  const tempDir = await mkdtemp(join6(clusterParent(runAs, scratchDir()), "alembic-gate-"));
-  const dataDir = join6(tempDir, "data");
-  const logFile = join6(tempDir, "server.log");
-  let child;
+  const tempDir = await mkdtemp(join7(clusterParent(runAs, scratchDir()), "alembic-gate-"));
+  const dataDir = join7(tempDir, "data");
+  const logFile = join7(tempDir, "server.log");
+  let child2;
   let exited;
   const killNow = () => {
-    if (child && child.exitCode === null && child.signalCode === null) {
+    if (child2 && child2.exitCode === null && child2.signalCode === null) {
       try {
-        child.kill("SIGKILL");
+        child2.kill("SIGKILL");
       } catch {
       }
     }
   };
   const stop = async () => {
-    if (child && exited && child.exitCode === null && child.signalCode === null) {
-      child.kill("SIGINT");
+    if (child2 && exited && child2.exitCode === null && child2.signalCode === null) {
+      child2.kill("SIGINT");
       const timer = setTimeout(killNow, STOP_TIMEOUT_MS);
       await exited;
       clearTimeout(timer);
     }
     await rm3(tempDir, { recursive: true, force: true, maxRetries: 3 });
+    watchdog.remove();
   };
+  const watchdog = watchOver({ dirs: [tempDir] });
   const unregister = registerCleanup(stop, {
     onExitSync: () => {
-      stopSync(child);
+      stopSync(child2);
       rmSync(tempDir, { recursive: true, force: true });
+      watchdog.remove();
     }
   });
   try {
@@ -26530,14 +26682,14 @@ async function startCluster(opts) {
     const cacheKey = { binDir: opts.binDir, args: initArgs.slice(2), uid: runAs?.uid ?? process.getuid?.() ?? -1 };
     const fromCache = await restoreDataDir(cacheKey, dataDir);
     if (!fromCache) {
-      const init = await run(join6(binDir, "initdb"), initArgs, spawnOpts);
+      const init = await run(join7(binDir, "initdb"), initArgs, spawnOpts);
       if (init.code !== 0) {
         throw new Error(`initdb failed (${init.how}): ${tail(init.output)}${permissionHint(init.output, runAs, binDir)}`);
       }
       await saveDataDir(cacheKey, dataDir);
     }
     const initMs = Date.now() - started;
-    const hbaFile = join6(tempDir, "pg_hba.conf");
+    const hbaFile = join7(tempDir, "pg_hba.conf");
     await writeFile3(hbaFile, "local all all trust\nhost all all 127.0.0.1/32 md5\n", { mode: 420 });
     const password = randomBytes3(18).toString("base64url");
     const port = await freePort();
@@ -26575,11 +26727,12 @@ async function startCluster(opts) {
         "-c",
         "log_min_messages=warning"
       ];
-      child = spawn3(join6(binDir, "postgres"), serverArgs, { ...spawnOpts, stdio: ["ignore", fd, fd] });
+      child2 = spawn4(join7(binDir, "postgres"), serverArgs, { ...spawnOpts, stdio: ["ignore", fd, fd] });
     } finally {
       closeSync(fd);
     }
-    const proc = child;
+    const proc = child2;
+    if (proc.pid) watchdog.update({ pids: [{ pid: proc.pid, signal: "SIGQUIT" }], dirs: [tempDir] });
     exited = new Promise((resolve6) => proc.once("exit", () => resolve6()));
     proc.once("error", () => {
     });
@@ -26635,11 +26788,11 @@ async function waitReady(admin, proc, logFile) {
 function run(cmd, args, opts) {
   return new Promise((resolve6) => {
     let output = "";
-    const p = spawn3(cmd, args, { ...opts, stdio: ["ignore", "pipe", "pipe"] });
+    const p = spawn4(cmd, args, { ...opts, stdio: ["ignore", "pipe", "pipe"] });
     p.stdout.on("data", (d) => output += d.toString());
     p.stderr.on("data", (d) => output += d.toString());
     p.once("error", (err) => resolve6({ code: -1, how: `could not run ${cmd}`, output: `${output}${err.message}` }));
-    p.once("close", (code, signal) => resolve6({ code, how: signal ? `killed by ${signal}` : `exit code ${code}`, output }));
+    p.once("close", (code, signal2) => resolve6({ code, how: signal2 ? `killed by ${signal2}` : `exit code ${code}`, output }));
   });
 }
 function freePort() {
@@ -26666,9 +26819,9 @@ function permissionHint(output, runAs, binDir) {
   return `
 (initdb and postgres run as the unprivileged user "${runAs.name}" because we are root: it needs read and execute access to ${binDir} and every parent directory)`;
 }
-function stopSync(child) {
-  if (!child?.pid || child.exitCode !== null || child.signalCode !== null) return;
-  const pid = child.pid;
+function stopSync(child2) {
+  if (!child2?.pid || child2.exitCode !== null || child2.signalCode !== null) return;
+  const pid = child2.pid;
   try {
     process.kill(pid, "SIGQUIT");
   } catch {
@@ -26691,7 +26844,7 @@ function runningSync(pid) {
     return false;
   }
   try {
-    const stat2 = readFileSync4(`/proc/${pid}/stat`, "utf8");
+    const stat2 = readFileSync5(`/proc/${pid}/stat`, "utf8");
     return stat2.slice(stat2.lastIndexOf(")") + 2)[0] !== "Z";
   } catch {
     return true;
@@ -26700,8 +26853,8 @@ function runningSync(pid) {
 
 // src/db/local.ts
 import { execFileSync } from "node:child_process";
-import { accessSync as accessSync2, constants as constants4, readdirSync } from "node:fs";
-import { delimiter, join as join7 } from "node:path";
+import { accessSync as accessSync2, constants as constants4, readdirSync as readdirSync2 } from "node:fs";
+import { delimiter, join as join8 } from "node:path";
 function* candidateBinDirs() {
   const seen = /* @__PURE__ */ new Set();
   const fresh = (dirs) => dirs.filter((d) => d && !seen.has(d) && seen.add(d));
@@ -26711,18 +26864,18 @@ function* candidateBinDirs() {
     yield* fresh([out.trim()]);
   } catch {
   }
-  yield* fresh(versionedDirs("/usr/lib/postgresql", (v) => join7("/usr/lib/postgresql", v, "bin")));
-  yield* fresh(versionedDirs("/usr", (v) => join7("/usr", v, "bin"), /^pgsql-(\d+)$/));
+  yield* fresh(versionedDirs("/usr/lib/postgresql", (v) => join8("/usr/lib/postgresql", v, "bin")));
+  yield* fresh(versionedDirs("/usr", (v) => join8("/usr", v, "bin"), /^pgsql-(\d+)$/));
   yield* fresh(["/usr/local/pgsql/bin"]);
   for (const prefix of ["/opt/homebrew", "/usr/local"]) {
-    yield* fresh(versionedDirs(join7(prefix, "opt"), (v) => join7(prefix, "opt", v, "bin"), /^postgresql@(\d+)$/));
-    yield* fresh([join7(prefix, "opt", "postgresql", "bin"), join7(prefix, "bin")]);
+    yield* fresh(versionedDirs(join8(prefix, "opt"), (v) => join8(prefix, "opt", v, "bin"), /^postgresql@(\d+)$/));
+    yield* fresh([join8(prefix, "opt", "postgresql", "bin"), join8(prefix, "bin")]);
   }
 }
 function versionedDirs(root, toBin, pattern = /^(\d+(?:\.\d+)?)$/) {
   let names;
   try {
-    names = readdirSync(root);
+    names = readdirSync2(root);
   } catch {
     return [];
   }
@@ -26742,9 +26895,9 @@ function binariesIn(binDir) {
   return versionCache.get(binDir);
 }
 function probeBinaries(binDir) {
-  if (!isExecutable(join7(binDir, "initdb")) || !isExecutable(join7(binDir, "postgres"))) return void 0;
+  if (!isExecutable(join8(binDir, "initdb")) || !isExecutable(join8(binDir, "postgres"))) return void 0;
   try {
-    const out = execFileSync(join7(binDir, "postgres"), ["--version"], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 5e3 });
+    const out = execFileSync(join8(binDir, "postgres"), ["--version"], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 5e3 });
     const m = /(\d+)(?:\.(\d+))?/.exec(out.replace(/^[^)]*\)/, ""));
     if (!m) return void 0;
     return { binDir, version: m[2] !== void 0 ? `${m[1]}.${m[2]}` : m[1], major: Number(m[1]) };
@@ -26813,23 +26966,23 @@ async function findEmbeddedBinaries() {
   if (typeof mod.postgres !== "string" || typeof mod.initdb !== "string") {
     throw new Error(`${pkg} does not export the initdb and postgres paths this version of alembic-gate expects`);
   }
-  const binDir = dirname4(mod.postgres);
-  checkSymlinksHydrated(dirname4(binDir), pkg);
+  const binDir = dirname5(mod.postgres);
+  checkSymlinksHydrated(dirname5(binDir), pkg);
   return binDir;
 }
 function checkSymlinksHydrated(nativeDir, pkg) {
-  const listFile = join8(nativeDir, "pg-symlinks.json");
-  if (!existsSync7(listFile)) return;
+  const listFile = join9(nativeDir, "pg-symlinks.json");
+  if (!existsSync8(listFile)) return;
   let links;
   try {
-    links = JSON.parse(readFileSync5(listFile, "utf8"));
+    links = JSON.parse(readFileSync6(listFile, "utf8"));
   } catch {
     return;
   }
-  const root = dirname4(nativeDir);
+  const root = dirname5(nativeDir);
   const missing = links.filter((l) => {
     try {
-      lstatSync(join8(root, l.target));
+      lstatSync(join9(root, l.target));
       return false;
     } catch {
       return true;
@@ -27003,7 +27156,7 @@ function provisionWith(provider, opts) {
 }
 
 // src/git/git.ts
-import { spawn as spawn4 } from "node:child_process";
+import { spawn as spawn5 } from "node:child_process";
 var GitError = class extends Error {
   constructor(message, stderr) {
     super(message);
@@ -27062,8 +27215,8 @@ var GitRepo = class _GitRepo {
   /** Writes the tree of a commit into `dest` (an empty directory), without touching the repo. */
   async exportTree(sha, dest) {
     await new Promise((resolve6, reject) => {
-      const archive = spawn4("git", ["archive", "--format=tar", sha], { cwd: this.root, stdio: ["ignore", "pipe", "pipe"] });
-      const tar = spawn4("tar", ["-x", "-f", "-", "-C", dest], { stdio: ["pipe", "ignore", "pipe"] });
+      const archive = spawn5("git", ["archive", "--format=tar", sha], { cwd: this.root, stdio: ["ignore", "pipe", "pipe"] });
+      const tar = spawn5("tar", ["-x", "-f", "-", "-C", dest], { stdio: ["pipe", "ignore", "pipe"] });
       let err = "";
       archive.stderr.on("data", (d) => err += d);
       tar.stderr.on("data", (d) => err += d);
@@ -27086,13 +27239,13 @@ var GitRepo = class _GitRepo {
 };
 function run2(args, cwd) {
   return new Promise((resolve6) => {
-    const child = spawn4("git", args, { cwd, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, GIT_TERMINAL_PROMPT: "0", LC_ALL: "C" } });
+    const child2 = spawn5("git", args, { cwd, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, GIT_TERMINAL_PROMPT: "0", LC_ALL: "C" } });
     let stdout = "";
     let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (d) => stdout += d);
-    child.stderr.setEncoding("utf8").on("data", (d) => stderr += d);
-    child.on("error", (e) => resolve6({ code: 127, stdout, stderr: String(e) }));
-    child.on("close", (code) => resolve6({ code: code ?? 1, stdout, stderr }));
+    child2.stdout.setEncoding("utf8").on("data", (d) => stdout += d);
+    child2.stderr.setEncoding("utf8").on("data", (d) => stderr += d);
+    child2.on("error", (e) => resolve6({ code: 127, stdout, stderr: String(e) }));
+    child2.on("close", (code) => resolve6({ code: code ?? 1, stdout, stderr }));
   });
 }
 
@@ -28416,19 +28569,19 @@ var RoundTripper = class {
    * missed a change, the walk is done again with whole snapshots from the same start.
    */
   async run(target, revisions, nodes, byRev, walk, tick = () => 0, total = revisions.length) {
-    const start = { applied: new Set(walk.applied), blocked: new Set(walk.blocked) };
+    const start2 = { applied: new Set(walk.applied), blocked: new Set(walk.blocked) };
     const result = await this.walk(target, revisions, nodes, byRev, walk, tick, total);
     if (result) return result;
     this.incremental = false;
     walk.applied.clear();
     walk.blocked.clear();
-    for (const r of start.applied) walk.applied.add(r);
-    for (const r of start.blocked) walk.blocked.add(r);
+    for (const r of start2.applied) walk.applied.add(r);
+    for (const r of start2.blocked) walk.blocked.add(r);
     for (const rev of revisions) {
       const r = byRev.get(rev);
       if (r) Object.assign(r, { steps: {}, differences: [] });
     }
-    const again = await databaseWith(this.db, this.tree, nodes, start.applied, this.timeoutMs);
+    const again = await databaseWith(this.db, this.tree, nodes, start2.applied, this.timeoutMs);
     const redone = await this.walk(again, revisions, nodes, byRev, walk, tick, total);
     redone.notices.push(
       "a migration changed the schema in a way DDL event triggers do not report (direct writes to the system catalogs?), so the round trips were redone with whole snapshots after each step; the verdict is unaffected, only the time"
@@ -28637,11 +28790,11 @@ function splitForLanes(revisions, lanes) {
   const weights = Array.from({ length: lanes }, (_, i) => 1 - 0.2 * i);
   const total = weights.reduce((a, b) => a + b, 0);
   const chunks = [];
-  let start = 0;
+  let start2 = 0;
   for (const [i, w] of weights.entries()) {
-    const end = i === lanes - 1 ? revisions.length : Math.min(revisions.length, start + Math.round(revisions.length * w / total));
-    chunks.push(revisions.slice(start, end));
-    start = end;
+    const end = i === lanes - 1 ? revisions.length : Math.min(revisions.length, start2 + Math.round(revisions.length * w / total));
+    chunks.push(revisions.slice(start2, end));
+    start2 = end;
   }
   return chunks.filter((c) => c.length > 0);
 }
@@ -28721,7 +28874,7 @@ var Stopwatch = class {
 };
 
 // src/engine/data-walk.ts
-import { readFileSync as readFileSync6 } from "node:fs";
+import { readFileSync as readFileSync7 } from "node:fs";
 
 // src/data/seed.ts
 var qualified = (schema, name) => `${quoteIdent(schema)}.${quoteIdent(name)}`;
@@ -29114,7 +29267,7 @@ async function dataWalk(ctx) {
     if (ctx.seedSql) {
       let sql;
       try {
-        sql = readFileSync6(ctx.seedSql.path, "utf8");
+        sql = readFileSync7(ctx.seedSql.path, "utf8");
       } catch (err) {
         return { check: { id: "data", status: "error", summary: `--seed-sql ${ctx.seedSql.name} cannot be read: ${err.message}`, findings: [] }, notices, seedMs };
       }
@@ -29248,7 +29401,11 @@ async function runGate(options, progress = () => {
   const clock = new Stopwatch();
   const report = emptyReport(options);
   const resources = new Resources();
-  const unregister = registerCleanup(() => resources.release());
+  const unregister = registerCleanup(() => resources.release(), {
+    onExitSync: () => {
+      for (const root of resources.exportRoots) rmSync2(root, { recursive: true, force: true });
+    }
+  });
   const redirects = /* @__PURE__ */ new Set();
   try {
     await gate(options, progress, report, resources, clock, redirects);
@@ -29345,7 +29502,7 @@ async function gate(options, progress, report, resources, clock, redirectNotices
     report.head = { ref: await repo.isDirty() ? "working tree (uncommitted changes included)" : "HEAD", sha: await repo.headSha() ?? "", heads: [] };
   }
   progress({ phase: "provision", message: "starting a throwaway PostgreSQL and the Python workers" });
-  const connections = { urlEnvVars: options.urlEnvVars, mode: options.foreignConnections, notices: redirectNotices, passEnv: options.passEnv ?? [] };
+  const connections = { urlEnvVars: options.urlEnvVars, mode: options.foreignConnections, notices: redirectNotices, passEnv: options.passEnv ?? [], loadTimeoutMs: options.stepTimeoutMs };
   const head = new SourceTree("head", headRoot, layout, options.python, connections);
   resources.add(() => head.close());
   const dbPromise = clock.time(
@@ -29355,7 +29512,7 @@ async function gate(options, progress, report, resources, clock, redirectNotices
   const headPromise = clock.time("headWorkerMs", () => head.start());
   const basePromise = clock.time("baseWorkerMs", async () => {
     const root = await exportTree(repo, baseSha, "base", resources);
-    if (!existsSync8(join9(root, iniRel))) return null;
+    if (!existsSync9(join10(root, iniRel))) return null;
     const tree = new SourceTree("base", root, layout, options.python, connections);
     resources.add(() => tree.close());
     await tree.start();
@@ -29658,9 +29815,13 @@ function baseConfigError(text) {
   return text.replace(/\s*Please use the 'init' command to create a new scripts folder\.?/, "").replace(/\s+/g, " ").trim().replace(/\.$/, "");
 }
 async function exportTree(repo, sha, label2, resources) {
-  const dir = await mkdtemp2(join9(tmpdir3(), `alembic-gate-${label2}-`));
+  const dir = await mkdtemp2(join10(tmpdir3(), `alembic-gate-${label2}-`));
   resources.exportRoots.push(dir);
-  resources.add(() => rm4(dir, { recursive: true, force: true }));
+  const watchdog = watchOver({ dirs: [dir] });
+  resources.add(async () => {
+    await rm4(dir, { recursive: true, force: true });
+    watchdog.remove();
+  });
   await repo.exportTree(sha, dir);
   return dir;
 }
@@ -29774,13 +29935,13 @@ function renderMarkdown(report, opts = {}) {
   const max = opts.maxLength;
   for (let i = 0; i < LEVELS.length; i++) {
     const blocks = renderBlocks(report, opts, LEVELS[i], i > 0);
-    const text = join10(blocks);
+    const text = join11(blocks);
     if (max === void 0 || text.length <= max) return text;
     if (i === LEVELS.length - 1) return truncate(blocks, max, opts);
   }
   throw new Error("unreachable");
 }
-function join10(blocks) {
+function join11(blocks) {
   return `${blocks.map((b) => b.text).join("\n\n")}
 `;
 }
@@ -30121,13 +30282,13 @@ async function upsertStickyComment(opts) {
 }
 
 // src/github/event.ts
-import { readFileSync as readFileSync7 } from "node:fs";
+import { readFileSync as readFileSync8 } from "node:fs";
 function readRunContext(env = process.env) {
   let payload = {};
   const path = env.GITHUB_EVENT_PATH;
   if (path) {
     try {
-      payload = JSON.parse(readFileSync7(path, "utf8"));
+      payload = JSON.parse(readFileSync8(path, "utf8"));
     } catch (e) {
       throw new Error(`could not read the event payload GITHUB_EVENT_PATH=${path}: ${e.message}`);
     }
@@ -30251,9 +30412,9 @@ async function publish(report, inputs, ctx, workingDirectory) {
   startGroup("alembic-gate: report");
   try {
     const key = createHash3("sha256").update(marker).digest("hex").slice(0, 12);
-    const dir = join11(ctx.runnerTemp ?? tmpdir4(), "alembic-gate", key);
+    const dir = join12(ctx.runnerTemp ?? tmpdir4(), "alembic-gate", key);
     mkdirSync(dir, { recursive: true });
-    const reportPath = join11(dir, "report.json");
+    const reportPath = join12(dir, "report.json");
     writeFileSync(reportPath, `${JSON.stringify(report, null, 2)}
 `);
     info(`JSON report: ${reportPath}`);

@@ -1,4 +1,4 @@
-// Bundles the two entry points into dist/ and copies the Python worker beside them.
+// Bundles the entry points (the CLI, the action, the watchdog) into dist/ and copies the Python worker beside them.
 // dist/ is committed: CI rebuilds it and fails on any difference (check-dist).
 import { build } from 'esbuild';
 import { copyFileSync, mkdirSync, rmSync } from 'node:fs';
@@ -12,7 +12,7 @@ rmSync('dist', { recursive: true, force: true });
 mkdirSync('dist/worker', { recursive: true });
 
 await build({
-  entryPoints: { cli: 'src/cli.ts', index: 'src/index.ts' },
+  entryPoints: { cli: 'src/cli.ts', index: 'src/index.ts', sentinel: 'src/sentinel/main.ts' },
   outdir: 'dist',
   bundle: true,
   platform: 'node',

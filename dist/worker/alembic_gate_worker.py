@@ -1,9 +1,16 @@
 """alembic-gate worker: runs Alembic in-process for one source tree.
 
-Spoken to over line-delimited JSON: one request per line on stdin, one response per line on
-a private copy of the original stdout. File descriptor 1 is pointed at stderr before any user
-code runs, so prints from env.py, models or migrations (Python or C level) cannot corrupt the
-protocol.
+Spoken to over line-delimited JSON: one request per line on a private copy of the original
+stdin, one response per line on a private copy of the original stdout. Before any user code
+runs, file descriptor 0 is pointed at /dev/null (an `input()` in a migration gets EOF instead of
+reading the protocol) and descriptor 1 at stderr (prints from env.py, models or migrations,
+Python or C level, cannot corrupt the protocol); the private copies are not inherited by the
+processes user code starts.
+
+Every process user code starts ends with the worker: it is a child subreaper (orphans of
+double-forked or setsid daemons are re-parented to it, not to init), and on exit, or as soon as
+the gate's end of the request channel closes (the gate was killed), it stops and kills all of
+its descendants.
 
 It loads the user's alembic.ini and env.py unmodified, the way `python -m alembic` would from
 the ini's directory, and keeps one ScriptDirectory for the life of the process so revision
@@ -24,10 +31,16 @@ import traceback
 PROTOCOL_VERSION = 1
 
 # --- protocol channel ------------------------------------------------------------------------
-_proto_fd = os.dup(1)
+_proto_fd = os.dup(1)  # os.dup: not inheritable
 os.dup2(2, 1)
 _proto = os.fdopen(_proto_fd, "w", encoding="utf-8", buffering=1)
 sys.stdout = sys.stderr
+_request_fd = os.dup(0)
+_devnull = os.open(os.devnull, os.O_RDONLY)
+os.dup2(_devnull, 0)
+os.close(_devnull)
+_requests = os.fdopen(_request_fd, "r", encoding="utf-8")
+sys.stdin = open(os.devnull, "r")
 
 
 def _send(obj):
@@ -619,6 +632,29 @@ def _new_config(req):
     return cfg
 
 
+def _announce_imports():
+    """Tell the gate which file Alembic is importing (revision files, env.py), so a file that
+    blocks at import is named when the step times out."""
+    from alembic import util as alembic_util
+
+    original = alembic_util.load_python_file
+    if getattr(original, "_alembic_gate", False):
+        return
+
+    def load_python_file(dir_, filename, *args, **kwargs):
+        path = os.path.join(dir_, filename)
+        root = STATE.get("root")
+        shown = os.path.relpath(path, root) if root and os.path.abspath(path).startswith(os.path.abspath(root) + os.sep) else path
+        _send({"event": "loading", "file": shown})
+        try:
+            return original(dir_, filename, *args, **kwargs)
+        finally:
+            _send({"event": "loading", "file": None})
+
+    load_python_file._alembic_gate = True
+    alembic_util.load_python_file = load_python_file
+
+
 def cmd_load(req):
     STATE["root"] = req.get("projectRoot") or os.path.dirname(os.path.abspath(req["config"]))
     # As `python -m alembic` from the ini's directory (or `flask db` from the project's): cwd and
@@ -630,6 +666,7 @@ def cmd_load(req):
 
     from alembic.script import ScriptDirectory
 
+    _announce_imports()
     # Before any of the project's code is imported: revision files and the modules they import
     # may build engines (or connect) at import.
     _install_connection_guard()
@@ -1498,7 +1535,123 @@ COMMANDS = {
 }
 
 
+# --- the processes user code starts -------------------------------------------------------
+PR_SET_CHILD_SUBREAPER = 36
+
+
+def _become_subreaper():
+    """Orphaned descendants are re-parented to us, so _kill_descendants finds them all."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    except Exception:
+        pass
+
+
+def _process_table():
+    """{pid: (ppid, state)} from /proc."""
+    table = {}
+    try:
+        names = os.listdir("/proc")
+    except OSError:
+        return table
+    for name in names:
+        if not name.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % name, "rb") as f:
+                data = f.read()
+            rest = data[data.rindex(b")") + 2 :].split()
+            table[int(name)] = (int(rest[1]), rest[0].decode())
+        except (OSError, ValueError, IndexError):
+            continue
+    return table
+
+
+def _descendants(root):
+    table = _process_table()
+    children = {}
+    for pid, (ppid, state) in table.items():
+        children.setdefault(ppid, []).append((pid, state))
+    found, stack = [], [root]
+    while stack:
+        for pid, state in children.get(stack.pop(), ()):
+            found.append((pid, state))
+            stack.append(pid)
+    return found
+
+
+def _reap():
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        except OSError:
+            return
+        if pid == 0:
+            return
+
+
+def _kill_descendants():
+    """Stop every descendant (so none forks while we look), kill them, reap what is ours."""
+    import signal
+
+    me = os.getpid()
+    for _ in range(50):
+        live = [pid for pid, state in _descendants(me) if state not in ("Z", "X")]
+        if not live:
+            break
+        for sig in (signal.SIGSTOP, signal.SIGKILL):
+            for pid in live:
+                try:
+                    os.kill(pid, sig)
+                except OSError:
+                    pass
+        time.sleep(0.005)
+        _reap()
+    _reap()
+
+
+def _watch_gate():
+    """The gate closed its end of the request channel (it exited or was killed): end now."""
+    import select
+    import threading
+
+    def watch():
+        try:
+            poller = select.poll()
+            poller.register(_request_fd, getattr(select, "POLLRDHUP", 0) | select.POLLHUP)
+            while True:
+                events = poller.poll()
+                if any(ev & (select.POLLHUP | getattr(select, "POLLRDHUP", 0) | select.POLLERR | select.POLLNVAL) for _, ev in events):
+                    break
+        except Exception:
+            return
+        _kill_descendants()
+        os._exit(0)
+
+    threading.Thread(target=watch, name="alembic-gate-watchdog", daemon=True).start()
+
+
+def _exit(code):
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except Exception:
+        pass
+    _kill_descendants()
+    # Skip interpreter teardown (module and GC finalisation of SQLAlchemy, the project's
+    # models, pools): the gate has what it needs, and teardown costs a tenth of a second.
+    os._exit(code)
+
+
 def main():
+    _become_subreaper()
+    _watch_gate()
     try:
         versions = _versions()
     except ImportError as exc:
@@ -1506,7 +1659,7 @@ def main():
         _send({"event": "hello", "ok": False, "error": {"kind": "missing_package", "message": "%s cannot import %s" % (sys.executable, missing), "package": missing, "executable": sys.executable}})
         return 0
     _send({"event": "hello", "ok": True, "protocol": PROTOCOL_VERSION, "versions": versions})
-    for line in sys.stdin:
+    for line in _requests:
         line = line.strip()
         if not line:
             continue
@@ -1535,9 +1688,8 @@ def main():
 
 
 if __name__ == "__main__":
-    _code = main()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    # Skip interpreter teardown (module and GC finalisation of SQLAlchemy, the project's
-    # models, pools): the gate has what it needs, and teardown costs a tenth of a second.
-    os._exit(_code)
+    try:
+        _code = main()
+    except KeyboardInterrupt:
+        _code = 130
+    _exit(_code)

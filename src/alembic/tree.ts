@@ -27,6 +27,8 @@ export interface TreeConnections {
   notices: Set<string>;
   /** Variables the worker gets whatever their names (--pass-env). */
   passEnv: readonly string[];
+  /** How long loading the configuration and every revision file may take (--step-timeout). */
+  loadTimeoutMs?: number;
 }
 
 /** Where the project's configuration is, relative to a tree's root (the same in base and head). */
@@ -65,7 +67,7 @@ export class SourceTree {
     this.worker = await AlembicWorker.start({ python: this.python, cwd: this.root, label: this.label, passEnv: this.connections.passEnv, onNotice: (n) => this.connections.notices.add(n) });
     const at = (p: string | null) => (p === null ? null : join(this.root, p));
     const l = this.layout;
-    const loaded = await this.worker.load(at(l.config)!, this.root, { shape: l.shape, ini: at(l.ini), toml: at(l.toml), cwd: at(l.cwd)!, ...(l.flaskApp ? { flaskApp: l.flaskApp } : {}) });
+    const loaded = await this.worker.load(at(l.config)!, this.root, { shape: l.shape, ini: at(l.ini), toml: at(l.toml), cwd: at(l.cwd)!, ...(l.flaskApp ? { flaskApp: l.flaskApp } : {}) }, this.connections.loadTimeoutMs);
     this.versions = loaded.versions;
     this.rawGraph = loaded.graph;
     if (loaded.graph.ok) this.graph = buildGraph(loaded.graph.revisions.map((r) => this.toNode(r)));

@@ -1,12 +1,18 @@
 // Client for the persistent Python worker (worker.py): one process per source tree,
-// line-delimited JSON over stdin / a private stdout. User output arrives on stderr and is kept
-// as a bounded tail so that errors can show what the migration printed.
+// line-delimited JSON over stdin / a private stdout (the worker moves both off descriptors 0
+// and 1 before user code runs). User output arrives on stderr and is kept as a bounded tail so
+// that errors can show what the migration printed. The worker and everything it started end
+// with the worker: killed as a tree (util/proctree.ts) on every exit path, and nothing here
+// waits on a pipe a left-over descendant could hold open.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
+import { registerCleanup } from '../db/cleanup.js';
+import { watchOver } from '../db/sentinel.js';
 import { splitCommand } from '../util/command.js';
+import { killTreeSync } from '../util/proctree.js';
 import type { DatabaseTarget } from './tree.js';
 import { workerEnvironment } from './worker-env.js';
 
@@ -98,6 +104,8 @@ interface Pending {
 }
 
 const OUTPUT_TAIL = 16_384;
+/** Node's timers hold 32-bit milliseconds; a longer delay would fire at once. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** The worker script: beside the bundle in dist/, or next to this file in src/. */
 export function workerScriptPath(): string {
@@ -128,6 +136,8 @@ export class AlembicWorker {
   private readonly pending = new Map<number, Pending>();
   private output = '';
   private exited: { code: number | null; signal: NodeJS.Signals | null } | null = null;
+  /** The Python file the worker is importing right now (its "loading" events), for timeouts. */
+  private loading: string | null = null;
   versions: WorkerVersions | null = null;
 
   private constructor(
@@ -146,6 +156,26 @@ export class AlembicWorker {
       detached: true,
     });
     const worker = new AlembicWorker(child, options);
+    // A signal, process.exit() or a drained event loop ends the worker's tree too.
+    const unregister = registerCleanup(() => worker.close(), { onExitSync: () => worker.kill() });
+    const watchdog = child.pid ? watchOver({ pids: [{ pid: child.pid, signal: 'SIGKILL', tree: true }] }) : undefined;
+    // A command that could not be started at all ('error', no 'exit') has nothing to clean up.
+    child.once('error', () => {
+      if (child.pid === undefined) {
+        unregister();
+        watchdog?.remove();
+        worker.exited ??= { code: null, signal: null };
+      }
+    });
+    child.once('exit', () => {
+      unregister();
+      watchdog?.remove();
+      // Output still in flight is read for a moment; then the pipes are let go, whoever else
+      // (a process the migration left behind) holds their other end.
+      setTimeout(() => {
+        for (const stream of [child.stdin, child.stdout, child.stderr]) stream?.destroy();
+      }, 200).unref();
+    });
     return worker.handshake(options.startTimeoutMs ?? 60_000);
   }
 
@@ -162,7 +192,7 @@ export class AlembicWorker {
       };
       const timer = setTimeout(
         () => fail({ kind: 'python', message: `the ${options.label} tree's Python (${options.python}) did not start within ${Math.round(timeoutMs / 1000)} s` }),
-        timeoutMs,
+        Math.min(timeoutMs, MAX_TIMER_MS),
       );
       child.on('error', (err: NodeJS.ErrnoException) => {
         const missing = err.code === 'ENOENT';
@@ -203,6 +233,10 @@ export class AlembicWorker {
           msg = JSON.parse(line);
         } catch {
           return; // not ours; the worker never writes anything else here
+        }
+        if (msg.event === 'loading') {
+          this.loading = (msg as { file?: string | null }).file ?? null;
+          return;
         }
         if (msg.event === 'hello') {
           if (settled) return;
@@ -248,31 +282,38 @@ export class AlembicWorker {
     if (!this.alive) return Promise.reject(new WorkerError({ kind: 'crash', message: `the ${this.options.label} tree's Python worker is not running` }, this.output));
     const id = this.nextId++;
     this.output = '';
+    this.loading = null;
     return new Promise<T>((resolve, reject) => {
       const pending: Pending = { resolve: resolve as (v: unknown) => void, reject };
       if (timeoutMs && timeoutMs > 0) {
+        const limit = Math.min(timeoutMs, MAX_TIMER_MS);
         pending.timer = setTimeout(() => {
           this.pending.delete(id);
           const out = this.output;
+          const file = this.loading;
           this.kill();
+          const what = cmd === 'load' ? `loading the ${this.options.label} tree` : `${cmd}${typeof args.target === 'string' ? ` ${args.target}` : ''}`;
           reject(
             new WorkerError(
               {
                 kind: 'timeout',
-                message: `${cmd}${typeof args.target === 'string' ? ` ${args.target}` : ''} ran longer than ${Math.round(timeoutMs / 1000)} s and was stopped (raise the limit with --step-timeout)`,
+                message: file
+                  ? `${what}: importing ${file} did not finish within ${Math.round(limit / 1000)} s and was stopped; the file blocks at import (a network call, a lock, a prompt?): move that work into upgrade(), or raise the limit with --step-timeout`
+                  : `${what} ran longer than ${Math.round(limit / 1000)} s and was stopped (raise the limit with --step-timeout)`,
+                ...(file ? { file } : {}),
               },
               out,
             ),
           );
-        }, timeoutMs);
+        }, limit);
       }
       this.pending.set(id, pending);
       this.child.stdin!.write(JSON.stringify({ id, cmd, ...args }) + '\n');
     });
   }
 
-  load(config: string, projectRoot: string, project: ProjectLoad = {}): Promise<{ versions: WorkerVersions; graph: WorkerGraph }> {
-    return this.request('load', { config, projectRoot, ...project }, 120_000);
+  load(config: string, projectRoot: string, project: ProjectLoad = {}, timeoutMs = 600_000): Promise<{ versions: WorkerVersions; graph: WorkerGraph }> {
+    return this.request('load', { config, projectRoot, ...project }, timeoutMs);
   }
 
   /** --bootstrap models: target_metadata.create_all through env.py, stamped at the heads. */
@@ -308,11 +349,8 @@ export class AlembicWorker {
   /** Kill the worker and anything it started (its whole process group). */
   kill(): void {
     if (this.exited) return;
-    try {
-      if (this.child.pid) process.kill(-this.child.pid, 'SIGKILL');
-    } catch {
-      this.child.kill('SIGKILL');
-    }
+    if (this.child.pid) killTreeSync(this.child.pid);
+    else this.child.kill('SIGKILL');
   }
 
   async close(): Promise<void> {

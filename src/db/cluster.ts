@@ -16,6 +16,7 @@ import { registerCleanup } from './cleanup.js';
 import type { ConnectionInfo, ThrowawayDatabase } from './provider.js';
 import { restoreDataDir, saveDataDir } from './initdb-cache.js';
 import { scratchDir } from './scratch.js';
+import { watchOver } from './sentinel.js';
 import { makeThrowawayDatabase } from './throwaway.js';
 
 export const GATE_DATABASE = 'alembic_gate';
@@ -150,12 +151,16 @@ export async function startCluster(opts: ClusterOptions): Promise<ThrowawayDatab
       clearTimeout(timer);
     }
     await rm(tempDir, { recursive: true, force: true, maxRetries: 3 });
+    watchdog.remove();
   };
-  // Registered before anything else happens, so a signal during start-up still cleans up.
+  // Registered before anything else happens, so a signal during start-up still cleans up; the
+  // watchdog does it if the gate is killed outright.
+  const watchdog = watchOver({ dirs: [tempDir] });
   const unregister = registerCleanup(stop, {
     onExitSync: () => {
       stopSync(child);
       rmSync(tempDir, { recursive: true, force: true });
+      watchdog.remove();
     },
   });
 
@@ -218,6 +223,8 @@ export async function startCluster(opts: ClusterOptions): Promise<ThrowawayDatab
       closeSync(fd);
     }
     const proc = child;
+    // SIGQUIT: immediate shutdown, the postmaster ends its backends and frees shared memory.
+    if (proc.pid) watchdog.update({ pids: [{ pid: proc.pid, signal: 'SIGQUIT' }], dirs: [tempDir] });
     exited = new Promise((resolve) => proc.once('exit', () => resolve()));
     proc.once('error', () => {}); // spawn errors surface as an early exit below
     // Don't let the server keep our event loop alive: a forgotten dispose() still ends the

@@ -10,6 +10,7 @@ import {
   type ServerFacts,
 } from './client.js';
 import type { ConnectionInfo, ProjectAccess, ThrowawayDatabase } from './provider.js';
+import { watchOver } from './sentinel.js';
 
 export interface ThrowawaySpec {
   provider: string;
@@ -40,6 +41,11 @@ export function makeThrowawayDatabase(spec: ThrowawaySpec): ThrowawayDatabase {
   const roles = new Set<string>();
   const at = (database: string): ConnectionInfo => ({ ...spec.admin, database });
   let disposing: Promise<void> | undefined;
+  // On a shared server, what this run created outlives a killed gate unless the watchdog drops it.
+  const watchdog = spec.dropOnDispose ? watchOver({}) : undefined;
+  const listed = (): void =>
+    watchdog?.update({ drop: { admin: spec.admin, databases: [...owned], roles: [...roles], versionNum: spec.facts.versionNum } });
+  listed();
 
   const dropOwned = async (): Promise<void> => {
     const failures: string[] = [];
@@ -79,13 +85,21 @@ export function makeThrowawayDatabase(spec: ThrowawaySpec): ThrowawayDatabase {
     async createDatabase(opts = {}) {
       if (disposing) throw new Error('createDatabase after dispose()');
       const name = uniqueDatabaseName();
-      await createDatabaseOn(spec.admin, name, opts.template);
       owned.add(name);
+      listed();
+      try {
+        await createDatabaseOn(spec.admin, name, opts.template);
+      } catch (err) {
+        owned.delete(name);
+        listed();
+        throw err;
+      }
       return at(name);
     },
 
     adoptRoles(names) {
       for (const n of names) roles.add(n);
+      listed();
     },
 
     ownRoles() {
@@ -101,6 +115,7 @@ export function makeThrowawayDatabase(spec: ThrowawaySpec): ThrowawayDatabase {
       }
       await dropDatabaseOn(spec.admin, name, spec.facts.versionNum);
       owned.delete(name);
+      listed();
     },
 
     dispose() {
@@ -116,6 +131,8 @@ export function makeThrowawayDatabase(spec: ThrowawaySpec): ThrowawayDatabase {
         try {
           await spec.teardown?.();
         } finally {
+          if (owned.size === 0 && roles.size === 0) watchdog?.remove();
+          else listed();
           spec.afterDispose?.();
         }
         if (dropError) throw dropError;

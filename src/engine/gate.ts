@@ -1,7 +1,7 @@
 // The gate: provision a throwaway database, apply base then head, round-trip the new
 // revisions, compare the models, check the graph, and return the report. Everything it
 // starts (database, workers, temp dirs) is released on every path out, signals included.
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
@@ -11,6 +11,7 @@ import { bootstrapBase, parseBootstrap } from './bootstrap.js';
 import { WorkerError } from '../alembic/worker-client.js';
 import { provisionDatabase } from '../db/factory.js';
 import { registerCleanup } from '../db/cleanup.js';
+import { watchOver } from '../db/sentinel.js';
 import { GitError, GitRepo } from '../git/git.js';
 import { ProvisionError } from '../db/provider.js';
 import { checkHeads, checkHistory } from '../graph/checks.js';
@@ -33,7 +34,13 @@ export async function runGate(options: GateOptions, progress: ProgressSink = () 
   const clock = new Stopwatch();
   const report = emptyReport(options);
   const resources = new Resources();
-  const unregister = registerCleanup(() => resources.release());
+  // A second Ctrl-C stops waiting: then only what can be done synchronously is (the exports
+  // here; the servers and workers have their own), and the watchdog does the rest.
+  const unregister = registerCleanup(() => resources.release(), {
+    onExitSync: () => {
+      for (const root of resources.exportRoots) rmSync(root, { recursive: true, force: true });
+    },
+  });
   const redirects = new Set<string>();
   try {
     await gate(options, progress, report, resources, clock, redirects);
@@ -139,7 +146,7 @@ async function gate(options: GateOptions, progress: ProgressSink, report: Report
 
   // --- start the database and both workers at once ---------------------------------------------
   progress({ phase: 'provision', message: 'starting a throwaway PostgreSQL and the Python workers' });
-  const connections: TreeConnections = { urlEnvVars: options.urlEnvVars, mode: options.foreignConnections, notices: redirectNotices, passEnv: options.passEnv ?? [] };
+  const connections: TreeConnections = { urlEnvVars: options.urlEnvVars, mode: options.foreignConnections, notices: redirectNotices, passEnv: options.passEnv ?? [], loadTimeoutMs: options.stepTimeoutMs };
   const head = new SourceTree('head', headRoot, layout, options.python, connections);
   resources.add(() => head.close());
   const dbPromise = clock.time('provisionMs', () =>
@@ -501,7 +508,11 @@ function baseConfigError(text: string): string {
 async function exportTree(repo: GitRepo, sha: string, label: string, resources: Resources): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), `alembic-gate-${label}-`));
   resources.exportRoots.push(dir);
-  resources.add(() => rm(dir, { recursive: true, force: true }));
+  const watchdog = watchOver({ dirs: [dir] });
+  resources.add(async () => {
+    await rm(dir, { recursive: true, force: true });
+    watchdog.remove();
+  });
   await repo.exportTree(sha, dir);
   return dir;
 }

@@ -543,6 +543,18 @@ describe('alembic-gate check: could not run (exit 2)', () => {
     expectPassed(await gate('clean', { noPython: true, args: ['--python', `env PYTHONWARNINGS=ignore ${PYTHON}`] }));
   });
 
+  it('a revision file that blocks at import obeys --step-timeout and is named', async () => {
+    const r = await gate('blocks-at-import', { args: ['--step-timeout', '2'] });
+    expectCouldNotRun(r);
+    expect(r.report?.error).toBe(
+      'loading the head tree: importing migrations/versions/d4e5f6a1b2c3_sync_catalog.py did not finish within 2 s and was stopped; the file blocks at import (a network call, a lock, a prompt?): move that work into upgrade(), or raise the limit with --step-timeout',
+    );
+  });
+
+  it("a --step-timeout beyond Node's timer limit (about 24.8 days) is capped, not an instant timeout", async () => {
+    expectPassed(await gate('clean', { args: ['--step-timeout', '99999999'] }));
+  });
+
   it('an unknown --roundtrip scope is a usage error', async () => {
     expectCouldNotRun(await gate('clean', { args: ['--roundtrip', 'sometimes'] }), '--roundtrip', 'sometimes');
   });

@@ -110,3 +110,100 @@ describe.each([
     expect(readdirSync(tmp)).toEqual([]);
   });
 });
+
+/** Processes a fixture's migration started (`sleep 4242.N`) that are still running. */
+function strays(): string[] {
+  const ps = execFileSync('ps', ['-eo', 'pid,args'], { encoding: 'utf8' });
+  return ps.split('\n').filter((l) => /sleep 4242\.\d/.test(l));
+}
+
+describe('processes a migration starts', () => {
+  it('end with the run: a plain child, a setsid child and a double-forked daemon; input() reads end of file', async () => {
+    const repo = await makeFixtureRepo('starts-processes');
+    cleanups.push(() => repo.cleanup());
+    const { runCli } = await import('../helpers/run-cli.js');
+    // A hang (the gate waiting on a pipe a stray holds, or input() reading the protocol) ends
+    // at this timeout with SIGTERM: exit 143, not 0.
+    const r = await runCli(repo.dir, ['--base', 'main', '--python', '/usr/bin/python3', '--database-url', SERVER], { timeoutMs: 40_000 });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.report?.status).toBe('pass');
+    expect(strays()).toEqual([]);
+  });
+});
+
+describe('a gate killed outright (SIGKILL: no cleanup of its own runs)', () => {
+  it('local provider: the watchdog stops the cluster and the workers and removes the temp dir within seconds', async () => {
+    const repo = await makeFixtureRepo('hangs');
+    const tmp = mkdtempSync(join(tmpdir(), 'ag-sigkill-'));
+    chmodSync(tmp, 0o755);
+    cleanups.push(() => repo.cleanup(), () => rmSync(tmp, { recursive: true, force: true }));
+    const child = spawn(process.execPath, [cliPath, 'check', '--base', 'main', '--python', '/usr/bin/python3', '--provider', 'local', '--format', 'json'], {
+      cwd: repo.dir,
+      env: { ...process.env, TMPDIR: tmp },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const exited = new Promise<NodeJS.Signals | null>((r) => child.on('exit', (_code, sig) => r(sig)));
+    await waitFor('the migration to start', () => {
+      const ps = execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' });
+      return /postgres: postgres alembic_gate .*SELECT/.test(ps) ? true : null;
+    });
+    expect(leftovers(tmp).length).toBeGreaterThan(0);
+    child.kill('SIGKILL');
+    expect(await exited).toBe('SIGKILL');
+    const started = Date.now();
+    await waitFor('the cluster and workers to end', () => (leftovers(tmp).length === 0 && readdirSync(tmp).length === 0 ? true : null), 5_000);
+    console.log(`after SIGKILL, everything was gone in ${Date.now() - started} ms`);
+  });
+
+  it('url provider: the watchdog drops the database the run created', async () => {
+    const repo = await makeFixtureRepo('hangs');
+    const tmp = mkdtempSync(join(tmpdir(), 'ag-sigkill-'));
+    cleanups.push(() => repo.cleanup(), () => rmSync(tmp, { recursive: true, force: true }));
+    const before = new Set((await query<{ datname: string }>("SELECT datname FROM pg_database WHERE datname LIKE 'alembic_gate_%'")).map((r) => r.datname));
+    const child = spawn(process.execPath, [cliPath, 'check', '--base', 'main', '--python', '/usr/bin/python3', '--database-url', SERVER, '--format', 'json'], {
+      cwd: repo.dir,
+      env: { ...process.env, TMPDIR: tmp },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const exited = new Promise<NodeJS.Signals | null>((r) => child.on('exit', (_code, sig) => r(sig)));
+    const db = await waitFor('the migration to start', async () => {
+      const rows = await query<{ datname: string }>("SELECT datname FROM pg_stat_activity WHERE query ILIKE '%pg_sleep%' AND datname LIKE 'alembic_gate_%'");
+      return rows.find((r) => !before.has(r.datname))?.datname ?? null;
+    });
+    child.kill('SIGKILL');
+    expect(await exited).toBe('SIGKILL');
+    const created = async () => (await query<{ datname: string }>("SELECT datname FROM pg_database WHERE datname LIKE 'alembic_gate_%'")).filter((r) => !before.has(r.datname));
+    await waitFor('the databases to be dropped', async () => ((await created()).length === 0 ? true : null), 5_000);
+    expect(await query(`SELECT 1 FROM pg_stat_activity WHERE datname = '${db}'`)).toEqual([]);
+    expect(leftovers(tmp)).toEqual([]);
+  });
+});
+
+describe('Ctrl-C twice (the second one stops waiting for cleanups)', () => {
+  it.each(['local', 'url'] as const)('%s provider: exits 130 and still leaves nothing behind', async (provider) => {
+    const repo = await makeFixtureRepo('hangs');
+    const tmp = mkdtempSync(join(tmpdir(), 'ag-twice-'));
+    chmodSync(tmp, 0o755);
+    cleanups.push(() => repo.cleanup(), () => rmSync(tmp, { recursive: true, force: true }));
+    const before = new Set((await query<{ datname: string }>("SELECT datname FROM pg_database WHERE datname LIKE 'alembic_gate_%'")).map((r) => r.datname));
+    const args = provider === 'local' ? ['--provider', 'local'] : ['--database-url', SERVER];
+    const child = spawn(process.execPath, [cliPath, 'check', '--base', 'main', '--python', '/usr/bin/python3', ...args, '--format', 'json'], {
+      cwd: repo.dir,
+      env: { ...process.env, TMPDIR: tmp },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    await waitFor('the migration to start', async () => {
+      const rows = await query<{ n: number }>("SELECT count(*)::int AS n FROM pg_stat_activity WHERE query ILIKE '%pg_sleep(600)%' AND pid <> pg_backend_pid()");
+      const ps = execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' });
+      return provider === 'url' ? (rows[0]!.n > 0 ? true : null) : /postgres: postgres alembic_gate .*SELECT/.test(ps) ? true : null;
+    });
+    child.kill('SIGINT');
+    child.kill('SIGINT');
+    expect(await exited).toBe(130);
+    await waitFor('nothing left', async () => {
+      const dbs = (await query<{ datname: string }>("SELECT datname FROM pg_database WHERE datname LIKE 'alembic_gate_%'")).filter((r) => !before.has(r.datname));
+      return dbs.length === 0 && leftovers(tmp).length === 0 && readdirSync(tmp).length === 0 ? true : null;
+    }, 5_000);
+  });
+});

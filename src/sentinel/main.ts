@@ -1,0 +1,61 @@
+// dist/sentinel.js: see src/db/sentinel.ts. Reads the gate's list of what it owns from stdin;
+// on end of input it cleans up whatever is still listed, then exits.
+import { rm } from 'node:fs/promises';
+import { createInterface } from 'node:readline';
+import { dropDatabaseOn, quoteIdent, withClient } from '../db/client.js';
+import type { SentinelEntry } from '../db/sentinel.js';
+import { killTreeSync } from '../util/proctree.js';
+
+const GRACE_MS = 1_500;
+const entries = new Map<number, SentinelEntry>();
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function cleanUp(): Promise<void> {
+  const listed = [...entries.values()].reverse();
+  const pids = listed.flatMap((e) => e.pids ?? []);
+  for (const p of pids) {
+    try {
+      if (p.tree) killTreeSync(p.pid);
+      else process.kill(p.pid, p.signal);
+    } catch {
+      // gone already
+    }
+  }
+  const until = Date.now() + GRACE_MS;
+  while (pids.some((p) => alive(p.pid)) && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+  for (const p of pids) {
+    if (alive(p.pid)) killTreeSync(p.pid, false);
+  }
+  await Promise.all(
+    listed.map(async (e) => {
+      if (e.drop) {
+        for (const name of e.drop.databases) await dropDatabaseOn(e.drop.admin, name, e.drop.versionNum).catch(() => {});
+        for (const role of e.drop.roles) await withClient(e.drop.admin, (c) => c.query(`DROP ROLE IF EXISTS ${quoteIdent(role)}`)).catch(() => {});
+      }
+      for (const dir of e.dirs ?? []) await rm(dir, { recursive: true, force: true, maxRetries: 3 }).catch(() => {});
+    }),
+  );
+}
+
+const lines = createInterface({ input: process.stdin });
+lines.on('line', (line) => {
+  try {
+    const msg = JSON.parse(line) as { op: string; id: number; entry?: SentinelEntry };
+    if (msg.op === 'set' && msg.entry) entries.set(msg.id, msg.entry);
+    else if (msg.op === 'remove') entries.delete(msg.id);
+  } catch {
+    // not ours
+  }
+});
+lines.on('close', () => {
+  if (entries.size === 0) process.exit(0);
+  cleanUp().finally(() => process.exit(0));
+});
