@@ -5356,7 +5356,7 @@ import { parseArgs } from "node:util";
 import { existsSync as existsSync8, rmSync as rmSync2 } from "node:fs";
 import { mkdtemp as mkdtemp2, rm as rm3 } from "node:fs/promises";
 import { tmpdir as tmpdir3 } from "node:os";
-import { isAbsolute, join as join10, relative as relative2, resolve as resolve4, sep as sep2 } from "node:path";
+import { isAbsolute, join as join11, relative as relative2, resolve as resolve4, sep as sep2 } from "node:path";
 
 // src/alembic/tree.ts
 import { join as join3, relative, sep } from "node:path";
@@ -6489,7 +6489,7 @@ async function provisionContainer(opts = {}) {
 // src/db/embedded.ts
 import { existsSync as existsSync7, lstatSync, readFileSync as readFileSync6 } from "node:fs";
 import { createRequire } from "node:module";
-import { dirname as dirname5, join as join9 } from "node:path";
+import { dirname as dirname5, join as join10 } from "node:path";
 
 // src/db/cluster.ts
 import { spawn as spawn4 } from "node:child_process";
@@ -6498,7 +6498,7 @@ import { chown, mkdtemp, readFile, rm as rm2, writeFile as writeFile2 } from "no
 import { randomBytes as randomBytes3 } from "node:crypto";
 import { createServer } from "node:net";
 import { tmpdir as tmpdir2 } from "node:os";
-import { basename as basename2, dirname as dirname4, join as join7, resolve as resolve3 } from "node:path";
+import { basename as basename2, dirname as dirname4, join as join8, resolve as resolve3 } from "node:path";
 
 // src/db/initdb-cache.ts
 import { spawn as spawn3 } from "node:child_process";
@@ -6568,8 +6568,9 @@ async function saveDataDir(key, dataDir, root = initdbCacheRoot()) {
 }
 
 // src/db/scratch.ts
-import { accessSync, constants, statfsSync, statSync as statSync2 } from "node:fs";
+import { accessSync, constants, mkdtempSync, rmdirSync, statfsSync, statSync as statSync2 } from "node:fs";
 import { tmpdir } from "node:os";
+import { join as join7 } from "node:path";
 var MIN_FREE_BYTES = 1024 ** 3;
 function scratchDir(env = process.env, shm = "/dev/shm") {
   if (env.TMPDIR || env.ALEMBIC_GATE_NO_SHM) return tmpdir();
@@ -6581,6 +6582,25 @@ function scratchDir(env = process.env, shm = "/dev/shm") {
     return shm;
   } catch {
     return tmpdir();
+  }
+}
+function checkTempDir(env = process.env) {
+  const dir = tmpdir();
+  const from = env.TMPDIR ? ` (from TMPDIR)` : "";
+  const fix = "create it, or point TMPDIR at a writable directory";
+  let st;
+  try {
+    st = statSync2(dir);
+  } catch {
+    throw new UserError(`the temporary directory ${dir}${from} does not exist: ${fix}`);
+  }
+  if (!st.isDirectory()) throw new UserError(`the temporary directory ${dir}${from} is not a directory: ${fix}`);
+  try {
+    accessSync(dir, constants.W_OK | constants.X_OK);
+    const probe = mkdtempSync(join7(dir, "alembic-gate-probe-"));
+    rmdirSync(probe);
+  } catch (err) {
+    throw new UserError(`the temporary directory ${dir}${from} is not writable (${err.code ?? err.message}): ${fix}`);
   }
 }
 
@@ -6630,7 +6650,7 @@ function reachableBy(runAs, dir) {
 async function runnableBinDir(binDir, runAs, tempDir, log) {
   if (!runAs || reachableBy(runAs, binDir)) return binDir;
   const install = dirname4(resolve3(binDir));
-  const target = join7(tempDir, "pg");
+  const target = join8(tempDir, "pg");
   const linked = await copyInstall(["-al", install, target]) || await copyInstall(["-a", install, target]);
   if (!linked) {
     throw new Error(
@@ -6638,7 +6658,7 @@ async function runnableBinDir(binDir, runAs, tempDir, log) {
     );
   }
   log(`binaries: ${install} is not reachable by "${runAs.name}"; linked into the cluster directory`);
-  return join7(target, basename2(binDir));
+  return join8(target, basename2(binDir));
 }
 function copyInstall(args) {
   const to = args[args.length - 1];
@@ -6656,9 +6676,9 @@ async function startCluster(opts) {
   });
   const started = Date.now();
   const runAs = unprivilegedUser();
-  const tempDir = await mkdtemp(join7(clusterParent(runAs, scratchDir()), "alembic-gate-"));
-  const dataDir = join7(tempDir, "data");
-  const logFile = join7(tempDir, "server.log");
+  const tempDir = await mkdtemp(join8(clusterParent(runAs, scratchDir()), "alembic-gate-"));
+  const dataDir = join8(tempDir, "data");
+  const logFile = join8(tempDir, "server.log");
   let child2;
   let exited;
   const killNow = () => {
@@ -6701,14 +6721,14 @@ async function startCluster(opts) {
     const cacheKey = { binDir: opts.binDir, args: initArgs.slice(2), uid: runAs?.uid ?? process.getuid?.() ?? -1 };
     const fromCache = await restoreDataDir(cacheKey, dataDir);
     if (!fromCache) {
-      const init = await run(join7(binDir, "initdb"), initArgs, spawnOpts);
+      const init = await run(join8(binDir, "initdb"), initArgs, spawnOpts);
       if (init.code !== 0) {
         throw new Error(`initdb failed (${init.how}): ${tail(init.output)}${permissionHint(init.output, runAs, binDir)}`);
       }
       await saveDataDir(cacheKey, dataDir);
     }
     const initMs = Date.now() - started;
-    const hbaFile = join7(tempDir, "pg_hba.conf");
+    const hbaFile = join8(tempDir, "pg_hba.conf");
     await writeFile2(hbaFile, "local all all trust\nhost all all 127.0.0.1/32 md5\n", { mode: 420 });
     const password = randomBytes3(18).toString("base64url");
     const port = await freePort();
@@ -6746,7 +6766,7 @@ async function startCluster(opts) {
         "-c",
         "log_min_messages=warning"
       ];
-      child2 = spawn4(join7(binDir, "postgres"), serverArgs, { ...spawnOpts, stdio: ["ignore", fd, fd] });
+      child2 = spawn4(join8(binDir, "postgres"), serverArgs, { ...spawnOpts, stdio: ["ignore", fd, fd] });
     } finally {
       closeSync(fd);
     }
@@ -6873,7 +6893,7 @@ function runningSync(pid) {
 // src/db/local.ts
 import { execFileSync } from "node:child_process";
 import { accessSync as accessSync2, constants as constants2, readdirSync as readdirSync2 } from "node:fs";
-import { delimiter, join as join8 } from "node:path";
+import { delimiter, join as join9 } from "node:path";
 function* candidateBinDirs() {
   const seen = /* @__PURE__ */ new Set();
   const fresh = (dirs) => dirs.filter((d) => d && !seen.has(d) && seen.add(d));
@@ -6883,12 +6903,12 @@ function* candidateBinDirs() {
     yield* fresh([out.trim()]);
   } catch {
   }
-  yield* fresh(versionedDirs("/usr/lib/postgresql", (v) => join8("/usr/lib/postgresql", v, "bin")));
-  yield* fresh(versionedDirs("/usr", (v) => join8("/usr", v, "bin"), /^pgsql-(\d+)$/));
+  yield* fresh(versionedDirs("/usr/lib/postgresql", (v) => join9("/usr/lib/postgresql", v, "bin")));
+  yield* fresh(versionedDirs("/usr", (v) => join9("/usr", v, "bin"), /^pgsql-(\d+)$/));
   yield* fresh(["/usr/local/pgsql/bin"]);
   for (const prefix of ["/opt/homebrew", "/usr/local"]) {
-    yield* fresh(versionedDirs(join8(prefix, "opt"), (v) => join8(prefix, "opt", v, "bin"), /^postgresql@(\d+)$/));
-    yield* fresh([join8(prefix, "opt", "postgresql", "bin"), join8(prefix, "bin")]);
+    yield* fresh(versionedDirs(join9(prefix, "opt"), (v) => join9(prefix, "opt", v, "bin"), /^postgresql@(\d+)$/));
+    yield* fresh([join9(prefix, "opt", "postgresql", "bin"), join9(prefix, "bin")]);
   }
 }
 function versionedDirs(root, toBin, pattern = /^(\d+(?:\.\d+)?)$/) {
@@ -6914,9 +6934,9 @@ function binariesIn(binDir) {
   return versionCache.get(binDir);
 }
 function probeBinaries(binDir) {
-  if (!isExecutable(join8(binDir, "initdb")) || !isExecutable(join8(binDir, "postgres"))) return void 0;
+  if (!isExecutable(join9(binDir, "initdb")) || !isExecutable(join9(binDir, "postgres"))) return void 0;
   try {
-    const out = execFileSync(join8(binDir, "postgres"), ["--version"], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 5e3 });
+    const out = execFileSync(join9(binDir, "postgres"), ["--version"], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 5e3 });
     const m = /(\d+)(?:\.(\d+))?/.exec(out.replace(/^[^)]*\)/, ""));
     if (!m) return void 0;
     return { binDir, version: m[2] !== void 0 ? `${m[1]}.${m[2]}` : m[1], major: Number(m[1]) };
@@ -6990,7 +7010,7 @@ async function findEmbeddedBinaries() {
   return binDir;
 }
 function checkSymlinksHydrated(nativeDir, pkg) {
-  const listFile = join9(nativeDir, "pg-symlinks.json");
+  const listFile = join10(nativeDir, "pg-symlinks.json");
   if (!existsSync7(listFile)) return;
   let links;
   try {
@@ -7001,7 +7021,7 @@ function checkSymlinksHydrated(nativeDir, pkg) {
   const root = dirname5(nativeDir);
   const missing = links.filter((l) => {
     try {
-      lstatSync(join9(root, l.target));
+      lstatSync(join10(root, l.target));
       return false;
     } catch {
       return true;
@@ -9434,11 +9454,16 @@ async function runGate(options, progress = () => {
     }
   });
   const redirects = /* @__PURE__ */ new Set();
+  let activity = "starting";
+  const track = (event) => {
+    activity = event.message;
+    progress(event);
+  };
   try {
-    await gate(options, progress, report, resources, clock, redirects);
+    await gate(options, track, report, resources, clock, redirects);
   } catch (err) {
     report.status = "error";
-    report.error = err instanceof UserError || err instanceof WorkerError || err instanceof ProvisionError || err instanceof GitError ? err.message : `internal error: ${err instanceof Error ? err.stack ?? err.message : String(err)}`;
+    report.error = err instanceof UserError || err instanceof WorkerError || err instanceof ProvisionError || err instanceof GitError ? err.message : unexpectedError(err, activity);
   } finally {
     await clock.time("cleanupMs", () => resources.release());
     unregister();
@@ -9490,6 +9515,7 @@ function emptyReport(options) {
   };
 }
 async function gate(options, progress, report, resources, clock, redirectNotices) {
+  checkTempDir();
   const repo = await GitRepo.open(options.repoRoot);
   const located = locateProjectConfig(options.workingDirectory, options.alembicConfig);
   const inRepo = (abs) => {
@@ -9539,7 +9565,7 @@ async function gate(options, progress, report, resources, clock, redirectNotices
   const headPromise = clock.time("headWorkerMs", () => head.start());
   const basePromise = clock.time("baseWorkerMs", async () => {
     const root = await exportTree(repo, baseSha, "base", resources);
-    if (!existsSync8(join10(root, iniRel))) return null;
+    if (!existsSync8(join11(root, iniRel))) return null;
     const tree = new SourceTree("base", root, layout, options.python, connections);
     resources.add(() => tree.close());
     await tree.start();
@@ -9841,8 +9867,23 @@ function scrubPath(value, root) {
 function baseConfigError(text) {
   return text.replace(/\s*Please use the 'init' command to create a new scripts folder\.?/, "").replace(/\s+/g, " ").trim().replace(/\.$/, "");
 }
+var CONNECTION_LOST = /^(57P0[1-3]|08\d\d\d|ECONNRESET|ECONNREFUSED|EPIPE|ENOENT)$/;
+function connectionLost(err) {
+  const e = err;
+  if (typeof e?.code === "string" && CONNECTION_LOST.test(e.code)) return true;
+  return /Connection terminated|connection error and is not queryable|server closed the connection|terminating connection/i.test(e?.message ?? "");
+}
+function unexpectedError(err, activity) {
+  const message = err instanceof Error ? err.message : String(err);
+  if (connectionLost(err)) {
+    return `the gate lost its connection to the throwaway database during "${activity}" (${message}): the server stopped, or a migration ended the gate's sessions (pg_terminate_backend on every session of the database); a migration that ends other sessions should leave its own application's alone, e.g. filter on application_name`;
+  }
+  const stack = process.env.ALEMBIC_GATE_DEBUG === "1" && err instanceof Error && err.stack ? `
+${err.stack}` : "";
+  return `internal error during "${activity}": ${message} (a bug in alembic-gate: please report it with this message; ALEMBIC_GATE_DEBUG=1 adds the stack)${stack}`;
+}
 async function exportTree(repo, sha, label2, resources) {
-  const dir = await mkdtemp2(join10(tmpdir3(), `alembic-gate-${label2}-`));
+  const dir = await mkdtemp2(join11(tmpdir3(), `alembic-gate-${label2}-`));
   resources.exportRoots.push(dir);
   const watchdog = watchOver({ dirs: [dir] });
   resources.add(async () => {
@@ -9977,13 +10018,13 @@ function renderMarkdown(report, opts = {}) {
   const max = opts.maxLength;
   for (let i = 0; i < LEVELS.length; i++) {
     const blocks = renderBlocks(report, opts, LEVELS[i], i > 0);
-    const text = join11(blocks);
+    const text = join12(blocks);
     if (max === void 0 || text.length <= max) return text;
     if (i === LEVELS.length - 1) return truncate(blocks, max, opts);
   }
   throw new Error("unreachable");
 }
-function join11(blocks) {
+function join12(blocks) {
   return `${blocks.map((b) => b.text).join("\n\n")}
 `;
 }
@@ -10531,7 +10572,10 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (err) => {
-    process.stderr.write(`alembic-gate: internal error: ${err instanceof Error ? err.stack ?? err.message : String(err)}
+    const stack = process.env.ALEMBIC_GATE_DEBUG === "1" && err instanceof Error && err.stack ? `
+${err.stack}` : "";
+    const message = escapeLog(err instanceof Error ? err.message : String(err));
+    process.stderr.write(`alembic-gate: internal error: ${message} (a bug in alembic-gate: please report it with this message; ALEMBIC_GATE_DEBUG=1 adds the stack)${stack}
 `);
     process.exitCode = 2;
   }

@@ -24974,7 +24974,7 @@ function endGroup() {
 
 // src/main.ts
 import { mkdirSync, writeFileSync } from "node:fs";
-import { join as join12, relative as relative3, resolve as resolve5, sep as sep3 } from "node:path";
+import { join as join13, relative as relative3, resolve as resolve5, sep as sep3 } from "node:path";
 import { tmpdir as tmpdir4 } from "node:os";
 import { createHash as createHash3 } from "node:crypto";
 
@@ -25366,7 +25366,7 @@ function firstLine(s) {
 import { existsSync as existsSync9, rmSync as rmSync2 } from "node:fs";
 import { mkdtemp as mkdtemp2, rm as rm4 } from "node:fs/promises";
 import { tmpdir as tmpdir3 } from "node:os";
-import { isAbsolute, join as join10, relative as relative2, resolve as resolve4, sep as sep2 } from "node:path";
+import { isAbsolute, join as join11, relative as relative2, resolve as resolve4, sep as sep2 } from "node:path";
 
 // src/alembic/tree.ts
 import { join as join3, relative, sep } from "node:path";
@@ -26470,7 +26470,7 @@ async function provisionContainer(opts = {}) {
 // src/db/embedded.ts
 import { existsSync as existsSync8, lstatSync, readFileSync as readFileSync6 } from "node:fs";
 import { createRequire } from "node:module";
-import { dirname as dirname5, join as join9 } from "node:path";
+import { dirname as dirname5, join as join10 } from "node:path";
 
 // src/db/cluster.ts
 import { spawn as spawn4 } from "node:child_process";
@@ -26479,7 +26479,7 @@ import { chown, mkdtemp, readFile, rm as rm3, writeFile as writeFile3 } from "no
 import { randomBytes as randomBytes3 } from "node:crypto";
 import { createServer } from "node:net";
 import { tmpdir as tmpdir2 } from "node:os";
-import { basename as basename2, dirname as dirname4, join as join7, resolve as resolve3 } from "node:path";
+import { basename as basename2, dirname as dirname4, join as join8, resolve as resolve3 } from "node:path";
 
 // src/db/initdb-cache.ts
 import { spawn as spawn3 } from "node:child_process";
@@ -26549,8 +26549,9 @@ async function saveDataDir(key, dataDir, root = initdbCacheRoot()) {
 }
 
 // src/db/scratch.ts
-import { accessSync, constants as constants3, statfsSync, statSync as statSync2 } from "node:fs";
+import { accessSync, constants as constants3, mkdtempSync, rmdirSync, statfsSync, statSync as statSync2 } from "node:fs";
 import { tmpdir } from "node:os";
+import { join as join7 } from "node:path";
 var MIN_FREE_BYTES = 1024 ** 3;
 function scratchDir(env = process.env, shm = "/dev/shm") {
   if (env.TMPDIR || env.ALEMBIC_GATE_NO_SHM) return tmpdir();
@@ -26562,6 +26563,25 @@ function scratchDir(env = process.env, shm = "/dev/shm") {
     return shm;
   } catch {
     return tmpdir();
+  }
+}
+function checkTempDir(env = process.env) {
+  const dir = tmpdir();
+  const from = env.TMPDIR ? ` (from TMPDIR)` : "";
+  const fix = "create it, or point TMPDIR at a writable directory";
+  let st;
+  try {
+    st = statSync2(dir);
+  } catch {
+    throw new UserError(`the temporary directory ${dir}${from} does not exist: ${fix}`);
+  }
+  if (!st.isDirectory()) throw new UserError(`the temporary directory ${dir}${from} is not a directory: ${fix}`);
+  try {
+    accessSync(dir, constants3.W_OK | constants3.X_OK);
+    const probe = mkdtempSync(join7(dir, "alembic-gate-probe-"));
+    rmdirSync(probe);
+  } catch (err) {
+    throw new UserError(`the temporary directory ${dir}${from} is not writable (${err.code ?? err.message}): ${fix}`);
   }
 }
 
@@ -26611,7 +26631,7 @@ function reachableBy(runAs, dir) {
 async function runnableBinDir(binDir, runAs, tempDir, log) {
   if (!runAs || reachableBy(runAs, binDir)) return binDir;
   const install = dirname4(resolve3(binDir));
-  const target = join7(tempDir, "pg");
+  const target = join8(tempDir, "pg");
   const linked = await copyInstall(["-al", install, target]) || await copyInstall(["-a", install, target]);
   if (!linked) {
     throw new Error(
@@ -26619,7 +26639,7 @@ async function runnableBinDir(binDir, runAs, tempDir, log) {
     );
   }
   log(`binaries: ${install} is not reachable by "${runAs.name}"; linked into the cluster directory`);
-  return join7(target, basename2(binDir));
+  return join8(target, basename2(binDir));
 }
 function copyInstall(args) {
   const to = args[args.length - 1];
@@ -26637,9 +26657,9 @@ async function startCluster(opts) {
   });
   const started = Date.now();
   const runAs = unprivilegedUser();
-  const tempDir = await mkdtemp(join7(clusterParent(runAs, scratchDir()), "alembic-gate-"));
-  const dataDir = join7(tempDir, "data");
-  const logFile = join7(tempDir, "server.log");
+  const tempDir = await mkdtemp(join8(clusterParent(runAs, scratchDir()), "alembic-gate-"));
+  const dataDir = join8(tempDir, "data");
+  const logFile = join8(tempDir, "server.log");
   let child2;
   let exited;
   const killNow = () => {
@@ -26682,14 +26702,14 @@ async function startCluster(opts) {
     const cacheKey = { binDir: opts.binDir, args: initArgs.slice(2), uid: runAs?.uid ?? process.getuid?.() ?? -1 };
     const fromCache = await restoreDataDir(cacheKey, dataDir);
     if (!fromCache) {
-      const init = await run(join7(binDir, "initdb"), initArgs, spawnOpts);
+      const init = await run(join8(binDir, "initdb"), initArgs, spawnOpts);
       if (init.code !== 0) {
         throw new Error(`initdb failed (${init.how}): ${tail(init.output)}${permissionHint(init.output, runAs, binDir)}`);
       }
       await saveDataDir(cacheKey, dataDir);
     }
     const initMs = Date.now() - started;
-    const hbaFile = join7(tempDir, "pg_hba.conf");
+    const hbaFile = join8(tempDir, "pg_hba.conf");
     await writeFile3(hbaFile, "local all all trust\nhost all all 127.0.0.1/32 md5\n", { mode: 420 });
     const password = randomBytes3(18).toString("base64url");
     const port = await freePort();
@@ -26727,7 +26747,7 @@ async function startCluster(opts) {
         "-c",
         "log_min_messages=warning"
       ];
-      child2 = spawn4(join7(binDir, "postgres"), serverArgs, { ...spawnOpts, stdio: ["ignore", fd, fd] });
+      child2 = spawn4(join8(binDir, "postgres"), serverArgs, { ...spawnOpts, stdio: ["ignore", fd, fd] });
     } finally {
       closeSync(fd);
     }
@@ -26854,7 +26874,7 @@ function runningSync(pid) {
 // src/db/local.ts
 import { execFileSync } from "node:child_process";
 import { accessSync as accessSync2, constants as constants4, readdirSync as readdirSync2 } from "node:fs";
-import { delimiter, join as join8 } from "node:path";
+import { delimiter, join as join9 } from "node:path";
 function* candidateBinDirs() {
   const seen = /* @__PURE__ */ new Set();
   const fresh = (dirs) => dirs.filter((d) => d && !seen.has(d) && seen.add(d));
@@ -26864,12 +26884,12 @@ function* candidateBinDirs() {
     yield* fresh([out.trim()]);
   } catch {
   }
-  yield* fresh(versionedDirs("/usr/lib/postgresql", (v) => join8("/usr/lib/postgresql", v, "bin")));
-  yield* fresh(versionedDirs("/usr", (v) => join8("/usr", v, "bin"), /^pgsql-(\d+)$/));
+  yield* fresh(versionedDirs("/usr/lib/postgresql", (v) => join9("/usr/lib/postgresql", v, "bin")));
+  yield* fresh(versionedDirs("/usr", (v) => join9("/usr", v, "bin"), /^pgsql-(\d+)$/));
   yield* fresh(["/usr/local/pgsql/bin"]);
   for (const prefix of ["/opt/homebrew", "/usr/local"]) {
-    yield* fresh(versionedDirs(join8(prefix, "opt"), (v) => join8(prefix, "opt", v, "bin"), /^postgresql@(\d+)$/));
-    yield* fresh([join8(prefix, "opt", "postgresql", "bin"), join8(prefix, "bin")]);
+    yield* fresh(versionedDirs(join9(prefix, "opt"), (v) => join9(prefix, "opt", v, "bin"), /^postgresql@(\d+)$/));
+    yield* fresh([join9(prefix, "opt", "postgresql", "bin"), join9(prefix, "bin")]);
   }
 }
 function versionedDirs(root, toBin, pattern = /^(\d+(?:\.\d+)?)$/) {
@@ -26895,9 +26915,9 @@ function binariesIn(binDir) {
   return versionCache.get(binDir);
 }
 function probeBinaries(binDir) {
-  if (!isExecutable(join8(binDir, "initdb")) || !isExecutable(join8(binDir, "postgres"))) return void 0;
+  if (!isExecutable(join9(binDir, "initdb")) || !isExecutable(join9(binDir, "postgres"))) return void 0;
   try {
-    const out = execFileSync(join8(binDir, "postgres"), ["--version"], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 5e3 });
+    const out = execFileSync(join9(binDir, "postgres"), ["--version"], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 5e3 });
     const m = /(\d+)(?:\.(\d+))?/.exec(out.replace(/^[^)]*\)/, ""));
     if (!m) return void 0;
     return { binDir, version: m[2] !== void 0 ? `${m[1]}.${m[2]}` : m[1], major: Number(m[1]) };
@@ -26971,7 +26991,7 @@ async function findEmbeddedBinaries() {
   return binDir;
 }
 function checkSymlinksHydrated(nativeDir, pkg) {
-  const listFile = join9(nativeDir, "pg-symlinks.json");
+  const listFile = join10(nativeDir, "pg-symlinks.json");
   if (!existsSync8(listFile)) return;
   let links;
   try {
@@ -26982,7 +27002,7 @@ function checkSymlinksHydrated(nativeDir, pkg) {
   const root = dirname5(nativeDir);
   const missing = links.filter((l) => {
     try {
-      lstatSync(join9(root, l.target));
+      lstatSync(join10(root, l.target));
       return false;
     } catch {
       return true;
@@ -29407,11 +29427,16 @@ async function runGate(options, progress = () => {
     }
   });
   const redirects = /* @__PURE__ */ new Set();
+  let activity = "starting";
+  const track = (event) => {
+    activity = event.message;
+    progress(event);
+  };
   try {
-    await gate(options, progress, report, resources, clock, redirects);
+    await gate(options, track, report, resources, clock, redirects);
   } catch (err) {
     report.status = "error";
-    report.error = err instanceof UserError || err instanceof WorkerError || err instanceof ProvisionError || err instanceof GitError ? err.message : `internal error: ${err instanceof Error ? err.stack ?? err.message : String(err)}`;
+    report.error = err instanceof UserError || err instanceof WorkerError || err instanceof ProvisionError || err instanceof GitError ? err.message : unexpectedError(err, activity);
   } finally {
     await clock.time("cleanupMs", () => resources.release());
     unregister();
@@ -29463,6 +29488,7 @@ function emptyReport(options) {
   };
 }
 async function gate(options, progress, report, resources, clock, redirectNotices) {
+  checkTempDir();
   const repo = await GitRepo.open(options.repoRoot);
   const located = locateProjectConfig(options.workingDirectory, options.alembicConfig);
   const inRepo = (abs) => {
@@ -29512,7 +29538,7 @@ async function gate(options, progress, report, resources, clock, redirectNotices
   const headPromise = clock.time("headWorkerMs", () => head.start());
   const basePromise = clock.time("baseWorkerMs", async () => {
     const root = await exportTree(repo, baseSha, "base", resources);
-    if (!existsSync9(join10(root, iniRel))) return null;
+    if (!existsSync9(join11(root, iniRel))) return null;
     const tree = new SourceTree("base", root, layout, options.python, connections);
     resources.add(() => tree.close());
     await tree.start();
@@ -29814,8 +29840,23 @@ function scrubPath(value, root) {
 function baseConfigError(text) {
   return text.replace(/\s*Please use the 'init' command to create a new scripts folder\.?/, "").replace(/\s+/g, " ").trim().replace(/\.$/, "");
 }
+var CONNECTION_LOST = /^(57P0[1-3]|08\d\d\d|ECONNRESET|ECONNREFUSED|EPIPE|ENOENT)$/;
+function connectionLost(err) {
+  const e = err;
+  if (typeof e?.code === "string" && CONNECTION_LOST.test(e.code)) return true;
+  return /Connection terminated|connection error and is not queryable|server closed the connection|terminating connection/i.test(e?.message ?? "");
+}
+function unexpectedError(err, activity) {
+  const message = err instanceof Error ? err.message : String(err);
+  if (connectionLost(err)) {
+    return `the gate lost its connection to the throwaway database during "${activity}" (${message}): the server stopped, or a migration ended the gate's sessions (pg_terminate_backend on every session of the database); a migration that ends other sessions should leave its own application's alone, e.g. filter on application_name`;
+  }
+  const stack = process.env.ALEMBIC_GATE_DEBUG === "1" && err instanceof Error && err.stack ? `
+${err.stack}` : "";
+  return `internal error during "${activity}": ${message} (a bug in alembic-gate: please report it with this message; ALEMBIC_GATE_DEBUG=1 adds the stack)${stack}`;
+}
 async function exportTree(repo, sha, label2, resources) {
-  const dir = await mkdtemp2(join10(tmpdir3(), `alembic-gate-${label2}-`));
+  const dir = await mkdtemp2(join11(tmpdir3(), `alembic-gate-${label2}-`));
   resources.exportRoots.push(dir);
   const watchdog = watchOver({ dirs: [dir] });
   resources.add(async () => {
@@ -29935,13 +29976,13 @@ function renderMarkdown(report, opts = {}) {
   const max = opts.maxLength;
   for (let i = 0; i < LEVELS.length; i++) {
     const blocks = renderBlocks(report, opts, LEVELS[i], i > 0);
-    const text = join11(blocks);
+    const text = join12(blocks);
     if (max === void 0 || text.length <= max) return text;
     if (i === LEVELS.length - 1) return truncate(blocks, max, opts);
   }
   throw new Error("unreachable");
 }
-function join11(blocks) {
+function join12(blocks) {
   return `${blocks.map((b) => b.text).join("\n\n")}
 `;
 }
@@ -30412,9 +30453,9 @@ async function publish(report, inputs, ctx, workingDirectory) {
   startGroup("alembic-gate: report");
   try {
     const key = createHash3("sha256").update(marker).digest("hex").slice(0, 12);
-    const dir = join12(ctx.runnerTemp ?? tmpdir4(), "alembic-gate", key);
+    const dir = join13(ctx.runnerTemp ?? tmpdir4(), "alembic-gate", key);
     mkdirSync(dir, { recursive: true });
-    const reportPath = join12(dir, "report.json");
+    const reportPath = join13(dir, "report.json");
     writeFileSync(reportPath, `${JSON.stringify(report, null, 2)}
 `);
     info(`JSON report: ${reportPath}`);

@@ -201,7 +201,9 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (err) => {
-    process.stderr.write(`alembic-gate: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    const stack = process.env.ALEMBIC_GATE_DEBUG === '1' && err instanceof Error && err.stack ? `\n${err.stack}` : '';
+    const message = escapeLog(err instanceof Error ? err.message : String(err));
+    process.stderr.write(`alembic-gate: internal error: ${message} (a bug in alembic-gate: please report it with this message; ALEMBIC_GATE_DEBUG=1 adds the stack)${stack}\n`);
     process.exitCode = 2;
   },
 );

@@ -12,6 +12,7 @@ import { WorkerError } from '../alembic/worker-client.js';
 import { provisionDatabase } from '../db/factory.js';
 import { registerCleanup } from '../db/cleanup.js';
 import { watchOver } from '../db/sentinel.js';
+import { checkTempDir } from '../db/scratch.js';
 import { GitError, GitRepo } from '../git/git.js';
 import { ProvisionError } from '../db/provider.js';
 import { checkHeads, checkHistory } from '../graph/checks.js';
@@ -42,11 +43,16 @@ export async function runGate(options: GateOptions, progress: ProgressSink = () 
     },
   });
   const redirects = new Set<string>();
+  let activity = 'starting';
+  const track: ProgressSink = (event) => {
+    activity = event.message;
+    progress(event);
+  };
   try {
-    await gate(options, progress, report, resources, clock, redirects);
+    await gate(options, track, report, resources, clock, redirects);
   } catch (err) {
     report.status = 'error';
-    report.error = err instanceof UserError || err instanceof WorkerError || err instanceof ProvisionError || err instanceof GitError ? err.message : `internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`;
+    report.error = err instanceof UserError || err instanceof WorkerError || err instanceof ProvisionError || err instanceof GitError ? err.message : unexpectedError(err, activity);
   } finally {
     await clock.time('cleanupMs', () => resources.release());
     unregister();
@@ -103,6 +109,7 @@ function emptyReport(options: GateOptions): Report {
 
 async function gate(options: GateOptions, progress: ProgressSink, report: Report, resources: Resources, clock: Stopwatch, redirectNotices: Set<string>): Promise<void> {
   // --- where things are --------------------------------------------------------------------
+  checkTempDir();
   const repo = await GitRepo.open(options.repoRoot);
   const located = locateProjectConfig(options.workingDirectory, options.alembicConfig);
   const inRepo = (abs: string): string => {
@@ -503,6 +510,33 @@ function baseConfigError(text: string): string {
     .replace(/\s+/g, ' ')
     .trim()
     .replace(/\.$/, '');
+}
+
+/** SQLSTATEs and socket errors that mean the connection or the server went away. */
+const CONNECTION_LOST = /^(57P0[1-3]|08\d\d\d|ECONNRESET|ECONNREFUSED|EPIPE|ENOENT)$/;
+
+function connectionLost(err: unknown): boolean {
+  const e = err as { code?: string; message?: string };
+  if (typeof e?.code === 'string' && CONNECTION_LOST.test(e.code)) return true;
+  return /Connection terminated|connection error and is not queryable|server closed the connection|terminating connection/i.test(e?.message ?? '');
+}
+
+/**
+ * An error none of our parts turned into a message. A lost database connection is named as
+ * such (a migration that ends other sessions, a server that stopped); anything else is a bug
+ * of ours, said in one line (the stack only with ALEMBIC_GATE_DEBUG=1).
+ */
+function unexpectedError(err: unknown, activity: string): string {
+  const message = err instanceof Error ? err.message : String(err);
+  if (connectionLost(err)) {
+    return (
+      `the gate lost its connection to the throwaway database during "${activity}" (${message}): ` +
+      'the server stopped, or a migration ended the gate\'s sessions (pg_terminate_backend on every session of the database); ' +
+      'a migration that ends other sessions should leave its own application\'s alone, e.g. filter on application_name'
+    );
+  }
+  const stack = process.env.ALEMBIC_GATE_DEBUG === '1' && err instanceof Error && err.stack ? `\n${err.stack}` : '';
+  return `internal error during "${activity}": ${message} (a bug in alembic-gate: please report it with this message; ALEMBIC_GATE_DEBUG=1 adds the stack)${stack}`;
 }
 
 async function exportTree(repo: GitRepo, sha: string, label: string, resources: Resources): Promise<string> {

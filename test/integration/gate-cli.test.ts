@@ -6,7 +6,7 @@
 // run nothing may be left behind: no alembic-gate-* temp dir, no alembic_gate_* database.
 //
 // Build the bundle first: node scripts/build.mjs
-import { mkdtempSync, readdirSync, rmSync, chmodSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, chmodSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -553,6 +553,29 @@ describe('alembic-gate check: could not run (exit 2)', () => {
 
   it("a --step-timeout beyond Node's timer limit (about 24.8 days) is capped, not an instant timeout", async () => {
     expectPassed(await gate('clean', { args: ['--step-timeout', '99999999'] }));
+  });
+
+  it.each([
+    ['does not exist', () => join(privateTmp, 'missing')],
+    [
+      'is not a directory',
+      () => {
+        const file = join(privateTmp, 'a-file');
+        writeFileSync(file, '');
+        return file;
+      },
+    ],
+  ])('a TMPDIR that %s is named, with what to do', async (what, dir) => {
+    const tmp = dir();
+    const r = await gate('clean', { sharedTmp: true, env: { TMPDIR: tmp } });
+    expectCouldNotRun(r);
+    expect(r.report?.error).toBe(`the temporary directory ${tmp} (from TMPDIR) ${what}: create it, or point TMPDIR at a writable directory`);
+  });
+
+  it("a migration that ends the gate's own sessions (pg_terminate_backend) gets a message, not a stack", async () => {
+    const text = expectCouldNotRun(await gate('terminates-sessions'));
+    expect(text).toMatch(/^alembic-gate: the gate lost its connection to the throwaway database during "round-trip d4e5f6a1b2c3 kick other sessions before a rewrite" \(/m);
+    expect(text).toMatch(/a migration ended the gate's sessions \(pg_terminate_backend on every session of the database\)/);
   });
 
   it('an unknown --roundtrip scope is a usage error', async () => {

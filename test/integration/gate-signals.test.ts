@@ -207,3 +207,31 @@ describe('Ctrl-C twice (the second one stops waiting for cleanups)', () => {
     }, 5_000);
   });
 });
+
+describe('a server that dies under the gate', () => {
+  it('local provider, postmaster killed during a migration: exit 2 with a message, and nothing left', async () => {
+    const repo = await makeFixtureRepo('hangs');
+    const tmp = mkdtempSync(join(tmpdir(), 'ag-killed-server-'));
+    chmodSync(tmp, 0o755);
+    cleanups.push(() => repo.cleanup(), () => rmSync(tmp, { recursive: true, force: true }));
+    const child = spawn(process.execPath, [cliPath, 'check', '--base', 'main', '--python', '/usr/bin/python3', '--provider', 'local', '--format', 'json'], {
+      cwd: repo.dir,
+      env: { ...process.env, TMPDIR: tmp },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    const postmaster = await waitFor('the migration to start', () => {
+      const ps = execFileSync('ps', ['-eo', 'pid,args'], { encoding: 'utf8' });
+      if (!/postgres: postgres alembic_gate .*SELECT/.test(ps)) return null;
+      const line = ps.split('\n').find((l) => l.includes(`postgres -D ${tmp}/`));
+      return line ? Number(line.trim().split(/\s+/)[0]) : null;
+    });
+    process.kill(postmaster, 'SIGKILL');
+    expect(await exited).toBe(2);
+    expect(stderr).toMatch(/^alembic-gate: the gate lost its connection to the throwaway database during "round-trip d4e5f6a1b2c3 slow backfill" \(/m);
+    expect(stderr).not.toMatch(/internal error|\n\s+at /);
+    await waitFor('nothing left', () => (leftovers(tmp).length === 0 && readdirSync(tmp).length === 0 ? true : null), 5_000);
+  });
+});
