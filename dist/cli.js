@@ -6132,8 +6132,12 @@ ${output.split("\n").slice(-20).join("\n")}` : ""].filter(Boolean).join("\n\n");
 function failedStep(failure, ms) {
   return { status: failure.kind === "timeout" ? "timeout" : "failed", ms: Math.round(ms), error: failure.message };
 }
+var envFailures = /* @__PURE__ */ new WeakSet();
+function isEnvFailure(finding) {
+  return envFailures.has(finding);
+}
 function findingFrom(failure, message, fallback) {
-  return {
+  const finding = {
     severity: "error",
     message,
     revision: failure.revision ?? fallback.revision,
@@ -6141,6 +6145,8 @@ function findingFrom(failure, message, fallback) {
     ...failure.line ? { line: failure.line } : {},
     detail: failure.detail
   };
+  if (failure.kind === "setup") envFailures.add(finding);
+  return finding;
 }
 
 // src/engine/bootstrap.ts
@@ -9702,10 +9708,11 @@ If the first revision expects tables that no revision creates (made by create_al
     });
     roundtripCheck2 = { id: "roundtrip", status: "skip", summary: "round trips are off (--roundtrip none)", findings: [] };
   }
+  const envBroken = upgradeFindings.some(isEnvFailure);
   report.checks.push({
     id: "upgrade",
-    status: upgradeFindings.length ? "fail" : "pass",
-    summary: upgradeFindings.length ? `${plural2(upgradeFindings.length, "revision")} ${upgradeFindings.length === 1 ? "fails" : "fail"} to apply` : replayAll ? `all ${order.length} revisions apply from an empty database` : `base${baseGraph ? ` (${plural2(baseGraph.nodes.size, "revision")})` : " (empty)"} -> head (${newOrder.length} new) applies`,
+    status: envBroken ? "error" : upgradeFindings.length ? "fail" : "pass",
+    summary: envBroken ? "the head's env.py fails before running any migration, so no revision could be tested" : upgradeFindings.length ? `${plural2(upgradeFindings.length, "revision")} ${upgradeFindings.length === 1 ? "fails" : "fail"} to apply` : replayAll ? `all ${order.length} revisions apply from an empty database` : `base${baseGraph ? ` (${plural2(baseGraph.nodes.size, "revision")})` : " (empty)"} -> head (${newOrder.length} new) applies`,
     findings: upgradeFindings
   });
   report.checks.push(roundtripCheck2);
@@ -9759,12 +9766,14 @@ function checkGraph(head) {
   if (g.ok) return { id: "graph", status: "pass", summary: `${g.revisions.length} revision${g.revisions.length === 1 ? "" : "s"} load`, findings: [] };
   const findings = g.errors.map((e) => ({
     severity: "error",
-    message: `${head.relativePath(e.file) || "a revision script"}${e.line ? ` line ${e.line}` : ""} does not load: ${e.message.split("\n").slice(-1)[0]}`,
+    message: e.kind === "duplicate" ? e.message : `${head.relativePath(e.file) || "a revision script"}${e.line ? ` line ${e.line}` : ""} does not load: ${e.message.split("\n").slice(-1)[0]}`,
     ...e.file ? { file: head.relativePath(e.file) } : {},
     ...e.line ? { line: e.line } : {},
-    detail: e.message
+    ...e.kind === "duplicate" ? {} : { detail: e.message }
   }));
-  return { id: "graph", status: "fail", summary: findings.length === 1 ? "1 revision script does not load" : `${findings.length || "some"} revision scripts do not load`, findings };
+  const duplicates = g.errors.filter((e) => e.kind === "duplicate").length;
+  const summary = duplicates === g.errors.length && duplicates > 0 ? duplicates === 1 ? "1 revision id is declared by more than one file" : `${duplicates} revision ids are declared by more than one file` : findings.length === 1 ? "1 revision script does not load" : `${findings.length || "some"} revision scripts do not load`;
+  return { id: "graph", status: "fail", summary, findings };
 }
 async function runDrift(head, options, report) {
   try {
@@ -10409,8 +10418,9 @@ Options:
   --seed-sql <file>       data: a SQL file of your own rows, loaded at the base state
   --format <fmt>          text | markdown | json (default: text on a terminal, else json)
   --output <file>         also write the JSON report to this file
-  --fail-on <ids>         comma-separated checks that fail the gate (default: all:
-                          ${CHECK_IDS.join(",")})
+  --fail-on <ids>         comma-separated checks that fail the gate, or all, or none
+                          (default: all: ${CHECK_IDS.join(",")}); a gate that could not
+                          run (env.py that cannot run included) always exits 2
   --step-timeout <sec>    stop an Alembic step that runs longer (default 600)
   --url-env <NAME>        also put the database URL in this environment variable (repeatable;
                           DATABASE_URL always gets it)
@@ -10501,8 +10511,7 @@ ${USAGE}
     const cwd = process.cwd();
     const timeout = values["step-timeout"] === void 0 ? 600 : Number(values["step-timeout"]);
     if (!Number.isFinite(timeout) || timeout <= 0) throw new UserError(`--step-timeout takes a number of seconds, not "${values["step-timeout"]}"`);
-    const failOn = values["fail-on"] === void 0 ? CHECK_IDS : values["fail-on"].split(",").map((s) => s.trim()).filter(Boolean);
-    for (const id of failOn) if (!CHECK_IDS.includes(id)) throw new UserError(`--fail-on: unknown check "${id}" (checks: ${CHECK_IDS.join(", ")})`);
+    const failOn = values["fail-on"] === void 0 ? CHECK_IDS : parseFailOnFlag(values["fail-on"]);
     const provider = oneOf("provider", values.provider ?? "auto", PROVIDERS);
     const databaseUrl = values["database-url"];
     if (provider === "url" && !databaseUrl) throw new UserError("--provider url needs --database-url postgresql://user@host:port/db");
@@ -10561,6 +10570,15 @@ ${USAGE}
   if (report.status === "error" && format === "json") process.stderr.write(`alembic-gate: ${escapeLogLines(report.error ?? "")}
 `);
   return report.status === "pass" ? 0 : report.status === "fail" ? 1 : 2;
+}
+function parseFailOnFlag(value) {
+  const items = value.split(",").map((x) => x.trim().toLowerCase()).filter(Boolean);
+  const usage = `check ids separated by commas (${CHECK_IDS.join(", ")}), or all, or none`;
+  if (items.length === 0) throw new UserError(`--fail-on "${value}" names no check: pass ${usage}`);
+  if (items.length === 1 && items[0] === "all") return CHECK_IDS;
+  if (items.length === 1 && items[0] === "none") return [];
+  for (const id of items) if (!CHECK_IDS.includes(id)) throw new UserError(`--fail-on: unknown check "${id}": pass ${usage}`);
+  return [...new Set(items)];
 }
 function render(report, format) {
   if (format === "json") return JSON.stringify(report, null, 2) + "\n";

@@ -25175,6 +25175,7 @@ function splitList(value) {
 }
 function parseFailOn(value) {
   const items = splitList(value.toLowerCase());
+  if (items.length === 0 && value.trim() !== "") throw new InputError("fail-on", `'${value}' names no check; use check ids from ${CHECK_IDS.join(", ")} (or 'all' / 'none').`);
   if (items.length === 0 || items.length === 1 && items[0] === "all") return [...CHECK_IDS];
   if (items.length === 1 && items[0] === "none") return [];
   for (const item of items) {
@@ -26113,8 +26114,12 @@ ${output.split("\n").slice(-20).join("\n")}` : ""].filter(Boolean).join("\n\n");
 function failedStep(failure, ms) {
   return { status: failure.kind === "timeout" ? "timeout" : "failed", ms: Math.round(ms), error: failure.message };
 }
+var envFailures = /* @__PURE__ */ new WeakSet();
+function isEnvFailure(finding) {
+  return envFailures.has(finding);
+}
 function findingFrom(failure, message, fallback) {
-  return {
+  const finding = {
     severity: "error",
     message,
     revision: failure.revision ?? fallback.revision,
@@ -26122,6 +26127,8 @@ function findingFrom(failure, message, fallback) {
     ...failure.line ? { line: failure.line } : {},
     detail: failure.detail
   };
+  if (failure.kind === "setup") envFailures.add(finding);
+  return finding;
 }
 
 // src/engine/bootstrap.ts
@@ -29675,10 +29682,11 @@ If the first revision expects tables that no revision creates (made by create_al
     });
     roundtripCheck2 = { id: "roundtrip", status: "skip", summary: "round trips are off (--roundtrip none)", findings: [] };
   }
+  const envBroken = upgradeFindings.some(isEnvFailure);
   report.checks.push({
     id: "upgrade",
-    status: upgradeFindings.length ? "fail" : "pass",
-    summary: upgradeFindings.length ? `${plural2(upgradeFindings.length, "revision")} ${upgradeFindings.length === 1 ? "fails" : "fail"} to apply` : replayAll ? `all ${order.length} revisions apply from an empty database` : `base${baseGraph ? ` (${plural2(baseGraph.nodes.size, "revision")})` : " (empty)"} -> head (${newOrder.length} new) applies`,
+    status: envBroken ? "error" : upgradeFindings.length ? "fail" : "pass",
+    summary: envBroken ? "the head's env.py fails before running any migration, so no revision could be tested" : upgradeFindings.length ? `${plural2(upgradeFindings.length, "revision")} ${upgradeFindings.length === 1 ? "fails" : "fail"} to apply` : replayAll ? `all ${order.length} revisions apply from an empty database` : `base${baseGraph ? ` (${plural2(baseGraph.nodes.size, "revision")})` : " (empty)"} -> head (${newOrder.length} new) applies`,
     findings: upgradeFindings
   });
   report.checks.push(roundtripCheck2);
@@ -29732,12 +29740,14 @@ function checkGraph(head) {
   if (g.ok) return { id: "graph", status: "pass", summary: `${g.revisions.length} revision${g.revisions.length === 1 ? "" : "s"} load`, findings: [] };
   const findings = g.errors.map((e) => ({
     severity: "error",
-    message: `${head.relativePath(e.file) || "a revision script"}${e.line ? ` line ${e.line}` : ""} does not load: ${e.message.split("\n").slice(-1)[0]}`,
+    message: e.kind === "duplicate" ? e.message : `${head.relativePath(e.file) || "a revision script"}${e.line ? ` line ${e.line}` : ""} does not load: ${e.message.split("\n").slice(-1)[0]}`,
     ...e.file ? { file: head.relativePath(e.file) } : {},
     ...e.line ? { line: e.line } : {},
-    detail: e.message
+    ...e.kind === "duplicate" ? {} : { detail: e.message }
   }));
-  return { id: "graph", status: "fail", summary: findings.length === 1 ? "1 revision script does not load" : `${findings.length || "some"} revision scripts do not load`, findings };
+  const duplicates = g.errors.filter((e) => e.kind === "duplicate").length;
+  const summary2 = duplicates === g.errors.length && duplicates > 0 ? duplicates === 1 ? "1 revision id is declared by more than one file" : `${duplicates} revision ids are declared by more than one file` : findings.length === 1 ? "1 revision script does not load" : `${findings.length || "some"} revision scripts do not load`;
+  return { id: "graph", status: "fail", summary: summary2, findings };
 }
 async function runDrift(head, options, report) {
   try {

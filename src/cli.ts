@@ -40,8 +40,9 @@ Options:
   --seed-sql <file>       data: a SQL file of your own rows, loaded at the base state
   --format <fmt>          text | markdown | json (default: text on a terminal, else json)
   --output <file>         also write the JSON report to this file
-  --fail-on <ids>         comma-separated checks that fail the gate (default: all:
-                          ${CHECK_IDS.join(',')})
+  --fail-on <ids>         comma-separated checks that fail the gate, or all, or none
+                          (default: all: ${CHECK_IDS.join(',')}); a gate that could not
+                          run (env.py that cannot run included) always exits 2
   --step-timeout <sec>    stop an Alembic step that runs longer (default 600)
   --url-env <NAME>        also put the database URL in this environment variable (repeatable;
                           DATABASE_URL always gets it)
@@ -129,8 +130,7 @@ export async function main(argv: string[]): Promise<number> {
     const cwd = process.cwd();
     const timeout = values['step-timeout'] === undefined ? 600 : Number(values['step-timeout']);
     if (!Number.isFinite(timeout) || timeout <= 0) throw new UserError(`--step-timeout takes a number of seconds, not "${values['step-timeout']}"`);
-    const failOn = values['fail-on'] === undefined ? CHECK_IDS : (values['fail-on'] as string).split(',').map((s) => s.trim()).filter(Boolean);
-    for (const id of failOn) if (!(CHECK_IDS as readonly string[]).includes(id)) throw new UserError(`--fail-on: unknown check "${id}" (checks: ${CHECK_IDS.join(', ')})`);
+    const failOn = values['fail-on'] === undefined ? CHECK_IDS : parseFailOnFlag(values['fail-on'] as string);
     const provider = oneOf('provider', (values.provider as string) ?? 'auto', PROVIDERS);
     const databaseUrl = values['database-url'] as string | undefined;
     if (provider === 'url' && !databaseUrl) throw new UserError('--provider url needs --database-url postgresql://user@host:port/db');
@@ -188,6 +188,17 @@ export async function main(argv: string[]): Promise<number> {
   process.stdout.write(format === 'json' ? out : neutralizeCommandLines(out));
   if (report.status === 'error' && format === 'json') process.stderr.write(`alembic-gate: ${escapeLogLines(report.error ?? '')}\n`);
   return report.status === 'pass' ? 0 : report.status === 'fail' ? 1 : 2;
+}
+
+/** --fail-on: check ids separated by commas, or all / none; a list that names nothing is a mistake. */
+function parseFailOnFlag(value: string): readonly string[] {
+  const items = value.split(',').map((x) => x.trim().toLowerCase()).filter(Boolean);
+  const usage = `check ids separated by commas (${CHECK_IDS.join(', ')}), or all, or none`;
+  if (items.length === 0) throw new UserError(`--fail-on "${value}" names no check: pass ${usage}`);
+  if (items.length === 1 && items[0] === 'all') return CHECK_IDS;
+  if (items.length === 1 && items[0] === 'none') return [];
+  for (const id of items) if (!(CHECK_IDS as readonly string[]).includes(id)) throw new UserError(`--fail-on: unknown check "${id}": pass ${usage}`);
+  return [...new Set(items)];
 }
 
 function render(report: Report, format: 'text' | 'markdown' | 'json'): string {

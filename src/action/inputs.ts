@@ -183,6 +183,7 @@ function splitList(value: string): string[] {
 /** Check ids separated by commas, spaces or newlines; `all` (the default) or `none`. */
 export function parseFailOn(value: string): CheckId[] {
   const items = splitList(value.toLowerCase());
+  if (items.length === 0 && value.trim() !== '') throw new InputError('fail-on', `'${value}' names no check; use check ids from ${CHECK_IDS.join(', ')} (or 'all' / 'none').`);
   if (items.length === 0 || (items.length === 1 && items[0] === 'all')) return [...CHECK_IDS];
   if (items.length === 1 && items[0] === 'none') return [];
   for (const item of items) {

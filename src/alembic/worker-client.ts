@@ -85,7 +85,8 @@ export interface WorkerGraph {
   ok: boolean;
   revisions: GraphRevision[];
   heads: string[];
-  errors: { file: string | null; line: number | null; message: string }[];
+  /** kind duplicate: the message names every file itself. */
+  errors: { file: string | null; line: number | null; message: string; kind?: string }[];
 }
 
 export interface DriftResult {

@@ -655,6 +655,87 @@ def _announce_imports():
     alembic_util.load_python_file = load_python_file
 
 
+RESERVED_REVISION_IDS = ("base", "head", "heads")
+
+
+def _record_scripts():
+    """Which file declared which revision id: Alembic keeps one of two files with the same id
+    (with a warning), and fails on reserved ids with an AssertionError that names no file."""
+    from alembic.script import base as script_base
+
+    Script = script_base.Script
+    if getattr(Script, "_alembic_gate", False):
+        return
+    declared = STATE.setdefault("declared", {})
+
+    def wrap(name):
+        original = getattr(Script, name, None)
+        if original is None:
+            return
+        func = original.__func__
+
+        def loader(cls, scriptdir, *args):
+            path = os.path.join(*args) if len(args) > 1 else str(args[0])
+            if os.path.islink(path) and _outside_tree(path):
+                raise GateError(
+                    "graph",
+                    "is a symlink to %s, outside the repository: the gate runs only migrations the repository holds; commit the file itself" % os.path.realpath(path),
+                    file=path,
+                )
+            try:
+                sc = func(cls, scriptdir, *args)
+            except Exception as exc:
+                if type(exc).__name__ == "RevisionError" and "not allowed in revision identifier" in str(exc):
+                    raise GateError("graph", "%s; give the revision an id of letters, digits and underscores (and update the down_revision that names it)" % (exc,), file=path)
+                raise
+            if sc is not None:
+                if sc.revision in RESERVED_REVISION_IDS:
+                    raise GateError(
+                        "graph",
+                        "revision id %r is reserved by Alembic (%s): give the revision another id (and update the down_revision that names it)"
+                        % (sc.revision, ", ".join(RESERVED_REVISION_IDS)),
+                        file=path,
+                    )
+                paths = declared.setdefault(sc.revision, [])
+                if os.path.abspath(path) not in paths:
+                    paths.append(os.path.abspath(path))
+            return sc
+
+        setattr(Script, name, classmethod(loader))
+
+    wrap("_from_filename")
+    wrap("_from_path")
+    Script._alembic_gate = True
+
+
+def _outside_tree(path):
+    root = STATE.get("root")
+    if not root:
+        return False
+    real, base = os.path.realpath(path), os.path.realpath(root)
+    return real != base and not real.startswith(base + os.sep)
+
+
+def _script_dirs_outside(script):
+    """The script directory or version locations that resolve outside the tree (an absolute
+    path, '..', a committed symlink), as (shown, resolved) pairs."""
+    found = []
+    try:
+        locations = [str(p) for p in script._version_locations]
+    except Exception:
+        locations = []
+    raw = _alembic_option(STATE["config"], "script_location") or script.dir
+    labelled = [("script_location = %s" % raw, script.dir)] + [("version_locations entry %s" % d, d) for d in locations]
+    for label, d in labelled:
+        if _outside_tree(d) and all(r != os.path.realpath(d) for _, r in found):
+            found.append((label, os.path.realpath(d)))
+    return found
+
+
+def _duplicate_revisions():
+    return sorted((rev, sorted(paths)) for rev, paths in STATE.get("declared", {}).items() if len(paths) > 1)
+
+
 def cmd_load(req):
     STATE["root"] = req.get("projectRoot") or os.path.dirname(os.path.abspath(req["config"]))
     # As `python -m alembic` from the ini's directory (or `flask db` from the project's): cwd and
@@ -667,6 +748,7 @@ def cmd_load(req):
     from alembic.script import ScriptDirectory
 
     _announce_imports()
+    _record_scripts()
     # Before any of the project's code is imported: revision files and the modules they import
     # may build engines (or connect) at import.
     _install_connection_guard()
@@ -674,13 +756,28 @@ def cmd_load(req):
     cfg = _new_config(req)
     STATE["config"] = cfg
     STATE["flask"] = {"app": req.get("flaskApp"), "ctx": None, "url": None} if req.get("shape") == "flask" else None
+    outside = None
     try:
         script = ScriptDirectory.from_config(cfg)
+        bad = _script_dirs_outside(script)
+        if bad:
+            # Refused before a revision file is imported: nothing outside the repository runs.
+            where = _relative(cfg.config_file_name or getattr(cfg, "toml_file_name", None) or req["config"])
+            outside = GateError(
+                "config",
+                "%s sets %s, which resolves to %s, outside the repository: the gate runs only the migrations the repository holds; "
+                "point script_location (and version_locations) at a directory inside it, without '..' or a symlink leading out"
+                % (where, bad[0][0], bad[0][1]),
+                file=req["config"],
+            )
+            raise outside
         STATE["script"] = script
         # Load every revision file now (the revision map is lazy).
         script.revision_map.heads  # noqa: B018
         _guard_downgrades(script)
     except Exception as exc:
+        if exc is outside:
+            raise
         STATE["script"] = None
         STATE["script_error"] = exc
     from sqlalchemy import event
@@ -985,6 +1082,23 @@ def _graph():
                 }
             ]
         return {"ok": False, "revisions": [], "heads": [], "errors": errors}
+    duplicates = _duplicate_revisions()
+    if duplicates:
+        return {
+            "ok": False,
+            "revisions": [],
+            "heads": [],
+            "errors": [
+                {
+                    "file": paths[1],
+                    "line": None,
+                    "kind": "duplicate",
+                    "message": "revision id %s is declared by %s and %s; Alembic silently keeps only one of them: give the other a new id (and update the down_revision that names it)"
+                    % (rev, ", ".join(_relative(p) for p in paths[:-1]), _relative(paths[-1])),
+                }
+                for rev, paths in duplicates
+            ],
+        }
     revisions = []
     for sc in script.walk_revisions("base", "heads"):
         code = _code_hashes(sc.path)

@@ -24,7 +24,7 @@ import { VERSION } from '../version.js';
 import type { GateOptions, ProgressSink } from './options.js';
 import { added, headsWithin, roundtripCheck as buildRoundtripCheck } from './roundtrip.js';
 import { walkInLanes, type LaneContext } from './lanes.js';
-import { describeFailure, findingFrom } from './steps.js';
+import { describeFailure, findingFrom, isEnvFailure } from './steps.js';
 import { Stopwatch } from './stopwatch.js';
 import { databaseTarget } from './target.js';
 import { dataWalk } from './data-walk.js';
@@ -315,10 +315,15 @@ async function gate(options: GateOptions, progress: ProgressSink, report: Report
     });
     roundtripCheck = { id: 'roundtrip', status: 'skip', summary: 'round trips are off (--roundtrip none)', findings: [] };
   }
+  // env.py that cannot run is not a verdict on the migrations: nothing was tested, whatever
+  // --fail-on says.
+  const envBroken = upgradeFindings.some(isEnvFailure);
   report.checks.push({
     id: 'upgrade',
-    status: upgradeFindings.length ? 'fail' : 'pass',
-    summary: upgradeFindings.length
+    status: envBroken ? 'error' : upgradeFindings.length ? 'fail' : 'pass',
+    summary: envBroken
+      ? "the head's env.py fails before running any migration, so no revision could be tested"
+      : upgradeFindings.length
       ? `${plural(upgradeFindings.length, 'revision')} ${upgradeFindings.length === 1 ? 'fails' : 'fail'} to apply`
       : replayAll
         ? `all ${order.length} revisions apply from an empty database`
@@ -386,12 +391,24 @@ function checkGraph(head: SourceTree): CheckResult {
   if (g.ok) return { id: 'graph', status: 'pass', summary: `${g.revisions.length} revision${g.revisions.length === 1 ? '' : 's'} load`, findings: [] };
   const findings: Finding[] = g.errors.map((e) => ({
     severity: 'error',
-    message: `${head.relativePath(e.file) || 'a revision script'}${e.line ? ` line ${e.line}` : ''} does not load: ${e.message.split('\n').slice(-1)[0]}`,
+    message:
+      e.kind === 'duplicate'
+        ? e.message
+        : `${head.relativePath(e.file) || 'a revision script'}${e.line ? ` line ${e.line}` : ''} does not load: ${e.message.split('\n').slice(-1)[0]}`,
     ...(e.file ? { file: head.relativePath(e.file) } : {}),
     ...(e.line ? { line: e.line } : {}),
-    detail: e.message,
+    ...(e.kind === 'duplicate' ? {} : { detail: e.message }),
   }));
-  return { id: 'graph', status: 'fail', summary: findings.length === 1 ? '1 revision script does not load' : `${findings.length || 'some'} revision scripts do not load`, findings };
+  const duplicates = g.errors.filter((e) => e.kind === 'duplicate').length;
+  const summary =
+    duplicates === g.errors.length && duplicates > 0
+      ? duplicates === 1
+        ? '1 revision id is declared by more than one file'
+        : `${duplicates} revision ids are declared by more than one file`
+      : findings.length === 1
+        ? '1 revision script does not load'
+        : `${findings.length || 'some'} revision scripts do not load`;
+  return { id: 'graph', status: 'fail', summary, findings };
 }
 
 async function runDrift(head: SourceTree, options: GateOptions, report: Report): Promise<CheckResult> {

@@ -45,8 +45,16 @@ export function failedStep(failure: StepFailure, ms: number): StepResult {
   return { status: failure.kind === 'timeout' ? 'timeout' : 'failed', ms: Math.round(ms), error: failure.message };
 }
 
+/** Findings of env.py failing before any migration ran (kind setup): the gate could not test. */
+const envFailures = new WeakSet<Finding>();
+
+/** Whether `finding` says env.py (or what it loads) fails before any migration runs. */
+export function isEnvFailure(finding: Finding): boolean {
+  return envFailures.has(finding);
+}
+
 export function findingFrom(failure: StepFailure, message: string, fallback: { revision?: string; file?: string }): Finding {
-  return {
+  const finding: Finding = {
     severity: 'error',
     message,
     revision: failure.revision ?? fallback.revision,
@@ -54,4 +62,6 @@ export function findingFrom(failure: StepFailure, message: string, fallback: { r
     ...(failure.line ? { line: failure.line } : {}),
     detail: failure.detail,
   };
+  if (failure.kind === 'setup') envFailures.add(finding);
+  return finding;
 }

@@ -470,13 +470,60 @@ describe('alembic-gate check: verdicts', () => {
     expect(check(report, 'drift').status).toBe('skip');
   });
 
-  it('env-raises: an env.py that raises is reported naming env.py, not with our stack', async () => {
-    const r = await gate('env-raises');
-    expect([1, 2], explain(r)).toContain(r.code);
-    const text = r.code === 1 ? messages(r.report!.checks.flatMap((c) => c.findings)) + '\n' + r.report!.checks.flatMap((c) => c.findings.map((f) => f.file ?? '')).join(' ') : `${r.stderr}\n${r.report?.error ?? ''}`;
-    expect(text).toContain('env.py');
-    expect(text).toContain('SHOP_SETTINGS is not configured');
-    expect(text).not.toMatch(/internal error|dist\/cli\.js/);
+  it.each([[[]], [['--fail-on', 'drift']]])('env-raises %j: an env.py that cannot run is an error (exit 2) naming env.py, whatever --fail-on says', async (args) => {
+    const r = await gate('env-raises', { args });
+    expect(r.code, explain(r)).toBe(2);
+    expect(r.report!.status).toBe('error');
+    const up = check(r.report, 'upgrade');
+    expect(up.status).toBe('error');
+    expect(up.summary).toBe("the head's env.py fails before running any migration, so no revision could be tested");
+    expect(up.findings.map((f) => [f.file, f.line, f.message])).toEqual([
+      [
+        'migrations/env.py',
+        10,
+        'upgrade of c3d4e5f6a1b2 fails: migrations/env.py line 10 raised before running any migration: RuntimeError: env.py: SHOP_SETTINGS is not configured',
+      ],
+    ]);
+  });
+
+  it('duplicate-revision: two files declaring one revision id fail graph naming both files', async () => {
+    const report = expectFailed(await gate('duplicate-revision'), ['graph']);
+    const g = check(report, 'graph');
+    expect(g.summary).toBe('1 revision id is declared by more than one file');
+    expect(g.findings.map((f) => [f.file, f.message])).toEqual([
+      [
+        'migrations/versions/d4e5f6a1b2c3_add_tags.py',
+        'revision id d4e5f6a1b2c3 is declared by migrations/versions/d4e5f6a1b2c3_add_notes.py and migrations/versions/d4e5f6a1b2c3_add_tags.py; Alembic silently keeps only one of them: give the other a new id (and update the down_revision that names it)',
+      ],
+    ]);
+  });
+
+  it.each([
+    ['reserved-revision-id', 'migrations/versions/base_add_notes.py', "revision id 'base' is reserved by Alembic (base, head, heads): give the revision another id (and update the down_revision that names it)"],
+    ['illegal-revision-id', 'migrations/versions/add_notes.py', "Character(s) '+' not allowed in revision identifier 'add+notes'; give the revision an id of letters, digits and underscores (and update the down_revision that names it)"],
+  ])('%s: graph fails naming the file, not with an AssertionError', async (name, file, why) => {
+    const report = expectFailed(await gate(name), ['graph']);
+    expect(check(report, 'graph').findings.map((f) => [f.file, f.message])).toEqual([[file, `${file} does not load: ${why}`]]);
+  });
+
+  it.each([
+    // configparser has already put the ini's directory in for %(here)s
+    ['script-location-parent', /alembic\.ini sets script_location = \/\S+\/\.\., which resolves to \/\S+, outside the repository/],
+    ['script-location-symlink', /alembic\.ini sets script_location = shared-migrations, which resolves to \/\S+\/examples\/shop\/base\/migrations, outside the repository/],
+  ])('%s: a script_location outside the repository is refused before any revision file runs', async (name, where) => {
+    const text = expectCouldNotRun(await gate(name), where, 'the gate runs only the migrations the repository holds');
+    expect(text).not.toMatch(/does not load/);
+  });
+
+  it.each([',', ' , '])('--fail-on %j names no check: a usage error', async (value) => {
+    const r = await gate('clean', { args: ['--fail-on', value] });
+    expectCouldNotRun(r, `--fail-on "${value}" names no check: pass check ids separated by commas`);
+  });
+
+  it('--fail-on none reports failures without failing', async () => {
+    const r = await gate('leaky-index', { args: ['--fail-on', 'none'] });
+    expect(r.code, explain(r)).toBe(0);
+    expect(failing(r.report)).toEqual(['roundtrip']);
   });
 
   it('hangs: a step that runs past --step-timeout is stopped and named; nothing is left running', async () => {

@@ -78,6 +78,7 @@ describe('parseInputs', () => {
     [{ roundtrip: 'some' }, "Input 'roundtrip': 'some' is not one of new, all, none."],
     [{ comment: 'sometimes' }, "Input 'comment': 'sometimes' is not one of always, on-failure, never."],
     [{ 'fail-on': 'roundtrip, speed' }, "Input 'fail-on': unknown check 'speed'"],
+    [{ 'fail-on': ' , ' }, "Input 'fail-on': ',' names no check; use check ids from"],
     [{ 'allow-pull-request-target': 'yes' }, "Input 'allow-pull-request-target': 'yes' is not a boolean"],
     [{ 'database-url': 'mysql://x' }, "Input 'database-url': expected a PostgreSQL URL"],
     [{ provider: 'url' }, "Input 'provider': 'url' needs the 'database-url' input"],
