@@ -30297,6 +30297,21 @@ var IssueComments = class {
       next = nextLink(res.headers.get("link"));
     }
   }
+  /**
+   * Whose comments this token writes. A user's token (a PAT) answers GET /user with its login;
+   * an installation token (the job's GITHUB_TOKEN, a GitHub App's) answers 403, and its comments
+   * are posted by a bot account (github-actions[bot] for GITHUB_TOKEN, <app>[bot] for an app).
+   */
+  async author() {
+    try {
+      const res = await this.request("GET", this.url("user"));
+      const user = await res.json();
+      if (typeof user.login === "string" && user.login) return { login: user.login };
+    } catch (err) {
+      if (!(err instanceof GitHubApiError) || err.status !== 403 && err.status !== 401) throw err;
+    }
+    return { bot: true };
+  }
   async create(issue2, body) {
     const [owner, repo] = this.opts.repository.split("/");
     const res = await this.request("POST", this.url(`repos/${owner}/${repo}/issues/${issue2}/comments`), { body });
@@ -30316,16 +30331,20 @@ function nextLink(header) {
   }
   return void 0;
 }
-async function findStickyComment(client, issue2, marker) {
+function writtenBy(c, author) {
+  if (author.login !== void 0) return c.user?.login === author.login;
+  return c.user?.type === "Bot";
+}
+async function findStickyComment(client, issue2, marker, author) {
   for await (const c of client.list(issue2)) {
-    if (carriesMarker(c.body, marker)) return c;
+    if (carriesMarker(c.body, marker) && writtenBy(c, author)) return c;
   }
   return void 0;
 }
 async function upsertStickyComment(opts) {
   if (opts.mode === "never") return { action: "skip" };
   if (!carriesMarker(opts.body, opts.marker)) throw new Error("the comment body must start with the marker");
-  const existing = await findStickyComment(opts.client, opts.issue, opts.marker);
+  const existing = await findStickyComment(opts.client, opts.issue, opts.marker, await opts.client.author());
   const action = commentAction(opts.mode, opts.failing, existing !== void 0);
   if (action === "skip") return { action };
   if (action === "update") return { action, comment: await opts.client.update(existing.id, opts.body) };

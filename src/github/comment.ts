@@ -77,6 +77,22 @@ export class IssueComments {
     }
   }
 
+  /**
+   * Whose comments this token writes. A user's token (a PAT) answers GET /user with its login;
+   * an installation token (the job's GITHUB_TOKEN, a GitHub App's) answers 403, and its comments
+   * are posted by a bot account (github-actions[bot] for GITHUB_TOKEN, <app>[bot] for an app).
+   */
+  async author(): Promise<CommentAuthor> {
+    try {
+      const res = await this.request('GET', this.url('user'));
+      const user = (await res.json()) as { login?: string };
+      if (typeof user.login === 'string' && user.login) return { login: user.login };
+    } catch (err) {
+      if (!(err instanceof GitHubApiError) || (err.status !== 403 && err.status !== 401)) throw err;
+    }
+    return { bot: true };
+  }
+
   async create(issue: number, body: string): Promise<IssueComment> {
     const [owner, repo] = this.opts.repository.split('/') as [string, string];
     const res = await this.request('POST', this.url(`repos/${owner}/${repo}/issues/${issue}/comments`), { body });
@@ -100,10 +116,23 @@ export function nextLink(header: string | null): URL | undefined {
   return undefined;
 }
 
-/** Our earlier comment for this configuration: the first one whose body opens with the marker. */
-export async function findStickyComment(client: IssueComments, issue: number, marker: string): Promise<IssueComment | undefined> {
+/** The token's identity: a login, or "some bot account" for an installation token. */
+export type CommentAuthor = { login: string; bot?: undefined } | { bot: true; login?: undefined };
+
+/** Whether `c` was written by `author` (anyone can paste our marker into a comment of their own). */
+export function writtenBy(c: IssueComment, author: CommentAuthor): boolean {
+  if (author.login !== undefined) return c.user?.login === author.login;
+  return c.user?.type === 'Bot';
+}
+
+/**
+ * Our earlier comment for this configuration: the first one whose body opens with the marker
+ * and that the token's own account wrote. Never a comment someone else wrote with the marker
+ * pasted in: editing it would put the verdict in a comment its author can rewrite.
+ */
+export async function findStickyComment(client: IssueComments, issue: number, marker: string, author: CommentAuthor): Promise<IssueComment | undefined> {
   for await (const c of client.list(issue)) {
-    if (carriesMarker(c.body, marker)) return c;
+    if (carriesMarker(c.body, marker) && writtenBy(c, author)) return c;
   }
   return undefined;
 }
@@ -124,7 +153,7 @@ export async function upsertStickyComment(opts: {
 }): Promise<StickyResult> {
   if (opts.mode === 'never') return { action: 'skip' };
   if (!carriesMarker(opts.body, opts.marker)) throw new Error('the comment body must start with the marker');
-  const existing = await findStickyComment(opts.client, opts.issue, opts.marker);
+  const existing = await findStickyComment(opts.client, opts.issue, opts.marker, await opts.client.author());
   const action = commentAction(opts.mode, opts.failing, existing !== undefined);
   if (action === 'skip') return { action };
   if (action === 'update') return { action, comment: await opts.client.update(existing!.id, opts.body) };

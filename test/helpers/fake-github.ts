@@ -1,4 +1,5 @@
 // A local stand-in for GitHub's issue-comment REST endpoints, for the action's tests:
+//   GET   /user                                                  (403 for an installation token)
 //   GET   /repos/{owner}/{repo}/issues/{n}/comments?per_page=&page=   (Link: rel="next"/"last")
 //   POST  /repos/{owner}/{repo}/issues/{n}/comments
 //   PATCH /repos/{owner}/{repo}/issues/comments/{id}
@@ -31,6 +32,12 @@ export interface FakeGitHubOptions {
   token?: string;
   /** Writes answer 403, as for a read-only token. */
   readOnly?: boolean;
+  /**
+   * The token's user, as for a personal access token: GET /user answers with it and comments
+   * are posted as it. Unset: an installation token (GITHUB_TOKEN), for which GET /user is 403
+   * and comments are posted by github-actions[bot].
+   */
+  tokenUser?: string;
 }
 
 export class FakeGitHub {
@@ -38,6 +45,7 @@ export class FakeGitHub {
   readonly repo: string;
   readonly token: string;
   readOnly: boolean;
+  tokenUser?: string;
   readonly comments: FakeComment[] = [];
   readonly requests: RecordedRequest[] = [];
   private nextId = 1000;
@@ -49,6 +57,7 @@ export class FakeGitHub {
     this.repo = opts.repo ?? 'shop';
     this.token = opts.token ?? 'ghs_faketoken123';
     this.readOnly = opts.readOnly ?? false;
+    this.tokenUser = opts.tokenUser;
   }
 
   async start(): Promise<string> {
@@ -116,6 +125,11 @@ export class FakeGitHub {
       return send(res, 401, { message: 'Bad credentials' });
     }
 
+    if (url.pathname === '/user' && req.method === 'GET') {
+      if (!this.tokenUser) return send(res, 403, { message: 'Resource not accessible by integration', documentation_url: 'https://docs.github.com/rest/users/users#get-the-authenticated-user', status: '403' });
+      return send(res, 200, { login: this.tokenUser, type: 'User' });
+    }
+
     const prefix = `/repos/${this.owner}/${this.repo}/issues/`;
     if (!url.pathname.startsWith(prefix)) return send(res, 404, { message: 'Not Found' });
     const rest = url.pathname.slice(prefix.length);
@@ -129,7 +143,7 @@ export class FakeGitHub {
         const text = (body as { body?: unknown } | undefined)?.body;
         if (typeof text !== 'string') return send(res, 422, { message: 'body is required' });
         if (text.length > 65_536) return send(res, 422, { message: 'Body is too long (maximum is 65536 characters)' });
-        return send(res, 201, this.seed(issue, text, 'github-actions[bot]', 'Bot'));
+        return send(res, 201, this.tokenUser ? this.seed(issue, text, this.tokenUser, 'User') : this.seed(issue, text, 'github-actions[bot]', 'Bot'));
       }
       return send(res, 405, { message: 'Method Not Allowed' });
     }

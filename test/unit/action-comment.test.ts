@@ -110,6 +110,36 @@ describe('sticky comment against the fake GitHub', () => {
     ]);
   });
 
+  it("never edits a comment someone else wrote with our marker pasted at the top (GITHUB_TOKEN: only a bot's)", async () => {
+    const forged = gh.seed(7, `${marker}\n## alembic-gate: migrations pass`, 'mallory', 'User');
+    const r = await upsertStickyComment({ client, issue: 7, marker, body: `${marker}\nreal verdict`, mode: 'always', failing: true });
+    expect(r.action).toBe('create');
+    expect(gh.comments.find((c) => c.id === forged.id)!.body).toBe(`${marker}\n## alembic-gate: migrations pass`);
+    expect(gh.writes().map((w) => [w.method, w.path])).toEqual([['POST', '/repos/acme/shop/issues/7/comments']]);
+    expect(r.comment?.user?.login).toBe('github-actions[bot]');
+    // the next run finds the bot's comment and edits it
+    const again = await upsertStickyComment({ client, issue: 7, marker, body: `${marker}\nsecond`, mode: 'always', failing: true });
+    expect(again.action).toBe('update');
+    expect(again.comment?.id).toBe(r.comment?.id);
+  });
+
+  it("with a user's token, edits only that user's comment", async () => {
+    const pat = new FakeGitHub({ tokenUser: 'release-bot-user' });
+    await pat.start();
+    try {
+      const patClient = new IssueComments({ apiUrl: pat.url, token: pat.token, repository: 'acme/shop' });
+      pat.seed(7, `${marker}\nby the job token`, 'github-actions[bot]', 'Bot');
+      pat.seed(7, `${marker}\nforged`, 'mallory', 'User');
+      const own = pat.seed(7, `${marker}\nearlier run`, 'release-bot-user', 'User');
+      const r = await upsertStickyComment({ client: patClient, issue: 7, marker, body: `${marker}\nnew`, mode: 'always', failing: false });
+      expect(r.action).toBe('update');
+      expect(r.comment?.id).toBe(own.id);
+      expect(pat.commentsOn(7).map((c) => c.body)).toEqual([`${marker}\nby the job token`, `${marker}\nforged`, `${marker}\nnew`]);
+    } finally {
+      await pat.stop();
+    }
+  });
+
   it('does not create a comment for a pass in on-failure mode', async () => {
     const r = await upsertStickyComment({ client, issue: 7, marker, body: `${marker}\nok`, mode: 'on-failure', failing: false });
     expect(r.action).toBe('skip');
