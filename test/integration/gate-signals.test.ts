@@ -42,6 +42,54 @@ afterEach(async () => {
   while (cleanups.length) await cleanups.pop()!();
 });
 
+/** Processes a fixture's migration started (`sleep 4242.N`) that are still running. */
+function strays(): string[] {
+  const ps = execFileSync('ps', ['-eo', 'pid,args'], { encoding: 'utf8' });
+  return ps.split('\n').filter((l) => /sleep 4242\.\d/.test(l));
+}
+
+interface RunningGate {
+  child: ReturnType<typeof spawn>;
+  tmp: string;
+  /** Exit code and signal. */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  stderr: () => string;
+}
+
+/** Starts the CLI on the hangs fixture (its migration sleeps in SQL) with a private TMPDIR. */
+async function startHanging(provider: 'local' | 'url', label: string): Promise<RunningGate> {
+  const repo = await makeFixtureRepo('hangs');
+  const tmp = mkdtempSync(join(tmpdir(), `ag-${label}-`));
+  chmodSync(tmp, 0o755); // so the cluster (run as an unprivileged user) is created inside it
+  cleanups.push(() => repo.cleanup(), () => rmSync(tmp, { recursive: true, force: true }));
+  const args = provider === 'local' ? ['--provider', 'local'] : ['--database-url', SERVER];
+  const child = spawn(process.execPath, [cliPath, 'check', '--base', 'main', '--python', '/usr/bin/python3', ...args, '--format', 'json'], {
+    cwd: repo.dir,
+    env: { ...process.env, TMPDIR: tmp },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  child.stdout!.resume();
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.on('exit', (code, signal) => r({ code, signal })));
+  return { child, tmp, exited, stderr: () => stderr };
+}
+
+/** A backend of the gate's private cluster is running the sleeping statement. */
+function clusterMigrationRunning(): true | null {
+  const ps = execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' });
+  return /postgres: postgres alembic_gate .*SELECT/.test(ps) ? true : null;
+}
+
+/** The gate's database on the shared server that is running the sleeping statement, not one of `before`. */
+async function serverMigrationRunning(before: Set<string>): Promise<string | null> {
+  const rows = await query<{ datname: string }>("SELECT datname FROM pg_stat_activity WHERE query ILIKE '%pg_sleep%' AND datname LIKE 'alembic_gate_%'");
+  return rows.find((r) => !before.has(r.datname))?.datname ?? null;
+}
+
+const gateDatabases = async (): Promise<Set<string>> =>
+  new Set((await query<{ datname: string }>("SELECT datname FROM pg_database WHERE datname LIKE 'alembic_gate_%'")).map((r) => r.datname));
+
 describe('a private TMPDIR (0700, as root often has)', () => {
   it('puts the local cluster where its unprivileged user can reach it', async () => {
     const { clusterParent, unprivilegedUser } = await import('../../src/db/cluster.js');
@@ -63,59 +111,28 @@ describe.each([
   ['SIGINT', 130],
 ] as const)('%s during a hanging migration', (signal, status) => {
   it('url provider: exits with the signal status and drops its database', async () => {
-    const repo = await makeFixtureRepo('hangs');
-    const tmp = mkdtempSync(join(tmpdir(), 'ag-signal-'));
-    cleanups.push(() => repo.cleanup(), () => rmSync(tmp, { recursive: true, force: true }));
-    const before = new Set((await query<{ datname: string }>("SELECT datname FROM pg_database WHERE datname LIKE 'alembic_gate_%'")).map((r) => r.datname));
-    const child = spawn(process.execPath, [cliPath, 'check', '--base', 'main', '--python', '/usr/bin/python3', '--database-url', SERVER, '--format', 'json'], {
-      cwd: repo.dir,
-      env: { ...process.env, TMPDIR: tmp },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    const before = await gateDatabases();
+    const gate = await startHanging('url', 'signal');
     // The migration is sleeping inside the gate's own database.
-    const db = await waitFor('the migration to start', async () => {
-      const rows = await query<{ datname: string }>("SELECT datname FROM pg_stat_activity WHERE query ILIKE '%pg_sleep%' AND datname LIKE 'alembic_gate_%'");
-      return rows.find((r) => !before.has(r.datname))?.datname ?? null;
-    });
-    child.kill(signal);
-    expect(await exited).toBe(status);
-    const after = await query<{ datname: string }>(`SELECT datname FROM pg_database WHERE datname = '${db}'`);
-    expect(after).toEqual([]);
+    const db = await waitFor('the migration to start', () => serverMigrationRunning(before));
+    gate.child.kill(signal);
+    expect((await gate.exited).code).toBe(status);
+    expect(await query(`SELECT datname FROM pg_database WHERE datname = '${db}'`)).toEqual([]);
     await waitFor('no sleeping backend', async () => ((await query(`SELECT 1 FROM pg_stat_activity WHERE datname = '${db}'`)).length === 0 ? true : null), 10_000);
-    expect(leftovers(tmp)).toEqual([]);
-    expect(readdirSync(tmp)).toEqual([]);
+    expect(leftovers(gate.tmp)).toEqual([]);
+    expect(readdirSync(gate.tmp)).toEqual([]);
   });
 
   it('local provider: exits with the signal status, stops the cluster and removes every temp dir', async () => {
-    const repo = await makeFixtureRepo('hangs');
-    const tmp = mkdtempSync(join(tmpdir(), 'ag-signal-'));
-    chmodSync(tmp, 0o755); // so the cluster (run as an unprivileged user) is created inside it
-    cleanups.push(() => repo.cleanup(), () => rmSync(tmp, { recursive: true, force: true }));
-    const child = spawn(process.execPath, [cliPath, 'check', '--base', 'main', '--python', '/usr/bin/python3', '--provider', 'local', '--format', 'json'], {
-      cwd: repo.dir,
-      env: { ...process.env, TMPDIR: tmp },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-    // A backend of the gate's private cluster is running the sleeping statement.
-    await waitFor('the migration to start', () => {
-      const ps = execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' });
-      return /postgres: postgres alembic_gate .*SELECT/.test(ps) ? true : null;
-    });
-    expect(leftovers(tmp).length).toBeGreaterThan(0); // the cluster and workers are really up
-    child.kill(signal);
-    expect(await exited).toBe(status);
-    await waitFor('the cluster to stop', () => (leftovers(tmp).length === 0 ? true : null), 10_000);
-    expect(readdirSync(tmp)).toEqual([]);
+    const gate = await startHanging('local', 'signal');
+    await waitFor('the migration to start', clusterMigrationRunning);
+    expect(leftovers(gate.tmp).length).toBeGreaterThan(0); // the cluster and workers are really up
+    gate.child.kill(signal);
+    expect((await gate.exited).code).toBe(status);
+    await waitFor('the cluster to stop', () => (leftovers(gate.tmp).length === 0 ? true : null), 10_000);
+    expect(readdirSync(gate.tmp)).toEqual([]);
   });
 });
-
-/** Processes a fixture's migration started (`sleep 4242.N`) that are still running. */
-function strays(): string[] {
-  const ps = execFileSync('ps', ['-eo', 'pid,args'], { encoding: 'utf8' });
-  return ps.split('\n').filter((l) => /sleep 4242\.\d/.test(l));
-}
 
 describe('processes a migration starts', () => {
   it('end with the run: a plain child, a setsid child and a double-forked daemon; input() reads end of file', async () => {
@@ -133,105 +150,56 @@ describe('processes a migration starts', () => {
 
 describe('a gate killed outright (SIGKILL: no cleanup of its own runs)', () => {
   it('local provider: the watchdog stops the cluster and the workers and removes the temp dir within seconds', async () => {
-    const repo = await makeFixtureRepo('hangs');
-    const tmp = mkdtempSync(join(tmpdir(), 'ag-sigkill-'));
-    chmodSync(tmp, 0o755);
-    cleanups.push(() => repo.cleanup(), () => rmSync(tmp, { recursive: true, force: true }));
-    const child = spawn(process.execPath, [cliPath, 'check', '--base', 'main', '--python', '/usr/bin/python3', '--provider', 'local', '--format', 'json'], {
-      cwd: repo.dir,
-      env: { ...process.env, TMPDIR: tmp },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const exited = new Promise<NodeJS.Signals | null>((r) => child.on('exit', (_code, sig) => r(sig)));
-    await waitFor('the migration to start', () => {
-      const ps = execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' });
-      return /postgres: postgres alembic_gate .*SELECT/.test(ps) ? true : null;
-    });
-    expect(leftovers(tmp).length).toBeGreaterThan(0);
-    child.kill('SIGKILL');
-    expect(await exited).toBe('SIGKILL');
+    const gate = await startHanging('local', 'sigkill');
+    await waitFor('the migration to start', clusterMigrationRunning);
+    expect(leftovers(gate.tmp).length).toBeGreaterThan(0);
+    gate.child.kill('SIGKILL');
+    expect((await gate.exited).signal).toBe('SIGKILL');
     const started = Date.now();
-    await waitFor('the cluster and workers to end', () => (leftovers(tmp).length === 0 && readdirSync(tmp).length === 0 ? true : null), 5_000);
+    await waitFor('the cluster and workers to end', () => (leftovers(gate.tmp).length === 0 && readdirSync(gate.tmp).length === 0 ? true : null), 5_000);
     console.log(`after SIGKILL, everything was gone in ${Date.now() - started} ms`);
   });
 
   it('url provider: the watchdog drops the database the run created', async () => {
-    const repo = await makeFixtureRepo('hangs');
-    const tmp = mkdtempSync(join(tmpdir(), 'ag-sigkill-'));
-    cleanups.push(() => repo.cleanup(), () => rmSync(tmp, { recursive: true, force: true }));
-    const before = new Set((await query<{ datname: string }>("SELECT datname FROM pg_database WHERE datname LIKE 'alembic_gate_%'")).map((r) => r.datname));
-    const child = spawn(process.execPath, [cliPath, 'check', '--base', 'main', '--python', '/usr/bin/python3', '--database-url', SERVER, '--format', 'json'], {
-      cwd: repo.dir,
-      env: { ...process.env, TMPDIR: tmp },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const exited = new Promise<NodeJS.Signals | null>((r) => child.on('exit', (_code, sig) => r(sig)));
-    const db = await waitFor('the migration to start', async () => {
-      const rows = await query<{ datname: string }>("SELECT datname FROM pg_stat_activity WHERE query ILIKE '%pg_sleep%' AND datname LIKE 'alembic_gate_%'");
-      return rows.find((r) => !before.has(r.datname))?.datname ?? null;
-    });
-    child.kill('SIGKILL');
-    expect(await exited).toBe('SIGKILL');
-    const created = async () => (await query<{ datname: string }>("SELECT datname FROM pg_database WHERE datname LIKE 'alembic_gate_%'")).filter((r) => !before.has(r.datname));
-    await waitFor('the databases to be dropped', async () => ((await created()).length === 0 ? true : null), 5_000);
+    const before = await gateDatabases();
+    const gate = await startHanging('url', 'sigkill');
+    const db = await waitFor('the migration to start', () => serverMigrationRunning(before));
+    gate.child.kill('SIGKILL');
+    expect((await gate.exited).signal).toBe('SIGKILL');
+    await waitFor('the databases to be dropped', async () => ([...(await gateDatabases())].every((d) => before.has(d)) ? true : null), 5_000);
     expect(await query(`SELECT 1 FROM pg_stat_activity WHERE datname = '${db}'`)).toEqual([]);
-    expect(leftovers(tmp)).toEqual([]);
+    expect(leftovers(gate.tmp)).toEqual([]);
   });
 });
 
 describe('Ctrl-C twice (the second one stops waiting for cleanups)', () => {
   it.each(['local', 'url'] as const)('%s provider: exits 130 and still leaves nothing behind', async (provider) => {
-    const repo = await makeFixtureRepo('hangs');
-    const tmp = mkdtempSync(join(tmpdir(), 'ag-twice-'));
-    chmodSync(tmp, 0o755);
-    cleanups.push(() => repo.cleanup(), () => rmSync(tmp, { recursive: true, force: true }));
-    const before = new Set((await query<{ datname: string }>("SELECT datname FROM pg_database WHERE datname LIKE 'alembic_gate_%'")).map((r) => r.datname));
-    const args = provider === 'local' ? ['--provider', 'local'] : ['--database-url', SERVER];
-    const child = spawn(process.execPath, [cliPath, 'check', '--base', 'main', '--python', '/usr/bin/python3', ...args, '--format', 'json'], {
-      cwd: repo.dir,
-      env: { ...process.env, TMPDIR: tmp },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-    await waitFor('the migration to start', async () => {
-      const rows = await query<{ n: number }>("SELECT count(*)::int AS n FROM pg_stat_activity WHERE query ILIKE '%pg_sleep(600)%' AND pid <> pg_backend_pid()");
-      const ps = execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' });
-      return provider === 'url' ? (rows[0]!.n > 0 ? true : null) : /postgres: postgres alembic_gate .*SELECT/.test(ps) ? true : null;
-    });
-    child.kill('SIGINT');
-    child.kill('SIGINT');
-    expect(await exited).toBe(130);
+    const before = await gateDatabases();
+    const gate = await startHanging(provider, 'twice');
+    await waitFor<true | string>('the migration to start', () => (provider === 'local' ? clusterMigrationRunning() : serverMigrationRunning(before)));
+    gate.child.kill('SIGINT');
+    gate.child.kill('SIGINT');
+    expect((await gate.exited).code).toBe(130);
     await waitFor('nothing left', async () => {
-      const dbs = (await query<{ datname: string }>("SELECT datname FROM pg_database WHERE datname LIKE 'alembic_gate_%'")).filter((r) => !before.has(r.datname));
-      return dbs.length === 0 && leftovers(tmp).length === 0 && readdirSync(tmp).length === 0 ? true : null;
+      const dbs = [...(await gateDatabases())].filter((d) => !before.has(d));
+      return dbs.length === 0 && leftovers(gate.tmp).length === 0 && readdirSync(gate.tmp).length === 0 ? true : null;
     }, 5_000);
   });
 });
 
 describe('a server that dies under the gate', () => {
   it('local provider, postmaster killed during a migration: exit 2 with a message, and nothing left', async () => {
-    const repo = await makeFixtureRepo('hangs');
-    const tmp = mkdtempSync(join(tmpdir(), 'ag-killed-server-'));
-    chmodSync(tmp, 0o755);
-    cleanups.push(() => repo.cleanup(), () => rmSync(tmp, { recursive: true, force: true }));
-    const child = spawn(process.execPath, [cliPath, 'check', '--base', 'main', '--python', '/usr/bin/python3', '--provider', 'local', '--format', 'json'], {
-      cwd: repo.dir,
-      env: { ...process.env, TMPDIR: tmp },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stderr = '';
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    const gate = await startHanging('local', 'killed-server');
     const postmaster = await waitFor('the migration to start', () => {
+      if (!clusterMigrationRunning()) return null;
       const ps = execFileSync('ps', ['-eo', 'pid,args'], { encoding: 'utf8' });
-      if (!/postgres: postgres alembic_gate .*SELECT/.test(ps)) return null;
-      const line = ps.split('\n').find((l) => l.includes(`postgres -D ${tmp}/`));
+      const line = ps.split('\n').find((l) => l.includes(`postgres -D ${gate.tmp}/`));
       return line ? Number(line.trim().split(/\s+/)[0]) : null;
     });
     process.kill(postmaster, 'SIGKILL');
-    expect(await exited).toBe(2);
-    expect(stderr).toMatch(/^alembic-gate: the gate lost its connection to the throwaway database during "round-trip d4e5f6a1b2c3 slow backfill" \(/m);
-    expect(stderr).not.toMatch(/internal error|\n\s+at /);
-    await waitFor('nothing left', () => (leftovers(tmp).length === 0 && readdirSync(tmp).length === 0 ? true : null), 5_000);
+    expect((await gate.exited).code).toBe(2);
+    expect(gate.stderr()).toMatch(/^alembic-gate: the gate lost its connection to the throwaway database during "round-trip d4e5f6a1b2c3 slow backfill" \(/m);
+    expect(gate.stderr()).not.toMatch(/internal error|\n\s+at /);
+    await waitFor('nothing left', () => (leftovers(gate.tmp).length === 0 && readdirSync(gate.tmp).length === 0 ? true : null), 5_000);
   });
 });
