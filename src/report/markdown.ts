@@ -7,7 +7,8 @@
 // enough, the rendering is cut between blocks - never inside a code block or a table row - and
 // ends with a line that says where the full report is.
 import type { CheckStatus, Finding, Report, RevisionReport, SqlPreview, StepResult } from './types.js';
-import { blobUrl, codeBlock, codeSpan, escapeCell, escapeHtml, escapeInline, link } from './escape.js';
+import { blobUrl, codeBlock, codeSpan, escapeCell, escapeHtml, escapeInline, escapeProse, link } from './escape.js';
+import { renderRevisionGraph } from './graph.js';
 import {
   CHECK_STATUS_ORDER,
   formatMs,
@@ -97,7 +98,7 @@ function renderBlocks(report: Report, opts: MarkdownOptions, level: Level, trimm
   if (trimmed) text(`> [!NOTE]\n> Some detail was left out to fit GitHub's size limit. ${hint(opts)}`);
 
   if (report.status === 'error' && report.error) {
-    text(`**The gate could not run to the end.** ${escapeInline(firstLine(report.error))}`);
+    text(`**The gate could not run to the end.** ${escapeProse(firstLine(report.error))}`);
     if (report.error.includes('\n')) text(codeBlock(report.error, 'text'));
   }
 
@@ -108,44 +109,32 @@ function renderBlocks(report: Report, opts: MarkdownOptions, level: Level, trimm
     out.push({ kind: 'table', text: ['| Check | Status | Summary |', '| --- | --- | --- |', ...rows].join('\n') });
   }
 
-  // Findings, worst checks first.
+  // Where the change sits in the history.
+  const graph = renderRevisionGraph(report);
+  if (graph) {
+    text('### Revision graph');
+    text(graph);
+  }
+
+  // Findings, worst checks first: each once, under its check.
+  const drift = report.drift;
   const withFindings = report.checks
     .filter((c) => c.findings.length > 0)
     .sort((a, b) => CHECK_STATUS_ORDER[a.status] - CHECK_STATUS_ORDER[b.status]);
   for (const check of withFindings) {
     text(`### ${STATUS_ICON[check.status]} ${codeSpan(check.id)}: ${escapeInline(check.summary)}`);
+    // One list: items without folded detail stay on consecutive lines (a tight list).
     const shown = check.findings.slice(0, level.findingsPerCheck);
-    for (const f of shown) text(renderFinding(f, level, fileLink));
+    const items = shown.map((f) => renderFinding(f, level, fileLink));
+    if (items.length > 0) text(items.join(items.some((i) => i.includes('\n')) ? '\n\n' : '\n'));
     const more = check.findings.length - shown.length;
     if (more > 0) text(`... and ${plural(more, 'more finding')} (left out to fit GitHub's size limit). ${hint(opts)}`);
-  }
-
-  // Round-trip differences, per revision.
-  const differing = report.revisions.filter((r) => r.differences.length > 0);
-  if (differing.length > 0) {
-    text('### Round-trip differences');
-    for (const rev of differing) {
-      text(
-        `${codeSpan(rev.revision)} ${escapeInline(rev.message)} (${fileLink(rev.file)}): ` +
-          `the round trip does not give the same schema back:\n` +
-          rev.differences.map((d) => `- ${escapeInline(d)}`).join('\n'),
-      );
-    }
-  }
-
-  // Drift.
-  const drift = report.drift;
-  if (drift.operations.length > 0 || drift.suggestedMigration) {
-    text('### Drift: models vs. migrated schema');
-    if (drift.operations.length > 0) {
-      text(drift.operations.map((op) => `- ${codeSpan(op.kind)} ${escapeInline(op.message)}`).join('\n'));
-    }
-    if (drift.suggestedMigration) {
-      text('Suggested migration: the `upgrade()` that `alembic revision --autogenerate` would write:');
+    if (check.id === 'drift' && drift.suggestedMigration) {
+      text('The `upgrade()` that `alembic revision --autogenerate` would write:');
       text(codeBlock(drift.suggestedMigration, 'python'));
-    }
-    if (drift.suggestedDowngrade) {
-      text(`<details><summary>Suggested downgrade()</summary>\n\n${codeBlock(drift.suggestedDowngrade, 'python')}\n\n</details>`);
+      if (drift.suggestedDowngrade) {
+        text(`<details><summary>and its downgrade()</summary>\n\n${codeBlock(drift.suggestedDowngrade, 'python')}\n\n</details>`);
+      }
     }
   }
 
@@ -156,15 +145,21 @@ function renderBlocks(report: Report, opts: MarkdownOptions, level: Level, trimm
     text('This change adds no revision.');
   } else {
     const shown = level.passingRevisions ? fresh : fresh.filter((r) => !revisionPassed(r));
+    // Which checks have something to say about each revision (their findings are above).
+    const flagged = (rev: string): string =>
+      report.checks
+        .filter((c) => (c.status === 'fail' || c.status === 'error') && c.findings.some((f) => f.revision === rev))
+        .map((c) => codeSpan(c.id, { inTable: true }))
+        .join(' ') || '–';
     if (shown.length > 0) {
       const rows = shown.map(
         (r) =>
           `| ${codeSpan(r.revision, { inTable: true })} | ${escapeCell(r.message)} | ${fileLink(r.file)} | ` +
-          `${step(r.steps.upgrade)} | ${step(r.steps.downgrade)} | ${step(r.steps.reupgrade)} |`,
+          `${step(r.steps.upgrade)} | ${step(r.steps.downgrade)} | ${step(r.steps.reupgrade)} | ${flagged(r.revision)} |`,
       );
       out.push({
         kind: 'table',
-        text: ['| Revision | Message | File | Upgrade | Downgrade | Re-upgrade |', '| --- | --- | --- | --- | --- | --- |', ...rows].join('\n'),
+        text: ['| Revision | Message | File | Upgrade | Downgrade | Re-upgrade | Findings |', '| --- | --- | --- | --- | --- | --- | --- |', ...rows].join('\n'),
       });
     }
     const hidden = fresh.length - shown.length;
@@ -205,7 +200,7 @@ function renderFinding(f: Finding, level: Level, fileLink: (file: string, line?:
   const where: string[] = [`**${f.severity}**`];
   if (f.revision) where.push(`revision ${codeSpan(f.revision)}`);
   if (f.file) where.push(fileLink(f.file, f.line));
-  let item = `- ${where.join(' · ')}: ${escapeInline(f.message)}`;
+  let item = `- ${where.join(' · ')}: ${escapeProse(f.message)}`;
   if (f.detail && level.findingDetail) {
     const detail = indent(codeBlock(tailLines(f.detail, level.detailLines), 'text'), '  ');
     item += `\n\n  <details><summary>Detail</summary>\n\n${detail}\n\n  </details>`;

@@ -126,7 +126,7 @@ describe('action pipeline (constructed reports)', () => {
     expect(r.outputs.status).toBe('fail');
     expect(r.outputs.drift).toBe('true');
     expect(JSON.parse(readFileSync(r.outputs.report!, 'utf8')).status).toBe('fail');
-    expect(r.summary).toContain('### Drift: models vs. migrated schema');
+    expect(r.summary).toContain('The `upgrade()` that `alembic revision --autogenerate` would write:');
     expect(r.stdout).toContain('::error title=alembic-gate roundtrip (0f9e8d7c6b5a),file=migrations/versions/0f9e8d7c6b5a_add_users_nickname.py,line=24::');
     expect(r.stdout.match(/^::error::/gm)).toHaveLength(1); // one setFailed
     expect(r.stdout).toMatch(/::error::alembic-gate: 4 checks failed\. heads/);

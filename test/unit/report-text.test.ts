@@ -1,14 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { renderText } from '../../src/report/text.js';
-import { errorReport, failingReport, hostileReport, passingReport } from '../helpers/sample-reports.js';
-import { expectGolden } from '../helpers/golden.js';
+import { failingReport, hostileReport } from '../helpers/sample-reports.js';
 
-describe('renderText golden files', () => {
-  it('passing report', () => expectGolden('pass.txt', renderText(passingReport(), { color: false })));
-  it('failing report', () => expectGolden('fail.txt', renderText(failingReport(), { color: false })));
-  it('error report', () => expectGolden('error.txt', renderText(errorReport(), { color: false })));
-  it('failing report in colour', () => expectGolden('fail-color.txt', renderText(failingReport(), { color: true })));
-});
 
 describe('renderText', () => {
   it('uses ANSI colour only when asked', () => {
