@@ -9475,7 +9475,7 @@ async function runGate(options, progress = () => {
     unregister();
   }
   report.notices.unshift(...redirects);
-  for (const root of resources.exportRoots) scrubPath(report, root);
+  for (const root of [...resources.exportRoots, ...resources.checkoutRoot ? [resources.checkoutRoot] : []]) scrubPath(report, root);
   report.timings = { ...clock.phases, totalMs: clock.total() };
   return report;
 }
@@ -9483,6 +9483,8 @@ var Resources = class {
   items = [];
   /** Temporary exports of commits: their paths mean nothing to a reader and are scrubbed from the report. */
   exportRoots = [];
+  /** The repository's own checkout: scrubbed from the report too (never removed). */
+  checkoutRoot;
   add(release) {
     this.items.push(release);
   }
@@ -9523,6 +9525,7 @@ function emptyReport(options) {
 async function gate(options, progress, report, resources, clock, redirectNotices) {
   checkTempDir();
   const repo = await GitRepo.open(options.repoRoot);
+  resources.checkoutRoot = repo.root;
   const located = locateProjectConfig(options.workingDirectory, options.alembicConfig);
   const inRepo = (abs) => {
     const rel = relative2(repo.root, abs);

@@ -59,7 +59,7 @@ export async function runGate(options: GateOptions, progress: ProgressSink = () 
   }
   // First: where the project's connections went is what a reader should know before the rest.
   report.notices.unshift(...redirects);
-  for (const root of resources.exportRoots) scrubPath(report, root);
+  for (const root of [...resources.exportRoots, ...(resources.checkoutRoot ? [resources.checkoutRoot] : [])]) scrubPath(report, root);
   report.timings = { ...clock.phases, totalMs: clock.total() };
   return report;
 }
@@ -69,6 +69,8 @@ class Resources {
   private readonly items: (() => Promise<void>)[] = [];
   /** Temporary exports of commits: their paths mean nothing to a reader and are scrubbed from the report. */
   readonly exportRoots: string[] = [];
+  /** The repository's own checkout: scrubbed from the report too (never removed). */
+  checkoutRoot: string | undefined;
   add(release: () => Promise<void>): void {
     this.items.push(release);
   }
@@ -111,6 +113,7 @@ async function gate(options: GateOptions, progress: ProgressSink, report: Report
   // --- where things are --------------------------------------------------------------------
   checkTempDir();
   const repo = await GitRepo.open(options.repoRoot);
+  resources.checkoutRoot = repo.root;
   const located = locateProjectConfig(options.workingDirectory, options.alembicConfig);
   const inRepo = (abs: string): string => {
     const rel = relative(repo.root, abs);

@@ -368,8 +368,12 @@ describe('alembic-gate check: verdicts', () => {
   });
 
   it('syntax-error: graph fails naming the file and line; exit 1, other checks skip', async () => {
-    const report = expectFailed(await gate('syntax-error'), ['graph']);
+    const repo = await fixture('syntax-error');
+    const report = expectFailed(await gate(repo), ['graph']);
     const g = check(report, 'graph');
+    // Paths as the repository names them: not where this run's checkout happens to be.
+    expect(JSON.stringify(report)).not.toContain(repo.dir);
+    expect(g.findings[0]!.detail).toMatch(/^File "migrations\/versions\/d4e5f6a1b2c3_broken\.py", line 16\n/);
     expect(g.findings[0]!.file).toBe('migrations/versions/d4e5f6a1b2c3_broken.py');
     expect(g.findings[0]!.line).toBe(16);
     expect(g.findings[0]!.message).toContain('migrations/versions/d4e5f6a1b2c3_broken.py line 16');
