@@ -19415,10 +19415,10 @@ var require_postgres_interval = __commonJS({
         return value + propertiesISOEquivalent[property];
       }
     };
-    var NUMBER = "([+-]?\\d+)";
-    var YEAR = NUMBER + "\\s+years?";
-    var MONTH = NUMBER + "\\s+mons?";
-    var DAY = NUMBER + "\\s+days?";
+    var NUMBER2 = "([+-]?\\d+)";
+    var YEAR = NUMBER2 + "\\s+years?";
+    var MONTH = NUMBER2 + "\\s+mons?";
+    var DAY = NUMBER2 + "\\s+days?";
     var TIME = "([+-])?([\\d]*):(\\d\\d):(\\d\\d)\\.?(\\d{1,6})?";
     var INTERVAL = new RegExp([YEAR, MONTH, DAY, TIME].map(function(regexString) {
       return "(" + regexString + ")?";
@@ -28905,6 +28905,32 @@ var Stopwatch = class {
 import { readFileSync as readFileSync7 } from "node:fs";
 
 // src/data/seed.ts
+var NUMBER = String.raw`\(?(-?\d+(?:\.\d+)?)\)?(?:::[\w ]+)?`;
+function parseCheck(def, column) {
+  const body = def.replace(/^CHECK\s*/, "").replace(/\s+NOT VALID$/, "");
+  const col = String.raw`\(*"?${column.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}"?\)*(?:::[\w ]+)?`;
+  const list2 = new RegExp(String.raw`^\(*${col} = ANY \(+ARRAY\[(.*)\]\)*(?:::[\w ]+\[\])?\)*$`).exec(body);
+  if (list2) {
+    const values = [...list2[1].matchAll(/'((?:[^']|'')*)'(?:::[\w ]+)?/g)].map((m) => m[1].replace(/''/g, "'"));
+    return values.length ? { values } : void 0;
+  }
+  const out = {};
+  const parts = body.replace(/^\((.*)\)$/, "$1").split(/\) AND \(/);
+  for (const raw of parts) {
+    const part = raw.replace(/^\(+|\)+$/g, "");
+    const len = new RegExp(String.raw`^(?:char_length|length|character_length)\(${col}\) (>=|>|<=|<) ${NUMBER}$`).exec(`${part.replace(/^\(+/, "")}`);
+    const cmp = new RegExp(String.raw`^${col} (>=|>|<=|<) ${NUMBER}$`).exec(part);
+    const m = len ?? cmp;
+    if (!m) return void 0;
+    const n = Number(m[2]);
+    const [lo, hi] = len ? ["minLength", "maxLength"] : ["min", "max"];
+    if (m[1] === ">") out[lo] = Math.max(out[lo] ?? -Infinity, Math.floor(n) + 1);
+    if (m[1] === ">=") out[lo] = Math.max(out[lo] ?? -Infinity, Math.ceil(n));
+    if (m[1] === "<") out[hi] = Math.min(out[hi] ?? Infinity, Math.ceil(n) - 1);
+    if (m[1] === "<=") out[hi] = Math.min(out[hi] ?? Infinity, Math.floor(n));
+  }
+  return Object.keys(out).length ? out : void 0;
+}
 var qualified = (schema, name) => `${quoteIdent(schema)}.${quoteIdent(name)}`;
 var USER_TABLES = `c.relkind IN ('r', 'p') AND NOT c.relispartition
        AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%'
@@ -28938,6 +28964,20 @@ async function readSeedTables(client, versionTable) {
       JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
       JOIN pg_class rc ON rc.oid = k.confrelid JOIN pg_namespace rn ON rn.oid = rc.relnamespace
      WHERE k.contype = 'f'`);
+  const checks = await client.query(`
+    SELECT n.nspname AS schema, c.relname AS table, a.attname AS column, pg_get_constraintdef(k.oid) AS def
+      FROM pg_constraint k
+      JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+      JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = k.conkey[1]
+     WHERE k.contype = 'c' AND cardinality(k.conkey) = 1`);
+  const checkOf = /* @__PURE__ */ new Map();
+  for (const k of checks.rows) {
+    const parsed = parseCheck(k.def, k.column);
+    if (!parsed) continue;
+    const key = `${k.schema}.${k.table}.${k.column}`;
+    const prev = checkOf.get(key);
+    checkOf.set(key, prev ? { ...prev, ...parsed } : parsed);
+  }
   const tables = /* @__PURE__ */ new Map();
   for (const r of cols.rows) {
     if (isVersionTable(versionTable, r.schema, r.table)) continue;
@@ -28951,7 +28991,8 @@ async function readSeedTables(client, versionTable) {
       notNull: r.not_null,
       databaseFills: r.fills,
       enumLabels: r.labels,
-      isArray: r.is_array
+      isArray: r.is_array,
+      ...checkOf.has(`${key}.${r.name}`) ? { check: checkOf.get(`${key}.${r.name}`) } : {}
     });
   }
   for (const f of fks.rows) {
@@ -28984,7 +29025,10 @@ function valueExpression(col, table, seed) {
   const tag = `${seed}:${table}.${col.name}`;
   const hash = `md5(${literal(tag)} || g::text)`;
   let scalar;
-  if (col.enumLabels && col.enumLabels.length) {
+  const check = col.check;
+  if (check?.values?.length) {
+    scalar = `(ARRAY[${check.values.map(literal).join(", ")}])[1 + (g - 1) % ${check.values.length}]`;
+  } else if (col.enumLabels && col.enumLabels.length) {
     scalar = `(${`ARRAY[${col.enumLabels.map(literal).join(", ")}]`})[1 + (g - 1) % ${col.enumLabels.length}]`;
   } else {
     switch (col.baseType) {
@@ -29068,8 +29112,27 @@ function valueExpression(col, table, seed) {
     }
   }
   if (scalar === null) return null;
+  if (check && !check.values) scalar = withinBounds(scalar, col, check);
   if (col.isArray) return `ARRAY[${scalar}]::${col.type}`;
   return `(${scalar})::${col.type}`;
+}
+var NUMERIC_TYPES = /* @__PURE__ */ new Set(["int2", "int4", "int8", "numeric", "float4", "float8", "money", "oid"]);
+var TEXT_TYPES = /* @__PURE__ */ new Set(["text", "citext", "name", "varchar", "bpchar"]);
+function withinBounds(scalar, col, check) {
+  if (NUMERIC_TYPES.has(col.baseType) && (check.min !== void 0 || check.max !== void 0)) {
+    const lo = check.min ?? (check.max >= 1 ? 1 : check.max - 1e3);
+    if (check.max === void 0) return `(${lo} + g - 1)`;
+    const span = Math.max(check.max - lo + 1, 1);
+    return `(${lo} + (g - 1) % ${span})`;
+  }
+  if (TEXT_TYPES.has(col.baseType) && (check.minLength !== void 0 || check.maxLength !== void 0)) {
+    const max = check.maxLength ?? Infinity;
+    const min = Math.min(check.minLength ?? 0, max);
+    let out = Number.isFinite(max) ? `left(${scalar}, ${Math.max(max, 0)})` : scalar;
+    if (min > 0) out = `rpad(${out}, ${min}, 'x')`;
+    return out;
+  }
+  return scalar;
 }
 function insertStatement(t, rows, seed) {
   const fkOf = /* @__PURE__ */ new Map();

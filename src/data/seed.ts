@@ -1,9 +1,10 @@
 // Synthetic rows for the `data` check: every table of the base state gets a few rows generated
 // from the catalog, one INSERT ... SELECT FROM generate_series per table, parents before
 // children. Values follow the column's type and length, NOT NULL, enum labels, unique columns
-// (row numbers make them distinct) and foreign keys (a child row points at an existing parent
-// row); identity, serial, generated and defaulted columns are left to the database. A table
-// that cannot be filled (a CHECK or a trigger that refuses, a type we cannot make) is named in
+// (row numbers make them distinct), foreign keys (a child row points at an existing parent
+// row) and simple one-column CHECKs (a list of values, bounds on a number or a text's length);
+// identity, serial, generated and defaulted columns are left to the database. A table that
+// cannot be filled (another CHECK or a trigger that refuses, a type we cannot make) is named in
 // a notice and skipped. Deterministic: the values depend only on the seed and the row number.
 import type pg from 'pg';
 import { quoteIdent } from '../db/client.js';
@@ -20,6 +21,53 @@ export interface SeedColumn {
   databaseFills: boolean;
   enumLabels: string[] | null;
   isArray: boolean;
+  /** What the column's simple CHECK constraints allow (see parseCheck); absent: no such constraint. */
+  check?: ColumnCheck;
+}
+
+/** The part of a one-column CHECK constraint seeding can satisfy. */
+export interface ColumnCheck {
+  /** `col IN (...)` / `col = ANY (ARRAY[...])`: the allowed values, as text. */
+  values?: string[];
+  /** Bounds of a number: `col > 0`, `col BETWEEN 1 AND 10` (inclusive, after rounding). */
+  min?: number;
+  max?: number;
+  /** Bounds of a text's length: `length(col) <= 4`, `char_length(col) > 0`. */
+  minLength?: number;
+  maxLength?: number;
+}
+
+const NUMBER = String.raw`\(?(-?\d+(?:\.\d+)?)\)?(?:::[\w ]+)?`;
+
+/**
+ * The simple shapes of pg_get_constraintdef for a CHECK on one column: a list of values, and
+ * ANDed comparisons of the column or its length with numbers. Anything else: undefined (the
+ * rows are tried as they are, and a refusal is a notice).
+ */
+export function parseCheck(def: string, column: string): ColumnCheck | undefined {
+  const body = def.replace(/^CHECK\s*/, '').replace(/\s+NOT VALID$/, '');
+  const col = String.raw`\(*"?${column.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}"?\)*(?:::[\w ]+)?`;
+  const list = new RegExp(String.raw`^\(*${col} = ANY \(+ARRAY\[(.*)\]\)*(?:::[\w ]+\[\])?\)*$`).exec(body);
+  if (list) {
+    const values = [...list[1]!.matchAll(/'((?:[^']|'')*)'(?:::[\w ]+)?/g)].map((m) => m[1]!.replace(/''/g, "'"));
+    return values.length ? { values } : undefined;
+  }
+  const out: ColumnCheck = {};
+  const parts = body.replace(/^\((.*)\)$/, '$1').split(/\) AND \(/);
+  for (const raw of parts) {
+    const part = raw.replace(/^\(+|\)+$/g, '');
+    const len = new RegExp(String.raw`^(?:char_length|length|character_length)\(${col}\) (>=|>|<=|<) ${NUMBER}$`).exec(`${part.replace(/^\(+/, '')}`);
+    const cmp = new RegExp(String.raw`^${col} (>=|>|<=|<) ${NUMBER}$`).exec(part);
+    const m = len ?? cmp;
+    if (!m) return undefined;
+    const n = Number(m[2]);
+    const [lo, hi] = len ? ['minLength', 'maxLength'] as const : ['min', 'max'] as const;
+    if (m[1] === '>') out[lo] = Math.max(out[lo] ?? -Infinity, Math.floor(n) + 1);
+    if (m[1] === '>=') out[lo] = Math.max(out[lo] ?? -Infinity, Math.ceil(n));
+    if (m[1] === '<') out[hi] = Math.min(out[hi] ?? Infinity, Math.ceil(n) - 1);
+    if (m[1] === '<=') out[hi] = Math.min(out[hi] ?? Infinity, Math.floor(n));
+  }
+  return Object.keys(out).length ? out : undefined;
 }
 
 export interface SeedForeignKey {
@@ -91,6 +139,20 @@ export async function readSeedTables(client: pg.Client, versionTable: VersionTab
       JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
       JOIN pg_class rc ON rc.oid = k.confrelid JOIN pg_namespace rn ON rn.oid = rc.relnamespace
      WHERE k.contype = 'f'`);
+  const checks = await client.query<{ schema: string; table: string; column: string; def: string }>(`
+    SELECT n.nspname AS schema, c.relname AS table, a.attname AS column, pg_get_constraintdef(k.oid) AS def
+      FROM pg_constraint k
+      JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+      JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = k.conkey[1]
+     WHERE k.contype = 'c' AND cardinality(k.conkey) = 1`);
+  const checkOf = new Map<string, ColumnCheck>();
+  for (const k of checks.rows) {
+    const parsed = parseCheck(k.def, k.column);
+    if (!parsed) continue;
+    const key = `${k.schema}.${k.table}.${k.column}`;
+    const prev = checkOf.get(key);
+    checkOf.set(key, prev ? { ...prev, ...parsed } : parsed);
+  }
   const tables = new Map<string, SeedTable>();
   for (const r of cols.rows) {
     if (isVersionTable(versionTable, r.schema, r.table)) continue;
@@ -99,6 +161,7 @@ export async function readSeedTables(client: pg.Client, versionTable: VersionTab
     tables.get(key)!.columns.push({
       name: r.name, type: r.type, baseType: r.base_type, typmod: r.typmod,
       notNull: r.not_null, databaseFills: r.fills, enumLabels: r.labels, isArray: r.is_array,
+      ...(checkOf.has(`${key}.${r.name}`) ? { check: checkOf.get(`${key}.${r.name}`) } : {}),
     });
   }
   for (const f of fks.rows) {
@@ -137,7 +200,11 @@ export function valueExpression(col: SeedColumn, table: string, seed: number): s
   // A text unique per (seed, column, row): md5 of the tag and the row number.
   const hash = `md5(${literal(tag)} || g::text)`;
   let scalar: string | null;
-  if (col.enumLabels && col.enumLabels.length) {
+  const check = col.check;
+  if (check?.values?.length) {
+    // The values the CHECK lists, in turn (cast below like any other value).
+    scalar = `(ARRAY[${check.values.map(literal).join(', ')}])[1 + (g - 1) % ${check.values.length}]`;
+  } else if (col.enumLabels && col.enumLabels.length) {
     scalar = `(${`ARRAY[${col.enumLabels.map(literal).join(', ')}]`})[1 + (g - 1) % ${col.enumLabels.length}]`;
   } else {
     switch (col.baseType) {
@@ -175,8 +242,30 @@ export function valueExpression(col: SeedColumn, table: string, seed: number): s
     }
   }
   if (scalar === null) return null;
+  if (check && !check.values) scalar = withinBounds(scalar, col, check);
   if (col.isArray) return `ARRAY[${scalar}]::${col.type}`;
   return `(${scalar})::${col.type}`;
+}
+
+const NUMERIC_TYPES = new Set(['int2', 'int4', 'int8', 'numeric', 'float4', 'float8', 'money', 'oid']);
+const TEXT_TYPES = new Set(['text', 'citext', 'name', 'varchar', 'bpchar']);
+
+/** A value expression brought inside a CHECK's bounds: numbers into [min, max], texts to a length. */
+function withinBounds(scalar: string, col: SeedColumn, check: ColumnCheck): string {
+  if (NUMERIC_TYPES.has(col.baseType) && (check.min !== undefined || check.max !== undefined)) {
+    const lo = check.min ?? (check.max! >= 1 ? 1 : check.max! - 1000);
+    if (check.max === undefined) return `(${lo} + g - 1)`;
+    const span = Math.max(check.max - lo + 1, 1);
+    return `(${lo} + (g - 1) % ${span})`;
+  }
+  if (TEXT_TYPES.has(col.baseType) && (check.minLength !== undefined || check.maxLength !== undefined)) {
+    const max = check.maxLength ?? Infinity;
+    const min = Math.min(check.minLength ?? 0, max);
+    let out = Number.isFinite(max) ? `left(${scalar}, ${Math.max(max, 0)})` : scalar;
+    if (min > 0) out = `rpad(${out}, ${min}, 'x')`;
+    return out;
+  }
+  return scalar;
 }
 
 /**

@@ -21,6 +21,17 @@ const explain = (r: CliResult) => `exit ${r.code}\n${r.stderr}\n${JSON.stringify
 const check = (report: Report | undefined, id: string): CheckResult => report!.checks.find((c) => c.id === id)!;
 
 describe('data: the new revisions on a database with rows', () => {
+  it('data-check-constraints: a table whose CHECKs list values and bound numbers and lengths is filled, so its NOT NULL column without a default fails data', async () => {
+    const r = await gate('data-check-constraints');
+    expect(r.code, explain(r)).toBe(1);
+    expect(r.report!.notices.filter((n) => n.startsWith('data:'))).toEqual([]);
+    const data = check(r.report, 'data');
+    expect(data.summary).toMatch(/^1 revision fails or loses rows on a database with 15 synthetic rows in 3 tables \(seed \d+\)$/);
+    expect(data.findings.map((f) => f.message)).toEqual([
+      expect.stringMatching(/^upgrade of d4e5f6a1b2c3 fails on a database with rows in products \(column products\.sku\), though it applies to an empty one: /),
+    ]);
+  });
+
   it('data-not-null: a NOT NULL column without a default fails data naming users.nickname; upgrade passes on the empty run', async () => {
     const r = await gate('data-not-null');
     expect(r.code, explain(r)).toBe(1);

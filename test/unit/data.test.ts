@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { compareFingerprints, type Fingerprint } from '../../src/data/fingerprint.js';
-import { fillOrder, insertStatement, type SeedTable } from '../../src/data/seed.js';
+import { fillOrder, insertStatement, parseCheck, type SeedTable } from '../../src/data/seed.js';
 
 const col = (name: string, baseType: string, over: Partial<SeedTable['columns'][number]> = {}) => ({
   name, type: baseType === 'varchar' ? 'character varying(8)' : baseType, baseType, typmod: baseType === 'varchar' ? 12 : -1,
@@ -55,5 +55,26 @@ describe('comparing fingerprints', () => {
   it('compares tables without a key by content', () => {
     const before = fp([['1', 'a'], ['1', 'a']], ['id', 'email'], null);
     expect(compareFingerprints(before, fp([['1', 'a']], ['id', 'email'], null))).toEqual([{ table: 'users', before: 2, rowsGone: 1, changed: [], countOnly: false }]);
+  });
+});
+
+describe('parseCheck: the CHECK shapes seeding satisfies (pg_get_constraintdef of PostgreSQL 15)', () => {
+  it.each([
+    ["CHECK (((status)::text = ANY ((ARRAY['new'::character varying, 'paid'::character varying])::text[])))", 'status', { values: ['new', 'paid'] }],
+    ["CHECK ((kind = ANY (ARRAY['a'::text, 'b''c'::text])))", 'kind', { values: ['a', "b'c"] }],
+    ['CHECK ((price > (0)::numeric))', 'price', { min: 1 }],
+    ['CHECK (((qty >= 1) AND (qty <= 10)))', 'qty', { min: 1, max: 10 }],
+    ['CHECK ((char_length((code)::text) <= 4))', 'code', { maxLength: 4 }],
+    ['CHECK ((length(nm) > 2))', 'nm', { minLength: 3 }],
+    ['CHECK ((pos >= 0))', 'pos', { min: 0 }],
+    ['CHECK ((neg < 0))', 'neg', { max: -1 }],
+  ] as const)('%s', (def, column, expected) => {
+    expect(parseCheck(def, column)).toEqual(expected);
+  });
+
+  it('leaves other shapes alone', () => {
+    expect(parseCheck('CHECK ((starts_at < ends_at))', 'starts_at')).toBeUndefined();
+    expect(parseCheck("CHECK (((email)::text ~~ '%@%'::text))", 'email')).toBeUndefined();
+    expect(parseCheck('CHECK (((qty > 0) OR (qty IS NULL)))', 'qty')).toBeUndefined();
   });
 });
