@@ -25027,7 +25027,7 @@ var package_default = {
 };
 
 // src/report/types.ts
-var CHECK_IDS = ["graph", "heads", "history", "upgrade", "roundtrip", "drift", "data"];
+var CHECK_IDS = ["graph", "heads", "history", "upgrade", "roundtrip", "drift", "data", "locks"];
 function verdictOf(checks, failOn = CHECK_IDS) {
   if (checks.some((c) => c.status === "error")) return "error";
   if (checks.some((c) => c.status === "fail" && failOn.includes(c.id))) return "fail";
@@ -25309,7 +25309,9 @@ function outcomeOf(report, failOn) {
     history: "restore the base's revisions and put the change in a new revision",
     upgrade: "fix the migration that fails to apply",
     roundtrip: "make downgrade() undo exactly what upgrade() does",
-    drift: "add a migration for the model change (the suggested migration is in the job summary)"
+    drift: "add a migration for the model change (the suggested migration is in the job summary)",
+    data: "make the migration work on tables with rows (a server_default, or add nullable, backfill, then NOT NULL) and keep rows through the round trip",
+    locks: "build indexes concurrently and split rewrites and validations so existing tables are not blocked (or acknowledge one with a reason in the revision file)"
   };
   const parts = failed.map((c) => `${c.id} (${c.summary}): ${hints[c.id] ?? "see the findings"}`);
   return {
@@ -25365,7 +25367,7 @@ function firstLine(s) {
 }
 
 // src/engine/gate.ts
-import { existsSync as existsSync9, rmSync as rmSync2 } from "node:fs";
+import { existsSync as existsSync9, readFileSync as readFileSync8, rmSync as rmSync2 } from "node:fs";
 import { mkdtemp as mkdtemp2, rm as rm4 } from "node:fs/promises";
 import { tmpdir as tmpdir3 } from "node:os";
 import { isAbsolute, join as join11, relative as relative2, resolve as resolve4, sep as sep2 } from "node:path";
@@ -25814,11 +25816,11 @@ ${tail2}` : ""}` });
   useDatabase(target, mode, envVars) {
     return this.request("database", { url: target.url, plainUrl: target.plainUrl, twin: target.twin, marker: target.marker, aliases: target.aliases, mode, envVars });
   }
-  upgrade(target, timeoutMs) {
-    return this.request("upgrade", { target }, timeoutMs);
+  upgrade(target, timeoutMs, observe) {
+    return this.request("upgrade", { target, ...observe ? { observe } : {} }, timeoutMs);
   }
-  downgrade(target, timeoutMs) {
-    return this.request("downgrade", { target }, timeoutMs);
+  downgrade(target, timeoutMs, observe) {
+    return this.request("downgrade", { target, ...observe ? { observe } : {} }, timeoutMs);
   }
   sql(direction, from, to, timeoutMs) {
     return this.request("sql", { direction, from, to }, timeoutMs);
@@ -25973,13 +25975,13 @@ var SourceTree = class {
       await this.start();
     }
   }
-  async upgrade(target, timeoutMs) {
+  async upgrade(target, timeoutMs, observe) {
     await this.ensureAlive();
-    return this.learn(await this.live().upgrade(target, timeoutMs));
+    return this.learn(await this.live().upgrade(target, timeoutMs, observe));
   }
-  async downgrade(target, timeoutMs) {
+  async downgrade(target, timeoutMs, observe) {
     await this.ensureAlive();
-    return this.learn(await this.live().downgrade(target, timeoutMs));
+    return this.learn(await this.live().downgrade(target, timeoutMs, observe));
   }
   async bootstrapModels(timeoutMs) {
     await this.ensureAlive();
@@ -27183,6 +27185,159 @@ function provisionWith(provider, opts) {
   }
 }
 
+// src/checks/locks.ts
+var MODE = {
+  AccessExclusiveLock: { name: "ACCESS EXCLUSIVE", blocks: "reads and writes" },
+  ExclusiveLock: { name: "EXCLUSIVE", blocks: "writes" },
+  ShareRowExclusiveLock: { name: "SHARE ROW EXCLUSIVE", blocks: "writes" },
+  ShareLock: { name: "SHARE", blocks: "writes" },
+  ShareUpdateExclusiveLock: { name: "SHARE UPDATE EXCLUSIVE", blocks: null },
+  RowExclusiveLock: { name: "ROW EXCLUSIVE", blocks: null },
+  RowShareLock: { name: "ROW SHARE", blocks: null },
+  AccessShareLock: { name: "ACCESS SHARE", blocks: null }
+};
+var ACK = /#\s*alembic-gate:\s*allow\s+locks\/([a-z-]+)\s*(?::\s*(.*\S))?\s*$/;
+function acknowledgements(text) {
+  const out = [];
+  text.split("\n").forEach((line, i) => {
+    const m = ACK.exec(line);
+    if (m) out.push({ rule: m[1], reason: m[2] ?? "", line: i + 1 });
+  });
+  return out;
+}
+var firstLine2 = (sql) => {
+  const one = sql.replace(/\s+/g, " ").trim();
+  return one.length > 120 ? `${one.slice(0, 119)}\u2026` : one;
+};
+var indexName = (sql) => /INDEX\s+(?:CONCURRENTLY\s+)?(?:IF\s+NOT\s+EXISTS\s+)?("?[\w.$]+"?)\s+ON\b/i.exec(sql)?.[1]?.replace(/"/g, "");
+var isData = (sql) => /^\s*(UPDATE|INSERT|DELETE|COPY|MERGE)\b/i.test(sql);
+function rewriteFix(sql) {
+  if (/\bALTER\s+COLUMN\b[\s\S]*\bTYPE\b/i.test(sql)) return "change the type in steps: add a column of the new type, backfill it in batches, then swap the columns";
+  if (/\bADD\s+(COLUMN\s+)?[\s\S]*\bDEFAULT\b/i.test(sql)) return "add the column without a volatile default (a constant default is stored without a rewrite since PostgreSQL 11), then backfill it in batches";
+  return "do the change in steps that do not rewrite the table, or in a maintenance window";
+}
+function hitsOf(e) {
+  const hits = [];
+  const sql = e.sql;
+  const stmt = `\`${firstLine2(sql)}\``;
+  for (const t of e.rewritten) {
+    hits.push({ rule: "table-rewrite", severity: "error", table: t, what: `${stmt} rewrites ${t} (every row, into new storage) under an ACCESS EXCLUSIVE lock: reads and writes of ${t} wait until it is done`, fix: rewriteFix(sql) });
+  }
+  for (const l of e.locks) {
+    const mode = MODE[l.mode] ?? { name: l.mode, blocks: null };
+    if (/^\s*CREATE\s+(UNIQUE\s+)?INDEX\b/i.test(sql) && !/\bCONCURRENTLY\b/i.test(sql) && l.mode === "ShareLock") {
+      const idx = indexName(sql);
+      hits.push({
+        rule: "index-not-concurrent",
+        severity: "error",
+        table: l.table,
+        what: `CREATE INDEX${idx ? ` ${idx}` : ""} on ${l.table} takes a SHARE lock for the whole build: writes to ${l.table} wait until it is built; build it with \`postgresql_concurrently=True\` inside \`op.get_context().autocommit_block()\``,
+        fix: "build it concurrently: `with op.get_context().autocommit_block(): op.create_index(..., postgresql_concurrently=True)`"
+      });
+      continue;
+    }
+    if (e.rewritten.includes(l.table)) continue;
+    if (l.mode === "AccessExclusiveLock" && /\bSET\s+NOT\s+NULL\b/i.test(sql)) {
+      hits.push({
+        rule: "set-not-null-scan",
+        severity: "error",
+        table: l.table,
+        what: `${stmt} scans every row of ${l.table} under an ACCESS EXCLUSIVE lock: reads and writes wait`,
+        fix: "add `CHECK (col IS NOT NULL) NOT VALID`, `VALIDATE CONSTRAINT` it in a later transaction, then SET NOT NULL (PostgreSQL 12+ skips the scan) and drop the CHECK"
+      });
+      continue;
+    }
+    if (/\bADD\s+(CONSTRAINT\s+\S+\s+)?(FOREIGN\s+KEY|CHECK)\b/i.test(sql) && !/\bNOT\s+VALID\b/i.test(sql) && mode.blocks) {
+      hits.push({
+        rule: "validated-constraint",
+        severity: "error",
+        table: l.table,
+        what: `${stmt} checks every row of ${l.table} under a ${mode.name} lock on it: ${mode.blocks} wait`,
+        fix: "add the constraint NOT VALID, then `VALIDATE CONSTRAINT` in a later revision (it takes only a SHARE UPDATE EXCLUSIVE lock)"
+      });
+      continue;
+    }
+    if (/\bADD\s+(CONSTRAINT\s+\S+\s+)?(UNIQUE|PRIMARY\s+KEY)\b/i.test(sql) && !/\bUSING\s+INDEX\b/i.test(sql) && l.mode === "AccessExclusiveLock") {
+      hits.push({
+        rule: "unique-constraint-build",
+        severity: "error",
+        table: l.table,
+        what: `${stmt} builds a unique index on ${l.table} under an ACCESS EXCLUSIVE lock: reads and writes wait`,
+        fix: "build the index first with `CREATE UNIQUE INDEX CONCURRENTLY` (in an autocommit_block), then `ADD CONSTRAINT ... UNIQUE USING INDEX`"
+      });
+      continue;
+    }
+    if (l.mode === "AccessExclusiveLock" && (e.lockTimeout === "0" || e.lockTimeout === null)) {
+      hits.push({
+        rule: "no-lock-timeout",
+        severity: "warning",
+        table: l.table,
+        what: `${stmt} takes an ACCESS EXCLUSIVE lock on ${l.table} with no lock_timeout: behind a long query it waits, and every query on ${l.table} queues behind it`,
+        fix: "set one first: `op.execute(\"SET lock_timeout = '5s'\")` (and retry the deploy if it times out)"
+      });
+    }
+  }
+  return hits;
+}
+function judgeLocks(observed, files, versionTable = "alembic_version") {
+  const findings = [];
+  const revisions = /* @__PURE__ */ new Set();
+  for (const step2 of observed) {
+    const file = files.get(step2.revision);
+    const acks = file ? acknowledgements(file.text) : [];
+    const phase = `${step2.phase} of ${step2.revision}`;
+    const push = (hit, e) => {
+      const ack = acks.find((a) => a.rule === hit.rule);
+      const where = { revision: step2.revision, ...e.file ?? file?.file ? { file: e.file ?? file?.file } : {}, ...e.line ? { line: e.line } : {} };
+      const text = `${phase}: ${hit.what} (locks/${hit.rule})`;
+      if (ack && ack.reason) {
+        findings.push({ severity: "notice", ...where, message: `acknowledged: ${text}; reason: ${ack.reason}` });
+        return;
+      }
+      if (hit.severity === "error") revisions.add(step2.revision);
+      findings.push({ severity: hit.severity, ...where, message: text, detail: `Fix: ${hit.fix}.${ack && !ack.reason ? `
+The acknowledgement on line ${ack.line} gives no reason, so it does not count: write one after the colon.` : ""}
+Statement: ${e.sql}` });
+    };
+    const said = (hit) => step2.phase === "upgrade" || hit.severity === "error";
+    for (const e of step2.events) for (const hit of hitsOf(e)) if (said(hit)) push(hit, e);
+    if (step2.phase === "downgrade") continue;
+    const warned = /* @__PURE__ */ new Set();
+    step2.events.forEach((e) => {
+      if (new RegExp(`\\b${versionTable}\\b`).test(e.sql)) return;
+      const lockedElsewhere = e.locks.some((l) => MODE[l.mode]?.blocks);
+      if (!isData(e.sql) && !lockedElsewhere) return;
+      for (const i of e.afterExclusive) {
+        const holder = step2.events[i];
+        if (!holder || warned.has(i)) continue;
+        const tables = holder.locks.filter((l) => l.mode === "AccessExclusiveLock").map((l) => l.table);
+        if (tables.length === 0 || e.locks.every((l) => tables.includes(l.table)) && !isData(e.sql)) continue;
+        warned.add(i);
+        push(
+          {
+            rule: "lock-held-across",
+            severity: "warning",
+            table: tables[0],
+            what: `the ACCESS EXCLUSIVE lock on ${tables.join(", ")} taken by \`${firstLine2(holder.sql)}\` is still held while \`${firstLine2(e.sql)}\` runs: reads and writes of ${tables.join(", ")} wait for both, until the transaction commits`,
+            fix: "run the slow statement in a transaction of its own (a separate revision, or transaction_per_migration), or take the lock last"
+          },
+          e
+        );
+      }
+    });
+  }
+  const errors = findings.filter((f) => f.severity === "error").length;
+  const warnings = findings.filter((f) => f.severity === "warning").length;
+  const acked = findings.filter((f) => f.severity === "notice").length;
+  const tail2 = [warnings ? `${warnings} warning${warnings === 1 ? "" : "s"}` : "", acked ? `${acked} acknowledged` : ""].filter(Boolean).join(", ");
+  return {
+    id: "locks",
+    status: errors ? "fail" : "pass",
+    summary: errors ? `${revisions.size} new revision${revisions.size === 1 ? "" : "s"} block${revisions.size === 1 ? "s" : ""} existing tables (${errors} finding${errors === 1 ? "" : "s"}${tail2 ? `; ${tail2}` : ""})` : `no new revision blocks an existing table for long${tail2 ? ` (${tail2})` : ""}`,
+    findings
+  };
+}
+
 // src/git/git.ts
 import { spawn as spawn5 } from "node:child_process";
 var GitError = class extends Error {
@@ -27444,6 +27599,300 @@ ${diff}`);
 
 // src/version.ts
 var VERSION = "0.1.0";
+
+// src/data/seed.ts
+var NUMBER = String.raw`\(?(-?\d+(?:\.\d+)?)\)?(?:::[\w ]+)?`;
+function parseCheck(def, column) {
+  const body = def.replace(/^CHECK\s*/, "").replace(/\s+NOT VALID$/, "");
+  const col = String.raw`\(*"?${column.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}"?\)*(?:::[\w ]+)?`;
+  const list2 = new RegExp(String.raw`^\(*${col} = ANY \(+ARRAY\[(.*)\]\)*(?:::[\w ]+\[\])?\)*$`).exec(body);
+  if (list2) {
+    const values = [...list2[1].matchAll(/'((?:[^']|'')*)'(?:::[\w ]+)?/g)].map((m) => m[1].replace(/''/g, "'"));
+    return values.length ? { values } : void 0;
+  }
+  const out = {};
+  const parts = body.replace(/^\((.*)\)$/, "$1").split(/\) AND \(/);
+  for (const raw of parts) {
+    const part = raw.replace(/^\(+|\)+$/g, "");
+    const len = new RegExp(String.raw`^(?:char_length|length|character_length)\(${col}\) (>=|>|<=|<) ${NUMBER}$`).exec(`${part.replace(/^\(+/, "")}`);
+    const cmp = new RegExp(String.raw`^${col} (>=|>|<=|<) ${NUMBER}$`).exec(part);
+    const m = len ?? cmp;
+    if (!m) return void 0;
+    const n = Number(m[2]);
+    const [lo, hi] = len ? ["minLength", "maxLength"] : ["min", "max"];
+    if (m[1] === ">") out[lo] = Math.max(out[lo] ?? -Infinity, Math.floor(n) + 1);
+    if (m[1] === ">=") out[lo] = Math.max(out[lo] ?? -Infinity, Math.ceil(n));
+    if (m[1] === "<") out[hi] = Math.min(out[hi] ?? Infinity, Math.ceil(n) - 1);
+    if (m[1] === "<=") out[hi] = Math.min(out[hi] ?? Infinity, Math.floor(n));
+  }
+  return Object.keys(out).length ? out : void 0;
+}
+var qualified = (schema, name) => `${quoteIdent(schema)}.${quoteIdent(name)}`;
+var USER_TABLES = `c.relkind IN ('r', 'p') AND NOT c.relispartition
+       AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%'
+       AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')`;
+var isVersionTable = (v, schema, table) => !!v && v.name === table && (v.schema ?? "public") === schema;
+var tableName = (t) => t.schema === "public" ? t.name : `${t.schema}.${t.name}`;
+async function readSeedTables(client, versionTable) {
+  const cols = await client.query(`
+    SELECT n.nspname AS schema, c.relname AS table, a.attname AS name,
+           format_type(a.atttypid, a.atttypmod) AS type,
+           bt.typname AS base_type,
+           CASE WHEN t.typtype = 'd' THEN t.typtypmod ELSE a.atttypmod END AS typmod,
+           (a.attnotnull OR (t.typtype = 'd' AND t.typnotnull)) AS not_null,
+           (a.atthasdef OR a.attidentity <> '' OR a.attgenerated <> '') AS fills,
+           (SELECT array_agg(e.enumlabel::text ORDER BY e.enumsortorder) FROM pg_enum e WHERE e.enumtypid = et.oid) AS labels,
+           (et.typcategory = 'A') AS is_array
+      FROM pg_class c
+      JOIN pg_namespace n ON n.oid = c.relnamespace
+      JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+      JOIN pg_type t ON t.oid = a.atttypid
+      JOIN pg_type et ON et.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END
+      JOIN pg_type bt ON bt.oid = CASE WHEN et.typelem <> 0 AND et.typcategory = 'A' THEN et.typelem ELSE et.oid END
+     WHERE ${USER_TABLES}
+     ORDER BY 1, 2, a.attnum`);
+  const fks = await client.query(`
+    SELECT n.nspname AS schema, c.relname AS table,
+           ARRAY(SELECT a.attname::text FROM unnest(k.conkey) WITH ORDINALITY u(n, i) JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = u.n ORDER BY u.i) AS columns,
+           rn.nspname AS ref_schema, rc.relname AS ref_table,
+           ARRAY(SELECT a.attname::text FROM unnest(k.confkey) WITH ORDINALITY u(n, i) JOIN pg_attribute a ON a.attrelid = k.confrelid AND a.attnum = u.n ORDER BY u.i) AS ref_columns
+      FROM pg_constraint k
+      JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+      JOIN pg_class rc ON rc.oid = k.confrelid JOIN pg_namespace rn ON rn.oid = rc.relnamespace
+     WHERE k.contype = 'f'`);
+  const checks = await client.query(`
+    SELECT n.nspname AS schema, c.relname AS table, a.attname AS column, pg_get_constraintdef(k.oid) AS def
+      FROM pg_constraint k
+      JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+      JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = k.conkey[1]
+     WHERE k.contype = 'c' AND cardinality(k.conkey) = 1`);
+  const checkOf = /* @__PURE__ */ new Map();
+  for (const k of checks.rows) {
+    const parsed = parseCheck(k.def, k.column);
+    if (!parsed) continue;
+    const key = `${k.schema}.${k.table}.${k.column}`;
+    const prev = checkOf.get(key);
+    checkOf.set(key, prev ? { ...prev, ...parsed } : parsed);
+  }
+  const tables = /* @__PURE__ */ new Map();
+  for (const r of cols.rows) {
+    if (isVersionTable(versionTable, r.schema, r.table)) continue;
+    const key = `${r.schema}.${r.table}`;
+    if (!tables.has(key)) tables.set(key, { schema: r.schema, name: r.table, columns: [], foreignKeys: [] });
+    tables.get(key).columns.push({
+      name: r.name,
+      type: r.type,
+      baseType: r.base_type,
+      typmod: r.typmod,
+      notNull: r.not_null,
+      databaseFills: r.fills,
+      enumLabels: r.labels,
+      isArray: r.is_array,
+      ...checkOf.has(`${key}.${r.name}`) ? { check: checkOf.get(`${key}.${r.name}`) } : {}
+    });
+  }
+  for (const f of fks.rows) {
+    tables.get(`${f.schema}.${f.table}`)?.foreignKeys.push({ columns: f.columns, refSchema: f.ref_schema, refTable: f.ref_table, refColumns: f.ref_columns });
+  }
+  return [...tables.values()];
+}
+function fillOrder(tables) {
+  const byKey = new Map(tables.map((t) => [`${t.schema}.${t.name}`, t]));
+  const done = /* @__PURE__ */ new Set();
+  const visiting = /* @__PURE__ */ new Set();
+  const out = [];
+  const visit = (t) => {
+    const key = `${t.schema}.${t.name}`;
+    if (done.has(key) || visiting.has(key)) return;
+    visiting.add(key);
+    for (const fk of t.foreignKeys) {
+      const parent = byKey.get(`${fk.refSchema}.${fk.refTable}`);
+      if (parent && parent !== t) visit(parent);
+    }
+    visiting.delete(key);
+    done.add(key);
+    out.push(t);
+  };
+  for (const t of [...tables].sort((a, b) => `${a.schema}.${a.name}`.localeCompare(`${b.schema}.${b.name}`))) visit(t);
+  return out;
+}
+var literal = (s) => `'${s.replace(/'/g, "''")}'`;
+function valueExpression(col, table, seed) {
+  const tag = `${seed}:${table}.${col.name}`;
+  const hash = `md5(${literal(tag)} || g::text)`;
+  let scalar;
+  const check = col.check;
+  if (check?.values?.length) {
+    scalar = `(ARRAY[${check.values.map(literal).join(", ")}])[1 + (g - 1) % ${check.values.length}]`;
+  } else if (col.enumLabels && col.enumLabels.length) {
+    scalar = `(${`ARRAY[${col.enumLabels.map(literal).join(", ")}]`})[1 + (g - 1) % ${col.enumLabels.length}]`;
+  } else {
+    switch (col.baseType) {
+      case "int2":
+        scalar = `(g % 32000)`;
+        break;
+      case "int4":
+      case "int8":
+      case "oid":
+        scalar = `g`;
+        break;
+      case "numeric": {
+        const mod = col.typmod > 0 ? (col.typmod - 4 >> 16) - (col.typmod - 4 & 65535) : 9;
+        scalar = mod >= 6 ? `g` : `(g % ${10 ** Math.max(mod, 1)})`;
+        break;
+      }
+      case "float4":
+      case "float8":
+        scalar = `(g + 0.5)`;
+        break;
+      case "money":
+        scalar = `(g::numeric)`;
+        break;
+      case "bool":
+        scalar = `(g % 2 = 0)`;
+        break;
+      case "text":
+      case "citext":
+      case "name":
+        scalar = `('${col.name.replace(/'/g, "''")}-' || g::text || '-' || left(${hash}, 8))`;
+        break;
+      case "varchar":
+      case "bpchar": {
+        const len = col.typmod > 4 ? col.typmod - 4 : 0;
+        scalar = len && len < 24 ? `left(${hash}, ${len})` : `left('${col.name.replace(/'/g, "''")}-' || g::text || '-' || ${hash}, ${len || 64})`;
+        break;
+      }
+      case "uuid":
+        scalar = `(${hash})::uuid`;
+        break;
+      case "date":
+        scalar = `(date '2020-01-01' + g)`;
+        break;
+      case "timestamp":
+      case "timestamptz":
+        scalar = `(timestamp '2020-01-01 00:00:00' + g * interval '1 hour')`;
+        break;
+      case "time":
+      case "timetz":
+        scalar = `(time '00:00' + g * interval '1 second')`;
+        break;
+      case "interval":
+        scalar = `(g * interval '1 minute')`;
+        break;
+      case "json":
+      case "jsonb":
+        scalar = `json_build_object('n', g)`;
+        break;
+      case "bytea":
+        scalar = `convert_to(${hash}, 'UTF8')`;
+        break;
+      case "inet":
+      case "cidr":
+        scalar = `('10.' || (g / 65536 % 256) || '.' || (g / 256 % 256) || '.' || (g % 256))::inet`;
+        break;
+      case "macaddr":
+        scalar = `('08:00:2b:' || lpad(to_hex(g / 65536 % 256), 2, '0') || ':' || lpad(to_hex(g / 256 % 256), 2, '0') || ':' || lpad(to_hex(g % 256), 2, '0'))::macaddr`;
+        break;
+      case "bit":
+      case "varbit":
+        scalar = `(g % 2)::bit(1)`;
+        break;
+      case "xml":
+        scalar = `('<n>' || g || '</n>')::xml`;
+        break;
+      case "tsvector":
+        scalar = `to_tsvector('simple', 'row ' || g)`;
+        break;
+      default:
+        scalar = null;
+    }
+  }
+  if (scalar === null) return null;
+  if (check && !check.values) scalar = withinBounds(scalar, col, check);
+  if (col.isArray) return `ARRAY[${scalar}]::${col.type}`;
+  return `(${scalar})::${col.type}`;
+}
+var NUMERIC_TYPES = /* @__PURE__ */ new Set(["int2", "int4", "int8", "numeric", "float4", "float8", "money", "oid"]);
+var TEXT_TYPES = /* @__PURE__ */ new Set(["text", "citext", "name", "varchar", "bpchar"]);
+function withinBounds(scalar, col, check) {
+  if (NUMERIC_TYPES.has(col.baseType) && (check.min !== void 0 || check.max !== void 0)) {
+    const lo = check.min ?? (check.max >= 1 ? 1 : check.max - 1e3);
+    if (check.max === void 0) return `(${lo} + g - 1)`;
+    const span = Math.max(check.max - lo + 1, 1);
+    return `(${lo} + (g - 1) % ${span})`;
+  }
+  if (TEXT_TYPES.has(col.baseType) && (check.minLength !== void 0 || check.maxLength !== void 0)) {
+    const max = check.maxLength ?? Infinity;
+    const min = Math.min(check.minLength ?? 0, max);
+    let out = Number.isFinite(max) ? `left(${scalar}, ${Math.max(max, 0)})` : scalar;
+    if (min > 0) out = `rpad(${out}, ${min}, 'x')`;
+    return out;
+  }
+  return scalar;
+}
+function insertStatement(t, rows, seed) {
+  const fkOf = /* @__PURE__ */ new Map();
+  for (const fk of t.foreignKeys) fk.columns.forEach((c, index) => fkOf.has(c) || fkOf.set(c, { fk, index }));
+  const names = [];
+  const exprs = [];
+  for (const col of t.columns) {
+    const ref = fkOf.get(col.name);
+    if (ref) {
+      const self = ref.fk.refSchema === t.schema && ref.fk.refTable === t.name;
+      if (self) {
+        if (col.notNull) return { reason: `${col.name} must reference a row of the same table` };
+        continue;
+      }
+      const parent = qualified(ref.fk.refSchema, ref.fk.refTable);
+      const refCol = quoteIdent(ref.fk.refColumns[ref.index]);
+      names.push(quoteIdent(col.name));
+      const order = ref.fk.refColumns.map((c) => `p.${quoteIdent(c)}`).join(", ");
+      exprs.push(`(SELECT p.${refCol} FROM ${parent} p WHERE p.${refCol} IS NOT NULL ORDER BY ${order} OFFSET (g - 1) % GREATEST((SELECT count(*) FROM ${parent}), 1) LIMIT 1)`);
+      continue;
+    }
+    if (col.databaseFills) continue;
+    const expr = valueExpression(col, tableName(t), seed);
+    if (expr === null) {
+      if (col.notNull) return { reason: `no value can be made for ${col.name} (${col.type})` };
+      continue;
+    }
+    names.push(quoteIdent(col.name));
+    exprs.push(expr);
+  }
+  const target = qualified(t.schema, t.name);
+  if (!names.length) return { sql: `INSERT INTO ${target} SELECT FROM generate_series(1, ${rows}) g` };
+  return { sql: `INSERT INTO ${target} (${names.join(", ")}) SELECT ${exprs.join(", ")} FROM generate_series(1, ${rows}) g` };
+}
+async function seedTables(client, tables, rows, seed) {
+  const started = performance.now();
+  const filled = [];
+  const notices = [];
+  await client.query("BEGIN");
+  try {
+    for (const t of fillOrder(tables)) {
+      const stmt = insertStatement(t, rows, seed);
+      if ("reason" in stmt) {
+        notices.push(`data: table ${tableName(t)} got no synthetic rows: ${stmt.reason}`);
+        continue;
+      }
+      await client.query("SAVEPOINT seed");
+      try {
+        const res = await client.query(stmt.sql);
+        await client.query("RELEASE SAVEPOINT seed");
+        filled.push({ table: tableName(t), rows: res.rowCount ?? rows });
+      } catch (err) {
+        await client.query("ROLLBACK TO SAVEPOINT seed");
+        notices.push(`data: table ${tableName(t)} got no synthetic rows: ${err.message}`);
+      }
+    }
+    await client.query("COMMIT");
+  } catch (err) {
+    await client.query("ROLLBACK").catch(() => {
+    });
+    throw err;
+  }
+  return { filled, notices, ms: Math.round(performance.now() - started) };
+}
 
 // src/snapshot/model.ts
 function emptySnapshot() {
@@ -28575,6 +29024,18 @@ var RoundTripper = class {
     this.tracker = await SchemaTracker.attach(client, { incremental: this.incremental });
     return client;
   }
+  /** The tables of the database now (not the version table): what a revision's locks are judged on. */
+  async existingTables(only) {
+    const vt = this.tree.versionTable ?? { schema: null, name: "alembic_version" };
+    const rows = await this.client.query(
+      `SELECT c.oid::int AS oid, c.relfilenode::int AS filenode,
+              CASE WHEN n.nspname = 'public' THEN c.relname ELSE n.nspname || '.' || c.relname END AS name
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE ${USER_TABLES} AND NOT (c.relname = $1 AND n.nspname = $2)`,
+      [vt.name, vt.schema ?? "public"]
+    );
+    return { tables: only ? rows.rows.filter((t) => only.has(t.oid)) : rows.rows };
+  }
   snapshot(options) {
     return this.clock.time("snapshotMs", async () => {
       const state = await this.tracker.read(options);
@@ -28623,6 +29084,7 @@ var RoundTripper = class {
     const roundtripFindings = [];
     const irreversible = [];
     const notices = [];
+    const locks = [];
     let tripped = 0;
     let current = target;
     await this.connect(current);
@@ -28658,7 +29120,12 @@ var RoundTripper = class {
       this.touchedRoles = false;
       const roles0 = await this.roles();
       rolesBefore = roles0;
-      let failure = await this.step(r, "upgrade", () => this.tree.upgrade(rev, this.timeoutMs), rev);
+      const observe = r.isNew ? await this.existingTables() : void 0;
+      const observed = (phase) => (res) => {
+        if (observe && res.locks) locks.push({ revision: rev, phase, events: res.locks });
+        return res;
+      };
+      let failure = await this.step(r, "upgrade", () => this.tree.upgrade(rev, this.timeoutMs, observe).then(observed("upgrade")), rev);
       if (this.touchedRoles) this.db.adoptRoles(added(roles0, await this.roles()));
       if (failure) {
         blocked.add(rev);
@@ -28668,7 +29135,8 @@ var RoundTripper = class {
       }
       applied.add(rev);
       const s1 = await this.snapshot();
-      failure = await this.step(r, "downgrade", () => this.tree.downgrade(downTarget(node), this.timeoutMs), rev);
+      const observeDown = observe ? await this.existingTables(new Set(observe.tables.map((t) => t.oid))) : void 0;
+      failure = await this.step(r, "downgrade", () => this.tree.downgrade(downTarget(node), this.timeoutMs, observeDown).then(observed("downgrade")), rev);
       if (failure?.kind === "irreversible") {
         state = await recover(s1, failure);
         if (this.allowIrreversible) {
@@ -28726,7 +29194,7 @@ var RoundTripper = class {
     const faithful = this.tracker?.incremental ? await this.clock.time("snapshotMs", () => this.tracker.verify()) : true;
     await this.close();
     if (!faithful) return null;
-    return { upgradeFindings, roundtripFindings, tripped, target: current, notices, irreversible };
+    return { upgradeFindings, roundtripFindings, tripped, target: current, notices, irreversible, locks };
   }
   /**
    * Runs one Alembic step, records its timing on the revision, returns the failure if any.
@@ -28903,300 +29371,6 @@ var Stopwatch = class {
 
 // src/engine/data-walk.ts
 import { readFileSync as readFileSync7 } from "node:fs";
-
-// src/data/seed.ts
-var NUMBER = String.raw`\(?(-?\d+(?:\.\d+)?)\)?(?:::[\w ]+)?`;
-function parseCheck(def, column) {
-  const body = def.replace(/^CHECK\s*/, "").replace(/\s+NOT VALID$/, "");
-  const col = String.raw`\(*"?${column.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}"?\)*(?:::[\w ]+)?`;
-  const list2 = new RegExp(String.raw`^\(*${col} = ANY \(+ARRAY\[(.*)\]\)*(?:::[\w ]+\[\])?\)*$`).exec(body);
-  if (list2) {
-    const values = [...list2[1].matchAll(/'((?:[^']|'')*)'(?:::[\w ]+)?/g)].map((m) => m[1].replace(/''/g, "'"));
-    return values.length ? { values } : void 0;
-  }
-  const out = {};
-  const parts = body.replace(/^\((.*)\)$/, "$1").split(/\) AND \(/);
-  for (const raw of parts) {
-    const part = raw.replace(/^\(+|\)+$/g, "");
-    const len = new RegExp(String.raw`^(?:char_length|length|character_length)\(${col}\) (>=|>|<=|<) ${NUMBER}$`).exec(`${part.replace(/^\(+/, "")}`);
-    const cmp = new RegExp(String.raw`^${col} (>=|>|<=|<) ${NUMBER}$`).exec(part);
-    const m = len ?? cmp;
-    if (!m) return void 0;
-    const n = Number(m[2]);
-    const [lo, hi] = len ? ["minLength", "maxLength"] : ["min", "max"];
-    if (m[1] === ">") out[lo] = Math.max(out[lo] ?? -Infinity, Math.floor(n) + 1);
-    if (m[1] === ">=") out[lo] = Math.max(out[lo] ?? -Infinity, Math.ceil(n));
-    if (m[1] === "<") out[hi] = Math.min(out[hi] ?? Infinity, Math.ceil(n) - 1);
-    if (m[1] === "<=") out[hi] = Math.min(out[hi] ?? Infinity, Math.floor(n));
-  }
-  return Object.keys(out).length ? out : void 0;
-}
-var qualified = (schema, name) => `${quoteIdent(schema)}.${quoteIdent(name)}`;
-var USER_TABLES = `c.relkind IN ('r', 'p') AND NOT c.relispartition
-       AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%'
-       AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')`;
-var isVersionTable = (v, schema, table) => !!v && v.name === table && (v.schema ?? "public") === schema;
-var tableName = (t) => t.schema === "public" ? t.name : `${t.schema}.${t.name}`;
-async function readSeedTables(client, versionTable) {
-  const cols = await client.query(`
-    SELECT n.nspname AS schema, c.relname AS table, a.attname AS name,
-           format_type(a.atttypid, a.atttypmod) AS type,
-           bt.typname AS base_type,
-           CASE WHEN t.typtype = 'd' THEN t.typtypmod ELSE a.atttypmod END AS typmod,
-           (a.attnotnull OR (t.typtype = 'd' AND t.typnotnull)) AS not_null,
-           (a.atthasdef OR a.attidentity <> '' OR a.attgenerated <> '') AS fills,
-           (SELECT array_agg(e.enumlabel::text ORDER BY e.enumsortorder) FROM pg_enum e WHERE e.enumtypid = et.oid) AS labels,
-           (et.typcategory = 'A') AS is_array
-      FROM pg_class c
-      JOIN pg_namespace n ON n.oid = c.relnamespace
-      JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
-      JOIN pg_type t ON t.oid = a.atttypid
-      JOIN pg_type et ON et.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END
-      JOIN pg_type bt ON bt.oid = CASE WHEN et.typelem <> 0 AND et.typcategory = 'A' THEN et.typelem ELSE et.oid END
-     WHERE ${USER_TABLES}
-     ORDER BY 1, 2, a.attnum`);
-  const fks = await client.query(`
-    SELECT n.nspname AS schema, c.relname AS table,
-           ARRAY(SELECT a.attname::text FROM unnest(k.conkey) WITH ORDINALITY u(n, i) JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = u.n ORDER BY u.i) AS columns,
-           rn.nspname AS ref_schema, rc.relname AS ref_table,
-           ARRAY(SELECT a.attname::text FROM unnest(k.confkey) WITH ORDINALITY u(n, i) JOIN pg_attribute a ON a.attrelid = k.confrelid AND a.attnum = u.n ORDER BY u.i) AS ref_columns
-      FROM pg_constraint k
-      JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-      JOIN pg_class rc ON rc.oid = k.confrelid JOIN pg_namespace rn ON rn.oid = rc.relnamespace
-     WHERE k.contype = 'f'`);
-  const checks = await client.query(`
-    SELECT n.nspname AS schema, c.relname AS table, a.attname AS column, pg_get_constraintdef(k.oid) AS def
-      FROM pg_constraint k
-      JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-      JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = k.conkey[1]
-     WHERE k.contype = 'c' AND cardinality(k.conkey) = 1`);
-  const checkOf = /* @__PURE__ */ new Map();
-  for (const k of checks.rows) {
-    const parsed = parseCheck(k.def, k.column);
-    if (!parsed) continue;
-    const key = `${k.schema}.${k.table}.${k.column}`;
-    const prev = checkOf.get(key);
-    checkOf.set(key, prev ? { ...prev, ...parsed } : parsed);
-  }
-  const tables = /* @__PURE__ */ new Map();
-  for (const r of cols.rows) {
-    if (isVersionTable(versionTable, r.schema, r.table)) continue;
-    const key = `${r.schema}.${r.table}`;
-    if (!tables.has(key)) tables.set(key, { schema: r.schema, name: r.table, columns: [], foreignKeys: [] });
-    tables.get(key).columns.push({
-      name: r.name,
-      type: r.type,
-      baseType: r.base_type,
-      typmod: r.typmod,
-      notNull: r.not_null,
-      databaseFills: r.fills,
-      enumLabels: r.labels,
-      isArray: r.is_array,
-      ...checkOf.has(`${key}.${r.name}`) ? { check: checkOf.get(`${key}.${r.name}`) } : {}
-    });
-  }
-  for (const f of fks.rows) {
-    tables.get(`${f.schema}.${f.table}`)?.foreignKeys.push({ columns: f.columns, refSchema: f.ref_schema, refTable: f.ref_table, refColumns: f.ref_columns });
-  }
-  return [...tables.values()];
-}
-function fillOrder(tables) {
-  const byKey = new Map(tables.map((t) => [`${t.schema}.${t.name}`, t]));
-  const done = /* @__PURE__ */ new Set();
-  const visiting = /* @__PURE__ */ new Set();
-  const out = [];
-  const visit = (t) => {
-    const key = `${t.schema}.${t.name}`;
-    if (done.has(key) || visiting.has(key)) return;
-    visiting.add(key);
-    for (const fk of t.foreignKeys) {
-      const parent = byKey.get(`${fk.refSchema}.${fk.refTable}`);
-      if (parent && parent !== t) visit(parent);
-    }
-    visiting.delete(key);
-    done.add(key);
-    out.push(t);
-  };
-  for (const t of [...tables].sort((a, b) => `${a.schema}.${a.name}`.localeCompare(`${b.schema}.${b.name}`))) visit(t);
-  return out;
-}
-var literal = (s) => `'${s.replace(/'/g, "''")}'`;
-function valueExpression(col, table, seed) {
-  const tag = `${seed}:${table}.${col.name}`;
-  const hash = `md5(${literal(tag)} || g::text)`;
-  let scalar;
-  const check = col.check;
-  if (check?.values?.length) {
-    scalar = `(ARRAY[${check.values.map(literal).join(", ")}])[1 + (g - 1) % ${check.values.length}]`;
-  } else if (col.enumLabels && col.enumLabels.length) {
-    scalar = `(${`ARRAY[${col.enumLabels.map(literal).join(", ")}]`})[1 + (g - 1) % ${col.enumLabels.length}]`;
-  } else {
-    switch (col.baseType) {
-      case "int2":
-        scalar = `(g % 32000)`;
-        break;
-      case "int4":
-      case "int8":
-      case "oid":
-        scalar = `g`;
-        break;
-      case "numeric": {
-        const mod = col.typmod > 0 ? (col.typmod - 4 >> 16) - (col.typmod - 4 & 65535) : 9;
-        scalar = mod >= 6 ? `g` : `(g % ${10 ** Math.max(mod, 1)})`;
-        break;
-      }
-      case "float4":
-      case "float8":
-        scalar = `(g + 0.5)`;
-        break;
-      case "money":
-        scalar = `(g::numeric)`;
-        break;
-      case "bool":
-        scalar = `(g % 2 = 0)`;
-        break;
-      case "text":
-      case "citext":
-      case "name":
-        scalar = `('${col.name.replace(/'/g, "''")}-' || g::text || '-' || left(${hash}, 8))`;
-        break;
-      case "varchar":
-      case "bpchar": {
-        const len = col.typmod > 4 ? col.typmod - 4 : 0;
-        scalar = len && len < 24 ? `left(${hash}, ${len})` : `left('${col.name.replace(/'/g, "''")}-' || g::text || '-' || ${hash}, ${len || 64})`;
-        break;
-      }
-      case "uuid":
-        scalar = `(${hash})::uuid`;
-        break;
-      case "date":
-        scalar = `(date '2020-01-01' + g)`;
-        break;
-      case "timestamp":
-      case "timestamptz":
-        scalar = `(timestamp '2020-01-01 00:00:00' + g * interval '1 hour')`;
-        break;
-      case "time":
-      case "timetz":
-        scalar = `(time '00:00' + g * interval '1 second')`;
-        break;
-      case "interval":
-        scalar = `(g * interval '1 minute')`;
-        break;
-      case "json":
-      case "jsonb":
-        scalar = `json_build_object('n', g)`;
-        break;
-      case "bytea":
-        scalar = `convert_to(${hash}, 'UTF8')`;
-        break;
-      case "inet":
-      case "cidr":
-        scalar = `('10.' || (g / 65536 % 256) || '.' || (g / 256 % 256) || '.' || (g % 256))::inet`;
-        break;
-      case "macaddr":
-        scalar = `('08:00:2b:' || lpad(to_hex(g / 65536 % 256), 2, '0') || ':' || lpad(to_hex(g / 256 % 256), 2, '0') || ':' || lpad(to_hex(g % 256), 2, '0'))::macaddr`;
-        break;
-      case "bit":
-      case "varbit":
-        scalar = `(g % 2)::bit(1)`;
-        break;
-      case "xml":
-        scalar = `('<n>' || g || '</n>')::xml`;
-        break;
-      case "tsvector":
-        scalar = `to_tsvector('simple', 'row ' || g)`;
-        break;
-      default:
-        scalar = null;
-    }
-  }
-  if (scalar === null) return null;
-  if (check && !check.values) scalar = withinBounds(scalar, col, check);
-  if (col.isArray) return `ARRAY[${scalar}]::${col.type}`;
-  return `(${scalar})::${col.type}`;
-}
-var NUMERIC_TYPES = /* @__PURE__ */ new Set(["int2", "int4", "int8", "numeric", "float4", "float8", "money", "oid"]);
-var TEXT_TYPES = /* @__PURE__ */ new Set(["text", "citext", "name", "varchar", "bpchar"]);
-function withinBounds(scalar, col, check) {
-  if (NUMERIC_TYPES.has(col.baseType) && (check.min !== void 0 || check.max !== void 0)) {
-    const lo = check.min ?? (check.max >= 1 ? 1 : check.max - 1e3);
-    if (check.max === void 0) return `(${lo} + g - 1)`;
-    const span = Math.max(check.max - lo + 1, 1);
-    return `(${lo} + (g - 1) % ${span})`;
-  }
-  if (TEXT_TYPES.has(col.baseType) && (check.minLength !== void 0 || check.maxLength !== void 0)) {
-    const max = check.maxLength ?? Infinity;
-    const min = Math.min(check.minLength ?? 0, max);
-    let out = Number.isFinite(max) ? `left(${scalar}, ${Math.max(max, 0)})` : scalar;
-    if (min > 0) out = `rpad(${out}, ${min}, 'x')`;
-    return out;
-  }
-  return scalar;
-}
-function insertStatement(t, rows, seed) {
-  const fkOf = /* @__PURE__ */ new Map();
-  for (const fk of t.foreignKeys) fk.columns.forEach((c, index) => fkOf.has(c) || fkOf.set(c, { fk, index }));
-  const names = [];
-  const exprs = [];
-  for (const col of t.columns) {
-    const ref = fkOf.get(col.name);
-    if (ref) {
-      const self = ref.fk.refSchema === t.schema && ref.fk.refTable === t.name;
-      if (self) {
-        if (col.notNull) return { reason: `${col.name} must reference a row of the same table` };
-        continue;
-      }
-      const parent = qualified(ref.fk.refSchema, ref.fk.refTable);
-      const refCol = quoteIdent(ref.fk.refColumns[ref.index]);
-      names.push(quoteIdent(col.name));
-      const order = ref.fk.refColumns.map((c) => `p.${quoteIdent(c)}`).join(", ");
-      exprs.push(`(SELECT p.${refCol} FROM ${parent} p WHERE p.${refCol} IS NOT NULL ORDER BY ${order} OFFSET (g - 1) % GREATEST((SELECT count(*) FROM ${parent}), 1) LIMIT 1)`);
-      continue;
-    }
-    if (col.databaseFills) continue;
-    const expr = valueExpression(col, tableName(t), seed);
-    if (expr === null) {
-      if (col.notNull) return { reason: `no value can be made for ${col.name} (${col.type})` };
-      continue;
-    }
-    names.push(quoteIdent(col.name));
-    exprs.push(expr);
-  }
-  const target = qualified(t.schema, t.name);
-  if (!names.length) return { sql: `INSERT INTO ${target} SELECT FROM generate_series(1, ${rows}) g` };
-  return { sql: `INSERT INTO ${target} (${names.join(", ")}) SELECT ${exprs.join(", ")} FROM generate_series(1, ${rows}) g` };
-}
-async function seedTables(client, tables, rows, seed) {
-  const started = performance.now();
-  const filled = [];
-  const notices = [];
-  await client.query("BEGIN");
-  try {
-    for (const t of fillOrder(tables)) {
-      const stmt = insertStatement(t, rows, seed);
-      if ("reason" in stmt) {
-        notices.push(`data: table ${tableName(t)} got no synthetic rows: ${stmt.reason}`);
-        continue;
-      }
-      await client.query("SAVEPOINT seed");
-      try {
-        const res = await client.query(stmt.sql);
-        await client.query("RELEASE SAVEPOINT seed");
-        filled.push({ table: tableName(t), rows: res.rowCount ?? rows });
-      } catch (err) {
-        await client.query("ROLLBACK TO SAVEPOINT seed");
-        notices.push(`data: table ${tableName(t)} got no synthetic rows: ${err.message}`);
-      }
-    }
-    await client.query("COMMIT");
-  } catch (err) {
-    await client.query("ROLLBACK").catch(() => {
-    });
-    throw err;
-  }
-  return { filled, notices, ms: Math.round(performance.now() - started) };
-}
 
 // src/data/fingerprint.ts
 var MAX_ROWS = 1e4;
@@ -29632,7 +29806,7 @@ async function gate(options, progress, report, resources, clock, redirectNotices
   report.checks.push(graphCheck);
   if (!head.graph) {
     const why = "the revision scripts do not load (see graph)";
-    for (const id of ["heads", "history", "upgrade", "roundtrip", "drift", "data"]) report.checks.push({ id, status: "skip", summary: why, findings: [] });
+    for (const id of ["heads", "history", "upgrade", "roundtrip", "drift", "data", "locks"]) report.checks.push({ id, status: "skip", summary: why, findings: [] });
     report.status = verdictOf(report.checks, options.failOn);
     return;
   }
@@ -29707,6 +29881,7 @@ If the first revision expects tables that no revision creates (made by create_al
   await head.useDatabase(target);
   const newOrder = order.filter((r) => fresh.has(r));
   let roundtripCheck2;
+  let observedLocks = null;
   if (options.roundtrip !== "none") {
     const scope = replayAll ? order : newOrder;
     const applied = new Set(replayAll ? [] : [...headGraph.nodes.keys()].filter((r) => !fresh.has(r)));
@@ -29725,6 +29900,7 @@ If the first revision expects tables that no revision creates (made by create_al
       hold: (release) => resources.add(release)
     };
     const walked = await clock.time("roundtripMs", () => walkInLanes(lanes, target, scope, headGraph.nodes, byRev, applied));
+    observedLocks = walked.results.flatMap((r) => r.locks);
     if (walked.target !== target) {
       target = walked.target;
       await head.useDatabase(target);
@@ -29792,6 +29968,7 @@ If the first revision expects tables that no revision creates (made by create_al
     report.checks.push(result.check);
     for (const note of result.notices) report.notices.push(note);
   }
+  report.checks.push(locksCheck(observedLocks, newOrder, byRev, headRoot, head.versionTable?.name));
   report.status = verdictOf(report.checks, options.failOn);
 }
 var plural2 = (n, noun) => `${n} ${noun}${n === 1 ? "" : "s"}`;
@@ -29916,6 +30093,22 @@ function scrubPath(value, root) {
 }
 function baseConfigError(text) {
   return text.replace(/\s*Please use the 'init' command to create a new scripts folder\.?/, "").replace(/\s+/g, " ").trim().replace(/\.$/, "");
+}
+function locksCheck(observed, newOrder, byRev, root, versionTable) {
+  if (observed === null) return { id: "locks", status: "skip", summary: "needs the round trips (--roundtrip none)", findings: [] };
+  if (newOrder.length === 0) return { id: "locks", status: "skip", summary: "no new revisions", findings: [] };
+  const files = /* @__PURE__ */ new Map();
+  for (const rev of newOrder) {
+    const file = byRev.get(rev)?.file;
+    if (!file) continue;
+    let text = "";
+    try {
+      text = readFileSync8(join11(root, file), "utf8");
+    } catch {
+    }
+    files.set(rev, { file, text });
+  }
+  return judgeLocks(observed, files, versionTable);
 }
 var CONNECTION_LOST = /^(57P0[1-3]|08\d\d\d|ECONNRESET|ECONNREFUSED|EPIPE|ENOENT)$/;
 function connectionLost(err) {
@@ -30183,7 +30376,7 @@ function renderBlocks(report, opts, level, trimmed) {
   if (trimmed) text(`> [!NOTE]
 > Some detail was left out to fit GitHub's size limit. ${hint(opts)}`);
   if (report.status === "error" && report.error) {
-    text(`**The gate could not run to the end.** ${escapeProse(firstLine2(report.error))}`);
+    text(`**The gate could not run to the end.** ${escapeProse(firstLine3(report.error))}`);
     if (report.error.includes("\n")) text(codeBlock(report.error, "text"));
   }
   if (report.checks.length > 0) {
@@ -30316,7 +30509,7 @@ function step(s) {
   if (!s) return "-";
   return s.status === "skipped" ? `${STEP_ICON.skipped} skipped` : `${STEP_ICON[s.status]} ${formatMs(s.ms)}`;
 }
-function firstLine2(s) {
+function firstLine3(s) {
   return s.split("\n").find((l) => l.trim() !== "") ?? "";
 }
 function indent(s, pad) {
@@ -30516,13 +30709,13 @@ async function upsertStickyComment(opts) {
 }
 
 // src/github/event.ts
-import { readFileSync as readFileSync8 } from "node:fs";
+import { readFileSync as readFileSync9 } from "node:fs";
 function readRunContext(env = process.env) {
   let payload = {};
   const path = env.GITHUB_EVENT_PATH;
   if (path) {
     try {
-      payload = JSON.parse(readFileSync8(path, "utf8"));
+      payload = JSON.parse(readFileSync9(path, "utf8"));
     } catch (e) {
       throw new Error(`could not read the event payload GITHUB_EVENT_PATH=${path}: ${e.message}`);
     }

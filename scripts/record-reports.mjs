@@ -28,6 +28,7 @@ const RECORDED = {
   'hostile-message': ['hostile-message', []],
   'hostile-log': ['hostile-log', []],
   'env-raises': ['env-raises', []],
+  'locks-index': ['locks-index', []],
 };
 
 const { values, positionals } = parseArgs({

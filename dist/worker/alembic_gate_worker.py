@@ -580,6 +580,98 @@ _CATALOG_WRITE = re.compile(
 )
 
 
+# --- what each statement locks (the locks check) ---------------------------------------------
+# While a step runs with an "observe" request, every statement the migration's own connection
+# executes is followed by one catalog read on that same connection: the relation locks it holds
+# on the tables that existed before the revision, and those tables' relfilenode (a change is a
+# rewrite of the table's storage). Locks are held until the transaction ends, so a lock seen
+# for the first time belongs to the statement that just ran.
+def _start_observing(observe):
+    if not observe:
+        STATE["observe"] = None
+        return
+    tables = {int(t["oid"]): t for t in observe.get("tables", [])}
+    STATE["observe"] = {
+        "tables": tables,
+        "filenodes": {oid: int(t["filenode"]) for oid, t in tables.items()},
+        "held": {},  # (oid, mode) -> index of the event that took it
+        "events": [],
+    }
+
+
+def _revision_line():
+    """The line of the revision file that is running (the innermost frame in a revision script)."""
+    paths = STATE.get("revision_paths")
+    if paths is None:
+        paths = set()
+        try:
+            for sc in STATE["script"].walk_revisions("base", "heads"):
+                paths.add(os.path.realpath(sc.path))
+        except Exception:
+            pass
+        STATE["revision_paths"] = paths
+    frame = sys._getframe(2)
+    while frame is not None:
+        if os.path.realpath(frame.f_code.co_filename) in paths:
+            return _relative(frame.f_code.co_filename), frame.f_lineno
+        frame = frame.f_back
+    return None, None
+
+
+def _observe_locks(conn, cursor, statement, parameters, context, executemany):
+    obs = STATE.get("observe")
+    if not obs or not obs["tables"] or not isinstance(statement, str):
+        return
+    oids = ",".join(str(o) for o in obs["tables"])
+    try:
+        cur = conn.connection.cursor()
+        try:
+            cur.execute(
+                "SELECT c.oid::int, c.relfilenode::int, l.mode, current_setting('lock_timeout') "
+                "FROM pg_class c LEFT JOIN pg_locks l ON l.relation = c.oid AND l.pid = pg_backend_pid() "
+                "AND l.locktype = 'relation' AND l.granted WHERE c.oid IN (%s)" % oids
+            )
+            rows = cur.fetchall()
+        finally:
+            try:
+                cur.close()
+            except Exception:
+                pass
+    except Exception:
+        return
+    now = {(int(r[0]), r[2]) for r in rows if r[2]}
+    held = obs["held"]
+    if any(key not in now for key in held):
+        held.clear()  # a lock went away: the earlier transaction ended
+    new = sorted(k for k in now if k not in held)
+    rewritten = []
+    for r in rows:
+        oid, filenode = int(r[0]), int(r[1])
+        if filenode != obs["filenodes"].get(oid, filenode):
+            rewritten.append(oid)
+            obs["filenodes"][oid] = filenode
+    exclusive_before = sorted({held[k] for k in held if k[1] == "AccessExclusiveLock"})
+    lock_timeout = rows[0][3] if rows else None
+    if not new and not rewritten and not exclusive_before:
+        return
+    file, line = _revision_line()
+    index = len(obs["events"])
+    names = obs["tables"]
+    obs["events"].append(
+        {
+            "sql": statement.strip()[:400],
+            "file": file,
+            "line": line,
+            "locks": [{"table": names[o]["name"], "mode": m} for o, m in new],
+            "rewritten": [names[o]["name"] for o in rewritten],
+            "afterExclusive": exclusive_before,
+            "lockTimeout": lock_timeout,
+        }
+    )
+    for k in new:
+        held[k] = index
+
+
 def _watch_catalog_writes(conn, cursor, statement, parameters, context, executemany):
     if not STATE["catalog_write"] and isinstance(statement, str) and _CATALOG_WRITE.search(statement):
         STATE["catalog_write"] = True
@@ -784,6 +876,7 @@ def cmd_load(req):
     from sqlalchemy.engine import Engine
 
     event.listen(Engine, "before_cursor_execute", _count_statement)
+    event.listen(Engine, "after_cursor_execute", _observe_locks)
     return {"versions": _versions(), "graph": _graph()}
 
 
@@ -1198,7 +1291,7 @@ def _require_script():
     return STATE["script"]
 
 
-def _run(direction, target, migrate=True):
+def _run(direction, target, migrate=True, observe=None):
     from alembic.runtime.environment import EnvironmentContext
 
     script = _require_script()
@@ -1216,6 +1309,7 @@ def _run(direction, target, migrate=True):
 
     started = time.perf_counter()
     STATE["catalog_write"] = False
+    _start_observing(observe)
     env = EnvironmentContext(
         cfg,
         script,
@@ -1236,11 +1330,15 @@ def _run(direction, target, migrate=True):
         raise _setup_error(exc)
     finally:
         _release_flask_connections()
-    return {
+        observed, STATE["observe"] = STATE.get("observe"), None
+    result = {
         "ms": round((time.perf_counter() - started) * 1000, 2),
         "catalogWrite": STATE["catalog_write"],
         "versionTable": _version_table(env),
     }
+    if observed is not None:
+        result["locks"] = observed["events"]
+    return result
 
 
 def _version_table(env):
@@ -1309,11 +1407,11 @@ def _guarded_downgrade(sc, original):
 
 
 def cmd_upgrade(req):
-    return _run("upgrade", req["target"])
+    return _run("upgrade", req["target"], observe=req.get("observe"))
 
 
 def cmd_downgrade(req):
-    return _run("downgrade", req["target"])
+    return _run("downgrade", req["target"], observe=req.get("observe"))
 
 
 def cmd_bootstrap(req):

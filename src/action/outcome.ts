@@ -30,6 +30,8 @@ export function outcomeOf(report: Report, failOn: readonly CheckId[]): Outcome {
     upgrade: 'fix the migration that fails to apply',
     roundtrip: 'make downgrade() undo exactly what upgrade() does',
     drift: 'add a migration for the model change (the suggested migration is in the job summary)',
+    data: 'make the migration work on tables with rows (a server_default, or add nullable, backfill, then NOT NULL) and keep rows through the round trip',
+    locks: 'build indexes concurrently and split rewrites and validations so existing tables are not blocked (or acknowledge one with a reason in the revision file)',
   };
   const parts = failed.map((c) => `${c.id} (${c.summary}): ${hints[c.id] ?? 'see the findings'}`);
   return {

@@ -1,7 +1,7 @@
 // One source tree (base or head) with its Alembic worker. Restarts the worker after a step
 // that had to be killed, so the gate can go on with the next revision.
 import { join, relative, sep } from 'node:path';
-import { AlembicWorker, WorkerError, type StepResult, type WorkerGraph, type WorkerVersions } from './worker-client.js';
+import { AlembicWorker, WorkerError, type LockObservation, type StepResult, type WorkerGraph, type WorkerVersions } from './worker-client.js';
 import type { ConfigShape } from './project-config.js';
 import { buildGraph, type RevisionGraph, type RevisionNode } from '../graph/graph.js';
 
@@ -113,14 +113,14 @@ export class SourceTree {
     }
   }
 
-  async upgrade(target: string, timeoutMs: number) {
+  async upgrade(target: string, timeoutMs: number, observe?: LockObservation) {
     await this.ensureAlive();
-    return this.learn(await this.live().upgrade(target, timeoutMs));
+    return this.learn(await this.live().upgrade(target, timeoutMs, observe));
   }
 
-  async downgrade(target: string, timeoutMs: number) {
+  async downgrade(target: string, timeoutMs: number, observe?: LockObservation) {
     await this.ensureAlive();
-    return this.learn(await this.live().downgrade(target, timeoutMs));
+    return this.learn(await this.live().downgrade(target, timeoutMs, observe));
   }
 
   async bootstrapModels(timeoutMs: number): Promise<void> {

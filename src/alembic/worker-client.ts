@@ -38,6 +38,29 @@ export interface StepResult {
   catalogWrite?: boolean;
   /** The version table env.py configured (version_table / version_table_schema). */
   versionTable?: { schema: string | null; name: string };
+  /** With `observe`: the statements that took locks on, or rewrote, the tables observed. */
+  locks?: LockEvent[];
+}
+
+/** Tables whose locks and rewrites a step observes (those that existed before the revision). */
+export interface LockObservation {
+  tables: { oid: number; filenode: number; name: string }[];
+}
+
+/** One statement that took a lock on an observed table, rewrote one, or ran while one was held exclusively. */
+export interface LockEvent {
+  sql: string;
+  /** Where in the revision file the statement came from. */
+  file: string | null;
+  line: number | null;
+  /** Locks taken by this statement (PostgreSQL lock mode names: AccessExclusiveLock, ShareLock, ...). */
+  locks: { table: string; mode: string }[];
+  /** Tables whose storage this statement rewrote. */
+  rewritten: string[];
+  /** Earlier events (indexes) whose ACCESS EXCLUSIVE locks were still held when this statement ran. */
+  afterExclusive: number[];
+  /** The session's lock_timeout when it ran ("0" is none). */
+  lockTimeout: string | null;
 }
 
 /** How the worker finds the project (see project-config.ts); paths absolute. */
@@ -331,12 +354,12 @@ export class AlembicWorker {
     return this.request('database', { url: target.url, plainUrl: target.plainUrl, twin: target.twin, marker: target.marker, aliases: target.aliases, mode, envVars });
   }
 
-  upgrade(target: string, timeoutMs: number): Promise<StepResult> {
-    return this.request('upgrade', { target }, timeoutMs);
+  upgrade(target: string, timeoutMs: number, observe?: LockObservation): Promise<StepResult> {
+    return this.request('upgrade', { target, ...(observe ? { observe } : {}) }, timeoutMs);
   }
 
-  downgrade(target: string, timeoutMs: number): Promise<StepResult> {
-    return this.request('downgrade', { target }, timeoutMs);
+  downgrade(target: string, timeoutMs: number, observe?: LockObservation): Promise<StepResult> {
+    return this.request('downgrade', { target, ...(observe ? { observe } : {}) }, timeoutMs);
   }
 
   sql(direction: 'upgrade' | 'downgrade', from: string | null, to: string, timeoutMs: number): Promise<{ sql: string }> {

@@ -1,7 +1,7 @@
 // The gate: provision a throwaway database, apply base then head, round-trip the new
 // revisions, compare the models, check the graph, and return the report. Everything it
 // starts (database, workers, temp dirs) is released on every path out, signals included.
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
@@ -13,6 +13,8 @@ import { provisionDatabase } from '../db/factory.js';
 import { registerCleanup } from '../db/cleanup.js';
 import { watchOver } from '../db/sentinel.js';
 import { checkTempDir } from '../db/scratch.js';
+import { judgeLocks, type RevisionFile } from '../checks/locks.js';
+import type { ObservedLocks } from './roundtrip.js';
 import { GitError, GitRepo } from '../git/git.js';
 import { ProvisionError } from '../db/provider.js';
 import { checkHeads, checkHistory } from '../graph/checks.js';
@@ -187,7 +189,7 @@ async function gate(options: GateOptions, progress: ProgressSink, report: Report
   report.checks.push(graphCheck);
   if (!head.graph) {
     const why = 'the revision scripts do not load (see graph)';
-    for (const id of ['heads', 'history', 'upgrade', 'roundtrip', 'drift', 'data'] as const) report.checks.push({ id, status: 'skip', summary: why, findings: [] });
+    for (const id of ['heads', 'history', 'upgrade', 'roundtrip', 'drift', 'data', 'locks'] as const) report.checks.push({ id, status: 'skip', summary: why, findings: [] });
     report.status = verdictOf(report.checks, options.failOn);
     return;
   }
@@ -276,6 +278,7 @@ async function gate(options: GateOptions, progress: ProgressSink, report: Report
 
   const newOrder = order.filter((r) => fresh.has(r));
   let roundtripCheck: CheckResult;
+  let observedLocks: ObservedLocks[] | null = null;
   if (options.roundtrip !== 'none') {
     const scope = replayAll ? order : newOrder;
     const applied = new Set(replayAll ? [] : [...headGraph.nodes.keys()].filter((r) => !fresh.has(r)));
@@ -294,6 +297,7 @@ async function gate(options: GateOptions, progress: ProgressSink, report: Report
       hold: (release) => resources.add(release),
     };
     const walked = await clock.time('roundtripMs', () => walkInLanes(lanes, target, scope, headGraph.nodes, byRev, applied));
+    observedLocks = walked.results.flatMap((r) => r.locks);
     if (walked.target !== target) {
       target = walked.target;
       await head.useDatabase(target);
@@ -375,6 +379,9 @@ async function gate(options: GateOptions, progress: ProgressSink, report: Report
     report.checks.push(result.check);
     for (const note of result.notices) report.notices.push(note);
   }
+
+  // --- locks: what the new revisions' statements locked and rewrote on existing tables ---------
+  report.checks.push(locksCheck(observedLocks, newOrder, byRev, headRoot, head.versionTable?.name));
   report.status = verdictOf(report.checks, options.failOn);
 }
 
@@ -530,6 +537,24 @@ function baseConfigError(text: string): string {
     .replace(/\s+/g, ' ')
     .trim()
     .replace(/\.$/, '');
+}
+
+function locksCheck(observed: ObservedLocks[] | null, newOrder: string[], byRev: Map<string, RevisionReport>, root: string, versionTable?: string): CheckResult {
+  if (observed === null) return { id: 'locks', status: 'skip', summary: 'needs the round trips (--roundtrip none)', findings: [] };
+  if (newOrder.length === 0) return { id: 'locks', status: 'skip', summary: 'no new revisions', findings: [] };
+  const files = new Map<string, RevisionFile>();
+  for (const rev of newOrder) {
+    const file = byRev.get(rev)?.file;
+    if (!file) continue;
+    let text = '';
+    try {
+      text = readFileSync(join(root, file), 'utf8');
+    } catch {
+      // acknowledgements cannot be read: every finding counts
+    }
+    files.set(rev, { file, text });
+  }
+  return judgeLocks(observed, files, versionTable);
 }
 
 /** SQLSTATEs and socket errors that mean the connection or the server went away. */

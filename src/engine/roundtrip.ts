@@ -3,7 +3,8 @@
 // is checked against the state it should be in and rebuilt from empty when it is not.
 import pg from 'pg';
 import type { SourceTree, DatabaseTarget } from '../alembic/tree.js';
-import type { StepResult } from '../alembic/worker-client.js';
+import type { LockEvent, LockObservation, StepResult } from '../alembic/worker-client.js';
+import { USER_TABLES } from '../data/seed.js';
 import type { ThrowawayDatabase } from '../db/provider.js';
 import { downTarget, type RevisionNode } from '../graph/graph.js';
 import type { CheckResult, Finding, RevisionReport } from '../report/types.js';
@@ -25,6 +26,8 @@ export interface RoundTripResult {
   notices: string[];
   /** Revisions whose downgrade is absent or refuses on purpose, allowed by --allow-irreversible. */
   irreversible: string[];
+  /** What the new revisions' upgrades and downgrades locked and rewrote (the locks check). */
+  locks: ObservedLocks[];
 }
 
 /** What a walk knows about the database, shared by runs that continue one another. */
@@ -57,6 +60,13 @@ export function roundtripCheck(results: RoundTripResult[], total: number, blocke
   };
 }
 
+/** One step's lock observations (see LockEvent). */
+export interface ObservedLocks {
+  revision: string;
+  phase: 'upgrade' | 'downgrade';
+  events: LockEvent[];
+}
+
 export class RoundTripper {
   private client: pg.Client | null = null;
   private tracker: SchemaTracker | null = null;
@@ -86,6 +96,19 @@ export class RoundTripper {
     this.client = client;
     this.tracker = await SchemaTracker.attach(client, { incremental: this.incremental });
     return client;
+  }
+
+  /** The tables of the database now (not the version table): what a revision's locks are judged on. */
+  private async existingTables(only?: Set<number>): Promise<LockObservation> {
+    const vt = this.tree.versionTable ?? { schema: null, name: 'alembic_version' };
+    const rows = await this.client!.query<{ oid: number; filenode: number; name: string }>(
+      `SELECT c.oid::int AS oid, c.relfilenode::int AS filenode,
+              CASE WHEN n.nspname = 'public' THEN c.relname ELSE n.nspname || '.' || c.relname END AS name
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE ${USER_TABLES} AND NOT (c.relname = $1 AND n.nspname = $2)`,
+      [vt.name, vt.schema ?? 'public'],
+    );
+    return { tables: only ? rows.rows.filter((t) => only.has(t.oid)) : rows.rows };
   }
 
   private snapshot(options?: ReadOptions): Promise<SchemaState> {
@@ -141,6 +164,7 @@ export class RoundTripper {
     const roundtripFindings: Finding[] = [];
     const irreversible: string[] = [];
     const notices: string[] = [];
+    const locks: ObservedLocks[] = [];
     let tripped = 0;
     let current = target;
     await this.connect(current);
@@ -189,7 +213,13 @@ export class RoundTripper {
       this.touchedRoles = false;
       const roles0 = await this.roles();
       rolesBefore = roles0;
-      let failure = await this.step(r, 'upgrade', () => this.tree.upgrade(rev, this.timeoutMs), rev);
+      // New revisions: every statement's locks on the tables that were there before it.
+      const observe = r.isNew ? await this.existingTables() : undefined;
+      const observed = (phase: 'upgrade' | 'downgrade') => (res: StepResult): StepResult => {
+        if (observe && res.locks) locks.push({ revision: rev, phase, events: res.locks });
+        return res;
+      };
+      let failure = await this.step(r, 'upgrade', () => this.tree.upgrade(rev, this.timeoutMs, observe).then(observed('upgrade')), rev);
       if (this.touchedRoles) this.db.adoptRoles(added(roles0, await this.roles()));
       if (failure) {
         blocked.add(rev);
@@ -201,7 +231,9 @@ export class RoundTripper {
       const s1 = await this.snapshot();
 
       // 2. downgrade, must give back S0
-      failure = await this.step(r, 'downgrade', () => this.tree.downgrade(downTarget(node), this.timeoutMs), rev);
+      // The same tables as the upgrade's, as the upgrade left them (a rewrite there is not the downgrade's).
+      const observeDown = observe ? await this.existingTables(new Set(observe.tables.map((t) => t.oid))) : undefined;
+      failure = await this.step(r, 'downgrade', () => this.tree.downgrade(downTarget(node), this.timeoutMs, observeDown).then(observed('downgrade')), rev);
       if (failure?.kind === 'irreversible') {
         // Nothing ran: the database is still at this revision, as the walk needs it.
         state = await recover(s1, failure);
@@ -263,7 +295,7 @@ export class RoundTripper {
     await this.close();
     if (!faithful) return null;
 
-    return { upgradeFindings, roundtripFindings, tripped, target: current, notices, irreversible };
+    return { upgradeFindings, roundtripFindings, tripped, target: current, notices, irreversible, locks };
   }
 
   /**

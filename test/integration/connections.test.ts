@@ -150,7 +150,7 @@ describe('every connection lands on a throwaway twin', () => {
   it('settings read once at import stay valid for the whole run: a leaky PR fails roundtrip (exit 1), not exit 2', async () => {
     // DATABASE_URL is production's when the job starts; the gate sets it to the twin before the
     // settings module reads it, and the copy the data check runs on is reached through the same URL.
-    const report = expectVerdict(await gate('connect-settings'), 1, ['roundtrip']);
+    const report = expectVerdict(await gate('connect-settings'), 1, ['locks', 'roundtrip']);
     expect(report.checks.find((c) => c.id === 'roundtrip')!.findings.map((f) => f.message).join('\n')).toContain('ix_users_name');
     expect(report.checks.find((c) => c.id === 'data')!.status).toBe('pass');
   });

@@ -238,7 +238,11 @@ describe('alembic-gate check: verdicts', () => {
   });
 
   it('leaky-nullability: the downgrade leaves users.name NOT NULL', async () => {
-    const report = expectFailed(await gate('leaky-nullability'), ['roundtrip']);
+    // SET NOT NULL on an existing table also scans it under ACCESS EXCLUSIVE: locks says so.
+    const report = expectFailed(await gate('leaky-nullability'), ['locks', 'roundtrip']);
+    expect(check(report, 'locks').findings.map((f) => f.message)).toEqual([
+      'upgrade of d4e5f6a1b2c3: `ALTER TABLE users ALTER COLUMN name SET NOT NULL` scans every row of users under an ACCESS EXCLUSIVE lock: reads and writes wait (locks/set-not-null-scan)',
+    ]);
     const text = messages(check(report, 'roundtrip').findings);
     expect(text).toMatch(/users\.name/);
     expect(text).toMatch(/NOT NULL|nullab/);
@@ -250,7 +254,14 @@ describe('alembic-gate check: verdicts', () => {
   });
 
   it('leaky-fk-action: the downgrade loses ON DELETE CASCADE', async () => {
-    const report = expectFailed(await gate('leaky-fk-action'), ['roundtrip']);
+    // Re-adding the foreign key validates it under SHARE ROW EXCLUSIVE on both tables: locks says so.
+    const report = expectFailed(await gate('leaky-fk-action'), ['locks', 'roundtrip']);
+    expect(check(report, 'locks').findings.filter((f) => f.severity === 'error').map((f) => f.message.replace(/^(\w+ of \w+): .* checks every row of (\w+) .*\((locks\/[a-z-]+)\)$/, '$1 $2 $3'))).toEqual([
+      'upgrade of d4e5f6a1b2c3 users locks/validated-constraint',
+      'upgrade of d4e5f6a1b2c3 orders locks/validated-constraint',
+      'downgrade of d4e5f6a1b2c3 users locks/validated-constraint',
+      'downgrade of d4e5f6a1b2c3 orders locks/validated-constraint',
+    ]);
     const text = messages(check(report, 'roundtrip').findings);
     expect(text).toMatch(/foreign key orders_user_id_fkey .*lost ON DELETE CASCADE/);
     expect(text).toContain('orders');
@@ -527,7 +538,7 @@ describe('alembic-gate check: verdicts', () => {
   it('--fail-on none reports failures without failing', async () => {
     const r = await gate('leaky-index', { args: ['--fail-on', 'none'] });
     expect(r.code, explain(r)).toBe(0);
-    expect(failing(r.report)).toEqual(['roundtrip']);
+    expect(failing(r.report)).toEqual(['locks', 'roundtrip']);
   });
 
   it('hangs: a step that runs past --step-timeout is stopped and named; nothing is left running', async () => {

@@ -41,7 +41,7 @@ const mermaid = (md: string): string[] => tokens(md).filter((t): t is Tokens.Cod
 describe('goldens rendered from recorded runs of the fixtures', () => {
   it('covers the fixtures the issue names', () => {
     expect(recorded).toEqual(
-      expect.arrayContaining(['clean', 'leaky-enum', 'two-heads', 'syntax-error', 'drift-missing-migration', 'data-not-null', 'catalog-write-raw', 'stale-base']),
+      expect.arrayContaining(['clean', 'leaky-enum', 'two-heads', 'syntax-error', 'drift-missing-migration', 'data-not-null', 'catalog-write-raw', 'stale-base', 'locks-index']),
     );
   });
 
@@ -69,7 +69,7 @@ describe('the comment, as a GFM renderer reads it', () => {
       ['Check', 'Status', 'Summary'],
       ['Revision', 'Message', 'File', 'Upgrade', 'Downgrade', 'Re-upgrade', 'Findings'],
     ]);
-    expect(tables[0]!.rows.map((r) => r[0]!.text)).toEqual(['`graph`', '`heads`', '`history`', '`upgrade`', '`roundtrip`', '`drift`', '`data`']);
+    expect(tables[0]!.rows.map((r) => r[0]!.text)).toEqual(['`graph`', '`heads`', '`history`', '`upgrade`', '`roundtrip`', '`drift`', '`data`', '`locks`']);
     expect(tables[1]!.rows.map((r) => [r[0]!.text, r[6]!.text])).toEqual([['`c3d4e5f6a1b2`', '`roundtrip`']]);
     const graph = mermaid(md);
     expect(graph).toHaveLength(1);

@@ -1,0 +1,90 @@
+// The `locks` check on fixture projects: the locks each new revision's statements take on
+// tables that existed before it, observed on the migration's own connection while it runs.
+import { afterAll, describe, expect, it } from 'vitest';
+import type { CheckResult, Report } from '../../src/report/types.js';
+import { makeFixtureRepo, type FixtureRepo } from '../helpers/fixture-repo.js';
+import { runCli, type CliResult } from '../helpers/run-cli.js';
+
+const PYTHON = process.env.ALEMBIC_GATE_TEST_PYTHON ?? '/usr/bin/python3';
+const SERVER = process.env.ALEMBIC_GATE_TEST_SERVER ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
+const repos: FixtureRepo[] = [];
+afterAll(async () => {
+  for (const r of repos) await r.cleanup();
+});
+
+async function gate(name: string, ...args: string[]): Promise<CliResult> {
+  const repo = await makeFixtureRepo(name);
+  repos.push(repo);
+  return runCli(repo.dir, ['--base', 'main', '--python', PYTHON, '--database-url', SERVER, ...args]);
+}
+
+const explain = (r: CliResult) => `exit ${r.code}\n${r.stderr}\n${JSON.stringify(r.report?.checks, null, 1)?.slice(0, 3000)} ${r.report?.error ?? ''}`;
+const check = (report: Report | undefined, id: string): CheckResult => report!.checks.find((c) => c.id === id)!;
+const failing = (report: Report | undefined) => report!.checks.filter((c) => c.status === 'fail').map((c) => c.id);
+
+describe('locks: what new revisions lock on existing tables', () => {
+  it('locks-index: a plain create_index on users fails locks naming the table, the index, the lock and the concurrent way', async () => {
+    const r = await gate('locks-index');
+    expect(r.code, explain(r)).toBe(1);
+    expect(failing(r.report)).toEqual(['locks']);
+    const locks = check(r.report, 'locks');
+    expect(locks.summary).toBe('1 new revision blocks existing tables (1 finding)');
+    expect(locks.findings).toEqual([
+      {
+        severity: 'error',
+        revision: 'c3d4e5f6a1b2',
+        file: 'migrations/versions/c3d4e5f6a1b2_add_users_name_index.py',
+        line: 18,
+        message:
+          'upgrade of c3d4e5f6a1b2: CREATE INDEX ix_users_name on users takes a SHARE lock for the whole build: writes to users wait until it is built; build it with `postgresql_concurrently=True` inside `op.get_context().autocommit_block()` (locks/index-not-concurrent)',
+        detail: expect.stringMatching(/^Fix: build it concurrently: .*\nStatement: CREATE INDEX ix_users_name ON users \(name\)$/s),
+      },
+    ]);
+  });
+
+  it('locks-index-concurrently: the same index built concurrently in an autocommit block passes', async () => {
+    const r = await gate('locks-index-concurrently');
+    expect(r.code, explain(r)).toBe(0);
+    expect(check(r.report, 'locks')).toEqual({ id: 'locks', status: 'pass', summary: 'no new revision blocks an existing table for long', findings: [] });
+  });
+
+  it('clean: a new table with its indexes and a foreign key to users passes', async () => {
+    const r = await gate('clean');
+    expect(r.code, explain(r)).toBe(0);
+    expect(check(r.report, 'locks')).toEqual({ id: 'locks', status: 'pass', summary: 'no new revision blocks an existing table for long', findings: [] });
+  });
+
+  it('locks-volatile-default: a column with a volatile default names the rewrite of users', async () => {
+    const r = await gate('locks-volatile-default');
+    expect(r.code, explain(r)).toBe(1);
+    expect(check(r.report, 'locks').findings.map((f) => [f.severity, f.line, f.message])).toEqual([
+      [
+        'error',
+        18,
+        'upgrade of c3d4e5f6a1b2: `ALTER TABLE users ADD COLUMN score FLOAT DEFAULT random() NOT NULL` rewrites users (every row, into new storage) under an ACCESS EXCLUSIVE lock: reads and writes of users wait until it is done (locks/table-rewrite)',
+      ],
+    ]);
+  });
+
+  it('locks-acknowledged: an acknowledged finding is shown with its reason and does not fail', async () => {
+    const r = await gate('locks-acknowledged');
+    expect(r.code, explain(r)).toBe(0);
+    const locks = check(r.report, 'locks');
+    expect(locks.status).toBe('pass');
+    expect(locks.summary).toBe('no new revision blocks an existing table for long (1 acknowledged)');
+    expect(locks.findings.map((f) => [f.severity, f.message])).toEqual([
+      [
+        'notice',
+        'acknowledged: upgrade of c3d4e5f6a1b2: CREATE INDEX ix_users_name on users takes a SHARE lock for the whole build: writes to users wait until it is built; build it with `postgresql_concurrently=True` inside `op.get_context().autocommit_block()` (locks/index-not-concurrent); reason: users holds a few hundred rows; the build takes milliseconds',
+      ],
+    ]);
+  });
+
+  it('--roundtrip none: locks is skipped and says why; --fail-on without locks reports it without failing', async () => {
+    const off = await gate('locks-index', '--roundtrip', 'none');
+    expect(check(off.report, 'locks')).toEqual({ id: 'locks', status: 'skip', summary: 'needs the round trips (--roundtrip none)', findings: [] });
+    const soft = await gate('locks-index', '--fail-on', 'graph,heads,history,upgrade,roundtrip,drift,data');
+    expect(soft.code, explain(soft)).toBe(0);
+    expect(check(soft.report, 'locks').status).toBe('fail');
+  });
+});
