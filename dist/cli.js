@@ -7353,276 +7353,6 @@ Statement: ${e.sql}` });
   };
 }
 
-// src/git/git.ts
-import { spawn as spawn5 } from "node:child_process";
-var GitError = class extends Error {
-  constructor(message, stderr) {
-    super(message);
-    this.stderr = stderr;
-    this.name = "GitError";
-  }
-  stderr;
-};
-var GitRepo = class _GitRepo {
-  constructor(root) {
-    this.root = root;
-  }
-  root;
-  /** The repository containing `dir`; a clear error when there is none. */
-  static async open(dir) {
-    const r = await run2(["rev-parse", "--show-toplevel"], dir);
-    if (r.code !== 0) throw new GitError(`${dir} is not inside a git repository: alembic-gate compares the working tree with a base commit, so run it in a git checkout`, r.stderr);
-    return new _GitRepo(r.stdout.trim());
-  }
-  async exec(args, allowFailure = false) {
-    const r = await run2(args, this.root);
-    if (r.code !== 0 && !allowFailure) throw new GitError(`git ${args.join(" ")} failed: ${r.stderr.trim()}`, r.stderr);
-    return r;
-  }
-  /** Full sha of a ref, or null when it does not name a commit here. */
-  async resolveCommit(ref) {
-    const r = await this.exec(["rev-parse", "--verify", "--quiet", "--end-of-options", `${ref}^{commit}`], true);
-    return r.code === 0 ? r.stdout.trim() : null;
-  }
-  async headSha() {
-    return this.resolveCommit("HEAD");
-  }
-  /** True when tracked files differ from HEAD or untracked files exist. */
-  async isDirty() {
-    const r = await this.exec(["status", "--porcelain", "--untracked-files=normal"], true);
-    return r.code === 0 && r.stdout.trim().length > 0;
-  }
-  async mergeBase(a, b) {
-    const r = await this.exec(["merge-base", a, b], true);
-    return r.code === 0 ? r.stdout.trim() : null;
-  }
-  /** Every file path at a commit, relative to the repository root. */
-  async listFiles(sha) {
-    const r = await this.exec(["ls-tree", "-r", "--name-only", "-z", sha]);
-    return new Set(r.stdout.split("\0").filter(Boolean));
-  }
-  /** The upstream default branch (origin/HEAD), else "main" / "master" if they exist. */
-  async defaultBase() {
-    const r = await this.exec(["symbolic-ref", "--quiet", "--short", "refs/remotes/origin/HEAD"], true);
-    if (r.code === 0 && r.stdout.trim()) return r.stdout.trim();
-    for (const candidate of ["main", "origin/main", "master", "origin/master"]) {
-      if (await this.resolveCommit(candidate)) return candidate;
-    }
-    return "main";
-  }
-  /** Writes the tree of a commit into `dest` (an empty directory), without touching the repo. */
-  async exportTree(sha, dest) {
-    await new Promise((resolve6, reject) => {
-      const archive = spawn5("git", ["archive", "--format=tar", sha], { cwd: this.root, stdio: ["ignore", "pipe", "pipe"] });
-      const tar = spawn5("tar", ["-x", "-f", "-", "-C", dest], { stdio: ["pipe", "ignore", "pipe"] });
-      let err = "";
-      archive.stderr.on("data", (d) => err += d);
-      tar.stderr.on("data", (d) => err += d);
-      archive.stdout.pipe(tar.stdin);
-      let pending = 2;
-      let failed = false;
-      const done = (code, what) => {
-        if (code !== 0 && !failed) {
-          failed = true;
-          reject(new GitError(`could not export ${sha} (${what} exited ${code}): ${err.trim()}`, err));
-        }
-        if (--pending === 0 && !failed) resolve6();
-      };
-      archive.on("error", reject);
-      tar.on("error", reject);
-      archive.on("close", (c) => done(c, "git archive"));
-      tar.on("close", (c) => done(c, "tar"));
-    });
-  }
-};
-function run2(args, cwd) {
-  return new Promise((resolve6) => {
-    const child2 = spawn5("git", args, { cwd, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, GIT_TERMINAL_PROMPT: "0", LC_ALL: "C" } });
-    let stdout = "";
-    let stderr = "";
-    child2.stdout.setEncoding("utf8").on("data", (d) => stdout += d);
-    child2.stderr.setEncoding("utf8").on("data", (d) => stderr += d);
-    child2.on("error", (e) => resolve6({ code: 127, stdout, stderr: String(e) }));
-    child2.on("close", (code) => resolve6({ code: code ?? 1, stdout, stderr }));
-  });
-}
-
-// src/graph/line-diff.ts
-var MAX_CELLS = 4e6;
-function lcsOps(a, b) {
-  const n = a.length;
-  const m = b.length;
-  const lengths = Array.from({ length: n + 1 }, () => new Uint32Array(m + 1));
-  for (let i2 = n - 1; i2 >= 0; i2--) {
-    for (let j2 = m - 1; j2 >= 0; j2--) {
-      lengths[i2][j2] = a[i2] === b[j2] ? lengths[i2 + 1][j2 + 1] + 1 : Math.max(lengths[i2 + 1][j2], lengths[i2][j2 + 1]);
-    }
-  }
-  const ops = [];
-  let i = 0;
-  let j = 0;
-  while (i < n && j < m) {
-    if (a[i] === b[j]) {
-      ops.push({ kind: " ", line: a[i] });
-      i++;
-      j++;
-    } else if (lengths[i + 1][j] >= lengths[i][j + 1]) ops.push({ kind: "-", line: a[i++] });
-    else ops.push({ kind: "+", line: b[j++] });
-  }
-  while (i < n) ops.push({ kind: "-", line: a[i++] });
-  while (j < m) ops.push({ kind: "+", line: b[j++] });
-  return ops;
-}
-function unifiedLineDiff(before, after, context = 2) {
-  if (before === after) return "";
-  const a = before.split("\n");
-  const b = after.split("\n");
-  if ((a.length + 1) * (b.length + 1) > MAX_CELLS) {
-    return `(${a.length} lines before, ${b.length} after: too long to show a diff)`;
-  }
-  const ops = lcsOps(a, b);
-  const keep = new Array(ops.length).fill(false);
-  ops.forEach((op, k) => {
-    if (op.kind === " ") return;
-    for (let d = Math.max(0, k - context); d <= Math.min(ops.length - 1, k + context); d++) keep[d] = true;
-  });
-  const out = [];
-  let skipped = false;
-  ops.forEach((op, k) => {
-    if (!keep[k]) {
-      skipped = true;
-      return;
-    }
-    if (skipped) out.push("  ...");
-    skipped = false;
-    out.push(`${op.kind} ${op.line}`);
-  });
-  if (skipped) out.push("  ...");
-  return out.join("\n");
-}
-
-// src/graph/checks.ts
-var list = (ids) => ids.map((i) => `"${i}"`).join(", ");
-function checkHeads(base, head, newRevs) {
-  const findings = [];
-  const baseHeads = base?.heads ?? [];
-  const allowed = Math.max(1, baseHeads.length);
-  const stale = /* @__PURE__ */ new Set();
-  if (base) {
-    const baseHeadSet = new Set(baseHeads);
-    const below = new Map(head.heads.map((h) => [h, ancestorsOf(head.nodes, [h])]));
-    const baseBelow = new Map(baseHeads.map((h) => [h, ancestorsOf(base.nodes, [h])]));
-    for (const rev of newRevs) {
-      const node = head.nodes.get(rev);
-      for (const parent of node.downRevisions) {
-        if (!base.nodes.has(parent) || baseHeadSet.has(parent)) continue;
-        const leadsTo = head.heads.filter((h) => h === rev || below.get(h).has(rev));
-        const missing = baseHeads.filter((bh) => baseBelow.get(bh).has(parent) && !leadsTo.every((h) => h === bh || below.get(h).has(bh)));
-        if (missing.length === 0) continue;
-        stale.add(rev);
-        findings.push({
-          severity: "error",
-          revision: rev,
-          file: node.file,
-          message: `revision ${rev} revises ${parent}, but the base's head is now ${list(missing)}: the branch was cut from an older base`,
-          detail: `Rebase onto the base branch and set down_revision = ${missing.length === 1 ? `"${missing[0]}"` : `(${list(missing)})`} in ${node.file}, or after merging run \`alembic merge heads -m "merge heads"\`.`
-        });
-      }
-    }
-  }
-  if (head.heads.length > allowed) {
-    findings.push({
-      severity: "error",
-      message: `the revision graph has ${head.heads.length} heads: ${list(head.heads)}`,
-      detail: 'Two branches each added a revision. Run `alembic merge heads -m "merge heads"` and commit the merge revision, or rebase one branch so its revision revises the other.',
-      ...head.heads.filter((h) => newRevs.has(h)).length === 1 ? (() => {
-        const h = head.heads.find((x) => newRevs.has(x));
-        return { revision: h, file: head.nodes.get(h).file };
-      })() : {}
-    });
-  }
-  if (base) {
-    const reachable = ancestorsOf(head.nodes, head.heads);
-    for (const h of head.heads) reachable.add(h);
-    for (const bh of baseHeads) {
-      if (!head.nodes.has(bh)) continue;
-      if (!reachable.has(bh)) findings.push({ severity: "error", revision: bh, message: `base head ${bh} is not reachable from the head's heads ${list(head.heads)}` });
-    }
-  }
-  const status = findings.length ? "fail" : "pass";
-  const summary = status === "pass" ? head.heads.length === 1 ? `one head: ${list(head.heads)}` : `${head.heads.length} heads (${list(head.heads)}), no more than the base had` : head.heads.length > allowed ? `${head.heads.length} heads: ${list(head.heads)}; run alembic merge heads` : stale.size ? `new revision ${list([...stale])} does not descend from the base's head` : "the revision graph is not linear on top of the base";
-  return { id: "heads", status, summary, findings };
-}
-function codeDiff(before, after) {
-  if (before == null && after == null) return "";
-  return unifiedLineDiff(before ?? "", after ?? "");
-}
-function checkHistory(base, head, ctx) {
-  const findings = [];
-  if (base) {
-    for (const [rev, old] of base.nodes) {
-      const now = head.nodes.get(rev);
-      if (!now) {
-        if (!ctx.existedAtMergeBase(old.file)) continue;
-        findings.push({
-          severity: "error",
-          revision: rev,
-          file: old.file,
-          message: `revision ${rev} (${old.file}) is deleted, but the base already has it: databases that ran it can no longer be migrated`,
-          detail: "Restore the file. To undo what it did, add a new revision."
-        });
-        continue;
-      }
-      const changed = [];
-      const diffs = [];
-      for (const fn of ["upgrade", "downgrade"]) {
-        if (old[`${fn}Hash`] === now[`${fn}Hash`]) continue;
-        changed.push(`${fn}()`);
-        const diff = codeDiff(old[`${fn}Code`], now[`${fn}Code`]);
-        if (diff) diffs.push(`${fn}() and the code it uses, base -> this change:
-${diff}`);
-      }
-      if (changed.length) {
-        findings.push({
-          severity: "error",
-          revision: rev,
-          file: now.file,
-          message: `revision ${rev} (${now.file}) is already in the base, and this change edits its ${changed.join(" and ")}: production already ran it, so the edit will never reach production`,
-          detail: [...diffs, 'Revert the edit and put the change in a new revision (`alembic revision -m "..."`).'].join("\n\n")
-        });
-      }
-      const a = [...old.downRevisions].sort().join(",");
-      const b = [...now.downRevisions].sort().join(",");
-      if (a !== b) {
-        findings.push({
-          severity: "error",
-          revision: rev,
-          file: now.file,
-          message: `revision ${rev} (${now.file}) is already in the base, and this change re-parents it: down_revision was ${a || "None"}, now ${b || "None"}`,
-          detail: "Restore its down_revision; add a merge revision instead (`alembic merge heads`)."
-        });
-      }
-    }
-  }
-  return {
-    id: "history",
-    status: findings.length ? "fail" : "pass",
-    summary: findings.length ? `${findings.length} revision${findings.length === 1 ? "" : "s"} the base already had ${findings.length === 1 ? "was" : "were"} edited, deleted or re-parented` : base ? `the base's ${base.nodes.size} revision${base.nodes.size === 1 ? " is" : "s are"} unchanged` : "the base has no revisions yet",
-    findings
-  };
-}
-
-// src/report/types.ts
-var CHECK_IDS = ["graph", "heads", "history", "upgrade", "roundtrip", "drift", "data", "locks"];
-function verdictOf(checks, failOn = CHECK_IDS) {
-  if (checks.some((c) => c.status === "error")) return "error";
-  if (checks.some((c) => c.status === "fail" && failOn.includes(c.id))) return "fail";
-  return "pass";
-}
-
-// src/version.ts
-var VERSION = "0.1.0";
-
 // src/data/seed.ts
 var NUMBER = String.raw`\(?(-?\d+(?:\.\d+)?)\)?(?:::[\w ]+)?`;
 function parseCheck(def, column) {
@@ -9012,6 +8742,7 @@ function roundtripCheck(results, total, blocked, emptySummary) {
     findings
   };
 }
+var locksObserved = () => process.env.ALEMBIC_GATE_LOCKS !== "off";
 var RoundTripper = class {
   constructor(db, tree, timeoutMs, progress, clock, allowIrreversible = false) {
     this.db = db;
@@ -9057,7 +8788,7 @@ var RoundTripper = class {
         WHERE ${USER_TABLES} AND NOT (c.relname = $1 AND n.nspname = $2)`,
       [vt.name, vt.schema ?? "public"]
     );
-    return { tables: only ? rows.rows.filter((t) => only.has(t.oid)) : rows.rows };
+    return { tables: only ? rows.rows.filter((t) => only.has(t.oid)) : rows.rows, versionTable: vt.name };
   }
   snapshot(options) {
     return this.clock.time("snapshotMs", async () => {
@@ -9143,7 +8874,7 @@ var RoundTripper = class {
       this.touchedRoles = false;
       const roles0 = await this.roles();
       rolesBefore = roles0;
-      const observe = r.isNew ? await this.existingTables() : void 0;
+      const observe = r.isNew && locksObserved() ? await this.existingTables() : void 0;
       const observed = (phase) => (res) => {
         if (observe && res.locks) locks.push({ revision: rev, phase, events: res.locks });
         return res;
@@ -9298,6 +9029,276 @@ function headsWithin(nodes, applied) {
   for (const r of applied) for (const p of nodes.get(r)?.downRevisions ?? []) parents.add(p);
   return [...applied].filter((r) => !parents.has(r)).sort();
 }
+
+// src/git/git.ts
+import { spawn as spawn5 } from "node:child_process";
+var GitError = class extends Error {
+  constructor(message, stderr) {
+    super(message);
+    this.stderr = stderr;
+    this.name = "GitError";
+  }
+  stderr;
+};
+var GitRepo = class _GitRepo {
+  constructor(root) {
+    this.root = root;
+  }
+  root;
+  /** The repository containing `dir`; a clear error when there is none. */
+  static async open(dir) {
+    const r = await run2(["rev-parse", "--show-toplevel"], dir);
+    if (r.code !== 0) throw new GitError(`${dir} is not inside a git repository: alembic-gate compares the working tree with a base commit, so run it in a git checkout`, r.stderr);
+    return new _GitRepo(r.stdout.trim());
+  }
+  async exec(args, allowFailure = false) {
+    const r = await run2(args, this.root);
+    if (r.code !== 0 && !allowFailure) throw new GitError(`git ${args.join(" ")} failed: ${r.stderr.trim()}`, r.stderr);
+    return r;
+  }
+  /** Full sha of a ref, or null when it does not name a commit here. */
+  async resolveCommit(ref) {
+    const r = await this.exec(["rev-parse", "--verify", "--quiet", "--end-of-options", `${ref}^{commit}`], true);
+    return r.code === 0 ? r.stdout.trim() : null;
+  }
+  async headSha() {
+    return this.resolveCommit("HEAD");
+  }
+  /** True when tracked files differ from HEAD or untracked files exist. */
+  async isDirty() {
+    const r = await this.exec(["status", "--porcelain", "--untracked-files=normal"], true);
+    return r.code === 0 && r.stdout.trim().length > 0;
+  }
+  async mergeBase(a, b) {
+    const r = await this.exec(["merge-base", a, b], true);
+    return r.code === 0 ? r.stdout.trim() : null;
+  }
+  /** Every file path at a commit, relative to the repository root. */
+  async listFiles(sha) {
+    const r = await this.exec(["ls-tree", "-r", "--name-only", "-z", sha]);
+    return new Set(r.stdout.split("\0").filter(Boolean));
+  }
+  /** The upstream default branch (origin/HEAD), else "main" / "master" if they exist. */
+  async defaultBase() {
+    const r = await this.exec(["symbolic-ref", "--quiet", "--short", "refs/remotes/origin/HEAD"], true);
+    if (r.code === 0 && r.stdout.trim()) return r.stdout.trim();
+    for (const candidate of ["main", "origin/main", "master", "origin/master"]) {
+      if (await this.resolveCommit(candidate)) return candidate;
+    }
+    return "main";
+  }
+  /** Writes the tree of a commit into `dest` (an empty directory), without touching the repo. */
+  async exportTree(sha, dest) {
+    await new Promise((resolve6, reject) => {
+      const archive = spawn5("git", ["archive", "--format=tar", sha], { cwd: this.root, stdio: ["ignore", "pipe", "pipe"] });
+      const tar = spawn5("tar", ["-x", "-f", "-", "-C", dest], { stdio: ["pipe", "ignore", "pipe"] });
+      let err = "";
+      archive.stderr.on("data", (d) => err += d);
+      tar.stderr.on("data", (d) => err += d);
+      archive.stdout.pipe(tar.stdin);
+      let pending = 2;
+      let failed = false;
+      const done = (code, what) => {
+        if (code !== 0 && !failed) {
+          failed = true;
+          reject(new GitError(`could not export ${sha} (${what} exited ${code}): ${err.trim()}`, err));
+        }
+        if (--pending === 0 && !failed) resolve6();
+      };
+      archive.on("error", reject);
+      tar.on("error", reject);
+      archive.on("close", (c) => done(c, "git archive"));
+      tar.on("close", (c) => done(c, "tar"));
+    });
+  }
+};
+function run2(args, cwd) {
+  return new Promise((resolve6) => {
+    const child2 = spawn5("git", args, { cwd, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, GIT_TERMINAL_PROMPT: "0", LC_ALL: "C" } });
+    let stdout = "";
+    let stderr = "";
+    child2.stdout.setEncoding("utf8").on("data", (d) => stdout += d);
+    child2.stderr.setEncoding("utf8").on("data", (d) => stderr += d);
+    child2.on("error", (e) => resolve6({ code: 127, stdout, stderr: String(e) }));
+    child2.on("close", (code) => resolve6({ code: code ?? 1, stdout, stderr }));
+  });
+}
+
+// src/graph/line-diff.ts
+var MAX_CELLS = 4e6;
+function lcsOps(a, b) {
+  const n = a.length;
+  const m = b.length;
+  const lengths = Array.from({ length: n + 1 }, () => new Uint32Array(m + 1));
+  for (let i2 = n - 1; i2 >= 0; i2--) {
+    for (let j2 = m - 1; j2 >= 0; j2--) {
+      lengths[i2][j2] = a[i2] === b[j2] ? lengths[i2 + 1][j2 + 1] + 1 : Math.max(lengths[i2 + 1][j2], lengths[i2][j2 + 1]);
+    }
+  }
+  const ops = [];
+  let i = 0;
+  let j = 0;
+  while (i < n && j < m) {
+    if (a[i] === b[j]) {
+      ops.push({ kind: " ", line: a[i] });
+      i++;
+      j++;
+    } else if (lengths[i + 1][j] >= lengths[i][j + 1]) ops.push({ kind: "-", line: a[i++] });
+    else ops.push({ kind: "+", line: b[j++] });
+  }
+  while (i < n) ops.push({ kind: "-", line: a[i++] });
+  while (j < m) ops.push({ kind: "+", line: b[j++] });
+  return ops;
+}
+function unifiedLineDiff(before, after, context = 2) {
+  if (before === after) return "";
+  const a = before.split("\n");
+  const b = after.split("\n");
+  if ((a.length + 1) * (b.length + 1) > MAX_CELLS) {
+    return `(${a.length} lines before, ${b.length} after: too long to show a diff)`;
+  }
+  const ops = lcsOps(a, b);
+  const keep = new Array(ops.length).fill(false);
+  ops.forEach((op, k) => {
+    if (op.kind === " ") return;
+    for (let d = Math.max(0, k - context); d <= Math.min(ops.length - 1, k + context); d++) keep[d] = true;
+  });
+  const out = [];
+  let skipped = false;
+  ops.forEach((op, k) => {
+    if (!keep[k]) {
+      skipped = true;
+      return;
+    }
+    if (skipped) out.push("  ...");
+    skipped = false;
+    out.push(`${op.kind} ${op.line}`);
+  });
+  if (skipped) out.push("  ...");
+  return out.join("\n");
+}
+
+// src/graph/checks.ts
+var list = (ids) => ids.map((i) => `"${i}"`).join(", ");
+function checkHeads(base, head, newRevs) {
+  const findings = [];
+  const baseHeads = base?.heads ?? [];
+  const allowed = Math.max(1, baseHeads.length);
+  const stale = /* @__PURE__ */ new Set();
+  if (base) {
+    const baseHeadSet = new Set(baseHeads);
+    const below = new Map(head.heads.map((h) => [h, ancestorsOf(head.nodes, [h])]));
+    const baseBelow = new Map(baseHeads.map((h) => [h, ancestorsOf(base.nodes, [h])]));
+    for (const rev of newRevs) {
+      const node = head.nodes.get(rev);
+      for (const parent of node.downRevisions) {
+        if (!base.nodes.has(parent) || baseHeadSet.has(parent)) continue;
+        const leadsTo = head.heads.filter((h) => h === rev || below.get(h).has(rev));
+        const missing = baseHeads.filter((bh) => baseBelow.get(bh).has(parent) && !leadsTo.every((h) => h === bh || below.get(h).has(bh)));
+        if (missing.length === 0) continue;
+        stale.add(rev);
+        findings.push({
+          severity: "error",
+          revision: rev,
+          file: node.file,
+          message: `revision ${rev} revises ${parent}, but the base's head is now ${list(missing)}: the branch was cut from an older base`,
+          detail: `Rebase onto the base branch and set down_revision = ${missing.length === 1 ? `"${missing[0]}"` : `(${list(missing)})`} in ${node.file}, or after merging run \`alembic merge heads -m "merge heads"\`.`
+        });
+      }
+    }
+  }
+  if (head.heads.length > allowed) {
+    findings.push({
+      severity: "error",
+      message: `the revision graph has ${head.heads.length} heads: ${list(head.heads)}`,
+      detail: 'Two branches each added a revision. Run `alembic merge heads -m "merge heads"` and commit the merge revision, or rebase one branch so its revision revises the other.',
+      ...head.heads.filter((h) => newRevs.has(h)).length === 1 ? (() => {
+        const h = head.heads.find((x) => newRevs.has(x));
+        return { revision: h, file: head.nodes.get(h).file };
+      })() : {}
+    });
+  }
+  if (base) {
+    const reachable = ancestorsOf(head.nodes, head.heads);
+    for (const h of head.heads) reachable.add(h);
+    for (const bh of baseHeads) {
+      if (!head.nodes.has(bh)) continue;
+      if (!reachable.has(bh)) findings.push({ severity: "error", revision: bh, message: `base head ${bh} is not reachable from the head's heads ${list(head.heads)}` });
+    }
+  }
+  const status = findings.length ? "fail" : "pass";
+  const summary = status === "pass" ? head.heads.length === 1 ? `one head: ${list(head.heads)}` : `${head.heads.length} heads (${list(head.heads)}), no more than the base had` : head.heads.length > allowed ? `${head.heads.length} heads: ${list(head.heads)}; run alembic merge heads` : stale.size ? `new revision ${list([...stale])} does not descend from the base's head` : "the revision graph is not linear on top of the base";
+  return { id: "heads", status, summary, findings };
+}
+function codeDiff(before, after) {
+  if (before == null && after == null) return "";
+  return unifiedLineDiff(before ?? "", after ?? "");
+}
+function checkHistory(base, head, ctx) {
+  const findings = [];
+  if (base) {
+    for (const [rev, old] of base.nodes) {
+      const now = head.nodes.get(rev);
+      if (!now) {
+        if (!ctx.existedAtMergeBase(old.file)) continue;
+        findings.push({
+          severity: "error",
+          revision: rev,
+          file: old.file,
+          message: `revision ${rev} (${old.file}) is deleted, but the base already has it: databases that ran it can no longer be migrated`,
+          detail: "Restore the file. To undo what it did, add a new revision."
+        });
+        continue;
+      }
+      const changed = [];
+      const diffs = [];
+      for (const fn of ["upgrade", "downgrade"]) {
+        if (old[`${fn}Hash`] === now[`${fn}Hash`]) continue;
+        changed.push(`${fn}()`);
+        const diff = codeDiff(old[`${fn}Code`], now[`${fn}Code`]);
+        if (diff) diffs.push(`${fn}() and the code it uses, base -> this change:
+${diff}`);
+      }
+      if (changed.length) {
+        findings.push({
+          severity: "error",
+          revision: rev,
+          file: now.file,
+          message: `revision ${rev} (${now.file}) is already in the base, and this change edits its ${changed.join(" and ")}: production already ran it, so the edit will never reach production`,
+          detail: [...diffs, 'Revert the edit and put the change in a new revision (`alembic revision -m "..."`).'].join("\n\n")
+        });
+      }
+      const a = [...old.downRevisions].sort().join(",");
+      const b = [...now.downRevisions].sort().join(",");
+      if (a !== b) {
+        findings.push({
+          severity: "error",
+          revision: rev,
+          file: now.file,
+          message: `revision ${rev} (${now.file}) is already in the base, and this change re-parents it: down_revision was ${a || "None"}, now ${b || "None"}`,
+          detail: "Restore its down_revision; add a merge revision instead (`alembic merge heads`)."
+        });
+      }
+    }
+  }
+  return {
+    id: "history",
+    status: findings.length ? "fail" : "pass",
+    summary: findings.length ? `${findings.length} revision${findings.length === 1 ? "" : "s"} the base already had ${findings.length === 1 ? "was" : "were"} edited, deleted or re-parented` : base ? `the base's ${base.nodes.size} revision${base.nodes.size === 1 ? " is" : "s are"} unchanged` : "the base has no revisions yet",
+    findings
+  };
+}
+
+// src/report/types.ts
+var CHECK_IDS = ["graph", "heads", "history", "upgrade", "roundtrip", "drift", "data", "locks"];
+function verdictOf(checks, failOn = CHECK_IDS) {
+  if (checks.some((c) => c.status === "error")) return "error";
+  if (checks.some((c) => c.status === "fail" && failOn.includes(c.id))) return "fail";
+  return "pass";
+}
+
+// src/version.ts
+var VERSION = "0.1.0";
 
 // src/engine/lanes.ts
 import { availableParallelism } from "node:os";
@@ -10119,6 +10120,7 @@ function baseConfigError(text) {
 }
 function locksCheck(observed, newOrder, byRev, root, versionTable) {
   if (observed === null) return { id: "locks", status: "skip", summary: "needs the round trips (--roundtrip none)", findings: [] };
+  if (!locksObserved()) return { id: "locks", status: "skip", summary: "off (ALEMBIC_GATE_LOCKS=off)", findings: [] };
   if (newOrder.length === 0) return { id: "locks", status: "skip", summary: "no new revisions", findings: [] };
   const files = /* @__PURE__ */ new Map();
   for (const rev of newOrder) {

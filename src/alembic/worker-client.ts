@@ -45,6 +45,8 @@ export interface StepResult {
 /** Tables whose locks and rewrites a step observes (those that existed before the revision). */
 export interface LockObservation {
   tables: { oid: number; filenode: number; name: string }[];
+  /** The version table's name: its updates are Alembic's, not the revision's. */
+  versionTable?: string;
 }
 
 /** One statement that took a lock on an observed table, rewrote one, or ran while one was held exclusively. */

@@ -591,7 +591,12 @@ def _start_observing(observe):
         STATE["observe"] = None
         return
     tables = {int(t["oid"]): t for t in observe.get("tables", [])}
+    # A statement that names none of these tables cannot lock or rewrite one of them (a foreign
+    # key names its parent; a cascade does not take locks this check reports): not probed.
+    names = sorted({t["name"].split(".")[-1] for t in tables.values()}, key=len, reverse=True)
     STATE["observe"] = {
+        "mentions": re.compile(r"\b(?:%s)\b" % "|".join(re.escape(n) for n in names), re.IGNORECASE) if names else None,
+        "versionTable": observe.get("versionTable"),
         "tables": tables,
         "filenodes": {oid: int(t["filenode"]) for oid, t in tables.items()},
         "held": {},  # (oid, mode) -> index of the event that took it
@@ -610,17 +615,41 @@ def _revision_line():
         except Exception:
             pass
         STATE["revision_paths"] = paths
+    real = STATE.setdefault("realpaths", {})
     frame = sys._getframe(2)
     while frame is not None:
-        if os.path.realpath(frame.f_code.co_filename) in paths:
-            return _relative(frame.f_code.co_filename), frame.f_lineno
+        name = frame.f_code.co_filename
+        if name not in real:
+            real[name] = os.path.realpath(name)
+        if real[name] in paths:
+            return _relative(name), frame.f_lineno
         frame = frame.f_back
     return None, None
+
+
+# Statements that can take a lock stronger than ROW EXCLUSIVE or rewrite a table; others (queries,
+# row changes, Alembic's own version-table statements) are not probed: the locks they take
+# block nobody, and an exclusive lock still held when they run is known from the last probe.
+_LOCKING = re.compile(r"^\s*(?:create|alter|drop|truncate|lock|vacuum|cluster|reindex|refresh|comment|do|call|select\s+\w+\s*\()", re.IGNORECASE)
+_DATA = re.compile(r"^\s*(?:update|insert|delete|copy|merge)\b", re.IGNORECASE)
+
+
+def _transaction_ended(*_args):
+    obs = STATE.get("observe")
+    if obs:
+        obs["held"].clear()
 
 
 def _observe_locks(conn, cursor, statement, parameters, context, executemany):
     obs = STATE.get("observe")
     if not obs or not obs["tables"] or not isinstance(statement, str):
+        return
+    if not _LOCKING.match(statement) or not obs["mentions"] or not obs["mentions"].search(statement):
+        held = obs["held"]
+        exclusive = sorted({held[k] for k in held if k[1] == "AccessExclusiveLock"})
+        if exclusive and _DATA.match(statement) and not re.search(r"\b%s\b" % re.escape(obs.get("versionTable") or "alembic_version"), statement):
+            file, line = _revision_line()
+            obs["events"].append({"sql": statement.strip()[:400], "file": file, "line": line, "locks": [], "rewritten": [], "afterExclusive": exclusive, "lockTimeout": None})
         return
     oids = ",".join(str(o) for o in obs["tables"])
     try:
@@ -877,6 +906,8 @@ def cmd_load(req):
 
     event.listen(Engine, "before_cursor_execute", _count_statement)
     event.listen(Engine, "after_cursor_execute", _observe_locks)
+    event.listen(Engine, "commit", _transaction_ended)
+    event.listen(Engine, "rollback", _transaction_ended)
     return {"versions": _versions(), "graph": _graph()}
 
 

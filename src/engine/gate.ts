@@ -14,7 +14,7 @@ import { registerCleanup } from '../db/cleanup.js';
 import { watchOver } from '../db/sentinel.js';
 import { checkTempDir } from '../db/scratch.js';
 import { judgeLocks, type RevisionFile } from '../checks/locks.js';
-import type { ObservedLocks } from './roundtrip.js';
+import { locksObserved, type ObservedLocks } from './roundtrip.js';
 import { GitError, GitRepo } from '../git/git.js';
 import { ProvisionError } from '../db/provider.js';
 import { checkHeads, checkHistory } from '../graph/checks.js';
@@ -541,6 +541,7 @@ function baseConfigError(text: string): string {
 
 function locksCheck(observed: ObservedLocks[] | null, newOrder: string[], byRev: Map<string, RevisionReport>, root: string, versionTable?: string): CheckResult {
   if (observed === null) return { id: 'locks', status: 'skip', summary: 'needs the round trips (--roundtrip none)', findings: [] };
+  if (!locksObserved()) return { id: 'locks', status: 'skip', summary: 'off (ALEMBIC_GATE_LOCKS=off)', findings: [] };
   if (newOrder.length === 0) return { id: 'locks', status: 'skip', summary: 'no new revisions', findings: [] };
   const files = new Map<string, RevisionFile>();
   for (const rev of newOrder) {
