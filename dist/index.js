@@ -27221,7 +27221,7 @@ function hitsOf(e) {
   const sql = e.sql;
   const stmt = `\`${firstLine2(sql)}\``;
   for (const t of e.rewritten) {
-    hits.push({ rule: "table-rewrite", severity: "error", table: t, what: `${stmt} rewrites ${t} (every row, into new storage) under an ACCESS EXCLUSIVE lock: reads and writes of ${t} wait until it is done`, fix: rewriteFix(sql) });
+    hits.push({ rule: "table-rewrite", severity: "error", table: t, lock: "ACCESS EXCLUSIVE", waits: "reads and writes", what: `${stmt} rewrites ${t} (every row, into new storage) under an ACCESS EXCLUSIVE lock: reads and writes of ${t} wait until it is done`, fix: rewriteFix(sql) });
   }
   for (const l of e.locks) {
     const mode = MODE[l.mode] ?? { name: l.mode, blocks: null };
@@ -27231,6 +27231,8 @@ function hitsOf(e) {
         rule: "index-not-concurrent",
         severity: "error",
         table: l.table,
+        lock: "SHARE",
+        waits: "writes",
         what: `CREATE INDEX${idx ? ` ${idx}` : ""} on ${l.table} takes a SHARE lock for the whole build: writes to ${l.table} wait until it is built; build it with \`postgresql_concurrently=True\` inside \`op.get_context().autocommit_block()\``,
         fix: "build it concurrently: `with op.get_context().autocommit_block(): op.create_index(..., postgresql_concurrently=True)`"
       });
@@ -27242,6 +27244,8 @@ function hitsOf(e) {
         rule: "set-not-null-scan",
         severity: "error",
         table: l.table,
+        lock: "ACCESS EXCLUSIVE",
+        waits: "reads and writes",
         what: `${stmt} scans every row of ${l.table} under an ACCESS EXCLUSIVE lock: reads and writes wait`,
         fix: "add `CHECK (col IS NOT NULL) NOT VALID`, `VALIDATE CONSTRAINT` it in a later transaction, then SET NOT NULL (PostgreSQL 12+ skips the scan) and drop the CHECK"
       });
@@ -27252,6 +27256,8 @@ function hitsOf(e) {
         rule: "validated-constraint",
         severity: "error",
         table: l.table,
+        lock: mode.name,
+        waits: mode.blocks,
         what: `${stmt} checks every row of ${l.table} under a ${mode.name} lock on it: ${mode.blocks} wait`,
         fix: "add the constraint NOT VALID, then `VALIDATE CONSTRAINT` in a later revision (it takes only a SHARE UPDATE EXCLUSIVE lock)"
       });
@@ -27262,6 +27268,8 @@ function hitsOf(e) {
         rule: "unique-constraint-build",
         severity: "error",
         table: l.table,
+        lock: "ACCESS EXCLUSIVE",
+        waits: "reads and writes",
         what: `${stmt} builds a unique index on ${l.table} under an ACCESS EXCLUSIVE lock: reads and writes wait`,
         fix: "build the index first with `CREATE UNIQUE INDEX CONCURRENTLY` (in an autocommit_block), then `ADD CONSTRAINT ... UNIQUE USING INDEX`"
       });
@@ -27272,6 +27280,8 @@ function hitsOf(e) {
         rule: "no-lock-timeout",
         severity: "warning",
         table: l.table,
+        lock: "ACCESS EXCLUSIVE",
+        waits: "reads and writes, queued behind it",
         what: `${stmt} takes an ACCESS EXCLUSIVE lock on ${l.table} with no lock_timeout: behind a long query it waits, and every query on ${l.table} queues behind it`,
         fix: "set one first: `op.execute(\"SET lock_timeout = '5s'\")` (and retry the deploy if it times out)"
       });
@@ -27290,14 +27300,20 @@ function judgeLocks(observed, files, versionTable = "alembic_version") {
       const ack = acks.find((a) => a.rule === hit.rule);
       const where = { revision: step2.revision, ...e.file ?? file?.file ? { file: e.file ?? file?.file } : {}, ...e.line ? { line: e.line } : {} };
       const text = `${phase}: ${hit.what} (locks/${hit.rule})`;
+      const fields = `Statement: ${e.sql.replace(/\s+/g, " ").trim()}
+Table: ${hit.table}
+Lock: ${hit.lock}
+Waits: ${hit.waits}`;
       if (ack && ack.reason) {
-        findings.push({ severity: "notice", ...where, message: `acknowledged: ${text}; reason: ${ack.reason}` });
+        findings.push({ severity: "notice", ...where, message: `acknowledged: ${text}; reason: ${ack.reason}`, detail: `Acknowledged: ${ack.reason}
+${fields}` });
         return;
       }
       if (hit.severity === "error") revisions.add(step2.revision);
-      findings.push({ severity: hit.severity, ...where, message: text, detail: `Fix: ${hit.fix}.${ack && !ack.reason ? `
-The acknowledgement on line ${ack.line} gives no reason, so it does not count: write one after the colon.` : ""}
-Statement: ${e.sql}` });
+      const noReason = ack && !ack.reason ? `
+The acknowledgement on line ${ack.line} gives no reason, so it does not count: write one after the colon.` : "";
+      findings.push({ severity: hit.severity, ...where, message: text, detail: `Fix: ${hit.fix}.${noReason}
+${fields}` });
     };
     const said = (hit) => step2.phase === "upgrade" || hit.severity === "error";
     for (const e of step2.events) for (const hit of hitsOf(e)) if (said(hit)) push(hit, e);
@@ -27318,6 +27334,8 @@ Statement: ${e.sql}` });
             rule: "lock-held-across",
             severity: "warning",
             table: tables[0],
+            lock: "ACCESS EXCLUSIVE",
+            waits: "reads and writes",
             what: `the ACCESS EXCLUSIVE lock on ${tables.join(", ")} taken by \`${firstLine2(holder.sql)}\` is still held while \`${firstLine2(e.sql)}\` runs: reads and writes of ${tables.join(", ")} wait for both, until the transaction commits`,
             fix: "run the slow statement in a transaction of its own (a separate revision, or transaction_per_migration), or take the lock last"
           },
@@ -30397,7 +30415,9 @@ function renderBlocks(report, opts, level, trimmed) {
   for (const check of withFindings) {
     text(`### ${STATUS_ICON[check.status]} ${codeSpan(check.id)}: ${escapeInline(check.summary)}`);
     const shown2 = check.findings.slice(0, level.findingsPerCheck);
-    const items = shown2.map((f) => renderFinding(f, level, fileLink));
+    const table = check.id === "locks" ? locksTable(shown2, fileLink) : null;
+    if (table) out.push({ kind: "table", text: table });
+    const items = table ? [] : shown2.map((f) => renderFinding(f, level, fileLink));
     if (items.length > 0) text(items.join(items.some((i) => i.includes("\n")) ? "\n\n" : "\n"));
     const more = check.findings.length - shown2.length;
     if (more > 0) text(`... and ${plural(more, "more finding")} (left out to fit GitHub's size limit). ${hint(opts)}`);
@@ -30460,6 +30480,28 @@ function contextLine(report) {
   parts.push(`config ${codeSpan(cfg.workingDirectory === "." ? cfg.alembicConfig : `${cfg.workingDirectory}/${cfg.alembicConfig}`)}`);
   parts.push(formatMs(report.timings.totalMs));
   return parts.join(" \xB7 ");
+}
+var SEVERITY_ICON = { error: "\u274C", warning: "\u26A0\uFE0F", notice: "\u2139\uFE0F" };
+function locksTable(findings, fileLink) {
+  const rows = [];
+  for (const f of findings) {
+    const field = (name) => new RegExp(`^${name}: (.*)$`, "m").exec(f.detail ?? "")?.[1];
+    const statement = field("Statement");
+    const table = field("Table");
+    const lock = field("Lock");
+    const waits = field("Waits");
+    const rule = /\((locks\/[a-z-]+)\)/.exec(f.message)?.[1];
+    if (!statement || !table || !lock || !waits || !rule) return null;
+    const fix = field("Fix") ?? (field("Acknowledged") !== void 0 ? `acknowledged: ${field("Acknowledged")}` : "");
+    const where = `${f.revision ? `${codeSpan(f.revision, { inTable: true })} ` : ""}${f.file ? fileLink(f.file, f.line) : ""}`;
+    const phase = /^(upgrade|downgrade)\b/.exec(f.message.replace(/^acknowledged: /, ""))?.[1] ?? "";
+    const sql = statement.length > 80 ? `${statement.slice(0, 79)}\u2026` : statement;
+    rows.push(
+      `| ${SEVERITY_ICON[f.severity]} ${codeSpan(rule, { inTable: true })} | ${where} | ${phase} | ${codeSpan(sql, { inTable: true })} | ${escapeCell(table)} | ${escapeCell(lock)} | ${escapeCell(waits)} | ${escapeProse(fix).replace(/\|/g, "\\|")} |`
+    );
+  }
+  if (rows.length === 0) return null;
+  return ["| Rule | Revision | Step | Statement | Table | Lock | Waits | Instead |", "| --- | --- | --- | --- | --- | --- | --- | --- |", ...rows].join("\n");
 }
 function renderFinding(f, level, fileLink) {
   const where = [`**${f.severity}**`];

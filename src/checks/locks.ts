@@ -69,6 +69,9 @@ interface Hit {
   /** One line: what the statement does to the table and who waits. */
   what: string;
   fix: string;
+  /** The lock as PostgreSQL's documentation names it, and what waits behind it. */
+  lock: string;
+  waits: string;
 }
 
 const firstLine = (sql: string) => {
@@ -89,7 +92,7 @@ function hitsOf(e: LockEvent): Hit[] {
   const sql = e.sql;
   const stmt = `\`${firstLine(sql)}\``;
   for (const t of e.rewritten) {
-    hits.push({ rule: 'table-rewrite', severity: 'error', table: t, what: `${stmt} rewrites ${t} (every row, into new storage) under an ACCESS EXCLUSIVE lock: reads and writes of ${t} wait until it is done`, fix: rewriteFix(sql) });
+    hits.push({ rule: 'table-rewrite', severity: 'error', table: t, lock: 'ACCESS EXCLUSIVE', waits: 'reads and writes', what: `${stmt} rewrites ${t} (every row, into new storage) under an ACCESS EXCLUSIVE lock: reads and writes of ${t} wait until it is done`, fix: rewriteFix(sql) });
   }
   for (const l of e.locks) {
     const mode = MODE[l.mode] ?? { name: l.mode, blocks: null };
@@ -99,6 +102,8 @@ function hitsOf(e: LockEvent): Hit[] {
         rule: 'index-not-concurrent',
         severity: 'error',
         table: l.table,
+        lock: 'SHARE',
+        waits: 'writes',
         what: `CREATE INDEX${idx ? ` ${idx}` : ''} on ${l.table} takes a SHARE lock for the whole build: writes to ${l.table} wait until it is built; build it with \`postgresql_concurrently=True\` inside \`op.get_context().autocommit_block()\``,
         fix: 'build it concurrently: `with op.get_context().autocommit_block(): op.create_index(..., postgresql_concurrently=True)`',
       });
@@ -110,6 +115,8 @@ function hitsOf(e: LockEvent): Hit[] {
         rule: 'set-not-null-scan',
         severity: 'error',
         table: l.table,
+        lock: 'ACCESS EXCLUSIVE',
+        waits: 'reads and writes',
         what: `${stmt} scans every row of ${l.table} under an ACCESS EXCLUSIVE lock: reads and writes wait`,
         fix: 'add `CHECK (col IS NOT NULL) NOT VALID`, `VALIDATE CONSTRAINT` it in a later transaction, then SET NOT NULL (PostgreSQL 12+ skips the scan) and drop the CHECK',
       });
@@ -120,6 +127,8 @@ function hitsOf(e: LockEvent): Hit[] {
         rule: 'validated-constraint',
         severity: 'error',
         table: l.table,
+        lock: mode.name,
+        waits: mode.blocks,
         what: `${stmt} checks every row of ${l.table} under a ${mode.name} lock on it: ${mode.blocks} wait`,
         fix: 'add the constraint NOT VALID, then `VALIDATE CONSTRAINT` in a later revision (it takes only a SHARE UPDATE EXCLUSIVE lock)',
       });
@@ -130,6 +139,8 @@ function hitsOf(e: LockEvent): Hit[] {
         rule: 'unique-constraint-build',
         severity: 'error',
         table: l.table,
+        lock: 'ACCESS EXCLUSIVE',
+        waits: 'reads and writes',
         what: `${stmt} builds a unique index on ${l.table} under an ACCESS EXCLUSIVE lock: reads and writes wait`,
         fix: 'build the index first with `CREATE UNIQUE INDEX CONCURRENTLY` (in an autocommit_block), then `ADD CONSTRAINT ... UNIQUE USING INDEX`',
       });
@@ -140,6 +151,8 @@ function hitsOf(e: LockEvent): Hit[] {
         rule: 'no-lock-timeout',
         severity: 'warning',
         table: l.table,
+        lock: 'ACCESS EXCLUSIVE',
+        waits: 'reads and writes, queued behind it',
         what: `${stmt} takes an ACCESS EXCLUSIVE lock on ${l.table} with no lock_timeout: behind a long query it waits, and every query on ${l.table} queues behind it`,
         fix: "set one first: `op.execute(\"SET lock_timeout = '5s'\")` (and retry the deploy if it times out)",
       });
@@ -160,12 +173,15 @@ export function judgeLocks(observed: ObservedLocks[], files: Map<string, Revisio
       const ack = acks.find((a) => a.rule === hit.rule);
       const where = { revision: step.revision, ...(e.file ?? file?.file ? { file: (e.file ?? file?.file)! } : {}), ...(e.line ? { line: e.line } : {}) };
       const text = `${phase}: ${hit.what} (locks/${hit.rule})`;
+      // The detail's last lines are fields the comment's table is made from (see markdown.ts).
+      const fields = `Statement: ${e.sql.replace(/\s+/g, ' ').trim()}\nTable: ${hit.table}\nLock: ${hit.lock}\nWaits: ${hit.waits}`;
       if (ack && ack.reason) {
-        findings.push({ severity: 'notice', ...where, message: `acknowledged: ${text}; reason: ${ack.reason}` });
+        findings.push({ severity: 'notice', ...where, message: `acknowledged: ${text}; reason: ${ack.reason}`, detail: `Acknowledged: ${ack.reason}\n${fields}` });
         return;
       }
       if (hit.severity === 'error') revisions.add(step.revision);
-      findings.push({ severity: hit.severity, ...where, message: text, detail: `Fix: ${hit.fix}.${ack && !ack.reason ? `\nThe acknowledgement on line ${ack.line} gives no reason, so it does not count: write one after the colon.` : ''}\nStatement: ${e.sql}` });
+      const noReason = ack && !ack.reason ? `\nThe acknowledgement on line ${ack.line} gives no reason, so it does not count: write one after the colon.` : '';
+      findings.push({ severity: hit.severity, ...where, message: text, detail: `Fix: ${hit.fix}.${noReason}\n${fields}` });
     };
     // A downgrade runs in production rarely, by hand: only what blocks for long is said of it.
     const said = (hit: Hit) => step.phase === 'upgrade' || hit.severity === 'error';
@@ -188,6 +204,8 @@ export function judgeLocks(observed: ObservedLocks[], files: Map<string, Revisio
             rule: 'lock-held-across',
             severity: 'warning',
             table: tables[0]!,
+            lock: 'ACCESS EXCLUSIVE',
+            waits: 'reads and writes',
             what: `the ACCESS EXCLUSIVE lock on ${tables.join(', ')} taken by \`${firstLine(holder.sql)}\` is still held while \`${firstLine(e.sql)}\` runs: reads and writes of ${tables.join(', ')} wait for both, until the transaction commits`,
             fix: 'run the slow statement in a transaction of its own (a separate revision, or transaction_per_migration), or take the lock last',
           },

@@ -125,7 +125,9 @@ function renderBlocks(report: Report, opts: MarkdownOptions, level: Level, trimm
     text(`### ${STATUS_ICON[check.status]} ${codeSpan(check.id)}: ${escapeInline(check.summary)}`);
     // One list: items without folded detail stay on consecutive lines (a tight list).
     const shown = check.findings.slice(0, level.findingsPerCheck);
-    const items = shown.map((f) => renderFinding(f, level, fileLink));
+    const table = check.id === 'locks' ? locksTable(shown, fileLink) : null;
+    if (table) out.push({ kind: 'table', text: table });
+    const items = table ? [] : shown.map((f) => renderFinding(f, level, fileLink));
     if (items.length > 0) text(items.join(items.some((i) => i.includes('\n')) ? '\n\n' : '\n'));
     const more = check.findings.length - shown.length;
     if (more > 0) text(`... and ${plural(more, 'more finding')} (left out to fit GitHub's size limit). ${hint(opts)}`);
@@ -194,6 +196,35 @@ function contextLine(report: Report): string {
   parts.push(`config ${codeSpan(cfg.workingDirectory === '.' ? cfg.alembicConfig : `${cfg.workingDirectory}/${cfg.alembicConfig}`)}`);
   parts.push(formatMs(report.timings.totalMs));
   return parts.join(' · ');
+}
+
+const SEVERITY_ICON: Record<Finding['severity'], string> = { error: '❌', warning: '⚠️', notice: 'ℹ️' };
+
+/**
+ * The locks check's findings as one table: a row per finding, from the fields the check puts
+ * at the end of each detail (Statement, Table, Lock, Waits) and its first line (Fix, or
+ * Acknowledged). Null when a finding lacks them, and the findings are listed as usual.
+ */
+function locksTable(findings: Finding[], fileLink: (file: string, line?: number) => string): string | null {
+  const rows: string[] = [];
+  for (const f of findings) {
+    const field = (name: string) => new RegExp(`^${name}: (.*)$`, 'm').exec(f.detail ?? '')?.[1];
+    const statement = field('Statement');
+    const table = field('Table');
+    const lock = field('Lock');
+    const waits = field('Waits');
+    const rule = /\((locks\/[a-z-]+)\)/.exec(f.message)?.[1];
+    if (!statement || !table || !lock || !waits || !rule) return null;
+    const fix = field('Fix') ?? (field('Acknowledged') !== undefined ? `acknowledged: ${field('Acknowledged')}` : '');
+    const where = `${f.revision ? `${codeSpan(f.revision, { inTable: true })} ` : ''}${f.file ? fileLink(f.file, f.line) : ''}`;
+    const phase = /^(upgrade|downgrade)\b/.exec(f.message.replace(/^acknowledged: /, ''))?.[1] ?? '';
+    const sql = statement.length > 80 ? `${statement.slice(0, 79)}…` : statement;
+    rows.push(
+      `| ${SEVERITY_ICON[f.severity]} ${codeSpan(rule, { inTable: true })} | ${where} | ${phase} | ${codeSpan(sql, { inTable: true })} | ${escapeCell(table)} | ${escapeCell(lock)} | ${escapeCell(waits)} | ${escapeProse(fix).replace(/\|/g, '\\|')} |`,
+    );
+  }
+  if (rows.length === 0) return null;
+  return ['| Rule | Revision | Step | Statement | Table | Lock | Waits | Instead |', '| --- | --- | --- | --- | --- | --- | --- | --- |', ...rows].join('\n');
 }
 
 function renderFinding(f: Finding, level: Level, fileLink: (file: string, line?: number) => string): string {

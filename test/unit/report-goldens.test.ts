@@ -92,6 +92,14 @@ describe('the comment, as a GFM renderer reads it', () => {
     }
   });
 
+  it('locks-index: the locks findings are one table (rule, revision, step, statement, table, lock, waits, instead)', () => {
+    const md = renderMarkdown(run('locks-index'), opts);
+    const tables = tokens(md).filter((t): t is Tokens.Table => t.type === 'table');
+    const locks = tables.find((t) => t.header[0]!.text === 'Rule')!;
+    expect(locks.header.map((h) => h.text)).toEqual(['Rule', 'Revision', 'Step', 'Statement', 'Table', 'Lock', 'Waits', 'Instead']);
+    expect(locks.rows.map((r) => r.map((c) => c.text).slice(2, 7))).toEqual([['upgrade', '`CREATE INDEX ix_users_name ON users (name)`', 'users', 'SHARE', 'writes']]);
+  });
+
   it('two-heads: both heads are drawn as branches from the same parent', () => {
     const g = mermaid(renderMarkdown(run('two-heads'), opts))[0]!;
     expect(g).toContain('r0 --> r1');
