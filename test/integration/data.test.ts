@@ -1,24 +1,8 @@
 // The `data` check on fixture projects: real Alembic, real PostgreSQL, rows made from the catalog.
-import { afterAll, describe, expect, it } from 'vitest';
-import type { CheckResult, Report } from '../../src/report/types.js';
-import { makeFixtureRepo, type FixtureRepo } from '../helpers/fixture-repo.js';
-import { runCli, type CliResult } from '../helpers/run-cli.js';
+import { describe, expect, it } from 'vitest';
+import { check, explain, fixtureGate } from '../helpers/fixture-gate.js';
 
-const PYTHON = process.env.ALEMBIC_GATE_TEST_PYTHON ?? '/usr/bin/python3';
-const SERVER = process.env.ALEMBIC_GATE_TEST_SERVER ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
-const repos: FixtureRepo[] = [];
-afterAll(async () => {
-  for (const r of repos) await r.cleanup();
-});
-
-async function gate(name: string, ...args: string[]): Promise<CliResult> {
-  const repo = await makeFixtureRepo(name);
-  repos.push(repo);
-  return runCli(repo.dir, ['--base', 'main', '--python', PYTHON, '--database-url', SERVER, ...args]);
-}
-
-const explain = (r: CliResult) => `exit ${r.code}\n${r.stderr}\n${JSON.stringify(r.report?.checks, null, 1)?.slice(0, 3000)} ${r.report?.error ?? ''}`;
-const check = (report: Report | undefined, id: string): CheckResult => report!.checks.find((c) => c.id === id)!;
+const gate = fixtureGate();
 
 describe('data: the new revisions on a database with rows', () => {
   it('data-check-constraints: a table whose CHECKs list values and bound numbers and lengths is filled, so its NOT NULL column without a default fails data', async () => {

@@ -1,25 +1,10 @@
 // The `locks` check on fixture projects: the locks each new revision's statements take on
 // tables that existed before it, observed on the migration's own connection while it runs.
-import { afterAll, describe, expect, it } from 'vitest';
-import type { CheckResult, Report } from '../../src/report/types.js';
-import { makeFixtureRepo, type FixtureRepo } from '../helpers/fixture-repo.js';
-import { runCli, type CliResult } from '../helpers/run-cli.js';
+import { describe, expect, it } from 'vitest';
+import type { Report } from '../../src/report/types.js';
+import { check, explain, fixtureGate } from '../helpers/fixture-gate.js';
 
-const PYTHON = process.env.ALEMBIC_GATE_TEST_PYTHON ?? '/usr/bin/python3';
-const SERVER = process.env.ALEMBIC_GATE_TEST_SERVER ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
-const repos: FixtureRepo[] = [];
-afterAll(async () => {
-  for (const r of repos) await r.cleanup();
-});
-
-async function gate(name: string, ...args: string[]): Promise<CliResult> {
-  const repo = await makeFixtureRepo(name);
-  repos.push(repo);
-  return runCli(repo.dir, ['--base', 'main', '--python', PYTHON, '--database-url', SERVER, ...args]);
-}
-
-const explain = (r: CliResult) => `exit ${r.code}\n${r.stderr}\n${JSON.stringify(r.report?.checks, null, 1)?.slice(0, 3000)} ${r.report?.error ?? ''}`;
-const check = (report: Report | undefined, id: string): CheckResult => report!.checks.find((c) => c.id === id)!;
+const gate = fixtureGate();
 const failing = (report: Report | undefined) => report!.checks.filter((c) => c.status === 'fail').map((c) => c.id);
 
 describe('locks: what new revisions lock on existing tables', () => {
