@@ -197,7 +197,7 @@ function benchData(n) {
     const withLocks = walk({});
     const withoutLocks = walk({ ALEMBIC_GATE_LOCKS: 'off' });
     const locksCheck = rep.checks.find((c) => c.id === 'locks');
-    return { gateMs: Math.round(g.ms), seedMs: rep.timings.seedMs, dataMs: rep.timings.dataMs, summary: dataCheck.summary, locks: { withMs: withLocks, withoutMs: withoutLocks, summary: locksCheck?.summary } };
+    return { gateMs: Math.round(g.ms), seedMs: rep.timings.seedMs, dataMs: rep.timings.dataMs, summary: dataCheck.summary, locks: { withMs: withLocks, withoutMs: withoutLocks, summary: locksCheck?.summary }, compat: { ms: rep.timings.compatMs, walkMs: rep.timings.roundtripMs, summary: rep.checks.find((c) => c.id === 'compat')?.summary } };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -256,6 +256,7 @@ for (const { stack, python: pv, alembic, sqlalchemy, results, smallProject: smal
   for (const r of results) {
     if (r.data) console.log(`data check at N=${r.n} (last 10 revisions as the PR): seeding ${r.data.seedMs} ms = ${(r.seedShareOfWalk * 100).toFixed(1)} % of the --roundtrip all walk (${r.phases.roundtripMs} ms); data walk ${r.data.dataMs} ms; ${r.data.summary}`);
     if (r.data?.locks) console.log(`locks check at N=${r.n} (the same 10 new revisions, --seed-rows 0, best of 3): round trips ${r.data.locks.withMs} ms with the observation, ${r.data.locks.withoutMs} ms without (${(((r.data.locks.withMs - r.data.locks.withoutMs) / r.data.locks.withoutMs) * 100).toFixed(1)} %); ${r.data.locks.summary}`);
+    if (r.data?.compat) console.log(`compat check at N=${r.n} (the same run): ${r.data.compat.ms} ms = ${((r.data.compat.ms / r.data.compat.walkMs) * 100).toFixed(1)} % of its round trips (${r.data.compat.walkMs} ms); ${r.data.compat.summary}`);
   }
   console.log(`small-project verdict (bundled example, PR mode, local provider, best of 5): ${(small.ms / 1000).toFixed(2)} s wall; phases ${JSON.stringify(small.phases)}`);
 }

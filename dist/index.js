@@ -25027,7 +25027,7 @@ var package_default = {
 };
 
 // src/report/types.ts
-var CHECK_IDS = ["graph", "heads", "history", "upgrade", "roundtrip", "drift", "data", "locks"];
+var CHECK_IDS = ["graph", "heads", "history", "upgrade", "roundtrip", "drift", "data", "locks", "compat"];
 function verdictOf(checks, failOn = CHECK_IDS) {
   if (checks.some((c) => c.status === "error")) return "error";
   if (checks.some((c) => c.status === "fail" && failOn.includes(c.id))) return "fail";
@@ -25311,6 +25311,7 @@ function outcomeOf(report, failOn) {
     roundtrip: "make downgrade() undo exactly what upgrade() does",
     drift: "add a migration for the model change (the suggested migration is in the job summary)",
     data: "make the migration work on tables with rows (a server_default, or add nullable, backfill, then NOT NULL) and keep rows through the round trip",
+    compat: "change the schema in expand/contract steps, so the deployed code keeps working until the new code is out",
     locks: "build indexes concurrently and split rewrites and validations so existing tables are not blocked (or acknowledge one with a reason in the revision file)"
   };
   const parts = failed.map((c) => `${c.id} (${c.summary}): ${hints[c.id] ?? "see the findings"}`);
@@ -25828,6 +25829,10 @@ ${tail2}` : ""}` });
   drift(timeoutMs) {
     return this.request("drift", {}, timeoutMs);
   }
+  /** The models of this tree, tried against the connected database (see worker.py, cmd_compat). */
+  compat(timeoutMs) {
+    return this.request("compat", {}, timeoutMs);
+  }
   /** Kill the worker and anything it started (its whole process group). */
   kill() {
     if (this.exited) return;
@@ -26005,6 +26010,10 @@ var SourceTree = class {
     await this.ensureAlive();
     return this.live().drift(timeoutMs);
   }
+  async compat(timeoutMs) {
+    await this.ensureAlive();
+    return this.live().compat(timeoutMs);
+  }
   async close() {
     const w = this.worker;
     this.worker = null;
@@ -26118,11 +26127,11 @@ function failedStep(failure, ms) {
   return { status: failure.kind === "timeout" ? "timeout" : "failed", ms: Math.round(ms), error: failure.message };
 }
 var envFailures = /* @__PURE__ */ new WeakSet();
-function isEnvFailure(finding) {
-  return envFailures.has(finding);
+function isEnvFailure(finding2) {
+  return envFailures.has(finding2);
 }
 function findingFrom(failure, message, fallback) {
-  const finding = {
+  const finding2 = {
     severity: "error",
     message,
     revision: failure.revision ?? fallback.revision,
@@ -26130,8 +26139,8 @@ function findingFrom(failure, message, fallback) {
     ...failure.line ? { line: failure.line } : {},
     detail: failure.detail
   };
-  if (failure.kind === "setup") envFailures.add(finding);
-  return finding;
+  if (failure.kind === "setup") envFailures.add(finding2);
+  return finding2;
 }
 
 // src/engine/bootstrap.ts
@@ -27223,7 +27232,8 @@ function hitsOf(e) {
   for (const t of e.rewritten) {
     hits.push({ rule: "table-rewrite", severity: "error", table: t, lock: "ACCESS EXCLUSIVE", waits: "reads and writes", what: `${stmt} rewrites ${t} (every row, into new storage) under an ACCESS EXCLUSIVE lock: reads and writes of ${t} wait until it is done`, fix: rewriteFix(sql) });
   }
-  for (const l of e.locks) {
+  const taken = new Set(e.locks);
+  for (const l of [...e.locks, ...e.held ?? []]) {
     const mode = MODE[l.mode] ?? { name: l.mode, blocks: null };
     if (/^\s*CREATE\s+(UNIQUE\s+)?INDEX\b/i.test(sql) && !/\bCONCURRENTLY\b/i.test(sql) && l.mode === "ShareLock") {
       const idx = indexName(sql);
@@ -27275,7 +27285,7 @@ function hitsOf(e) {
       });
       continue;
     }
-    if (l.mode === "AccessExclusiveLock" && (e.lockTimeout === "0" || e.lockTimeout === null)) {
+    if (taken.has(l) && l.mode === "AccessExclusiveLock" && (e.lockTimeout === "0" || e.lockTimeout === null)) {
       hits.push({
         rule: "no-lock-timeout",
         severity: "warning",
@@ -27287,7 +27297,8 @@ function hitsOf(e) {
       });
     }
   }
-  return hits;
+  const seen = /* @__PURE__ */ new Set();
+  return hits.filter((h) => !seen.has(`${h.rule} ${h.table}`) && !!seen.add(`${h.rule} ${h.table}`));
 }
 function judgeLocks(observed, files, versionTable = "alembic_version") {
   const findings = [];
@@ -27354,6 +27365,39 @@ ${fields}` });
     summary: errors ? `${revisions.size} new revision${revisions.size === 1 ? "" : "s"} block${revisions.size === 1 ? "s" : ""} existing tables (${errors} finding${errors === 1 ? "" : "s"}${tail2 ? `; ${tail2}` : ""})` : `no new revision blocks an existing table for long${tail2 ? ` (${tail2})` : ""}`,
     findings
   };
+}
+
+// src/checks/compat.ts
+function finding(p) {
+  switch (p.kind) {
+    case "missing_table":
+      return {
+        severity: "error",
+        message: `the deployed code (the base's models) uses table ${p.table}, which this change drops or renames: the running release fails on it until the new code is out`,
+        detail: "Drop (or rename) it in a later PR, after the code that stops using it is deployed; to rename, create the new table, write to both, move the readers, then drop the old one."
+      };
+    case "missing_column":
+      return {
+        severity: "error",
+        message: `the deployed code reads ${p.table}.${p.column}, which this change drops or renames: every query of ${p.table} by the running release fails until the new code is out`,
+        detail: "Drop it in a later PR, after the code that stops reading it is deployed; to rename, add the new column, write both, backfill, move the readers, then drop the old one (three deploys)."
+      };
+    case "unfilled_column":
+      return {
+        severity: "error",
+        message: `the deployed code inserts into ${p.table} without setting ${p.table}.${p.column}, which this change adds NOT NULL without a server default: its inserts fail until the new code is out`,
+        detail: "Add the column with a server_default (or nullable), and make it NOT NULL without a default in a later PR, once the deployed code fills it."
+      };
+    default:
+      return { severity: "error", message: `the deployed code's ${p.statement} on ${p.table} fails on the upgraded schema: ${p.message}` };
+  }
+}
+function judgeCompat(r) {
+  if (!r.ran) return { id: "compat", status: "skip", summary: "the base's env.py ran no migration context", findings: [] };
+  if (!r.metadata) return { id: "compat", status: "skip", summary: "the base's env.py gives no target_metadata, so there are no models to try", findings: [] };
+  const findings = r.problems.map(finding);
+  const tables = `${r.tables} table${r.tables === 1 ? "" : "s"}`;
+  return findings.length ? { id: "compat", status: "fail", summary: `the deployed code breaks on the upgraded schema (${findings.length} finding${findings.length === 1 ? "" : "s"} over ${tables} of the base's models)`, findings } : { id: "compat", status: "pass", summary: `the base's models work on the upgraded schema (${tables}: select, insert, update)`, findings: [] };
 }
 
 // src/data/seed.ts
@@ -29825,7 +29869,7 @@ async function gate(options, progress, report, resources, clock, redirectNotices
   report.checks.push(graphCheck);
   if (!head.graph) {
     const why = "the revision scripts do not load (see graph)";
-    for (const id of ["heads", "history", "upgrade", "roundtrip", "drift", "data", "locks"]) report.checks.push({ id, status: "skip", summary: why, findings: [] });
+    for (const id of ["heads", "history", "upgrade", "roundtrip", "drift", "data", "locks", "compat"]) report.checks.push({ id, status: "skip", summary: why, findings: [] });
     report.status = verdictOf(report.checks, options.failOn);
     return;
   }
@@ -29886,7 +29930,7 @@ If the first revision expects tables that no revision creates (made by create_al
       }
     });
   }
-  await base?.close();
+  if (base && target) await base.useDatabase(target);
   const dataPlan = planData(options, replayAll, fresh.size, baseGraph?.nodes.size ?? 0);
   const rolesAtBase = new Set(db.ownRoles());
   let dataCopy = null;
@@ -29959,6 +30003,21 @@ If the first revision expects tables that no revision creates (made by create_al
       return runDrift(head, options, report);
     })
   );
+  progress({ phase: "drift", message: "trying the base's models on the upgraded schema" });
+  const compat = await clock.time("compatMs", async () => {
+    if (!base) return { id: "compat", status: "skip", summary: "no base to compare with", findings: [] };
+    if (newOrder.length === 0) return { id: "compat", status: "skip", summary: "no new revisions", findings: [] };
+    if (!reachedHead) return { id: "compat", status: "skip", summary: "the database could not reach the head (see upgrade)", findings: [] };
+    try {
+      await base.useDatabase(target);
+      return judgeCompat(await base.compat(options.stepTimeoutMs));
+    } catch (err) {
+      const f = describeFailure(err, base);
+      return { id: "compat", status: "skip", summary: `the base's env.py could not run on the upgraded schema: ${f.message.split("\n")[0]}`, findings: [] };
+    } finally {
+      await base.close();
+    }
+  });
   progress({ phase: "sql", message: "rendering the SQL of the new revisions" });
   report.sql = await clock.time("sqlMs", () => sqlPreview(head, newOrder, byRev, options.stepTimeoutMs, report.notices));
   if (!dataPlan.skip && dataCopy) dataPlan.skip = await dropRolesSince(db, rolesAtBase, target.allowed.database);
@@ -29988,6 +30047,7 @@ If the first revision expects tables that no revision creates (made by create_al
     for (const note of result.notices) report.notices.push(note);
   }
   report.checks.push(locksCheck(observedLocks, newOrder, byRev, headRoot, head.versionTable?.name));
+  report.checks.push(compat);
   report.status = verdictOf(report.checks, options.failOn);
 }
 var plural2 = (n, noun) => `${n} ${noun}${n === 1 ? "" : "s"}`;

@@ -31,6 +31,7 @@ export function outcomeOf(report: Report, failOn: readonly CheckId[]): Outcome {
     roundtrip: 'make downgrade() undo exactly what upgrade() does',
     drift: 'add a migration for the model change (the suggested migration is in the job summary)',
     data: 'make the migration work on tables with rows (a server_default, or add nullable, backfill, then NOT NULL) and keep rows through the round trip',
+    compat: 'change the schema in expand/contract steps, so the deployed code keeps working until the new code is out',
     locks: 'build indexes concurrently and split rewrites and validations so existing tables are not blocked (or acknowledge one with a reason in the revision file)',
   };
   const parts = failed.map((c) => `${c.id} (${c.summary}): ${hints[c.id] ?? 'see the findings'}`);

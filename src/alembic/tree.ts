@@ -149,6 +149,11 @@ export class SourceTree {
     return this.live().drift(timeoutMs);
   }
 
+  async compat(timeoutMs: number) {
+    await this.ensureAlive();
+    return this.live().compat(timeoutMs);
+  }
+
   async close(): Promise<void> {
     const w = this.worker;
     this.worker = null;

@@ -57,6 +57,8 @@ export interface LockEvent {
   line: number | null;
   /** Locks taken by this statement (PostgreSQL lock mode names: AccessExclusiveLock, ShareLock, ...). */
   locks: { table: string; mode: string }[];
+  /** Locks on tables the statement names that the transaction already held (it keeps them longer). */
+  held?: { table: string; mode: string }[];
   /** Tables whose storage this statement rewrote. */
   rewritten: string[];
   /** Earlier events (indexes) whose ACCESS EXCLUSIVE locks were still held when this statement ran. */
@@ -112,6 +114,15 @@ export interface WorkerGraph {
   heads: string[];
   /** kind duplicate: the message names every file itself. */
   errors: { file: string | null; line: number | null; message: string; kind?: string }[];
+}
+
+export interface CompatResult {
+  ran: boolean;
+  /** env.py configured a target_metadata. */
+  metadata: boolean;
+  tables: number;
+  problems: { kind: 'missing_table' | 'missing_column' | 'unfilled_column' | 'statement'; table: string; column: string | null; statement: string; message: string }[];
+  ms: number;
 }
 
 export interface DriftResult {
@@ -370,6 +381,11 @@ export class AlembicWorker {
 
   drift(timeoutMs: number): Promise<DriftResult> {
     return this.request('drift', {}, timeoutMs);
+  }
+
+  /** The models of this tree, tried against the connected database (see worker.py, cmd_compat). */
+  compat(timeoutMs: number): Promise<CompatResult> {
+    return this.request('compat', {}, timeoutMs);
   }
 
   /** Kill the worker and anything it started (its whole process group). */

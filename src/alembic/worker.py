@@ -649,7 +649,7 @@ def _observe_locks(conn, cursor, statement, parameters, context, executemany):
         exclusive = sorted({held[k] for k in held if k[1] == "AccessExclusiveLock"})
         if exclusive and _DATA.match(statement) and not re.search(r"\b%s\b" % re.escape(obs.get("versionTable") or "alembic_version"), statement):
             file, line = _revision_line()
-            obs["events"].append({"sql": statement.strip()[:400], "file": file, "line": line, "locks": [], "rewritten": [], "afterExclusive": exclusive, "lockTimeout": None})
+            obs["events"].append({"sql": statement.strip()[:400], "file": file, "line": line, "locks": [], "held": [], "rewritten": [], "afterExclusive": exclusive, "lockTimeout": None})
         return
     oids = ",".join(str(o) for o in obs["tables"])
     try:
@@ -680,18 +680,24 @@ def _observe_locks(conn, cursor, statement, parameters, context, executemany):
             rewritten.append(oid)
             obs["filenodes"][oid] = filenode
     exclusive_before = sorted({held[k] for k in held if k[1] == "AccessExclusiveLock"})
+    # Locks this statement needed but the transaction already held (an index built, a column
+    # scanned, on a table an earlier statement locked): the statement keeps them longer.
+    names = obs["tables"]
+    already = sorted(
+        k for k in now if k in held and re.search(r"\b%s\b" % re.escape(names[k[0]]["name"].split(".")[-1]), statement, re.IGNORECASE)
+    )
     lock_timeout = rows[0][3] if rows else None
-    if not new and not rewritten and not exclusive_before:
+    if not new and not rewritten and not exclusive_before and not already:
         return
     file, line = _revision_line()
     index = len(obs["events"])
-    names = obs["tables"]
     obs["events"].append(
         {
             "sql": statement.strip()[:400],
             "file": file,
             "line": line,
             "locks": [{"table": names[o]["name"], "mode": m} for o, m in new],
+            "held": [{"table": names[o]["name"], "mode": m} for o, m in already],
             "rewritten": [names[o]["name"] for o in rewritten],
             "afterExclusive": exclusive_before,
             "lockTimeout": lock_timeout,
@@ -1673,6 +1679,138 @@ def _summarize(generated, migration_context):
     return operations, render(ups), render(downs)
 
 
+# --- compat: the deployed code (the base's models) against the schema after the PR ------------
+def _trial_value(column):
+    """A value the deployed code could write into `column` (its model's type), or None."""
+    import datetime
+    import decimal
+    import uuid
+
+    import sqlalchemy as sa
+
+    t = column.type
+    enums = getattr(t, "enums", None)
+    if enums:
+        return enums[0]
+    for kind, value in (
+        (sa.Boolean, False),
+        (sa.Integer, 1),
+        (sa.Numeric, decimal.Decimal(1)),
+        (sa.Float, 1.0),
+        (sa.DateTime, datetime.datetime(2020, 1, 1)),
+        (sa.Date, datetime.date(2020, 1, 1)),
+        (sa.Time, datetime.time(0, 0)),
+        (sa.Interval, datetime.timedelta(0)),
+        (sa.LargeBinary, b"x"),
+        (sa.JSON, {}),
+    ):
+        if isinstance(t, kind):
+            return value
+    if isinstance(t, sa.String):
+        return "x"[: t.length] if t.length else "x"
+    if type(t).__name__.upper() == "UUID":
+        return uuid.UUID(int=1) if getattr(t, "as_uuid", True) else str(uuid.UUID(int=1))
+    return None
+
+
+def _db_columns(conn, table):
+    import sqlalchemy as sa
+
+    try:
+        return {c["name"]: c for c in sa.inspect(conn).get_columns(table.name, schema=table.schema)}
+    except Exception:
+        return None
+
+
+def _compat_table(conn, table, problems):
+    """SELECT every mapped column, INSERT a row the way the model builds one, UPDATE it: each in
+    a savepoint that is rolled back. What fails because of the PR's schema is a problem."""
+    import sqlalchemy as sa
+
+    name = table.fullname
+    shown = name if not name.startswith("public.") else name[len("public."):]
+    columns = _db_columns(conn, table)
+    if columns is None or not columns:
+        problems.append({"kind": "missing_table", "table": shown, "column": None, "statement": "select", "message": "table %s does not exist" % shown})
+        return
+    missing = [c.name for c in table.columns if c.name not in columns]
+    for col in missing:
+        problems.append({"kind": "missing_column", "table": shown, "column": col, "statement": "select", "message": "column %s.%s does not exist" % (shown, col)})
+    if missing:
+        return  # every statement of the deployed code on this table fails the same way
+    # New NOT NULL columns without a default, which the deployed code does not know to fill.
+    mapped = {c.name for c in table.columns}
+    for col_name, info in columns.items():
+        if col_name in mapped or info.get("nullable", True) or info.get("default") is not None:
+            continue
+        if info.get("autoincrement") is True or info.get("identity") or info.get("computed"):
+            continue
+        problems.append({"kind": "unfilled_column", "table": shown, "column": col_name, "statement": "insert", "message": "column %s.%s is NOT NULL without a default, and the deployed code does not set it" % (shown, col_name)})
+    values = {}
+    for c in table.columns:
+        if c.primary_key and c.autoincrement in (True, "auto") and isinstance(c.type, sa.Integer):
+            continue
+        if c.default is not None or c.server_default is not None or c.nullable:
+            continue
+        v = _trial_value(c)
+        if v is not None:
+            values[c.name] = v
+    for statement, build in (
+        ("select", lambda: sa.select(*table.columns).limit(1)),
+        ("insert", lambda: table.insert().values(**values)),
+        ("update", lambda: table.update().values({c.name: c for c in table.columns if not c.primary_key}) if any(not c.primary_key for c in table.columns) else None),
+    ):
+        stmt = build()
+        if stmt is None:
+            continue
+        savepoint = conn.begin_nested()
+        try:
+            conn.execute(stmt)
+        except Exception as exc:
+            code = getattr(getattr(exc, "orig", None), "pgcode", None) or getattr(getattr(exc, "orig", None), "sqlstate", None)
+            # Only what the PR's schema causes: a missing relation or column (the other checks of
+            # this table found none), a NOT NULL column the model does not fill. Trial values
+            # that meet a CHECK or a foreign key say nothing about the deploy.
+            if code in ("42P01", "42703"):
+                problems.append({"kind": "statement", "table": shown, "column": None, "statement": statement, "message": str(getattr(exc, "orig", exc)).strip().splitlines()[0]})
+        finally:
+            savepoint.rollback()
+
+
+def cmd_compat(req):
+    from alembic.runtime.environment import EnvironmentContext
+
+    script = _require_script()
+    cfg = STATE["config"]
+    _flask_context()
+    out = {"ran": False, "metadata": True, "tables": 0, "problems": []}
+
+    def probe(rev, context):
+        out["ran"] = True
+        metadata = context.opts.get("target_metadata")
+        if metadata is None:
+            out["metadata"] = False
+            return []
+        conn = context.connection
+        # Foreign keys are triggers: the trial rows need no parents (superuser on the gate's own
+        # server; where that is refused, rows that miss a parent are simply not reported).
+        try:
+            conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
+        except Exception:
+            pass
+        for md in metadata if isinstance(metadata, (list, tuple)) else [metadata]:
+            for table in md.sorted_tables:
+                out["tables"] += 1
+                _compat_table(conn, table, out["problems"])
+        return []
+
+    started = time.perf_counter()
+    with EnvironmentContext(cfg, script, fn=probe, as_sql=False):
+        script.run_env()
+    out["ms"] = round((time.perf_counter() - started) * 1000, 2)
+    return out
+
+
 def cmd_drift(req):
     from alembic.autogenerate import RevisionContext
     from alembic.runtime.environment import EnvironmentContext
@@ -1775,6 +1913,7 @@ COMMANDS = {
     "bootstrap": cmd_bootstrap,
     "sql": cmd_sql,
     "drift": cmd_drift,
+    "compat": cmd_compat,
 }
 
 

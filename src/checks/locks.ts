@@ -94,7 +94,8 @@ function hitsOf(e: LockEvent): Hit[] {
   for (const t of e.rewritten) {
     hits.push({ rule: 'table-rewrite', severity: 'error', table: t, lock: 'ACCESS EXCLUSIVE', waits: 'reads and writes', what: `${stmt} rewrites ${t} (every row, into new storage) under an ACCESS EXCLUSIVE lock: reads and writes of ${t} wait until it is done`, fix: rewriteFix(sql) });
   }
-  for (const l of e.locks) {
+  const taken = new Set(e.locks);
+  for (const l of [...e.locks, ...(e.held ?? [])]) {
     const mode = MODE[l.mode] ?? { name: l.mode, blocks: null };
     if (/^\s*CREATE\s+(UNIQUE\s+)?INDEX\b/i.test(sql) && !/\bCONCURRENTLY\b/i.test(sql) && l.mode === 'ShareLock') {
       const idx = indexName(sql);
@@ -146,7 +147,7 @@ function hitsOf(e: LockEvent): Hit[] {
       });
       continue;
     }
-    if (l.mode === 'AccessExclusiveLock' && (e.lockTimeout === '0' || e.lockTimeout === null)) {
+    if (taken.has(l) && l.mode === 'AccessExclusiveLock' && (e.lockTimeout === '0' || e.lockTimeout === null)) {
       hits.push({
         rule: 'no-lock-timeout',
         severity: 'warning',
@@ -158,7 +159,9 @@ function hitsOf(e: LockEvent): Hit[] {
       });
     }
   }
-  return hits;
+  // A table met through a lock taken and one already held is said once per rule.
+  const seen = new Set<string>();
+  return hits.filter((h) => !seen.has(`${h.rule} ${h.table}`) && !!seen.add(`${h.rule} ${h.table}`));
 }
 
 /** The locks check from what the new revisions' steps were seen doing. */

@@ -14,6 +14,7 @@ import { registerCleanup } from '../db/cleanup.js';
 import { watchOver } from '../db/sentinel.js';
 import { checkTempDir } from '../db/scratch.js';
 import { judgeLocks, type RevisionFile } from '../checks/locks.js';
+import { judgeCompat } from '../checks/compat.js';
 import { locksObserved, type ObservedLocks } from './roundtrip.js';
 import { GitError, GitRepo } from '../git/git.js';
 import { ProvisionError } from '../db/provider.js';
@@ -189,7 +190,7 @@ async function gate(options: GateOptions, progress: ProgressSink, report: Report
   report.checks.push(graphCheck);
   if (!head.graph) {
     const why = 'the revision scripts do not load (see graph)';
-    for (const id of ['heads', 'history', 'upgrade', 'roundtrip', 'drift', 'data', 'locks'] as const) report.checks.push({ id, status: 'skip', summary: why, findings: [] });
+    for (const id of ['heads', 'history', 'upgrade', 'roundtrip', 'drift', 'data', 'locks', 'compat'] as const) report.checks.push({ id, status: 'skip', summary: why, findings: [] });
     report.status = verdictOf(report.checks, options.failOn);
     return;
   }
@@ -261,7 +262,10 @@ async function gate(options: GateOptions, progress: ProgressSink, report: Report
       }
     });
   }
-  await base?.close(); // its graph is read and its revisions applied: free the memory
+  // Its graph is read and its revisions applied; it stays for compat, which tries the base's
+  // models on the upgraded schema. Pointing it at the database again closes the connection it
+  // keeps between steps, which would keep the base state from being copied.
+  if (base && target) await base.useDatabase(target);
 
   // --- data: a copy of the base state, taken before the walk touches it --------------------------
   const dataPlan = planData(options, replayAll, fresh.size, baseGraph?.nodes.size ?? 0);
@@ -348,6 +352,23 @@ async function gate(options: GateOptions, progress: ProgressSink, report: Report
     }),
   );
 
+  // --- compat: the deployed code (the base's models) against the schema after the PR ----------
+  progress({ phase: 'drift', message: "trying the base's models on the upgraded schema" });
+  const compat = await clock.time('compatMs', async (): Promise<CheckResult> => {
+    if (!base) return { id: 'compat', status: 'skip', summary: 'no base to compare with', findings: [] };
+    if (newOrder.length === 0) return { id: 'compat', status: 'skip', summary: 'no new revisions', findings: [] };
+    if (!reachedHead) return { id: 'compat', status: 'skip', summary: 'the database could not reach the head (see upgrade)', findings: [] };
+    try {
+      await base.useDatabase(target);
+      return judgeCompat(await base.compat(options.stepTimeoutMs));
+    } catch (err) {
+      const f = describeFailure(err, base);
+      return { id: 'compat', status: 'skip', summary: `the base's env.py could not run on the upgraded schema: ${f.message.split('\n')[0]}`, findings: [] };
+    } finally {
+      await base.close(); // free its memory before the data check
+    }
+  });
+
   // --- SQL preview of the new revisions ----------------------------------------------------------
   progress({ phase: 'sql', message: 'rendering the SQL of the new revisions' });
   report.sql = await clock.time('sqlMs', () => sqlPreview(head, newOrder, byRev, options.stepTimeoutMs, report.notices));
@@ -382,6 +403,7 @@ async function gate(options: GateOptions, progress: ProgressSink, report: Report
 
   // --- locks: what the new revisions' statements locked and rewrote on existing tables ---------
   report.checks.push(locksCheck(observedLocks, newOrder, byRev, headRoot, head.versionTable?.name));
+  report.checks.push(compat);
   report.status = verdictOf(report.checks, options.failOn);
 }
 

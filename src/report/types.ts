@@ -1,8 +1,8 @@
 // The JSON report (schemaVersion 1). This is a public contract: see DESIGN.md.
 // Everything here is plain data so that renderers and tests can work on it directly.
 
-export type CheckId = 'graph' | 'heads' | 'history' | 'upgrade' | 'roundtrip' | 'drift' | 'data' | 'locks';
-export const CHECK_IDS: readonly CheckId[] = ['graph', 'heads', 'history', 'upgrade', 'roundtrip', 'drift', 'data', 'locks'];
+export type CheckId = 'graph' | 'heads' | 'history' | 'upgrade' | 'roundtrip' | 'drift' | 'data' | 'locks' | 'compat';
+export const CHECK_IDS: readonly CheckId[] = ['graph', 'heads', 'history', 'upgrade', 'roundtrip', 'drift', 'data', 'locks', 'compat'];
 
 export type CheckStatus = 'pass' | 'fail' | 'error' | 'skip';
 export type GateStatus = 'pass' | 'fail' | 'error';

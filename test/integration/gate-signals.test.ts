@@ -75,10 +75,22 @@ async function startHanging(provider: 'local' | 'url', label: string): Promise<R
   return { child, tmp, exited, stderr: () => stderr };
 }
 
-/** A backend of the gate's private cluster is running the sleeping statement. */
-function clusterMigrationRunning(): true | null {
+/** The gate's private cluster under `tmp` is running the fixture's pg_sleep (asked on its own socket). */
+async function clusterMigrationRunning(tmp: string): Promise<true | null> {
   const ps = execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' });
-  return /postgres: postgres alembic_gate .*SELECT/.test(ps) ? true : null;
+  const m = new RegExp(`postgres -D (${tmp.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/[^/ ]+)/data -p (\\d+)`).exec(ps);
+  if (!m) return null;
+  const c = new pg.Client({ host: m[1], port: Number(m[2]), user: 'postgres', database: 'postgres' });
+  c.on('error', () => {});
+  try {
+    await c.connect();
+    const r = await c.query("SELECT 1 FROM pg_stat_activity WHERE query ILIKE '%pg_sleep(600)%' AND pid <> pg_backend_pid()");
+    return r.rowCount ? true : null;
+  } catch {
+    return null;
+  } finally {
+    await c.end().catch(() => {});
+  }
 }
 
 /** The gate's database on the shared server that is running the sleeping statement, not one of `before`. */
@@ -125,7 +137,7 @@ describe.each([
 
   it('local provider: exits with the signal status, stops the cluster and removes every temp dir', async () => {
     const gate = await startHanging('local', 'signal');
-    await waitFor('the migration to start', clusterMigrationRunning);
+    await waitFor('the migration to start', () => clusterMigrationRunning(gate.tmp));
     expect(leftovers(gate.tmp).length).toBeGreaterThan(0); // the cluster and workers are really up
     gate.child.kill(signal);
     expect((await gate.exited).code).toBe(status);
@@ -151,7 +163,7 @@ describe('processes a migration starts', () => {
 describe('a gate killed outright (SIGKILL: no cleanup of its own runs)', () => {
   it('local provider: the watchdog stops the cluster and the workers and removes the temp dir within seconds', async () => {
     const gate = await startHanging('local', 'sigkill');
-    await waitFor('the migration to start', clusterMigrationRunning);
+    await waitFor('the migration to start', () => clusterMigrationRunning(gate.tmp));
     expect(leftovers(gate.tmp).length).toBeGreaterThan(0);
     gate.child.kill('SIGKILL');
     expect((await gate.exited).signal).toBe('SIGKILL');
@@ -176,7 +188,7 @@ describe('Ctrl-C twice (the second one stops waiting for cleanups)', () => {
   it.each(['local', 'url'] as const)('%s provider: exits 130 and still leaves nothing behind', async (provider) => {
     const before = await gateDatabases();
     const gate = await startHanging(provider, 'twice');
-    await waitFor<true | string>('the migration to start', () => (provider === 'local' ? clusterMigrationRunning() : serverMigrationRunning(before)));
+    await waitFor<true | string>('the migration to start', () => (provider === 'local' ? clusterMigrationRunning(gate.tmp) : serverMigrationRunning(before)));
     gate.child.kill('SIGINT');
     gate.child.kill('SIGINT');
     expect((await gate.exited).code).toBe(130);
@@ -190,8 +202,8 @@ describe('Ctrl-C twice (the second one stops waiting for cleanups)', () => {
 describe('a server that dies under the gate', () => {
   it('local provider, postmaster killed during a migration: exit 2 with a message, and nothing left', async () => {
     const gate = await startHanging('local', 'killed-server');
-    const postmaster = await waitFor('the migration to start', () => {
-      if (!clusterMigrationRunning()) return null;
+    const postmaster = await waitFor('the migration to start', async () => {
+      if (!(await clusterMigrationRunning(gate.tmp))) return null;
       const ps = execFileSync('ps', ['-eo', 'pid,args'], { encoding: 'utf8' });
       const line = ps.split('\n').find((l) => l.includes(`postgres -D ${gate.tmp}/`));
       return line ? Number(line.trim().split(/\s+/)[0]) : null;

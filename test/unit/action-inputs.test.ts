@@ -43,7 +43,7 @@ describe('parseInputs', () => {
       postgresVersion: undefined,
       roundtrip: 'new',
       base: undefined,
-      failOn: ['graph', 'heads', 'history', 'upgrade', 'roundtrip', 'drift', 'data', 'locks'],
+      failOn: ['graph', 'heads', 'history', 'upgrade', 'roundtrip', 'drift', 'data', 'locks', 'compat'],
       comment: 'on-failure',
       githubToken: '',
       allowPullRequestTarget: false,

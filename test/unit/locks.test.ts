@@ -38,6 +38,14 @@ describe('judgeLocks', () => {
     expect(rules([ev('ALTER TABLE users ALTER COLUMN id TYPE bigint', [['users', 'AccessExclusiveLock']], { rewritten: ['users'] })])).toEqual(['error locks/table-rewrite']);
   });
 
+  it('a scan under a lock the transaction already holds is still a scan (the lock is held longer)', () => {
+    const events = [
+      ev('ALTER TABLE users ADD COLUMN nick VARCHAR(40)', [['users', 'AccessExclusiveLock']], { lockTimeout: '5s' }),
+      ev('ALTER TABLE users ALTER COLUMN nick SET NOT NULL', [], { held: [{ table: 'users', mode: 'AccessExclusiveLock' }], afterExclusive: [0], lockTimeout: '5s' }),
+    ];
+    expect(rules(events)).toEqual(['error locks/set-not-null-scan']);
+  });
+
   it('no lock_timeout warning when one is set', () => {
     expect(rules([ev('ALTER TABLE users ADD COLUMN age INTEGER', [['users', 'AccessExclusiveLock']], { lockTimeout: '5s' })])).toEqual([]);
   });

@@ -69,7 +69,7 @@ describe('the comment, as a GFM renderer reads it', () => {
       ['Check', 'Status', 'Summary'],
       ['Revision', 'Message', 'File', 'Upgrade', 'Downgrade', 'Re-upgrade', 'Findings'],
     ]);
-    expect(tables[0]!.rows.map((r) => r[0]!.text)).toEqual(['`graph`', '`heads`', '`history`', '`upgrade`', '`roundtrip`', '`drift`', '`data`', '`locks`']);
+    expect(tables[0]!.rows.map((r) => r[0]!.text)).toEqual(['`graph`', '`heads`', '`history`', '`upgrade`', '`roundtrip`', '`drift`', '`data`', '`locks`', '`compat`']);
     expect(tables[1]!.rows.map((r) => [r[0]!.text, r[6]!.text])).toEqual([['`c3d4e5f6a1b2`', '`roundtrip`']]);
     const graph = mermaid(md);
     expect(graph).toHaveLength(1);
