@@ -1713,24 +1713,35 @@ def _trial_value(column):
     return None
 
 
-def _db_columns(conn, table):
-    import sqlalchemy as sa
+def _catalog_columns(conn):
+    """{(schema, table): {column: {nullable, default, generated}}} of the whole database, in one query."""
+    rows = conn.exec_driver_sql(
+        "SELECT n.nspname, c.relname, a.attname, NOT a.attnotnull, "
+        "(a.atthasdef OR a.attidentity <> '' OR a.attgenerated <> '') "
+        "FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'v', 'm', 'f') "
+        "AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
+    ).fetchall()
+    out = {}
+    for schema, table, column, nullable, filled in rows:
+        out.setdefault((schema, table), {})[column] = {"nullable": bool(nullable), "filled": bool(filled)}
+    return out
 
-    try:
-        return {c["name"]: c for c in sa.inspect(conn).get_columns(table.name, schema=table.schema)}
-    except Exception:
-        return None
 
-
-def _compat_table(conn, table, problems):
-    """SELECT every mapped column, INSERT a row the way the model builds one, UPDATE it: each in
-    a savepoint that is rolled back. What fails because of the PR's schema is a problem."""
+def _compat_table(conn, table, catalog, search_path, problems):
+    """Every mapped column must exist; a NOT NULL column without a default must be mapped; then
+    a SELECT of the mapped columns, an INSERT of a row the way the model builds one and an UPDATE,
+    in one savepoint that is rolled back. What fails because of the PR's schema is a problem."""
     import sqlalchemy as sa
 
     name = table.fullname
     shown = name if not name.startswith("public.") else name[len("public."):]
-    columns = _db_columns(conn, table)
-    if columns is None or not columns:
+    columns = None
+    for schema in [table.schema] if table.schema else search_path:
+        columns = catalog.get((schema, table.name))
+        if columns:
+            break
+    if not columns:
         problems.append({"kind": "missing_table", "table": shown, "column": None, "statement": "select", "message": "table %s does not exist" % shown})
         return
     missing = [c.name for c in table.columns if c.name not in columns]
@@ -1741,9 +1752,7 @@ def _compat_table(conn, table, problems):
     # New NOT NULL columns without a default, which the deployed code does not know to fill.
     mapped = {c.name for c in table.columns}
     for col_name, info in columns.items():
-        if col_name in mapped or info.get("nullable", True) or info.get("default") is not None:
-            continue
-        if info.get("autoincrement") is True or info.get("identity") or info.get("computed"):
+        if col_name in mapped or info["nullable"] or info["filled"]:
             continue
         problems.append({"kind": "unfilled_column", "table": shown, "column": col_name, "statement": "insert", "message": "column %s.%s is NOT NULL without a default, and the deployed code does not set it" % (shown, col_name)})
     values = {}
@@ -1755,26 +1764,28 @@ def _compat_table(conn, table, problems):
         v = _trial_value(c)
         if v is not None:
             values[c.name] = v
-    for statement, build in (
-        ("select", lambda: sa.select(*table.columns).limit(1)),
-        ("insert", lambda: table.insert().values(**values)),
-        ("update", lambda: table.update().values({c.name: c for c in table.columns if not c.primary_key}) if any(not c.primary_key for c in table.columns) else None),
-    ):
-        stmt = build()
-        if stmt is None:
-            continue
-        savepoint = conn.begin_nested()
-        try:
-            conn.execute(stmt)
-        except Exception as exc:
-            code = getattr(getattr(exc, "orig", None), "pgcode", None) or getattr(getattr(exc, "orig", None), "sqlstate", None)
-            # Only what the PR's schema causes: a missing relation or column (the other checks of
-            # this table found none), a NOT NULL column the model does not fill. Trial values
-            # that meet a CHECK or a foreign key say nothing about the deploy.
-            if code in ("42P01", "42703"):
-                problems.append({"kind": "statement", "table": shown, "column": None, "statement": statement, "message": str(getattr(exc, "orig", exc)).strip().splitlines()[0]})
-        finally:
-            savepoint.rollback()
+    if any(p["table"] == shown for p in problems):
+        return
+    statements = [("select", sa.select(*table.columns).limit(1)), ("insert", table.insert().values(**values))]
+    settable = {c.name: c for c in table.columns if not c.primary_key}
+    if settable:
+        statements.append(("update", table.update().values(settable)))
+    savepoint = conn.begin_nested()
+    try:
+        for statement, stmt in statements:
+            try:
+                conn.execute(stmt)
+            except Exception as exc:
+                orig = getattr(exc, "orig", None)
+                code = getattr(orig, "pgcode", None) or getattr(orig, "sqlstate", None)
+                # Only what the PR's schema causes: a type the deployed code's values no longer
+                # fit (datatype mismatch), a relation or column gone. Trial values that meet a
+                # CHECK or a unique index say nothing about the deploy.
+                if code in ("42P01", "42703", "42804"):
+                    problems.append({"kind": "statement", "table": shown, "column": None, "statement": statement, "message": str(orig or exc).strip().splitlines()[0]})
+                break  # the transaction is aborted: the rest of this table cannot run
+    finally:
+        savepoint.rollback()
 
 
 def cmd_compat(req):
@@ -1792,6 +1803,8 @@ def cmd_compat(req):
             out["metadata"] = False
             return []
         conn = context.connection
+        catalog = _catalog_columns(conn)
+        search_path = [s.strip().strip('"') for s in conn.exec_driver_sql("SELECT current_schemas(false)::text").scalar().strip("{}").split(",") if s.strip()]
         # Foreign keys are triggers: the trial rows need no parents (superuser on the gate's own
         # server; where that is refused, rows that miss a parent are simply not reported).
         try:
@@ -1801,7 +1814,7 @@ def cmd_compat(req):
         for md in metadata if isinstance(metadata, (list, tuple)) else [metadata]:
             for table in md.sorted_tables:
                 out["tables"] += 1
-                _compat_table(conn, table, out["problems"])
+                _compat_table(conn, table, catalog, search_path, out["problems"])
         return []
 
     started = time.perf_counter()
