@@ -44,6 +44,12 @@ describe("compat: the deployed code against the PR's schema", () => {
     ]);
   });
 
+  it('compat-no-metadata: a base without target_metadata has no models to try: skipped, saying why', async () => {
+    const r = await gate('compat-no-metadata');
+    expect(r.code, explain(r)).toBe(0);
+    expect(check(r.report, 'compat')).toEqual({ id: 'compat', status: 'skip', summary: "the base's env.py gives no target_metadata, so there are no models to try", findings: [] });
+  });
+
   it('no new revisions: skipped, saying why', async () => {
     const r = await gate('comment-only-edit');
     expect(check(r.report, 'compat')).toEqual({ id: 'compat', status: 'skip', summary: 'no new revisions', findings: [] });
