@@ -5843,6 +5843,10 @@ ${tail3}` : ""}` });
   drift(timeoutMs) {
     return this.request("drift", {}, timeoutMs);
   }
+  /** Closes the connection the worker keeps between steps (a database in use cannot be a template). */
+  release() {
+    return this.request("release", {});
+  }
   /** The models of this tree, tried against the connected database (see worker.py, cmd_compat). */
   compat(timeoutMs) {
     return this.request("compat", {}, timeoutMs);
@@ -5984,6 +5988,10 @@ var SourceTree = class {
     this.target = target;
     await this.live().useDatabase(target, this.connections.mode, this.connections.urlEnvVars);
   }
+  /** Closes the connection kept between steps, so the database can be copied. */
+  async release() {
+    if (this.worker?.alive) await this.worker.release();
+  }
   /** The worker, restarted if a timeout killed it. */
   live() {
     if (!this.worker) throw new WorkerError({ kind: "crash", message: `the ${this.label} worker was not started` }, "");
@@ -6046,6 +6054,12 @@ var UserError = class extends Error {
     this.name = "UserError";
   }
 };
+function internalErrorText(err, during) {
+  const message = err instanceof Error ? err.message : String(err);
+  const stack = process.env.ALEMBIC_GATE_DEBUG === "1" && err instanceof Error && err.stack ? `
+${err.stack}` : "";
+  return `internal error${during ? ` during "${during}"` : ""}: ${message} (a bug in alembic-gate: please report it with this message; ALEMBIC_GATE_DEBUG=1 adds the stack)${stack}`;
+}
 
 // src/alembic/project-config.ts
 var DEFAULT_INI = "alembic.ini";
@@ -6538,9 +6552,9 @@ function keyOf(key) {
   }
   return createHash("sha256").update(JSON.stringify([key.binDir, binaries, key.args, key.uid])).digest("hex").slice(0, 20);
 }
-function copyTree(from, to) {
+function copyTree(from, to, opts = {}) {
   return new Promise((resolve6) => {
-    const p = spawn3("cp", ["-a", from, to], { stdio: "ignore" });
+    const p = spawn3("cp", [opts.hardLinks ? "-al" : "-a", from, to], { stdio: "ignore" });
     p.once("error", () => resolve6(false));
     p.once("close", (code) => resolve6(code === 0));
   });
@@ -6665,7 +6679,11 @@ async function runnableBinDir(binDir, runAs, tempDir, log) {
   if (!runAs || reachableBy(runAs, binDir)) return binDir;
   const install = dirname4(resolve3(binDir));
   const target = join8(tempDir, "pg");
-  const linked = await copyInstall(["-al", install, target]) || await copyInstall(["-a", install, target]);
+  let linked = await copyTree(install, target, { hardLinks: true });
+  if (!linked) {
+    await rm2(target, { recursive: true, force: true });
+    linked = await copyTree(install, target);
+  }
   if (!linked) {
     throw new Error(
       `the PostgreSQL binaries in ${binDir} are in a directory the unprivileged user "${runAs.name}" cannot enter, and copying them to ${target} failed: install the project (and its node_modules) under a directory others can read, or run as a normal user`
@@ -6673,17 +6691,6 @@ async function runnableBinDir(binDir, runAs, tempDir, log) {
   }
   log(`binaries: ${install} is not reachable by "${runAs.name}"; linked into the cluster directory`);
   return join8(target, basename2(binDir));
-}
-function copyInstall(args) {
-  const to = args[args.length - 1];
-  return new Promise((done) => {
-    const p = spawn4("cp", args, { stdio: "ignore" });
-    p.once("error", () => done(false));
-    p.once("close", (code) => {
-      if (code === 0) return done(true);
-      rm2(to, { recursive: true, force: true }).then(() => done(false), () => done(false));
-    });
-  });
 }
 async function startCluster(opts) {
   const log = opts.log ?? (() => {
@@ -9952,7 +9959,7 @@ If the first revision expects tables that no revision creates (made by create_al
       }
     });
   }
-  if (base && target) await base.useDatabase(target);
+  await base?.release();
   const dataPlan = planData(options, replayAll, fresh.size, baseGraph?.nodes.size ?? 0);
   const rolesAtBase = new Set(db.ownRoles());
   let dataCopy = null;
@@ -10223,9 +10230,7 @@ function unexpectedError(err, activity) {
   if (connectionLost(err)) {
     return `the gate lost its connection to the throwaway database during "${activity}" (${message}): the server stopped, or a migration ended the gate's sessions (pg_terminate_backend on every session of the database); a migration that ends other sessions should leave its own application's alone, e.g. filter on application_name`;
   }
-  const stack = process.env.ALEMBIC_GATE_DEBUG === "1" && err instanceof Error && err.stack ? `
-${err.stack}` : "";
-  return `internal error during "${activity}": ${message} (a bug in alembic-gate: please report it with this message; ALEMBIC_GATE_DEBUG=1 adds the stack)${stack}`;
+  return internalErrorText(err, activity);
 }
 async function exportTree(repo, sha, label2, resources) {
   const dir = await mkdtemp2(join11(tmpdir3(), `alembic-gate-${label2}-`));
@@ -11047,10 +11052,7 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (err) => {
-    const stack = process.env.ALEMBIC_GATE_DEBUG === "1" && err instanceof Error && err.stack ? `
-${err.stack}` : "";
-    const message = escapeLog(err instanceof Error ? err.message : String(err));
-    process.stderr.write(`alembic-gate: internal error: ${message} (a bug in alembic-gate: please report it with this message; ALEMBIC_GATE_DEBUG=1 adds the stack)${stack}
+    process.stderr.write(`alembic-gate: ${escapeLogLines(internalErrorText(err))}
 `);
     process.exitCode = 2;
   }

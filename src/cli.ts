@@ -12,7 +12,7 @@ import { renderText } from './report/text.js';
 import { redactDeep, redactText, secretList } from './report/redact.js';
 import { escapeLog, escapeLogLines, neutralizeCommandLines } from './report/escape.js';
 import { CHECK_IDS, type CheckId, type Report } from './report/types.js';
-import { UserError } from './util/errors.js';
+import { internalErrorText, UserError } from './util/errors.js';
 import { VERSION } from './version.js';
 
 const USAGE = `Usage: alembic-gate check [options]
@@ -212,9 +212,7 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (err) => {
-    const stack = process.env.ALEMBIC_GATE_DEBUG === '1' && err instanceof Error && err.stack ? `\n${err.stack}` : '';
-    const message = escapeLog(err instanceof Error ? err.message : String(err));
-    process.stderr.write(`alembic-gate: internal error: ${message} (a bug in alembic-gate: please report it with this message; ALEMBIC_GATE_DEBUG=1 adds the stack)${stack}\n`);
+    process.stderr.write(`alembic-gate: ${escapeLogLines(internalErrorText(err))}\n`);
     process.exitCode = 2;
   },
 );

@@ -1788,6 +1788,12 @@ def _compat_table(conn, table, catalog, search_path, problems):
         savepoint.rollback()
 
 
+def cmd_release(req):
+    """Closes the connection kept between steps: a database with a session open cannot be copied."""
+    _forget_reused()
+    return {}
+
+
 def cmd_compat(req):
     from alembic.runtime.environment import EnvironmentContext
 
@@ -1927,6 +1933,7 @@ COMMANDS = {
     "sql": cmd_sql,
     "drift": cmd_drift,
     "compat": cmd_compat,
+    "release": cmd_release,
 }
 
 

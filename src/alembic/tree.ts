@@ -101,6 +101,11 @@ export class SourceTree {
     await this.live().useDatabase(target, this.connections.mode, this.connections.urlEnvVars);
   }
 
+  /** Closes the connection kept between steps, so the database can be copied. */
+  async release(): Promise<void> {
+    if (this.worker?.alive) await this.worker.release();
+  }
+
   /** The worker, restarted if a timeout killed it. */
   private live(): AlembicWorker {
     if (!this.worker) throw new WorkerError({ kind: 'crash', message: `the ${this.label} worker was not started` }, '');

@@ -383,6 +383,11 @@ export class AlembicWorker {
     return this.request('drift', {}, timeoutMs);
   }
 
+  /** Closes the connection the worker keeps between steps (a database in use cannot be a template). */
+  release(): Promise<void> {
+    return this.request('release', {});
+  }
+
   /** The models of this tree, tried against the connected database (see worker.py, cmd_compat). */
   compat(timeoutMs: number): Promise<CompatResult> {
     return this.request('compat', {}, timeoutMs);

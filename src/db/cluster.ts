@@ -14,7 +14,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { quoteIdent, serverFacts, withClient, type ServerFacts } from './client.js';
 import { registerCleanup } from './cleanup.js';
 import type { ConnectionInfo, ThrowawayDatabase } from './provider.js';
-import { restoreDataDir, saveDataDir } from './initdb-cache.js';
+import { copyTree, restoreDataDir, saveDataDir } from './initdb-cache.js';
 import { scratchDir } from './scratch.js';
 import { watchOver } from './sentinel.js';
 import { makeThrowawayDatabase } from './throwaway.js';
@@ -101,7 +101,11 @@ async function runnableBinDir(binDir: string, runAs: RunAs | undefined, tempDir:
   if (!runAs || reachableBy(runAs, binDir)) return binDir;
   const install = dirname(resolve(binDir));
   const target = join(tempDir, 'pg');
-  const linked = (await copyInstall(['-al', install, target])) || (await copyInstall(['-a', install, target]));
+  let linked = await copyTree(install, target, { hardLinks: true });
+  if (!linked) {
+    await rm(target, { recursive: true, force: true }); // links cannot cross file systems: copy
+    linked = await copyTree(install, target);
+  }
   if (!linked) {
     throw new Error(
       `the PostgreSQL binaries in ${binDir} are in a directory the unprivileged user "${runAs.name}" cannot enter, and copying them to ${target} failed: ` +
@@ -112,17 +116,6 @@ async function runnableBinDir(binDir: string, runAs: RunAs | undefined, tempDir:
   return join(target, basename(binDir));
 }
 
-function copyInstall(args: string[]): Promise<boolean> {
-  const to = args[args.length - 1]!;
-  return new Promise((done) => {
-    const p = spawn('cp', args, { stdio: 'ignore' });
-    p.once('error', () => done(false));
-    p.once('close', (code) => {
-      if (code === 0) return done(true);
-      rm(to, { recursive: true, force: true }).then(() => done(false), () => done(false));
-    });
-  });
-}
 
 export async function startCluster(opts: ClusterOptions): Promise<ThrowawayDatabase> {
   const log = opts.log ?? (() => {});

@@ -22,7 +22,7 @@ import { checkHeads, checkHistory } from '../graph/checks.js';
 import { newRevisions, topologicalOrder } from '../graph/graph.js';
 import type { CheckResult, Finding, Report, RevisionReport, SqlPreview } from '../report/types.js';
 import { verdictOf } from '../report/types.js';
-import { UserError } from '../util/errors.js';
+import { internalErrorText, UserError } from '../util/errors.js';
 import { VERSION } from '../version.js';
 import type { GateOptions, ProgressSink } from './options.js';
 import { added, headsWithin, roundtripCheck as buildRoundtripCheck } from './roundtrip.js';
@@ -263,9 +263,9 @@ async function gate(options: GateOptions, progress: ProgressSink, report: Report
     });
   }
   // Its graph is read and its revisions applied; it stays for compat, which tries the base's
-  // models on the upgraded schema. Pointing it at the database again closes the connection it
-  // keeps between steps, which would keep the base state from being copied.
-  if (base && target) await base.useDatabase(target);
+  // models on the upgraded schema. The connection it keeps between steps would keep the base
+  // state from being copied.
+  await base?.release();
 
   // --- data: a copy of the base state, taken before the walk touches it --------------------------
   const dataPlan = planData(options, replayAll, fresh.size, baseGraph?.nodes.size ?? 0);
@@ -603,8 +603,7 @@ function unexpectedError(err: unknown, activity: string): string {
       'a migration that ends other sessions should leave its own application\'s alone, e.g. filter on application_name'
     );
   }
-  const stack = process.env.ALEMBIC_GATE_DEBUG === '1' && err instanceof Error && err.stack ? `\n${err.stack}` : '';
-  return `internal error during "${activity}": ${message} (a bug in alembic-gate: please report it with this message; ALEMBIC_GATE_DEBUG=1 adds the stack)${stack}`;
+  return internalErrorText(err, activity);
 }
 
 async function exportTree(repo: GitRepo, sha: string, label: string, resources: Resources): Promise<string> {
