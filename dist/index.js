@@ -20321,7 +20321,7 @@ var require_utils3 = __commonJS({
     var nodeCrypto = __require("crypto");
     module.exports = {
       postgresMd5PasswordHash,
-      randomBytes: randomBytes4,
+      randomBytes: randomBytes5,
       deriveKey,
       sha256,
       hashByName,
@@ -20331,7 +20331,7 @@ var require_utils3 = __commonJS({
     var webCrypto = nodeCrypto.webcrypto || globalThis.crypto;
     var subtleCrypto = webCrypto.subtle;
     var textEncoder = new TextEncoder();
-    function randomBytes4(length) {
+    function randomBytes5(length) {
       return webCrypto.getRandomValues(Buffer.alloc(length));
     }
     async function md5(string) {
@@ -25034,6 +25034,18 @@ function verdictOf(checks, failOn = CHECK_IDS) {
   return "pass";
 }
 
+// src/db/provider.ts
+var MIGRATION_ROLES = ["unprivileged", "superuser"];
+var MIGRATION_ROLE_PREFIX = "alembic_gate_m_";
+var ProvisionError = class extends Error {
+  constructor(message, attempts) {
+    super(message);
+    this.attempts = attempts;
+    this.name = "ProvisionError";
+  }
+  attempts;
+};
+
 // src/engine/options.ts
 var FOREIGN_CONNECTIONS = ["redirect", "refuse"];
 var DEFAULT_SEED_ROWS = 5;
@@ -25092,6 +25104,7 @@ function readInputs() {
     "database-url": getInput("database-url"),
     "database-url-env": getInput("database-url-env"),
     "foreign-connections": getInput("foreign-connections"),
+    "migration-role": getInput("migration-role"),
     "pass-env": getInput("pass-env"),
     provider: getInput("provider"),
     "postgres-version": getInput("postgres-version"),
@@ -25141,6 +25154,7 @@ function parseInputs(raw) {
     databaseUrl,
     databaseUrlEnv: envNames,
     foreignConnections: oneOf("foreign-connections", get("foreign-connections") || "redirect", FOREIGN_CONNECTIONS),
+    migrationRole: oneOf("migration-role", get("migration-role") || "unprivileged", MIGRATION_ROLES),
     passEnv,
     provider,
     postgresVersion,
@@ -26113,95 +26127,6 @@ var TypeOverrides = import_lib.default.TypeOverrides;
 var defaults = import_lib.default.defaults;
 var esm_default = import_lib.default;
 
-// src/engine/steps.ts
-var firstLines = (text, n) => text.trim().split("\n").slice(0, n).join("\n");
-function describeFailure(err, tree) {
-  if (!(err instanceof WorkerError)) {
-    return { kind: "internal", message: err instanceof Error ? err.message : String(err) };
-  }
-  const info2 = err.info;
-  let message = info2.message;
-  if (/No module named '?(psycopg2|psycopg|asyncpg)'?/.test(message)) {
-    message += `
-The Python used for the ${tree.label} tree has no PostgreSQL driver: install psycopg2-binary (or psycopg) in the project's environment.`;
-  }
-  const output = err.output.split("\n").filter((l) => !/^INFO {2}\[alembic\.(runtime\.migration|env)\]/.test(l)).join("\n").trim();
-  const detail = [info2.detail?.trim(), output ? `output:
-${output.split("\n").slice(-20).join("\n")}` : ""].filter(Boolean).join("\n\n");
-  return {
-    kind: info2.kind,
-    message: info2.kind === "exception" ? firstLines(message, 6) : message,
-    revision: info2.revision ?? void 0,
-    file: info2.file ? tree.relativePath(info2.file) : void 0,
-    line: info2.line ?? void 0,
-    detail: detail || void 0
-  };
-}
-function failedStep(failure, ms) {
-  return { status: failure.kind === "timeout" ? "timeout" : "failed", ms: Math.round(ms), error: failure.message };
-}
-var envFailures = /* @__PURE__ */ new WeakSet();
-function isEnvFailure(finding2) {
-  return envFailures.has(finding2);
-}
-function findingFrom(failure, message, fallback) {
-  const finding2 = {
-    severity: "error",
-    message,
-    revision: failure.revision ?? fallback.revision,
-    file: failure.file ?? fallback.file,
-    ...failure.line ? { line: failure.line } : {},
-    detail: failure.detail
-  };
-  if (failure.kind === "setup") envFailures.add(finding2);
-  return finding2;
-}
-
-// src/engine/bootstrap.ts
-function parseBootstrap(value, workingDirectory) {
-  if (value === "models") return { kind: "models" };
-  const path = resolve2(workingDirectory, value);
-  if (!existsSync5(path)) throw new UserError(`--bootstrap: no such file ${path}; pass \`models\` or the path of a schema-only SQL dump (pg_dump --schema-only --no-owner --no-privileges)`);
-  return { kind: "sql", path };
-}
-function dumpStatements(text, shown2) {
-  if (/^COPY .* FROM stdin;$/m.test(text)) {
-    throw new UserError(`--bootstrap ${shown2} holds table data (COPY ... FROM stdin): use a schema-only dump (pg_dump --schema-only --no-owner --no-privileges), plus the version table's rows if you want them (pg_dump --data-only --inserts --table alembic_version)`);
-  }
-  return text.split("\n").filter((line) => !line.startsWith("\\")).join("\n");
-}
-async function bootstrapBase(how, shown2, db, target, base, timeoutMs) {
-  if (how.kind === "models") {
-    try {
-      await base.bootstrapModels(timeoutMs);
-    } catch (err) {
-      throw new UserError(`--bootstrap models failed: ${describeFailure(err, base).message}`);
-    }
-    return "--bootstrap models: the base's models were created (target_metadata.create_all) and stamped at the base's heads";
-  }
-  const sql = dumpStatements(readFileSync3(how.path, "utf8"), shown2);
-  const client = new esm_default.Client({ ...db.connection, database: target.allowed.database });
-  client.on("error", () => {
-  });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } catch (err) {
-    throw new UserError(`--bootstrap ${shown2} does not load: ${err.message}. A dump made with pg_dump --schema-only --no-owner --no-privileges loads on any server.`);
-  } finally {
-    await client.end().catch(() => {
-    });
-  }
-  return `--bootstrap ${shown2}: the base's migrations were applied on top of that schema, from the revisions its version table holds (all of them if it holds none)`;
-}
-
-// src/db/container.ts
-import { randomBytes as randomBytes2 } from "node:crypto";
-import { existsSync as existsSync6 } from "node:fs";
-import { request } from "node:http";
-import { homedir } from "node:os";
-import { join as join5 } from "node:path";
-
 // src/db/client.ts
 import { randomBytes } from "node:crypto";
 var CONNECT_TIMEOUT_MS = 1e4;
@@ -26262,9 +26187,9 @@ async function serverFacts(client) {
   const row = res.rows[0];
   return { version: row.v.split(" ")[0], versionNum: Number(row.n), startedAt: row.s };
 }
-async function createDatabaseOn(admin, name, template) {
+async function createDatabaseOn(admin, name, template, owner) {
   await withClient(admin, async (client) => {
-    const sql = `CREATE DATABASE ${quoteIdent(name)}` + (template ? ` TEMPLATE ${quoteIdent(template)}` : "");
+    const sql = `CREATE DATABASE ${quoteIdent(name)}` + (template ? ` TEMPLATE ${quoteIdent(template)}` : "") + (owner ? ` OWNER ${quoteIdent(owner)}` : "");
     try {
       await client.query(sql);
     } catch (err) {
@@ -26320,14 +26245,119 @@ function sslOption(sslmode) {
   }
 }
 
+// src/engine/steps.ts
+var firstLines = (text, n) => text.trim().split("\n").slice(0, n).join("\n");
+function describeFailure(err, tree) {
+  if (!(err instanceof WorkerError)) {
+    return { kind: "internal", message: err instanceof Error ? err.message : String(err) };
+  }
+  const info2 = err.info;
+  let message = info2.message;
+  if (/No module named '?(psycopg2|psycopg|asyncpg)'?/.test(message)) {
+    message += `
+The Python used for the ${tree.label} tree has no PostgreSQL driver: install psycopg2-binary (or psycopg) in the project's environment.`;
+  }
+  const output = err.output.split("\n").filter((l) => !/^INFO {2}\[alembic\.(runtime\.migration|env)\]/.test(l)).join("\n").trim();
+  const detail = [info2.detail?.trim(), output ? `output:
+${output.split("\n").slice(-20).join("\n")}` : ""].filter(Boolean).join("\n\n");
+  const hint2 = /InsufficientPrivilege/.test(message) ? privilegeHint(message) : "";
+  return {
+    kind: info2.kind,
+    message: (info2.kind === "exception" ? firstLines(message, 6) : message) + (hint2 ? `
+${hint2}` : ""),
+    revision: info2.revision ?? void 0,
+    file: info2.file ? tree.relativePath(info2.file) : void 0,
+    line: info2.line ?? void 0,
+    detail: detail || void 0
+  };
+}
+function privilegeHint(message) {
+  const opt = "pass --migration-role superuser (action input migration-role)";
+  if (/permission denied to create role/.test(message)) {
+    return `On a --database-url server older than PostgreSQL 16 the role alembic-gate runs migrations as may not create roles (there CREATEROLE would let it grant itself pg_execute_server_program): use PostgreSQL 16 or later, or the local provider, or ${opt}.`;
+  }
+  const ext = /permission denied to create extension "([^"]+)"/.exec(message)?.[1];
+  if (ext) {
+    return `${ext} is not a trusted extension: only a superuser may create it, and alembic-gate runs migrations as a role that owns its database but is no superuser, as managed PostgreSQL does. If production's migration role may create ${ext} (or it is created before migrations run), ${opt}.`;
+  }
+  return `alembic-gate runs migrations as a role that owns its databases but is no superuser, as managed PostgreSQL does, and this statement needs more. If production's migration role has that right, ${opt}.`;
+}
+function failedStep(failure, ms) {
+  return { status: failure.kind === "timeout" ? "timeout" : "failed", ms: Math.round(ms), error: failure.message };
+}
+var envFailures = /* @__PURE__ */ new WeakSet();
+function isEnvFailure(finding2) {
+  return envFailures.has(finding2);
+}
+function findingFrom(failure, message, fallback) {
+  const finding2 = {
+    severity: "error",
+    message,
+    revision: failure.revision ?? fallback.revision,
+    file: failure.file ?? fallback.file,
+    ...failure.line ? { line: failure.line } : {},
+    detail: failure.detail
+  };
+  if (failure.kind === "setup") envFailures.add(finding2);
+  return finding2;
+}
+
+// src/engine/bootstrap.ts
+function parseBootstrap(value, workingDirectory) {
+  if (value === "models") return { kind: "models" };
+  const path = resolve2(workingDirectory, value);
+  if (!existsSync5(path)) throw new UserError(`--bootstrap: no such file ${path}; pass \`models\` or the path of a schema-only SQL dump (pg_dump --schema-only --no-owner --no-privileges)`);
+  return { kind: "sql", path };
+}
+function dumpStatements(text, shown2) {
+  if (/^COPY .* FROM stdin;$/m.test(text)) {
+    throw new UserError(`--bootstrap ${shown2} holds table data (COPY ... FROM stdin): use a schema-only dump (pg_dump --schema-only --no-owner --no-privileges), plus the version table's rows if you want them (pg_dump --data-only --inserts --table alembic_version)`);
+  }
+  return text.split("\n").filter((line) => !line.startsWith("\\")).join("\n");
+}
+async function bootstrapBase(how, shown2, db, target, base, timeoutMs) {
+  if (how.kind === "models") {
+    try {
+      await base.bootstrapModels(timeoutMs);
+    } catch (err) {
+      throw new UserError(`--bootstrap models failed: ${describeFailure(err, base).message}`);
+    }
+    return "--bootstrap models: the base's models were created (target_metadata.create_all) and stamped at the base's heads";
+  }
+  const sql = dumpStatements(readFileSync3(how.path, "utf8"), shown2);
+  const client = new esm_default.Client(clientConfig({ ...db.connection, ...db.projectAccess, database: target.allowed.database }));
+  client.on("error", () => {
+  });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } catch (err) {
+    throw new UserError(`--bootstrap ${shown2} does not load: ${err.message}. A dump made with pg_dump --schema-only --no-owner --no-privileges loads on any server.`);
+  } finally {
+    await client.end().catch(() => {
+    });
+  }
+  return `--bootstrap ${shown2}: the base's migrations were applied on top of that schema, from the revisions its version table holds (all of them if it holds none)`;
+}
+
+// src/db/container.ts
+import { randomBytes as randomBytes3 } from "node:crypto";
+import { existsSync as existsSync6 } from "node:fs";
+import { request } from "node:http";
+import { homedir } from "node:os";
+import { join as join5 } from "node:path";
+
 // src/db/throwaway.ts
+import { randomBytes as randomBytes2 } from "node:crypto";
 function makeThrowawayDatabase(spec) {
   const owned = /* @__PURE__ */ new Set([spec.database]);
   const roles = /* @__PURE__ */ new Set();
+  let migrationRole;
+  let projectAccess = spec.projectAccess;
   const at = (database) => ({ ...spec.admin, database });
   let disposing;
   const watchdog = spec.dropOnDispose ? watchOver({}) : void 0;
-  const listed = () => watchdog?.update({ drop: { admin: spec.admin, databases: [...owned], roles: [...roles], versionNum: spec.facts.versionNum } });
+  const listed = () => watchdog?.update({ drop: { admin: spec.admin, databases: [...owned], roles: [...roles, ...migrationRole ? [migrationRole] : []], versionNum: spec.facts.versionNum } });
   listed();
   const dropOwned = async () => {
     const failures = [];
@@ -26349,6 +26379,14 @@ function makeThrowawayDatabase(spec) {
         failures.push(`role ${role}: ${err.message}`);
       }
     }
+    if (migrationRole && failures.length === 0) {
+      try {
+        await withClient(spec.admin, (c) => c.query(`DROP ROLE IF EXISTS ${quoteIdent(migrationRole)}`));
+        migrationRole = void 0;
+      } catch (err) {
+        failures.push(`role ${migrationRole}: ${err.message}`);
+      }
+    }
     if (failures.length > 0) throw new Error(`could not drop throwaway database(s) or role(s): ${failures.join("; ")}`);
   };
   return {
@@ -26358,7 +26396,12 @@ function makeThrowawayDatabase(spec) {
     serverVersion: spec.facts.version,
     serverMarker: spec.facts.startedAt,
     driver: spec.driver ?? "postgresql",
-    ...spec.projectAccess ? { projectAccess: spec.projectAccess } : {},
+    get projectAccess() {
+      return projectAccess;
+    },
+    get migrationRole() {
+      return migrationRole;
+    },
     serverPid: spec.serverPid,
     tempDir: spec.tempDir,
     async createDatabase(opts = {}) {
@@ -26367,7 +26410,7 @@ function makeThrowawayDatabase(spec) {
       owned.add(name);
       listed();
       try {
-        await createDatabaseOn(spec.admin, name, opts.template);
+        await createDatabaseOn(spec.admin, name, opts.template, migrationRole);
       } catch (err) {
         owned.delete(name);
         listed();
@@ -26375,8 +26418,58 @@ function makeThrowawayDatabase(spec) {
       }
       return at(name);
     },
+    async useMigrationRole(mode) {
+      if (migrationRole) throw new Error("useMigrationRole called twice");
+      const user = spec.admin.user;
+      const given = spec.provider === "url" ? `the --database-url user "${user}"` : `"${user}"`;
+      const me = await withClient(
+        spec.admin,
+        async (c) => (await c.query("SELECT rolsuper AS su, rolcreaterole AS cr FROM pg_roles WHERE rolname = current_user")).rows[0]
+      );
+      const notices = [];
+      if (spec.provider === "url" && me?.su) {
+        notices.push(
+          `warning: ${given} is a superuser on a server the pull request's code can reach: the project's code ran as an unprivileged role of its own, but make sure the server holds nothing else (a services: container), or give the gate a user with only CREATEDB and CREATEROLE`
+        );
+      }
+      if (mode === "superuser") {
+        notices.push(
+          `warning: --migration-role superuser: the project's code connects as ${given}${me?.su ? ", a superuser" : ""}, with rights production's migration role rarely has (dblink, COPY ... TO PROGRAM, untrusted extensions, other databases on the server)`
+        );
+        return notices;
+      }
+      if (!me?.su && !me?.cr) {
+        notices.push(
+          `${given} may not create roles, so the project's code connects as that user: grant it CREATEROLE so that migrations run as an unprivileged role of their own`
+        );
+        return notices;
+      }
+      const name = `${MIGRATION_ROLE_PREFIX}${randomBytes2(5).toString("hex")}`;
+      const password = randomBytes2(18).toString("base64url");
+      const createRole = spec.provider !== "url" || spec.facts.versionNum >= 16e4;
+      migrationRole = name;
+      listed();
+      await withClient(spec.admin, async (c) => {
+        await c.query(
+          `CREATE ROLE ${quoteIdent(name)} LOGIN PASSWORD '${password}' NOSUPERUSER NOCREATEDB ${createRole ? "CREATEROLE" : "NOCREATEROLE"} NOREPLICATION`
+        );
+        if (!me.su) await c.query(`GRANT ${quoteIdent(name)} TO CURRENT_USER`);
+        for (const database of owned) await c.query(`ALTER DATABASE ${quoteIdent(database)} OWNER TO ${quoteIdent(name)}`);
+      });
+      const access2 = { host: projectAccess?.host ?? spec.admin.host, user: name, password };
+      try {
+        await withClient({ ...spec.admin, ...access2, database: spec.database }, async (c) => c.query("SELECT 1"));
+      } catch (err) {
+        notices.push(
+          `the migration role ${name} cannot log in to ${spec.admin.host}:${spec.admin.port} (${err.message}), so the project's code connects as ${given}: allow password logins for every user in pg_hba.conf`
+        );
+        return notices;
+      }
+      projectAccess = access2;
+      return notices;
+    },
     adoptRoles(names) {
-      for (const n of names) roles.add(n);
+      for (const n of names) if (!n.startsWith(MIGRATION_ROLE_PREFIX)) roles.add(n);
       listed();
     },
     ownRoles() {
@@ -26471,7 +26564,7 @@ async function provisionContainer(opts = {}) {
   }
   const version = opts.postgresVersion?.trim() || DEFAULT_VERSION;
   const image = `postgres:${version}`;
-  const password = randomBytes2(12).toString("hex");
+  const password = randomBytes3(12).toString("hex");
   let started;
   let stopping = false;
   const stop = async () => {
@@ -26509,7 +26602,7 @@ import { dirname as dirname5, join as join10 } from "node:path";
 import { spawn as spawn4 } from "node:child_process";
 import { closeSync, openSync, readFileSync as readFileSync5, rmSync, statSync as statSync3 } from "node:fs";
 import { chown, mkdtemp, readFile, rm as rm3, writeFile as writeFile3 } from "node:fs/promises";
-import { randomBytes as randomBytes3 } from "node:crypto";
+import { randomBytes as randomBytes4 } from "node:crypto";
 import { createServer } from "node:net";
 import { tmpdir as tmpdir2 } from "node:os";
 import { basename as basename2, dirname as dirname4, join as join8, resolve as resolve3 } from "node:path";
@@ -26737,7 +26830,7 @@ async function startCluster(opts) {
     const initMs = Date.now() - started;
     const hbaFile = join8(tempDir, "pg_hba.conf");
     await writeFile3(hbaFile, "local all all trust\nhost all all 127.0.0.1/32 md5\n", { mode: 420 });
-    const password = randomBytes3(18).toString("base64url");
+    const password = randomBytes4(18).toString("base64url");
     const port = await freePort();
     const fd = openSync(logFile, "a");
     try {
@@ -27051,16 +27144,6 @@ async function provisionEmbedded(opts = {}) {
   opts.log?.(`embedded: using PostgreSQL ${bins.version} from ${binDir}`);
   return startCluster({ provider: "embedded", binDir, major: bins.major, log: opts.log });
 }
-
-// src/db/provider.ts
-var ProvisionError = class extends Error {
-  constructor(message, attempts) {
-    super(message);
-    this.attempts = attempts;
-    this.name = "ProvisionError";
-  }
-  attempts;
-};
 
 // src/db/url.ts
 import { userInfo } from "node:os";
@@ -29868,6 +29951,11 @@ async function gate(options, progress, report, resources, clock, redirectNotices
   const { db, attempts } = dbResult.value;
   const base = baseResult.value;
   for (const a of attempts) report.notices.push(`provider ${a.provider} was not used: ${a.error}`);
+  try {
+    for (const note of await db.useMigrationRole(options.migrationRole ?? "unprivileged")) report.notices.push(note);
+  } catch (err) {
+    throw new UserError(`could not make the unprivileged role the project's migrations run as on the ${db.provider} server: ${err.message}; pass --migration-role superuser to run them as the server's own user`);
+  }
   report.database = { engine: "postgresql", version: db.serverVersion, provider: db.provider };
   const v = head.versions;
   report.python = { command: options.python, version: v.python, alembic: v.alembic, sqlalchemy: v.sqlalchemy };
@@ -30907,6 +30995,7 @@ async function run3(deps = {}) {
       stepTimeoutMs: inputs.stepTimeoutMs,
       urlEnvVars: inputs.databaseUrlEnv,
       foreignConnections: inputs.foreignConnections,
+      migrationRole: inputs.migrationRole,
       passEnv: inputs.passEnv,
       flaskApp: inputs.flaskApp,
       allowIrreversible: inputs.allowIrreversible,

@@ -4,7 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runGate } from './engine/gate.js';
-import { DEFAULT_SEED_ROWS, FOREIGN_CONNECTIONS, parseSeedRows, type GateOptions, type ProgressEvent } from './engine/options.js';
+import { DEFAULT_SEED_ROWS, FOREIGN_CONNECTIONS, MIGRATION_ROLES, parseSeedRows, type GateOptions, type ProgressEvent } from './engine/options.js';
 import { GitRepo } from './git/git.js';
 import { badVariableName, secretLookingValues } from './alembic/worker-env.js';
 import { renderMarkdown } from './report/markdown.js';
@@ -48,6 +48,9 @@ Options:
                           DATABASE_URL always gets it)
   --foreign-connections <mode>  redirect (default): every database env.py, the models or a
                           migration connects to lands on a throwaway twin; refuse: fail instead
+  --migration-role <mode> unprivileged (default): the project's code connects as a role made
+                          for the run, owner of its databases, no superuser; superuser: as the
+                          server's own user (a warning in the report)
   --pass-env <NAME>       give the project's Python this environment variable although its name
                           looks like a secret (TOKEN, SECRET, PASSWORD, KEY...) or the runner's
                           (INPUT_*, ACTIONS_*, GITHUB_TOKEN...); repeatable
@@ -100,6 +103,7 @@ export async function main(argv: string[]): Promise<number> {
         'step-timeout': { type: 'string' },
         'url-env': { type: 'string', multiple: true },
         'foreign-connections': { type: 'string' },
+        'migration-role': { type: 'string' },
         'pass-env': { type: 'string', multiple: true },
         head: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
@@ -158,6 +162,7 @@ export async function main(argv: string[]): Promise<number> {
       stepTimeoutMs: timeout * 1000,
       urlEnvVars: urlEnv,
       foreignConnections: oneOf('foreign-connections', (values['foreign-connections'] as string) ?? 'redirect', FOREIGN_CONNECTIONS),
+      migrationRole: oneOf('migration-role', (values['migration-role'] as string) ?? 'unprivileged', MIGRATION_ROLES),
       passEnv,
       flaskApp: values['flask-app'] as string | undefined,
       allowIrreversible: Boolean(values['allow-irreversible']),

@@ -88,6 +88,7 @@ export async function run(deps: Partial<RunDeps> = {}): Promise<void> {
       stepTimeoutMs: inputs.stepTimeoutMs,
       urlEnvVars: inputs.databaseUrlEnv,
       foreignConnections: inputs.foreignConnections,
+      migrationRole: inputs.migrationRole,
       passEnv: inputs.passEnv,
       flaskApp: inputs.flaskApp,
       allowIrreversible: inputs.allowIrreversible,

@@ -1773,9 +1773,13 @@ def _compat_table(conn, table, catalog, search_path, problems):
     savepoint = conn.begin_nested()
     try:
         for statement, stmt in statements:
+            # A statement of its own: an INSERT whose row misses a parent (foreign keys stay on
+            # for a role that is no superuser) does not keep the UPDATE from being tried.
+            inner = conn.begin_nested()
             try:
                 conn.execute(stmt)
             except Exception as exc:
+                inner.rollback()
                 orig = getattr(exc, "orig", None)
                 code = getattr(orig, "pgcode", None) or getattr(orig, "sqlstate", None)
                 # Only what the PR's schema causes: a type the deployed code's values no longer
@@ -1783,7 +1787,7 @@ def _compat_table(conn, table, catalog, search_path, problems):
                 # CHECK or a unique index say nothing about the deploy.
                 if code in ("42P01", "42703", "42804"):
                     problems.append({"kind": "statement", "table": shown, "column": None, "statement": statement, "message": str(orig or exc).strip().splitlines()[0]})
-                break  # the transaction is aborted: the rest of this table cannot run
+                    break  # the rest of this table fails the same way
     finally:
         savepoint.rollback()
 
@@ -1811,12 +1815,11 @@ def cmd_compat(req):
         conn = context.connection
         catalog = _catalog_columns(conn)
         search_path = [s.strip().strip('"') for s in conn.exec_driver_sql("SELECT current_schemas(false)::text").scalar().strip("{}").split(",") if s.strip()]
-        # Foreign keys are triggers: the trial rows need no parents (superuser on the gate's own
-        # server; where that is refused, rows that miss a parent are simply not reported).
-        try:
+        # Foreign keys are triggers: the trial rows need no parents when the project's code runs
+        # as a superuser (--migration-role superuser). Otherwise a row that misses a parent fails
+        # on its own, which says nothing about the deploy.
+        if conn.exec_driver_sql("SELECT current_setting('is_superuser')").scalar() == "on":
             conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
-        except Exception:
-            pass
         for md in metadata if isinstance(metadata, (list, tuple)) else [metadata]:
             for table in md.sorted_tables:
                 out["tables"] += 1

@@ -3,7 +3,7 @@
 // behind it. A bad value fails with a message that names the input and the accepted values.
 import * as core from '@actions/core';
 import { CHECK_IDS, type CheckId } from '../report/types.js';
-import { DEFAULT_SEED_ROWS, FOREIGN_CONNECTIONS, MAX_SEED_ROWS, parseSeedRows, type ForeignConnections, type ProviderName, type RoundtripScope } from '../engine/options.js';
+import { DEFAULT_SEED_ROWS, FOREIGN_CONNECTIONS, MIGRATION_ROLES, MAX_SEED_ROWS, parseSeedRows, type ForeignConnections, type MigrationRoleMode, type ProviderName, type RoundtripScope } from '../engine/options.js';
 import { badVariableName } from '../alembic/worker-env.js';
 
 export type CommentMode = 'always' | 'on-failure' | 'never';
@@ -16,6 +16,7 @@ export interface ActionInputs {
   /** Extra environment variable names that receive the throwaway database URL. */
   databaseUrlEnv: string[];
   foreignConnections: ForeignConnections;
+  migrationRole: MigrationRoleMode;
   /** Environment variables the project's Python gets although their names look like secrets or the runner's. */
   passEnv: string[];
   provider: ProviderName;
@@ -47,6 +48,7 @@ export type RawInputs = Record<
   | 'database-url'
   | 'database-url-env'
   | 'foreign-connections'
+  | 'migration-role'
   | 'pass-env'
   | 'provider'
   | 'postgres-version'
@@ -84,6 +86,7 @@ export function readInputs(): ActionInputs {
     'database-url': core.getInput('database-url'),
     'database-url-env': core.getInput('database-url-env'),
     'foreign-connections': core.getInput('foreign-connections'),
+    'migration-role': core.getInput('migration-role'),
     'pass-env': core.getInput('pass-env'),
     provider: core.getInput('provider'),
     'postgres-version': core.getInput('postgres-version'),
@@ -140,6 +143,7 @@ export function parseInputs(raw: RawInputs): ActionInputs {
     databaseUrl,
     databaseUrlEnv: envNames,
     foreignConnections: oneOf('foreign-connections', get('foreign-connections') || 'redirect', FOREIGN_CONNECTIONS),
+    migrationRole: oneOf('migration-role', get('migration-role') || 'unprivileged', MIGRATION_ROLES),
     passEnv,
     provider,
     postgresVersion,

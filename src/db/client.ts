@@ -89,9 +89,9 @@ export async function serverFacts(client: pg.Client): Promise<ServerFacts> {
   return { version: row.v.split(' ')[0]!, versionNum: Number(row.n), startedAt: row.s };
 }
 
-export async function createDatabaseOn(admin: ConnectionInfo, name: string, template?: string): Promise<void> {
+export async function createDatabaseOn(admin: ConnectionInfo, name: string, template?: string, owner?: string): Promise<void> {
   await withClient(admin, async (client) => {
-    const sql = `CREATE DATABASE ${quoteIdent(name)}` + (template ? ` TEMPLATE ${quoteIdent(template)}` : '');
+    const sql = `CREATE DATABASE ${quoteIdent(name)}` + (template ? ` TEMPLATE ${quoteIdent(template)}` : '') + (owner ? ` OWNER ${quoteIdent(owner)}` : '');
     try {
       await client.query(sql);
     } catch (err) {

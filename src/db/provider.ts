@@ -39,6 +39,14 @@ export interface ThrowawayDatabase {
   /** Drop a database created by createDatabase. */
   dropDatabase(name: string): Promise<void>;
   /**
+   * Makes the role the project's code connects as (`projectAccess` from then on): with
+   * `unprivileged`, a login role made for this run that owns the gate's databases and is no
+   * superuser; `superuser` keeps the provider's own user. Returns notices for the report.
+   */
+  useMigrationRole(mode: MigrationRoleMode): Promise<string[]>;
+  /** The role made by useMigrationRole, if any. */
+  readonly migrationRole?: string;
+  /**
    * Roles the run's migrations created (seen appear around a step): roles are cluster-wide, so
    * on a shared server dispose() drops them too, and the next run can create them again.
    */
@@ -59,6 +67,12 @@ export interface ProjectAccess {
   user: string;
   password?: string;
 }
+
+export const MIGRATION_ROLES = ['unprivileged', 'superuser'] as const;
+export type MigrationRoleMode = (typeof MIGRATION_ROLES)[number];
+
+/** Roles made by useMigrationRole are named so; another run's are never adopted as a migration's. */
+export const MIGRATION_ROLE_PREFIX = 'alembic_gate_m_';
 
 export interface ProviderAttempt {
   provider: string;

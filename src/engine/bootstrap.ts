@@ -6,6 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import pg from 'pg';
+import { clientConfig } from '../db/client.js';
 import type { DatabaseTarget, SourceTree } from '../alembic/tree.js';
 import type { ThrowawayDatabase } from '../db/provider.js';
 import { UserError } from '../util/errors.js';
@@ -43,7 +44,8 @@ export async function bootstrapBase(how: Bootstrap, shown: string, db: Throwaway
     return "--bootstrap models: the base's models were created (target_metadata.create_all) and stamped at the base's heads";
   }
   const sql = dumpStatements(readFileSync(how.path, 'utf8'), shown);
-  const client = new pg.Client({ ...db.connection, database: target.allowed.database });
+  // As the project's migrations run (the migration role owns what the dump creates).
+  const client = new pg.Client(clientConfig({ ...db.connection, ...db.projectAccess, database: target.allowed.database }));
   client.on('error', () => {});
   await client.connect();
   try {

@@ -180,6 +180,11 @@ async function gate(options: GateOptions, progress: ProgressSink, report: Report
   const { db, attempts } = (dbResult as PromiseFulfilledResult<Awaited<typeof dbPromise>>).value;
   const base = (baseResult as PromiseFulfilledResult<SourceTree | null>).value;
   for (const a of attempts) report.notices.push(`provider ${a.provider} was not used: ${a.error}`);
+  try {
+    for (const note of await db.useMigrationRole(options.migrationRole ?? 'unprivileged')) report.notices.push(note);
+  } catch (err) {
+    throw new UserError(`could not make the unprivileged role the project's migrations run as on the ${db.provider} server: ${(err as Error).message}; pass --migration-role superuser to run them as the server's own user`);
+  }
   report.database = { engine: 'postgresql', version: db.serverVersion, provider: db.provider };
   const v = head.versions!;
   report.python = { command: options.python, version: v.python, alembic: v.alembic, sqlalchemy: v.sqlalchemy };

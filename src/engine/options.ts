@@ -1,5 +1,6 @@
 // Everything the engine needs, resolved once by an entry point (CLI or action) and passed down.
 // The engine never reads process.argv, environment inputs or @actions/core itself.
+import type { MigrationRoleMode } from '../db/provider.js';
 import type { CheckId } from '../report/types.js';
 
 export type ProviderName = 'auto' | 'url' | 'local' | 'embedded' | 'container';
@@ -45,9 +46,16 @@ export interface GateOptions {
    * twin; refuse: a connection to anything but the URLs the gate handed out fails the step.
    */
   foreignConnections: ForeignConnections;
+  /**
+   * unprivileged (default): the project's code connects as a role made for the run, owner of
+   * its databases and no superuser; superuser: as the provider's own user, with a warning.
+   */
+  migrationRole: MigrationRoleMode;
   /** Environment variables the Python worker gets although the gate withholds them by default (secret-looking names, runner variables). */
   passEnv?: string[];
 }
+
+export { MIGRATION_ROLES, type MigrationRoleMode } from '../db/provider.js';
 
 export const FOREIGN_CONNECTIONS = ['redirect', 'refuse'] as const;
 export type ForeignConnections = (typeof FOREIGN_CONNECTIONS)[number];

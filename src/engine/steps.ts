@@ -31,14 +31,37 @@ export function describeFailure(err: unknown, tree: SourceTree): StepFailure {
     .join('\n')
     .trim();
   const detail = [info.detail?.trim(), output ? `output:\n${output.split('\n').slice(-20).join('\n')}` : ''].filter(Boolean).join('\n\n');
+  const hint = /InsufficientPrivilege/.test(message) ? privilegeHint(message) : '';
   return {
     kind: info.kind,
-    message: info.kind === 'exception' ? firstLines(message, 6) : message,
+    message: (info.kind === 'exception' ? firstLines(message, 6) : message) + (hint ? `\n${hint}` : ''),
     revision: info.revision ?? undefined,
     file: info.file ? tree.relativePath(info.file) : undefined,
     line: info.line ?? undefined,
     detail: detail || undefined,
   };
+}
+
+/** What to do about a statement the unprivileged migration role may not run (SQLSTATE 42501). */
+function privilegeHint(message: string): string {
+  const opt = 'pass --migration-role superuser (action input migration-role)';
+  if (/permission denied to create role/.test(message)) {
+    return (
+      'On a --database-url server older than PostgreSQL 16 the role alembic-gate runs migrations as may not create roles ' +
+      `(there CREATEROLE would let it grant itself pg_execute_server_program): use PostgreSQL 16 or later, or the local provider, or ${opt}.`
+    );
+  }
+  const ext = /permission denied to create extension "([^"]+)"/.exec(message)?.[1];
+  if (ext) {
+    return (
+      `${ext} is not a trusted extension: only a superuser may create it, and alembic-gate runs migrations as a role that owns its database but is no superuser, as managed PostgreSQL does. ` +
+      `If production's migration role may create ${ext} (or it is created before migrations run), ${opt}.`
+    );
+  }
+  return (
+    'alembic-gate runs migrations as a role that owns its databases but is no superuser, as managed PostgreSQL does, and this statement needs more. ' +
+    `If production's migration role has that right, ${opt}.`
+  );
 }
 
 export function failedStep(failure: StepFailure, ms: number): StepResult {

@@ -34,10 +34,11 @@ async function query<T extends pg.QueryResultRow>(sql: string, params: unknown[]
 }
 
 const gateDatabases = async () => new Set((await query<{ datname: string }>("SELECT datname FROM pg_database WHERE datname LIKE 'alembic\\_gate\\_%'")).map((r) => r.datname));
+const migrationRoles = async () => new Set((await query<{ r: string }>("SELECT rolname AS r FROM pg_roles WHERE rolname LIKE 'alembic\\_gate\\_m\\_%'")).map((x) => x.r));
 const gateTempDirs = (dir: string) => new Set(readdirSync(dir).filter((n) => n.startsWith('alembic-gate-') && !n.startsWith('alembic-gate-fixture-')));
 
 /** Asserts that the run left nothing behind: temp dirs in `tmp`, databases on the server. */
-async function expectNoLeftovers(tmp: string, tempBefore: Set<string>, dbBefore: Set<string>, label: string): Promise<void> {
+async function expectNoLeftovers(tmp: string, tempBefore: Set<string>, dbBefore: Set<string>, rolesBefore: Set<string>, label: string): Promise<void> {
   const newTemp = [...gateTempDirs(tmp)].filter((n) => !tempBefore.has(n));
   expect(newTemp, `${label}: temp dirs left in ${tmp}`).toEqual([]);
   let newDbs = [...(await gateDatabases())].filter((n) => !dbBefore.has(n));
@@ -48,6 +49,8 @@ async function expectNoLeftovers(tmp: string, tempBefore: Set<string>, dbBefore:
     newDbs = newDbs.filter((n) => still.has(n));
   }
   expect(newDbs, `${label}: databases left on ${admin.host}:${admin.port}`).toEqual([]);
+  // The role the project's code connected as is the run's too.
+  expect([...(await migrationRoles())].filter((r) => !rolesBefore.has(r)), `${label}: migration roles left on ${admin.host}:${admin.port}`).toEqual([]);
 }
 
 interface GateOpts {
@@ -95,8 +98,9 @@ async function gate(name: string | FixtureRepo, opts: GateOpts = {}): Promise<Cl
   const tmp = opts.sharedTmp ? tmpdir() : privateTmp;
   const tempBefore = gateTempDirs(tmp);
   const dbBefore = await gateDatabases();
+  const rolesBefore = await migrationRoles();
   const r = await runCli(repo.dir, args, { env: { ...(opts.sharedTmp ? {} : { TMPDIR: privateTmp }), ...opts.env }, timeoutMs: opts.timeoutMs });
-  await expectNoLeftovers(tmp, tempBefore, dbBefore, typeof name === 'string' ? name : repo.dir);
+  await expectNoLeftovers(tmp, tempBefore, dbBefore, rolesBefore, typeof name === 'string' ? name : repo.dir);
   return r;
 }
 
@@ -195,14 +199,15 @@ describe('alembic-gate check: verdicts', () => {
     expect(check(report, 'drift').status).toBe('pass');
   });
 
+  // Writing to pg_catalog is a superuser's right: these run with --migration-role superuser.
   it('catalog-write-hack: a correct downgrade that writes to the catalogs directly is not a false alarm', async () => {
-    const report = expectPassed(await gate('catalog-write-hack'));
+    const report = expectPassed(await gate('catalog-write-hack', { args: ['--migration-role', 'superuser'] }));
     expect(check(report, 'roundtrip').summary).toMatch(/^1 revision round-trips cleanly/);
     expect(report.notices.join('\n')).not.toMatch(/redone/);
   });
 
   it('catalog-write-raw: a catalog write no event reports is still caught, and the run says it redid the round trips', async () => {
-    const report = expectFailed(await gate('catalog-write-raw'), ['data', 'roundtrip']);
+    const report = expectFailed(await gate('catalog-write-raw', { args: ['--migration-role', 'superuser'] }), ['data', 'roundtrip']);
     // With rows, the deleted label is worse than a schema difference: orders rows still use it.
     expect(check(report, 'data').findings[0]!.message).toMatch(/^after the downgrade of d4e5f6a1b2c3, the rows of the database cannot be read: invalid internal value for enum: \d+$/);
     const rt = check(report, 'roundtrip');
@@ -554,20 +559,118 @@ describe('alembic-gate check: verdicts', () => {
   });
 });
 
+describe('alembic-gate check: the unprivileged migration role', () => {
+  const SUPERUSER_NOTE =
+    'warning: the --database-url user "postgres" is a superuser on a server the pull request\'s code can reach: the project\'s code ran as an unprivileged role of its own, ' +
+    'but make sure the server holds nothing else (a services: container), or give the gate a user with only CREATEDB and CREATEROLE';
+  const hint = (what: string) => `\n${what}`;
+
+  it('the report warns that the --database-url user is a superuser; the project still runs as a role of its own', async () => {
+    const report = expectPassed(await gate('clean'));
+    expect(report.notices).toEqual([SUPERUSER_NOTE]);
+  });
+
+  it('extension-trusted: the migration role may create a trusted extension (pgcrypto) in its own database', async () => {
+    const report = expectPassed(await gate('extension-trusted'));
+    expect(check(report, 'roundtrip').summary).toMatch(/^1 revision round-trips cleanly/);
+  });
+
+  it('extension-untrusted: CREATE EXTENSION dblink fails upgrade with PostgreSQL\'s error and what to do', async () => {
+    const report = expectFailed(await gate('extension-untrusted'), ['upgrade']);
+    const message = check(report, 'upgrade').findings[0]!.message;
+    expect(message).toMatch(/^upgrade of d4e5f6a1b2c3 fails: sqlalchemy\.exc\.ProgrammingError: \(psycopg2\.errors\.InsufficientPrivilege\) permission denied to create extension "dblink"\nHINT: {2}Must be superuser to create this extension\.\n/);
+    expect(message.endsWith(hint(
+      'dblink is not a trusted extension: only a superuser may create it, and alembic-gate runs migrations as a role that owns its database but is no superuser, as managed PostgreSQL does. ' +
+        "If production's migration role may create dblink (or it is created before migrations run), pass --migration-role superuser (action input migration-role).",
+    ))).toBe(true);
+  });
+
+  it('extension-untrusted --migration-role superuser: passes, with a warning in the report', async () => {
+    const report = expectPassed(await gate('extension-untrusted', { args: ['--migration-role', 'superuser'] }));
+    expect(report.notices).toEqual([
+      SUPERUSER_NOTE,
+      'warning: --migration-role superuser: the project\'s code connects as the --database-url user "postgres", a superuser, with rights production\'s migration role rarely has (dblink, COPY ... TO PROGRAM, untrusted extensions, other databases on the server)',
+    ]);
+  });
+
+  it('copy-to-program: COPY ... TO PROGRAM cannot run a program on the server', async () => {
+    const report = expectFailed(await gate('copy-to-program'), ['upgrade']);
+    const message = check(report, 'upgrade').findings[0]!.message;
+    expect(message).toMatch(/^upgrade of d4e5f6a1b2c3 fails: sqlalchemy\.exc\.ProgrammingError: \(psycopg2\.errors\.InsufficientPrivilege\) must be superuser or have privileges of the pg_execute_server_program role to COPY to or from an external program\n/);
+    expect(message.endsWith(hint(
+      "alembic-gate runs migrations as a role that owns its databases but is no superuser, as managed PostgreSQL does, and this statement needs more. If production's migration role has that right, pass --migration-role superuser (action input migration-role).",
+    ))).toBe(true);
+  });
+
+  it('drops-other-database: another database on the --database-url server cannot be dropped', async () => {
+    await query('DROP DATABASE IF EXISTS ag_fixture_canary');
+    await query('CREATE DATABASE ag_fixture_canary');
+    try {
+      const report = expectFailed(await gate('drops-other-database'), ['upgrade']);
+      expect(check(report, 'upgrade').findings[0]!.message).toMatch(/^upgrade of d4e5f6a1b2c3 fails: sqlalchemy\.exc\.ProgrammingError: \(psycopg2\.errors\.InsufficientPrivilege\) must be owner of database ag_fixture_canary\n/);
+      expect(await query("SELECT 1 FROM pg_database WHERE datname = 'ag_fixture_canary'")).toHaveLength(1);
+    } finally {
+      await query('DROP DATABASE IF EXISTS ag_fixture_canary');
+    }
+  });
+
+  describe('a --database-url user that is no superuser', () => {
+    const users = { creator: 'ag_fixture_gate_creator', dbOnly: 'ag_fixture_gate_dbonly' };
+    const urlOf = (user: string) => SERVER.replace(/^(postgres(?:ql)?:\/\/)[^@/]*@/, `$1${user}@`);
+    beforeAll(async () => {
+      for (const u of Object.values(users)) await query(`DROP ROLE IF EXISTS ${u}`);
+      await query(`CREATE ROLE ${users.creator} LOGIN CREATEDB CREATEROLE`);
+      await query(`CREATE ROLE ${users.dbOnly} LOGIN CREATEDB`);
+    });
+    afterAll(async () => {
+      for (const u of Object.values(users)) await query(`DROP ROLE IF EXISTS ${u}`);
+    });
+
+    it('with CREATEDB and CREATEROLE: the project runs as the migration role, no warning, nothing left', async () => {
+      const report = expectPassed(await gate('clean', { noDatabaseUrl: true, args: ['--database-url', urlOf(users.creator)] }));
+      expect(report.notices).toEqual([]);
+    });
+
+    it('with CREATEDB only: the project runs as that user, with a notice saying what to grant', async () => {
+      const report = expectPassed(await gate('clean', { noDatabaseUrl: true, args: ['--database-url', urlOf(users.dbOnly)] }));
+      expect(report.notices).toEqual([
+        `the --database-url user "${users.dbOnly}" may not create roles, so the project's code connects as that user: grant it CREATEROLE so that migrations run as an unprivileged role of their own`,
+      ]);
+    });
+  });
+});
+
 describe('alembic-gate check: roles (cluster-wide objects)', () => {
   const role = 'ag_fixture_reporting';
   const roleExists = async () => (await query('SELECT 1 FROM pg_roles WHERE rolname = $1', [role])).length === 1;
 
+  // The server at 5432 is PostgreSQL 15, shared with the tests: there the unprivileged migration
+  // role may not create roles, so the runs that need it say --migration-role superuser.
+  const superuser = ['--migration-role', 'superuser'];
+
   it('role-created: a migration that creates a role passes, twice in a row on the same server, and the role is gone after each run', async () => {
     expect(await roleExists()).toBe(false);
-    expectPassed(await gate('role-created'));
+    expectPassed(await gate('role-created', { args: superuser }));
     expect(await roleExists()).toBe(false);
-    expectPassed(await gate('role-created'));
+    expectPassed(await gate('role-created', { args: superuser }));
+    expect(await roleExists()).toBe(false);
+  });
+
+  it("role-created on the local provider: the unprivileged migration role may create roles on the gate's own server", async () => {
+    const report = expectPassed(await gate('role-created', { noDatabaseUrl: true, sharedTmp: true }));
+    expect(report.database?.provider).toBe('local');
+  });
+
+  it('role-created on a --database-url server older than PostgreSQL 16: upgrade fails with the reason and the ways out', async () => {
+    const report = expectFailed(await gate('role-created'), ['upgrade']);
+    expect(check(report, 'upgrade').findings[0]!.message).toMatch(
+      /^upgrade of d4e5f6a1b2c3 fails: sqlalchemy\.exc\.ProgrammingError: \(psycopg2\.errors\.InsufficientPrivilege\) permission denied to create role\n\n\[SQL: CREATE ROLE ag_fixture_reporting NOLOGIN\]\n\(Background on this error at: https:\/\/sqlalche\.me\/e\/\d+\/f405\)\nOn a --database-url server older than PostgreSQL 16 the role alembic-gate runs migrations as may not create roles \(there CREATEROLE would let it grant itself pg_execute_server_program\): use PostgreSQL 16 or later, or the local provider, or pass --migration-role superuser \(action input migration-role\)\.$/,
+    );
     expect(await roleExists()).toBe(false);
   });
 
   it('role-leaky: a downgrade that forgets its role is a roundtrip finding naming it', async () => {
-    const report = expectFailed(await gate('role-leaky'), ['roundtrip']);
+    const report = expectFailed(await gate('role-leaky', { args: superuser }), ['roundtrip']);
     expect(messages(check(report, 'roundtrip').findings)).toContain(`downgrade of d4e5f6a1b2c3 leaves role ${role}, which its upgrade created`);
     expect(await roleExists()).toBe(false);
   });
@@ -634,8 +737,12 @@ describe('alembic-gate check: could not run (exit 2)', () => {
     expect(r.report?.error).toBe(`the temporary directory ${tmp} (from TMPDIR) ${what}: create it, or point TMPDIR at a writable directory`);
   });
 
-  it("a migration that ends the gate's own sessions (pg_terminate_backend) gets a message, not a stack", async () => {
-    const text = expectCouldNotRun(await gate('terminates-sessions'));
+  it("a migration that tries to end the gate's own sessions (pg_terminate_backend) cannot: the migration role is no superuser", async () => {
+    expectPassed(await gate('terminates-sessions'));
+  });
+
+  it("a migration that ends the gate's own sessions (pg_terminate_backend, --migration-role superuser) gets a message, not a stack", async () => {
+    const text = expectCouldNotRun(await gate('terminates-sessions', { args: ['--migration-role', 'superuser'] }));
     expect(text).toMatch(/^alembic-gate: the gate lost its connection to the throwaway database during "round-trip d4e5f6a1b2c3 kick other sessions before a rewrite" \(/m);
     expect(text).toMatch(/a migration ended the gate's sessions \(pg_terminate_backend on every session of the database\)/);
   });

@@ -101,6 +101,10 @@ async function serverMigrationRunning(before: Set<string>): Promise<string | nul
 
 const gateDatabases = async (): Promise<Set<string>> =>
   new Set((await query<{ datname: string }>("SELECT datname FROM pg_database WHERE datname LIKE 'alembic_gate_%'")).map((r) => r.datname));
+/** The unprivileged roles the project's code connects as (one per run on a --database-url server). */
+const migrationRoles = async (): Promise<Set<string>> =>
+  new Set((await query<{ r: string }>("SELECT rolname AS r FROM pg_roles WHERE rolname LIKE 'alembic\\_gate\\_m\\_%'")).map((x) => x.r));
+const newMigrationRoles = async (before: Set<string>) => [...(await migrationRoles())].filter((r) => !before.has(r));
 
 describe('a private TMPDIR (0700, as root often has)', () => {
   it('puts the local cluster where its unprivileged user can reach it', async () => {
@@ -122,14 +126,16 @@ describe.each([
   ['SIGTERM', 143],
   ['SIGINT', 130],
 ] as const)('%s during a hanging migration', (signal, status) => {
-  it('url provider: exits with the signal status and drops its database', async () => {
+  it('url provider: exits with the signal status and drops its database and its role', async () => {
     const before = await gateDatabases();
+    const rolesBefore = await migrationRoles();
     const gate = await startHanging('url', 'signal');
     // The migration is sleeping inside the gate's own database.
     const db = await waitFor('the migration to start', () => serverMigrationRunning(before));
     gate.child.kill(signal);
     expect((await gate.exited).code).toBe(status);
     expect(await query(`SELECT datname FROM pg_database WHERE datname = '${db}'`)).toEqual([]);
+    expect(await newMigrationRoles(rolesBefore)).toEqual([]);
     await waitFor('no sleeping backend', async () => ((await query(`SELECT 1 FROM pg_stat_activity WHERE datname = '${db}'`)).length === 0 ? true : null), 10_000);
     expect(leftovers(gate.tmp)).toEqual([]);
     expect(readdirSync(gate.tmp)).toEqual([]);
@@ -172,13 +178,15 @@ describe('a gate killed outright (SIGKILL: no cleanup of its own runs)', () => {
     console.log(`after SIGKILL, everything was gone in ${Date.now() - started} ms`);
   });
 
-  it('url provider: the watchdog drops the database the run created', async () => {
+  it('url provider: the watchdog drops the database and the role the run created', async () => {
     const before = await gateDatabases();
+    const rolesBefore = await migrationRoles();
     const gate = await startHanging('url', 'sigkill');
     const db = await waitFor('the migration to start', () => serverMigrationRunning(before));
     gate.child.kill('SIGKILL');
     expect((await gate.exited).signal).toBe('SIGKILL');
     await waitFor('the databases to be dropped', async () => ([...(await gateDatabases())].every((d) => before.has(d)) ? true : null), 5_000);
+    await waitFor('the migration role to be dropped', async () => ((await newMigrationRoles(rolesBefore)).length === 0 ? true : null), 5_000);
     expect(await query(`SELECT 1 FROM pg_stat_activity WHERE datname = '${db}'`)).toEqual([]);
     expect(leftovers(gate.tmp)).toEqual([]);
   });

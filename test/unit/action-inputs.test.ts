@@ -10,6 +10,7 @@ function raw(over: Partial<RawInputs> = {}): RawInputs {
     'database-url': '',
     'database-url-env': '',
     'foreign-connections': '',
+    'migration-role': '',
     'pass-env': '',
     provider: '',
     'postgres-version': '',
@@ -38,6 +39,7 @@ describe('parseInputs', () => {
       databaseUrl: undefined,
       databaseUrlEnv: [],
       foreignConnections: 'redirect',
+      migrationRole: 'unprivileged',
       passEnv: [],
       provider: 'auto',
       postgresVersion: undefined,
@@ -86,6 +88,7 @@ describe('parseInputs', () => {
     [{ 'step-timeout': 'forever' }, "Input 'step-timeout': 'forever' is not a duration"],
     [{ 'database-url-env': 'OK_NAME, 1BAD' }, "Input 'database-url-env': '1BAD' is not an environment variable name."],
     [{ 'foreign-connections': 'allow' }, "Input 'foreign-connections': 'allow' is not one of redirect, refuse."],
+    [{ 'migration-role': 'admin' }, "Input 'migration-role': 'admin' is not one of unprivileged, superuser."],
     [{ 'pass-env': 'API_KEY\nNOT-A-NAME' }, "Input 'pass-env': 'NOT-A-NAME' is not an environment variable name; list names separated by commas or newlines."],
   ] as [Partial<RawInputs>, string][])('rejects %o naming the input', (over, message) => {
     expect(() => parseInputs(raw(over))).toThrow(message);
@@ -93,6 +96,10 @@ describe('parseInputs', () => {
 
   it('takes foreign-connections refuse', () => {
     expect(parseInputs(raw({ 'foreign-connections': 'refuse' })).foreignConnections).toBe('refuse');
+  });
+
+  it('takes migration-role superuser', () => {
+    expect(parseInputs(raw({ 'migration-role': 'superuser' })).migrationRole).toBe('superuser');
   });
 
   it('parses lists, booleans and durations', () => {
