@@ -5817,6 +5817,7 @@ ${tail3}` : ""}` });
       this.child.stdin.write(JSON.stringify({ id, cmd, ...args }) + "\n");
     });
   }
+  /** `databases`: the ini sections of an `alembic init -t multidb` project, else null. */
   load(config, projectRoot, project = {}, timeoutMs = 6e5) {
     return this.request("load", { config, projectRoot, ...project }, timeoutMs);
   }
@@ -5829,7 +5830,8 @@ ${tail3}` : ""}` });
     return this.request("setup", {}, timeoutMs);
   }
   useDatabase(target, mode, envVars) {
-    return this.request("database", { url: target.url, plainUrl: target.plainUrl, twin: target.twin, marker: target.marker, aliases: target.aliases, mode, envVars });
+    const sections = (target.others ?? []).map((o) => ({ name: o.section, url: o.target.url, twin: o.target.twin }));
+    return this.request("database", { url: target.url, plainUrl: target.plainUrl, twin: target.twin, marker: target.marker, aliases: target.aliases, mode, envVars, ...target.section ? { section: target.section } : {}, ...sections.length ? { sections } : {} });
   }
   upgrade(target, timeoutMs, observe) {
     return this.request("upgrade", { target, ...observe ? { observe } : {} }, timeoutMs);
@@ -5951,6 +5953,8 @@ var SourceTree = class {
   graph = null;
   rawGraph = null;
   versions = null;
+  /** The ini sections of a multidb project (one database each), or null. */
+  sections = null;
   /** The version table env.py configured, once a step has told (snapshots leave it out). */
   versionTable = null;
   /** Starts Python, loads alembic.ini and every revision file. */
@@ -5960,6 +5964,7 @@ var SourceTree = class {
     const l = this.layout;
     const loaded = await this.worker.load(at(l.config), this.root, { shape: l.shape, ini: at(l.ini), toml: at(l.toml), cwd: at(l.cwd), ...l.flaskApp ? { flaskApp: l.flaskApp } : {} }, this.connections.loadTimeoutMs);
     this.versions = loaded.versions;
+    this.sections = loaded.databases?.length ? loaded.databases : null;
     this.rawGraph = loaded.graph;
     if (loaded.graph.ok) this.graph = buildGraph(loaded.graph.revisions.map((r) => this.toNode(r)));
     if (this.target) await this.useDatabase(this.target);
@@ -8858,10 +8863,40 @@ function splitUnits(keys) {
   }
   return out;
 }
+function mergeSections(parts) {
+  const units = /* @__PURE__ */ new Map();
+  for (const { section, state } of parts) {
+    for (const [key, unit] of state.units) units.set(`${section}${key}`, inSection(unit, section));
+  }
+  return new SchemaState(units);
+}
+var renamedUnits = /* @__PURE__ */ new WeakMap();
+function inSection(unit, section) {
+  let bySection = renamedUnits.get(unit);
+  if (!bySection) renamedUnits.set(unit, bySection = /* @__PURE__ */ new Map());
+  let renamed = bySection.get(section);
+  if (!renamed) {
+    const schema = (s) => s === "public" ? section : `${section}.${s}`;
+    const lists = {};
+    for (const [kind, rows] of Object.entries(unit.rows)) {
+      lists[kind] = rows.map(
+        (row) => kind === "schemas" ? { ...row, name: schema(row.name) } : typeof row.schema === "string" ? { ...row, schema: schema(row.schema) } : row
+      );
+    }
+    renamed = unitOf(lists);
+    bySection.set(section, renamed);
+  }
+  return renamed;
+}
 
 // src/engine/target.ts
-function databaseTarget(db, database) {
-  const name = database ?? db.connection.database;
+function databaseTarget(db, database, sections) {
+  const one = single(db, database ?? db.connection.database);
+  if (!sections?.length) return one;
+  const [first, ...rest] = sections;
+  return { ...one, section: first.section, others: rest.map((s) => ({ section: s.section, target: single(db, s.database) })) };
+}
+function single(db, name) {
   const info = { ...db.connection, ...db.projectAccess, database: name };
   return {
     url: sqlalchemyUrl(info, db.driver),
@@ -8872,6 +8907,35 @@ function databaseTarget(db, database) {
     aliases: [db.connection.host],
     allowed: { host: info.host, port: info.port, database: name }
   };
+}
+function targetDatabases(target) {
+  return [
+    { ...target.section ? { section: target.section } : {}, database: target.allowed.database },
+    ...(target.others ?? []).map((o) => ({ section: o.section, database: o.target.allowed.database }))
+  ];
+}
+async function createTarget(db, like, template) {
+  const from = template ? targetDatabases(template) : [];
+  const made = [];
+  try {
+    for (const part of targetDatabases(like)) {
+      const source = from.find((f) => f.section === part.section)?.database;
+      const created = await db.createDatabase(source ? { template: source } : {});
+      made.push({ ...part.section ? { section: part.section } : {}, database: created.database });
+    }
+  } catch (err) {
+    await Promise.all(made.map((m) => db.dropDatabase(m.database).catch(() => {
+    })));
+    throw err;
+  }
+  const first = made[0];
+  return like.section ? databaseTarget(db, first.database, made.map((m) => ({ section: m.section, database: m.database }))) : databaseTarget(db, first.database);
+}
+async function gateTarget(db, sections) {
+  if (!sections || sections.length === 0) return databaseTarget(db);
+  const parts = [{ section: sections[0], database: db.connection.database }];
+  for (const section of sections.slice(1)) parts.push({ section, database: (await db.createDatabase()).database });
+  return databaseTarget(db, db.connection.database, parts);
 }
 
 // src/engine/roundtrip.ts
@@ -8911,6 +8975,9 @@ var RoundTripper = class {
   allowIrreversible;
   client = null;
   tracker = null;
+  /** multidb: the first section's name, and the other sections' databases, each with its own connection and tracker. */
+  section = null;
+  others = [];
   /** Incremental snapshots (snapshot/tracker.ts); off after they once disagreed with a whole read. */
   incremental = true;
   /**
@@ -8927,35 +8994,65 @@ var RoundTripper = class {
     await client.connect();
     this.client = client;
     this.tracker = await SchemaTracker.attach(client, { incremental: this.incremental });
+    this.section = target.section ?? null;
+    for (const o of target.others ?? []) {
+      const other = new esm_default.Client({ ...this.db.connection, database: o.target.allowed.database });
+      other.on("error", () => {
+      });
+      await other.connect();
+      this.others.push({ section: o.section, client: other, tracker: await SchemaTracker.attach(other, { incremental: this.incremental }) });
+    }
     return client;
   }
   /** The tables of the database now (not the version table): what a revision's locks are judged on. */
   async existingTables(only) {
     const vt = this.tree.versionTable ?? { schema: null, name: "alembic_version" };
-    const rows = await this.client.query(
-      `SELECT c.oid::int AS oid, c.relfilenode::int AS filenode,
-              CASE WHEN n.nspname = 'public' THEN c.relname ELSE n.nspname || '.' || c.relname END AS name
-         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE ${USER_TABLES} AND NOT (c.relname = $1 AND n.nspname = $2)`,
+    const read = async (client) => (await client.query(
+      `SELECT c.oid::int AS oid, c.relfilenode::int AS filenode, current_database() AS database,
+                  CASE WHEN n.nspname = 'public' THEN c.relname ELSE n.nspname || '.' || c.relname END AS name
+             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE ${USER_TABLES} AND NOT (c.relname = $1 AND n.nspname = $2)`,
       [vt.name, vt.schema ?? "public"]
-    );
-    return { tables: only ? rows.rows.filter((t) => only.has(t.oid)) : rows.rows, versionTable: vt.name };
+    )).rows;
+    let tables;
+    if (!this.section) {
+      tables = (await read(this.client)).map(({ database: _, ...t }) => t);
+    } else {
+      tables = [];
+      for (const [section, client] of [[this.section, this.client], ...this.others.map((o) => [o.section, o.client])]) {
+        for (const t of await read(client)) tables.push({ ...t, name: `${section}.${t.name}` });
+      }
+    }
+    const key = (t) => `${t.database ?? ""}:${t.oid}`;
+    const wanted = only ? new Set(only.tables.map(key)) : null;
+    return { tables: wanted ? tables.filter((t) => wanted.has(key(t))) : tables, versionTable: vt.name };
   }
   snapshot(options) {
     return this.clock.time("snapshotMs", async () => {
-      const state = await this.tracker.read(options);
       const vt = this.tree.versionTable;
-      return vt && vt.name !== "alembic_version" ? state.withoutTable(vt.schema, vt.name) : state;
+      const own = (state2) => vt && vt.name !== "alembic_version" ? state2.withoutTable(vt.schema, vt.name) : state2;
+      const state = own(await this.tracker.read(options));
+      if (!this.section) return state;
+      const parts = [{ section: this.section, state }];
+      for (const o of this.others) parts.push({ section: o.section, state: own(await o.tracker.read(options)) });
+      return mergeSections(parts);
     });
   }
   async close() {
     const c = this.client;
     const t = this.tracker;
+    const others = this.others;
     this.client = null;
     this.tracker = null;
+    this.others = [];
     await t?.detach();
     if (c) await c.end().catch(() => {
     });
+    for (const o of others) {
+      await o.tracker.detach();
+      await o.client.end().catch(() => {
+      });
+    }
   }
   /**
    * Round-trips `revisions` in order, starting from the database `target` in state `walk`.
@@ -8975,7 +9072,7 @@ var RoundTripper = class {
       const r = byRev.get(rev);
       if (r) Object.assign(r, { steps: {}, differences: [] });
     }
-    const again = await databaseWith(this.db, this.tree, nodes, start2.applied, this.timeoutMs);
+    const again = await databaseWith(this.db, this.tree, nodes, start2.applied, this.timeoutMs, target);
     const redone = await this.walk(again, revisions, nodes, byRev, walk, tick, total);
     redone.notices.push(
       "a migration changed the schema in a way DDL event triggers do not report (direct writes to the system catalogs?), so the round trips were redone with whole snapshots after each step; the verdict is unaffected, only the time"
@@ -9006,7 +9103,7 @@ var RoundTripper = class {
         const own = new Set(this.db.ownRoles());
         await this.dropRoles(added(rolesBefore, await this.roles()).filter((r) => own.has(r)));
       }
-      current = await databaseWith(this.db, this.tree, nodes, applied, this.timeoutMs);
+      current = await databaseWith(this.db, this.tree, nodes, applied, this.timeoutMs, current);
       await this.connect(current);
       return this.snapshot();
     };
@@ -9040,7 +9137,7 @@ var RoundTripper = class {
       }
       applied.add(rev);
       const s1 = await this.snapshot();
-      const observeDown = observe ? await this.existingTables(new Set(observe.tables.map((t) => t.oid))) : void 0;
+      const observeDown = observe ? await this.existingTables(observe) : void 0;
       failure = await this.step(r, "downgrade", () => this.tree.downgrade(downTarget(node), this.timeoutMs, observeDown).then(observed("downgrade")), rev);
       if (failure?.kind === "irreversible") {
         state = await recover(s1, failure);
@@ -9096,7 +9193,8 @@ var RoundTripper = class {
       state = s1b;
       tripped++;
     }
-    const faithful = this.tracker?.incremental ? await this.clock.time("snapshotMs", () => this.tracker.verify()) : true;
+    let faithful = this.tracker?.incremental ? await this.clock.time("snapshotMs", () => this.tracker.verify()) : true;
+    for (const o of this.others) if (faithful && o.tracker.incremental) faithful = await this.clock.time("snapshotMs", () => o.tracker.verify());
     await this.close();
     if (!faithful) return null;
     return { upgradeFindings, roundtripFindings, tripped, target: current, notices, irreversible, locks };
@@ -9111,7 +9209,7 @@ var RoundTripper = class {
     let failure;
     try {
       const done = await this.clock.time("stepsMs", fn);
-      if (done.catalogWrite) this.tracker?.markStale();
+      if (done.catalogWrite) for (const t2 of [this.tracker, ...this.others.map((o) => o.tracker)]) t2?.markStale();
       if (done.catalogWrite) this.touchedRoles = true;
       failure = await this.unpersisted(name, rev);
     } catch (err) {
@@ -9135,6 +9233,8 @@ var RoundTripper = class {
   /** Drops `roles` with what they own or were granted in the current database (about to be left). */
   async dropRoles(roles) {
     for (const role of roles) {
+      for (const o of this.others) await o.client.query(`DROP OWNED BY ${quoteIdent2(role)}`).catch(() => {
+      });
       await this.client.query(`DROP OWNED BY ${quoteIdent2(role)}; DROP ROLE ${quoteIdent2(role)}`).catch(() => {
       });
     }
@@ -9149,10 +9249,18 @@ var RoundTripper = class {
   }
   /** The revisions the version table holds, sorted; null when it cannot be read. */
   async versions() {
+    const main2 = await this.versionsOn(this.client);
+    for (const o of this.others) {
+      const other = await this.versionsOn(o.client);
+      if (main2 === null || other === null || other.join() !== main2.join()) return null;
+    }
+    return main2;
+  }
+  async versionsOn(client) {
     const vt = this.tree.versionTable ?? { schema: null, name: "alembic_version" };
     const qualified2 = `${vt.schema ? `${quoteIdent2(vt.schema)}.` : ""}${quoteIdent2(vt.name)}`;
     try {
-      const r = await this.client.query(`SELECT version_num AS v FROM ${qualified2}`);
+      const r = await client.query(`SELECT version_num AS v FROM ${qualified2}`);
       return r.rows.map((x) => x.v).sort();
     } catch (err) {
       if (this.tree.versionTable && err.code === "42P01") return [];
@@ -9160,15 +9268,16 @@ var RoundTripper = class {
     }
   }
   async terminateOthers() {
-    await this.client?.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()").catch(() => {
-    });
+    for (const c of [this.client, ...this.others.map((o) => o.client)]) {
+      await c?.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()").catch(() => {
+      });
+    }
   }
 };
 var added = (before, after) => before && after ? [...after].filter((x) => !before.has(x)).sort() : [];
 var quoteIdent2 = (name) => `"${name.replace(/"/g, '""')}"`;
-async function databaseWith(db, tree, nodes, applied, timeoutMs) {
-  const created = await db.createDatabase();
-  const target = databaseTarget(db, created.database);
+async function databaseWith(db, tree, nodes, applied, timeoutMs, like) {
+  const target = await createTarget(db, like);
   await tree.useDatabase(target);
   const heads = headsWithin(nodes, applied);
   if (heads.length === 0) await tree.setup(timeoutMs);
@@ -9488,7 +9597,7 @@ async function walkInLanes(ctx, target, revisions, nodes, byRev, applied) {
     ctx.hold(() => tree.close());
     let laneTarget;
     try {
-      laneTarget = await ctx.clock.time("fastForwardMs", () => databaseWith(ctx.db, tree, nodes, before, ctx.stepTimeoutMs));
+      laneTarget = await ctx.clock.time("fastForwardMs", () => databaseWith(ctx.db, tree, nodes, before, ctx.stepTimeoutMs, target));
     } catch {
       await tree.close();
       return null;
@@ -9517,8 +9626,8 @@ async function walkInLanes(ctx, target, revisions, nodes, byRev, applied) {
     results.push(r);
     end = r.target;
   }
-  const used = new Set(results.map((r) => r.target.allowed.database));
-  used.delete(end.allowed.database);
+  const used = new Set(results.flatMap((r) => targetDatabases(r.target).map((d) => d.database)));
+  for (const d of targetDatabases(end)) used.delete(d.database);
   await Promise.all([...used].map((name) => ctx.db.dropDatabase(name).catch(() => {
   })));
   return { results, walk, target: end };
@@ -9699,6 +9808,21 @@ async function dataWalk(ctx) {
   let seedMs = 0;
   const client = new esm_default.Client(clientConfig(ctx.copy));
   await client.connect();
+  const others = [];
+  for (const o of ctx.copyTarget.others ?? []) {
+    const c = new esm_default.Client(clientConfig({ ...ctx.copy, database: o.target.allowed.database }));
+    c.on("error", () => {
+    });
+    await c.connect();
+    others.push({ section: o.section, client: c });
+  }
+  const all = [{ section: ctx.copyTarget.section, client }, ...others];
+  const fingerprint2 = async (_main, versionTable) => {
+    if (!ctx.copyTarget.section) return fingerprint(client, versionTable);
+    const merged = /* @__PURE__ */ new Map();
+    for (const part of all) for (const [table, rows] of await fingerprint(part.client, versionTable)) merged.set(`${part.section}.${table}`, rows);
+    return merged;
+  };
   const started = performance.now();
   let stoppedAt = null;
   let filledTables = 0;
@@ -9727,14 +9851,16 @@ async function dataWalk(ctx) {
       }
     }
     if (ctx.seedRows > 0) {
-      const tables = await readSeedTables(client, ctx.versionTable);
-      const seeded = await seedTables(client, tables, ctx.seedRows, ctx.seed);
-      notices.push(...seeded.notices);
-      filledTables = seeded.filled.length;
-      rowsSeeded = seeded.filled.reduce((n, f) => n + f.rows, 0);
+      for (const part of all) {
+        const tables = await readSeedTables(part.client, ctx.versionTable);
+        const seeded = await seedTables(part.client, tables, ctx.seedRows, ctx.seed);
+        notices.push(...seeded.notices);
+        filledTables += seeded.filled.length;
+        rowsSeeded += seeded.filled.reduce((n, f) => n + f.rows, 0);
+      }
     }
     seedMs = Math.round(performance.now() - started);
-    let state = await fingerprint(client, ctx.versionTable);
+    let state = await fingerprint2(client, ctx.versionTable);
     const tablesWithRows = [...state.values()].filter((t) => t.count > 0).length;
     await ctx.tree.useDatabase(ctx.copyTarget);
     for (const rev of ctx.revisions) {
@@ -9762,7 +9888,7 @@ ${f.detail}` : ""}`;
         stoppedAt = rev;
         break;
       }
-      const afterUp = await fingerprint(client, ctx.versionTable);
+      const afterUp = await fingerprint2(client, ctx.versionTable);
       const upgradeChanges = compareFingerprints(state, afterUp);
       for (const p of [...rowsLost(upgradeChanges), ...valuesChanged(upgradeChanges)]) found("warning", `upgrade of ${rev} ${p}`, CHANGE_DETAIL);
       if (steps.downgrade && steps.downgrade.status !== "ok") {
@@ -9783,7 +9909,7 @@ ${f.detail}` : ""}`;
       }
       let after;
       try {
-        after = await fingerprint(client, ctx.versionTable);
+        after = await fingerprint2(client, ctx.versionTable);
       } catch (err) {
         found(
           "error",
@@ -9806,7 +9932,7 @@ ${f.detail}` : ""}`;
         found("error", `upgrade of ${rev} after its downgrade fails on a database with rows: ${f.message.split("\n")[0]}`, f.detail);
         break;
       }
-      state = await fingerprint(client, ctx.versionTable);
+      state = await fingerprint2(client, ctx.versionTable);
     }
     const errors = findings.filter((f) => f.severity === "error");
     const warnings = findings.filter((f) => f.severity === "warning");
@@ -9830,7 +9956,7 @@ ${f.detail}` : ""}`;
   } catch (err) {
     return { check: { id: "data", status: "skip", summary: `not finished: ${err.message}`, findings }, notices, seedMs };
   } finally {
-    await client.end().catch(() => {
+    for (const part of all) await part.client.end().catch(() => {
     });
   }
 }
@@ -10011,7 +10137,7 @@ async function gate(options, progress, report, resources, clock, redirectNotices
     return { revision: rev, downRevisions: n.downRevisions, message: n.message, file: n.file, isNew: fresh.has(rev), ...n.branchLabels.length ? { branchLabels: n.branchLabels } : {}, ...n.dependsOn.length ? { dependsOn: n.dependsOn } : {}, steps: {}, differences: [] };
   });
   const byRev = new Map(report.revisions.map((r) => [r.revision, r]));
-  let target = databaseTarget(db);
+  let target = await gateTarget(db, head.sections ?? base?.sections ?? null);
   const upgradeFindings = [];
   let reachedHead = true;
   const replayAll = options.roundtrip === "all";
@@ -10053,7 +10179,7 @@ If the first revision expects tables that no revision creates (made by create_al
   let dataCopy = null;
   if (!dataPlan.skip) {
     try {
-      dataCopy = await db.createDatabase({ template: target.allowed.database });
+      dataCopy = await createTarget(db, target, target);
     } catch (err) {
       dataPlan.skip = `the base state could not be copied: ${err.message}`;
     }
@@ -10137,7 +10263,7 @@ If the first revision expects tables that no revision creates (made by create_al
   });
   progress({ phase: "sql", message: "rendering the SQL of the new revisions" });
   report.sql = await clock.time("sqlMs", () => sqlPreview(head, newOrder, byRev, options.stepTimeoutMs, report.notices));
-  if (!dataPlan.skip && dataCopy) dataPlan.skip = await dropRolesSince(db, rolesAtBase, target.allowed.database);
+  if (!dataPlan.skip && dataCopy) dataPlan.skip = await dropRolesSince(db, rolesAtBase, targetDatabases(target).map((d) => d.database));
   if (dataPlan.skip || !dataCopy) {
     report.checks.push({ id: "data", status: "skip", summary: dataPlan.skip ?? "not run", findings: [] });
   } else {
@@ -10147,8 +10273,8 @@ If the first revision expects tables that no revision creates (made by create_al
       "dataMs",
       () => dataWalk({
         tree: head,
-        copy,
-        copyTarget: databaseTarget(db, copy.database),
+        copy: { ...db.connection, database: copy.allowed.database },
+        copyTarget: copy,
         revisions: newOrder,
         nodes: headGraph.nodes,
         byRev,
@@ -10258,7 +10384,12 @@ function splitSql(sql, direction) {
   let current = null;
   let lines = [];
   const flush = () => {
-    if (current) out.set(current, lines.join("\n").replace(/\n*(COMMIT;)?\s*$/, "").trim());
+    if (!current) return;
+    const text = lines.join("\n").replace(/\n*(COMMIT;)?\s*$/, "").trim();
+    const before = out.get(current);
+    out.set(current, before ? `${before}
+
+${text}` : text);
   };
   for (const line of sql.split("\n")) {
     const m = marker.exec(line);
@@ -10334,17 +10465,18 @@ async function exportTree(repo, sha, label2, resources) {
 async function serverRoles(db) {
   return withClient(db.connection, async (c) => new Set((await c.query("SELECT rolname AS r FROM pg_roles")).rows.map((x) => x.r))).catch(() => null);
 }
-async function dropRolesSince(db, before, database) {
+async function dropRolesSince(db, before, databases) {
   const created = db.ownRoles().filter((r) => !before.has(r)).sort();
   if (created.length === 0) return void 0;
+  const id = (role) => `"${role.replace(/"/g, '""')}"`;
   try {
-    await withClient({ ...db.connection, database }, async (c) => {
-      for (const role of created) {
-        const id = `"${role.replace(/"/g, '""')}"`;
-        if ((await c.query("SELECT 1 FROM pg_roles WHERE rolname = $1", [role])).rowCount === 0) continue;
-        await c.query(`DROP OWNED BY ${id}`);
-        await c.query(`DROP ROLE ${id}`);
-      }
+    for (const database of databases) {
+      await withClient({ ...db.connection, database }, async (c) => {
+        for (const role of created) if ((await c.query("SELECT 1 FROM pg_roles WHERE rolname = $1", [role])).rowCount) await c.query(`DROP OWNED BY ${id(role)}`);
+      });
+    }
+    await withClient({ ...db.connection, database: databases[0] }, async (c) => {
+      for (const role of created) await c.query(`DROP ROLE IF EXISTS ${id(role)}`);
     });
     return void 0;
   } catch (err) {

@@ -17,6 +17,12 @@ export interface DatabaseTarget {
   /** Other spellings of the server's host (the gate's socket directory). */
   aliases: string[];
   allowed: { host: string; port: number; database: string };
+  /**
+   * multidb (`alembic init -t multidb`): the ini section this database is the twin of, and the
+   * twins of the other sections, one database each. Absent for a project of one database.
+   */
+  section?: string;
+  others?: { section: string; target: DatabaseTarget }[];
 }
 
 /** How the project's connections are treated, and where the notices about them go (shared by every tree of a run). */
@@ -49,6 +55,8 @@ export class SourceTree {
   graph: RevisionGraph | null = null;
   rawGraph: WorkerGraph | null = null;
   versions: WorkerVersions | null = null;
+  /** The ini sections of a multidb project (one database each), or null. */
+  sections: string[] | null = null;
   /** The version table env.py configured, once a step has told (snapshots leave it out). */
   versionTable: { schema: string | null; name: string } | null = null;
 
@@ -69,6 +77,7 @@ export class SourceTree {
     const l = this.layout;
     const loaded = await this.worker.load(at(l.config)!, this.root, { shape: l.shape, ini: at(l.ini), toml: at(l.toml), cwd: at(l.cwd)!, ...(l.flaskApp ? { flaskApp: l.flaskApp } : {}) }, this.connections.loadTimeoutMs);
     this.versions = loaded.versions;
+    this.sections = loaded.databases?.length ? loaded.databases : null;
     this.rawGraph = loaded.graph;
     if (loaded.graph.ok) this.graph = buildGraph(loaded.graph.revisions.map((r) => this.toNode(r)));
     if (this.target) await this.useDatabase(this.target);

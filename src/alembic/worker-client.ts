@@ -44,7 +44,8 @@ export interface StepResult {
 
 /** Tables whose locks and rewrites a step observes (those that existed before the revision). */
 export interface LockObservation {
-  tables: { oid: number; filenode: number; name: string }[];
+  /** `database`: multidb, the section's database the table is in (oids are per database). */
+  tables: { oid: number; filenode: number; name: string; database?: string }[];
   /** The version table's name: its updates are Alembic's, not the revision's. */
   versionTable?: string;
 }
@@ -349,7 +350,8 @@ export class AlembicWorker {
     });
   }
 
-  load(config: string, projectRoot: string, project: ProjectLoad = {}, timeoutMs = 600_000): Promise<{ versions: WorkerVersions; graph: WorkerGraph }> {
+  /** `databases`: the ini sections of an `alembic init -t multidb` project, else null. */
+  load(config: string, projectRoot: string, project: ProjectLoad = {}, timeoutMs = 600_000): Promise<{ versions: WorkerVersions; graph: WorkerGraph; databases?: string[] | null }> {
     return this.request('load', { config, projectRoot, ...project }, timeoutMs);
   }
 
@@ -364,7 +366,8 @@ export class AlembicWorker {
   }
 
   useDatabase(target: DatabaseTarget, mode: 'redirect' | 'refuse', envVars: string[]): Promise<void> {
-    return this.request('database', { url: target.url, plainUrl: target.plainUrl, twin: target.twin, marker: target.marker, aliases: target.aliases, mode, envVars });
+    const sections = (target.others ?? []).map((o) => ({ name: o.section, url: o.target.url, twin: o.target.twin }));
+    return this.request('database', { url: target.url, plainUrl: target.plainUrl, twin: target.twin, marker: target.marker, aliases: target.aliases, mode, envVars, ...(target.section ? { section: target.section } : {}), ...(sections.length ? { sections } : {}) });
   }
 
   upgrade(target: string, timeoutMs: number, observe?: LockObservation): Promise<StepResult> {

@@ -24,7 +24,9 @@ import io
 import json
 import os
 import re
+import shutil
 import sys
+import tempfile
 import time
 import traceback
 
@@ -189,6 +191,10 @@ ROUTE = {
     "twin": None,  # {"host","port","user","password","database","sslmode"} of the current database
     "marker": None,  # the gate server's start time (microseconds): only it has this one
     "ours": set(),  # (port, database) of every database the gate handed out
+    # multidb: the current twin of each ini section but the first, and the section of every
+    # (port, database) handed out for one, so a stale URL lands on its own section's twin.
+    "sections": {},
+    "section_of": {},
     "env": set(),  # environment variables the gate set (the job had not)
     "hosts": set(),  # host spellings of the gate's server
     "claimed": None,  # the one foreign identity redirected to the twin (one database per run)
@@ -240,7 +246,8 @@ def _route(where, scheme="postgresql"):
     if twin is None:
         return None
     if _is_ours(where):
-        return twin
+        section = ROUTE["section_of"].get((where[1], where[2]))
+        return ROUTE["sections"].get(section) or twin
     shown = _describe_where(where, scheme)
     if ROUTE["mode"] == "refuse":
         STATE["foreign"] = (
@@ -256,9 +263,10 @@ def _route(where, scheme="postgresql"):
         ROUTE["claimed"] = key
     elif ROUTE["claimed"] != key:
         STATE["foreign"] = (
-            "%s connected to %s as well as to %s: alembic-gate gives a run one throwaway database, "
-            "so it refused the second (a project with one database per ini section, such as "
-            "`alembic init -t multidb`, is not supported yet)." % (_who_connects(), shown, _describe_where(ROUTE["claimed"] + ("",)))
+            "%s connected to %s as well as to %s: alembic-gate redirects one database it was not told of "
+            "to the run's throwaway twin, so it refused the second. For a project of several databases, "
+            "name each in an ini section of its own with its sqlalchemy.url and list them in the "
+            "`databases` option, as `alembic init -t multidb` does: every section then gets a twin." % (_who_connects(), shown, _describe_where(ROUTE["claimed"] + ("",)))
         )
         raise GateError("foreign_database", STATE["foreign"])
     if key not in ROUTE["noticed"]:
@@ -458,7 +466,8 @@ def _verify_connection(dbapi_connection, connection_record):
         dbapi_connection.rollback()
     except Exception:
         row = None
-    if row is not None and str(row[0]) == twin["database"] and str(row[1]) == ROUTE["marker"]:
+    twins = {twin["database"]} | {t["database"] for t in ROUTE["sections"].values()}
+    if row is not None and str(row[0]) in twins and str(row[1]) == ROUTE["marker"]:
         if dbapi_connection is _REUSE["conn"]:
             ROUTE["verified"] = id(dbapi_connection)
         return
@@ -590,18 +599,40 @@ def _start_observing(observe):
     if not observe:
         STATE["observe"] = None
         return
-    tables = {int(t["oid"]): t for t in observe.get("tables", [])}
+    # multidb: the tables of each section's database, by database (oids are per database).
+    by_database = {}
+    for t in observe.get("tables", []):
+        by_database.setdefault(t.get("database") or "", []).append(t)
+    STATE["observe"] = {
+        "versionTable": observe.get("versionTable"),
+        "events": [],
+        "databases": {name: _observed_tables(ts) for name, ts in by_database.items()},
+    }
+
+
+def _observed_tables(listed):
+    tables = {int(t["oid"]): t for t in listed}
     # A statement that names none of these tables cannot lock or rewrite one of them (a foreign
     # key names its parent; a cascade does not take locks this check reports): not probed.
     names = sorted({t["name"].split(".")[-1] for t in tables.values()}, key=len, reverse=True)
-    STATE["observe"] = {
+    return {
         "mentions": re.compile(r"\b(?:%s)\b" % "|".join(re.escape(n) for n in names), re.IGNORECASE) if names else None,
-        "versionTable": observe.get("versionTable"),
         "tables": tables,
         "filenodes": {oid: int(t["filenode"]) for oid, t in tables.items()},
         "held": {},  # (oid, mode) -> index of the event that took it
-        "events": [],
     }
+
+
+def _observed_for(top, conn):
+    """The observed tables of the database `conn` is on (the one database, or its multidb section's)."""
+    databases = top["databases"]
+    if "" in databases:
+        return databases[""]
+    try:
+        name = conn.engine.url.database
+    except Exception:
+        name = None
+    return databases.get(name) or databases.get((ROUTE.get("twin") or {}).get("database"))
 
 
 def _revision_line():
@@ -635,28 +666,32 @@ _DATA = re.compile(r"^\s*(?:update|insert|delete|copy|merge)\b", re.IGNORECASE)
 
 
 def _transaction_ended(*_args):
-    obs = STATE.get("observe")
-    if obs:
-        obs["held"].clear()
+    top = STATE.get("observe")
+    if top:
+        for obs in top["databases"].values():
+            obs["held"].clear()
 
 
 def _observe_locks(conn, cursor, statement, parameters, context, executemany):
-    obs = STATE.get("observe")
-    if not obs or not obs["tables"] or not isinstance(statement, str):
+    top = STATE.get("observe")
+    if not top or not isinstance(statement, str):
+        return
+    obs = _observed_for(top, conn)
+    if not obs or not obs["tables"]:
         return
     if not _LOCKING.match(statement) or not obs["mentions"] or not obs["mentions"].search(statement):
         held = obs["held"]
         exclusive = sorted({held[k] for k in held if k[1] == "AccessExclusiveLock"})
-        if exclusive and _DATA.match(statement) and not re.search(r"\b%s\b" % re.escape(obs.get("versionTable") or "alembic_version"), statement):
+        if exclusive and _DATA.match(statement) and not re.search(r"\b%s\b" % re.escape(top.get("versionTable") or "alembic_version"), statement):
             file, line = _revision_line()
-            obs["events"].append({"sql": statement.strip()[:400], "file": file, "line": line, "locks": [], "held": [], "rewritten": [], "afterExclusive": exclusive, "lockTimeout": None})
+            top["events"].append({"sql": statement.strip()[:400], "file": file, "line": line, "locks": [], "held": [], "rewritten": [], "afterExclusive": exclusive, "lockTimeout": None})
         return
     oids = ",".join(str(o) for o in obs["tables"])
     try:
         cur = conn.connection.cursor()
         try:
             cur.execute(
-                "SELECT c.oid::int, c.relfilenode::int, l.mode, current_setting('lock_timeout') "
+                "SELECT c.oid::int, c.relfilenode::int, l.mode, current_setting('lock_timeout'), current_database() "
                 "FROM pg_class c LEFT JOIN pg_locks l ON l.relation = c.oid AND l.pid = pg_backend_pid() "
                 "AND l.locktype = 'relation' AND l.granted WHERE c.oid IN (%s)" % oids
             )
@@ -690,8 +725,8 @@ def _observe_locks(conn, cursor, statement, parameters, context, executemany):
     if not new and not rewritten and not exclusive_before and not already:
         return
     file, line = _revision_line()
-    index = len(obs["events"])
-    obs["events"].append(
+    index = len(top["events"])
+    top["events"].append(
         {
             "sql": statement.strip()[:400],
             "file": file,
@@ -914,7 +949,39 @@ def cmd_load(req):
     event.listen(Engine, "after_cursor_execute", _observe_locks)
     event.listen(Engine, "commit", _transaction_ended)
     event.listen(Engine, "rollback", _transaction_ended)
-    return {"versions": _versions(), "graph": _graph()}
+    STATE["sections"] = _multidb_sections(cfg)
+    return {"versions": _versions(), "graph": _graph(), "databases": STATE["sections"]}
+
+
+def _section_of(ops_obj):
+    """multidb: the ini section autogenerate ran for (its upgrade_token is "<section>_upgrades")."""
+    sections = STATE.get("sections") or []
+    token = getattr(ops_obj, "upgrade_token", None) or getattr(ops_obj, "downgrade_token", None) or ""
+    for suffix in ("_upgrades", "_downgrades"):
+        if token.endswith(suffix) and token[: -len(suffix)] in sections:
+            return token[: -len(suffix)]
+    return None
+
+
+def _multidb_sections(cfg):
+    """The ini sections of an `alembic init -t multidb` project: the main option `databases`
+    names them, each with its own sqlalchemy.url. None for a project of one database."""
+    import re
+
+    try:
+        names = cfg.get_main_option("databases")
+    except Exception:
+        return None
+    if not names:
+        return None
+    sections = [n for n in re.split(r",\s*", names.strip()) if n]
+    try:
+        for name in sections:
+            if not (cfg.get_section(name) or {}).get("sqlalchemy.url"):
+                return None
+    except Exception:
+        return None
+    return sections
 
 
 # --- Flask-Migrate: env.py runs inside the app's context -----------------------------------------
@@ -1260,13 +1327,14 @@ def cmd_graph(req):
 
 
 # --- pointing Alembic at the throwaway database ------------------------------------------------
-def _with_driver(url):
+def _with_driver(url, section=None):
     """Keep the driver the project's own URL names (postgresql+asyncpg://...); else pick an
     installed one, so env.py gets a URL its engine can use."""
     if not url.startswith("postgresql://"):
         return url
     try:
-        own = STATE["config"].get_main_option("sqlalchemy.url") or ""
+        cfg = STATE["config"]
+        own = (cfg.get_section_option(section, "sqlalchemy.url") if section else cfg.get_main_option("sqlalchemy.url")) or ""
     except Exception:
         own = ""
     scheme = own.split("://", 1)[0] if "://" in own else ""
@@ -1298,6 +1366,16 @@ def cmd_database(req):
     cfg = STATE["config"]
     # ConfigParser interpolation: a literal % must be doubled.
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    # multidb: every ini section's database has a twin of its own (the first is the one above).
+    if req.get("section"):
+        cfg.set_section_option(req["section"], "sqlalchemy.url", _with_driver(req["url"], req["section"]).replace("%", "%%"))
+    ROUTE["sections"] = {}
+    for section in req.get("sections") or []:
+        other = dict(section["twin"], port=str(section["twin"]["port"]))
+        ROUTE["ours"].add((other["port"], other["database"]))
+        ROUTE["sections"][section["name"]] = other
+        ROUTE["section_of"][(other["port"], other["database"])] = section["name"]
+        cfg.set_section_option(section["name"], "sqlalchemy.url", _with_driver(section["url"], section["name"]).replace("%", "%%"))
     # DATABASE_URL as libpq and most frameworks take it; variables named with --url-env hold the
     # SQLAlchemy URL, driver included.
     os.environ["DATABASE_URL"] = req.get("plainUrl") or url
@@ -1508,7 +1586,23 @@ def cmd_sql(req):
             return script._upgrade_revs(dest, rev)
         return script._downgrade_revs(dest, rev)
 
+    # multidb: the template's offline mode writes each section's SQL to <section>.sql in the
+    # working directory (the project's own tree): those files are written to a directory of
+    # ours instead, and read back.
+    import builtins
+
+    sections = STATE.get("sections")
+    scratch = tempfile.mkdtemp(prefix="alembic-gate-sql-") if sections else None
+    real_open = builtins.open
+
+    def section_open(file, mode="r", *args, **kwargs):
+        if isinstance(file, str) and not os.path.isabs(file) and file.endswith(".sql") and file[:-4] in sections and ("w" in mode or "a" in mode):
+            file = os.path.join(scratch, file)
+        return real_open(file, mode, *args, **kwargs)
+
     try:
+        if scratch:
+            builtins.open = section_open
         with EnvironmentContext(
             cfg,
             script,
@@ -1519,10 +1613,23 @@ def cmd_sql(req):
             tag=None,
         ):
             script.run_env()
+        sql = buf.getvalue()
+        if scratch:
+            for name in sorted(os.listdir(scratch), key=lambda n: (sections.index(n[:-4]) if n[:-4] in sections else len(sections), n)):
+                if name.endswith(".sql"):
+                    with open(os.path.join(scratch, name), encoding="utf-8", errors="replace") as f:
+                        text = f.read()
+                    # One file's transaction around its revisions, as one database sees it.
+                    text = re.sub(r"\s*COMMIT;\s*\Z", "\n", re.sub(r"\A\s*BEGIN;\s*", "", text))
+                    # Each revision's part names its database, after Alembic's "-- Running" line.
+                    sql += re.sub(r"^(-- Running (?:upgrade|downgrade) .*)$", lambda m: "%s\n-- database %s" % (m.group(1), name[:-4]), text, flags=re.M)
     finally:
+        if scratch:
+            builtins.open = real_open
+            shutil.rmtree(scratch, ignore_errors=True)
         cfg.output_buffer = previous
         _release_flask_connections()
-    return {"sql": buf.getvalue()}
+    return {"sql": sql}
 
 
 # --- drift: the models against the migrated schema ----------------------------------------------
@@ -1655,9 +1762,13 @@ def _summarize(generated, migration_context):
         for up in up_list:
             if up is None or up.is_empty():
                 continue
+            section = _section_of(up)
             for op in up.ops:
                 for diff in _flatten(op):
-                    operations.append(_describe(diff, dialect))
+                    described = _describe(diff, dialect)
+                    if section:
+                        described["message"] = "%s: %s" % (section, described["message"])
+                    operations.append(described)
             ups.append(up)
         downs.extend(d for d in down_list if d is not None and not d.is_empty())
 
@@ -1666,14 +1777,18 @@ def _summarize(generated, migration_context):
             return None
         chunks = []
         for ops_obj in op_list:
-            chunks.append(
-                render_python_code(
-                    ops_obj,
-                    render_as_batch=bool(opts.get("render_as_batch")),
-                    render_item=opts.get("render_item"),
-                    migration_context=render_context,
-                )
+            code = render_python_code(
+                ops_obj,
+                render_as_batch=bool(opts.get("render_as_batch")),
+                render_item=opts.get("render_item"),
+                migration_context=render_context,
             )
+            section = _section_of(ops_obj)
+            if section:
+                # multidb: each database's operations are the body of its own function in the
+                # revision (the template's upgrade_<section>()), rendered as that function.
+                code = "def %s_%s() -> None:\n    %s\n" % ("upgrade" if any(ops_obj is u for u in ups) else "downgrade", section, code)
+            chunks.append(code)
         return "\n".join(chunks)
 
     return operations, render(ups), render(downs)
@@ -1820,10 +1935,18 @@ def cmd_compat(req):
         # on its own, which says nothing about the deploy.
         if conn.exec_driver_sql("SELECT current_setting('is_superuser')").scalar() == "on":
             conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
+        # multidb: env.py configures a context per ini section; the tables are named after it.
+        token = context.opts.get("upgrade_token") or ""
+        section = token[: -len("_upgrades")] if token.endswith("_upgrades") and token[: -len("_upgrades")] in (STATE.get("sections") or []) else None
         for md in metadata if isinstance(metadata, (list, tuple)) else [metadata]:
             for table in md.sorted_tables:
                 out["tables"] += 1
-                _compat_table(conn, table, catalog, search_path, out["problems"])
+                found = []
+                _compat_table(conn, table, catalog, search_path, found)
+                for p in found:
+                    if section:
+                        p["table"] = "%s.%s" % (section, p["table"])
+                out["problems"].extend(found)
         return []
 
     started = time.perf_counter()

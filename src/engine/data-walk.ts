@@ -13,7 +13,7 @@ import pg from 'pg';
 import type { DatabaseTarget, SourceTree } from '../alembic/tree.js';
 import { clientConfig } from '../db/client.js';
 import type { ConnectionInfo } from '../db/provider.js';
-import { compareFingerprints, fingerprint, type Fingerprint, type TableChange } from '../data/fingerprint.js';
+import { compareFingerprints, fingerprint as fingerprintOf, type Fingerprint, type TableChange } from '../data/fingerprint.js';
 import { readSeedTables, seedTables, type VersionTable } from '../data/seed.js';
 import { downTarget, type RevisionNode } from '../graph/graph.js';
 import { plural } from '../report/format.js';
@@ -85,6 +85,21 @@ export async function dataWalk(ctx: DataWalkContext): Promise<DataWalkResult> {
   let seedMs = 0;
   const client = new pg.Client(clientConfig(ctx.copy));
   await client.connect();
+  // multidb: every section's copy, rows named after the section ("engine2.users").
+  const others: { section: string; client: pg.Client }[] = [];
+  for (const o of ctx.copyTarget.others ?? []) {
+    const c = new pg.Client(clientConfig({ ...ctx.copy, database: o.target.allowed.database }));
+    c.on('error', () => {});
+    await c.connect();
+    others.push({ section: o.section, client: c });
+  }
+  const all = [{ section: ctx.copyTarget.section, client }, ...others];
+  const fingerprint = async (_main: pg.Client, versionTable: VersionTable): Promise<Fingerprint> => {
+    if (!ctx.copyTarget.section) return fingerprintOf(client, versionTable);
+    const merged: Fingerprint = new Map();
+    for (const part of all) for (const [table, rows] of await fingerprintOf(part.client, versionTable)) merged.set(`${part.section}.${table}`, rows);
+    return merged;
+  };
   const started = performance.now();
   let stoppedAt: string | null = null;
   let filledTables = 0;
@@ -114,11 +129,13 @@ export async function dataWalk(ctx: DataWalkContext): Promise<DataWalkResult> {
       }
     }
     if (ctx.seedRows > 0) {
-      const tables = await readSeedTables(client, ctx.versionTable);
-      const seeded = await seedTables(client, tables, ctx.seedRows, ctx.seed);
-      notices.push(...seeded.notices);
-      filledTables = seeded.filled.length;
-      rowsSeeded = seeded.filled.reduce((n, f) => n + f.rows, 0);
+      for (const part of all) {
+        const tables = await readSeedTables(part.client, ctx.versionTable);
+        const seeded = await seedTables(part.client, tables, ctx.seedRows, ctx.seed);
+        notices.push(...seeded.notices);
+        filledTables += seeded.filled.length;
+        rowsSeeded += seeded.filled.reduce((n, f) => n + f.rows, 0);
+      }
     }
     seedMs = Math.round(performance.now() - started);
     let state = await fingerprint(client, ctx.versionTable);
@@ -228,6 +245,6 @@ export async function dataWalk(ctx: DataWalkContext): Promise<DataWalkResult> {
     // verdict of the other checks stands.
     return { check: { id: 'data', status: 'skip', summary: `not finished: ${(err as Error).message}`, findings }, notices, seedMs };
   } finally {
-    await client.end().catch(() => {});
+    for (const part of all) await part.client.end().catch(() => {});
   }
 }

@@ -5,7 +5,7 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { SourceTree, type TreeConnections, type TreeLayout } from '../alembic/tree.js';
+import { SourceTree, type DatabaseTarget, type TreeConnections, type TreeLayout } from '../alembic/tree.js';
 import { locateProjectConfig } from '../alembic/project-config.js';
 import { bootstrapBase, parseBootstrap } from './bootstrap.js';
 import { WorkerError } from '../alembic/worker-client.js';
@@ -29,9 +29,9 @@ import { added, headsWithin, roundtripCheck as buildRoundtripCheck } from './rou
 import { walkInLanes, type LaneContext } from './lanes.js';
 import { describeFailure, findingFrom, isEnvFailure } from './steps.js';
 import { Stopwatch } from './stopwatch.js';
-import { databaseTarget } from './target.js';
+import { createTarget, gateTarget, targetDatabases } from './target.js';
 import { dataWalk } from './data-walk.js';
-import type { ConnectionInfo, ThrowawayDatabase } from '../db/provider.js';
+import type { ThrowawayDatabase } from '../db/provider.js';
 import { withClient } from '../db/client.js';
 
 export async function runGate(options: GateOptions, progress: ProgressSink = () => {}): Promise<Report> {
@@ -226,7 +226,8 @@ async function gate(options: GateOptions, progress: ProgressSink, report: Report
   // --- base -> head on the throwaway database (production's path) --------------------------------
   // `--roundtrip all` replays the head's whole history from empty instead: the base's revisions
   // are the same code unless `history` says otherwise, and one walk covers every revision.
-  let target = databaseTarget(db);
+  // multidb: a twin for every ini section (the head's list; the base's if the head has none).
+  let target = await gateTarget(db, head.sections ?? base?.sections ?? null);
   const upgradeFindings: Finding[] = [];
   let reachedHead = true;
   const replayAll = options.roundtrip === 'all';
@@ -275,10 +276,10 @@ async function gate(options: GateOptions, progress: ProgressSink, report: Report
   // --- data: a copy of the base state, taken before the walk touches it --------------------------
   const dataPlan = planData(options, replayAll, fresh.size, baseGraph?.nodes.size ?? 0);
   const rolesAtBase = new Set(db.ownRoles());
-  let dataCopy: ConnectionInfo | null = null;
+  let dataCopy: DatabaseTarget | null = null;
   if (!dataPlan.skip) {
     try {
-      dataCopy = await db.createDatabase({ template: target.allowed.database });
+      dataCopy = await createTarget(db, target, target);
     } catch (err) {
       dataPlan.skip = `the base state could not be copied: ${(err as Error).message}`;
     }
@@ -380,7 +381,7 @@ async function gate(options: GateOptions, progress: ProgressSink, report: Report
 
   // --- data: the new revisions on the copy, with rows ---------------------------------------------
   // Roles are cluster-wide: the ones the walk created would meet the copy's upgrades again.
-  if (!dataPlan.skip && dataCopy) dataPlan.skip = await dropRolesSince(db, rolesAtBase, target.allowed.database);
+  if (!dataPlan.skip && dataCopy) dataPlan.skip = await dropRolesSince(db, rolesAtBase, targetDatabases(target).map((d) => d.database));
   if (dataPlan.skip || !dataCopy) {
     report.checks.push({ id: 'data', status: 'skip', summary: dataPlan.skip ?? 'not run', findings: [] });
   } else {
@@ -389,8 +390,8 @@ async function gate(options: GateOptions, progress: ProgressSink, report: Report
     const result = await clock.time('dataMs', () =>
       dataWalk({
         tree: head,
-        copy,
-        copyTarget: databaseTarget(db, copy.database),
+        copy: { ...db.connection, database: copy.allowed.database },
+        copyTarget: copy,
         revisions: newOrder,
         nodes: headGraph.nodes,
         byRev,
@@ -524,7 +525,11 @@ export function splitSql(sql: string, direction: 'upgrade' | 'downgrade'): Map<s
   let current: string | null = null;
   let lines: string[] = [];
   const flush = () => {
-    if (current) out.set(current, lines.join('\n').replace(/\n*(COMMIT;)?\s*$/, '').trim());
+    if (!current) return;
+    const text = lines.join('\n').replace(/\n*(COMMIT;)?\s*$/, '').trim();
+    // multidb: a revision runs once per database; its parts follow one another.
+    const before = out.get(current);
+    out.set(current, before ? `${before}\n\n${text}` : text);
   };
   for (const line of sql.split('\n')) {
     const m = marker.exec(line);
@@ -634,17 +639,19 @@ async function serverRoles(db: ThrowawayDatabase): Promise<Set<string> | null> {
  * copy meets the server as the base state had it. Returns why the data check cannot run, or
  * undefined.
  */
-async function dropRolesSince(db: ThrowawayDatabase, before: Set<string>, database: string): Promise<string | undefined> {
+async function dropRolesSince(db: ThrowawayDatabase, before: Set<string>, databases: string[]): Promise<string | undefined> {
   const created = db.ownRoles().filter((r) => !before.has(r)).sort();
   if (created.length === 0) return undefined;
+  const id = (role: string) => `"${role.replace(/"/g, '""')}"`;
   try {
-    await withClient({ ...db.connection, database }, async (c) => {
-      for (const role of created) {
-        const id = `"${role.replace(/"/g, '""')}"`;
-        if ((await c.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [role])).rowCount === 0) continue;
-        await c.query(`DROP OWNED BY ${id}`);
-        await c.query(`DROP ROLE ${id}`);
-      }
+    // What they own in every database first (multidb: one per section), then the roles.
+    for (const database of databases) {
+      await withClient({ ...db.connection, database }, async (c) => {
+        for (const role of created) if ((await c.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [role])).rowCount) await c.query(`DROP OWNED BY ${id(role)}`);
+      });
+    }
+    await withClient({ ...db.connection, database: databases[0]! }, async (c) => {
+      for (const role of created) await c.query(`DROP ROLE IF EXISTS ${id(role)}`);
     });
     return undefined;
   } catch (err) {

@@ -9,6 +9,7 @@ import type { ThrowawayDatabase } from '../db/provider.js';
 import type { RevisionNode } from '../graph/graph.js';
 import type { RevisionReport } from '../report/types.js';
 import type { ProgressSink } from './options.js';
+import { targetDatabases } from './target.js';
 import { RoundTripper, databaseWith, type RoundTripResult, type WalkState } from './roundtrip.js';
 import type { Stopwatch } from './stopwatch.js';
 
@@ -81,7 +82,7 @@ export async function walkInLanes(ctx: LaneContext, target: DatabaseTarget, revi
     ctx.hold(() => tree.close());
     let laneTarget: DatabaseTarget;
     try {
-      laneTarget = await ctx.clock.time('fastForwardMs', () => databaseWith(ctx.db, tree, nodes, before, ctx.stepTimeoutMs));
+      laneTarget = await ctx.clock.time('fastForwardMs', () => databaseWith(ctx.db, tree, nodes, before, ctx.stepTimeoutMs, target));
     } catch {
       await tree.close();
       return null; // an earlier revision does not apply: lane 0 walks this chunk afterwards
@@ -114,8 +115,8 @@ export async function walkInLanes(ctx: LaneContext, target: DatabaseTarget, revi
     end = r.target;
   }
   // Databases of lanes that did not end the walk are done with: drop them now, not at exit.
-  const used = new Set(results.map((r) => r.target.allowed.database));
-  used.delete(end.allowed.database);
+  const used = new Set(results.flatMap((r) => targetDatabases(r.target).map((d) => d.database)));
+  for (const d of targetDatabases(end)) used.delete(d.database);
   await Promise.all([...used].map((name) => ctx.db.dropDatabase(name).catch(() => {})));
   return { results, walk, target: end };
 }

@@ -9,11 +9,11 @@ import type { ThrowawayDatabase } from '../db/provider.js';
 import { downTarget, type RevisionNode } from '../graph/graph.js';
 import type { CheckResult, Finding, RevisionReport } from '../report/types.js';
 import { describeDifference, diffSnapshots } from '../snapshot/index.js';
-import { SchemaTracker, type ReadOptions, type SchemaState } from '../snapshot/tracker.js';
+import { SchemaTracker, mergeSections, type ReadOptions, type SchemaState } from '../snapshot/tracker.js';
 import type { ProgressSink } from './options.js';
 import { describeFailure, failedStep, findingFrom, type StepFailure } from './steps.js';
 import type { Stopwatch } from './stopwatch.js';
-import { databaseTarget } from './target.js';
+import { createTarget } from './target.js';
 
 export interface RoundTripResult {
   upgradeFindings: Finding[];
@@ -73,6 +73,9 @@ export interface ObservedLocks {
 export class RoundTripper {
   private client: pg.Client | null = null;
   private tracker: SchemaTracker | null = null;
+  /** multidb: the first section's name, and the other sections' databases, each with its own connection and tracker. */
+  private section: string | null = null;
+  private others: { section: string; client: pg.Client; tracker: SchemaTracker }[] = [];
   /** Incremental snapshots (snapshot/tracker.ts); off after they once disagreed with a whole read. */
   private incremental = true;
   /**
@@ -98,37 +101,69 @@ export class RoundTripper {
     await client.connect();
     this.client = client;
     this.tracker = await SchemaTracker.attach(client, { incremental: this.incremental });
+    this.section = target.section ?? null;
+    for (const o of target.others ?? []) {
+      const other = new pg.Client({ ...this.db.connection, database: o.target.allowed.database });
+      other.on('error', () => {});
+      await other.connect();
+      this.others.push({ section: o.section, client: other, tracker: await SchemaTracker.attach(other, { incremental: this.incremental }) });
+    }
     return client;
   }
 
   /** The tables of the database now (not the version table): what a revision's locks are judged on. */
-  private async existingTables(only?: Set<number>): Promise<LockObservation> {
+  private async existingTables(only?: LockObservation): Promise<LockObservation> {
     const vt = this.tree.versionTable ?? { schema: null, name: 'alembic_version' };
-    const rows = await this.client!.query<{ oid: number; filenode: number; name: string }>(
-      `SELECT c.oid::int AS oid, c.relfilenode::int AS filenode,
-              CASE WHEN n.nspname = 'public' THEN c.relname ELSE n.nspname || '.' || c.relname END AS name
-         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE ${USER_TABLES} AND NOT (c.relname = $1 AND n.nspname = $2)`,
-      [vt.name, vt.schema ?? 'public'],
-    );
-    return { tables: only ? rows.rows.filter((t) => only.has(t.oid)) : rows.rows, versionTable: vt.name };
+    const read = async (client: pg.Client) =>
+      (
+        await client.query<{ oid: number; filenode: number; name: string; database: string }>(
+          `SELECT c.oid::int AS oid, c.relfilenode::int AS filenode, current_database() AS database,
+                  CASE WHEN n.nspname = 'public' THEN c.relname ELSE n.nspname || '.' || c.relname END AS name
+             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE ${USER_TABLES} AND NOT (c.relname = $1 AND n.nspname = $2)`,
+          [vt.name, vt.schema ?? 'public'],
+        )
+      ).rows;
+    let tables: LockObservation['tables'];
+    if (!this.section) {
+      tables = (await read(this.client!)).map(({ database: _, ...t }) => t);
+    } else {
+      // multidb: every section's tables, named after the section ("audit.events").
+      tables = [];
+      for (const [section, client] of [[this.section, this.client!] as const, ...this.others.map((o) => [o.section, o.client] as const)]) {
+        for (const t of await read(client)) tables.push({ ...t, name: `${section}.${t.name}` });
+      }
+    }
+    const key = (t: LockObservation['tables'][number]) => `${t.database ?? ''}:${t.oid}`;
+    const wanted = only ? new Set(only.tables.map(key)) : null;
+    return { tables: wanted ? tables.filter((t) => wanted.has(key(t))) : tables, versionTable: vt.name };
   }
 
   private snapshot(options?: ReadOptions): Promise<SchemaState> {
     return this.clock.time('snapshotMs', async () => {
-      const state = await this.tracker!.read(options);
       const vt = this.tree.versionTable;
-      return vt && vt.name !== 'alembic_version' ? state.withoutTable(vt.schema, vt.name) : state;
+      const own = (state: SchemaState) => (vt && vt.name !== 'alembic_version' ? state.withoutTable(vt.schema, vt.name) : state);
+      const state = own(await this.tracker!.read(options));
+      if (!this.section) return state;
+      const parts = [{ section: this.section, state }];
+      for (const o of this.others) parts.push({ section: o.section, state: own(await o.tracker.read(options)) });
+      return mergeSections(parts);
     });
   }
 
   async close(): Promise<void> {
     const c = this.client;
     const t = this.tracker;
+    const others = this.others;
     this.client = null;
     this.tracker = null;
+    this.others = [];
     await t?.detach();
     if (c) await c.end().catch(() => {});
+    for (const o of others) {
+      await o.tracker.detach();
+      await o.client.end().catch(() => {});
+    }
   }
 
   /**
@@ -151,7 +186,7 @@ export class RoundTripper {
       const r = byRev.get(rev);
       if (r) Object.assign(r, { steps: {}, differences: [] });
     }
-    const again = await databaseWith(this.db, this.tree, nodes, start.applied, this.timeoutMs);
+    const again = await databaseWith(this.db, this.tree, nodes, start.applied, this.timeoutMs, target);
     const redone = (await this.walk(again, revisions, nodes, byRev, walk, tick, total))!;
     redone.notices.push(
       'a migration changed the schema in a way DDL event triggers do not report (direct writes to the system catalogs?), ' +
@@ -194,7 +229,7 @@ export class RoundTripper {
         const own = new Set(this.db.ownRoles());
         await this.dropRoles(added(rolesBefore, await this.roles()).filter((r) => own.has(r)));
       }
-      current = await databaseWith(this.db, this.tree, nodes, applied, this.timeoutMs);
+      current = await databaseWith(this.db, this.tree, nodes, applied, this.timeoutMs, current);
       await this.connect(current);
       return this.snapshot();
     };
@@ -235,7 +270,7 @@ export class RoundTripper {
 
       // 2. downgrade, must give back S0
       // The same tables as the upgrade's, as the upgrade left them (a rewrite there is not the downgrade's).
-      const observeDown = observe ? await this.existingTables(new Set(observe.tables.map((t) => t.oid))) : undefined;
+      const observeDown = observe ? await this.existingTables(observe) : undefined;
       failure = await this.step(r, 'downgrade', () => this.tree.downgrade(downTarget(node), this.timeoutMs, observeDown).then(observed('downgrade')), rev);
       if (failure?.kind === 'irreversible') {
         // Nothing ran: the database is still at this revision, as the walk needs it.
@@ -294,7 +329,8 @@ export class RoundTripper {
       state = s1b;
       tripped++;
     }
-    const faithful = this.tracker?.incremental ? await this.clock.time('snapshotMs', () => this.tracker!.verify()) : true;
+    let faithful = this.tracker?.incremental ? await this.clock.time('snapshotMs', () => this.tracker!.verify()) : true;
+    for (const o of this.others) if (faithful && o.tracker.incremental) faithful = await this.clock.time('snapshotMs', () => o.tracker.verify());
     await this.close();
     if (!faithful) return null;
 
@@ -311,7 +347,7 @@ export class RoundTripper {
     let failure: StepFailure | null;
     try {
       const done = await this.clock.time('stepsMs', fn);
-      if (done.catalogWrite) this.tracker?.markStale();
+      if (done.catalogWrite) for (const t of [this.tracker, ...this.others.map((o) => o.tracker)]) t?.markStale();
       if (done.catalogWrite) this.touchedRoles = true;
       failure = await this.unpersisted(name, rev);
     } catch (err) {
@@ -340,6 +376,7 @@ export class RoundTripper {
   /** Drops `roles` with what they own or were granted in the current database (about to be left). */
   private async dropRoles(roles: string[]): Promise<void> {
     for (const role of roles) {
+      for (const o of this.others) await o.client.query(`DROP OWNED BY ${quoteIdent(role)}`).catch(() => {});
       await this.client!.query(`DROP OWNED BY ${quoteIdent(role)}; DROP ROLE ${quoteIdent(role)}`).catch(() => {});
     }
   }
@@ -355,10 +392,20 @@ export class RoundTripper {
 
   /** The revisions the version table holds, sorted; null when it cannot be read. */
   private async versions(): Promise<string[] | null> {
+    const main = await this.versionsOn(this.client!);
+    // multidb: every section's version table must say the same, or nothing is held against it.
+    for (const o of this.others) {
+      const other = await this.versionsOn(o.client);
+      if (main === null || other === null || other.join() !== main.join()) return null;
+    }
+    return main;
+  }
+
+  private async versionsOn(client: pg.Client): Promise<string[] | null> {
     const vt = this.tree.versionTable ?? { schema: null, name: 'alembic_version' };
     const qualified = `${vt.schema ? `${quoteIdent(vt.schema)}.` : ''}${quoteIdent(vt.name)}`;
     try {
-      const r = await this.client!.query<{ v: string }>(`SELECT version_num AS v FROM ${qualified}`);
+      const r = await client.query<{ v: string }>(`SELECT version_num AS v FROM ${qualified}`);
       return r.rows.map((x) => x.v).sort();
     } catch (err) {
       // The version table env.py configured is not there: nothing is stamped (nothing was
@@ -369,9 +416,9 @@ export class RoundTripper {
   }
 
   private async terminateOthers(): Promise<void> {
-    await this.client
-      ?.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()')
-      .catch(() => {});
+    for (const c of [this.client, ...this.others.map((o) => o.client)]) {
+      await c?.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()').catch(() => {});
+    }
   }
 }
 
@@ -384,9 +431,9 @@ const quoteIdent = (name: string): string => `"${name.replace(/"/g, '""')}"`;
  * A new database holding exactly the `applied` revisions, built from empty by upgrading to
  * the heads of that sub-graph, with `tree` pointed at it.
  */
-export async function databaseWith(db: ThrowawayDatabase, tree: SourceTree, nodes: Map<string, RevisionNode>, applied: Set<string>, timeoutMs: number): Promise<DatabaseTarget> {
-  const created = await db.createDatabase();
-  const target = databaseTarget(db, created.database);
+export async function databaseWith(db: ThrowawayDatabase, tree: SourceTree, nodes: Map<string, RevisionNode>, applied: Set<string>, timeoutMs: number, like: DatabaseTarget): Promise<DatabaseTarget> {
+  // multidb: a database for each ini section, as `like` has.
+  const target = await createTarget(db, like);
   await tree.useDatabase(target);
   const heads = headsWithin(nodes, applied);
   if (heads.length === 0) await tree.setup(timeoutMs); // empty, but as env.py leaves it

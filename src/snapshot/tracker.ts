@@ -364,3 +364,37 @@ function splitUnits(keys: Iterable<string>): { rel: number[]; type: number[]; pr
   }
   return out;
 }
+
+/**
+ * multidb: the states of several databases (one per ini section) as one, each object's schema
+ * named after its section ("engine2.users" for public.users of engine2's database), so a
+ * difference says which database it is in.
+ */
+export function mergeSections(parts: { section: string; state: SchemaState }[]): SchemaState {
+  const units = new Map<string, Unit>();
+  for (const { section, state } of parts) {
+    for (const [key, unit] of state.units) units.set(`${section}\u0001${key}`, inSection(unit, section));
+  }
+  return new SchemaState(units);
+}
+
+// Unchanged units keep their object from read to read: rename each once per section.
+const renamedUnits = new WeakMap<Unit, Map<string, Unit>>();
+
+function inSection(unit: Unit, section: string): Unit {
+  let bySection = renamedUnits.get(unit);
+  if (!bySection) renamedUnits.set(unit, (bySection = new Map()));
+  let renamed = bySection.get(section);
+  if (!renamed) {
+    const schema = (s: string) => (s === 'public' ? section : `${section}.${s}`);
+    const lists: Record<string, unknown[]> = {};
+    for (const [kind, rows] of Object.entries(unit.rows) as [string, Record<string, unknown>[]][]) {
+      lists[kind] = rows.map((row) =>
+        kind === 'schemas' ? { ...row, name: schema(row.name as string) } : typeof row.schema === 'string' ? { ...row, schema: schema(row.schema) } : row,
+      );
+    }
+    renamed = unitOf(lists as unknown as Snapshot);
+    bySection.set(section, renamed);
+  }
+  return renamed;
+}
