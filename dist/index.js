@@ -29545,7 +29545,7 @@ function laneCount(revisions, cores = availableParallelism()) {
   return Math.max(1, Math.min(cores, 4, Math.floor(revisions / MIN_REVISIONS_PER_LANE)));
 }
 function splitForLanes(revisions, lanes) {
-  const weights = Array.from({ length: lanes }, (_, i) => 1 - 0.2 * i);
+  const weights = Array.from({ length: lanes }, (_, i) => 1 - 0.2 * i - (lanes > 1 && i === lanes - 1 ? 0.15 : 0));
   const total = weights.reduce((a, b) => a + b, 0);
   const chunks = [];
   let start2 = 0;
@@ -29584,6 +29584,11 @@ async function walkInLanes(ctx, target, revisions, nodes, byRev, applied) {
     ctx.hold(() => tripper.close());
     const laneWalk = { applied: before, blocked: /* @__PURE__ */ new Set() };
     const result = await tripper.run(laneTarget, chunk, nodes, byRev, laneWalk, tick, revisions.length);
+    if (i === chunks.length - 1 && ctx.afterLastLane) {
+      await tree.useDatabase(result.target);
+      await ctx.afterLastLane(tree, result.target).catch(() => {
+      });
+    }
     await tree.close();
     return { result, walk: laneWalk };
   };
@@ -30166,6 +30171,7 @@ If the first revision expects tables that no revision creates (made by create_al
   const newOrder = order.filter((r) => fresh.has(r));
   let roundtripCheck2;
   let observedLocks = null;
+  const ahead = { work: null };
   if (options.roundtrip !== "none") {
     const scope = replayAll ? order : newOrder;
     const applied = new Set(replayAll ? [] : [...headGraph.nodes.keys()].filter((r) => !fresh.has(r)));
@@ -30181,7 +30187,13 @@ If the first revision expects tables that no revision creates (made by create_al
       allowIrreversible: options.allowIrreversible,
       progress,
       clock,
-      hold: (release) => resources.add(release)
+      hold: (release) => resources.add(release),
+      afterLastLane: async (tree, at) => {
+        const drift = await clock.time("driftMs", () => tree.drift(options.stepTimeoutMs).then((raw) => ({ raw }), (error2) => ({ error: error2 })));
+        const notices = [];
+        const sql = await clock.time("sqlMs", () => sqlPreview(tree, newOrder, byRev, options.stepTimeoutMs, notices));
+        ahead.work = { target: at, drift, sql, notices };
+      }
     };
     const walked = await clock.time("roundtripMs", () => walkInLanes(lanes, target, scope, headGraph.nodes, byRev, applied));
     observedLocks = walked.results.flatMap((r) => r.locks);
@@ -30221,7 +30233,7 @@ If the first revision expects tables that no revision creates (made by create_al
   report.checks.push(
     await clock.time("driftMs", async () => {
       if (!reachedHead) return { id: "drift", status: "skip", summary: "the database could not reach the head (see upgrade)", findings: [] };
-      return runDrift(head, options, report);
+      return runDrift(head, options, report, ahead.work?.target === target ? ahead.work.drift : void 0);
     })
   );
   progress({ phase: "drift", message: "trying the base's models on the upgraded schema" });
@@ -30240,7 +30252,13 @@ If the first revision expects tables that no revision creates (made by create_al
     }
   });
   progress({ phase: "sql", message: "rendering the SQL of the new revisions" });
-  report.sql = await clock.time("sqlMs", () => sqlPreview(head, newOrder, byRev, options.stepTimeoutMs, report.notices));
+  const early = ahead.work?.target === target ? ahead.work : null;
+  if (early) {
+    report.sql = early.sql;
+    report.notices.push(...early.notices);
+  } else {
+    report.sql = await clock.time("sqlMs", () => sqlPreview(head, newOrder, byRev, options.stepTimeoutMs, report.notices));
+  }
   if (!dataPlan.skip && dataCopy) dataPlan.skip = await dropRolesSince(db, rolesAtBase, targetDatabases(target).map((d) => d.database));
   if (dataPlan.skip || !dataCopy) {
     report.checks.push({ id: "data", status: "skip", summary: dataPlan.skip ?? "not run", findings: [] });
@@ -30293,9 +30311,10 @@ function checkGraph(head) {
   const summary2 = duplicates === g.errors.length && duplicates > 0 ? duplicates === 1 ? "1 revision id is declared by more than one file" : `${duplicates} revision ids are declared by more than one file` : findings.length === 1 ? "1 revision script does not load" : `${findings.length || "some"} revision scripts do not load`;
   return { id: "graph", status: "fail", summary: summary2, findings };
 }
-async function runDrift(head, options, report) {
+async function runDrift(head, options, report, ahead) {
   try {
-    const d = await head.drift(options.stepTimeoutMs);
+    if (ahead && "error" in ahead) throw ahead.error;
+    const d = ahead ? ahead.raw : await head.drift(options.stepTimeoutMs);
     if (d.skipped) return { id: "drift", status: "skip", summary: d.skipped, findings: [] };
     const ops = d.operations ?? [];
     for (const note of d.notes ?? []) report.notices.push(note);

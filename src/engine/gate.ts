@@ -289,6 +289,8 @@ async function gate(options: GateOptions, progress: ProgressSink, report: Report
   const newOrder = order.filter((r) => fresh.has(r));
   let roundtripCheck: CheckResult;
   let observedLocks: ObservedLocks[] | null = null;
+  // Drift and the SQL preview, done by the last lane at the head while the others finish.
+  const ahead: { work: { target: DatabaseTarget; drift: DriftOutcome; sql: SqlPreview[]; notices: string[] } | null } = { work: null };
   if (options.roundtrip !== 'none') {
     const scope = replayAll ? order : newOrder;
     const applied = new Set(replayAll ? [] : [...headGraph.nodes.keys()].filter((r) => !fresh.has(r)));
@@ -305,6 +307,12 @@ async function gate(options: GateOptions, progress: ProgressSink, report: Report
       progress,
       clock,
       hold: (release) => resources.add(release),
+      afterLastLane: async (tree, at) => {
+        const drift = await clock.time('driftMs', () => tree.drift(options.stepTimeoutMs).then((raw) => ({ raw }), (error: unknown) => ({ error })));
+        const notices: string[] = [];
+        const sql = await clock.time('sqlMs', () => sqlPreview(tree, newOrder, byRev, options.stepTimeoutMs, notices));
+        ahead.work = { target: at, drift, sql, notices };
+      },
     };
     const walked = await clock.time('roundtripMs', () => walkInLanes(lanes, target, scope, headGraph.nodes, byRev, applied));
     observedLocks = walked.results.flatMap((r) => r.locks);
@@ -354,7 +362,8 @@ async function gate(options: GateOptions, progress: ProgressSink, report: Report
   report.checks.push(
     await clock.time('driftMs', async () => {
       if (!reachedHead) return { id: 'drift' as const, status: 'skip' as const, summary: 'the database could not reach the head (see upgrade)', findings: [] };
-      return runDrift(head, options, report);
+      // The last lane's drift counts if the walk ended on its database.
+      return runDrift(head, options, report, ahead.work?.target === target ? ahead.work.drift : undefined);
     }),
   );
 
@@ -377,7 +386,13 @@ async function gate(options: GateOptions, progress: ProgressSink, report: Report
 
   // --- SQL preview of the new revisions ----------------------------------------------------------
   progress({ phase: 'sql', message: 'rendering the SQL of the new revisions' });
-  report.sql = await clock.time('sqlMs', () => sqlPreview(head, newOrder, byRev, options.stepTimeoutMs, report.notices));
+  const early = ahead.work?.target === target ? ahead.work : null;
+  if (early) {
+    report.sql = early.sql;
+    report.notices.push(...early.notices);
+  } else {
+    report.sql = await clock.time('sqlMs', () => sqlPreview(head, newOrder, byRev, options.stepTimeoutMs, report.notices));
+  }
 
   // --- data: the new revisions on the copy, with rows ---------------------------------------------
   // Roles are cluster-wide: the ones the walk created would meet the copy's upgrades again.
@@ -449,9 +464,13 @@ function checkGraph(head: SourceTree): CheckResult {
   return { id: 'graph', status: 'fail', summary, findings };
 }
 
-async function runDrift(head: SourceTree, options: GateOptions, report: Report): Promise<CheckResult> {
+/** A drift comparison run ahead (the last lane's): its result or its error. */
+type DriftOutcome = { raw: Awaited<ReturnType<SourceTree['drift']>> } | { error: unknown };
+
+async function runDrift(head: SourceTree, options: GateOptions, report: Report, ahead?: DriftOutcome): Promise<CheckResult> {
   try {
-    const d = await head.drift(options.stepTimeoutMs);
+    if (ahead && 'error' in ahead) throw ahead.error;
+    const d = ahead ? ahead.raw : await head.drift(options.stepTimeoutMs);
     if (d.skipped) return { id: 'drift', status: 'skip', summary: d.skipped, findings: [] };
     const ops = d.operations ?? [];
     for (const note of d.notes ?? []) report.notices.push(note);
