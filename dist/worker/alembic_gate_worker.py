@@ -165,6 +165,13 @@ def _error_payload(exc):
         '  File "%s", line %s, in %s\n%s' % (_relative(fr.filename), fr.lineno, fr.name, ("    %s\n" % fr.line) if fr.line else "")
         for fr in frames[-6:]
     ) if frames else None
+    # multidb: the database whose upgrade_<section>() / downgrade_<section>() failed.
+    sections = STATE.get("sections") or []
+    for fr in reversed(frames):
+        prefix, _, section = fr.name.partition("_")
+        if prefix in ("upgrade", "downgrade") and section in sections:
+            message = "%s: %s" % (section, message)
+            break
     return {
         "kind": "exception",
         "type": type(exc).__name__,

@@ -141,7 +141,7 @@ describe('multidb (alembic init -t multidb: one database per ini section)', () =
     const report = expectFailed(await gate('multidb-leaky'), ['locks', 'roundtrip']);
     expect(check(report, 'roundtrip').findings.map((f) => f.message.split('\n')[0])).toEqual([
       'downgrade of 2b3c4d5e6f7a leaves index audit.ix_events_user_id_at on audit.events behind',
-      're-upgrade of 2b3c4d5e6f7a after its downgrade fails: sqlalchemy.exc.ProgrammingError: (psycopg2.errors.DuplicateTable) relation "ix_events_user_id_at" already exists',
+      're-upgrade of 2b3c4d5e6f7a after its downgrade fails: audit: sqlalchemy.exc.ProgrammingError: (psycopg2.errors.DuplicateTable) relation "ix_events_user_id_at" already exists',
     ]);
   });
 
@@ -162,7 +162,7 @@ describe('multidb (alembic init -t multidb: one database per ini section)', () =
   it("multidb-upgrade-fails: a foreign key from audit.events to app's users fails, as it does across two real databases", async () => {
     const report = expectFailed(await gate('multidb-upgrade-fails'), ['upgrade']);
     expect(check(report, 'upgrade').findings[0]!.message.split('\n')[0]).toBe(
-      'upgrade of 2b3c4d5e6f7a fails: sqlalchemy.exc.ProgrammingError: (psycopg2.errors.UndefinedTable) relation "users" does not exist',
+      'upgrade of 2b3c4d5e6f7a fails: audit: sqlalchemy.exc.ProgrammingError: (psycopg2.errors.UndefinedTable) relation "users" does not exist',
     );
   });
 });
