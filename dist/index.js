@@ -26427,51 +26427,48 @@ function makeThrowawayDatabase(spec) {
       if (migrationRole) throw new Error("useMigrationRole called twice");
       const user = spec.admin.user;
       const given = spec.provider === "url" ? `the --database-url user "${user}"` : `"${user}"`;
-      const me = await withClient(
-        spec.admin,
-        async (c) => (await c.query("SELECT rolsuper AS su, rolcreaterole AS cr FROM pg_roles WHERE rolname = current_user")).rows[0]
-      );
-      const notices = [];
-      if (spec.provider === "url" && me?.su) {
-        notices.push(
-          `warning: ${given} is a superuser on a server the pull request's code can reach: the project's code ran as an unprivileged role of its own, but make sure the server holds nothing else (a services: container), or give the gate a user with only CREATEDB and CREATEROLE`
-        );
-      }
-      if (mode === "superuser") {
-        notices.push(
-          `warning: --migration-role superuser: the project's code connects as ${given}${me?.su ? ", a superuser" : ""}, with rights production's migration role rarely has (dblink, COPY ... TO PROGRAM, untrusted extensions, other databases on the server)`
-        );
-        return notices;
-      }
-      if (!me?.su && !me?.cr) {
-        notices.push(
-          `${given} may not create roles, so the project's code connects as that user: grant it CREATEROLE so that migrations run as an unprivileged role of their own`
-        );
-        return notices;
-      }
-      const name = `${MIGRATION_ROLE_PREFIX}${randomBytes2(5).toString("hex")}`;
-      const password = randomBytes2(18).toString("base64url");
-      const createRole = spec.provider !== "url" || spec.facts.versionNum >= 16e4;
-      migrationRole = name;
-      listed();
-      await withClient(spec.admin, async (c) => {
+      return withClient(spec.admin, async (c) => {
+        const me = (await c.query("SELECT rolsuper AS su, rolcreaterole AS cr FROM pg_roles WHERE rolname = current_user")).rows[0];
+        const notices = [];
+        if (spec.provider === "url" && me?.su) {
+          notices.push(
+            `warning: ${given} is a superuser on a server the pull request's code can reach: the project's code ran as an unprivileged role of its own, but make sure the server holds nothing else (a services: container), or give the gate a user with only CREATEDB and CREATEROLE`
+          );
+        }
+        if (mode === "superuser") {
+          notices.push(
+            `warning: --migration-role superuser: the project's code connects as ${given}${me?.su ? ", a superuser" : ""}, with rights production's migration role rarely has (dblink, COPY ... TO PROGRAM, untrusted extensions, other databases on the server)`
+          );
+          return notices;
+        }
+        if (!me?.su && !me?.cr) {
+          notices.push(
+            `${given} may not create roles, so the project's code connects as that user: grant it CREATEROLE so that migrations run as an unprivileged role of their own`
+          );
+          return notices;
+        }
+        const name = `${MIGRATION_ROLE_PREFIX}${randomBytes2(5).toString("hex")}`;
+        const password = randomBytes2(18).toString("base64url");
+        const createRole = spec.provider !== "url" || spec.facts.versionNum >= 16e4;
+        migrationRole = name;
+        listed();
         await c.query(
           `CREATE ROLE ${quoteIdent(name)} LOGIN PASSWORD '${password}' NOSUPERUSER NOCREATEDB ${createRole ? "CREATEROLE" : "NOCREATEROLE"} NOREPLICATION`
         );
         if (!me.su) await c.query(`GRANT ${quoteIdent(name)} TO CURRENT_USER`);
         for (const database of owned) await c.query(`ALTER DATABASE ${quoteIdent(database)} OWNER TO ${quoteIdent(name)}`);
-      });
-      const access2 = { host: projectAccess?.host ?? spec.admin.host, user: name, password };
-      try {
-        await withClient({ ...spec.admin, ...access2, database: spec.database }, async (c) => c.query("SELECT 1"));
-      } catch (err) {
-        notices.push(
-          `the migration role ${name} cannot log in to ${spec.admin.host}:${spec.admin.port} (${err.message}), so the project's code connects as ${given}: allow password logins for every user in pg_hba.conf`
-        );
+        const access2 = { host: projectAccess?.host ?? spec.admin.host, user: name, password };
+        try {
+          await withClient({ ...spec.admin, ...access2, database: spec.database }, async (login) => login.query("SELECT 1"));
+        } catch (err) {
+          notices.push(
+            `the migration role ${name} cannot log in to ${spec.admin.host}:${spec.admin.port} (${err.message}), so the project's code connects as ${given}: allow password logins for every user in pg_hba.conf`
+          );
+          return notices;
+        }
+        projectAccess = access2;
         return notices;
-      }
-      projectAccess = access2;
-      return notices;
+      });
     },
     adoptRoles(names) {
       for (const n of names) if (!n.startsWith(MIGRATION_ROLE_PREFIX)) roles.add(n);
@@ -28914,8 +28911,7 @@ async function createTarget(db, like, template) {
     })));
     throw err;
   }
-  const first = made[0];
-  return like.section ? databaseTarget(db, first.database, made.map((m) => ({ section: m.section, database: m.database }))) : databaseTarget(db, first.database);
+  return databaseTarget(db, made[0].database, like.section ? made.map((m) => ({ section: m.section, database: m.database })) : void 0);
 }
 async function gateTarget(db, sections) {
   if (!sections || sections.length === 0) return databaseTarget(db);
@@ -28959,11 +28955,15 @@ var RoundTripper = class {
   progress;
   clock;
   allowIrreversible;
-  client = null;
-  tracker = null;
-  /** multidb: the first section's name, and the other sections' databases, each with its own connection and tracker. */
-  section = null;
-  others = [];
+  /**
+   * The gate's own connection and tracker on each database of the target: one, or for multidb
+   * one per ini section (`section` set), the first section's first.
+   */
+  parts = [];
+  /** The first database's connection (roles, which are cluster-wide, are read there). */
+  get client() {
+    return this.parts[0]?.client ?? null;
+  }
   /** Incremental snapshots (snapshot/tracker.ts); off after they once disagreed with a whole read. */
   incremental = true;
   /**
@@ -28974,21 +28974,14 @@ var RoundTripper = class {
   touchedRoles = false;
   async connect(target) {
     await this.close();
-    const client = new esm_default.Client({ ...this.db.connection, database: target.allowed.database });
-    client.on("error", () => {
-    });
-    await client.connect();
-    this.client = client;
-    this.tracker = await SchemaTracker.attach(client, { incremental: this.incremental });
-    this.section = target.section ?? null;
-    for (const o of target.others ?? []) {
-      const other = new esm_default.Client({ ...this.db.connection, database: o.target.allowed.database });
-      other.on("error", () => {
+    for (const { section, database } of targetDatabases(target)) {
+      const client = new esm_default.Client({ ...this.db.connection, database });
+      client.on("error", () => {
       });
-      await other.connect();
-      this.others.push({ section: o.section, client: other, tracker: await SchemaTracker.attach(other, { incremental: this.incremental }) });
+      await client.connect();
+      this.parts.push({ ...section ? { section } : {}, client, tracker: await SchemaTracker.attach(client, { incremental: this.incremental }) });
     }
-    return client;
+    return this.client;
   }
   /** The tables of the database now (not the version table): what a revision's locks are judged on. */
   async existingTables(only) {
@@ -29000,14 +28993,9 @@ var RoundTripper = class {
             WHERE ${USER_TABLES} AND NOT (c.relname = $1 AND n.nspname = $2)`,
       [vt.name, vt.schema ?? "public"]
     )).rows;
-    let tables;
-    if (!this.section) {
-      tables = (await read(this.client)).map(({ database: _, ...t }) => t);
-    } else {
-      tables = [];
-      for (const [section, client] of [[this.section, this.client], ...this.others.map((o) => [o.section, o.client])]) {
-        for (const t of await read(client)) tables.push({ ...t, name: `${section}.${t.name}` });
-      }
+    const tables = [];
+    for (const { section, client } of this.parts) {
+      for (const { database, ...t } of await read(client)) tables.push(section ? { ...t, database, name: `${section}.${t.name}` } : t);
     }
     const key = (t) => `${t.database ?? ""}:${t.oid}`;
     const wanted = only ? new Set(only.tables.map(key)) : null;
@@ -29016,27 +29004,22 @@ var RoundTripper = class {
   snapshot(options) {
     return this.clock.time("snapshotMs", async () => {
       const vt = this.tree.versionTable;
-      const own = (state2) => vt && vt.name !== "alembic_version" ? state2.withoutTable(vt.schema, vt.name) : state2;
-      const state = own(await this.tracker.read(options));
-      if (!this.section) return state;
-      const parts = [{ section: this.section, state }];
-      for (const o of this.others) parts.push({ section: o.section, state: own(await o.tracker.read(options)) });
-      return mergeSections(parts);
+      const own = (state) => vt && vt.name !== "alembic_version" ? state.withoutTable(vt.schema, vt.name) : state;
+      const states = [];
+      for (const { section, tracker } of this.parts) {
+        const state = own(await tracker.read(options));
+        if (!section) return state;
+        states.push({ section, state });
+      }
+      return mergeSections(states);
     });
   }
   async close() {
-    const c = this.client;
-    const t = this.tracker;
-    const others = this.others;
-    this.client = null;
-    this.tracker = null;
-    this.others = [];
-    await t?.detach();
-    if (c) await c.end().catch(() => {
-    });
-    for (const o of others) {
-      await o.tracker.detach();
-      await o.client.end().catch(() => {
+    const parts = this.parts;
+    this.parts = [];
+    for (const { client, tracker } of parts) {
+      await tracker.detach();
+      await client.end().catch(() => {
       });
     }
   }
@@ -29179,8 +29162,8 @@ var RoundTripper = class {
       state = s1b;
       tripped++;
     }
-    let faithful = this.tracker?.incremental ? await this.clock.time("snapshotMs", () => this.tracker.verify()) : true;
-    for (const o of this.others) if (faithful && o.tracker.incremental) faithful = await this.clock.time("snapshotMs", () => o.tracker.verify());
+    let faithful = true;
+    for (const { tracker } of this.parts) if (faithful && tracker.incremental) faithful = await this.clock.time("snapshotMs", () => tracker.verify());
     await this.close();
     if (!faithful) return null;
     return { upgradeFindings, roundtripFindings, tripped, target: current, notices, irreversible, locks };
@@ -29195,7 +29178,7 @@ var RoundTripper = class {
     let failure;
     try {
       const done = await this.clock.time("stepsMs", fn);
-      if (done.catalogWrite) for (const t2 of [this.tracker, ...this.others.map((o) => o.tracker)]) t2?.markStale();
+      if (done.catalogWrite) for (const { tracker } of this.parts) tracker.markStale();
       if (done.catalogWrite) this.touchedRoles = true;
       failure = await this.unpersisted(name, rev);
     } catch (err) {
@@ -29219,7 +29202,7 @@ var RoundTripper = class {
   /** Drops `roles` with what they own or were granted in the current database (about to be left). */
   async dropRoles(roles) {
     for (const role of roles) {
-      for (const o of this.others) await o.client.query(`DROP OWNED BY ${quoteIdent2(role)}`).catch(() => {
+      for (const { client } of this.parts.slice(1)) await client.query(`DROP OWNED BY ${quoteIdent2(role)}`).catch(() => {
       });
       await this.client.query(`DROP OWNED BY ${quoteIdent2(role)}; DROP ROLE ${quoteIdent2(role)}`).catch(() => {
       });
@@ -29235,12 +29218,9 @@ var RoundTripper = class {
   }
   /** The revisions the version table holds, sorted; null when it cannot be read. */
   async versions() {
-    const main = await this.versionsOn(this.client);
-    for (const o of this.others) {
-      const other = await this.versionsOn(o.client);
-      if (main === null || other === null || other.join() !== main.join()) return null;
-    }
-    return main;
+    const [main, ...others] = await Promise.all(this.parts.map((p) => this.versionsOn(p.client)));
+    if (!main) return null;
+    return others.every((o) => o !== null && o.join() === main.join()) ? main : null;
   }
   async versionsOn(client) {
     const vt = this.tree.versionTable ?? { schema: null, name: "alembic_version" };
@@ -29254,8 +29234,8 @@ var RoundTripper = class {
     }
   }
   async terminateOthers() {
-    for (const c of [this.client, ...this.others.map((o) => o.client)]) {
-      await c?.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()").catch(() => {
+    for (const { client } of this.parts) {
+      await client.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()").catch(() => {
       });
     }
   }
@@ -29584,11 +29564,8 @@ async function walkInLanes(ctx, target, revisions, nodes, byRev, applied) {
     ctx.hold(() => tripper.close());
     const laneWalk = { applied: before, blocked: /* @__PURE__ */ new Set() };
     const result = await tripper.run(laneTarget, chunk, nodes, byRev, laneWalk, tick, revisions.length);
-    if (i === chunks.length - 1 && ctx.afterLastLane) {
-      await tree.useDatabase(result.target);
-      await ctx.afterLastLane(tree, result.target).catch(() => {
-      });
-    }
+    if (i === chunks.length - 1 && ctx.afterLastLane) await ctx.afterLastLane(tree, result.target).catch(() => {
+    });
     await tree.close();
     return { result, walk: laneWalk };
   };
@@ -29789,21 +29766,18 @@ async function dataWalk(ctx) {
   const notices = [];
   const findings = [];
   let seedMs = 0;
-  const client = new esm_default.Client(clientConfig(ctx.copy));
-  await client.connect();
-  const others = [];
-  for (const o of ctx.copyTarget.others ?? []) {
-    const c = new esm_default.Client(clientConfig({ ...ctx.copy, database: o.target.allowed.database }));
+  const all = [];
+  for (const { section, database } of targetDatabases(ctx.copyTarget)) {
+    const c = new esm_default.Client(clientConfig({ ...ctx.copy, database }));
     c.on("error", () => {
     });
+    all.push({ ...section ? { section } : {}, client: c });
     await c.connect();
-    others.push({ section: o.section, client: c });
   }
-  const all = [{ section: ctx.copyTarget.section, client }, ...others];
-  const fingerprint2 = async (_main, versionTable) => {
-    if (!ctx.copyTarget.section) return fingerprint(client, versionTable);
+  const client = all[0].client;
+  const fingerprintAll = async () => {
     const merged = /* @__PURE__ */ new Map();
-    for (const part of all) for (const [table, rows] of await fingerprint(part.client, versionTable)) merged.set(`${part.section}.${table}`, rows);
+    for (const { section, client: c } of all) for (const [table, rows] of await fingerprint(c, ctx.versionTable)) merged.set(section ? `${section}.${table}` : table, rows);
     return merged;
   };
   const started = performance.now();
@@ -29843,7 +29817,7 @@ async function dataWalk(ctx) {
       }
     }
     seedMs = Math.round(performance.now() - started);
-    let state = await fingerprint2(client, ctx.versionTable);
+    let state = await fingerprintAll();
     const tablesWithRows = [...state.values()].filter((t) => t.count > 0).length;
     await ctx.tree.useDatabase(ctx.copyTarget);
     for (const rev of ctx.revisions) {
@@ -29871,7 +29845,7 @@ ${f.detail}` : ""}`;
         stoppedAt = rev;
         break;
       }
-      const afterUp = await fingerprint2(client, ctx.versionTable);
+      const afterUp = await fingerprintAll();
       const upgradeChanges = compareFingerprints(state, afterUp);
       for (const p of [...rowsLost(upgradeChanges), ...valuesChanged(upgradeChanges)]) found("warning", `upgrade of ${rev} ${p}`, CHANGE_DETAIL);
       if (steps.downgrade && steps.downgrade.status !== "ok") {
@@ -29892,7 +29866,7 @@ ${f.detail}` : ""}`;
       }
       let after;
       try {
-        after = await fingerprint2(client, ctx.versionTable);
+        after = await fingerprintAll();
       } catch (err) {
         found(
           "error",
@@ -29915,7 +29889,7 @@ ${f.detail}` : ""}`;
         found("error", `upgrade of ${rev} after its downgrade fails on a database with rows: ${f.message.split("\n")[0]}`, f.detail);
         break;
       }
-      state = await fingerprint2(client, ctx.versionTable);
+      state = await fingerprintAll();
     }
     const errors = findings.filter((f) => f.severity === "error");
     const warnings = findings.filter((f) => f.severity === "warning");
@@ -30467,14 +30441,12 @@ async function dropRolesSince(db, before, databases) {
   if (created.length === 0) return void 0;
   const id = (role) => `"${role.replace(/"/g, '""')}"`;
   try {
-    for (const database of databases) {
+    for (const [i, database] of databases.entries()) {
       await withClient({ ...db.connection, database }, async (c) => {
         for (const role of created) if ((await c.query("SELECT 1 FROM pg_roles WHERE rolname = $1", [role])).rowCount) await c.query(`DROP OWNED BY ${id(role)}`);
+        if (i === databases.length - 1) for (const role of created) await c.query(`DROP ROLE IF EXISTS ${id(role)}`);
       });
     }
-    await withClient({ ...db.connection, database: databases[0] }, async (c) => {
-      for (const role of created) await c.query(`DROP ROLE IF EXISTS ${id(role)}`);
-    });
     return void 0;
   } catch (err) {
     return `the role(s) the round trips created (${created.join(", ")}) could not be removed before the data check: ${err.message}`;

@@ -698,7 +698,7 @@ def _observe_locks(conn, cursor, statement, parameters, context, executemany):
         cur = conn.connection.cursor()
         try:
             cur.execute(
-                "SELECT c.oid::int, c.relfilenode::int, l.mode, current_setting('lock_timeout'), current_database() "
+                "SELECT c.oid::int, c.relfilenode::int, l.mode, current_setting('lock_timeout') "
                 "FROM pg_class c LEFT JOIN pg_locks l ON l.relation = c.oid AND l.pid = pg_backend_pid() "
                 "AND l.locktype = 'relation' AND l.granted WHERE c.oid IN (%s)" % oids
             )
@@ -960,10 +960,11 @@ def cmd_load(req):
     return {"versions": _versions(), "graph": _graph(), "databases": STATE["sections"]}
 
 
-def _section_of(ops_obj):
-    """multidb: the ini section autogenerate ran for (its upgrade_token is "<section>_upgrades")."""
+def _section_of(token):
+    """multidb: the ini section a context was configured for: env.py gives each its
+    upgrade_token "<section>_upgrades" (and downgrade_token "<section>_downgrades")."""
     sections = STATE.get("sections") or []
-    token = getattr(ops_obj, "upgrade_token", None) or getattr(ops_obj, "downgrade_token", None) or ""
+    token = token or ""
     for suffix in ("_upgrades", "_downgrades"):
         if token.endswith(suffix) and token[: -len(suffix)] in sections:
             return token[: -len(suffix)]
@@ -1769,7 +1770,7 @@ def _summarize(generated, migration_context):
         for up in up_list:
             if up is None or up.is_empty():
                 continue
-            section = _section_of(up)
+            section = _section_of(up.upgrade_token)
             for op in up.ops:
                 for diff in _flatten(op):
                     described = _describe(diff, dialect)
@@ -1790,7 +1791,7 @@ def _summarize(generated, migration_context):
                 render_item=opts.get("render_item"),
                 migration_context=render_context,
             )
-            section = _section_of(ops_obj)
+            section = _section_of(getattr(ops_obj, "upgrade_token", None) or getattr(ops_obj, "downgrade_token", None))
             if section:
                 # multidb: each database's operations are the body of its own function in the
                 # revision (the template's upgrade_<section>()), rendered as that function.
@@ -1943,8 +1944,7 @@ def cmd_compat(req):
         if conn.exec_driver_sql("SELECT current_setting('is_superuser')").scalar() == "on":
             conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
         # multidb: env.py configures a context per ini section; the tables are named after it.
-        token = context.opts.get("upgrade_token") or ""
-        section = token[: -len("_upgrades")] if token.endswith("_upgrades") and token[: -len("_upgrades")] in (STATE.get("sections") or []) else None
+        section = _section_of(context.opts.get("upgrade_token"))
         for md in metadata if isinstance(metadata, (list, tuple)) else [metadata]:
             for table in md.sorted_tables:
                 out["tables"] += 1

@@ -118,55 +118,54 @@ export function makeThrowawayDatabase(spec: ThrowawaySpec): ThrowawayDatabase {
       if (migrationRole) throw new Error('useMigrationRole called twice');
       const user = spec.admin.user;
       const given = spec.provider === 'url' ? `the --database-url user "${user}"` : `"${user}"`;
-      const me = await withClient(spec.admin, async (c) =>
-        (await c.query<{ su: boolean; cr: boolean }>('SELECT rolsuper AS su, rolcreaterole AS cr FROM pg_roles WHERE rolname = current_user')).rows[0],
-      );
-      const notices: string[] = [];
-      if (spec.provider === 'url' && me?.su) {
-        notices.push(
-          `warning: ${given} is a superuser on a server the pull request's code can reach: the project's code ran as an unprivileged role of its own, but make sure the server holds nothing else (a services: container), or give the gate a user with only CREATEDB and CREATEROLE`,
-        );
-      }
-      if (mode === 'superuser') {
-        notices.push(
-          `warning: --migration-role superuser: the project's code connects as ${given}${me?.su ? ', a superuser' : ''}, with rights production's migration role rarely has (dblink, COPY ... TO PROGRAM, untrusted extensions, other databases on the server)`,
-        );
-        return notices;
-      }
-      if (!me?.su && !me?.cr) {
-        notices.push(
-          `${given} may not create roles, so the project's code connects as that user: grant it CREATEROLE so that migrations run as an unprivileged role of their own`,
-        );
-        return notices;
-      }
-      const name = `${MIGRATION_ROLE_PREFIX}${randomBytes(5).toString('hex')}`;
-      const password = randomBytes(18).toString('base64url');
-      // CREATEROLE lets a migration create the roles it grants to (dropped at the end). Before
-      // PostgreSQL 16 it also lets a role grant itself pg_execute_server_program and the like:
-      // harmless on a server of the gate's own, not on one the user shares with us.
-      const createRole = spec.provider !== 'url' || spec.facts.versionNum >= 160000;
-      migrationRole = name;
-      listed();
-      await withClient(spec.admin, async (c) => {
+      // One connection for what the user may do and for making the role.
+      return withClient(spec.admin, async (c) => {
+        const me = (await c.query<{ su: boolean; cr: boolean }>('SELECT rolsuper AS su, rolcreaterole AS cr FROM pg_roles WHERE rolname = current_user')).rows[0];
+        const notices: string[] = [];
+        if (spec.provider === 'url' && me?.su) {
+          notices.push(
+            `warning: ${given} is a superuser on a server the pull request's code can reach: the project's code ran as an unprivileged role of its own, but make sure the server holds nothing else (a services: container), or give the gate a user with only CREATEDB and CREATEROLE`,
+          );
+        }
+        if (mode === 'superuser') {
+          notices.push(
+            `warning: --migration-role superuser: the project's code connects as ${given}${me?.su ? ', a superuser' : ''}, with rights production's migration role rarely has (dblink, COPY ... TO PROGRAM, untrusted extensions, other databases on the server)`,
+          );
+          return notices;
+        }
+        if (!me?.su && !me?.cr) {
+          notices.push(
+            `${given} may not create roles, so the project's code connects as that user: grant it CREATEROLE so that migrations run as an unprivileged role of their own`,
+          );
+          return notices;
+        }
+        const name = `${MIGRATION_ROLE_PREFIX}${randomBytes(5).toString('hex')}`;
+        const password = randomBytes(18).toString('base64url');
+        // CREATEROLE lets a migration create the roles it grants to (dropped at the end). Before
+        // PostgreSQL 16 it also lets a role grant itself pg_execute_server_program and the like:
+        // harmless on a server of the gate's own, not on one the user shares with us.
+        const createRole = spec.provider !== 'url' || spec.facts.versionNum >= 160000;
+        migrationRole = name;
+        listed();
         await c.query(
           `CREATE ROLE ${quoteIdent(name)} LOGIN PASSWORD '${password}' NOSUPERUSER NOCREATEDB ${createRole ? 'CREATEROLE' : 'NOCREATEROLE'} NOREPLICATION`,
         );
         // A user that is no superuser may give a database to a role it is a member of only.
         if (!me.su) await c.query(`GRANT ${quoteIdent(name)} TO CURRENT_USER`);
         for (const database of owned) await c.query(`ALTER DATABASE ${quoteIdent(database)} OWNER TO ${quoteIdent(name)}`);
-      });
-      const access: ProjectAccess = { host: projectAccess?.host ?? spec.admin.host, user: name, password };
-      // The server may not let the new role log in the way the gate does (pg_hba.conf).
-      try {
-        await withClient({ ...spec.admin, ...access, database: spec.database }, async (c) => c.query('SELECT 1'));
-      } catch (err) {
-        notices.push(
-          `the migration role ${name} cannot log in to ${spec.admin.host}:${spec.admin.port} (${(err as Error).message}), so the project's code connects as ${given}: allow password logins for every user in pg_hba.conf`,
-        );
+        const access: ProjectAccess = { host: projectAccess?.host ?? spec.admin.host, user: name, password };
+        // The server may not let the new role log in the way the gate does (pg_hba.conf).
+        try {
+          await withClient({ ...spec.admin, ...access, database: spec.database }, async (login) => login.query('SELECT 1'));
+        } catch (err) {
+          notices.push(
+            `the migration role ${name} cannot log in to ${spec.admin.host}:${spec.admin.port} (${(err as Error).message}), so the project's code connects as ${given}: allow password logins for every user in pg_hba.conf`,
+          );
+          return notices;
+        }
+        projectAccess = access;
         return notices;
-      }
-      projectAccess = access;
-      return notices;
+      });
     },
 
     adoptRoles(names) {

@@ -13,12 +13,13 @@ import pg from 'pg';
 import type { DatabaseTarget, SourceTree } from '../alembic/tree.js';
 import { clientConfig } from '../db/client.js';
 import type { ConnectionInfo } from '../db/provider.js';
-import { compareFingerprints, fingerprint as fingerprintOf, type Fingerprint, type TableChange } from '../data/fingerprint.js';
+import { compareFingerprints, fingerprint, type Fingerprint, type TableChange } from '../data/fingerprint.js';
 import { readSeedTables, seedTables, type VersionTable } from '../data/seed.js';
 import { downTarget, type RevisionNode } from '../graph/graph.js';
 import { plural } from '../report/format.js';
 import type { CheckResult, Finding, RevisionReport } from '../report/types.js';
 import { describeFailure, type StepFailure } from './steps.js';
+import { targetDatabases } from './target.js';
 
 export interface DataWalkContext {
   tree: SourceTree;
@@ -83,21 +84,18 @@ export async function dataWalk(ctx: DataWalkContext): Promise<DataWalkResult> {
   const notices: string[] = [];
   const findings: Finding[] = [];
   let seedMs = 0;
-  const client = new pg.Client(clientConfig(ctx.copy));
-  await client.connect();
-  // multidb: every section's copy, rows named after the section ("engine2.users").
-  const others: { section: string; client: pg.Client }[] = [];
-  for (const o of ctx.copyTarget.others ?? []) {
-    const c = new pg.Client(clientConfig({ ...ctx.copy, database: o.target.allowed.database }));
+  // Every database of the copy (multidb: one per ini section, its tables named after it).
+  const all: { section?: string; client: pg.Client }[] = [];
+  for (const { section, database } of targetDatabases(ctx.copyTarget)) {
+    const c = new pg.Client(clientConfig({ ...ctx.copy, database }));
     c.on('error', () => {});
+    all.push({ ...(section ? { section } : {}), client: c });
     await c.connect();
-    others.push({ section: o.section, client: c });
   }
-  const all = [{ section: ctx.copyTarget.section, client }, ...others];
-  const fingerprint = async (_main: pg.Client, versionTable: VersionTable): Promise<Fingerprint> => {
-    if (!ctx.copyTarget.section) return fingerprintOf(client, versionTable);
+  const client = all[0]!.client;
+  const fingerprintAll = async (): Promise<Fingerprint> => {
     const merged: Fingerprint = new Map();
-    for (const part of all) for (const [table, rows] of await fingerprintOf(part.client, versionTable)) merged.set(`${part.section}.${table}`, rows);
+    for (const { section, client: c } of all) for (const [table, rows] of await fingerprint(c, ctx.versionTable)) merged.set(section ? `${section}.${table}` : table, rows);
     return merged;
   };
   const started = performance.now();
@@ -138,7 +136,7 @@ export async function dataWalk(ctx: DataWalkContext): Promise<DataWalkResult> {
       }
     }
     seedMs = Math.round(performance.now() - started);
-    let state = await fingerprint(client, ctx.versionTable);
+    let state = await fingerprintAll();
     const tablesWithRows = [...state.values()].filter((t) => t.count > 0).length;
     await ctx.tree.useDatabase(ctx.copyTarget);
 
@@ -167,7 +165,7 @@ export async function dataWalk(ctx: DataWalkContext): Promise<DataWalkResult> {
         stoppedAt = rev;
         break;
       }
-      const afterUp = await fingerprint(client, ctx.versionTable);
+      const afterUp = await fingerprintAll();
       const upgradeChanges = compareFingerprints(state, afterUp);
       for (const p of [...rowsLost(upgradeChanges), ...valuesChanged(upgradeChanges)]) found('warning', `upgrade of ${rev} ${p}`, CHANGE_DETAIL);
 
@@ -189,7 +187,7 @@ export async function dataWalk(ctx: DataWalkContext): Promise<DataWalkResult> {
       }
       let after: Fingerprint;
       try {
-        after = await fingerprint(client, ctx.versionTable);
+        after = await fingerprintAll();
       } catch (err) {
         // The downgrade ran, and the rows it left cannot be read back: corrupted data (an enum
         // label deleted from pg_enum while rows still use it, say).
@@ -216,7 +214,7 @@ export async function dataWalk(ctx: DataWalkContext): Promise<DataWalkResult> {
         found('error', `upgrade of ${rev} after its downgrade fails on a database with rows: ${f.message.split('\n')[0]}`, f.detail);
         break;
       }
-      state = await fingerprint(client, ctx.versionTable);
+      state = await fingerprintAll();
     }
 
     const errors = findings.filter((f) => f.severity === 'error');

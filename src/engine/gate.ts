@@ -663,15 +663,13 @@ async function dropRolesSince(db: ThrowawayDatabase, before: Set<string>, databa
   if (created.length === 0) return undefined;
   const id = (role: string) => `"${role.replace(/"/g, '""')}"`;
   try {
-    // What they own in every database first (multidb: one per section), then the roles.
-    for (const database of databases) {
+    // What they own in every database (multidb: one per section), then, from the last, the roles.
+    for (const [i, database] of databases.entries()) {
       await withClient({ ...db.connection, database }, async (c) => {
         for (const role of created) if ((await c.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [role])).rowCount) await c.query(`DROP OWNED BY ${id(role)}`);
+        if (i === databases.length - 1) for (const role of created) await c.query(`DROP ROLE IF EXISTS ${id(role)}`);
       });
     }
-    await withClient({ ...db.connection, database: databases[0]! }, async (c) => {
-      for (const role of created) await c.query(`DROP ROLE IF EXISTS ${id(role)}`);
-    });
     return undefined;
   } catch (err) {
     return `the role(s) the round trips created (${created.join(', ')}) could not be removed before the data check: ${(err as Error).message}`;

@@ -97,10 +97,8 @@ export async function walkInLanes(ctx: LaneContext, target: DatabaseTarget, revi
     ctx.hold(() => tripper.close());
     const laneWalk: WalkState = { applied: before, blocked: new Set() };
     const result = await tripper.run(laneTarget, chunk, nodes, byRev, laneWalk, tick, revisions.length);
-    if (i === chunks.length - 1 && ctx.afterLastLane) {
-      await tree.useDatabase(result.target);
-      await ctx.afterLastLane(tree, result.target).catch(() => {});
-    }
+    // The tree is on result.target: the walk pointed it at every database it rebuilt.
+    if (i === chunks.length - 1 && ctx.afterLastLane) await ctx.afterLastLane(tree, result.target).catch(() => {});
     await tree.close();
     return { result, walk: laneWalk };
   };

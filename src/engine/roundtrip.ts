@@ -13,7 +13,7 @@ import { SchemaTracker, mergeSections, type ReadOptions, type SchemaState } from
 import type { ProgressSink } from './options.js';
 import { describeFailure, failedStep, findingFrom, type StepFailure } from './steps.js';
 import type { Stopwatch } from './stopwatch.js';
-import { createTarget } from './target.js';
+import { createTarget, targetDatabases } from './target.js';
 
 export interface RoundTripResult {
   upgradeFindings: Finding[];
@@ -71,11 +71,15 @@ export interface ObservedLocks {
 }
 
 export class RoundTripper {
-  private client: pg.Client | null = null;
-  private tracker: SchemaTracker | null = null;
-  /** multidb: the first section's name, and the other sections' databases, each with its own connection and tracker. */
-  private section: string | null = null;
-  private others: { section: string; client: pg.Client; tracker: SchemaTracker }[] = [];
+  /**
+   * The gate's own connection and tracker on each database of the target: one, or for multidb
+   * one per ini section (`section` set), the first section's first.
+   */
+  private parts: { section?: string; client: pg.Client; tracker: SchemaTracker }[] = [];
+  /** The first database's connection (roles, which are cluster-wide, are read there). */
+  private get client(): pg.Client | null {
+    return this.parts[0]?.client ?? null;
+  }
   /** Incremental snapshots (snapshot/tracker.ts); off after they once disagreed with a whole read. */
   private incremental = true;
   /**
@@ -96,19 +100,13 @@ export class RoundTripper {
 
   private async connect(target: DatabaseTarget): Promise<pg.Client> {
     await this.close();
-    const client = new pg.Client({ ...this.db.connection, database: target.allowed.database });
-    client.on('error', () => {}); // a terminated connection is handled where it is used
-    await client.connect();
-    this.client = client;
-    this.tracker = await SchemaTracker.attach(client, { incremental: this.incremental });
-    this.section = target.section ?? null;
-    for (const o of target.others ?? []) {
-      const other = new pg.Client({ ...this.db.connection, database: o.target.allowed.database });
-      other.on('error', () => {});
-      await other.connect();
-      this.others.push({ section: o.section, client: other, tracker: await SchemaTracker.attach(other, { incremental: this.incremental }) });
+    for (const { section, database } of targetDatabases(target)) {
+      const client = new pg.Client({ ...this.db.connection, database });
+      client.on('error', () => {}); // a terminated connection is handled where it is used
+      await client.connect();
+      this.parts.push({ ...(section ? { section } : {}), client, tracker: await SchemaTracker.attach(client, { incremental: this.incremental }) });
     }
-    return client;
+    return this.client!;
   }
 
   /** The tables of the database now (not the version table): what a revision's locks are judged on. */
@@ -124,15 +122,10 @@ export class RoundTripper {
           [vt.name, vt.schema ?? 'public'],
         )
       ).rows;
-    let tables: LockObservation['tables'];
-    if (!this.section) {
-      tables = (await read(this.client!)).map(({ database: _, ...t }) => t);
-    } else {
-      // multidb: every section's tables, named after the section ("audit.events").
-      tables = [];
-      for (const [section, client] of [[this.section, this.client!] as const, ...this.others.map((o) => [o.section, o.client] as const)]) {
-        for (const t of await read(client)) tables.push({ ...t, name: `${section}.${t.name}` });
-      }
+    // multidb: every section's tables, named after the section ("audit.events").
+    const tables: LockObservation['tables'] = [];
+    for (const { section, client } of this.parts) {
+      for (const { database, ...t } of await read(client)) tables.push(section ? { ...t, database, name: `${section}.${t.name}` } : t);
     }
     const key = (t: LockObservation['tables'][number]) => `${t.database ?? ''}:${t.oid}`;
     const wanted = only ? new Set(only.tables.map(key)) : null;
@@ -143,26 +136,22 @@ export class RoundTripper {
     return this.clock.time('snapshotMs', async () => {
       const vt = this.tree.versionTable;
       const own = (state: SchemaState) => (vt && vt.name !== 'alembic_version' ? state.withoutTable(vt.schema, vt.name) : state);
-      const state = own(await this.tracker!.read(options));
-      if (!this.section) return state;
-      const parts = [{ section: this.section, state }];
-      for (const o of this.others) parts.push({ section: o.section, state: own(await o.tracker.read(options)) });
-      return mergeSections(parts);
+      const states: { section: string; state: SchemaState }[] = [];
+      for (const { section, tracker } of this.parts) {
+        const state = own(await tracker.read(options));
+        if (!section) return state;
+        states.push({ section, state });
+      }
+      return mergeSections(states);
     });
   }
 
   async close(): Promise<void> {
-    const c = this.client;
-    const t = this.tracker;
-    const others = this.others;
-    this.client = null;
-    this.tracker = null;
-    this.others = [];
-    await t?.detach();
-    if (c) await c.end().catch(() => {});
-    for (const o of others) {
-      await o.tracker.detach();
-      await o.client.end().catch(() => {});
+    const parts = this.parts;
+    this.parts = [];
+    for (const { client, tracker } of parts) {
+      await tracker.detach();
+      await client.end().catch(() => {});
     }
   }
 
@@ -329,8 +318,8 @@ export class RoundTripper {
       state = s1b;
       tripped++;
     }
-    let faithful = this.tracker?.incremental ? await this.clock.time('snapshotMs', () => this.tracker!.verify()) : true;
-    for (const o of this.others) if (faithful && o.tracker.incremental) faithful = await this.clock.time('snapshotMs', () => o.tracker.verify());
+    let faithful = true;
+    for (const { tracker } of this.parts) if (faithful && tracker.incremental) faithful = await this.clock.time('snapshotMs', () => tracker.verify());
     await this.close();
     if (!faithful) return null;
 
@@ -347,7 +336,7 @@ export class RoundTripper {
     let failure: StepFailure | null;
     try {
       const done = await this.clock.time('stepsMs', fn);
-      if (done.catalogWrite) for (const t of [this.tracker, ...this.others.map((o) => o.tracker)]) t?.markStale();
+      if (done.catalogWrite) for (const { tracker } of this.parts) tracker.markStale();
       if (done.catalogWrite) this.touchedRoles = true;
       failure = await this.unpersisted(name, rev);
     } catch (err) {
@@ -376,7 +365,7 @@ export class RoundTripper {
   /** Drops `roles` with what they own or were granted in the current database (about to be left). */
   private async dropRoles(roles: string[]): Promise<void> {
     for (const role of roles) {
-      for (const o of this.others) await o.client.query(`DROP OWNED BY ${quoteIdent(role)}`).catch(() => {});
+      for (const { client } of this.parts.slice(1)) await client.query(`DROP OWNED BY ${quoteIdent(role)}`).catch(() => {});
       await this.client!.query(`DROP OWNED BY ${quoteIdent(role)}; DROP ROLE ${quoteIdent(role)}`).catch(() => {});
     }
   }
@@ -392,13 +381,10 @@ export class RoundTripper {
 
   /** The revisions the version table holds, sorted; null when it cannot be read. */
   private async versions(): Promise<string[] | null> {
-    const main = await this.versionsOn(this.client!);
+    const [main, ...others] = await Promise.all(this.parts.map((p) => this.versionsOn(p.client)));
     // multidb: every section's version table must say the same, or nothing is held against it.
-    for (const o of this.others) {
-      const other = await this.versionsOn(o.client);
-      if (main === null || other === null || other.join() !== main.join()) return null;
-    }
-    return main;
+    if (!main) return null;
+    return others.every((o) => o !== null && o.join() === main.join()) ? main : null;
   }
 
   private async versionsOn(client: pg.Client): Promise<string[] | null> {
@@ -416,8 +402,8 @@ export class RoundTripper {
   }
 
   private async terminateOthers(): Promise<void> {
-    for (const c of [this.client, ...this.others.map((o) => o.client)]) {
-      await c?.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()').catch(() => {});
+    for (const { client } of this.parts) {
+      await client.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()').catch(() => {});
     }
   }
 }

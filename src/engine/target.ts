@@ -51,8 +51,7 @@ export async function createTarget(db: ThrowawayDatabase, like: DatabaseTarget, 
     await Promise.all(made.map((m) => db.dropDatabase(m.database).catch(() => {})));
     throw err;
   }
-  const first = made[0];
-  return like.section ? databaseTarget(db, first!.database, made.map((m) => ({ section: m.section!, database: m.database }))) : databaseTarget(db, first!.database);
+  return databaseTarget(db, made[0]!.database, like.section ? made.map((m) => ({ section: m.section!, database: m.database })) : undefined);
 }
 
 /** A multidb shape for the gate database: its section first, a new database for each other section. */
