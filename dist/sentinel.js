@@ -5366,7 +5366,7 @@ var TypeOverrides = import_lib.default.TypeOverrides;
 var defaults = import_lib.default.defaults;
 var esm_default = import_lib.default;
 
-// src/db/client.ts
+// src/engines/postgresql/client.ts
 var CONNECT_TIMEOUT_MS = 1e4;
 function clientConfig(info) {
   return {

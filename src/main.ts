@@ -13,6 +13,7 @@ import { markerFor } from './action/marker.js';
 import { annotationsOf, crashReport, outcomeOf } from './action/outcome.js';
 import { runGate } from './engine/gate.js';
 import type { GateOptions, ProgressSink } from './engine/options.js';
+import { toGateOptions } from './options/parse.js';
 import { renderMarkdown } from './report/markdown.js';
 import { redactDeep, redactText, secretList } from './report/redact.js';
 import { secretLookingValues } from './alembic/worker-env.js';
@@ -73,29 +74,7 @@ export async function run(deps: Partial<RunDeps> = {}): Promise<void> {
     }
 
     // The gate, one log group per phase.
-    const options: GateOptions = {
-      repoRoot,
-      workingDirectory,
-      alembicConfig: inputs.alembicConfig,
-      base: baseSha,
-      head: undefined,
-      python: inputs.python,
-      provider: inputs.provider,
-      databaseUrl: inputs.databaseUrl,
-      postgresVersion: inputs.postgresVersion,
-      roundtrip: inputs.roundtrip,
-      failOn: inputs.failOn,
-      stepTimeoutMs: inputs.stepTimeoutMs,
-      urlEnvVars: inputs.databaseUrlEnv,
-      foreignConnections: inputs.foreignConnections,
-      migrationRole: inputs.migrationRole,
-      passEnv: inputs.passEnv,
-      flaskApp: inputs.flaskApp,
-      allowIrreversible: inputs.allowIrreversible,
-      bootstrap: inputs.bootstrap,
-      seedRows: inputs.seedRows,
-      seedSql: inputs.seedSql,
-    };
+    const options = toGateOptions(inputs, { repoRoot, workingDirectory, base: baseSha });
     let phase: string | undefined;
     const progress: ProgressSink = (event) => {
       if (event.phase !== phase) {

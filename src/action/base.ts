@@ -1,7 +1,7 @@
 // Which commit the pull request (or push) is compared with, decided from the workflow event.
 // `chooseBase` is pure: event name + payload + inputs in, a decision out.
 // `resolveBase` makes sure the commit is in the local clone (actions/checkout fetches one commit).
-import { execFile } from 'node:child_process';
+import { runGit } from '../git/git.js';
 
 export type BaseDecision =
   | { kind: 'commit'; sha: string; why: string }
@@ -73,12 +73,11 @@ export class BaseError extends Error {}
 
 export type Git = (args: string[], cwd: string) => Promise<{ ok: boolean; stdout: string; stderr: string }>;
 
-export const git: Git = (args, cwd) =>
-  new Promise((resolve) => {
-    execFile('git', args, { cwd, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
-      resolve({ ok: !err, stdout: String(stdout).trim(), stderr: String(stderr).trim() });
-    });
-  });
+/** git through src/git/git.ts's runner, outputs trimmed. */
+export const git: Git = async (args, cwd) => {
+  const r = await runGit(args, cwd);
+  return { ok: r.code === 0, stdout: r.stdout.trim(), stderr: r.stderr.trim() };
+};
 
 const FETCH_DEPTH_HINT =
   'Give actions/checkout `fetch-depth: 0` (or fetch the base yourself) so that alembic-gate can read the base revisions.';

@@ -1,5 +1,7 @@
 // What the action does with a report: fail or pass the job, comment or not, which annotations.
 // Pure functions over the report so that main.ts stays a thin sequence of I/O.
+import { checkById, inCheckOrder } from '../checks/registry.js';
+import { DEFAULT_ENGINE, type EngineId } from '../engines/index.js';
 import type { CheckId, Report } from '../report/types.js';
 import type { CommentMode } from './inputs.js';
 
@@ -23,18 +25,8 @@ export function outcomeOf(report: Report, failOn: readonly CheckId[]): Outcome {
   }
   const failed = report.checks.filter((c) => c.status === 'fail' && failOn.includes(c.id));
   if (failed.length === 0) return { failing: false };
-  const hints: Partial<Record<CheckId, string>> = {
-    graph: 'fix the revision scripts so that they load',
-    heads: 'merge the heads with `alembic merge heads` or rebase your revision onto the base head',
-    history: "restore the base's revisions and put the change in a new revision",
-    upgrade: 'fix the migration that fails to apply',
-    roundtrip: 'make downgrade() undo exactly what upgrade() does',
-    drift: 'add a migration for the model change (the suggested migration is in the job summary)',
-    data: 'make the migration work on tables with rows (a server_default, or add nullable, backfill, then NOT NULL) and keep rows through the round trip',
-    compat: 'change the schema in expand/contract steps, so the deployed code keeps working until the new code is out',
-    locks: 'build indexes concurrently and split rewrites and validations so existing tables are not blocked (or acknowledge one with a reason in the revision file)',
-  };
-  const parts = failed.map((c) => `${c.id} (${c.summary}): ${hints[c.id] ?? 'see the findings'}`);
+  // Each check's one-line advice (its fixHint in src/checks/<id>.ts), in report order.
+  const parts = inCheckOrder(failed).map((c) => `${c.id} (${c.summary}): ${checkById(c.id).fixHint}`);
   return {
     failing: true,
     message: `alembic-gate: ${failed.length} ${failed.length === 1 ? 'check' : 'checks'} failed. ${parts.join('; ')}.`,
@@ -94,7 +86,7 @@ export function crashReport(opts: {
     tool: { name: 'alembic-gate', version: opts.version },
     base: { ref: opts.baseSha ?? '', sha: opts.baseSha ?? '', heads: [] },
     head: { sha: opts.headSha ?? '', heads: [] },
-    database: { engine: 'postgresql', version: 'unknown', provider: 'none' },
+    database: { engine: DEFAULT_ENGINE.id as EngineId, version: 'unknown', provider: 'none' },
     config: { alembicConfig: opts.alembicConfig, workingDirectory: opts.workingDirectory, roundtrip: opts.roundtrip },
     checks: [],
     revisions: [],

@@ -77,3 +77,27 @@ function fromIni(ini: string, wd: string): ProjectConfig {
   if (existsSync(join(dir, 'env.py'))) return { shape: 'flask', config: ini, ini, toml: null, cwd: dir === wd ? dirname(dir) : wd };
   return { shape: 'ini', config: ini, ini, toml: null, cwd: dir };
 }
+
+/**
+ * The `sqlalchemy.url` an ini names, read plainly (the [alembic] section's, else the first
+ * section's that has one, as a multidb ini has): enough to tell the engine before any Python
+ * runs. The worker reads the real one (interpolated, or the Flask app's) once it has loaded.
+ */
+export function iniUrl(path: string | null): string | null {
+  if (!path || !existsSync(path)) return null;
+  let section = '';
+  let first: string | null = null;
+  for (const raw of readFileSync(path, 'utf8').split(/\r?\n/)) {
+    const line = raw.trim();
+    const header = /^\[([^\]]+)\]$/.exec(line);
+    if (header) {
+      section = header[1]!.trim();
+      continue;
+    }
+    const m = /^sqlalchemy\.url\s*[=:]\s*(.*)$/.exec(line);
+    if (!m || !m[1]) continue;
+    if (section === 'alembic') return m[1].trim();
+    first ??= m[1].trim();
+  }
+  return first;
+}

@@ -6,11 +6,13 @@ import type { ConfigShape } from './project-config.js';
 import { buildGraph, type RevisionGraph, type RevisionNode } from '../graph/graph.js';
 
 export interface DatabaseTarget {
+  /** The engine whose database this is (src/engines/<id>/). */
+  engine: string;
   /** SQLAlchemy URL (the project's driver): sqlalchemy.url and --url-env variables. */
   url: string;
   /** libpq URL without a driver: DATABASE_URL. */
   plainUrl: string;
-  /** Where every connection the project's code makes lands (see worker.py, "where every connection lands"). */
+  /** Where every connection the project's code makes lands (see alembic_gate_worker/guard.py, "where every connection lands"). */
   twin: { host: string; port: number; user: string; password?: string; database: string; sslmode?: string };
   /** What a live connection to this server reports as its start time. */
   marker: string;
@@ -52,9 +54,15 @@ export interface TreeLayout {
 export class SourceTree {
   private worker: AlembicWorker | null = null;
   private target: DatabaseTarget | null = null;
+  /** The engine of the database the tree was last pointed at. */
+  get engineId(): string | null {
+    return this.target?.engine ?? null;
+  }
   graph: RevisionGraph | null = null;
   rawGraph: WorkerGraph | null = null;
   versions: WorkerVersions | null = null;
+  /** The URL the project's configuration names (sqlalchemy.url, a Flask app's), once loaded. */
+  projectUrl: string | null = null;
   /** The ini sections of a multidb project (one database each), or null. */
   sections: string[] | null = null;
   /** The version table env.py configured, once a step has told (snapshots leave it out). */
@@ -78,6 +86,7 @@ export class SourceTree {
     const loaded = await this.worker.load(at(l.config)!, this.root, { shape: l.shape, ini: at(l.ini), toml: at(l.toml), cwd: at(l.cwd)!, ...(l.flaskApp ? { flaskApp: l.flaskApp } : {}) }, this.connections.loadTimeoutMs);
     this.versions = loaded.versions;
     this.sections = loaded.databases?.length ? loaded.databases : null;
+    this.projectUrl = loaded.url ?? null;
     this.rawGraph = loaded.graph;
     if (loaded.graph.ok) this.graph = buildGraph(loaded.graph.revisions.map((r) => this.toNode(r)));
     if (this.target) await this.useDatabase(this.target);

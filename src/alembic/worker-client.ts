@@ -1,4 +1,4 @@
-// Client for the persistent Python worker (worker.py): one process per source tree,
+// Client for the persistent Python worker (src/worker, the alembic_gate_worker package): one process per source tree,
 // line-delimited JSON over stdin / a private stdout (the worker moves both off descriptors 0
 // and 1 before user code runs). User output arrives on stderr and is kept as a bounded tail so
 // that errors can show what the migration printed. The worker and everything it started end
@@ -9,8 +9,8 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
-import { registerCleanup } from '../db/cleanup.js';
-import { watchOver } from '../db/sentinel.js';
+import { registerCleanup } from '../util/cleanup.js';
+import { watchOver } from '../util/sentinel.js';
 import { splitCommand } from '../util/command.js';
 import { killTreeSync } from '../util/proctree.js';
 import type { DatabaseTarget } from './tree.js';
@@ -145,10 +145,14 @@ const OUTPUT_TAIL = 16_384;
 /** Node's timers hold 32-bit milliseconds; a longer delay would fire at once. */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
 
-/** The worker script: beside the bundle in dist/, or next to this file in src/. */
+/**
+ * The worker, which python runs as `python -u <path>`: the zipapp beside the bundle in dist/
+ * (scripts/build.mjs packs it), the package's source directory src/worker when running from
+ * src/alembic (a directory with a __main__.py runs as a zipapp does), else the built zipapp.
+ */
 export function workerScriptPath(): string {
   const here = dirname(fileURLToPath(import.meta.url));
-  const candidates = [join(here, 'worker', 'alembic_gate_worker.py'), join(here, 'worker.py'), join(here, '..', 'dist', 'worker', 'alembic_gate_worker.py')];
+  const candidates = [join(here, 'worker', 'alembic-gate-worker.pyz'), join(here, '..', 'worker'), join(here, '..', 'dist', 'worker', 'alembic-gate-worker.pyz')];
   const found = candidates.find((p) => existsSync(p));
   if (!found) throw new Error(`alembic-gate is incomplete: the Python worker is missing (looked in ${candidates.join(', ')})`);
   return found;
@@ -351,7 +355,7 @@ export class AlembicWorker {
   }
 
   /** `databases`: the ini sections of an `alembic init -t multidb` project, else null. */
-  load(config: string, projectRoot: string, project: ProjectLoad = {}, timeoutMs = 600_000): Promise<{ versions: WorkerVersions; graph: WorkerGraph; databases?: string[] | null }> {
+  load(config: string, projectRoot: string, project: ProjectLoad = {}, timeoutMs = 600_000): Promise<{ versions: WorkerVersions; graph: WorkerGraph; databases?: string[] | null; url?: string | null }> {
     return this.request('load', { config, projectRoot, ...project }, timeoutMs);
   }
 
@@ -367,7 +371,7 @@ export class AlembicWorker {
 
   useDatabase(target: DatabaseTarget, mode: 'redirect' | 'refuse', envVars: string[]): Promise<void> {
     const sections = (target.others ?? []).map((o) => ({ name: o.section, url: o.target.url, twin: o.target.twin }));
-    return this.request('database', { url: target.url, plainUrl: target.plainUrl, twin: target.twin, marker: target.marker, aliases: target.aliases, mode, envVars, ...(target.section ? { section: target.section } : {}), ...(sections.length ? { sections } : {}) });
+    return this.request('database', { engine: target.engine, url: target.url, plainUrl: target.plainUrl, twin: target.twin, marker: target.marker, aliases: target.aliases, mode, envVars, ...(target.section ? { section: target.section } : {}), ...(sections.length ? { sections } : {}) });
   }
 
   upgrade(target: string, timeoutMs: number, observe?: LockObservation): Promise<StepResult> {
@@ -391,7 +395,7 @@ export class AlembicWorker {
     return this.request('release', {});
   }
 
-  /** The models of this tree, tried against the connected database (see worker.py, cmd_compat). */
+  /** The models of this tree, tried against the connected database (see alembic_gate_worker/compat.py, cmd_compat). */
   compat(timeoutMs: number): Promise<CompatResult> {
     return this.request('compat', {}, timeoutMs);
   }

@@ -1,9 +1,11 @@
 // The `compat` check: the code that is deployed while the migration runs (the base's models,
 // through the base tree's own env.py) tried against the schema after the PR's upgrade, as
-// during a rolling deploy (see worker.py, cmd_compat). Pure: the worker's problems in, a
-// CheckResult out, each finding with the expand/contract way to make the change safely.
+// during a rolling deploy (see alembic_gate_worker/compat.py, cmd_compat). Pure: the worker's problems (or why the
+// base's env.py could not run) in, a CheckResult out, each finding with the expand/contract way
+// to make the change safely.
 import type { CompatResult } from '../alembic/worker-client.js';
 import type { CheckResult, Finding } from '../report/types.js';
+import { NO_GRAPH, skipped, type CheckDefinition } from './definition.js';
 
 function finding(p: CompatResult['problems'][number]): Finding {
   switch (p.kind) {
@@ -30,12 +32,31 @@ function finding(p: CompatResult['problems'][number]): Finding {
   }
 }
 
-export function judgeCompat(r: CompatResult): CheckResult {
-  if (!r.ran) return { id: 'compat', status: 'skip', summary: "the base's env.py ran no migration context", findings: [] };
-  if (!r.metadata) return { id: 'compat', status: 'skip', summary: "the base's env.py gives no target_metadata, so there are no models to try", findings: [] };
+/** The worker's trial, or the first line of the error the base's env.py raised on the upgraded schema. */
+export function judgeCompat(r: CompatResult | { failed: string }): CheckResult {
+  if ('failed' in r) return skipped('compat', `the base's env.py could not run on the upgraded schema: ${r.failed}`);
+  if (!r.ran) return skipped('compat', "the base's env.py ran no migration context");
+  if (!r.metadata) return skipped('compat', "the base's env.py gives no target_metadata, so there are no models to try");
   const findings = r.problems.map(finding);
   const tables = `${r.tables} table${r.tables === 1 ? '' : 's'}`;
   return findings.length
     ? { id: 'compat', status: 'fail', summary: `the deployed code breaks on the upgraded schema (${findings.length} finding${findings.length === 1 ? '' : 's'} over ${tables} of the base's models)`, findings }
     : { id: 'compat', status: 'pass', summary: `the base's models work on the upgraded schema (${tables}: select, insert, update)`, findings: [] };
 }
+
+export const compat: CheckDefinition<'compat', typeof judgeCompat> = {
+  id: 'compat',
+  title: "the deployed code (the base's models) works on the schema after the upgrade, as during a rolling deploy",
+  failsWhen:
+    'the code that is deployed while the migration runs (the base\'s models, through the base\'s own env.py) breaks on the schema after the PR\'s upgrade, as during a rolling deploy: it reads a column or table the PR drops or renames ("the deployed code reads users.name, which this change drops or renames"), or inserts without a column the PR adds NOT NULL without a server default; each finding says the expand/contract way',
+  fixHint: 'change the schema in expand/contract steps, so the deployed code keeps working until the new code is out',
+  skip: (ctx) => {
+    if (!ctx.graphLoads) return NO_GRAPH;
+    if (!ctx.engine.capabilities.compat) return `not available on ${ctx.engine.name} yet`;
+    if (!ctx.hasBase) return 'no base to compare with';
+    if (ctx.newRevisions === 0) return 'no new revisions';
+    if (!ctx.reachedHead) return 'the database could not reach the head (see upgrade)';
+    return null;
+  },
+  judge: judgeCompat,
+};

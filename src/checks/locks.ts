@@ -1,6 +1,6 @@
 // The `locks` check (PostgreSQL): what each new revision's statements locked and rewrote on
 // tables that existed before it, as observed while its upgrade and its downgrade ran (see
-// worker.py, _observe_locks). Pure: observations and revision files in, a CheckResult out.
+// alembic_gate_worker/observe.py, _observe_locks). Pure: observations and revision files in, a CheckResult out.
 //
 // Rules (ids shown in findings, and used to acknowledge one in a revision file):
 //   index-not-concurrent   CREATE INDEX without CONCURRENTLY on an existing table (SHARE: writes wait)
@@ -15,6 +15,7 @@
 import type { LockEvent } from '../alembic/worker-client.js';
 import type { ObservedLocks } from '../engine/roundtrip.js';
 import type { CheckResult, Finding, Severity } from '../report/types.js';
+import { NO_GRAPH, type CheckDefinition } from './definition.js';
 
 export const LOCK_RULES = [
   'index-not-concurrent',
@@ -230,3 +231,21 @@ export function judgeLocks(observed: ObservedLocks[], files: Map<string, Revisio
     findings,
   };
 }
+
+export const locks: CheckDefinition<'locks', typeof judgeLocks> = {
+  id: 'locks',
+  title: 'the locks each new revision takes, and the rewrites it causes, on tables that already exist',
+  failsWhen:
+    "a new revision's statement blocks a table that existed before it, as observed while it ran: a plain `CREATE INDEX` (SHARE: writes wait), a table rewrite (a volatile default, most type changes: ACCESS EXCLUSIVE), `SET NOT NULL` (scans under ACCESS EXCLUSIVE), a FOREIGN KEY or CHECK added without `NOT VALID`, `ADD UNIQUE`/`PRIMARY KEY` built in place; warnings for ACCESS EXCLUSIVE with no `lock_timeout` and for an exclusive lock held while the transaction goes on to change data",
+  fixHint: 'build indexes concurrently and split rewrites and validations so existing tables are not blocked (or acknowledge one with a reason in the revision file)',
+  skip: (ctx) => {
+    if (!ctx.graphLoads) return NO_GRAPH;
+    if (!ctx.engine.capabilities.lockIntrospection) return `needs lock introspection, which ${ctx.engine.name} does not have`;
+    // The locks are observed while the round trips run.
+    if (ctx.roundtrip === 'none') return 'needs the round trips (--roundtrip none)';
+    if (!ctx.locksObserved) return 'off (ALEMBIC_GATE_LOCKS=off)';
+    if (ctx.newRevisions === 0) return 'no new revisions';
+    return null;
+  },
+  judge: judgeLocks,
+};

@@ -5,10 +5,8 @@
 // (Alembic reads it when the base's migrations are applied on top).
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import pg from 'pg';
-import { clientConfig } from '../db/client.js';
 import type { DatabaseTarget, SourceTree } from '../alembic/tree.js';
-import type { ThrowawayDatabase } from '../db/provider.js';
+import type { ThrowawayServer } from '../engines/engine.js';
 import { UserError } from '../util/errors.js';
 import { describeFailure } from './steps.js';
 
@@ -34,7 +32,7 @@ export function dumpStatements(text: string, shown: string): string {
 }
 
 /** Prepares the empty database `target` for the base's migrations. Returns a notice for the report. */
-export async function bootstrapBase(how: Bootstrap, shown: string, db: ThrowawayDatabase, target: DatabaseTarget, base: SourceTree, timeoutMs: number): Promise<string> {
+export async function bootstrapBase(how: Bootstrap, shown: string, db: ThrowawayServer, target: DatabaseTarget, base: SourceTree, timeoutMs: number): Promise<string> {
   if (how.kind === 'models') {
     try {
       await base.bootstrapModels(timeoutMs);
@@ -44,16 +42,11 @@ export async function bootstrapBase(how: Bootstrap, shown: string, db: Throwaway
     return "--bootstrap models: the base's models were created (target_metadata.create_all) and stamped at the base's heads";
   }
   const sql = dumpStatements(readFileSync(how.path, 'utf8'), shown);
-  // As the project's migrations run (the migration role owns what the dump creates).
-  const client = new pg.Client(clientConfig({ ...db.connection, ...db.projectAccess, database: target.allowed.database }));
-  client.on('error', () => {});
-  await client.connect();
+  if (!db.loadSql) throw new UserError(`--bootstrap ${shown}: a schema dump loads on PostgreSQL only; use --bootstrap models on ${db.engine.name}`);
   try {
-    await client.query(sql);
+    await db.loadSql(target, sql);
   } catch (err) {
     throw new UserError(`--bootstrap ${shown} does not load: ${(err as Error).message}. A dump made with pg_dump --schema-only --no-owner --no-privileges loads on any server.`);
-  } finally {
-    await client.end().catch(() => {});
   }
   return `--bootstrap ${shown}: the base's migrations were applied on top of that schema, from the revisions its version table holds (all of them if it holds none)`;
 }

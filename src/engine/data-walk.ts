@@ -1,7 +1,7 @@
 // The `data` check: the new revisions on a copy of the base state that has rows. The copy is
-// filled with synthetic rows (src/data/seed.ts) and/or the team's own (--seed-sql), then each new
-// revision is upgraded, downgraded and upgraded again there, with the rows fingerprinted around
-// each step (src/data/fingerprint.ts):
+// filled with synthetic rows (the engine's RowSession.seed) and/or the team's own (--seed-sql),
+// then each new revision is upgraded, downgraded and upgraded again there, with the rows
+// fingerprinted around each step (src/snapshot/rows.ts):
 //   - an upgrade that applies to the empty database but fails here fails only because of rows;
 //   - an upgrade that deletes rows or changes values of columns that existed before is named
 //     (a warning: data migrations are often intended);
@@ -9,22 +9,22 @@
 //     the upgrade loses data (an error).
 // Nothing here stops the gate: every failure becomes a finding or a notice.
 import { readFileSync } from 'node:fs';
-import pg from 'pg';
 import type { DatabaseTarget, SourceTree } from '../alembic/tree.js';
-import { clientConfig } from '../db/client.js';
-import type { ConnectionInfo } from '../db/provider.js';
-import { compareFingerprints, fingerprint, type Fingerprint, type TableChange } from '../data/fingerprint.js';
-import { readSeedTables, seedTables, type VersionTable } from '../data/seed.js';
+import type { RowSession } from '../engines/engine.js';
+import { compareFingerprints, type Fingerprint, type TableChange } from '../snapshot/rows.js';
+
+type VersionTable = { schema: string | null; name: string } | null;
 import { downTarget, type RevisionNode } from '../graph/graph.js';
-import { plural } from '../report/format.js';
+import { judgeData } from '../checks/data.js';
 import type { CheckResult, Finding, RevisionReport } from '../report/types.js';
 import { describeFailure, type StepFailure } from './steps.js';
 import { targetDatabases } from './target.js';
 
 export interface DataWalkContext {
   tree: SourceTree;
-  /** The copy of the base state, for the gate's own connection and for the worker. */
-  copy: ConnectionInfo;
+  /** The gate's own connection to a database of the copy of the base state. */
+  open: (database: string) => Promise<RowSession>;
+  /** The copy of the base state, for the worker. */
   copyTarget: DatabaseTarget;
   revisions: string[];
   nodes: Map<string, RevisionNode>;
@@ -85,17 +85,14 @@ export async function dataWalk(ctx: DataWalkContext): Promise<DataWalkResult> {
   const findings: Finding[] = [];
   let seedMs = 0;
   // Every database of the copy (multidb: one per ini section, its tables named after it).
-  const all: { section?: string; client: pg.Client }[] = [];
+  const all: { section?: string; rows: RowSession }[] = [];
   for (const { section, database } of targetDatabases(ctx.copyTarget)) {
-    const c = new pg.Client(clientConfig({ ...ctx.copy, database }));
-    c.on('error', () => {});
-    all.push({ ...(section ? { section } : {}), client: c });
-    await c.connect();
+    all.push({ ...(section ? { section } : {}), rows: await ctx.open(database) });
   }
-  const client = all[0]!.client;
+  const client = all[0]!.rows;
   const fingerprintAll = async (): Promise<Fingerprint> => {
     const merged: Fingerprint = new Map();
-    for (const { section, client: c } of all) for (const [table, rows] of await fingerprint(c, ctx.versionTable)) merged.set(section ? `${section}.${table}` : table, rows);
+    for (const { section, rows: c } of all) for (const [table, rows] of await c.fingerprint(ctx.versionTable)) merged.set(section ? `${section}.${table}` : table, rows);
     return merged;
   };
   const started = performance.now();
@@ -112,7 +109,7 @@ export async function dataWalk(ctx: DataWalkContext): Promise<DataWalkResult> {
         return { check: { id: 'data', status: 'error', summary: `--seed-sql ${ctx.seedSql.name} cannot be read: ${(err as Error).message}`, findings: [] }, notices, seedMs };
       }
       try {
-        await client.query(sql);
+        await client.run(sql);
       } catch (err) {
         return {
           check: {
@@ -128,8 +125,7 @@ export async function dataWalk(ctx: DataWalkContext): Promise<DataWalkResult> {
     }
     if (ctx.seedRows > 0) {
       for (const part of all) {
-        const tables = await readSeedTables(part.client, ctx.versionTable);
-        const seeded = await seedTables(part.client, tables, ctx.seedRows, ctx.seed);
+        const seeded = await part.rows.seed(ctx.seedRows, ctx.seed, ctx.versionTable);
         notices.push(...seeded.notices);
         filledTables += seeded.filled.length;
         rowsSeeded += seeded.filled.reduce((n, f) => n + f.rows, 0);
@@ -217,32 +213,23 @@ export async function dataWalk(ctx: DataWalkContext): Promise<DataWalkResult> {
       state = await fingerprintAll();
     }
 
-    const errors = findings.filter((f) => f.severity === 'error');
-    const warnings = findings.filter((f) => f.severity === 'warning');
-    const rows = ctx.seedRows > 0 ? `${plural(rowsSeeded, 'synthetic row')} in ${plural(filledTables, 'table')} (seed ${ctx.seed})` : '';
-    const own = ctx.seedSql ? `the rows of ${ctx.seedSql.name}` : '';
-    const source = [own, rows].filter(Boolean).join(' and ') || 'no rows';
-    if (tablesWithRows === 0) {
-      return { check: { id: 'data', status: 'skip', summary: `the base state has no rows to test with (${source})`, findings: [] }, notices, seedMs };
-    }
-    const stopped = stoppedAt && !errors.some((f) => f.revision === stoppedAt) ? `; stopped at ${stoppedAt}, which fails on the empty database too` : '';
-    return {
-      check: {
-        id: 'data',
-        status: errors.length ? 'fail' : 'pass',
-        summary: errors.length
-          ? `${plural(new Set(errors.map((f) => f.revision)).size, 'revision')} ${errors.length === 1 ? 'fails or loses rows' : 'fail or lose rows'} on a database with ${source}${stopped}`
-          : `${plural(ctx.revisions.length, 'new revision')} keep${ctx.revisions.length === 1 ? 's' : ''} the rows of ${plural(tablesWithRows, 'table')} (${source})${warnings.length ? `; ${plural(warnings.length, 'change')} of existing values to review` : ''}${stopped}`,
-        findings,
-      },
-      notices,
-      seedMs,
-    };
+    const judged = judgeData({
+      findings,
+      newRevisions: ctx.revisions.length,
+      tablesWithRows,
+      seedRows: ctx.seedRows,
+      rowsSeeded,
+      filledTables,
+      seed: ctx.seed,
+      ...(ctx.seedSql ? { seedSql: ctx.seedSql.name } : {}),
+      stoppedAt,
+    });
+    return { check: judged, notices, seedMs };
   } catch (err) {
     // The gate's own connection broke (a migration terminated it, the server went away): the
     // verdict of the other checks stands.
     return { check: { id: 'data', status: 'skip', summary: `not finished: ${(err as Error).message}`, findings }, notices, seedMs };
   } finally {
-    for (const part of all) await part.client.end().catch(() => {});
+    for (const part of all) await part.rows.close();
   }
 }

@@ -6,33 +6,37 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { SourceTree, type DatabaseTarget, type TreeConnections, type TreeLayout } from '../alembic/tree.js';
-import { locateProjectConfig } from '../alembic/project-config.js';
+import { iniUrl, locateProjectConfig } from '../alembic/project-config.js';
 import { bootstrapBase, parseBootstrap } from './bootstrap.js';
-import { WorkerError } from '../alembic/worker-client.js';
-import { provisionDatabase } from '../db/factory.js';
-import { registerCleanup } from '../db/cleanup.js';
-import { watchOver } from '../db/sentinel.js';
-import { checkTempDir } from '../db/scratch.js';
+import { WorkerError, type DriftResult } from '../alembic/worker-client.js';
+import { registerCleanup } from '../util/cleanup.js';
+import { watchOver } from '../util/sentinel.js';
+import { checkTempDir } from '../util/scratch.js';
 import { judgeLocks, type RevisionFile } from '../checks/locks.js';
 import { judgeCompat } from '../checks/compat.js';
+import { CHECKS, skipResult, type SkipContext } from '../checks/registry.js';
+import { judgeGraph } from '../checks/graph.js';
+import { judgeHeads } from '../checks/heads.js';
+import { judgeHistory } from '../checks/history.js';
+import { judgeUpgrade } from '../checks/upgrade.js';
+import { judgeRoundtrip } from '../checks/roundtrip.js';
+import { driftSection, judgeDrift } from '../checks/drift.js';
 import { locksObserved, type ObservedLocks } from './roundtrip.js';
 import { GitError, GitRepo } from '../git/git.js';
-import { ProvisionError } from '../db/provider.js';
-import { checkHeads, checkHistory } from '../graph/checks.js';
+import { ProvisionError } from '../engines/engine.js';
 import { newRevisions, topologicalOrder } from '../graph/graph.js';
 import type { CheckResult, Finding, Report, RevisionReport, SqlPreview } from '../report/types.js';
 import { verdictOf } from '../report/types.js';
 import { internalErrorText, UserError } from '../util/errors.js';
 import { VERSION } from '../version.js';
 import type { GateOptions, ProgressSink } from './options.js';
-import { added, headsWithin, roundtripCheck as buildRoundtripCheck } from './roundtrip.js';
+import { added, headsWithin } from './roundtrip.js';
 import { walkInLanes, type LaneContext } from './lanes.js';
 import { describeFailure, findingFrom, isEnvFailure } from './steps.js';
 import { Stopwatch } from './stopwatch.js';
-import { createTarget, gateTarget, targetDatabases } from './target.js';
+import { targetDatabases } from './target.js';
+import { chooseEngine, DEFAULT_ENGINE, engineOfUrl, unsupportedDialect, type EngineChoice, type EngineId, type ProviderAttempt, type ProvisionRequest, type ThrowawayServer } from '../engines/index.js';
 import { dataWalk } from './data-walk.js';
-import type { ThrowawayDatabase } from '../db/provider.js';
-import { withClient } from '../db/client.js';
 
 export async function runGate(options: GateOptions, progress: ProgressSink = () => {}): Promise<Report> {
   const clock = new Stopwatch();
@@ -101,7 +105,7 @@ function emptyReport(options: GateOptions): Report {
     tool: { name: 'alembic-gate', version: VERSION },
     base: { ref: options.base, sha: '', heads: [] },
     head: { sha: '', heads: [] },
-    database: { engine: 'postgresql', version: '', provider: '' },
+    database: { engine: DEFAULT_ENGINE.id as EngineId, version: '', provider: '' },
     config: { alembicConfig: options.alembicConfig, workingDirectory: options.workingDirectory, roundtrip: options.roundtrip },
     checks: [],
     revisions: [],
@@ -157,14 +161,33 @@ async function gate(options: GateOptions, progress: ProgressSink, report: Report
     report.head = { ref: (await repo.isDirty()) ? 'working tree (uncommitted changes included)' : 'HEAD', sha: (await repo.headSha()) ?? '', heads: [] };
   }
 
+  // --- the engine: --engine, else the project's own URL --------------------------------------------
+  // The ini's URL, read plainly, picks the engine to start at once; the worker's reading (the
+  // interpolated URL, a Flask app's config) corrects it once the head has loaded.
+  let choice: EngineChoice;
+  try {
+    choice = chooseEngine(options.engine ?? 'auto', iniUrl(located.ini));
+  } catch (err) {
+    throw new UserError((err as Error).message);
+  }
+  let engine = choice.engine;
+  if (options.bootstrap && engine.capabilities.sqlBootstrap === false && !/^models$/i.test(options.bootstrap)) {
+    throw new UserError(`--bootstrap ${options.bootstrap} loads a pg_dump into PostgreSQL; a ${engine.name} project can use --bootstrap models (the base's models, stamped at its heads)`);
+  }
+
   // --- start the database and both workers at once ---------------------------------------------
-  progress({ phase: 'provision', message: 'starting a throwaway PostgreSQL and the Python workers' });
+  progress({ phase: 'provision', message: `starting a throwaway ${engine.name} and the Python workers` });
   const connections: TreeConnections = { urlEnvVars: options.urlEnvVars, mode: options.foreignConnections, notices: redirectNotices, passEnv: options.passEnv ?? [], loadTimeoutMs: options.stepTimeoutMs };
   const head = new SourceTree('head', headRoot, layout, options.python, connections);
   resources.add(() => head.close());
-  const dbPromise = clock.time('provisionMs', () =>
-    provisionDatabase({ provider: options.provider, databaseUrl: options.databaseUrl, postgresVersion: options.postgresVersion }),
-  );
+  const provisionRequest: ProvisionRequest = {
+    provider: options.provider,
+    ...(options.databaseUrl ? { databaseUrl: options.databaseUrl } : {}),
+    ...(options.postgresVersion ? { postgresVersion: options.postgresVersion } : {}),
+    python: options.python,
+    passEnv: options.passEnv ?? [],
+  };
+  const dbPromise = clock.time('provisionMs', () => engine.provision(provisionRequest));
   const headPromise = clock.time('headWorkerMs', () => head.start());
   const basePromise = clock.time('baseWorkerMs', async () => {
     const root = await exportTree(repo, baseSha, 'base', resources);
@@ -175,27 +198,48 @@ async function gate(options: GateOptions, progress: ProgressSink, report: Report
     return tree;
   });
   const [dbResult, headResult, baseResult] = await Promise.allSettled([dbPromise, headPromise, basePromise]);
-  if (dbResult.status === 'fulfilled') resources.add(() => dbResult.value.db.dispose());
-  for (const r of [headResult, baseResult, dbResult]) if (r.status === 'rejected') throw r.reason;
-  const { db, attempts } = (dbResult as PromiseFulfilledResult<Awaited<typeof dbPromise>>).value;
+  if (dbResult.status === 'fulfilled') resources.add(() => (dbResult.value as { server: ThrowawayServer }).server.dispose());
+  for (const r of [headResult, baseResult]) if (r.status === 'rejected') throw r.reason;
   const base = (baseResult as PromiseFulfilledResult<SourceTree | null>).value;
+  // The URL the head's configuration really gives (interpolated; a Flask app's) may name another engine.
+  const projectUrl = head.projectUrl ?? iniUrl(located.ini);
+  const unsupported = choice.fixed ? null : unsupportedDialect(projectUrl);
+  if (unsupported) throw new UserError(unsupported);
+  const loaded = choice.fixed ? null : engineOfUrl(projectUrl ?? '');
+  let provisioned: { server: ThrowawayServer; attempts: ProviderAttempt[] };
+  if (loaded && loaded !== engine) {
+    if (dbResult.status === 'fulfilled') await (dbResult.value as typeof provisioned).server.dispose();
+    engine = loaded;
+    progress({ phase: 'provision', message: `starting a throwaway ${engine.name} (the project's URL names ${engine.name})` });
+    provisioned = await clock.time('provisionMs', () => engine.provision(provisionRequest));
+    resources.add(() => provisioned.server.dispose());
+  } else {
+    if (dbResult.status === 'rejected') throw dbResult.reason;
+    provisioned = dbResult.value as typeof provisioned;
+  }
+  const { server: db, attempts } = provisioned;
+  const engineInfo: SkipContext['engine'] = { name: engine.name, capabilities: engine.capabilities };
   for (const a of attempts) report.notices.push(`provider ${a.provider} was not used: ${a.error}`);
   try {
     for (const note of await db.useMigrationRole(options.migrationRole ?? 'unprivileged')) report.notices.push(note);
   } catch (err) {
     throw new UserError(`could not make the unprivileged role the project's migrations run as on the ${db.provider} server: ${(err as Error).message}; pass --migration-role superuser to run them as the server's own user`);
   }
-  report.database = { engine: 'postgresql', version: db.serverVersion, provider: db.provider };
+  report.database = { engine: engine.id as EngineId, version: db.serverVersion, provider: db.provider };
   const v = head.versions!;
   report.python = { command: options.python, version: v.python, alembic: v.alembic, sqlalchemy: v.sqlalchemy };
 
   // --- the revision graph ------------------------------------------------------------------------
   progress({ phase: 'graph', message: 'checking the revision graph' });
-  const graphCheck = checkGraph(head);
+  const graphCheck = judgeGraph(head.rawGraph!, (file) => head.relativePath(file));
   report.checks.push(graphCheck);
   if (!head.graph) {
-    const why = 'the revision scripts do not load (see graph)';
-    for (const id of ['heads', 'history', 'upgrade', 'roundtrip', 'drift', 'data', 'locks', 'compat'] as const) report.checks.push({ id, status: 'skip', summary: why, findings: [] });
+    // Every other check needs the graph: each one's skip rule says so.
+    const ctx = skipContextOf(options, engineInfo, { graphLoads: false, hasBase: base !== null, newRevisions: 0, baseRevisions: 0, headRevisions: 0, reachedHead: false });
+    for (const def of CHECKS) {
+      const skip = def.id === 'graph' ? null : skipResult(def.id, ctx);
+      if (skip) report.checks.push(skip);
+    }
     report.status = verdictOf(report.checks, options.failOn);
     return;
   }
@@ -211,10 +255,12 @@ async function gate(options: GateOptions, progress: ProgressSink, report: Report
   report.base.heads = baseGraph?.heads ?? [];
   report.head.heads = headGraph.heads;
   const fresh = newRevisions(baseGraph, headGraph);
+  // What the checks' skip rules look at (reachedHead is the walk's, below).
+  const ctx = skipContextOf(options, engineInfo, { graphLoads: true, hasBase: base !== null, newRevisions: fresh.size, baseRevisions: baseGraph?.nodes.size ?? 0, headRevisions: headGraph.nodes.size, reachedHead: true });
   const mergeBase = await repo.mergeBase(baseSha, report.head.sha || 'HEAD');
   const mergeBaseFiles = mergeBase ? await repo.listFiles(mergeBase) : null;
-  report.checks.push(checkHeads(baseGraph, headGraph, fresh));
-  report.checks.push(checkHistory(baseGraph, headGraph, { existedAtMergeBase: (f) => mergeBaseFiles?.has(f) ?? true }));
+  report.checks.push(judgeHeads(baseGraph, headGraph, fresh));
+  report.checks.push(judgeHistory(baseGraph, headGraph, { existedAtMergeBase: (f) => mergeBaseFiles?.has(f) ?? true }));
 
   const order = topologicalOrder(headGraph.nodes);
   report.revisions = order.map((rev) => {
@@ -227,7 +273,7 @@ async function gate(options: GateOptions, progress: ProgressSink, report: Report
   // `--roundtrip all` replays the head's whole history from empty instead: the base's revisions
   // are the same code unless `history` says otherwise, and one walk covers every revision.
   // multidb: a twin for every ini section (the head's list; the base's if the head has none).
-  let target = await gateTarget(db, head.sections ?? base?.sections ?? null);
+  let target = await db.gateTarget(head.sections ?? base?.sections ?? null);
   const upgradeFindings: Finding[] = [];
   let reachedHead = true;
   const replayAll = options.roundtrip === 'all';
@@ -246,12 +292,12 @@ async function gate(options: GateOptions, progress: ProgressSink, report: Report
         const how = parseBootstrap(options.bootstrap, options.workingDirectory);
         report.notices.push(await bootstrapBase(how, options.bootstrap, db, target, base, options.stepTimeoutMs));
       }
-      const rolesBefore = await serverRoles(db);
+      const rolesBefore = await db.roles();
       try {
         let touchedRoles = false;
         for (const t of targets) touchedRoles = (await base.upgrade(t, options.stepTimeoutMs)).catalogWrite === true || touchedRoles;
         // Only when a step ran a role statement: on a shared server other runs' roles come and go.
-        if (touchedRoles) db.adoptRoles(added(rolesBefore, await serverRoles(db)));
+        if (touchedRoles) db.adoptRoles(added(rolesBefore, await db.roles()));
       } catch (err) {
         const f = describeFailure(err, base);
         if (f.kind === 'setup' || f.kind === 'config' || f.kind === 'foreign_database') {
@@ -274,12 +320,12 @@ async function gate(options: GateOptions, progress: ProgressSink, report: Report
   await base?.release();
 
   // --- data: a copy of the base state, taken before the walk touches it --------------------------
-  const dataPlan = planData(options, replayAll, fresh.size, baseGraph?.nodes.size ?? 0);
+  const dataPlan: { skip?: string } = { skip: skipResult('data', ctx)?.summary };
   const rolesAtBase = new Set(db.ownRoles());
   let dataCopy: DatabaseTarget | null = null;
   if (!dataPlan.skip) {
     try {
-      dataCopy = await createTarget(db, target, target);
+      dataCopy = await db.createTarget(target, target);
     } catch (err) {
       dataPlan.skip = `the base state could not be copied: ${(err as Error).message}`;
     }
@@ -323,7 +369,7 @@ async function gate(options: GateOptions, progress: ProgressSink, report: Report
     upgradeFindings.push(...walked.results.flatMap((r) => r.upgradeFindings));
     for (const note of new Set(walked.results.flatMap((r) => r.notices))) report.notices.push(note);
     reachedHead = walked.walk.blocked.size === 0;
-    roundtripCheck = buildRoundtripCheck(walked.results, scope.length, walked.walk.blocked.size, newOrder.length === 0 ? 'no new revisions to round-trip' : undefined);
+    roundtripCheck = skipResult('roundtrip', ctx) ?? judgeRoundtrip(walked.results, scope.length, walked.walk.blocked.size);
   } else {
     progress({ phase: 'upgrade', message: `applying the head's ${newOrder.length} new revisions` });
     await clock.time('headUpgradeMs', async () => {
@@ -338,30 +384,22 @@ async function gate(options: GateOptions, progress: ProgressSink, report: Report
         upgradeFindings.push(findingFrom(f, `${f.revision ? `upgrade of ${f.revision} fails` : 'upgrade to the head fails'}: ${f.message}`, { file: rev?.file }));
       }
     });
-    roundtripCheck = { id: 'roundtrip', status: 'skip', summary: 'round trips are off (--roundtrip none)', findings: [] };
+    roundtripCheck = skipResult('roundtrip', ctx) ?? judgeRoundtrip([], 0, 0); // skipped: --roundtrip none
   }
   // env.py that cannot run is not a verdict on the migrations: nothing was tested, whatever
   // --fail-on says.
   const envBroken = upgradeFindings.some(isEnvFailure);
-  report.checks.push({
-    id: 'upgrade',
-    status: envBroken ? 'error' : upgradeFindings.length ? 'fail' : 'pass',
-    summary: envBroken
-      ? "the head's env.py fails before running any migration, so no revision could be tested"
-      : upgradeFindings.length
-      ? `${plural(upgradeFindings.length, 'revision')} ${upgradeFindings.length === 1 ? 'fails' : 'fail'} to apply`
-      : replayAll
-        ? `all ${order.length} revisions apply from an empty database`
-        : `base${baseGraph ? ` (${plural(baseGraph.nodes.size, 'revision')})` : ' (empty)'} -> head (${newOrder.length} new) applies`,
-    findings: upgradeFindings,
-  });
+  report.checks.push(
+    judgeUpgrade({ findings: upgradeFindings, envBroken, replayAll, headRevisions: order.length, baseRevisions: baseGraph ? baseGraph.nodes.size : null, newRevisions: newOrder.length }),
+  );
   report.checks.push(roundtripCheck);
 
   // --- drift: the head's models against the schema production will have --------------------------
   progress({ phase: 'drift', message: 'comparing the models with the migrated schema' });
   report.checks.push(
     await clock.time('driftMs', async () => {
-      if (!reachedHead) return { id: 'drift' as const, status: 'skip' as const, summary: 'the database could not reach the head (see upgrade)', findings: [] };
+      const skip = skipResult('drift', { ...ctx, reachedHead });
+      if (skip) return skip;
       // The last lane's drift counts if the walk ended on its database.
       return runDrift(head, options, report, ahead.work?.target === target ? ahead.work.drift : undefined);
     }),
@@ -370,15 +408,14 @@ async function gate(options: GateOptions, progress: ProgressSink, report: Report
   // --- compat: the deployed code (the base's models) against the schema after the PR ----------
   progress({ phase: 'drift', message: "trying the base's models on the upgraded schema" });
   const compat = await clock.time('compatMs', async (): Promise<CheckResult> => {
-    if (!base) return { id: 'compat', status: 'skip', summary: 'no base to compare with', findings: [] };
-    if (newOrder.length === 0) return { id: 'compat', status: 'skip', summary: 'no new revisions', findings: [] };
-    if (!reachedHead) return { id: 'compat', status: 'skip', summary: 'the database could not reach the head (see upgrade)', findings: [] };
+    const skip = skipResult('compat', { ...ctx, reachedHead });
+    if (skip || !base) return skip!; // no base: skipped (hasBase)
     try {
       await base.useDatabase(target);
       return judgeCompat(await base.compat(options.stepTimeoutMs));
     } catch (err) {
       const f = describeFailure(err, base);
-      return { id: 'compat', status: 'skip', summary: `the base's env.py could not run on the upgraded schema: ${f.message.split('\n')[0]}`, findings: [] };
+      return judgeCompat({ failed: f.message.split('\n')[0] });
     } finally {
       await base.close(); // free its memory before the data check
     }
@@ -405,7 +442,7 @@ async function gate(options: GateOptions, progress: ProgressSink, report: Report
     const result = await clock.time('dataMs', () =>
       dataWalk({
         tree: head,
-        copy: { ...db.connection, database: copy.allowed.database },
+        open: (database) => db.rows!.open(database),
         copyTarget: copy,
         revisions: newOrder,
         nodes: headGraph.nodes,
@@ -423,73 +460,34 @@ async function gate(options: GateOptions, progress: ProgressSink, report: Report
   }
 
   // --- locks: what the new revisions' statements locked and rewrote on existing tables ---------
-  report.checks.push(locksCheck(observedLocks, newOrder, byRev, headRoot, head.versionTable?.name));
+  report.checks.push(skipResult('locks', ctx) ?? judgeLocks(observedLocks ?? [], revisionFiles(newOrder, byRev, headRoot), head.versionTable?.name));
   report.checks.push(compat);
   report.status = verdictOf(report.checks, options.failOn);
 }
 
 const plural = (n: number, noun: string): string => `${n} ${noun}${n === 1 ? '' : 's'}`;
 
-/** Whether the data check runs, and why not. */
-function planData(options: GateOptions, replayAll: boolean, newRevisions: number, baseRevisions: number): { skip?: string } {
-  if (options.seedRows === 0 && !options.seedSql) return { skip: 'off (--seed-rows 0 and no --seed-sql)' };
-  if (replayAll) return { skip: 'runs in pull-request mode (--roundtrip new or none): --roundtrip all has no base state to fill' };
-  if (newRevisions === 0) return { skip: 'no new revisions' };
-  if (baseRevisions === 0) return { skip: 'the base has no revisions, so no tables to fill' };
-  return {};
-}
-
-function checkGraph(head: SourceTree): CheckResult {
-  const g = head.rawGraph!;
-  if (g.ok) return { id: 'graph', status: 'pass', summary: `${g.revisions.length} revision${g.revisions.length === 1 ? '' : 's'} load`, findings: [] };
-  const findings: Finding[] = g.errors.map((e) => ({
-    severity: 'error',
-    message:
-      e.kind === 'duplicate'
-        ? e.message
-        : `${head.relativePath(e.file) || 'a revision script'}${e.line ? ` line ${e.line}` : ''} does not load: ${e.message.split('\n').slice(-1)[0]}`,
-    ...(e.file ? { file: head.relativePath(e.file) } : {}),
-    ...(e.line ? { line: e.line } : {}),
-    ...(e.kind === 'duplicate' ? {} : { detail: e.message }),
-  }));
-  const duplicates = g.errors.filter((e) => e.kind === 'duplicate').length;
-  const summary =
-    duplicates === g.errors.length && duplicates > 0
-      ? duplicates === 1
-        ? '1 revision id is declared by more than one file'
-        : `${duplicates} revision ids are declared by more than one file`
-      : findings.length === 1
-        ? '1 revision script does not load'
-        : `${findings.length || 'some'} revision scripts do not load`;
-  return { id: 'graph', status: 'fail', summary, findings };
+/** What the checks' skip rules look at (src/checks/definition.ts): the engine, the options and `known`. */
+function skipContextOf(options: GateOptions, engine: SkipContext['engine'], known: Pick<SkipContext, 'graphLoads' | 'hasBase' | 'newRevisions' | 'baseRevisions' | 'headRevisions' | 'reachedHead'>): SkipContext {
+  return { engine, roundtrip: options.roundtrip, seedRows: options.seedRows, seedSql: !!options.seedSql, locksObserved: locksObserved(), ...known };
 }
 
 /** A drift comparison run ahead (the last lane's): its result or its error. */
 type DriftOutcome = { raw: Awaited<ReturnType<SourceTree['drift']>> } | { error: unknown };
 
 async function runDrift(head: SourceTree, options: GateOptions, report: Report, ahead?: DriftOutcome): Promise<CheckResult> {
+  let raw: DriftResult;
   try {
     if (ahead && 'error' in ahead) throw ahead.error;
-    const d = ahead ? ahead.raw : await head.drift(options.stepTimeoutMs);
-    if (d.skipped) return { id: 'drift', status: 'skip', summary: d.skipped, findings: [] };
-    const ops = d.operations ?? [];
-    for (const note of d.notes ?? []) report.notices.push(note);
-    report.drift = {
-      operations: ops.map((o) => ({ kind: o.kind, message: o.message, ...(o.table ? { table: o.table } : {}), ...(o.column ? { column: o.column } : {}), ...(o.name ? { name: o.name } : {}) })),
-      suggestedMigration: ops.length ? (d.upgrade ?? null) : null,
-      suggestedDowngrade: ops.length ? (d.downgrade ?? null) : null,
-    };
-    if (!ops.length) return { id: 'drift', status: 'pass', summary: 'the models match the migrated schema', findings: [] };
-    return {
-      id: 'drift',
-      status: 'fail',
-      summary: 'models changed without a migration',
-      findings: ops.map((o) => ({ severity: 'error', message: o.message, detail: 'Generate the missing migration with `alembic revision --autogenerate -m "..."` (the report carries the operations it will contain).' })),
-    };
+    raw = ahead ? ahead.raw : await head.drift(options.stepTimeoutMs);
   } catch (err) {
-    const f = describeFailure(err, head);
-    return { id: 'drift', status: 'fail', summary: `the models could not be compared: ${f.message.split('\n')[0]}`, findings: [findingFrom(f, `comparing the models failed: ${f.message}`, {})] };
+    return judgeDrift({ failure: describeFailure(err, head) });
   }
+  if (!raw.skipped) {
+    for (const note of raw.notes ?? []) report.notices.push(note);
+    report.drift = driftSection(raw);
+  }
+  return judgeDrift({ raw });
 }
 
 async function sqlPreview(head: SourceTree, revs: string[], byRev: Map<string, RevisionReport>, timeoutMs: number, notices: string[]): Promise<SqlPreview[]> {
@@ -590,10 +588,8 @@ function baseConfigError(text: string): string {
     .replace(/\.$/, '');
 }
 
-function locksCheck(observed: ObservedLocks[] | null, newOrder: string[], byRev: Map<string, RevisionReport>, root: string, versionTable?: string): CheckResult {
-  if (observed === null) return { id: 'locks', status: 'skip', summary: 'needs the round trips (--roundtrip none)', findings: [] };
-  if (!locksObserved()) return { id: 'locks', status: 'skip', summary: 'off (ALEMBIC_GATE_LOCKS=off)', findings: [] };
-  if (newOrder.length === 0) return { id: 'locks', status: 'skip', summary: 'no new revisions', findings: [] };
+/** The new revisions' files and their text, for the locks check's acknowledgements. */
+function revisionFiles(newOrder: string[], byRev: Map<string, RevisionReport>, root: string): Map<string, RevisionFile> {
   const files = new Map<string, RevisionFile>();
   for (const rev of newOrder) {
     const file = byRev.get(rev)?.file;
@@ -606,7 +602,7 @@ function locksCheck(observed: ObservedLocks[] | null, newOrder: string[], byRev:
     }
     files.set(rev, { file, text });
   }
-  return judgeLocks(observed, files, versionTable);
+  return files;
 }
 
 /** SQLSTATEs and socket errors that mean the connection or the server went away. */
@@ -647,29 +643,17 @@ async function exportTree(repo: GitRepo, sha: string, label: string, resources: 
   return dir;
 }
 
-/** Role names on the gate's server (roles are cluster-wide: the base's migrations may create some). */
-async function serverRoles(db: ThrowawayDatabase): Promise<Set<string> | null> {
-  return withClient(db.connection, async (c) => new Set((await c.query<{ r: string }>('SELECT rolname AS r FROM pg_roles')).rows.map((x) => x.r))).catch(() => null);
-}
-
 /**
  * Drops the roles the walk's migrations created (adopted since `before`), with what they own or
  * were granted in `database`, the walk's last database, about to be left, so the data check's
  * copy meets the server as the base state had it. Returns why the data check cannot run, or
  * undefined.
  */
-async function dropRolesSince(db: ThrowawayDatabase, before: Set<string>, databases: string[]): Promise<string | undefined> {
+async function dropRolesSince(db: ThrowawayServer, before: Set<string>, databases: string[]): Promise<string | undefined> {
   const created = db.ownRoles().filter((r) => !before.has(r)).sort();
   if (created.length === 0) return undefined;
-  const id = (role: string) => `"${role.replace(/"/g, '""')}"`;
   try {
-    // What they own in every database (multidb: one per section), then, from the last, the roles.
-    for (const [i, database] of databases.entries()) {
-      await withClient({ ...db.connection, database }, async (c) => {
-        for (const role of created) if ((await c.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [role])).rowCount) await c.query(`DROP OWNED BY ${id(role)}`);
-        if (i === databases.length - 1) for (const role of created) await c.query(`DROP ROLE IF EXISTS ${id(role)}`);
-      });
-    }
+    await db.dropRoles(created, databases);
     return undefined;
   } catch (err) {
     return `the role(s) the round trips created (${created.join(', ')}) could not be removed before the data check: ${(err as Error).message}`;

@@ -5,7 +5,7 @@
 // chunk back, and lane 0 walks it afterwards, so the outcome is the same as one sequential walk.
 import { availableParallelism } from 'node:os';
 import { SourceTree, type DatabaseTarget } from '../alembic/tree.js';
-import type { ThrowawayDatabase } from '../db/provider.js';
+import type { ThrowawayServer } from '../engines/engine.js';
 import type { RevisionNode } from '../graph/graph.js';
 import type { RevisionReport } from '../report/types.js';
 import type { ProgressSink } from './options.js';
@@ -40,7 +40,7 @@ export function splitForLanes(revisions: string[], lanes: number): string[][] {
 }
 
 export interface LaneContext {
-  db: ThrowawayDatabase;
+  db: ThrowawayServer;
   /** Lane 0's tree, already pointed at `target`. */
   tree: SourceTree;
   /** Makes another worker for the same tree (started, not yet pointed at a database). */

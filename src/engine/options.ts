@@ -1,6 +1,7 @@
 // Everything the engine needs, resolved once by an entry point (CLI or action) and passed down.
 // The engine never reads process.argv, environment inputs or @actions/core itself.
-import type { MigrationRoleMode } from '../db/provider.js';
+import type { MigrationRoleMode } from '../engines/postgresql/provider.js';
+import type { EngineId } from '../engines/index.js';
 import type { CheckId } from '../report/types.js';
 
 export type ProviderName = 'auto' | 'url' | 'local' | 'embedded' | 'container';
@@ -31,6 +32,8 @@ export interface GateOptions {
   /** Python command, possibly multi-word ("poetry run python"). */
   python: string;
   provider: ProviderName;
+  /** The database engine to gate on: `auto` (from the project's sqlalchemy.url) or one of ENGINE_IDS. */
+  engine: 'auto' | EngineId;
   databaseUrl?: string;
   /** PostgreSQL major version wanted by the container/embedded providers. */
   postgresVersion?: string;
@@ -55,7 +58,7 @@ export interface GateOptions {
   passEnv?: string[];
 }
 
-export { MIGRATION_ROLES, type MigrationRoleMode } from '../db/provider.js';
+export { MIGRATION_ROLES, type MigrationRoleMode } from '../engines/postgresql/provider.js';
 
 export const FOREIGN_CONNECTIONS = ['redirect', 'refuse'] as const;
 export type ForeignConnections = (typeof FOREIGN_CONNECTIONS)[number];
@@ -72,12 +75,3 @@ export type ProgressSink = (event: ProgressEvent) => void;
 
 export const DEFAULT_SEED_ROWS = 5;
 export const MAX_SEED_ROWS = 100_000;
-
-/** Parses --seed-rows / seed-rows; throws a message naming the setting. */
-export function parseSeedRows(value: string, name: string): number {
-  const n = Number(value);
-  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n > MAX_SEED_ROWS) {
-    throw new Error(`${name} takes a number of rows per table from 0 to ${MAX_SEED_ROWS}, not "${value}"`);
-  }
-  return n;
-}

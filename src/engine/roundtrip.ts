@@ -1,19 +1,18 @@
 // Round trips: for each revision in graph order, snapshot S0, upgrade -> S1, downgrade -> must
 // equal S0, upgrade again -> must equal S1. A failed step does not stop the run: the database
 // is checked against the state it should be in and rebuilt from empty when it is not.
-import pg from 'pg';
 import type { SourceTree, DatabaseTarget } from '../alembic/tree.js';
 import type { LockEvent, LockObservation, StepResult } from '../alembic/worker-client.js';
-import { USER_TABLES } from '../data/seed.js';
-import type { ThrowawayDatabase } from '../db/provider.js';
+import type { EngineSession, ThrowawayServer } from '../engines/engine.js';
 import { downTarget, type RevisionNode } from '../graph/graph.js';
-import type { CheckResult, Finding, RevisionReport } from '../report/types.js';
+import type { Finding, RevisionReport } from '../report/types.js';
 import { describeDifference, diffSnapshots } from '../snapshot/index.js';
-import { SchemaTracker, mergeSections, type ReadOptions, type SchemaState } from '../snapshot/tracker.js';
+import type { ReadOptions } from '../engines/engine.js';
+import { mergeSections, type SchemaState } from '../snapshot/state.js';
 import type { ProgressSink } from './options.js';
 import { describeFailure, failedStep, findingFrom, type StepFailure } from './steps.js';
 import type { Stopwatch } from './stopwatch.js';
-import { createTarget, targetDatabases } from './target.js';
+import { targetDatabases } from './target.js';
 
 export interface RoundTripResult {
   upgradeFindings: Finding[];
@@ -38,28 +37,6 @@ export interface WalkState {
   blocked: Set<string>;
 }
 
-/** The `roundtrip` check from the results of one or more runs over `total` revisions. */
-export function roundtripCheck(results: RoundTripResult[], total: number, blocked: number, emptySummary?: string): CheckResult {
-  if (total === 0) return { id: 'roundtrip', status: 'skip', summary: emptySummary ?? 'no revisions to round-trip', findings: [] };
-  const findings = results.flatMap((r) => r.roundtripFindings);
-  const tripped = results.reduce((n, r) => n + r.tripped, 0);
-  if (tripped === 0 && findings.length === 0 && results.every((r) => r.irreversible.length === 0)) {
-    return { id: 'roundtrip', status: 'skip', summary: `not run: ${blocked === 1 ? 'the new revision does' : `the ${blocked} revisions do`} not upgrade (see upgrade)`, findings: [] };
-  }
-  const failedRevs = new Set(findings.map((f) => f.revision)).size;
-  const irreversible = results.reduce((n, r) => n + r.irreversible.length, 0);
-  const skipped = (blocked ? `; ${blocked} not round-tripped because their upgrade failed` : '') + (irreversible ? `; ${irreversible} irreversible (allowed)` : '');
-  const revisions = `revision${tripped === 1 ? '' : 's'}`;
-  return {
-    id: 'roundtrip',
-    status: findings.length ? 'fail' : 'pass',
-    summary: findings.length
-      ? `${failedRevs} of ${tripped} ${revisions} ${failedRevs === 1 ? 'does' : 'do'} not round-trip cleanly${skipped}`
-      : `${tripped} ${revisions} round-trip${tripped === 1 ? 's' : ''} cleanly (upgrade, downgrade, upgrade)${skipped}`,
-    findings,
-  };
-}
-
 /** ALEMBIC_GATE_LOCKS=off leaves the locks check out (for measuring what it costs). */
 export const locksObserved = (): boolean => process.env.ALEMBIC_GATE_LOCKS !== 'off';
 
@@ -75,10 +52,10 @@ export class RoundTripper {
    * The gate's own connection and tracker on each database of the target: one, or for multidb
    * one per ini section (`section` set), the first section's first.
    */
-  private parts: { section?: string; client: pg.Client; tracker: SchemaTracker }[] = [];
-  /** The first database's connection (roles, which are cluster-wide, are read there). */
-  private get client(): pg.Client | null {
-    return this.parts[0]?.client ?? null;
+  private parts: { section?: string; session: EngineSession }[] = [];
+  /** The first database's session (roles, which are cluster-wide, are read there). */
+  private get first(): EngineSession | null {
+    return this.parts[0]?.session ?? null;
   }
   /** Incremental snapshots (snapshot/tracker.ts); off after they once disagreed with a whole read. */
   private incremental = true;
@@ -90,7 +67,7 @@ export class RoundTripper {
   private touchedRoles = false;
 
   constructor(
-    private readonly db: ThrowawayDatabase,
+    private readonly db: ThrowawayServer,
     private readonly tree: SourceTree,
     private readonly timeoutMs: number,
     private readonly progress: ProgressSink,
@@ -98,34 +75,20 @@ export class RoundTripper {
     private readonly allowIrreversible = false,
   ) {}
 
-  private async connect(target: DatabaseTarget): Promise<pg.Client> {
+  private async connect(target: DatabaseTarget): Promise<void> {
     await this.close();
     for (const { section, database } of targetDatabases(target)) {
-      const client = new pg.Client({ ...this.db.connection, database });
-      client.on('error', () => {}); // a terminated connection is handled where it is used
-      await client.connect();
-      this.parts.push({ ...(section ? { section } : {}), client, tracker: await SchemaTracker.attach(client, { incremental: this.incremental }) });
+      this.parts.push({ ...(section ? { section } : {}), session: await this.db.session(database, { incremental: this.incremental }) });
     }
-    return this.client!;
   }
 
   /** The tables of the database now (not the version table): what a revision's locks are judged on. */
   private async existingTables(only?: LockObservation): Promise<LockObservation> {
     const vt = this.tree.versionTable ?? { schema: null, name: 'alembic_version' };
-    const read = async (client: pg.Client) =>
-      (
-        await client.query<{ oid: number; filenode: number; name: string; database: string }>(
-          `SELECT c.oid::int AS oid, c.relfilenode::int AS filenode, current_database() AS database,
-                  CASE WHEN n.nspname = 'public' THEN c.relname ELSE n.nspname || '.' || c.relname END AS name
-             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-            WHERE ${USER_TABLES} AND NOT (c.relname = $1 AND n.nspname = $2)`,
-          [vt.name, vt.schema ?? 'public'],
-        )
-      ).rows;
     // multidb: every section's tables, named after the section ("audit.events").
     const tables: LockObservation['tables'] = [];
-    for (const { section, client } of this.parts) {
-      for (const { database, ...t } of await read(client)) tables.push(section ? { ...t, database, name: `${section}.${t.name}` } : t);
+    for (const { section, session } of this.parts) {
+      for (const { database, ...t } of await session.tables(vt)) tables.push(section ? { ...t, database, name: `${section}.${t.name}` } : t);
     }
     const key = (t: LockObservation['tables'][number]) => `${t.database ?? ''}:${t.oid}`;
     const wanted = only ? new Set(only.tables.map(key)) : null;
@@ -137,22 +100,19 @@ export class RoundTripper {
       const vt = this.tree.versionTable;
       const own = (state: SchemaState) => (vt && vt.name !== 'alembic_version' ? state.withoutTable(vt.schema, vt.name) : state);
       const states: { section: string; state: SchemaState }[] = [];
-      for (const { section, tracker } of this.parts) {
-        const state = own(await tracker.read(options));
+      for (const { section, session } of this.parts) {
+        const state = own(await session.read(options));
         if (!section) return state;
         states.push({ section, state });
       }
-      return mergeSections(states);
+      return mergeSections(states, this.db.defaultSchema);
     });
   }
 
   async close(): Promise<void> {
     const parts = this.parts;
     this.parts = [];
-    for (const { client, tracker } of parts) {
-      await tracker.detach();
-      await client.end().catch(() => {});
-    }
+    for (const { session } of parts) await session.close();
   }
 
   /**
@@ -241,7 +201,7 @@ export class RoundTripper {
       const roles0 = await this.roles();
       rolesBefore = roles0;
       // New revisions: every statement's locks on the tables that were there before it.
-      const observe = r.isNew && locksObserved() ? await this.existingTables() : undefined;
+      const observe = r.isNew && locksObserved() && this.db.engine.capabilities.lockIntrospection ? await this.existingTables() : undefined;
       const observed = (phase: 'upgrade' | 'downgrade') => (res: StepResult): StepResult => {
         if (observe && res.locks) locks.push({ revision: rev, phase, events: res.locks });
         return res;
@@ -283,7 +243,7 @@ export class RoundTripper {
         continue;
       }
       const s0b = await this.snapshot();
-      for (const d of s0.equals(s0b) ? [] : diffSnapshots(s0.snapshot(), s0b.snapshot())) {
+      for (const d of s0.equals(s0b) ? [] : diffSnapshots(s0.snapshot(), s0b.snapshot(), { defaultSchema: this.db.defaultSchema })) {
         const line = describeDifference(d, { phase: 'downgrade', revision: rev });
         r.differences.push(line);
         roundtripFindings.push({ severity: 'error', revision: rev, file: node.file, message: line });
@@ -310,7 +270,7 @@ export class RoundTripper {
         continue;
       }
       const s1b = await this.snapshot();
-      for (const d of s1.equals(s1b) ? [] : diffSnapshots(s1.snapshot(), s1b.snapshot())) {
+      for (const d of s1.equals(s1b) ? [] : diffSnapshots(s1.snapshot(), s1b.snapshot(), { defaultSchema: this.db.defaultSchema })) {
         const line = describeDifference(d, { phase: 'reupgrade', revision: rev });
         r.differences.push(line);
         roundtripFindings.push({ severity: 'error', revision: rev, file: node.file, message: line });
@@ -319,7 +279,7 @@ export class RoundTripper {
       tripped++;
     }
     let faithful = true;
-    for (const { tracker } of this.parts) if (faithful && tracker.incremental) faithful = await this.clock.time('snapshotMs', () => tracker.verify());
+    for (const { session } of this.parts) if (faithful && session.incremental) faithful = await this.clock.time('snapshotMs', () => session.verify());
     await this.close();
     if (!faithful) return null;
 
@@ -336,7 +296,7 @@ export class RoundTripper {
     let failure: StepFailure | null;
     try {
       const done = await this.clock.time('stepsMs', fn);
-      if (done.catalogWrite) for (const { tracker } of this.parts) tracker.markStale();
+      if (done.catalogWrite) for (const { session } of this.parts) session.markStale();
       if (done.catalogWrite) this.touchedRoles = true;
       failure = await this.unpersisted(name, rev);
     } catch (err) {
@@ -365,61 +325,39 @@ export class RoundTripper {
   /** Drops `roles` with what they own or were granted in the current database (about to be left). */
   private async dropRoles(roles: string[]): Promise<void> {
     for (const role of roles) {
-      for (const { client } of this.parts.slice(1)) await client.query(`DROP OWNED BY ${quoteIdent(role)}`).catch(() => {});
-      await this.client!.query(`DROP OWNED BY ${quoteIdent(role)}; DROP ROLE ${quoteIdent(role)}`).catch(() => {});
+      for (const { session } of this.parts.slice(1)) await session.dropRole(role, false);
+      await this.first!.dropRole(role, true);
     }
   }
 
   /** Role names on the server (the gate's own connection). */
   private async roles(): Promise<Set<string> | null> {
-    try {
-      return new Set((await this.client!.query<{ r: string }>('SELECT rolname AS r FROM pg_roles')).rows.map((x) => x.r));
-    } catch {
-      return null; // the connection is gone: the step's own failure says why
-    }
+    return this.first!.roles();
   }
 
   /** The revisions the version table holds, sorted; null when it cannot be read. */
   private async versions(): Promise<string[] | null> {
-    const [main, ...others] = await Promise.all(this.parts.map((p) => this.versionsOn(p.client)));
+    const [main, ...others] = await Promise.all(this.parts.map((p) => p.session.versions(this.tree.versionTable)));
     // multidb: every section's version table must say the same, or nothing is held against it.
     if (!main) return null;
     return others.every((o) => o !== null && o.join() === main.join()) ? main : null;
   }
 
-  private async versionsOn(client: pg.Client): Promise<string[] | null> {
-    const vt = this.tree.versionTable ?? { schema: null, name: 'alembic_version' };
-    const qualified = `${vt.schema ? `${quoteIdent(vt.schema)}.` : ''}${quoteIdent(vt.name)}`;
-    try {
-      const r = await client.query<{ v: string }>(`SELECT version_num AS v FROM ${qualified}`);
-      return r.rows.map((x) => x.v).sort();
-    } catch (err) {
-      // The version table env.py configured is not there: nothing is stamped (nothing was
-      // committed). Otherwise a custom version table: rebuild rather than guess.
-      if (this.tree.versionTable && (err as { code?: string }).code === '42P01') return [];
-      return null;
-    }
-  }
-
   private async terminateOthers(): Promise<void> {
-    for (const { client } of this.parts) {
-      await client.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()').catch(() => {});
-    }
+    for (const { session } of this.parts) await session.endOtherSessions();
   }
 }
 
 /** Roles in `after` that `before` lacks, sorted; none when either could not be read. */
 export const added = (before: Set<string> | null, after: Set<string> | null): string[] => (before && after ? [...after].filter((x) => !before.has(x)).sort() : []);
 
-const quoteIdent = (name: string): string => `"${name.replace(/"/g, '""')}"`;
-
 /**
  * A new database holding exactly the `applied` revisions, built from empty by upgrading to
  * the heads of that sub-graph, with `tree` pointed at it.
  */
-export async function databaseWith(db: ThrowawayDatabase, tree: SourceTree, nodes: Map<string, RevisionNode>, applied: Set<string>, timeoutMs: number, like: DatabaseTarget): Promise<DatabaseTarget> {
+export async function databaseWith(db: ThrowawayServer, tree: SourceTree, nodes: Map<string, RevisionNode>, applied: Set<string>, timeoutMs: number, like: DatabaseTarget): Promise<DatabaseTarget> {
   // multidb: a database for each ini section, as `like` has.
-  const target = await createTarget(db, like);
+  const target = await db.createTarget(like);
   await tree.useDatabase(target);
   const heads = headsWithin(nodes, applied);
   if (heads.length === 0) await tree.setup(timeoutMs); // empty, but as env.py leaves it

@@ -1,6 +1,7 @@
 // Turning a failed Alembic step into what the user needs to read: the revision, the file and
 // line, the database's own error, and what to do.
 import { WorkerError } from '../alembic/worker-client.js';
+import { DEFAULT_ENGINE, engineById } from '../engines/index.js';
 import type { SourceTree } from '../alembic/tree.js';
 import type { Finding, StepResult } from '../report/types.js';
 
@@ -21,9 +22,6 @@ export function describeFailure(err: unknown, tree: SourceTree): StepFailure {
   }
   const info = err.info;
   let message = info.message;
-  if (/No module named '?(psycopg2|psycopg|asyncpg)'?/.test(message)) {
-    message += `\nThe Python used for the ${tree.label} tree has no PostgreSQL driver: install psycopg2-binary (or psycopg) in the project's environment.`;
-  }
   // Alembic's own progress lines say nothing the finding does not; keep what the user's code printed.
   const output = err.output
     .split('\n')
@@ -31,7 +29,8 @@ export function describeFailure(err: unknown, tree: SourceTree): StepFailure {
     .join('\n')
     .trim();
   const detail = [info.detail?.trim(), output ? `output:\n${output.split('\n').slice(-20).join('\n')}` : ''].filter(Boolean).join('\n\n');
-  const hint = /InsufficientPrivilege/.test(message) ? privilegeHint(message) : '';
+  // What the engine knows about its own errors (a missing driver, a right the role lacks, ...).
+  const hint = (engineById(tree.engineId ?? '') ?? DEFAULT_ENGINE).hint?.(message, { label: tree.label }) ?? '';
   return {
     kind: info.kind,
     message: (info.kind === 'exception' ? firstLines(message, 6) : message) + (hint ? `\n${hint}` : ''),
@@ -40,28 +39,6 @@ export function describeFailure(err: unknown, tree: SourceTree): StepFailure {
     line: info.line ?? undefined,
     detail: detail || undefined,
   };
-}
-
-/** What to do about a statement the unprivileged migration role may not run (SQLSTATE 42501). */
-function privilegeHint(message: string): string {
-  const opt = 'pass --migration-role superuser (action input migration-role)';
-  if (/permission denied to create role/.test(message)) {
-    return (
-      'On a --database-url server older than PostgreSQL 16 the role alembic-gate runs migrations as may not create roles ' +
-      `(there CREATEROLE would let it grant itself pg_execute_server_program): use PostgreSQL 16 or later, or the local provider, or ${opt}.`
-    );
-  }
-  const ext = /permission denied to create extension "([^"]+)"/.exec(message)?.[1];
-  if (ext) {
-    return (
-      `${ext} is not a trusted extension: only a superuser may create it, and alembic-gate runs migrations as a role that owns its database but is no superuser, as managed PostgreSQL does. ` +
-      `If production's migration role may create ${ext} (or it is created before migrations run), ${opt}.`
-    );
-  }
-  return (
-    'alembic-gate runs migrations as a role that owns its databases but is no superuser, as managed PostgreSQL does, and this statement needs more. ' +
-    `If production's migration role has that right, ${opt}.`
-  );
 }
 
 export function failedStep(failure: StepFailure, ms: number): StepResult {

@@ -1,5 +1,8 @@
-// A thin wrapper over the git command line: one typed method per question, one private exec.
-import { spawn } from 'node:child_process';
+// A thin wrapper over the git command line: one typed method per question. Every git the product
+// runs (here, the action's base resolution, the entry points) starts in `spawnGit`, with the same
+// environment: no credential prompt (a fetch fails instead of waiting for a terminal), C locale
+// (messages we match and quote are git's English ones).
+import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 
 export class GitError extends Error {
   constructor(
@@ -11,10 +14,33 @@ export class GitError extends Error {
   }
 }
 
-interface ExecResult {
+export interface GitResult {
   code: number;
   stdout: string;
   stderr: string;
+}
+
+/** The environment every git runs with. */
+export function gitEnvironment(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  return { ...env, GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C' };
+}
+
+/** Starts `git <args>` in `cwd`: the one place the product spawns git. */
+export function spawnGit(args: readonly string[], cwd: string, stdio: StdioOptions = ['ignore', 'pipe', 'pipe']): ChildProcess {
+  return spawn('git', [...args], { cwd, stdio, env: gitEnvironment() });
+}
+
+/** Runs `git <args>` in `cwd` to its end; a git that cannot start is code 127. Never throws. */
+export function runGit(args: readonly string[], cwd: string): Promise<GitResult> {
+  return new Promise((resolve) => {
+    const child = spawnGit(args, cwd);
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.setEncoding('utf8').on('data', (d) => (stdout += d));
+    child.stderr!.setEncoding('utf8').on('data', (d) => (stderr += d));
+    child.on('error', (e) => resolve({ code: 127, stdout, stderr: String(e) }));
+    child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
+  });
 }
 
 export class GitRepo {
@@ -22,13 +48,13 @@ export class GitRepo {
 
   /** The repository containing `dir`; a clear error when there is none. */
   static async open(dir: string): Promise<GitRepo> {
-    const r = await run(['rev-parse', '--show-toplevel'], dir);
+    const r = await runGit(['rev-parse', '--show-toplevel'], dir);
     if (r.code !== 0) throw new GitError(`${dir} is not inside a git repository: alembic-gate compares the working tree with a base commit, so run it in a git checkout`, r.stderr);
     return new GitRepo(r.stdout.trim());
   }
 
-  private async exec(args: string[], allowFailure = false): Promise<ExecResult> {
-    const r = await run(args, this.root);
+  private async exec(args: string[], allowFailure = false): Promise<GitResult> {
+    const r = await runGit(args, this.root);
     if (r.code !== 0 && !allowFailure) throw new GitError(`git ${args.join(' ')} failed: ${r.stderr.trim()}`, r.stderr);
     return r;
   }
@@ -73,12 +99,12 @@ export class GitRepo {
   /** Writes the tree of a commit into `dest` (an empty directory), without touching the repo. */
   async exportTree(sha: string, dest: string): Promise<void> {
     await new Promise<void>((resolve, reject) => {
-      const archive = spawn('git', ['archive', '--format=tar', sha], { cwd: this.root, stdio: ['ignore', 'pipe', 'pipe'] });
+      const archive = spawnGit(['archive', '--format=tar', sha], this.root);
       const tar = spawn('tar', ['-x', '-f', '-', '-C', dest], { stdio: ['pipe', 'ignore', 'pipe'] });
       let err = '';
-      archive.stderr.on('data', (d) => (err += d));
+      archive.stderr!.on('data', (d) => (err += d));
       tar.stderr.on('data', (d) => (err += d));
-      archive.stdout.pipe(tar.stdin);
+      archive.stdout!.pipe(tar.stdin);
       let pending = 2;
       let failed = false;
       const done = (code: number | null, what: string) => {
@@ -94,16 +120,4 @@ export class GitRepo {
       tar.on('close', (c) => done(c, 'tar'));
     });
   }
-}
-
-function run(args: string[], cwd: string): Promise<ExecResult> {
-  return new Promise((resolve) => {
-    const child = spawn('git', args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C' } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
-    child.on('error', (e) => resolve({ code: 127, stdout, stderr: String(e) }));
-    child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
-  });
 }

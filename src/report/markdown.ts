@@ -6,9 +6,11 @@
 // dropped in steps (passing revisions, long SQL, all SQL, findings' detail) and, if that is not
 // enough, the rendering is cut between blocks - never inside a code block or a table row - and
 // ends with a line that says where the full report is.
+import { engineName } from '../engines/index.js';
 import type { CheckStatus, Finding, Report, RevisionReport, SqlPreview, StepResult } from './types.js';
 import { blobUrl, codeBlock, codeSpan, escapeCell, escapeHtml, escapeInline, escapeProse, link } from './escape.js';
 import { renderRevisionGraph } from './graph.js';
+import { inCheckOrder } from '../checks/registry.js';
 import {
   CHECK_STATUS_ORDER,
   formatMs,
@@ -102,8 +104,10 @@ function renderBlocks(report: Report, opts: MarkdownOptions, level: Level, trimm
     if (report.error.includes('\n')) text(codeBlock(report.error, 'text'));
   }
 
-  if (report.checks.length > 0) {
-    const rows = report.checks.map(
+  // The checks in registry order (src/checks/registry.ts), whatever order the report has them in.
+  const checks = inCheckOrder(report.checks);
+  if (checks.length > 0) {
+    const rows = checks.map(
       (c) => `| ${codeSpan(c.id, { inTable: true })} | ${STATUS_ICON[c.status]} ${c.status} | ${escapeCell(c.summary)} |`,
     );
     out.push({ kind: 'table', text: ['| Check | Status | Summary |', '| --- | --- | --- |', ...rows].join('\n') });
@@ -118,7 +122,7 @@ function renderBlocks(report: Report, opts: MarkdownOptions, level: Level, trimm
 
   // Findings, worst checks first: each once, under its check.
   const drift = report.drift;
-  const withFindings = report.checks
+  const withFindings = checks
     .filter((c) => c.findings.length > 0)
     .sort((a, b) => CHECK_STATUS_ORDER[a.status] - CHECK_STATUS_ORDER[b.status]);
   for (const check of withFindings) {
@@ -149,7 +153,7 @@ function renderBlocks(report: Report, opts: MarkdownOptions, level: Level, trimm
     const shown = level.passingRevisions ? fresh : fresh.filter((r) => !revisionPassed(r));
     // Which checks have something to say about each revision (their findings are above).
     const flagged = (rev: string): string =>
-      report.checks
+      checks
         .filter((c) => (c.status === 'fail' || c.status === 'error') && c.findings.some((f) => f.revision === rev))
         .map((c) => codeSpan(c.id, { inTable: true }))
         .join(' ') || '–';
@@ -251,7 +255,7 @@ function renderSql(s: SqlPreview, revisions: RevisionReport[], maxLines: number)
 
 function footer(report: Report): string {
   const parts = [`${escapeInline(report.tool.name)} ${escapeInline(report.tool.version)}`];
-  parts.push(`${report.database.engine === 'postgresql' ? 'PostgreSQL' : escapeInline(report.database.engine)} ${escapeInline(report.database.version)} (${escapeInline(report.database.provider)})`);
+  parts.push(`${escapeInline(engineName(report.database.engine))} ${escapeInline(report.database.version)} (${escapeInline(report.database.provider)})`);
   if (report.python) {
     parts.push(
       `Python ${escapeInline(report.python.version)}, Alembic ${escapeInline(report.python.alembic)}, SQLAlchemy ${escapeInline(report.python.sqlalchemy)}`,

@@ -1,8 +1,10 @@
 // Report -> plain text for a terminal (`alembic-gate check --format text`). Pure.
 // ANSI colour only when asked; text from the repository is stripped of control characters so
 // that a migration message cannot move the cursor or recolour the terminal.
+import { engineName } from '../engines/index.js';
 import type { CheckStatus, Report, StepResult } from './types.js';
 import { stripControl } from './escape.js';
+import { inCheckOrder } from '../checks/registry.js';
 import { CHECK_STATUS_ORDER, formatMs, phaseName, phaseTimings, plural, shortSha, verdictText } from './format.js';
 
 export interface TextOptions {
@@ -48,7 +50,7 @@ export function renderText(report: Report, opts: TextOptions): string {
       'dim',
       `  base ${baseRef}${shortSha(report.base.sha)} -> head ${shortSha(report.head.sha)}, ` +
         `${plural(report.revisions.filter((r) => r.isNew).length, 'new revision')}, ` +
-        `PostgreSQL ${oneLine(report.database.version)} (${oneLine(report.database.provider)})`,
+        `${oneLine(engineName(report.database.engine))} ${oneLine(report.database.version)} (${oneLine(report.database.provider)})`,
     ),
   );
 
@@ -61,7 +63,8 @@ export function renderText(report: Report, opts: TextOptions): string {
   if (report.checks.length > 0) {
     push('', paint('bold', 'Checks'));
     const idWidth = Math.max(...report.checks.map((c) => c.id.length));
-    const sorted = [...report.checks].sort((a, b) => CHECK_STATUS_ORDER[a.status] - CHECK_STATUS_ORDER[b.status]);
+    // Worst first; within a status, in registry order (src/checks/registry.ts).
+    const sorted = inCheckOrder(report.checks).sort((a, b) => CHECK_STATUS_ORDER[a.status] - CHECK_STATUS_ORDER[b.status]);
     for (const c of sorted) {
       const [mark, style] = CHECK_MARK[c.status];
       push(`  ${paint(style, mark)} ${c.id.padEnd(idWidth)}  ${paint(style, c.status.padEnd(5))}  ${oneLine(c.summary)}`);

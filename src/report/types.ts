@@ -1,8 +1,11 @@
 // The JSON report (schemaVersion 1). This is a public contract: see DESIGN.md.
 // Everything here is plain data so that renderers and tests can work on it directly.
 
-export type CheckId = 'graph' | 'heads' | 'history' | 'upgrade' | 'roundtrip' | 'drift' | 'data' | 'locks' | 'compat';
-export const CHECK_IDS: readonly CheckId[] = ['graph', 'heads', 'history', 'upgrade', 'roundtrip', 'drift', 'data', 'locks', 'compat'];
+import { CHECK_IDS, type CheckId } from '../checks/registry.js';
+import type { EngineId } from '../engines/index.js';
+
+// The check ids are the registered checks' (src/checks/registry.ts), in report order.
+export { CHECK_IDS, type CheckId };
 
 export type CheckStatus = 'pass' | 'fail' | 'error' | 'skip';
 export type GateStatus = 'pass' | 'fail' | 'error';
@@ -86,7 +89,8 @@ export interface Report {
   tool: { name: 'alembic-gate'; version: string };
   base: { ref: string; sha: string; heads: string[] };
   head: { ref?: string; sha: string; heads: string[] };
-  database: { engine: 'postgresql'; version: string; provider: string };
+  /** `engine` is an engine's id (src/engines/<id>/). */
+  database: { engine: EngineId; version: string; provider: string };
   config: { alembicConfig: string; workingDirectory: string; roundtrip: 'new' | 'all' | 'none' };
   python?: { command: string; version: string; alembic: string; sqlalchemy: string };
   checks: CheckResult[];

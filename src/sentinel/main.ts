@@ -1,9 +1,9 @@
-// dist/sentinel.js: see src/db/sentinel.ts. Reads the gate's list of what it owns from stdin;
+// dist/sentinel.js: see src/util/sentinel.ts. Reads the gate's list of what it owns from stdin;
 // on end of input it cleans up whatever is still listed, then exits.
 import { rm } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
-import { dropDatabaseOn, quoteIdent, withClient } from '../db/client.js';
-import type { SentinelEntry } from '../db/sentinel.js';
+import { dropDatabaseOn, quoteIdent, withClient } from '../engines/postgresql/client.js';
+import type { SentinelEntry } from '../util/sentinel.js';
 import { killTreeSync } from '../util/proctree.js';
 
 const GRACE_MS = 1_500;

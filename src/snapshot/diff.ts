@@ -22,9 +22,13 @@ export interface SchemaDifference {
   actual?: string;
 }
 
-/** Schema-qualified display name, with `public.` left out. */
+// The schema names leave out (the engine's default: PostgreSQL's public, SQLite's main); set for
+// the length of one diffSnapshots() call, which is synchronous.
+let defaultSchema = 'public';
+
+/** Schema-qualified display name, with the default schema (`public.`) left out. */
 export function displayName(schema: string, name: string): string {
-  return schema === 'public' ? name : `${schema}.${name}`;
+  return schema === defaultSchema ? name : `${schema}.${name}`;
 }
 
 interface KindSpec<T> {
@@ -233,7 +237,17 @@ interface Keyed {
  * policies), then by identity. Parts of a table (or anything in a schema) that is itself
  * extra or missing are not listed again. Column position alone is never a difference.
  */
-export function diffSnapshots(expected: Snapshot, actual: Snapshot): SchemaDifference[] {
+export function diffSnapshots(expected: Snapshot, actual: Snapshot, options: { defaultSchema?: string } = {}): SchemaDifference[] {
+  const saved = defaultSchema;
+  defaultSchema = options.defaultSchema ?? 'public';
+  try {
+    return diffWith(expected, actual);
+  } finally {
+    defaultSchema = saved;
+  }
+}
+
+function diffWith(expected: Snapshot, actual: Snapshot): SchemaDifference[] {
   // No normalizeSnapshot() here: objects are matched through maps and the output is sorted.
   const exp = expected;
   const act = actual;

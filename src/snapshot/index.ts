@@ -3,7 +3,6 @@
 
 export type * from './model.js';
 export { emptySnapshot } from './model.js';
-export { takeSnapshot } from './read.js';
 export { normalizeSnapshot, snapshotsEqual, canonicalJson } from './normalize.js';
 export { diffSnapshots, displayName } from './diff.js';
 export type { SchemaDifference } from './diff.js';

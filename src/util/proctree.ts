@@ -1,5 +1,5 @@
 // Process trees: everything a process started, found through /proc's parent links, and ended
-// together. The worker is a child subreaper (worker.py), so while it lives even double-forked
+// together. The worker is a child subreaper (alembic_gate_worker/procs.py), so while it lives even double-forked
 // and setsid daemons of user code stay below it and are found here.
 import { readdirSync, readFileSync } from 'node:fs';
 

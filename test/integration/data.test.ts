@@ -76,6 +76,6 @@ describe('data: the new revisions on a database with rows', () => {
     expect(check(off.report, 'data')).toEqual({ id: 'data', status: 'skip', summary: 'off (--seed-rows 0 and no --seed-sql)', findings: [] });
     const bad = await gate('clean', '--seed-rows', 'lots');
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toBe('alembic-gate: --seed-rows takes a number of rows per table from 0 to 100000, not "lots"\n');
+    expect(bad.stderr).toBe("alembic-gate: --seed-rows: 'lots' is not a number of rows per table (0 to 100000; 0 turns the synthetic rows off).\n");
   });
 });

@@ -537,7 +537,7 @@ describe('alembic-gate check: verdicts', () => {
 
   it.each([',', ' , '])('--fail-on %j names no check: a usage error', async (value) => {
     const r = await gate('clean', { args: ['--fail-on', value] });
-    expectCouldNotRun(r, `--fail-on "${value}" names no check: pass check ids separated by commas`);
+    expectCouldNotRun(r, `--fail-on: '${value}' names no check; use check ids from graph, heads`);
   });
 
   it('--fail-on none reports failures without failing', async () => {

@@ -34,7 +34,7 @@ async function query<T extends pg.QueryResultRow>(sql: string): Promise<T[]> {
 /** Our processes still alive: Python workers and PostgreSQL servers started from `tmp`. */
 function leftovers(tmp: string): string[] {
   const ps = execFileSync('ps', ['-eo', 'pid,args'], { encoding: 'utf8' });
-  return ps.split('\n').filter((l) => l.includes('alembic_gate_worker') || (l.includes('postgres') && l.includes(tmp)));
+  return ps.split('\n').filter((l) => l.includes('alembic_gate_worker') || l.includes('alembic-gate-worker') || l.includes('--inspect-sqlite') || (l.includes('postgres') && l.includes(tmp)));
 }
 
 const cleanups: (() => void | Promise<void>)[] = [];
@@ -108,7 +108,7 @@ const newMigrationRoles = async (before: Set<string>) => [...(await migrationRol
 
 describe('a private TMPDIR (0700, as root often has)', () => {
   it('puts the local cluster where its unprivileged user can reach it', async () => {
-    const { clusterParent, unprivilegedUser } = await import('../../src/db/cluster.js');
+    const { clusterParent, unprivilegedUser } = await import('../../src/engines/postgresql/cluster.js');
     const runAs = unprivilegedUser();
     const tmp = mkdtempSync(join(tmpdir(), 'ag-private-'));
     cleanups.push(() => rmSync(tmp, { recursive: true, force: true }));

@@ -9,15 +9,15 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectionString, sqlalchemyUrl, withClient } from '../../src/db/client.js';
-import { pendingCleanups } from '../../src/db/cleanup.js';
-import { runningSync, startCluster, unprivilegedUser } from '../../src/db/cluster.js';
-import { checkDocker, provisionContainer } from '../../src/db/container.js';
-import { findEmbeddedBinaries, provisionEmbedded } from '../../src/db/embedded.js';
-import { provisionDatabase } from '../../src/db/factory.js';
-import { provisionLocal } from '../../src/db/local.js';
-import { ProvisionError, type ConnectionInfo, type ThrowawayDatabase } from '../../src/db/provider.js';
-import { parseDatabaseUrl, provisionUrl, redactUrl } from '../../src/db/url.js';
+import { connectionString, sqlalchemyUrl, withClient } from '../../src/engines/postgresql/client.js';
+import { pendingCleanups } from '../../src/util/cleanup.js';
+import { runningSync, startCluster, unprivilegedUser } from '../../src/engines/postgresql/cluster.js';
+import { checkDocker, provisionContainer } from '../../src/engines/postgresql/container.js';
+import { findEmbeddedBinaries, provisionEmbedded } from '../../src/engines/postgresql/embedded.js';
+import { provisionDatabase } from '../../src/engines/postgresql/factory.js';
+import { provisionLocal } from '../../src/engines/postgresql/local.js';
+import { ProvisionError, type ConnectionInfo, type ThrowawayDatabase } from '../../src/engines/postgresql/provider.js';
+import { parseDatabaseUrl, provisionUrl, redactUrl } from '../../src/engines/postgresql/url.js';
 
 const SERVER_URL = process.env.ALEMBIC_GATE_TEST_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
 const SERVER_ADMIN = parseDatabaseUrl(SERVER_URL).admin;
@@ -316,7 +316,7 @@ describe('cleanup on exit paths and signals', () => {
     mkdirSync(outDir, { recursive: true });
     bundle = join(outDir, `db-${process.pid}-${randomBytes(3).toString('hex')}.mjs`);
     await build({
-      entryPoints: [join(repoRoot, 'src/db/index.ts')],
+      entryPoints: [join(repoRoot, 'src/engines/postgresql/index.ts')],
       outfile: bundle,
       bundle: true,
       platform: 'node',

@@ -8,10 +8,10 @@ import {
   describeDifference,
   diffSnapshots,
   snapshotsEqual,
-  takeSnapshot,
   type Snapshot,
 } from '../../src/snapshot/index.js';
-import { EXECUTE_SQL } from '../../src/snapshot/queries.js';
+import { takeSnapshot } from '../../src/engines/postgresql/read.js';
+import { EXECUTE_SQL } from '../../src/engines/postgresql/queries.js';
 
 const server = { host: '127.0.0.1', port: 5432, user: 'postgres' };
 const dbName = `ag_snap_${randomBytes(5).toString('hex')}`;

@@ -1,4 +1,4 @@
-// Incremental snapshots (src/snapshot/tracker.ts) against whole reads, on a real PostgreSQL.
+// Incremental snapshots (src/engines/postgresql/tracker.ts) against whole reads, on a real PostgreSQL.
 // Every change runs on a session of its own, the way a migration runs in the Python worker's
 // session; after each, the tracked state must equal a whole read of the database, and the
 // read must have been incremental where the design says it is.
@@ -6,9 +6,10 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { describeDifference, diffSnapshots, takeSnapshot } from '../../src/snapshot/index.js';
-import { INTERNAL_SCHEMA } from '../../src/snapshot/queries.js';
-import { SchemaTracker } from '../../src/snapshot/tracker.js';
+import { describeDifference, diffSnapshots } from '../../src/snapshot/index.js';
+import { takeSnapshot } from '../../src/engines/postgresql/read.js';
+import { INTERNAL_SCHEMA } from '../../src/engines/postgresql/queries.js';
+import { SchemaTracker } from '../../src/engines/postgresql/tracker.js';
 
 const server = { host: '127.0.0.1', port: 5432, user: 'postgres' };
 const dbName = `ag_track_${randomBytes(5).toString('hex')}`;

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { parseDuration, parseFailOn, parseInputs, type RawInputs } from '../../src/action/inputs.js';
+import { parseInputs, type RawInputs } from '../../src/action/inputs.js';
 import { CHECK_IDS } from '../../src/report/types.js';
 
-function raw(over: Partial<RawInputs> = {}): RawInputs {
+function raw(over: Record<string, string> = {}): RawInputs {
   return {
     'working-directory': '',
     'alembic-config': '',
@@ -13,6 +13,7 @@ function raw(over: Partial<RawInputs> = {}): RawInputs {
     'migration-role': '',
     'pass-env': '',
     provider: '',
+    engine: '',
     'postgres-version': '',
     roundtrip: '',
     base: '',
@@ -37,15 +38,16 @@ describe('parseInputs', () => {
       alembicConfig: 'alembic.ini',
       python: 'python3',
       databaseUrl: undefined,
-      databaseUrlEnv: [],
+      urlEnvVars: [],
       foreignConnections: 'redirect',
       migrationRole: 'unprivileged',
       passEnv: [],
       provider: 'auto',
+      engine: 'auto',
       postgresVersion: undefined,
       roundtrip: 'new',
       base: undefined,
-      failOn: ['graph', 'heads', 'history', 'upgrade', 'roundtrip', 'drift', 'data', 'locks', 'compat'],
+      failOn: [...CHECK_IDS],
       comment: 'on-failure',
       githubToken: '',
       allowPullRequestTarget: false,
@@ -82,15 +84,19 @@ describe('parseInputs', () => {
     [{ 'fail-on': 'roundtrip, speed' }, "Input 'fail-on': unknown check 'speed'"],
     [{ 'fail-on': ' , ' }, "Input 'fail-on': ',' names no check; use check ids from"],
     [{ 'allow-pull-request-target': 'yes' }, "Input 'allow-pull-request-target': 'yes' is not a boolean"],
-    [{ 'database-url': 'mysql://x' }, "Input 'database-url': expected a PostgreSQL URL"],
+    [{ 'database-url': 'mysql://x' }, "Input 'database-url': expected a database server URL such as <dialect>://user:password@host:port/database"],
+    [{ 'database-url': 'localhost:5432' }, "Input 'database-url': expected a database server URL"],
+    [{ engine: 'oracle' }, "Input 'engine': 'oracle' is not one of auto, "],
+    [{ comment: 'Always' }, "Input 'comment': 'Always' is not one of always, on-failure, never."],
+    [{ 'step-timeout': '500ms' }, "Input 'step-timeout': '500ms' is too short; a step needs at least 1s."],
     [{ provider: 'url' }, "Input 'provider': 'url' needs the 'database-url' input"],
     [{ 'postgres-version': 'latest' }, "Input 'postgres-version': 'latest' is not a PostgreSQL version"],
     [{ 'step-timeout': 'forever' }, "Input 'step-timeout': 'forever' is not a duration"],
     [{ 'database-url-env': 'OK_NAME, 1BAD' }, "Input 'database-url-env': '1BAD' is not an environment variable name."],
     [{ 'foreign-connections': 'allow' }, "Input 'foreign-connections': 'allow' is not one of redirect, refuse."],
     [{ 'migration-role': 'admin' }, "Input 'migration-role': 'admin' is not one of unprivileged, superuser."],
-    [{ 'pass-env': 'API_KEY\nNOT-A-NAME' }, "Input 'pass-env': 'NOT-A-NAME' is not an environment variable name; list names separated by commas or newlines."],
-  ] as [Partial<RawInputs>, string][])('rejects %o naming the input', (over, message) => {
+    [{ 'pass-env': 'API_KEY\nNOT-A-NAME' }, "Input 'pass-env': 'NOT-A-NAME' is not an environment variable name."],
+  ] as [Record<string, string>, string][])('rejects %o naming the input', (over, message) => {
     expect(() => parseInputs(raw(over))).toThrow(message);
   });
 
@@ -110,22 +116,22 @@ describe('parseInputs', () => {
         'step-timeout': '90s',
         'database-url-env': 'SQLALCHEMY_URL\nAPP_DB',
         'pass-env': 'SENTRY_AUTH_TOKEN, API_KEY',
-        comment: 'Always',
+        comment: 'always',
       }),
     );
     expect(i.failOn).toEqual(['roundtrip', 'drift', 'heads']);
     expect(i.allowPullRequestTarget).toBe(true);
     expect(i.stepTimeoutMs).toBe(90_000);
-    expect(i.databaseUrlEnv).toEqual(['SQLALCHEMY_URL', 'APP_DB']);
+    expect(i.urlEnvVars).toEqual(['SQLALCHEMY_URL', 'APP_DB']);
     expect(i.passEnv).toEqual(['SENTRY_AUTH_TOKEN', 'API_KEY']);
     expect(i.comment).toBe('always');
   });
 
   it('knows all and none for fail-on, and several duration units', () => {
-    expect(parseFailOn('all')).toEqual([...CHECK_IDS]);
-    expect(parseFailOn('none')).toEqual([]);
-    expect(parseDuration('x', '600')).toBe(600_000);
-    expect(parseDuration('x', '10m')).toBe(600_000);
-    expect(parseDuration('x', '1h')).toBe(3_600_000);
+    expect(parseInputs(raw({ 'fail-on': 'all' })).failOn).toEqual([...CHECK_IDS]);
+    expect(parseInputs(raw({ 'fail-on': 'none' })).failOn).toEqual([]);
+    expect(parseInputs(raw({ 'step-timeout': '600' })).stepTimeoutMs).toBe(600_000);
+    expect(parseInputs(raw({ 'step-timeout': '10m' })).stepTimeoutMs).toBe(600_000);
+    expect(parseInputs(raw({ 'step-timeout': '1h' })).stepTimeoutMs).toBe(3_600_000);
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { compareFingerprints, type Fingerprint } from '../../src/data/fingerprint.js';
-import { fillOrder, insertStatement, parseCheck, type SeedTable } from '../../src/data/seed.js';
+import { compareFingerprints, type Fingerprint } from '../../src/snapshot/rows.js';
+import { fillOrder, insertStatement, parseCheck, type SeedTable } from '../../src/engines/postgresql/seed.js';
 
 const col = (name: string, baseType: string, over: Partial<SeedTable['columns'][number]> = {}) => ({
   name, type: baseType === 'varchar' ? 'character varying(8)' : baseType, baseType, typmod: baseType === 'varchar' ? 12 : -1,

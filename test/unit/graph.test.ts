@@ -1,7 +1,8 @@
 // The revision graph and the graph-level checks (heads, history) as pure functions over
 // plain data: no Python, no database, no git.
 import { describe, expect, it } from 'vitest';
-import { checkHeads, checkHistory } from '../../src/graph/checks.js';
+import { judgeHeads } from '../../src/checks/heads.js';
+import { judgeHistory } from '../../src/checks/history.js';
 import { ancestorsOf, buildGraph, downTarget, headsOf, newRevisions, topologicalOrder, type RevisionGraph, type RevisionNode } from '../../src/graph/graph.js';
 
 import { unifiedLineDiff } from '../../src/graph/line-diff.js';
@@ -110,12 +111,12 @@ describe('downTarget', () => {
   });
 });
 
-describe('checkHeads', () => {
+describe('judgeHeads', () => {
   const base = graph('a', 'b<a');
 
   it('passes one new revision on the base head', () => {
     const head = graph('a', 'b<a', 'c<b');
-    const r = checkHeads(base, head, newRevisions(base, head));
+    const r = judgeHeads(base, head, newRevisions(base, head));
     expect(r.id).toBe('heads');
     expect(r.status).toBe('pass');
     expect(r.findings).toEqual([]);
@@ -124,17 +125,17 @@ describe('checkHeads', () => {
 
   it('passes with no base at all', () => {
     const head = graph('a', 'b<a');
-    expect(checkHeads(null, head, newRevisions(null, head)).status).toBe('pass');
+    expect(judgeHeads(null, head, newRevisions(null, head)).status).toBe('pass');
   });
 
   it('passes a merge revision that joins two new branches', () => {
     const head = graph('a', 'b<a', 'c<b', 'd<b', 'm<c+d');
-    expect(checkHeads(base, head, newRevisions(base, head)).status).toBe('pass');
+    expect(judgeHeads(base, head, newRevisions(base, head)).status).toBe('pass');
   });
 
   it('fails two heads, naming both and `alembic merge heads`', () => {
     const head = graph('a', 'b<a', 'c<b', 'd<b');
-    const r = checkHeads(base, head, newRevisions(base, head));
+    const r = judgeHeads(base, head, newRevisions(base, head));
     expect(r.status).toBe('fail');
     expect(r.summary).toContain('alembic merge heads');
     const f = r.findings.find((x) => /2 heads/.test(x.message))!;
@@ -146,7 +147,7 @@ describe('checkHeads', () => {
   it('names the one new head when the other head came from the base', () => {
     // base already had b; the PR adds c beside it on a
     const head = graph('a', 'b<a', 'c<a');
-    const r = checkHeads(base, head, newRevisions(base, head));
+    const r = judgeHeads(base, head, newRevisions(base, head));
     expect(r.status).toBe('fail');
     const stale = r.findings.find((x) => x.revision === 'c' && /revises a/.test(x.message));
     expect(stale?.message).toContain('"b"');
@@ -158,7 +159,7 @@ describe('checkHeads', () => {
   it('fails a stale base: the PR revises the old head, the base moved on', () => {
     const movedBase = graph('a', 'b<a', 'x<b');
     const head = graph('a', 'b<a', 'y<b'); // branched before x
-    const r = checkHeads(movedBase, head, newRevisions(movedBase, head));
+    const r = judgeHeads(movedBase, head, newRevisions(movedBase, head));
     expect(r.status).toBe('fail');
     expect(r.findings).toHaveLength(1);
     const f = r.findings[0]!;
@@ -174,35 +175,35 @@ describe('checkHeads', () => {
   it('passes a stale branch that merges the moved base back in', () => {
     const movedBase = graph('a', 'b<a', 'x<b');
     const head = graph('a', 'b<a', 'x<b', 'y<b', 'm<x+y');
-    expect(checkHeads(movedBase, head, newRevisions(movedBase, head)).status).toBe('pass');
+    expect(judgeHeads(movedBase, head, newRevisions(movedBase, head)).status).toBe('pass');
   });
 
   it('allows as many heads as the base already had', () => {
     const twoHeaded = graph('a', 'b<a', 'c<a');
     const head = graph('a', 'b<a', 'c<a', 'd<b');
-    const r = checkHeads(twoHeaded, head, newRevisions(twoHeaded, head));
+    const r = judgeHeads(twoHeaded, head, newRevisions(twoHeaded, head));
     expect(r.status).toBe('pass');
   });
 });
 
-describe('checkHistory', () => {
+describe('judgeHistory', () => {
   const base = graph('a', 'b<a');
   const everything = { existedAtMergeBase: () => true };
 
   it('passes an untouched base', () => {
-    const r = checkHistory(base, graph('a', 'b<a', 'c<b'), everything);
+    const r = judgeHistory(base, graph('a', 'b<a', 'c<b'), everything);
     expect(r.id).toBe('history');
     expect(r.status).toBe('pass');
     expect(r.summary).toContain('2 revisions');
   });
 
   it('passes with no base', () => {
-    expect(checkHistory(null, graph('a'), everything).status).toBe('pass');
+    expect(judgeHistory(null, graph('a'), everything).status).toBe('pass');
   });
 
   it('fails an edited upgrade(), naming the revision and file', () => {
     const head = graph('a', node('b<a', { upgradeHash: 'edited' }), 'c<b');
-    const r = checkHistory(base, head, everything);
+    const r = judgeHistory(base, head, everything);
     expect(r.status).toBe('fail');
     expect(r.findings).toHaveLength(1);
     expect(r.findings[0]).toMatchObject({ revision: 'b', file: 'migrations/versions/b_x.py' });
@@ -212,21 +213,21 @@ describe('checkHistory', () => {
   });
 
   it('fails an edited downgrade()', () => {
-    const r = checkHistory(base, graph('a', node('b<a', { downgradeHash: 'edited' })), everything);
+    const r = judgeHistory(base, graph('a', node('b<a', { downgradeHash: 'edited' })), everything);
     expect(r.findings[0]!.message).toContain('downgrade()');
   });
 
   it('names the new file of a renamed, edited revision', () => {
-    const r = checkHistory(base, graph('a', node('b<a', { file: 'migrations/versions/b_renamed.py', upgradeHash: 'edited' })), everything);
+    const r = judgeHistory(base, graph('a', node('b<a', { file: 'migrations/versions/b_renamed.py', upgradeHash: 'edited' })), everything);
     expect(r.findings[0]!.file).toBe('migrations/versions/b_renamed.py');
   });
 
   it('passes a renamed file with the same code', () => {
-    expect(checkHistory(base, graph('a', node('b<a', { file: 'migrations/versions/b_renamed.py' })), everything).status).toBe('pass');
+    expect(judgeHistory(base, graph('a', node('b<a', { file: 'migrations/versions/b_renamed.py' })), everything).status).toBe('pass');
   });
 
   it('fails a deleted revision the merge base had', () => {
-    const r = checkHistory(base, graph('a'), { existedAtMergeBase: (f) => f === 'migrations/versions/b_x.py' });
+    const r = judgeHistory(base, graph('a'), { existedAtMergeBase: (f) => f === 'migrations/versions/b_x.py' });
     expect(r.status).toBe('fail');
     expect(r.findings[0]).toMatchObject({ revision: 'b', file: 'migrations/versions/b_x.py' });
     expect(r.findings[0]!.message).toMatch(/revision b .*is deleted/);
@@ -234,13 +235,13 @@ describe('checkHistory', () => {
 
   it('does not call a revision added to the base after the branch "deleted"', () => {
     const movedBase = graph('a', 'b<a', 'x<b');
-    const r = checkHistory(movedBase, graph('a', 'b<a', 'y<b'), { existedAtMergeBase: (f) => f !== 'migrations/versions/x_x.py' });
+    const r = judgeHistory(movedBase, graph('a', 'b<a', 'y<b'), { existedAtMergeBase: (f) => f !== 'migrations/versions/x_x.py' });
     expect(r.status).toBe('pass');
     expect(r.findings).toEqual([]);
   });
 
   it('fails a re-parented revision, with both parents', () => {
-    const r = checkHistory(graph('a', 'z', 'b<a'), graph('a', 'z', 'b<z'), everything);
+    const r = judgeHistory(graph('a', 'z', 'b<a'), graph('a', 'z', 'b<z'), everything);
     expect(r.status).toBe('fail');
     expect(r.findings).toHaveLength(1);
     expect(r.findings[0]!.message).toContain('re-parents');
@@ -248,12 +249,12 @@ describe('checkHistory', () => {
   });
 
   it('a root that gains a parent is re-parenting from None', () => {
-    const r = checkHistory(graph('a'), graph('z', 'a<z'), everything);
+    const r = judgeHistory(graph('a'), graph('z', 'a<z'), everything);
     expect(r.findings[0]!.message).toContain('was None, now z');
   });
 
   it('counts every finding in the summary', () => {
-    const r = checkHistory(graph('a', 'b<a', 'c<b'), graph('a', node('b<a', { upgradeHash: 'x' })), everything);
+    const r = judgeHistory(graph('a', 'b<a', 'c<b'), graph('a', node('b<a', { upgradeHash: 'x' })), everything);
     expect(r.findings).toHaveLength(2);
     expect(r.summary).toMatch(/^2 revisions/);
   });

@@ -1,4 +1,4 @@
-// The locks judge on observed events (the shapes worker.py reports); the observation itself is
+// The locks judge on observed events (the shapes alembic_gate_worker/observe.py reports); the observation itself is
 // tested on real migrations in test/integration/locks.test.ts.
 import { describe, expect, it } from 'vitest';
 import type { LockEvent } from '../../src/alembic/worker-client.js';

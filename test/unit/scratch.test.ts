@@ -1,7 +1,7 @@
 import { tmpdir } from 'node:os';
 import { describe, expect, it } from 'vitest';
-import { initdbCacheRoot } from '../../src/db/initdb-cache.js';
-import { scratchDir } from '../../src/db/scratch.js';
+import { initdbCacheRoot } from '../../src/engines/postgresql/initdb-cache.js';
+import { scratchDir } from '../../src/util/scratch.js';
 
 describe('where a throwaway cluster lives', () => {
   it('uses /dev/shm when it has room, an explicit TMPDIR otherwise, and the temp dir without shm', () => {

@@ -1,0 +1,153 @@
+// SQLite projects, end to end through the CLI: the engine comes from the project's own
+// sqlite:/// URL, every database is a throwaway file in the gate's temp dir, and the project's
+// own app.db is never created. Fixtures: test/fixtures/sqlite-* on the sqlite-notes project
+// (`alembic init`, revisions by `alembic revision --autogenerate`; batch-env adds
+// render_as_batch=True). Runs on both Python stacks (.ci/run).
+import { spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CheckId, Report } from '../../src/report/types.js';
+import { makeFixtureRepo, type FixtureRepo } from '../helpers/fixture-repo.js';
+import { runCli, type CliResult } from '../helpers/run-cli.js';
+
+const PYTHON = process.env.ALEMBIC_GATE_TEST_PYTHON ?? '/usr/bin/python3';
+const SQLITE_VERSION = spawnSync(PYTHON, ['-c', 'import sqlite3; print(sqlite3.sqlite_version)'], { encoding: 'utf8' }).stdout.trim();
+
+const gateTempDirs = (dir: string) => new Set(readdirSync(dir).filter((n) => n.startsWith('alembic-gate-') && !n.startsWith('alembic-gate-fixture-')));
+/** Running processes whose command line names a file under `dir` (a leftover inspector or worker). */
+const processesUnder = (dir: string): string[] =>
+  readdirSync('/proc')
+    .filter((p) => /^\d+$/.test(p))
+    .flatMap((p) => {
+      try {
+        const cmd = spawnSync('cat', [`/proc/${p}/cmdline`], { encoding: 'utf8' }).stdout.replace(/\0/g, ' ');
+        return cmd.includes(dir) ? [cmd] : [];
+      } catch {
+        return [];
+      }
+    });
+
+let privateTmp: string;
+const repos: FixtureRepo[] = [];
+beforeAll(() => {
+  privateTmp = mkdtempSync(join(tmpdir(), 'ag-sqlite-it-'));
+  chmodSync(privateTmp, 0o755);
+});
+afterAll(async () => {
+  for (const r of repos) await r.cleanup();
+  rmSync(privateTmp, { recursive: true, force: true });
+});
+
+interface Run extends CliResult {
+  repo: FixtureRepo;
+}
+
+async function gate(name: string, args: string[] = []): Promise<Run> {
+  const repo = await makeFixtureRepo(name);
+  repos.push(repo);
+  const r = await runCli(repo.dir, ['--base', 'main', '--python', PYTHON, ...args], { env: { TMPDIR: privateTmp } });
+  // Nothing left behind: no temp dir (the throwaway files), no process, no app.db anywhere.
+  expect([...gateTempDirs(privateTmp)], `${name}: temp dirs left`).toEqual([]);
+  expect(processesUnder(privateTmp), `${name}: processes left`).toEqual([]);
+  expect(existsSync(join(repo.dir, 'app.db')), `${name}: the project's own app.db was created`).toBe(false);
+  return { ...r, repo };
+}
+
+const explain = (r: CliResult) => `exit ${r.code}\n${r.stderr.slice(-3000)}\n${JSON.stringify(r.report?.checks, null, 1)?.slice(0, 4000)} ${r.report?.error ?? ''}`;
+const statuses = (report: Report) => Object.fromEntries(report.checks.map((c) => [c.id, c.status])) as Record<CheckId, string>;
+const check = (report: Report, id: CheckId) => report.checks.find((c) => c.id === id)!;
+
+/** What every SQLite run reports the same way: the engine, and the checks SQLite has no means for. */
+function expectSqlite(report: Report): void {
+  expect(report.database).toEqual({ engine: 'sqlite', version: SQLITE_VERSION, provider: 'file' });
+  expect(check(report, 'locks')).toMatchObject({ status: 'skip', summary: 'needs lock introspection, which SQLite does not have' });
+  expect(check(report, 'compat')).toMatchObject({ status: 'skip', summary: 'not available on SQLite yet' });
+  expect(check(report, 'data')).toMatchObject({ status: 'skip', summary: 'not available on SQLite yet' });
+}
+
+describe('SQLite projects', () => {
+  it('sqlite-clean: a new table and an index round-trip on SQLite; the comment and summary say SQLite', async () => {
+    const r = await gate('sqlite-clean');
+    expect(r.code, explain(r)).toBe(0);
+    const report = r.report!;
+    expectSqlite(report);
+    expect(statuses(report)).toEqual({ graph: 'pass', heads: 'pass', history: 'pass', upgrade: 'pass', roundtrip: 'pass', drift: 'pass', data: 'skip', locks: 'skip', compat: 'skip' });
+    expect(check(report, 'roundtrip').summary).toBe('1 revision round-trips cleanly (upgrade, downgrade, upgrade)');
+    // The SQL preview is SQLite's own dialect.
+    const sql = report.sql.find((s) => s.revision === '48c7bbddc78e')!;
+    expect(sql.upgrade).toContain('CREATE TABLE tags');
+    expect(sql.upgrade).toContain('CREATE INDEX ix_notes_created_at ON notes (created_at)');
+    const md = await runCli(r.repo.dir, ['--base', 'main', '--python', PYTHON, '--format', 'markdown'], { env: { TMPDIR: privateTmp } });
+    expect(md.stdout).toContain(`SQLite ${SQLITE_VERSION} (file)`);
+    expect(md.stdout).not.toContain('PostgreSQL');
+  });
+
+  it('sqlite-batch-clean: a batch-mode rebuild of users (add column, NOT NULL, index) round-trips', async () => {
+    const r = await gate('sqlite-batch-clean');
+    expect(r.code, explain(r)).toBe(0);
+    expectSqlite(r.report!);
+    expect(statuses(r.report!)).toMatchObject({ upgrade: 'pass', roundtrip: 'pass', drift: 'pass' });
+  });
+
+  it('sqlite-leaky-index: a downgrade that forgets its index is named', async () => {
+    const r = await gate('sqlite-leaky-index');
+    expect(r.code, explain(r)).toBe(1);
+    expectSqlite(r.report!);
+    const [leak, again, ...rest] = check(r.report!, 'roundtrip').findings.map((f) => f.message);
+    expect(leak).toBe('downgrade of 48c7bbddc78e leaves index ix_notes_created_at on notes behind');
+    // Then the re-upgrade meets the index it creates: SQLite's own words.
+    expect(again).toMatch(/^re-upgrade of 48c7bbddc78e after its downgrade fails: sqlalchemy\.exc\.OperationalError: \(sqlite3\.OperationalError\) index ix_notes_created_at already exists\n/);
+    expect(rest).toEqual([]);
+    // The walk rebuilt the database at the head: drift compares a database that is there.
+    expect(check(r.report!, 'drift').status).toBe('pass');
+  });
+
+  it('sqlite-batch-not-null-leak: a batch downgrade that keeps users.name NOT NULL is named', async () => {
+    const r = await gate('sqlite-batch-not-null-leak');
+    expect(r.code, explain(r)).toBe(1);
+    expect(check(r.report!, 'roundtrip').findings.map((f) => f.message)).toEqual([
+      'downgrade of 240853cab8d0: column users.name is NOT NULL, was nullable',
+    ]);
+  });
+
+  it('sqlite-drift: a model column without a migration fails drift', async () => {
+    const r = await gate('sqlite-drift');
+    expect(r.code, explain(r)).toBe(1);
+    expectSqlite(r.report!);
+    expect(check(r.report!, 'drift')).toMatchObject({ status: 'fail', summary: 'models changed without a migration' });
+    expect(r.report!.drift.operations).toEqual([{ kind: 'add_column', message: 'model has column users.bio (TEXT); the migrated schema does not', table: 'users', column: 'bio' }]);
+  });
+
+  it('sqlite-upgrade-fails: SQLite\'s own error names the revision and the missing table', async () => {
+    const r = await gate('sqlite-upgrade-fails');
+    expect(r.code, explain(r)).toBe(1);
+    const f = check(r.report!, 'upgrade').findings;
+    expect(f).toHaveLength(1);
+    expect(f[0]!.message).toMatch(/^upgrade of d46356cb120e fails: sqlalchemy\.exc\.OperationalError: \(sqlite3\.OperationalError\) no such table: archived_notes\n/);
+    expect(f[0]!.file).toBe('migrations/versions/d46356cb120e_archive_old_notes.py');
+  });
+
+  it('sqlite-alter-outside-batch: ALTER COLUMN fails upgrade with SQLite\'s error and the batch-mode hint', async () => {
+    const r = await gate('sqlite-alter-outside-batch');
+    expect(r.code, explain(r)).toBe(1);
+    const f = check(r.report!, 'upgrade').findings;
+    expect(f).toHaveLength(1);
+    expect(f[0]!.message).toMatch(/^upgrade of 41791f348244 fails: sqlalchemy\.exc\.OperationalError: \(sqlite3\.OperationalError\) near "ALTER": syntax error\n\[SQL: ALTER TABLE users ALTER COLUMN name SET NOT NULL\]/);
+    expect(f[0]!.message).toContain('with op.batch_alter_table("<table>") as batch_op:');
+    expect(f[0]!.message).toContain('render_as_batch=True');
+    // The same revision passes on PostgreSQL, where ALTER COLUMN exists: --engine overrides the URL.
+    const pg = await gate('sqlite-alter-outside-batch', ['--engine', 'postgresql', '--database-url', process.env.ALEMBIC_GATE_TEST_SERVER ?? 'postgresql://postgres@127.0.0.1:5432/postgres']);
+    expect(pg.report!.database.engine, explain(pg)).toBe('postgresql');
+    expect(check(pg.report!, 'upgrade').status, explain(pg)).toBe('pass');
+  });
+
+  it('a --database-url given for PostgreSQL projects is not used, and the report says why', async () => {
+    const r = await gate('sqlite-clean', ['--database-url', 'postgresql://postgres@127.0.0.1:5432/postgres']);
+    expect(r.code, explain(r)).toBe(0);
+    expect(r.report!.notices).toContain(
+      "provider url was not used: the project runs on SQLite, whose throwaway databases are files in the gate's temp dir (--database-url is for PostgreSQL projects)",
+    );
+  });
+});
