@@ -27670,7 +27670,8 @@ var postgresqlEngine = {
     rowFingerprints: true,
     compat: true,
     roles: true,
-    sqlBootstrap: true
+    sqlBootstrap: true,
+    tracedSql: false
   },
   hint: postgresqlHint,
   async provision(request2) {
@@ -28011,11 +28012,11 @@ ${tail2}` : ""}` });
     const sections = (target.others ?? []).map((o) => ({ name: o.section, url: o.target.url, twin: o.target.twin }));
     return this.request("database", { engine: target.engine, url: target.url, plainUrl: target.plainUrl, twin: target.twin, marker: target.marker, aliases: target.aliases, mode, envVars, ...target.section ? { section: target.section } : {}, ...sections.length ? { sections } : {} });
   }
-  upgrade(target, timeoutMs, observe) {
-    return this.request("upgrade", { target, ...observe ? { observe } : {} }, timeoutMs);
+  upgrade(target, timeoutMs, observe, trace = false) {
+    return this.request("upgrade", { target, ...observe ? { observe } : {}, ...trace ? { trace } : {} }, timeoutMs);
   }
-  downgrade(target, timeoutMs, observe) {
-    return this.request("downgrade", { target, ...observe ? { observe } : {} }, timeoutMs);
+  downgrade(target, timeoutMs, observe, trace = false) {
+    return this.request("downgrade", { target, ...observe ? { observe } : {}, ...trace ? { trace } : {} }, timeoutMs);
   }
   sql(direction, from, to, timeoutMs) {
     return this.request("sql", { direction, from, to }, timeoutMs);
@@ -28304,7 +28305,8 @@ var sqliteEngine = {
     rowFingerprints: false,
     compat: false,
     roles: false,
-    sqlBootstrap: false
+    sqlBootstrap: false,
+    tracedSql: true
   },
   hint: sqliteHint,
   async provision(request2) {
@@ -29827,13 +29829,13 @@ var SourceTree = class {
       await this.start();
     }
   }
-  async upgrade(target, timeoutMs, observe) {
+  async upgrade(target, timeoutMs, observe, trace = false) {
     await this.ensureAlive();
-    return this.learn(await this.live().upgrade(target, timeoutMs, observe));
+    return this.learn(await this.live().upgrade(target, timeoutMs, observe, trace));
   }
-  async downgrade(target, timeoutMs, observe) {
+  async downgrade(target, timeoutMs, observe, trace = false) {
     await this.ensureAlive();
-    return this.learn(await this.live().downgrade(target, timeoutMs, observe));
+    return this.learn(await this.live().downgrade(target, timeoutMs, observe, trace));
   }
   async bootstrapModels(timeoutMs) {
     await this.ensureAlive();
@@ -30464,6 +30466,7 @@ var RoundTripper = class {
     const irreversible = [];
     const notices = [];
     const locks2 = [];
+    const traced = [];
     let tripped = 0;
     let current = target;
     await this.connect(current);
@@ -30500,11 +30503,15 @@ var RoundTripper = class {
       const roles0 = await this.roles();
       rolesBefore = roles0;
       const observe = r.isNew && locksObserved() && this.db.engine.capabilities.lockIntrospection ? await this.existingTables() : void 0;
+      const trace = r.isNew && this.db.engine.capabilities.tracedSql;
+      const ran = { revision: rev };
+      if (trace) traced.push(ran);
       const observed = (phase) => (res) => {
         if (observe && res.locks) locks2.push({ revision: rev, phase, events: res.locks });
+        if (res.statements) ran[phase] = res.statements.join("\n");
         return res;
       };
-      let failure = await this.step(r, "upgrade", () => this.tree.upgrade(rev, this.timeoutMs, observe).then(observed("upgrade")), rev);
+      let failure = await this.step(r, "upgrade", () => this.tree.upgrade(rev, this.timeoutMs, observe, trace).then(observed("upgrade")), rev);
       if (this.touchedRoles) this.db.adoptRoles(added(roles0, await this.roles()));
       if (failure) {
         blocked.add(rev);
@@ -30515,7 +30522,7 @@ var RoundTripper = class {
       applied.add(rev);
       const s1 = await this.snapshot();
       const observeDown = observe ? await this.existingTables(observe) : void 0;
-      failure = await this.step(r, "downgrade", () => this.tree.downgrade(downTarget(node), this.timeoutMs, observeDown).then(observed("downgrade")), rev);
+      failure = await this.step(r, "downgrade", () => this.tree.downgrade(downTarget(node), this.timeoutMs, observeDown, trace).then(observed("downgrade")), rev);
       if (failure?.kind === "irreversible") {
         state = await recover(s1, failure);
         if (this.allowIrreversible) {
@@ -30574,7 +30581,7 @@ var RoundTripper = class {
     for (const { session } of this.parts) if (faithful && session.incremental) faithful = await this.clock.time("snapshotMs", () => session.verify());
     await this.close();
     if (!faithful) return null;
-    return { upgradeFindings, roundtripFindings, tripped, target: current, notices, irreversible, locks: locks2 };
+    return { upgradeFindings, roundtripFindings, tripped, target: current, notices, irreversible, locks: locks2, traced };
   }
   /**
    * Runs one Alembic step, records its timing on the revision, returns the failure if any.
@@ -31172,6 +31179,7 @@ If the first revision expects tables that no revision creates (made by create_al
   const newOrder = order.filter((r) => fresh.has(r));
   let roundtripCheck;
   let observedLocks = null;
+  let traced = [];
   const ahead = { work: null };
   if (options.roundtrip !== "none") {
     const scope = replayAll ? order : newOrder;
@@ -31198,6 +31206,7 @@ If the first revision expects tables that no revision creates (made by create_al
     };
     const walked = await clock.time("roundtripMs", () => walkInLanes(lanes, target, scope, headGraph.nodes, byRev, applied));
     observedLocks = walked.results.flatMap((r) => r.locks);
+    traced = walked.results.flatMap((r) => r.traced);
     if (walked.target !== target) {
       target = walked.target;
       await head.useDatabase(target);
@@ -31257,6 +31266,7 @@ If the first revision expects tables that no revision creates (made by create_al
   } else {
     report.sql = await clock.time("sqlMs", () => sqlPreview(head, newOrder, byRev, options.stepTimeoutMs, report.notices));
   }
+  if (traced.length) report.sql = withTracedSql(report.sql, traced, engine.name, report.notices);
   if (!dataPlan.skip && dataCopy) dataPlan.skip = await dropRolesSince(db, rolesAtBase, targetDatabases(target).map((d) => d.database));
   if (dataPlan.skip || !dataCopy) {
     report.checks.push({ id: "data", status: "skip", summary: dataPlan.skip ?? "not run", findings: [] });
@@ -31343,6 +31353,24 @@ async function sqlPreview(head, revs, byRev, timeoutMs, notices) {
     out.push(entry);
   }
   if (offlineFailed) notices.push("the SQL preview is incomplete: env.py's offline mode (alembic upgrade --sql) failed for some revisions; see the sql section");
+  return out;
+}
+function withTracedSql(sql, traced, engineName2, notices) {
+  const ran = new Map(traced.map((t) => [t.revision, t]));
+  const filled = [];
+  const out = sql.map((entry) => {
+    const t = ran.get(entry.revision);
+    if (!entry.error || entry.error.startsWith("irreversible") || entry.error.startsWith("merge revision") || !t?.upgrade) return entry;
+    filled.push(entry.revision);
+    const { error: _offline, ...rest } = entry;
+    return { ...rest, upgrade: t.upgrade, downgrade: t.downgrade ?? entry.downgrade };
+  });
+  if (!filled.length) return sql;
+  const incomplete = notices.findIndex((n) => n.startsWith("the SQL preview is incomplete"));
+  if (incomplete >= 0 && out.every((e) => !e.error || e.error.startsWith("irreversible") || e.error.startsWith("merge revision"))) notices.splice(incomplete, 1);
+  notices.push(
+    `the SQL preview of ${filled.join(", ")} shows the statements the round trip ran on ${engineName2}: Alembic renders batch mode's table copy only against a live database, not with --sql`
+  );
   return out;
 }
 function splitSql(sql, direction) {

@@ -136,14 +136,14 @@ export class SourceTree {
     }
   }
 
-  async upgrade(target: string, timeoutMs: number, observe?: LockObservation) {
+  async upgrade(target: string, timeoutMs: number, observe?: LockObservation, trace = false) {
     await this.ensureAlive();
-    return this.learn(await this.live().upgrade(target, timeoutMs, observe));
+    return this.learn(await this.live().upgrade(target, timeoutMs, observe, trace));
   }
 
-  async downgrade(target: string, timeoutMs: number, observe?: LockObservation) {
+  async downgrade(target: string, timeoutMs: number, observe?: LockObservation, trace = false) {
     await this.ensureAlive();
-    return this.learn(await this.live().downgrade(target, timeoutMs, observe));
+    return this.learn(await this.live().downgrade(target, timeoutMs, observe, trace));
   }
 
   async bootstrapModels(timeoutMs: number): Promise<void> {

@@ -40,6 +40,8 @@ export interface StepResult {
   versionTable?: { schema: string | null; name: string };
   /** With `observe`: the statements that took locks on, or rewrote, the tables observed. */
   locks?: LockEvent[];
+  /** With `trace`: the statements the step ran that change something (reads left out), parameters written in. */
+  statements?: string[];
 }
 
 /** Tables whose locks and rewrites a step observes (those that existed before the revision). */
@@ -374,12 +376,12 @@ export class AlembicWorker {
     return this.request('database', { engine: target.engine, url: target.url, plainUrl: target.plainUrl, twin: target.twin, marker: target.marker, aliases: target.aliases, mode, envVars, ...(target.section ? { section: target.section } : {}), ...(sections.length ? { sections } : {}) });
   }
 
-  upgrade(target: string, timeoutMs: number, observe?: LockObservation): Promise<StepResult> {
-    return this.request('upgrade', { target, ...(observe ? { observe } : {}) }, timeoutMs);
+  upgrade(target: string, timeoutMs: number, observe?: LockObservation, trace = false): Promise<StepResult> {
+    return this.request('upgrade', { target, ...(observe ? { observe } : {}), ...(trace ? { trace } : {}) }, timeoutMs);
   }
 
-  downgrade(target: string, timeoutMs: number, observe?: LockObservation): Promise<StepResult> {
-    return this.request('downgrade', { target, ...(observe ? { observe } : {}) }, timeoutMs);
+  downgrade(target: string, timeoutMs: number, observe?: LockObservation, trace = false): Promise<StepResult> {
+    return this.request('downgrade', { target, ...(observe ? { observe } : {}), ...(trace ? { trace } : {}) }, timeoutMs);
   }
 
   sql(direction: 'upgrade' | 'downgrade', from: string | null, to: string, timeoutMs: number): Promise<{ sql: string }> {

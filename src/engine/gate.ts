@@ -21,7 +21,7 @@ import { judgeHistory } from '../checks/history.js';
 import { judgeUpgrade } from '../checks/upgrade.js';
 import { judgeRoundtrip } from '../checks/roundtrip.js';
 import { driftSection, judgeDrift } from '../checks/drift.js';
-import { locksObserved, type ObservedLocks } from './roundtrip.js';
+import { locksObserved, type ObservedLocks, type TracedSql } from './roundtrip.js';
 import { GitError, GitRepo } from '../git/git.js';
 import { ProvisionError } from '../engines/engine.js';
 import { newRevisions, topologicalOrder } from '../graph/graph.js';
@@ -335,6 +335,7 @@ async function gate(options: GateOptions, progress: ProgressSink, report: Report
   const newOrder = order.filter((r) => fresh.has(r));
   let roundtripCheck: CheckResult;
   let observedLocks: ObservedLocks[] | null = null;
+  let traced: TracedSql[] = [];
   // Drift and the SQL preview, done by the last lane at the head while the others finish.
   const ahead: { work: { target: DatabaseTarget; drift: DriftOutcome; sql: SqlPreview[]; notices: string[] } | null } = { work: null };
   if (options.roundtrip !== 'none') {
@@ -362,6 +363,7 @@ async function gate(options: GateOptions, progress: ProgressSink, report: Report
     };
     const walked = await clock.time('roundtripMs', () => walkInLanes(lanes, target, scope, headGraph.nodes, byRev, applied));
     observedLocks = walked.results.flatMap((r) => r.locks);
+    traced = walked.results.flatMap((r) => r.traced);
     if (walked.target !== target) {
       target = walked.target;
       await head.useDatabase(target);
@@ -430,6 +432,7 @@ async function gate(options: GateOptions, progress: ProgressSink, report: Report
   } else {
     report.sql = await clock.time('sqlMs', () => sqlPreview(head, newOrder, byRev, options.stepTimeoutMs, report.notices));
   }
+  if (traced.length) report.sql = withTracedSql(report.sql, traced, engine.name, report.notices);
 
   // --- data: the new revisions on the copy, with rows ---------------------------------------------
   // Roles are cluster-wide: the ones the walk created would meet the copy's upgrades again.
@@ -532,6 +535,30 @@ async function sqlPreview(head: SourceTree, revs: string[], byRev: Map<string, R
     out.push(entry);
   }
   if (offlineFailed) notices.push("the SQL preview is incomplete: env.py's offline mode (alembic upgrade --sql) failed for some revisions; see the sql section");
+  return out;
+}
+
+/**
+ * The SQL preview with what the round trip ran in place of an offline render that failed
+ * (batch mode on SQLite reflects the table it copies, so `--sql` cannot render it): the
+ * statements of each revision's first upgrade and downgrade, reads left out.
+ */
+export function withTracedSql(sql: SqlPreview[], traced: TracedSql[], engineName: string, notices: string[]): SqlPreview[] {
+  const ran = new Map(traced.map((t) => [t.revision, t]));
+  const filled: string[] = [];
+  const out = sql.map((entry) => {
+    const t = ran.get(entry.revision);
+    if (!entry.error || entry.error.startsWith('irreversible') || entry.error.startsWith('merge revision') || !t?.upgrade) return entry;
+    filled.push(entry.revision);
+    const { error: _offline, ...rest } = entry;
+    return { ...rest, upgrade: t.upgrade, downgrade: t.downgrade ?? entry.downgrade };
+  });
+  if (!filled.length) return sql;
+  const incomplete = notices.findIndex((n) => n.startsWith('the SQL preview is incomplete'));
+  if (incomplete >= 0 && out.every((e) => !e.error || e.error.startsWith('irreversible') || e.error.startsWith('merge revision'))) notices.splice(incomplete, 1);
+  notices.push(
+    `the SQL preview of ${filled.join(', ')} shows the statements the round trip ran on ${engineName}: Alembic renders batch mode's table copy only against a live database, not with --sql`,
+  );
   return out;
 }
 

@@ -27,6 +27,15 @@ export interface RoundTripResult {
   irreversible: string[];
   /** What the new revisions' upgrades and downgrades locked and rewrote (the locks check). */
   locks: ObservedLocks[];
+  /** The statements each new revision's first upgrade and downgrade ran (engines with capabilities.tracedSql). */
+  traced: TracedSql[];
+}
+
+/** What a revision's steps ran, for the SQL preview where Alembic renders none offline. */
+export interface TracedSql {
+  revision: string;
+  upgrade?: string;
+  downgrade?: string;
 }
 
 /** What a walk knows about the database, shared by runs that continue one another. */
@@ -152,6 +161,7 @@ export class RoundTripper {
     const irreversible: string[] = [];
     const notices: string[] = [];
     const locks: ObservedLocks[] = [];
+    const traced: TracedSql[] = [];
     let tripped = 0;
     let current = target;
     await this.connect(current);
@@ -202,11 +212,15 @@ export class RoundTripper {
       rolesBefore = roles0;
       // New revisions: every statement's locks on the tables that were there before it.
       const observe = r.isNew && locksObserved() && this.db.engine.capabilities.lockIntrospection ? await this.existingTables() : undefined;
+      const trace = r.isNew && this.db.engine.capabilities.tracedSql;
+      const ran: TracedSql = { revision: rev };
+      if (trace) traced.push(ran);
       const observed = (phase: 'upgrade' | 'downgrade') => (res: StepResult): StepResult => {
         if (observe && res.locks) locks.push({ revision: rev, phase, events: res.locks });
+        if (res.statements) ran[phase] = res.statements.join('\n');
         return res;
       };
-      let failure = await this.step(r, 'upgrade', () => this.tree.upgrade(rev, this.timeoutMs, observe).then(observed('upgrade')), rev);
+      let failure = await this.step(r, 'upgrade', () => this.tree.upgrade(rev, this.timeoutMs, observe, trace).then(observed('upgrade')), rev);
       if (this.touchedRoles) this.db.adoptRoles(added(roles0, await this.roles()));
       if (failure) {
         blocked.add(rev);
@@ -220,7 +234,7 @@ export class RoundTripper {
       // 2. downgrade, must give back S0
       // The same tables as the upgrade's, as the upgrade left them (a rewrite there is not the downgrade's).
       const observeDown = observe ? await this.existingTables(observe) : undefined;
-      failure = await this.step(r, 'downgrade', () => this.tree.downgrade(downTarget(node), this.timeoutMs, observeDown).then(observed('downgrade')), rev);
+      failure = await this.step(r, 'downgrade', () => this.tree.downgrade(downTarget(node), this.timeoutMs, observeDown, trace).then(observed('downgrade')), rev);
       if (failure?.kind === 'irreversible') {
         // Nothing ran: the database is still at this revision, as the walk needs it.
         state = await recover(s1, failure);
@@ -283,7 +297,7 @@ export class RoundTripper {
     await this.close();
     if (!faithful) return null;
 
-    return { upgradeFindings, roundtripFindings, tripped, target: current, notices, irreversible, locks };
+    return { upgradeFindings, roundtripFindings, tripped, target: current, notices, irreversible, locks, traced };
   }
 
   /**

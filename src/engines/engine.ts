@@ -24,6 +24,11 @@ export interface EngineCapabilities {
   roles: boolean;
   /** A schema dump can be loaded before the base's migrations (--bootstrap file.sql). */
   sqlBootstrap: boolean;
+  /**
+   * Alembic renders some revisions' SQL only against a live database (batch mode on SQLite
+   * reflects the table it copies): the SQL preview then shows the statements the round trip ran.
+   */
+  tracedSql: boolean;
 }
 
 export interface ProviderAttempt {

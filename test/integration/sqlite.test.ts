@@ -89,6 +89,20 @@ describe('SQLite projects', () => {
     expect(r.code, explain(r)).toBe(0);
     expectSqlite(r.report!);
     expect(statuses(r.report!)).toMatchObject({ upgrade: 'pass', roundtrip: 'pass', drift: 'pass' });
+    // Batch mode renders no SQL offline (it reflects the table it copies): the preview shows
+    // what the round trip ran, the copy and the move included, and says so.
+    const sql = r.report!.sql.find((s) => s.revision === '240853cab8d0')!;
+    expect(sql.error).toBeUndefined();
+    expect(sql.upgrade).toMatch(/^CREATE TABLE _alembic_tmp_users \(/);
+    expect(sql.upgrade).toContain('ALTER TABLE _alembic_tmp_users RENAME TO users;');
+    expect(sql.upgrade).toContain('CREATE INDEX ix_users_name ON users (name);');
+    expect(sql.upgrade).toContain("UPDATE alembic_version SET version_num='240853cab8d0' WHERE alembic_version.version_num = 'fc1f563bd1d1';");
+    // The downgrade's copy leaves the index out: it goes with the old table.
+    expect(sql.downgrade).toMatch(/^CREATE TABLE _alembic_tmp_users \(\n\tid INTEGER NOT NULL, \n\temail VARCHAR\(120\) NOT NULL, \n\tname VARCHAR\(80\), /);
+    expect(sql.downgrade).toMatch(/DROP TABLE users;\nALTER TABLE _alembic_tmp_users RENAME TO users;\nUPDATE alembic_version SET version_num='fc1f563bd1d1' WHERE alembic_version.version_num = '240853cab8d0';$/);
+    expect(r.report!.notices).toEqual([
+      "the SQL preview of 240853cab8d0 shows the statements the round trip ran on SQLite: Alembic renders batch mode's table copy only against a live database, not with --sql",
+    ]);
   });
 
   it('sqlite-leaky-index: a downgrade that forgets its index is named', async () => {
@@ -141,6 +155,28 @@ describe('SQLite projects', () => {
     const pg = await gate('sqlite-alter-outside-batch', ['--engine', 'postgresql', '--database-url', process.env.ALEMBIC_GATE_TEST_SERVER ?? 'postgresql://postgres@127.0.0.1:5432/postgres']);
     expect(pg.report!.database.engine, explain(pg)).toBe('postgresql');
     expect(check(pg.report!, 'upgrade').status, explain(pg)).toBe('pass');
+  });
+
+  it('flask-sqlite: a `flask db init` project on the tutorial\'s sqlite:///app.db is gated on SQLite; no instance/app.db appears', async () => {
+    const r = await gate('flask-sqlite');
+    expect(r.code, explain(r)).toBe(0);
+    expectSqlite(r.report!);
+    expect(statuses(r.report!)).toMatchObject({ upgrade: 'pass', roundtrip: 'pass', drift: 'pass' });
+    expect(r.report!.config.alembicConfig).toBe('migrations/alembic.ini');
+    expect(existsSync(join(r.repo.dir, 'instance', 'app.db'))).toBe(false);
+  });
+
+  it('sqlite-foreign-file: env.py\'s own sqlite:///production.db is redirected to the twin, or refused', async () => {
+    const r = await gate('sqlite-foreign-file');
+    expect(r.code, explain(r)).toBe(0);
+    expect(r.report!.notices[0]).toBe('migrations/env.py opened sqlite:///production.db; redirected to its throwaway twin');
+    expect(existsSync(join(r.repo.dir, 'production.db'))).toBe(false);
+    const refused = await gate('sqlite-foreign-file', ['--foreign-connections', 'refuse']);
+    expect(refused.code, explain(refused)).toBe(1);
+    expect(check(refused.report!, 'upgrade').findings[0]!.message).toContain(
+      "migrations/env.py tried to open sqlite:///production.db, which is not the gate's throwaway SQLite file; alembic-gate refused the connection (--foreign-connections refuse).",
+    );
+    expect(existsSync(join(refused.repo.dir, 'production.db'))).toBe(false);
   });
 
   it('a --database-url given for PostgreSQL projects is not used, and the report says why', async () => {

@@ -195,6 +195,7 @@ export const postgresqlEngine = {
     compat: true,
     roles: true,
     sqlBootstrap: true,
+    tracedSql: false,
   },
   hint: postgresqlHint,
   async provision(request: ProvisionRequest): Promise<{ server: ThrowawayServer; attempts: ProviderAttempt[] }> {

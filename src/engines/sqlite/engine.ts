@@ -189,6 +189,7 @@ export const sqliteEngine = {
     compat: false,
     roles: false,
     sqlBootstrap: false,
+    tracedSql: true,
   },
   hint: sqliteHint,
   async provision(request: ProvisionRequest): Promise<{ server: ThrowawayServer; attempts: ProviderAttempt[] }> {

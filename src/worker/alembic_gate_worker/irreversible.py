@@ -12,6 +12,37 @@ from .state import STATE
 # revision is wrapped once, when the scripts are loaded.
 def _count_statement(conn, cursor, statement, parameters, context, executemany):
     STATE["statements"] += 1
+    trace = STATE.get("trace")
+    if trace is not None:
+        _trace_statement(trace, statement, parameters, executemany)
+
+
+# Reads (batch mode reflects the table it copies) are not part of what a revision does.
+_READS = ("SELECT", "PRAGMA", "SAVEPOINT", "RELEASE", "ROLLBACK", "BEGIN", "COMMIT", "WITH")
+
+
+def _literal(value):
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    return "'%s'" % str(value).replace("'", "''")
+
+
+def _trace_statement(trace, statement, parameters, executemany):
+    """The statement as the SQL preview shows it: qmark parameters written in (sqlite3's style)."""
+    text = statement.strip()
+    if not text or text.split(None, 1)[0].upper() in _READS:
+        return
+    rows = parameters if executemany else [parameters]
+    for row in rows or [()]:
+        out = text
+        if isinstance(row, (list, tuple)) and row and out.count("?") == len(row):
+            for value in row:
+                out = out.replace("?", _literal(value), 1)
+        trace.append(out.rstrip(";") + ";")
 
 
 def _guard_downgrades(script):

@@ -24,7 +24,7 @@ def _require_script():
     return STATE["script"]
 
 
-def _run(direction, target, migrate=True, observe=None):
+def _run(direction, target, migrate=True, observe=None, trace=False):
     from alembic.runtime.environment import EnvironmentContext
 
     script = _require_script()
@@ -42,6 +42,7 @@ def _run(direction, target, migrate=True, observe=None):
 
     started = time.perf_counter()
     STATE["catalog_write"] = False
+    STATE["trace"] = [] if trace else None
     _start_observing(observe)
     env = EnvironmentContext(
         cfg,
@@ -64,6 +65,7 @@ def _run(direction, target, migrate=True, observe=None):
     finally:
         _release_flask_connections()
         observed, STATE["observe"] = STATE.get("observe"), None
+        traced, STATE["trace"] = STATE.get("trace"), None
     result = {
         "ms": round((time.perf_counter() - started) * 1000, 2),
         "catalogWrite": STATE["catalog_write"],
@@ -71,6 +73,8 @@ def _run(direction, target, migrate=True, observe=None):
     }
     if observed is not None:
         result["locks"] = observed["events"]
+    if traced is not None:
+        result["statements"] = traced
     return result
 
 
@@ -100,11 +104,11 @@ def _setup_error(exc):
 
 
 def cmd_upgrade(req):
-    return _run("upgrade", req["target"], observe=req.get("observe"))
+    return _run("upgrade", req["target"], observe=req.get("observe"), trace=bool(req.get("trace")))
 
 
 def cmd_downgrade(req):
-    return _run("downgrade", req["target"], observe=req.get("observe"))
+    return _run("downgrade", req["target"], observe=req.get("observe"), trace=bool(req.get("trace")))
 
 
 def cmd_bootstrap(req):
