@@ -3,29 +3,30 @@
 // own app.db is never created. Fixtures: test/fixtures/sqlite-* on the sqlite-notes project
 // (`alembic init`, revisions by `alembic revision --autogenerate`; batch-env adds
 // render_as_batch=True). Runs on both Python stacks (.ci/run).
-import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CheckId, Report } from '../../src/report/types.js';
 import { makeFixtureRepo, type FixtureRepo } from '../helpers/fixture-repo.js';
-import { runCli, type CliResult } from '../helpers/run-cli.js';
+import { cliPath, runCli, type CliResult } from '../helpers/run-cli.js';
 
 const PYTHON = process.env.ALEMBIC_GATE_TEST_PYTHON ?? '/usr/bin/python3';
 const SQLITE_VERSION = spawnSync(PYTHON, ['-c', 'import sqlite3; print(sqlite3.sqlite_version)'], { encoding: 'utf8' }).stdout.trim();
 
 const gateTempDirs = (dir: string) => new Set(readdirSync(dir).filter((n) => n.startsWith('alembic-gate-') && !n.startsWith('alembic-gate-fixture-')));
-/** Running processes whose command line names a file under `dir` (a leftover inspector or worker). */
+/** The gate's Python processes (workers, the SQLite reader) of runs whose TMPDIR is `dir`. */
 const processesUnder = (dir: string): string[] =>
   readdirSync('/proc')
     .filter((p) => /^\d+$/.test(p))
     .flatMap((p) => {
       try {
-        const cmd = spawnSync('cat', [`/proc/${p}/cmdline`], { encoding: 'utf8' }).stdout.replace(/\0/g, ' ');
-        return cmd.includes(dir) ? [cmd] : [];
+        const cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8').replace(/\0/g, ' ');
+        const env = readFileSync(`/proc/${p}/environ`, 'utf8').split('\0');
+        return cmd.includes('alembic-gate-worker') && env.includes(`TMPDIR=${dir}`) ? [cmd] : [];
       } catch {
-        return [];
+        return []; // gone meanwhile
       }
     });
 
@@ -179,11 +180,69 @@ describe('SQLite projects', () => {
     expect(existsSync(join(refused.repo.dir, 'production.db'))).toBe(false);
   });
 
+  it('mysql-url: a MySQL project is not silently tested on another engine; --engine postgresql runs it there', async () => {
+    const r = await gate('mysql-url');
+    expect(r.code, explain(r)).toBe(2);
+    expect(r.report!.error).toBe(
+      "the project's sqlalchemy.url names mysql (mysql+pymysql://...), and alembic-gate has no mysql engine yet (it runs PostgreSQL and SQLite): pass --engine postgresql (action input engine) to test the migrations on PostgreSQL anyway",
+    );
+    expect(r.stdout + r.stderr).not.toContain('secret');
+    const pg = await gate('mysql-url', ['--engine', 'postgresql', '--database-url', process.env.ALEMBIC_GATE_TEST_SERVER ?? 'postgresql://postgres@127.0.0.1:5432/postgres']);
+    expect(pg.code, explain(pg)).toBe(1); // locks: the index on notes is built without CONCURRENTLY
+    expect(pg.report!.database.engine).toBe('postgresql');
+    expect(Object.entries(statuses(pg.report!)).filter(([, v]) => v === 'fail')).toEqual([['locks', 'fail']]);
+  });
+
   it('a --database-url given for PostgreSQL projects is not used, and the report says why', async () => {
     const r = await gate('sqlite-clean', ['--database-url', 'postgresql://postgres@127.0.0.1:5432/postgres']);
     expect(r.code, explain(r)).toBe(0);
     expect(r.report!.notices).toContain(
       "provider url was not used: the project runs on SQLite, whose throwaway databases are files in the gate's temp dir (--database-url is for PostgreSQL projects)",
     );
+  });
+});
+
+/** A throwaway file under `tmp` holds the table the hanging revision creates before it sleeps. */
+function migrationSleeping(tmp: string): boolean {
+  const dirs = readdirSync(tmp).filter((n) => n.startsWith('alembic-gate-sqlite-'));
+  const files = dirs.flatMap((d) => readdirSync(join(tmp, d)).filter((f) => f.endsWith('.sqlite')).map((f) => join(tmp, d, f)));
+  const probe = 'import sqlite3, sys\nfor f in sys.argv[1:]:\n    c = sqlite3.connect("file:%s?mode=ro" % f, uri=True)\n    if c.execute("SELECT 1 FROM sqlite_master WHERE name = \'archive_wait\'").fetchone(): print("yes")';
+  return files.length > 0 && spawnSync(PYTHON, ['-c', probe, ...files], { encoding: 'utf8' }).stdout.includes('yes');
+}
+
+async function until(what: string, ok: () => boolean, ms = 30_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe('a SQLite run that is stopped', () => {
+  async function startHanging(label: string) {
+    const repo = await makeFixtureRepo('sqlite-hangs');
+    repos.push(repo);
+    const tmp = mkdtempSync(join(privateTmp, `${label}-`));
+    const child = spawn(process.execPath, [cliPath, 'check', '--base', 'main', '--python', PYTHON, '--format', 'json'], { cwd: repo.dir, env: { ...process.env, TMPDIR: tmp }, stdio: ['ignore', 'ignore', 'ignore'] });
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.on('exit', (code, signal) => r({ code, signal })));
+    await until('the migration to start', () => migrationSleeping(tmp));
+    expect(processesUnder(tmp).length, 'the worker and the reader are up').toBeGreaterThan(0);
+    return { child, exited, tmp, repo };
+  }
+
+  it('SIGTERM during a migration: exit 143, the files, the worker and the reader gone', async () => {
+    const g = await startHanging('term');
+    g.child.kill('SIGTERM');
+    expect((await g.exited).code).toBe(143);
+    await until('every process to end', () => processesUnder(g.tmp).length === 0, 10_000);
+    expect(readdirSync(g.tmp)).toEqual([]);
+    expect(existsSync(join(g.repo.dir, 'app.db'))).toBe(false);
+  });
+
+  it('SIGKILL during a migration: the watchdog ends the worker and the reader and removes the files', async () => {
+    const g = await startHanging('kill');
+    g.child.kill('SIGKILL');
+    expect((await g.exited).signal).toBe('SIGKILL');
+    await until('the watchdog to clean up', () => processesUnder(g.tmp).length === 0 && readdirSync(g.tmp).length === 0, 10_000);
   });
 });

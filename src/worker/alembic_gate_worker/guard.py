@@ -78,21 +78,30 @@ def _route(where, scheme="postgresql"):
             "redirect the connection (--foreign-connections redirect, the default)." % (_who_connects(), shown)
         )
         raise GateError("foreign_database", STATE["foreign"])
-    key = where[:3]
-    if ROUTE["claimed"] is None:
-        ROUTE["claimed"] = key
-    elif ROUTE["claimed"] != key:
-        STATE["foreign"] = (
+    _claim(
+        where[:3],
+        lambda claimed: (
             "%s connected to %s as well as to %s: alembic-gate redirects one database it was not told of "
             "to the run's throwaway twin, so it refused the second. For a project of several databases, "
             "name each in an ini section of its own with its sqlalchemy.url and list them in the "
-            "`databases` option, as `alembic init -t multidb` does: every section then gets a twin." % (_who_connects(), shown, _describe_where(ROUTE["claimed"] + ("",)))
-        )
+            "`databases` option, as `alembic init -t multidb` does: every section then gets a twin." % (_who_connects(), shown, _describe_where(claimed + ("",)))
+        ),
+        "%s connected to %s; redirected to its throwaway twin" % (_who_connects(), shown),
+    )
+    return twin
+
+
+def _claim(key, second, notice):
+    """Takes `key` as the one foreign database the run redirects (raising `second(claimed)` when
+    another was taken first), and says so once."""
+    if ROUTE["claimed"] is None:
+        ROUTE["claimed"] = key
+    elif ROUTE["claimed"] != key:
+        STATE["foreign"] = second(ROUTE["claimed"])
         raise GateError("foreign_database", STATE["foreign"])
     if key not in ROUTE["noticed"]:
         ROUTE["noticed"].add(key)
-        ROUTE["notices"].append("%s connected to %s; redirected to its throwaway twin" % (_who_connects(), shown))
-    return twin
+        ROUTE["notices"].append(notice)
 
 
 def _routed_params(params, twin, database_key="dbname"):

@@ -89,26 +89,25 @@ def _install_connection_reuse():
 _LOOPBACK = {"127.0.0.1", "localhost", "::1", ""}
 
 
-def _with_driver(url, section=None):
-    """Keep the driver the project's own URL names (postgresql+asyncpg://...); else pick an
-    installed one, so env.py gets a URL its engine can use."""
-    if url.startswith("sqlite://"):
-        # sqlite+aiosqlite:// and friends keep their driver; the path is the twin's.
-        try:
-            cfg = STATE["config"]
-            own = (cfg.get_section_option(section, "sqlalchemy.url") if section else cfg.get_main_option("sqlalchemy.url")) or ""
-        except Exception:
-            own = ""
-        scheme = own.split("://", 1)[0] if "://" in own else ""
-        return scheme + url[len("sqlite"):] if scheme.startswith("sqlite+") else url
-    if not url.startswith("postgresql://"):
-        return url
+def _own_scheme(section=None):
+    """The scheme (dialect+driver) of the URL the project's configuration names, or ""."""
     try:
         cfg = STATE["config"]
         own = (cfg.get_section_option(section, "sqlalchemy.url") if section else cfg.get_main_option("sqlalchemy.url")) or ""
     except Exception:
         own = ""
-    scheme = own.split("://", 1)[0] if "://" in own else ""
+    return own.split("://", 1)[0] if "://" in own else ""
+
+
+def _with_driver(url, section=None):
+    """Keep the driver the project's own URL names (postgresql+asyncpg://..., sqlite+aiosqlite://...);
+    else pick an installed one, so env.py gets a URL its engine can use."""
+    if url.startswith("sqlite://"):
+        scheme = _own_scheme(section)
+        return scheme + url[len("sqlite"):] if scheme.startswith("sqlite+") else url
+    if not url.startswith("postgresql://"):
+        return url
+    scheme = _own_scheme(section)
     if scheme.startswith("postgresql+") or scheme.startswith("postgres+"):
         driver = scheme.split("+", 1)[1]
     else:

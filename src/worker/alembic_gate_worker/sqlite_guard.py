@@ -64,20 +64,18 @@ def twin_for(database, uri=False):
             "sets both), or let the gate redirect the connection (--foreign-connections redirect, the default)." % (_who(), shown)
         )
         raise GateError("foreign_database", STATE["foreign"])
-    key = ("sqlite", path)
-    if ROUTE["claimed"] is None:
-        ROUTE["claimed"] = key
-    elif ROUTE["claimed"] != key:
-        STATE["foreign"] = (
+    from .guard import _claim
+
+    _claim(
+        ("sqlite", path),
+        lambda claimed: (
             "%s opened %s as well as sqlite:///%s: alembic-gate redirects one database file it was not told of "
             "to the run's throwaway twin, so it refused the second. For a project of several databases, name "
             "each in an ini section of its own with its sqlalchemy.url and list them in the `databases` option, "
-            "as `alembic init -t multidb` does." % (_who(), shown, ROUTE["claimed"][1])
-        )
-        raise GateError("foreign_database", STATE["foreign"])
-    if key not in ROUTE["noticed"]:
-        ROUTE["noticed"].add(key)
-        ROUTE["notices"].append("%s opened %s; redirected to its throwaway twin" % (_who(), shown))
+            "as `alembic init -t multidb` does." % (_who(), shown, claimed[1])
+        ),
+        "%s opened %s; redirected to its throwaway twin" % (_who(), shown),
+    )
     return twin
 
 
