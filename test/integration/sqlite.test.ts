@@ -180,6 +180,24 @@ describe('SQLite projects', () => {
     expect(existsSync(join(refused.repo.dir, 'production.db'))).toBe(false);
   });
 
+  it('sqlite-multidb: every ini section gets a throwaway file of its own; neither app.db nor audit.db appears', async () => {
+    const r = await gate('sqlite-multidb');
+    expect(r.code, explain(r)).toBe(0);
+    expectSqlite(r.report!);
+    expect(statuses(r.report!)).toMatchObject({ upgrade: 'pass', roundtrip: 'pass', drift: 'pass' });
+    expect(existsSync(join(r.repo.dir, 'audit.db'))).toBe(false);
+    // Each section's SQL, one after the other.
+    const sql = r.report!.sql.find((s) => s.revision === 'e02f9203d844')!;
+    expect(sql.upgrade).toContain('ALTER TABLE users ADD COLUMN display_name VARCHAR(80);');
+    expect(sql.upgrade).toContain('CREATE INDEX ix_events_user_id_at ON events (user_id, at);');
+  });
+
+  it('sqlite-multidb-leaky: the section whose downgrade forgets its index is named', async () => {
+    const r = await gate('sqlite-multidb-leaky');
+    expect(r.code, explain(r)).toBe(1);
+    expect(check(r.report!, 'roundtrip').findings[0]!.message).toBe('downgrade of e02f9203d844 leaves index audit.ix_events_user_id_at on audit.events behind');
+  });
+
   it('mysql-url: a MySQL project is not silently tested on another engine; --engine postgresql runs it there', async () => {
     const r = await gate('mysql-url');
     expect(r.code, explain(r)).toBe(2);
