@@ -224,7 +224,10 @@ export class RoundTripper {
       if (this.touchedRoles) this.db.adoptRoles(added(roles0, await this.roles()));
       if (failure) {
         blocked.add(rev);
-        upgradeFindings.push(findingFrom(failure, `upgrade of ${rev} fails: ${failure.message}`, { revision: rev, file: node.file }));
+        // Where DDL does not roll back, what ran before the failing statement stays: say what.
+        const left = this.db.engine.capabilities.transactionalDdl || failure.kind === 'timeout' ? null : await this.leftBehind(s0);
+        const fails = left ? `fails and leaves ${left} behind (${this.db.engine.name} does not roll back DDL)` : 'fails';
+        upgradeFindings.push(findingFrom(failure, `upgrade of ${rev} ${fails}: ${failure.message}`, { revision: rev, file: node.file }));
         state = await recover(s0, failure);
         continue;
       }
@@ -334,6 +337,23 @@ export class RoundTripper {
         'env.py never commits: under SQLAlchemy 2.0 a statement executed on the connection before context.configure() (SET search_path, a lock, a check) begins a transaction that ' +
         "context.begin_transaction() joins and never commits, so production would roll the migration back too. Call connection.commit() after that statement, or run it inside 'with context.begin_transaction():'.",
     };
+  }
+
+  /**
+   * What a failed step left in the database that `before` did not have, as a phrase ("table
+   * tags and column notes.tag_id"), or null: nothing, or the database cannot be read.
+   */
+  private async leftBehind(before: SchemaState): Promise<string | null> {
+    const now = await this.snapshot({ whole: true }).catch(() => null);
+    if (!now || before.equals(now)) return null;
+    const diffs = diffSnapshots(before.snapshot(), now.snapshot(), { defaultSchema: this.db.defaultSchema });
+    const named = diffs.map((d) => {
+      const what = d.objectType === 'column' ? `column ${d.table ? `${d.table}.` : ''}${d.name}` : `${d.objectType} ${d.name}${d.table && d.objectType !== 'table' ? ` on ${d.table}` : ''}`;
+      return d.kind === 'extra' ? what : d.kind === 'missing' ? `${what} dropped` : `${what} changed (${d.field ?? 'definition'})`;
+    });
+    if (!named.length) return null;
+    const shown = named.length > 5 ? [...named.slice(0, 5), `${named.length - 5} more`] : named;
+    return shown.length === 1 ? shown[0]! : `${shown.slice(0, -1).join(', ')} and ${shown[shown.length - 1]}`;
   }
 
   /** Drops `roles` with what they own or were granted in the current database (about to be left). */

@@ -60,10 +60,13 @@ export function unsupportedDialect(url: string | null): string | null {
   const dialect = url ? dialectOfUrl(url) : null;
   if (!dialect || engineOfUrl(url!) || !KNOWN_DIALECTS.has(dialect)) return null;
   return (
-    `the project's sqlalchemy.url names ${dialect} (${url!.split('://')[0]}://...), and alembic-gate has no ${dialect} engine yet (it runs ${ENGINES.map((e) => e.name).join(' and ')}): ` +
+    `the project's sqlalchemy.url names ${dialect} (${url!.split('://')[0]}://...), and alembic-gate has no ${dialect} engine yet (it runs ${listed(ENGINES.map((e) => e.name))}): ` +
     `pass --engine ${DEFAULT_ENGINE.id} (action input engine) to test the migrations on ${DEFAULT_ENGINE.name} anyway`
   );
 }
+
+/** "a", "a and b", "a, b and c". */
+const listed = (names: string[]): string => (names.length < 2 ? names.join('') : `${names.slice(0, -1).join(', ')} and ${names[names.length - 1]}`);
 
 /** SQLAlchemy's own dialects: a URL naming one of these is a real project's, not a placeholder. */
 const KNOWN_DIALECTS = new Set(['mysql', 'mariadb', 'mssql', 'oracle']);

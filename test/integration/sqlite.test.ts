@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CheckId, Report } from '../../src/report/types.js';
+import { ENGINES } from '../../src/engines/index.js';
 import { makeFixtureRepo, type FixtureRepo } from '../helpers/fixture-repo.js';
 import { cliPath, runCli, type CliResult } from '../helpers/run-cli.js';
 
@@ -144,6 +145,16 @@ describe('SQLite projects', () => {
     expect(f[0]!.file).toBe('migrations/versions/d46356cb120e_archive_old_notes.py');
   });
 
+  it('sqlite-half-applied: a revision that fails after its CREATE TABLE names the table it leaves behind', async () => {
+    const r = await gate('sqlite-half-applied');
+    expect(r.code, explain(r)).toBe(1);
+    const f = check(r.report!, 'upgrade').findings;
+    expect(f).toHaveLength(1);
+    expect(f[0]!.message).toMatch(/^upgrade of d46356cb120e fails and leaves table note_archive behind \(SQLite does not roll back DDL\): sqlalchemy\.exc\.OperationalError: \(sqlite3\.OperationalError\) no such table: archived_notes\n/);
+    // Rebuilt without it: drift is skipped for not reaching the head, nothing else is blamed.
+    expect(statuses(r.report!)).toMatchObject({ upgrade: 'fail', roundtrip: 'skip', drift: 'skip' });
+  });
+
   it('sqlite-alter-outside-batch: ALTER COLUMN fails upgrade with SQLite\'s error and the batch-mode hint', async () => {
     const r = await gate('sqlite-alter-outside-batch');
     expect(r.code, explain(r)).toBe(1);
@@ -198,14 +209,14 @@ describe('SQLite projects', () => {
     expect(check(r.report!, 'roundtrip').findings[0]!.message).toBe('downgrade of e02f9203d844 leaves index audit.ix_events_user_id_at on audit.events behind');
   });
 
-  it('mysql-url: a MySQL project is not silently tested on another engine; --engine postgresql runs it there', async () => {
-    const r = await gate('mysql-url');
+  it('mssql-url: a SQL Server project is not silently tested on another engine; --engine postgresql runs it there', async () => {
+    const r = await gate('mssql-url');
     expect(r.code, explain(r)).toBe(2);
     expect(r.report!.error).toBe(
-      "the project's sqlalchemy.url names mysql (mysql+pymysql://...), and alembic-gate has no mysql engine yet (it runs PostgreSQL and SQLite): pass --engine postgresql (action input engine) to test the migrations on PostgreSQL anyway",
+      `the project's sqlalchemy.url names mssql (mssql+pyodbc://...), and alembic-gate has no mssql engine yet (it runs ${ENGINES.map((e) => e.name).join(', ').replace(/, ([^,]*)$/, ' and $1')}): pass --engine postgresql (action input engine) to test the migrations on PostgreSQL anyway`,
     );
     expect(r.stdout + r.stderr).not.toContain('secret');
-    const pg = await gate('mysql-url', ['--engine', 'postgresql', '--database-url', process.env.ALEMBIC_GATE_TEST_SERVER ?? 'postgresql://postgres@127.0.0.1:5432/postgres']);
+    const pg = await gate('mssql-url', ['--engine', 'postgresql', '--database-url', process.env.ALEMBIC_GATE_TEST_SERVER ?? 'postgresql://postgres@127.0.0.1:5432/postgres']);
     expect(pg.code, explain(pg)).toBe(1); // locks: the index on notes is built without CONCURRENTLY
     expect(pg.report!.database.engine).toBe('postgresql');
     expect(Object.entries(statuses(pg.report!)).filter(([, v]) => v === 'fail')).toEqual([['locks', 'fail']]);
