@@ -1,5 +1,6 @@
 // The engines the gate can run a project on, and how one is chosen for a project.
 import type { DatabaseEngine } from './engine.js';
+import { mysqlEngine } from './mysql/engine.js';
 import { postgresqlEngine } from './postgresql/engine.js';
 import { sqliteEngine } from './sqlite/engine.js';
 
@@ -7,9 +8,9 @@ export type * from './engine.js';
 export { ProvisionError, MIGRATION_ROLES } from './engine.js';
 
 /** Every engine, the default first. */
-export const ENGINES: readonly DatabaseEngine[] = [postgresqlEngine, sqliteEngine];
+export const ENGINES: readonly DatabaseEngine[] = [postgresqlEngine, sqliteEngine, mysqlEngine];
 
-export type EngineId = (typeof postgresqlEngine | typeof sqliteEngine)['id'];
+export type EngineId = (typeof postgresqlEngine | typeof sqliteEngine | typeof mysqlEngine)['id'];
 
 /** The ids --engine takes besides `auto`. */
 export const ENGINE_IDS: readonly EngineId[] = ENGINES.map((e) => e.id as EngineId);
@@ -29,7 +30,7 @@ export function engineOfUrl(url: string): DatabaseEngine | undefined {
   return ENGINES.find((e) => e.dialects.includes(dialect));
 }
 
-/** The dialect a SQLAlchemy URL names (`mysql` for `mysql+pymysql://...`), lower-cased. */
+/** The dialect a SQLAlchemy URL names (`mssql` for `mssql+pyodbc://...`), lower-cased. */
 export function dialectOfUrl(url: string): string | null {
   const m = /^([A-Za-z][A-Za-z0-9]*)(\+[A-Za-z0-9_]+)?:\/\//.exec(url.trim());
   return m ? m[1]!.toLowerCase() : null;
@@ -53,8 +54,8 @@ export function chooseEngine(option: string, url: string | null): EngineChoice {
 
 /**
  * Why a project whose URL names a dialect no engine of ours runs cannot be gated as it is
- * (null: nothing to say). Testing a MySQL project on another engine would fail its
- * MySQL-only statements and pass what MySQL refuses.
+ * (null: nothing to say). Testing a SQL Server project on another engine would fail its
+ * SQL Server-only statements and pass what SQL Server refuses.
  */
 export function unsupportedDialect(url: string | null): string | null {
   const dialect = url ? dialectOfUrl(url) : null;
@@ -69,7 +70,7 @@ export function unsupportedDialect(url: string | null): string | null {
 const listed = (names: string[]): string => (names.length < 2 ? names.join('') : `${names.slice(0, -1).join(', ')} and ${names[names.length - 1]}`);
 
 /** SQLAlchemy's own dialects: a URL naming one of these is a real project's, not a placeholder. */
-const KNOWN_DIALECTS = new Set(['mysql', 'mariadb', 'mssql', 'oracle']);
+const KNOWN_DIALECTS = new Set(['mssql', 'oracle']);
 
 export function engineName(id: string): string {
   return engineById(id)?.name ?? id;

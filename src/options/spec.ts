@@ -162,7 +162,7 @@ export const OPTIONS = {
     input: {
       name: 'database-url',
       description:
-        'A PostgreSQL server to use (postgresql://user:password@host:port/db), e.g. a `services:` container. A fresh database is created on it and dropped afterwards; no other database is touched. Empty: a throwaway server is started (see provider).',
+        'A server of the project\'s engine to use (postgresql://user:password@host:port/db, mysql://user:password@host:port/), e.g. a `services:` container. A fresh database is created on it and dropped afterwards; no other database is touched. Empty: a throwaway server is started (see provider). SQLite projects need none.',
     },
   },
   provider: {
@@ -173,7 +173,7 @@ export const OPTIONS = {
     cli: { flag: 'provider', arg: '<name>', help: `${PROVIDERS.join(' | ')} (default auto; with --database-url, auto is url)` },
     input: {
       name: 'provider',
-      description: `Where the throwaway database comes from: ${PROVIDERS.join(' | ')}. auto uses database-url when given, else the first of local (initdb on the runner), embedded, container that works.`,
+      description: `Where the throwaway database comes from: ${PROVIDERS.join(' | ')}. auto uses database-url when given, else the first of local (the server binaries on the runner: initdb, mysqld), embedded (PostgreSQL only), container that works.`,
     },
   },
   engine: {

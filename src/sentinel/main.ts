@@ -40,6 +40,11 @@ async function cleanUp(): Promise<void> {
         for (const name of e.drop.databases) await dropDatabaseOn(e.drop.admin, name, e.drop.versionNum).catch(() => {});
         for (const role of e.drop.roles) await withClient(e.drop.admin, (c) => c.query(`DROP ROLE IF EXISTS ${quoteIdent(role)}`)).catch(() => {});
       }
+      if (e.mysqlDrop) {
+        // Loaded only when there is something to drop: the sentinel's own start stays small.
+        const { dropLeftovers } = await import('../engines/mysql/leftovers.js');
+        await dropLeftovers(e.mysqlDrop).catch(() => {});
+      }
       for (const dir of e.dirs ?? []) await rm(dir, { recursive: true, force: true, maxRetries: 3 }).catch(() => {});
     }),
   );

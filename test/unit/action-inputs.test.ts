@@ -84,7 +84,7 @@ describe('parseInputs', () => {
     [{ 'fail-on': 'roundtrip, speed' }, "Input 'fail-on': unknown check 'speed'"],
     [{ 'fail-on': ' , ' }, "Input 'fail-on': ',' names no check; use check ids from"],
     [{ 'allow-pull-request-target': 'yes' }, "Input 'allow-pull-request-target': 'yes' is not a boolean"],
-    [{ 'database-url': 'mysql://x' }, "Input 'database-url': expected a database server URL such as <dialect>://user:password@host:port/database"],
+    [{ 'database-url': 'mssql://x' }, "Input 'database-url': expected a database server URL such as <dialect>://user:password@host:port/database"],
     [{ 'database-url': 'localhost:5432' }, "Input 'database-url': expected a database server URL"],
     [{ engine: 'oracle' }, "Input 'engine': 'oracle' is not one of auto, "],
     [{ comment: 'Always' }, "Input 'comment': 'Always' is not one of always, on-failure, never."],

@@ -40,6 +40,10 @@ describe('engines', () => {
     expect(engineOfUrl('sqlite+aiosqlite:///./data/app.db')?.name).toBe('SQLite');
     expect(engineOfUrl('postgresql+psycopg://u:p@db/app')?.name).toBe('PostgreSQL');
     expect(engineOfUrl('postgres://u@db/app')?.name).toBe('PostgreSQL');
+    for (const url of ['mysql://u:p@db/app', 'mysql+pymysql://u:p@db/app', 'mysql+mysqldb://u@db/app', 'mariadb+mariadbconnector://u@db/app']) {
+      expect(engineOfUrl(url)?.name, url).toBe('MySQL');
+    }
+    expect(engineOfUrl('mssql+pyodbc://u:p@db/app')).toBeUndefined();
     expect(engineOfUrl('driver://user:pass@localhost/dbname')).toBeUndefined(); // alembic init's placeholder
     expect(chooseEngine('auto', 'sqlite:///app.db')).toEqual({ engine: ENGINES.find((e) => e.name === 'SQLite'), fixed: false });
     expect(chooseEngine('auto', null)).toEqual({ engine: DEFAULT_ENGINE, fixed: false });
@@ -47,10 +51,11 @@ describe('engines', () => {
     expect(() => chooseEngine('oracle', null)).toThrow(`unknown engine "oracle": one of auto, ${ENGINE_IDS.join(', ')}`);
   });
 
-  it('a MySQL URL is not silently run on another engine', () => {
-    expect(unsupportedDialect('mysql+pymysql://app:secret@db/app')).toBe(
-      `the project's sqlalchemy.url names mysql (mysql+pymysql://...), and alembic-gate has no mysql engine yet (it runs PostgreSQL and SQLite): pass --engine ${DEFAULT_ENGINE.id} (action input engine) to test the migrations on PostgreSQL anyway`,
+  it('a SQL Server URL is not silently run on another engine', () => {
+    expect(unsupportedDialect('mssql+pyodbc://app:secret@db/app')).toBe(
+      `the project's sqlalchemy.url names mssql (mssql+pyodbc://...), and alembic-gate has no mssql engine yet (it runs PostgreSQL, SQLite and MySQL): pass --engine ${DEFAULT_ENGINE.id} (action input engine) to test the migrations on PostgreSQL anyway`,
     );
+    expect(unsupportedDialect('mysql+pymysql://app:secret@db/app')).toBeNull(); // MySQL has an engine now
     expect(unsupportedDialect('sqlite:///app.db')).toBeNull();
     expect(unsupportedDialect('driver://user:pass@localhost/dbname')).toBeNull();
     expect(unsupportedDialect(null)).toBeNull();

@@ -25,6 +25,7 @@ files are read once, not once per step.
 #   graph        the revision graph (cmd_graph)
 #   history      what each revision's upgrade() and downgrade() mean: the code hashes
 #   guard        where every connection lands (routing, driver patches, the live check)
+#   mysql_guard  the same for MySQL/MariaDB: the drivers' spellings, pymysql and MySQLdb
 #   session      the throwaway database of the moment (cmd_database) and connection reuse
 #   observe      locks and catalog writes of each statement
 #   irreversible downgrade() wrappers that tell irreversible revisions from crashes

@@ -16,7 +16,9 @@ from .state import _REUSE, ROUTE, STATE
 # step runs is routed to the worker's current throwaway database (its "twin"), whatever URL
 # env.py, a settings module or a migration names: through SQLAlchemy (do_connect, any driver),
 # and through the drivers' own connect functions (psycopg2, psycopg 3, asyncpg), which is where
-# engines built with creator= and raw DBAPI connections go. A URL the gate handed out earlier
+# engines built with creator= and raw DBAPI connections go. MySQL/MariaDB connections are routed
+# the same way (mysql_guard.py: pymysql, MySQLdb), SQLite files by sqlite_guard.py; a connection
+# of another engine than the run's is refused. A URL the gate handed out earlier
 # (a settings object read at import, before a rebuild) lands on the current database too.
 # Whatever gets past both is caught on the live connection: every new pooled connection is
 # asked which database and server it is on before SQLAlchemy uses it, and one that is not the
@@ -84,7 +86,7 @@ def _route(where, scheme="postgresql"):
             "%s connected to %s as well as to %s: alembic-gate redirects one database it was not told of "
             "to the run's throwaway twin, so it refused the second. For a project of several databases, "
             "name each in an ini section of its own with its sqlalchemy.url and list them in the "
-            "`databases` option, as `alembic init -t multidb` does: every section then gets a twin." % (_who_connects(), shown, _describe_where(claimed + ("",)))
+            "`databases` option, as `alembic init -t multidb` does: every section then gets a twin." % (_who_connects(), shown, _describe_where(claimed + ("",), scheme))
         ),
         "%s connected to %s; redirected to its throwaway twin" % (_who_connects(), shown),
     )
@@ -115,18 +117,46 @@ def _routed_params(params, twin, database_key="dbname"):
     return out
 
 
-_ENGINE_NAMES = {"postgresql": "PostgreSQL", "sqlite": "SQLite"}
+_ENGINE_NAMES = {"postgresql": "PostgreSQL", "sqlite": "SQLite", "mysql": "MySQL/MariaDB"}
+# The engine (--engine) of each SQLAlchemy dialect name the gate has one for.
+_DIALECT_ENGINES = {"postgresql": "postgresql", "sqlite": "sqlite", "mysql": "mysql", "mariadb": "mysql"}
 
 
 def _refuse_engine(scheme, where):
+    """Refuses a connection of dialect `scheme` (to `where`, as shown) during another engine's run."""
     engine = ROUTE.get("engine") or "postgresql"
     name = _ENGINE_NAMES.get(engine, engine)
+    other = _DIALECT_ENGINES.get(scheme)
+    advice = ("if it runs on %s, pass --engine %s" % (_ENGINE_NAMES[other], other)) if other else ("alembic-gate has no %s engine" % scheme)
     STATE["foreign"] = (
         "%s connected to %s: alembic-gate runs this project on a throwaway %s database (from its "
         "sqlalchemy.url, or --engine), so it refused the connection. If production runs on %s, point env.py "
-        "at sqlalchemy.url or DATABASE_URL; if it runs on %s, pass --engine %s." % (_who_connects(), where, name, name, scheme, scheme)
+        "at sqlalchemy.url or DATABASE_URL; %s." % (_who_connects(), where, name, name, advice)
     )
     raise GateError("foreign_database", STATE["foreign"])
+
+
+def _other_engine(kind):
+    """Whether a connection of engine `kind` belongs to another engine's run ("none": no database
+    handed out yet, every connection is refused by _route)."""
+    return (ROUTE.get("engine") or "postgresql") not in (kind, "none")
+
+
+def _shown(name, cargs, cparams):
+    """Where a do_connect of dialect `name` points, for a refusal (no credentials)."""
+    if name == "sqlite":
+        return "sqlite:///%s" % ((cargs[0] if cargs else None) or cparams.get("database") or "")
+    if name == "postgresql":
+        params = dict(cparams)
+        dsn = params.get("dsn") or (cargs[0] if cargs and isinstance(cargs[0], str) else None)
+        if dsn:
+            params.update({k: v for k, v in _parse_conninfo(dsn).items() if k not in params or not params[k]})
+        return _describe_where(_where_of(params))
+    if name in ("mysql", "mariadb"):
+        from .mysql_guard import where_of
+
+        return _describe_where(where_of(cparams), name)
+    return "%s (%s)" % (name, cparams.get("database") or cparams.get("db") or cparams.get("host") or "?")
 
 
 def _on_do_connect(dialect, conn_rec, cargs, cparams):
@@ -134,10 +164,16 @@ def _on_do_connect(dialect, conn_rec, cargs, cparams):
         return None
     name = getattr(dialect, "name", "?")
     driver = getattr(dialect, "driver", None)
-    if name == "sqlite" and ROUTE.get("engine") == "sqlite":
+    engine = ROUTE.get("engine") or "postgresql"
+    if name == "sqlite" and engine == "sqlite":
         return None  # sqlite3.connect itself is routed (sqlite_guard)
-    if name != "postgresql" or ROUTE.get("engine", "postgresql") != "postgresql":
-        _refuse_engine(name, "%s (%s)" % (name, (cargs[0] if cargs and name == "sqlite" else None) or cparams.get("database") or cparams.get("db") or cparams.get("host") or "?"))
+    if name in ("mysql", "mariadb") and engine == "mysql":
+        from .mysql_guard import on_do_connect
+
+        on_do_connect(dialect, cargs, cparams)
+        return None  # never kept between steps (session.py keeps psycopg2's only)
+    if name != "postgresql" or engine != "postgresql":
+        _refuse_engine(name, _shown(name, cargs, cparams))
     params = dict(cparams)
     dsn = params.get("dsn") or (cargs[0] if cargs and isinstance(cargs[0], str) else None)
     if dsn:
@@ -185,6 +221,13 @@ def _parse_conninfo(dsn):
 
 
 # The drivers' own connect functions: where creator= and raw DBAPI connections go.
+def _route_postgresql(where):
+    """_route for a PostgreSQL driver's own connect: refused during another engine's run."""
+    if _other_engine("postgresql"):
+        _refuse_engine("postgresql", _describe_where(where))
+    return _route(where)
+
+
 def _patch_psycopg2(mod):
     original = mod.connect
     if getattr(original, "_alembic_gate", False):
@@ -195,7 +238,7 @@ def _patch_psycopg2(mod):
         if ROUTE["twin"] is not None:
             params = _parse_conninfo(dsn or "")
             params.update({k: v for k, v in kwargs.items() if v is not None})
-            twin = _route(_where_of(params))
+            twin = _route_postgresql(_where_of(params))
             kwargs, dsn = _routed_params(params, twin, "dbname"), None
         return original(dsn, connection_factory=connection_factory, cursor_factory=cursor_factory, **extra, **kwargs)
 
@@ -215,7 +258,7 @@ def _patch_psycopg(mod):
                 options = {k: kwargs.pop(k) for k in own if k in kwargs}
                 params = _parse_conninfo(conninfo or "")
                 params.update({k: v for k, v in kwargs.items() if v is not None})
-                twin = _route(_where_of(params))
+                twin = _route_postgresql(_where_of(params))
                 kwargs, conninfo = dict(_routed_params(params, twin, "dbname"), **options), ""
             return _original(cls, conninfo, **kwargs)
 
@@ -234,7 +277,7 @@ def _patch_asyncpg(mod):
         if ROUTE["twin"] is not None:
             params = _parse_conninfo(dsn or "")
             params.update({k: v for k, v in kwargs.items() if k in _WHERE and v is not None})
-            twin = _route(_where_of(params))
+            twin = _route_postgresql(_where_of(params))
             kwargs = {k: v for k, v in kwargs.items() if k not in _WHERE and k != "ssl"}
             kwargs.update(host=twin["host"], port=int(twin["port"]), user=twin["user"], database=twin["database"])
             if twin.get("password"):
@@ -246,7 +289,23 @@ def _patch_asyncpg(mod):
     mod.connect = connect
 
 
-_DRIVER_PATCHES = {"psycopg2": _patch_psycopg2, "psycopg": _patch_psycopg, "asyncpg": _patch_asyncpg}
+def _patch_pymysql(mod):
+    from .mysql_guard import patch_pymysql
+
+    patch_pymysql(mod)
+
+
+def _patch_mysqldb(mod):
+    from .mysql_guard import patch_mysqldb_connections
+
+    patch_mysqldb_connections(mod)
+
+
+_DRIVER_PATCHES = {
+    "psycopg2": _patch_psycopg2, "psycopg": _patch_psycopg, "asyncpg": _patch_asyncpg,
+    # MySQLdb.connect imports MySQLdb.connections on its first call: the class is patched there.
+    "pymysql": _patch_pymysql, "MySQLdb.connections": _patch_mysqldb,
+}
 
 
 class _DriverImportHook:
@@ -283,9 +342,10 @@ class _DriverImportHook:
 
 def _install_driver_patches():
     for name, patch in _DRIVER_PATCHES.items():
-        if name in sys.modules:
+        if sys.modules.get(name) is not None:  # None: an import blocked on purpose
             patch(sys.modules[name])
-    sys.meta_path.insert(0, _DriverImportHook())
+    if not any(isinstance(finder, _DriverImportHook) for finder in sys.meta_path):
+        sys.meta_path.insert(0, _DriverImportHook())
 
 
 def _verify_connection(dbapi_connection, connection_record):
@@ -295,6 +355,10 @@ def _verify_connection(dbapi_connection, connection_record):
         return
     if ROUTE.get("engine") == "sqlite":
         from .sqlite_guard import verify
+
+        return verify(dbapi_connection)
+    if ROUTE.get("engine") == "mysql":
+        from .mysql_guard import verify
 
         return verify(dbapi_connection)
     row = None
@@ -334,6 +398,8 @@ def _install_connection_guard():
     from sqlalchemy.engine import Engine
     from sqlalchemy.pool import Pool
 
+    if event.contains(Engine, "do_connect", _on_do_connect):
+        return  # installed once a process
     event.listen(Engine, "do_connect", _on_do_connect)
     event.listen(Pool, "connect", _verify_connection, insert=True)
     event.listen(Engine, "before_cursor_execute", _watch_catalog_writes)

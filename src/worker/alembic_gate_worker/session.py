@@ -19,7 +19,7 @@ from .state import _REUSE, ROUTE, STATE
 
 
 def _reused_connection(dialect, cargs, cparams):
-    if getattr(dialect, "driver", None) != "psycopg2":
+    if getattr(dialect, "driver", None) != "psycopg2" or (ROUTE.get("engine") or "postgresql") != "postgresql":
         return None
     key = (tuple(cargs), tuple(sorted((k, repr(v)) for k, v in cparams.items())))
     conn = _REUSE["conn"]
@@ -99,12 +99,28 @@ def _own_scheme(section=None):
     return own.split("://", 1)[0] if "://" in own else ""
 
 
+def _importable(module):
+    try:
+        __import__(module)
+        return True
+    except ImportError:
+        return False
+
+
 def _with_driver(url, section=None):
-    """Keep the driver the project's own URL names (postgresql+asyncpg://..., sqlite+aiosqlite://...);
-    else pick an installed one, so env.py gets a URL its engine can use."""
+    """Keep the driver the project's own URL names (postgresql+asyncpg://..., sqlite+aiosqlite://...,
+    mariadb+mariadbconnector://...); else pick an installed one, so env.py gets a URL its engine can use."""
     if url.startswith("sqlite://"):
         scheme = _own_scheme(section)
         return scheme + url[len("sqlite"):] if scheme.startswith("sqlite+") else url
+    if url.startswith("mysql://"):
+        # The project's dialect word (mysql, or mariadb: SQLAlchemy's MariaDB dialect) and driver.
+        word, _, driver = _own_scheme(section).partition("+")
+        if word not in ("mysql", "mariadb"):
+            word, driver = "mysql", ""
+        if not driver:
+            driver = next((name for module, name in (("pymysql", "pymysql"), ("MySQLdb", "mysqldb")) if _importable(module)), "")
+        return "%s%s://%s" % (word, "+" + driver if driver else "", url.split("://", 1)[1])
     if not url.startswith("postgresql://"):
         return url
     scheme = _own_scheme(section)
@@ -151,21 +167,33 @@ def cmd_database(req):
         ROUTE["sections"][section["name"]] = other
         ROUTE["section_of"][(other["port"], other["database"])] = section["name"]
         cfg.set_section_option(section["name"], "sqlalchemy.url", _with_driver(section["url"], section["name"]).replace("%", "%%"))
-    # DATABASE_URL as libpq and most frameworks take it; variables named with --url-env hold the
-    # SQLAlchemy URL, driver included.
-    os.environ["DATABASE_URL"] = req.get("plainUrl") or url
+    # DATABASE_URL as libpq and most frameworks take it (MySQL: the plain mysql://user:pw@host:port/db);
+    # variables named with --url-env hold the SQLAlchemy URL, driver included.
+    os.environ["DATABASE_URL"] = req.get("plainUrl") or (req["url"] if engine == "mysql" else url)
     for name in req.get("envVars") or []:
         os.environ[name] = url
-    if engine != "postgresql":
-        return {}
     # The variable families projects compose their URL from, where the job has not set them.
-    family = {
-        "PGHOST": twin["host"], "PGPORT": twin["port"], "PGUSER": twin["user"],
-        "PGPASSWORD": twin.get("password") or "", "PGDATABASE": twin["database"],
-        "POSTGRES_SERVER": twin["host"], "POSTGRES_HOST": twin["host"], "POSTGRES_PORT": twin["port"],
-        "POSTGRES_USER": twin["user"], "POSTGRES_PASSWORD": twin.get("password") or "",
-        "POSTGRES_DB": twin["database"],
-    }
+    password = twin.get("password") or ""
+    if engine == "postgresql":
+        family = {
+            "PGHOST": twin["host"], "PGPORT": twin["port"], "PGUSER": twin["user"],
+            "PGPASSWORD": password, "PGDATABASE": twin["database"],
+            "POSTGRES_SERVER": twin["host"], "POSTGRES_HOST": twin["host"], "POSTGRES_PORT": twin["port"],
+            "POSTGRES_USER": twin["user"], "POSTGRES_PASSWORD": password,
+            "POSTGRES_DB": twin["database"],
+        }
+    elif engine == "mysql":
+        # MYSQL_*: the official mysql/mariadb images' variables, which projects' settings reuse.
+        # DB_*: the generic family MySQL projects compose their URL from as often
+        # (f"mysql+pymysql://{DB_USER}:{DB_PASSWORD}@{DB_HOST}:{DB_PORT}/{DB_NAME}").
+        family = {
+            "MYSQL_HOST": twin["host"], "MYSQL_PORT": twin["port"], "MYSQL_USER": twin["user"],
+            "MYSQL_PASSWORD": password, "MYSQL_DATABASE": twin["database"], "MYSQL_DB": twin["database"],
+            "DB_HOST": twin["host"], "DB_PORT": twin["port"], "DB_USER": twin["user"],
+            "DB_PASSWORD": password, "DB_NAME": twin["database"],
+        }
+    else:
+        return {}
     for name, value in family.items():
         if name in ROUTE["env"] or name not in os.environ:
             ROUTE["env"].add(name)

@@ -21,7 +21,9 @@ STATE = {
 ROUTE = {
     "mode": "redirect",  # or "refuse": a URL the gate did not hand out fails the step
     "twin": None,  # {"host","port","user","password","database","sslmode"} of the current database
-    "marker": None,  # the gate server's start time (microseconds): only it has this one
+    # Only the gate's server has this one: PostgreSQL's start time (microseconds); MySQL's
+    # CONCAT(@@hostname, ':', @@port, ':', @@datadir).
+    "marker": None,
     "ours": set(),  # (port, database) of every database the gate handed out
     # multidb: the current twin of each ini section but the first, and the section of every
     # (port, database) handed out for one, so a stale URL lands on its own section's twin.

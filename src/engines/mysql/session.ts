@@ -1,0 +1,84 @@
+// The gate's own mysql2 connection to one database of a target: whole snapshots (MySQL has no
+// event triggers to read incrementally from), the version table, and ending other sessions.
+import type { EngineSession } from '../engine.js';
+import type { Snapshot } from '../../snapshot/model.js';
+import { normalizeSnapshot } from '../../snapshot/normalize.js';
+import { stateFromSnapshot, type SchemaState } from '../../snapshot/state.js';
+import { connect, killSessionsOn, quoteIdent, rows, text, type Connection, type Flavor, type MysqlConnection } from './client.js';
+import { readSnapshot, VERSION_TABLE } from './read.js';
+
+const ER_NO_SUCH_TABLE = 1146;
+const ER_BAD_DB_ERROR = 1049;
+
+/** One unit per table (with everything on it), view, trigger, routine or sequence: what a comparison matches. */
+export const unitKey = (kind: keyof Snapshot, row: Record<string, unknown>): string => {
+  switch (kind) {
+    case 'views':
+      return `v:${row.name as string}`;
+    case 'triggers':
+      return `t:${row.name as string}`;
+    case 'routines':
+      return `f:${row.kind as string}:${row.name as string}`;
+    case 'sequences':
+      return `s:${row.name as string}`;
+    default:
+      return `r:${(row.table ?? row.name) as string}`;
+  }
+};
+
+export class MysqlSession implements EngineSession {
+  readonly incremental = false;
+
+  private constructor(
+    private readonly conn: Connection,
+    private readonly database: string,
+    private readonly flavor: Flavor,
+  ) {}
+
+  static async open(admin: MysqlConnection, database: string, flavor: Flavor): Promise<MysqlSession> {
+    const conn = await connect(admin, database);
+    // MySQL 8 caches some information_schema figures for a day; this session reads them fresh.
+    if (flavor === 'mysql') await conn.query('SET SESSION information_schema_stats_expiry = 0').catch(() => {});
+    return new MysqlSession(conn, database, flavor);
+  }
+
+  async read(): Promise<SchemaState> {
+    const snapshot = await readSnapshot(this.conn, this.database, this.flavor);
+    return stateFromSnapshot(normalizeSnapshot(snapshot), unitKey);
+  }
+  markStale(): void {}
+  async verify(): Promise<boolean> {
+    return true; // every read is a whole one
+  }
+
+  async versions(table: { schema: string | null; name: string } | null): Promise<string[] | null> {
+    const vt = table ?? { schema: null, name: VERSION_TABLE };
+    const qualified = `${vt.schema ? `${quoteIdent(vt.schema)}.` : ''}${quoteIdent(vt.name)}`;
+    try {
+      const found = await rows<{ v: unknown }>(this.conn, `SELECT version_num AS v FROM ${qualified}`);
+      return found.map((r) => text(r.v) ?? '').sort();
+    } catch (err) {
+      // The version table env.py configured is not there: nothing was committed. The default
+      // one missing, or anything else: the caller rebuilds rather than guess.
+      const errno = (err as { errno?: number }).errno;
+      if (table && (errno === ER_NO_SUCH_TABLE || errno === ER_BAD_DB_ERROR)) return [];
+      return null;
+    }
+  }
+
+  async tables() {
+    return [];
+  }
+  async roles(): Promise<Set<string> | null> {
+    return null;
+  }
+  async dropRole(): Promise<void> {}
+
+  async endOtherSessions(): Promise<void> {
+    await killSessionsOn(this.conn, this.database).catch(() => {});
+  }
+
+  async close(): Promise<void> {
+    await this.conn.end().catch(() => this.conn.destroy());
+  }
+}
