@@ -48798,7 +48798,8 @@ var mysqlEngine = {
     compat: false,
     roles: false,
     sqlBootstrap: false,
-    tracedSql: false
+    tracedSql: false,
+    implicitFill: true
   },
   hint: mysqlHint,
   async provision(request2) {
@@ -50309,7 +50310,8 @@ var postgresqlEngine = {
     compat: true,
     roles: true,
     sqlBootstrap: true,
-    tracedSql: false
+    tracedSql: false,
+    implicitFill: false
   },
   hint: postgresqlHint,
   async provision(request2) {
@@ -50944,7 +50946,8 @@ var sqliteEngine = {
     compat: false,
     roles: false,
     sqlBootstrap: false,
-    tracedSql: true
+    tracedSql: true,
+    implicitFill: false
   },
   hint: sqliteHint,
   async provision(request2) {
@@ -51116,6 +51119,29 @@ function judgeData(o) {
     findings: o.findings
   };
 }
+function implicitDefault(type) {
+  const t = type.toLowerCase();
+  if (/^enum\(/.test(t)) return /^enum\(('(?:[^']|'')*')/.exec(t)?.[1] ?? "''";
+  if (/^(tinyint|smallint|mediumint|int|integer|bigint|decimal|numeric|float|double|real|bit|bool|boolean)\b/.test(t)) return "0";
+  if (/^datetime|^timestamp/.test(t)) return "'0000-00-00 00:00:00'";
+  if (/^date\b/.test(t)) return "'0000-00-00'";
+  if (/^time\b/.test(t)) return "'00:00:00'";
+  if (/^year/.test(t)) return "0000";
+  return "''";
+}
+function judgeImplicitFill(filled, newRevisions2, engineName2) {
+  const findings = filled.map((f) => ({
+    severity: "error",
+    revision: f.revision,
+    file: f.file,
+    message: `upgrade of ${f.revision} adds ${f.table}.${f.column} (${f.type}) NOT NULL without a default to ${f.table}, which exists: ${engineName2} does not fail on the rows production has, it fills them with ${implicitDefault(f.type)}`,
+    detail: 'Give the column a server_default, or add it nullable, backfill it with op.execute("UPDATE ..."), then make it NOT NULL (with existing_type and existing_server_default).'
+  }));
+  if (findings.length) {
+    return { id: "data", status: "fail", summary: `${plural(findings.length, "column")} added NOT NULL without a default to existing tables: ${engineName2} fills their rows with implicit defaults`, findings };
+  }
+  return { id: "data", status: "pass", summary: `${plural(newRevisions2, "new revision")} add${newRevisions2 === 1 ? "s" : ""} no NOT NULL column without a default to an existing table (${engineName2}: from the schema; rows are not seeded yet)`, findings: [] };
+}
 var data = {
   id: "data",
   title: "the new revisions keep working, and keep the rows, on a database with rows",
@@ -51123,7 +51149,11 @@ var data = {
   fixHint: "make the migration work on tables with rows (a server_default, or add nullable, backfill, then NOT NULL) and keep rows through the round trip",
   skip: (ctx) => {
     if (!ctx.graphLoads) return NO_GRAPH;
-    if (!ctx.engine.capabilities.rowFingerprints) return `not available on ${ctx.engine.name} yet`;
+    if (!ctx.engine.capabilities.rowFingerprints && !ctx.engine.capabilities.implicitFill) return `not available on ${ctx.engine.name} yet`;
+    if (!ctx.engine.capabilities.rowFingerprints) {
+      if (ctx.roundtrip === "none") return "needs the round trips (--roundtrip none)";
+      return ctx.newRevisions === 0 ? "no new revisions" : null;
+    }
     if (ctx.seedRows === 0 && !ctx.seedSql) return "off (--seed-rows 0 and no --seed-sql)";
     if (ctx.roundtrip === "all") return "runs in pull-request mode (--roundtrip new or none): --roundtrip all has no base state to fill";
     if (ctx.newRevisions === 0) return "no new revisions";
@@ -53106,6 +53136,7 @@ var RoundTripper = class {
     const notices = [];
     const locks2 = [];
     const traced = [];
+    const filled = [];
     let tripped = 0;
     let current = target;
     await this.connect(current);
@@ -53162,6 +53193,7 @@ var RoundTripper = class {
       }
       applied.add(rev);
       const s1 = await this.snapshot();
+      if (r.isNew && this.db.engine.capabilities.implicitFill) filled.push(...filledColumns(s0, s1, rev, node.file, this.db.defaultSchema));
       const observeDown = observe ? await this.existingTables(observe) : void 0;
       failure = await this.step(r, "downgrade", () => this.tree.downgrade(downTarget(node), this.timeoutMs, observeDown, trace).then(observed("downgrade")), rev);
       if (failure?.kind === "irreversible") {
@@ -53222,7 +53254,7 @@ var RoundTripper = class {
     for (const { session } of this.parts) if (faithful && session.incremental) faithful = await this.clock.time("snapshotMs", () => session.verify());
     await this.close();
     if (!faithful) return null;
-    return { upgradeFindings, roundtripFindings, tripped, target: current, notices, irreversible, locks: locks2, traced };
+    return { upgradeFindings, roundtripFindings, tripped, target: current, notices, irreversible, locks: locks2, traced, filled };
   }
   /**
    * Runs one Alembic step, records its timing on the revision, returns the failure if any.
@@ -53292,6 +53324,13 @@ var RoundTripper = class {
     for (const { session } of this.parts) await session.endOtherSessions();
   }
 };
+function filledColumns(before, after, revision, file, defaultSchema2) {
+  const b = before.snapshot();
+  const a = after.snapshot();
+  const tables = new Set(b.tables.map((t) => `${t.schema}.${t.name}`));
+  const had = new Set(b.columns.map((c) => `${c.schema}.${c.table}.${c.name}`));
+  return a.columns.filter((c) => tables.has(`${c.schema}.${c.table}`) && !had.has(`${c.schema}.${c.table}.${c.name}`) && c.notNull && c.default === null && !c.identity && !c.generated).map((c) => ({ revision, file, table: c.schema === defaultSchema2 ? c.table : `${c.schema}.${c.table}`, column: c.name, type: c.type }));
+}
 var added = (before, after) => before && after ? [...after].filter((x) => !before.has(x)).sort() : [];
 async function databaseWith(db, tree, nodes, applied, timeoutMs, like) {
   const target = await db.createTarget(like);
@@ -53825,7 +53864,8 @@ If the first revision expects tables that no revision creates (made by create_al
   const dataPlan = { skip: skipResult("data", ctx)?.summary };
   const rolesAtBase = new Set(db.ownRoles());
   let dataCopy = null;
-  if (!dataPlan.skip) {
+  const fromSchema = !engine.capabilities.rowFingerprints && engine.capabilities.implicitFill;
+  if (!dataPlan.skip && !fromSchema) {
     try {
       dataCopy = await db.createTarget(target, target);
     } catch (err) {
@@ -53837,6 +53877,7 @@ If the first revision expects tables that no revision creates (made by create_al
   let roundtripCheck;
   let observedLocks = null;
   let traced = [];
+  let filled = [];
   const ahead = { work: null };
   if (options.roundtrip !== "none") {
     const scope = replayAll ? order : newOrder;
@@ -53864,6 +53905,7 @@ If the first revision expects tables that no revision creates (made by create_al
     const walked = await clock.time("roundtripMs", () => walkInLanes(lanes, target, scope, headGraph.nodes, byRev, applied));
     observedLocks = walked.results.flatMap((r) => r.locks);
     traced = walked.results.flatMap((r) => r.traced);
+    filled = walked.results.flatMap((r) => r.filled);
     if (walked.target !== target) {
       target = walked.target;
       await head.useDatabase(target);
@@ -53925,7 +53967,9 @@ If the first revision expects tables that no revision creates (made by create_al
   }
   if (traced.length) report.sql = withTracedSql(report.sql, traced, engine.name, report.notices);
   if (!dataPlan.skip && dataCopy) dataPlan.skip = await dropRolesSince(db, rolesAtBase, targetDatabases(target).map((d) => d.database));
-  if (dataPlan.skip || !dataCopy) {
+  if (!dataPlan.skip && fromSchema) {
+    report.checks.push(judgeImplicitFill(filled, newOrder.length, engine.name));
+  } else if (dataPlan.skip || !dataCopy) {
     report.checks.push({ id: "data", status: "skip", summary: dataPlan.skip ?? "not run", findings: [] });
   } else {
     progress({ phase: "data", message: "running the new revisions on a copy of the base state with rows" });

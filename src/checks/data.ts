@@ -41,6 +41,48 @@ export function judgeData(o: DataObservations): CheckResult {
   };
 }
 
+/** A column a new revision adds NOT NULL, without a default, to a table that existed (see FilledColumn). */
+export interface FilledColumnObservation {
+  revision: string;
+  file: string;
+  table: string;
+  column: string;
+  type: string;
+}
+
+/** The value MySQL gives the rows a table has when a NOT NULL column without a default is added. */
+export function implicitDefault(type: string): string {
+  const t = type.toLowerCase();
+  if (/^enum\(/.test(t)) return /^enum\(('(?:[^']|'')*')/.exec(t)?.[1] ?? "''";
+  if (/^(tinyint|smallint|mediumint|int|integer|bigint|decimal|numeric|float|double|real|bit|bool|boolean)\b/.test(t)) return '0';
+  if (/^datetime|^timestamp/.test(t)) return "'0000-00-00 00:00:00'";
+  if (/^date\b/.test(t)) return "'0000-00-00'";
+  if (/^time\b/.test(t)) return "'00:00:00'";
+  if (/^year/.test(t)) return '0000';
+  return "''";
+}
+
+/**
+ * The data check where the engine has no row fingerprints but fills rather than fails
+ * (capabilities.implicitFill): each NOT NULL column without a default added to a table that was
+ * there is named, with the value production's rows would silently get.
+ */
+export function judgeImplicitFill(filled: FilledColumnObservation[], newRevisions: number, engineName: string): CheckResult {
+  const findings: Finding[] = filled.map((f) => ({
+    severity: 'error',
+    revision: f.revision,
+    file: f.file,
+    message:
+      `upgrade of ${f.revision} adds ${f.table}.${f.column} (${f.type}) NOT NULL without a default to ${f.table}, which exists: ` +
+      `${engineName} does not fail on the rows production has, it fills them with ${implicitDefault(f.type)}`,
+    detail: 'Give the column a server_default, or add it nullable, backfill it with op.execute("UPDATE ..."), then make it NOT NULL (with existing_type and existing_server_default).',
+  }));
+  if (findings.length) {
+    return { id: 'data', status: 'fail', summary: `${plural(findings.length, 'column')} added NOT NULL without a default to existing tables: ${engineName} fills their rows with implicit defaults`, findings };
+  }
+  return { id: 'data', status: 'pass', summary: `${plural(newRevisions, 'new revision')} add${newRevisions === 1 ? 's' : ''} no NOT NULL column without a default to an existing table (${engineName}: from the schema; rows are not seeded yet)`, findings: [] };
+}
+
 export const data: CheckDefinition<'data', typeof judgeData> = {
   id: 'data',
   title: 'the new revisions keep working, and keep the rows, on a database with rows',
@@ -49,7 +91,12 @@ export const data: CheckDefinition<'data', typeof judgeData> = {
   fixHint: 'make the migration work on tables with rows (a server_default, or add nullable, backfill, then NOT NULL) and keep rows through the round trip',
   skip: (ctx) => {
     if (!ctx.graphLoads) return NO_GRAPH;
-    if (!ctx.engine.capabilities.rowFingerprints) return `not available on ${ctx.engine.name} yet`;
+    if (!ctx.engine.capabilities.rowFingerprints && !ctx.engine.capabilities.implicitFill) return `not available on ${ctx.engine.name} yet`;
+    if (!ctx.engine.capabilities.rowFingerprints) {
+      // From the schema the round trips read: no rows needed, no base state to copy.
+      if (ctx.roundtrip === 'none') return 'needs the round trips (--roundtrip none)';
+      return ctx.newRevisions === 0 ? 'no new revisions' : null;
+    }
     if (ctx.seedRows === 0 && !ctx.seedSql) return 'off (--seed-rows 0 and no --seed-sql)';
     if (ctx.roundtrip === 'all') return 'runs in pull-request mode (--roundtrip new or none): --roundtrip all has no base state to fill';
     if (ctx.newRevisions === 0) return 'no new revisions';

@@ -21,7 +21,8 @@ import { judgeHistory } from '../checks/history.js';
 import { judgeUpgrade } from '../checks/upgrade.js';
 import { judgeRoundtrip } from '../checks/roundtrip.js';
 import { driftSection, judgeDrift } from '../checks/drift.js';
-import { locksObserved, type ObservedLocks, type TracedSql } from './roundtrip.js';
+import { locksObserved, type FilledColumn, type ObservedLocks, type TracedSql } from './roundtrip.js';
+import { judgeImplicitFill } from '../checks/data.js';
 import { GitError, GitRepo } from '../git/git.js';
 import { ProvisionError } from '../engines/engine.js';
 import { newRevisions, topologicalOrder } from '../graph/graph.js';
@@ -323,7 +324,9 @@ async function gate(options: GateOptions, progress: ProgressSink, report: Report
   const dataPlan: { skip?: string } = { skip: skipResult('data', ctx)?.summary };
   const rolesAtBase = new Set(db.ownRoles());
   let dataCopy: DatabaseTarget | null = null;
-  if (!dataPlan.skip) {
+  // Engines that fill rather than fail judge from the round trips' schemas: no copy to take.
+  const fromSchema = !engine.capabilities.rowFingerprints && engine.capabilities.implicitFill;
+  if (!dataPlan.skip && !fromSchema) {
     try {
       dataCopy = await db.createTarget(target, target);
     } catch (err) {
@@ -336,6 +339,7 @@ async function gate(options: GateOptions, progress: ProgressSink, report: Report
   let roundtripCheck: CheckResult;
   let observedLocks: ObservedLocks[] | null = null;
   let traced: TracedSql[] = [];
+  let filled: FilledColumn[] = [];
   // Drift and the SQL preview, done by the last lane at the head while the others finish.
   const ahead: { work: { target: DatabaseTarget; drift: DriftOutcome; sql: SqlPreview[]; notices: string[] } | null } = { work: null };
   if (options.roundtrip !== 'none') {
@@ -364,6 +368,7 @@ async function gate(options: GateOptions, progress: ProgressSink, report: Report
     const walked = await clock.time('roundtripMs', () => walkInLanes(lanes, target, scope, headGraph.nodes, byRev, applied));
     observedLocks = walked.results.flatMap((r) => r.locks);
     traced = walked.results.flatMap((r) => r.traced);
+    filled = walked.results.flatMap((r) => r.filled);
     if (walked.target !== target) {
       target = walked.target;
       await head.useDatabase(target);
@@ -437,7 +442,9 @@ async function gate(options: GateOptions, progress: ProgressSink, report: Report
   // --- data: the new revisions on the copy, with rows ---------------------------------------------
   // Roles are cluster-wide: the ones the walk created would meet the copy's upgrades again.
   if (!dataPlan.skip && dataCopy) dataPlan.skip = await dropRolesSince(db, rolesAtBase, targetDatabases(target).map((d) => d.database));
-  if (dataPlan.skip || !dataCopy) {
+  if (!dataPlan.skip && fromSchema) {
+    report.checks.push(judgeImplicitFill(filled, newOrder.length, engine.name));
+  } else if (dataPlan.skip || !dataCopy) {
     report.checks.push({ id: 'data', status: 'skip', summary: dataPlan.skip ?? 'not run', findings: [] });
   } else {
     progress({ phase: 'data', message: 'running the new revisions on a copy of the base state with rows' });

@@ -29,6 +29,17 @@ export interface RoundTripResult {
   locks: ObservedLocks[];
   /** The statements each new revision's first upgrade and downgrade ran (engines with capabilities.tracedSql). */
   traced: TracedSql[];
+  /** Columns new revisions add NOT NULL without a default to tables that were there (capabilities.implicitFill). */
+  filled: FilledColumn[];
+}
+
+/** A column an upgrade adds NOT NULL, with no default, to a table that existed before it. */
+export interface FilledColumn {
+  revision: string;
+  file: string;
+  table: string;
+  column: string;
+  type: string;
 }
 
 /** What a revision's steps ran, for the SQL preview where Alembic renders none offline. */
@@ -162,6 +173,7 @@ export class RoundTripper {
     const notices: string[] = [];
     const locks: ObservedLocks[] = [];
     const traced: TracedSql[] = [];
+    const filled: FilledColumn[] = [];
     let tripped = 0;
     let current = target;
     await this.connect(current);
@@ -233,6 +245,7 @@ export class RoundTripper {
       }
       applied.add(rev);
       const s1 = await this.snapshot();
+      if (r.isNew && this.db.engine.capabilities.implicitFill) filled.push(...filledColumns(s0, s1, rev, node.file, this.db.defaultSchema));
 
       // 2. downgrade, must give back S0
       // The same tables as the upgrade's, as the upgrade left them (a rewrite there is not the downgrade's).
@@ -300,7 +313,7 @@ export class RoundTripper {
     await this.close();
     if (!faithful) return null;
 
-    return { upgradeFindings, roundtripFindings, tripped, target: current, notices, irreversible, locks, traced };
+    return { upgradeFindings, roundtripFindings, tripped, target: current, notices, irreversible, locks, traced, filled };
   }
 
   /**
@@ -380,6 +393,17 @@ export class RoundTripper {
   private async terminateOthers(): Promise<void> {
     for (const { session } of this.parts) await session.endOtherSessions();
   }
+}
+
+/** The columns `after` has NOT NULL without a default (nor identity, nor generated) on tables `before` had. */
+function filledColumns(before: SchemaState, after: SchemaState, revision: string, file: string, defaultSchema: string): FilledColumn[] {
+  const b = before.snapshot();
+  const a = after.snapshot();
+  const tables = new Set(b.tables.map((t) => `${t.schema}.${t.name}`));
+  const had = new Set(b.columns.map((c) => `${c.schema}.${c.table}.${c.name}`));
+  return a.columns
+    .filter((c) => tables.has(`${c.schema}.${c.table}`) && !had.has(`${c.schema}.${c.table}.${c.name}`) && c.notNull && c.default === null && !c.identity && !c.generated)
+    .map((c) => ({ revision, file, table: c.schema === defaultSchema ? c.table : `${c.schema}.${c.table}`, column: c.name, type: c.type }));
 }
 
 /** Roles in `after` that `before` lacks, sorted; none when either could not be read. */

@@ -29,6 +29,12 @@ export interface EngineCapabilities {
    * reflects the table it copies): the SQL preview then shows the statements the round trip ran.
    */
   tracedSql: boolean;
+  /**
+   * ALTER TABLE ... ADD COLUMN ... NOT NULL without a default fills the rows a table has with the
+   * type's implicit default (MySQL's 0, '', the first ENUM value) instead of failing: the data
+   * check names such columns from the schema alone, where it has no rows to try.
+   */
+  implicitFill: boolean;
 }
 
 export interface ProviderAttempt {

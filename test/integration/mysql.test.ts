@@ -69,8 +69,15 @@ describe('MySQL/MariaDB projects, zero configuration', () => {
     expect(sql.upgrade).toContain('CREATE INDEX ix_notes_created_at ON notes (created_at);');
     // The skips say why; the footer names the server.
     expect(check(r.report!, 'locks').summary).toBe('needs lock introspection, which MySQL does not have');
-    expect(check(r.report!, 'data').summary).toBe('not available on MySQL yet');
+    expect(check(r.report!, 'data')).toMatchObject({ status: 'pass', summary: '1 new revision adds no NOT NULL column without a default to an existing table (MySQL: from the schema; rows are not seeded yet)' });
     expect(r.report!.notices.filter((n) => /redirected/.test(n))).toEqual([]);
+  });
+
+  it('mysql-mysqldb: the mysqlclient driver the project names is the one its code uses, on the twin', async () => {
+    const r = await gate('mysql-mysqldb');
+    expect(r.code, explain(r)).toBe(0);
+    expectMysql(r.report!);
+    expect(statuses(r.report!)).toMatchObject({ upgrade: 'pass', roundtrip: 'pass', drift: 'pass' });
   });
 
   it('mysql-leaky-index: a downgrade that forgets its index is named', async () => {
@@ -93,6 +100,17 @@ describe('MySQL/MariaDB projects, zero configuration', () => {
     expect(r.code, explain(r)).toBe(1);
     expect(check(r.report!, 'roundtrip').findings.map((f) => f.message)).toContain('downgrade of 7f1c2285db76: column users.name is nullable, was NOT NULL');
     expect(check(r.report!, 'drift').status).toBe('fail');
+  });
+
+  it('mysql-not-null-fill: NOT NULL columns without a default added to a table with rows are named, with what MySQL fills them with', async () => {
+    const r = await gate('mysql-not-null-fill');
+    expect(r.code, explain(r)).toBe(1);
+    expect(statuses(r.report!)).toMatchObject({ upgrade: 'pass', roundtrip: 'pass', drift: 'pass', data: 'fail' });
+    expect(check(r.report!, 'data').summary).toBe("2 columns added NOT NULL without a default to existing tables: MySQL fills their rows with implicit defaults");
+    expect(check(r.report!, 'data').findings.map((f) => f.message)).toEqual([
+      'upgrade of c933be1ec141 adds users.karma (int(11)) NOT NULL without a default to users, which exists: MySQL does not fail on the rows production has, it fills them with 0',
+      "upgrade of c933be1ec141 adds users.nickname (varchar(40)) NOT NULL without a default to users, which exists: MySQL does not fail on the rows production has, it fills them with ''",
+    ]);
   });
 
   it('mysql-drift: a model column without a migration fails drift', async () => {

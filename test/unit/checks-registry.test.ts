@@ -35,7 +35,7 @@ function readmeTable(readme: string): string {
   return lines.slice(start, end === -1 ? undefined : end).join('\n');
 }
 
-const ALL: EngineCapabilities = { transactionalDdl: true, incrementalSnapshots: true, lockIntrospection: true, rowFingerprints: true, compat: true, roles: true, sqlBootstrap: true, tracedSql: false };
+const ALL: EngineCapabilities = { transactionalDdl: true, incrementalSnapshots: true, lockIntrospection: true, rowFingerprints: true, compat: true, roles: true, sqlBootstrap: true, tracedSql: false, implicitFill: false };
 const NONE: EngineCapabilities = Object.fromEntries(Object.keys(ALL).map((k) => [k, false])) as unknown as EngineCapabilities;
 
 /** A pull request adding 2 revisions to a base of 3, on PostgreSQL, every check running. */

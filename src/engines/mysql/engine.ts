@@ -81,6 +81,7 @@ export const mysqlEngine = {
     roles: false,
     sqlBootstrap: false,
     tracedSql: false,
+    implicitFill: true,
   },
   hint: mysqlHint,
   async provision(request: ProvisionRequest): Promise<{ server: ThrowawayServer; attempts: ProviderAttempt[] }> {

@@ -196,6 +196,7 @@ export const postgresqlEngine = {
     roles: true,
     sqlBootstrap: true,
     tracedSql: false,
+    implicitFill: false,
   },
   hint: postgresqlHint,
   async provision(request: ProvisionRequest): Promise<{ server: ThrowawayServer; attempts: ProviderAttempt[] }> {

@@ -190,6 +190,7 @@ export const sqliteEngine = {
     roles: false,
     sqlBootstrap: false,
     tracedSql: true,
+    implicitFill: false,
   },
   hint: sqliteHint,
   async provision(request: ProvisionRequest): Promise<{ server: ThrowawayServer; attempts: ProviderAttempt[] }> {
