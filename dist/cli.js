@@ -13231,10 +13231,10 @@ var require_typed_parameter = __commonJS({
     }
     function timeEncoder() {
       return (value) => {
-        const parts = toTimeParts(value);
+        const parts3 = toTimeParts(value);
         return {
-          value: parts,
-          length: Packet.timeLength(parts),
+          value: parts3,
+          length: Packet.timeLength(parts3),
           writer(v) {
             this.writeTime(v);
           }
@@ -26649,10 +26649,10 @@ import { resolve as resolve5 } from "node:path";
 import { parseArgs } from "node:util";
 
 // src/engine/gate.ts
-import { existsSync as existsSync10, readFileSync as readFileSync10, rmSync as rmSync4 } from "node:fs";
-import { mkdtemp as mkdtemp3, rm as rm5 } from "node:fs/promises";
+import { existsSync as existsSync10, readFileSync as readFileSync9, rmSync as rmSync4 } from "node:fs";
+import { mkdtemp as mkdtemp3, rm as rm4 } from "node:fs/promises";
 import { tmpdir as tmpdir4 } from "node:os";
-import { isAbsolute, join as join14, relative as relative2, resolve as resolve4, sep as sep2 } from "node:path";
+import { isAbsolute, join as join15, relative as relative2, resolve as resolve4, sep as sep2 } from "node:path";
 
 // src/alembic/tree.ts
 import { join as join3, relative, sep } from "node:path";
@@ -27432,7 +27432,7 @@ function iniUrl(path) {
 }
 
 // src/engine/bootstrap.ts
-import { existsSync as existsSync9, readFileSync as readFileSync8 } from "node:fs";
+import { existsSync as existsSync9, readFileSync as readFileSync7 } from "node:fs";
 import { resolve as resolve3 } from "node:path";
 
 // src/engines/engine.ts
@@ -28058,8 +28058,8 @@ async function readSnapshot(conn, database, flavor) {
     const created = (str(r, "CREATE_OPTIONS") ?? "").split(/\s+/).filter((o) => o && o !== "partitioned" && o.toLowerCase() !== rowFormat).sort();
     options.push(...created);
     if (str(r, "TABLE_TYPE") === "SYSTEM VERSIONED") options.push("WITH SYSTEM VERSIONING");
-    const parts = partitions.get(name);
-    if (parts?.length) options.push(partitionClause(parts, strip));
+    const parts3 = partitions.get(name);
+    if (parts3?.length) options.push(partitionClause(parts3, strip));
     const table = {
       schema: SCHEMA,
       name,
@@ -28112,12 +28112,12 @@ async function readSnapshot(conn, database, flavor) {
     const key = `${t}${str(r, "INDEX_NAME")}`;
     (indexes.get(key) ?? indexes.set(key, []).get(key)).push(r);
   }
-  for (const parts of indexes.values()) {
-    parts.sort((a, b) => (num(a, "SEQ_IN_INDEX") ?? 0) - (num(b, "SEQ_IN_INDEX") ?? 0));
-    const first = parts[0];
+  for (const parts3 of indexes.values()) {
+    parts3.sort((a, b) => (num(a, "SEQ_IN_INDEX") ?? 0) - (num(b, "SEQ_IN_INDEX") ?? 0));
+    const first = parts3[0];
     const table = str(first, "TABLE_NAME");
     const name = str(first, "INDEX_NAME");
-    const terms = parts.map((p) => {
+    const terms = parts3.map((p) => {
       const column = str(p, "COLUMN_NAME");
       let term = column ?? `(${strip(str(p, "EXPRESSION"))})`;
       const sub = num(p, "SUB_PART");
@@ -28237,15 +28237,15 @@ async function readSnapshot(conn, database, flavor) {
   }
   return snap;
 }
-function partitionClause(parts, strip) {
-  parts.sort((a, b) => (num(a, "PARTITION_ORDINAL_POSITION") ?? 0) - (num(b, "PARTITION_ORDINAL_POSITION") ?? 0) || (num(a, "SUBPARTITION_ORDINAL_POSITION") ?? 0) - (num(b, "SUBPARTITION_ORDINAL_POSITION") ?? 0));
-  const first = parts[0];
+function partitionClause(parts3, strip) {
+  parts3.sort((a, b) => (num(a, "PARTITION_ORDINAL_POSITION") ?? 0) - (num(b, "PARTITION_ORDINAL_POSITION") ?? 0) || (num(a, "SUBPARTITION_ORDINAL_POSITION") ?? 0) - (num(b, "SUBPARTITION_ORDINAL_POSITION") ?? 0));
+  const first = parts3[0];
   const method = str(first, "PARTITION_METHOD") ?? "";
   let clause = `PARTITION BY ${method} (${strip(str(first, "PARTITION_EXPRESSION"))})`;
   if (str(first, "SUBPARTITION_METHOD")) clause += ` SUBPARTITION BY ${str(first, "SUBPARTITION_METHOD")} (${strip(str(first, "SUBPARTITION_EXPRESSION"))})`;
   const seen = /* @__PURE__ */ new Set();
   const each = [];
-  for (const p of parts) {
+  for (const p of parts3) {
     const name = str(p, "PARTITION_NAME");
     if (seen.has(name)) continue;
     seen.add(name);
@@ -28372,9 +28372,9 @@ function unitOf(rows2) {
   const normalized2 = normalizeSnapshot(rows2);
   return { rows: normalized2, text: canonicalJson(normalized2) };
 }
-function mergeSections(parts, defaultSchema2) {
+function mergeSections(parts3, defaultSchema2) {
   const units = /* @__PURE__ */ new Map();
-  for (const { section, state } of parts) {
+  for (const { section, state } of parts3) {
     for (const [key, unit] of state.units) units.set(`${section}${key}`, inSection(unit, section, defaultSchema2));
   }
   return new SchemaState(units);
@@ -28397,11 +28397,11 @@ function inSection(unit, section, defaultSchema2) {
   }
   return renamed;
 }
-function stateFromSnapshot(snapshot, keyOf5) {
+function stateFromSnapshot(snapshot, keyOf4) {
   const grouped = /* @__PURE__ */ new Map();
   for (const kind of Object.keys(snapshot)) {
     for (const row of snapshot[kind]) {
-      const key = keyOf5(kind, row);
+      const key = keyOf4(kind, row);
       let g = grouped.get(key);
       if (!g) grouped.set(key, g = emptySnapshot());
       g[kind].push(row);
@@ -28618,17 +28618,17 @@ var MysqlServer = class {
       allowed: { host, port, database }
     };
   }
-  shaped(parts) {
-    const [first, ...rest] = parts;
+  shaped(parts3) {
+    const [first, ...rest] = parts3;
     const one = this.single(first.database);
     if (!first.section) return one;
     return { ...one, section: first.section, others: rest.map((p) => ({ section: p.section, target: this.single(p.database) })) };
   }
   async gateTarget(sections) {
     if (!sections || sections.length === 0) return this.single(this.backend.database);
-    const parts = [{ section: sections[0], database: this.backend.database }];
-    for (const section of sections.slice(1)) parts.push({ section, database: await this.createDatabase() });
-    return this.shaped(parts);
+    const parts3 = [{ section: sections[0], database: this.backend.database }];
+    for (const section of sections.slice(1)) parts3.push({ section, database: await this.createDatabase() });
+    return this.shaped(parts3);
   }
   async createTarget(like, template) {
     if (template) throw new Error("copies are not supported on MySQL (a database cannot be cloned there; the checks that need one are skipped)");
@@ -28834,11 +28834,11 @@ function mysqlHint(message, where) {
 // src/engines/mysql/local.ts
 import { execFileSync, spawn as spawn5 } from "node:child_process";
 import { randomBytes as randomBytes8 } from "node:crypto";
-import { accessSync as accessSync2, closeSync as closeSync2, constants as constants2, existsSync as existsSync6, openSync as openSync2, readFileSync as readFileSync6, rmSync as rmSync2 } from "node:fs";
-import { chown as chown2, mkdtemp as mkdtemp2, readFile as readFile2, rm as rm4 } from "node:fs/promises";
+import { accessSync as accessSync2, closeSync as closeSync2, constants as constants2, existsSync as existsSync6, openSync as openSync2, readFileSync as readFileSync5, rmSync as rmSync2 } from "node:fs";
+import { chown as chown2, mkdtemp as mkdtemp2, readFile as readFile2, rm as rm3 } from "node:fs/promises";
 import { createServer as createServer2 } from "node:net";
 import { userInfo } from "node:os";
-import { delimiter, dirname as dirname6, join as join10 } from "node:path";
+import { delimiter, dirname as dirname5, join as join11 } from "node:path";
 
 // src/util/scratch.ts
 import { accessSync, constants, mkdtempSync, rmdirSync, statfsSync, statSync } from "node:fs";
@@ -28884,31 +28884,25 @@ import { chown, mkdtemp, readFile, rm as rm2, writeFile as writeFile2 } from "no
 import { randomBytes as randomBytes7 } from "node:crypto";
 import { createServer } from "node:net";
 import { tmpdir as tmpdir2 } from "node:os";
-import { basename as basename2, dirname as dirname4, join as join8, resolve as resolve2 } from "node:path";
+import { basename as basename2, dirname as dirname4, join as join9, resolve as resolve2 } from "node:path";
 
 // src/engines/postgresql/initdb-cache.ts
+import { existsSync as existsSync5 } from "node:fs";
+import { join as join8 } from "node:path";
+
+// src/util/dir-cache.ts
 import { spawn as spawn3 } from "node:child_process";
 import { createHash as createHash2 } from "node:crypto";
-import { existsSync as existsSync5, readFileSync as readFileSync3, statSync as statSync2 } from "node:fs";
+import { readFileSync as readFileSync3, statSync as statSync2 } from "node:fs";
 import { mkdir, rename, rm, writeFile } from "node:fs/promises";
 import { homedir as homedir2 } from "node:os";
 import { join as join7 } from "node:path";
-var STAMP = ".alembic-gate-initdb";
-function initdbCacheRoot(env = process.env) {
+function dirCacheRoot(kind, env = process.env) {
   const setting = env.ALEMBIC_GATE_CACHE_DIR;
   if (setting === "off" || setting === "0") return null;
-  if (setting) return join7(setting, "initdb");
+  if (setting) return join7(setting, kind);
   const base = env.XDG_CACHE_HOME || (homedir2() ? join7(homedir2(), ".cache") : "");
-  return base ? join7(base, "alembic-gate", "initdb") : null;
-}
-function keyOf2(key) {
-  let binaries = "";
-  try {
-    const st = statSync2(join7(key.binDir, "postgres"));
-    binaries = `${st.size}:${st.mtimeMs}`;
-  } catch {
-  }
-  return createHash2("sha256").update(JSON.stringify([key.binDir, binaries, key.args, key.uid])).digest("hex").slice(0, 20);
+  return base ? join7(base, "alembic-gate", kind) : null;
 }
 function copyTree(from, to, opts = {}) {
   return new Promise((resolve6) => {
@@ -28917,41 +28911,61 @@ function copyTree(from, to, opts = {}) {
     p.once("close", (code) => resolve6(code === 0));
   });
 }
-function complete(dir, key) {
+function fileIdentity(path) {
   try {
-    return readFileSync3(join7(dir, STAMP), "utf8") === key && existsSync5(join7(dir, "PG_VERSION")) && existsSync5(join7(dir, "global", "pg_control"));
+    const st = statSync2(path);
+    return `${st.size}:${st.mtimeMs}`;
+  } catch {
+    return "";
+  }
+}
+var keyOf2 = (parts3) => createHash2("sha256").update(JSON.stringify(parts3)).digest("hex").slice(0, 20);
+function entryComplete(cache, dir, key) {
+  try {
+    return readFileSync3(join7(dir, cache.stamp), "utf8") === key && cache.complete(dir);
   } catch {
     return false;
   }
 }
-async function restoreDataDir(key, dataDir, root = initdbCacheRoot()) {
+async function restoreDir(cache, parts3, dataDir, root = dirCacheRoot(cache.kind)) {
   if (!root) return false;
-  const k = keyOf2(key);
+  const k = keyOf2(parts3);
   const cached = join7(root, k);
-  if (!complete(cached, k)) return false;
+  if (!entryComplete(cache, cached, k)) return false;
   if (await copyTree(cached, dataDir)) {
-    await rm(join7(dataDir, STAMP), { force: true });
+    await rm(join7(dataDir, cache.stamp), { force: true });
     return true;
   }
   await rm(dataDir, { recursive: true, force: true });
   return false;
 }
-async function saveDataDir(key, dataDir, root = initdbCacheRoot()) {
+async function saveDir(cache, parts3, dataDir, root = dirCacheRoot(cache.kind)) {
   if (!root) return;
-  const k = keyOf2(key);
+  const k = keyOf2(parts3);
   const target = join7(root, k);
   const partial = `${target}.partial-${process.pid}`;
   try {
     await mkdir(root, { recursive: true, mode: 448 });
     await rm(target, { recursive: true, force: true });
     if (!await copyTree(dataDir, partial)) throw new Error("copy failed");
-    await writeFile(join7(partial, STAMP), k);
+    await writeFile(join7(partial, cache.stamp), k);
     await rename(partial, target);
   } catch {
     await rm(partial, { recursive: true, force: true }).catch(() => {
     });
   }
 }
+
+// src/engines/postgresql/initdb-cache.ts
+var INITDB = {
+  kind: "initdb",
+  stamp: ".alembic-gate-initdb",
+  complete: (dir) => existsSync5(join8(dir, "PG_VERSION")) && existsSync5(join8(dir, "global", "pg_control"))
+};
+var initdbCacheRoot = (env = process.env) => dirCacheRoot(INITDB.kind, env);
+var parts = (key) => [key.binDir, fileIdentity(join8(key.binDir, "postgres")), key.args, key.uid];
+var restoreDataDir = (key, dataDir, root = initdbCacheRoot()) => restoreDir(INITDB, parts(key), dataDir, root);
+var saveDataDir = (key, dataDir, root = initdbCacheRoot()) => saveDir(INITDB, parts(key), dataDir, root);
 
 // src/engines/postgresql/cluster.ts
 var GATE_DATABASE3 = "alembic_gate";
@@ -28999,7 +29013,7 @@ function reachableBy(runAs, dir) {
 async function runnableBinDir(binDir, runAs, tempDir, log) {
   if (!runAs || reachableBy(runAs, binDir)) return binDir;
   const install = dirname4(resolve2(binDir));
-  const target = join8(tempDir, "pg");
+  const target = join9(tempDir, "pg");
   let linked = await copyTree(install, target, { hardLinks: true });
   if (!linked) {
     await rm2(target, { recursive: true, force: true });
@@ -29011,16 +29025,16 @@ async function runnableBinDir(binDir, runAs, tempDir, log) {
     );
   }
   log(`binaries: ${install} is not reachable by "${runAs.name}"; linked into the cluster directory`);
-  return join8(target, basename2(binDir));
+  return join9(target, basename2(binDir));
 }
 async function startCluster(opts) {
   const log = opts.log ?? (() => {
   });
   const started = Date.now();
   const runAs = unprivilegedUser();
-  const tempDir = await mkdtemp(join8(clusterParent(runAs, scratchDir()), "alembic-gate-"));
-  const dataDir = join8(tempDir, "data");
-  const logFile = join8(tempDir, "server.log");
+  const tempDir = await mkdtemp(join9(clusterParent(runAs, scratchDir()), "alembic-gate-"));
+  const dataDir = join9(tempDir, "data");
+  const logFile = join9(tempDir, "server.log");
   let child2;
   let exited;
   const killNow = () => {
@@ -29063,14 +29077,14 @@ async function startCluster(opts) {
     const cacheKey = { binDir: opts.binDir, args: initArgs.slice(2), uid: runAs?.uid ?? process.getuid?.() ?? -1 };
     const fromCache = await restoreDataDir(cacheKey, dataDir);
     if (!fromCache) {
-      const init = await run(join8(binDir, "initdb"), initArgs, spawnOpts);
+      const init = await run(join9(binDir, "initdb"), initArgs, spawnOpts);
       if (init.code !== 0) {
         throw new Error(`initdb failed (${init.how}): ${tail(init.output)}${permissionHint(init.output, runAs, binDir)}`);
       }
       await saveDataDir(cacheKey, dataDir);
     }
     const initMs = Date.now() - started;
-    const hbaFile = join8(tempDir, "pg_hba.conf");
+    const hbaFile = join9(tempDir, "pg_hba.conf");
     await writeFile2(hbaFile, "local all all trust\nhost all all 127.0.0.1/32 md5\n", { mode: 420 });
     const password = randomBytes7(18).toString("base64url");
     const port = await freePort();
@@ -29108,7 +29122,7 @@ async function startCluster(opts) {
         "-c",
         "log_min_messages=warning"
       ];
-      child2 = spawn4(join8(binDir, "postgres"), serverArgs, { ...spawnOpts, stdio: ["ignore", fd, fd] });
+      child2 = spawn4(join9(binDir, "postgres"), serverArgs, { ...spawnOpts, stdio: ["ignore", fd, fd] });
     } finally {
       closeSync(fd);
     }
@@ -29233,59 +29247,23 @@ function runningSync(pid) {
 }
 
 // src/engines/mysql/datadir-cache.ts
-import { createHash as createHash3 } from "node:crypto";
-import { readFileSync as readFileSync5, statSync as statSync4 } from "node:fs";
-import { mkdir as mkdir2, rename as rename2, rm as rm3, writeFile as writeFile3 } from "node:fs/promises";
-import { dirname as dirname5, join as join9 } from "node:path";
-var STAMP2 = ".alembic-gate-mysql-init";
-function datadirCacheRoot(env = process.env) {
-  const initdb = initdbCacheRoot(env);
-  return initdb ? join9(dirname5(initdb), "mysql-datadir") : null;
-}
-function keyOf3(key) {
-  let binary = "";
-  try {
-    const st = statSync4(key.server);
-    binary = `${st.size}:${st.mtimeMs}`;
-  } catch {
+import { statSync as statSync4 } from "node:fs";
+import { join as join10 } from "node:path";
+var DATADIR = {
+  kind: "mysql-datadir",
+  stamp: ".alembic-gate-mysql-init",
+  complete: (dir) => {
+    try {
+      return statSync4(join10(dir, "mysql")).isDirectory();
+    } catch {
+      return false;
+    }
   }
-  return createHash3("sha256").update(JSON.stringify([key.server, binary, key.args, key.uid, key.gateUser])).digest("hex").slice(0, 20);
-}
-function complete2(dir, key) {
-  try {
-    return readFileSync5(join9(dir, STAMP2), "utf8") === key && statSync4(join9(dir, "mysql")).isDirectory();
-  } catch {
-    return false;
-  }
-}
-async function restoreDatadir(key, dataDir, root = datadirCacheRoot()) {
-  if (!root) return false;
-  const k = keyOf3(key);
-  const cached = join9(root, k);
-  if (!complete2(cached, k)) return false;
-  if (await copyTree(cached, dataDir)) {
-    await rm3(join9(dataDir, STAMP2), { force: true });
-    return true;
-  }
-  await rm3(dataDir, { recursive: true, force: true });
-  return false;
-}
-async function saveDatadir(key, dataDir, root = datadirCacheRoot()) {
-  if (!root) return;
-  const k = keyOf3(key);
-  const target = join9(root, k);
-  const partial = `${target}.partial-${process.pid}`;
-  try {
-    await mkdir2(root, { recursive: true, mode: 448 });
-    await rm3(target, { recursive: true, force: true });
-    if (!await copyTree(dataDir, partial)) throw new Error("copy failed");
-    await writeFile3(join9(partial, STAMP2), k);
-    await rename2(partial, target);
-  } catch {
-    await rm3(partial, { recursive: true, force: true }).catch(() => {
-    });
-  }
-}
+};
+var datadirCacheRoot = (env = process.env) => dirCacheRoot(DATADIR.kind, env);
+var parts2 = (key) => [key.server, fileIdentity(key.server), key.args, key.uid, key.gateUser];
+var restoreDatadir = (key, dataDir, root = datadirCacheRoot()) => restoreDir(DATADIR, parts2(key), dataDir, root);
+var saveDatadir = (key, dataDir, root = datadirCacheRoot()) => saveDir(DATADIR, parts2(key), dataDir, root);
 
 // src/engines/mysql/local.ts
 var GATE_DATABASE4 = "alembic_gate";
@@ -29320,9 +29298,9 @@ function probeServer(server) {
   }
 }
 function findInstallDb(server) {
-  const prefix = dirname6(dirname6(server));
-  const dirs = [dirname6(server), join10(prefix, "bin"), join10(prefix, "scripts"), ...(process.env.PATH ?? "").split(delimiter), "/usr/bin"];
-  for (const dir of dirs) for (const name of ["mariadb-install-db", "mysql_install_db"]) if (dir && isExecutable(join10(dir, name))) return join10(dir, name);
+  const prefix = dirname5(dirname5(server));
+  const dirs = [dirname5(server), join11(prefix, "bin"), join11(prefix, "scripts"), ...(process.env.PATH ?? "").split(delimiter), "/usr/bin"];
+  for (const dir of dirs) for (const name of ["mariadb-install-db", "mysql_install_db"]) if (dir && isExecutable(join11(dir, name))) return join11(dir, name);
   return void 0;
 }
 function findMysqlBinaries() {
@@ -29330,7 +29308,7 @@ function findMysqlBinaries() {
   for (const dir of candidateDirs()) {
     dirs.push(dir);
     for (const name of ["mariadbd", "mysqld"]) {
-      const path = join10(dir, name);
+      const path = join11(dir, name);
       if (!isExecutable(path)) continue;
       const found = probeServer(path);
       if (!found) continue;
@@ -29344,9 +29322,9 @@ function findMysqlBinaries() {
   );
 }
 var versionAtLeast = (version, ...min) => {
-  const parts = version.split(".").map(Number);
+  const parts3 = version.split(".").map(Number);
   for (let i = 0; i < min.length; i++) {
-    const p = parts[i] ?? 0;
+    const p = parts3[i] ?? 0;
     if (p !== min[i]) return p > min[i];
   }
   return true;
@@ -29354,7 +29332,7 @@ var versionAtLeast = (version, ...min) => {
 function serverUser() {
   if (process.getuid?.() !== 0) return void 0;
   try {
-    for (const line of readFileSync6("/etc/passwd", "utf8").split("\n")) {
+    for (const line of readFileSync5("/etc/passwd", "utf8").split("\n")) {
       const [name, , uid, gid] = line.split(":");
       if (name === "mysql" && Number(uid) !== 0) return { name, uid: Number(uid), gid: Number(gid) };
     }
@@ -29396,10 +29374,10 @@ async function startServer(engine, bins, opts = {}) {
   });
   const started = Date.now();
   const runAs = serverUser();
-  const tempDir = await mkdtemp2(join10(clusterParent(runAs, opts.parentDir ?? scratchDir()), "alembic-gate-mysql-"));
-  const dataDir = join10(tempDir, "data");
-  const socket = join10(tempDir, "mysql.sock");
-  const logFile = join10(tempDir, "server.log");
+  const tempDir = await mkdtemp2(join11(clusterParent(runAs, opts.parentDir ?? scratchDir()), "alembic-gate-mysql-"));
+  const dataDir = join11(tempDir, "data");
+  const socket = join11(tempDir, "mysql.sock");
+  const logFile = join11(tempDir, "server.log");
   let child2;
   let exited;
   const alive = () => !!child2 && child2.exitCode === null && child2.signalCode === null;
@@ -29412,7 +29390,7 @@ async function startServer(engine, bins, opts = {}) {
       await exited;
       clearTimeout(timer);
     }
-    await rm4(tempDir, { recursive: true, force: true, maxRetries: 3 });
+    await rm3(tempDir, { recursive: true, force: true, maxRetries: 3 });
     watchdog.remove();
   };
   const watchdog = watchOver({ dirs: [tempDir] });
@@ -29432,18 +29410,18 @@ async function startServer(engine, bins, opts = {}) {
     const gateUser = bins.flavor === "mariadb" && process.getuid?.() !== 0 ? userInfo().username : "root";
     let init;
     if (bins.flavor === "mariadb") {
-      const args = ["--no-defaults", `--datadir=${dataDir}`, `--basedir=${dirname6(dirname6(bins.server))}`, "--skip-test-db", `--tmpdir=${tempDir}`];
+      const args = ["--no-defaults", `--datadir=${dataDir}`, `--basedir=${dirname5(dirname5(bins.server))}`, "--skip-test-db", `--tmpdir=${tempDir}`];
       if (versionAtLeast(bins.version, 10, 4)) args.push("--auth-root-authentication-method=socket", `--auth-root-socket-user=${gateUser}`);
       init = { cmd: bins.installDb, args: [...args, ...fast] };
     } else {
-      init = { cmd: bins.server, args: ["--no-defaults", "--initialize-insecure", `--datadir=${dataDir}`, `--log-error=${join10(tempDir, "init.log")}`, `--tmpdir=${tempDir}`, ...fast] };
+      init = { cmd: bins.server, args: ["--no-defaults", "--initialize-insecure", `--datadir=${dataDir}`, `--log-error=${join11(tempDir, "init.log")}`, `--tmpdir=${tempDir}`, ...fast] };
     }
     const cacheKey = { server: bins.server, args: init.args.filter((a) => !a.includes(tempDir)), uid: runAs?.uid ?? process.getuid?.() ?? -1, gateUser };
     const fromCache = await restoreDatadir(cacheKey, dataDir);
     if (!fromCache) {
       const initResult = await run2(init.cmd, init.args, spawnOpts, (pid) => watchdog.update({ pids: [{ pid, signal: "SIGKILL", tree: true }], dirs: [tempDir] }));
       if (initResult.code !== 0) {
-        const initLog = await readFile2(join10(tempDir, "init.log"), "utf8").catch(() => "");
+        const initLog = await readFile2(join11(tempDir, "init.log"), "utf8").catch(() => "");
         const output = `${initResult.output}${initLog}`;
         throw new Error(`${bins.flavor === "mariadb" ? "mariadb-install-db" : "mysqld --initialize-insecure"} failed (${initResult.how}): ${tail2(output)}${confinementHint(output, bins)}`);
       }
@@ -29457,7 +29435,7 @@ async function startServer(engine, bins, opts = {}) {
       `--socket=${socket}`,
       `--port=${port}`,
       "--bind-address=127.0.0.1",
-      `--pid-file=${join10(tempDir, "mysqld.pid")}`,
+      `--pid-file=${join11(tempDir, "mysqld.pid")}`,
       `--log-error=${logFile}`,
       `--tmpdir=${tempDir}`,
       "--max-connections=100",
@@ -29753,14 +29731,14 @@ var mysqlEngine = {
 };
 
 // src/engines/postgresql/embedded.ts
-import { existsSync as existsSync7, lstatSync, readFileSync as readFileSync7 } from "node:fs";
+import { existsSync as existsSync7, lstatSync, readFileSync as readFileSync6 } from "node:fs";
 import { createRequire } from "node:module";
-import { dirname as dirname7, join as join12 } from "node:path";
+import { dirname as dirname6, join as join13 } from "node:path";
 
 // src/engines/postgresql/local.ts
 import { execFileSync as execFileSync2 } from "node:child_process";
 import { accessSync as accessSync3, constants as constants3, readdirSync as readdirSync2 } from "node:fs";
-import { delimiter as delimiter2, join as join11 } from "node:path";
+import { delimiter as delimiter2, join as join12 } from "node:path";
 function* candidateBinDirs() {
   const seen = /* @__PURE__ */ new Set();
   const fresh = (dirs) => dirs.filter((d) => d && !seen.has(d) && seen.add(d));
@@ -29770,12 +29748,12 @@ function* candidateBinDirs() {
     yield* fresh([out.trim()]);
   } catch {
   }
-  yield* fresh(versionedDirs("/usr/lib/postgresql", (v) => join11("/usr/lib/postgresql", v, "bin")));
-  yield* fresh(versionedDirs("/usr", (v) => join11("/usr", v, "bin"), /^pgsql-(\d+)$/));
+  yield* fresh(versionedDirs("/usr/lib/postgresql", (v) => join12("/usr/lib/postgresql", v, "bin")));
+  yield* fresh(versionedDirs("/usr", (v) => join12("/usr", v, "bin"), /^pgsql-(\d+)$/));
   yield* fresh(["/usr/local/pgsql/bin"]);
   for (const prefix of ["/opt/homebrew", "/usr/local"]) {
-    yield* fresh(versionedDirs(join11(prefix, "opt"), (v) => join11(prefix, "opt", v, "bin"), /^postgresql@(\d+)$/));
-    yield* fresh([join11(prefix, "opt", "postgresql", "bin"), join11(prefix, "bin")]);
+    yield* fresh(versionedDirs(join12(prefix, "opt"), (v) => join12(prefix, "opt", v, "bin"), /^postgresql@(\d+)$/));
+    yield* fresh([join12(prefix, "opt", "postgresql", "bin"), join12(prefix, "bin")]);
   }
 }
 function versionedDirs(root, toBin, pattern = /^(\d+(?:\.\d+)?)$/) {
@@ -29801,9 +29779,9 @@ function binariesIn(binDir) {
   return versionCache.get(binDir);
 }
 function probeBinaries(binDir) {
-  if (!isExecutable2(join11(binDir, "initdb")) || !isExecutable2(join11(binDir, "postgres"))) return void 0;
+  if (!isExecutable2(join12(binDir, "initdb")) || !isExecutable2(join12(binDir, "postgres"))) return void 0;
   try {
-    const out = execFileSync2(join11(binDir, "postgres"), ["--version"], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 5e3 });
+    const out = execFileSync2(join12(binDir, "postgres"), ["--version"], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 5e3 });
     const m = /(\d+)(?:\.(\d+))?/.exec(out.replace(/^[^)]*\)/, ""));
     if (!m) return void 0;
     return { binDir, version: m[2] !== void 0 ? `${m[1]}.${m[2]}` : m[1], major: Number(m[1]) };
@@ -29872,23 +29850,23 @@ async function findEmbeddedBinaries() {
   if (typeof mod.postgres !== "string" || typeof mod.initdb !== "string") {
     throw new Error(`${pkg} does not export the initdb and postgres paths this version of alembic-gate expects`);
   }
-  const binDir = dirname7(mod.postgres);
-  checkSymlinksHydrated(dirname7(binDir), pkg);
+  const binDir = dirname6(mod.postgres);
+  checkSymlinksHydrated(dirname6(binDir), pkg);
   return binDir;
 }
 function checkSymlinksHydrated(nativeDir, pkg) {
-  const listFile = join12(nativeDir, "pg-symlinks.json");
+  const listFile = join13(nativeDir, "pg-symlinks.json");
   if (!existsSync7(listFile)) return;
   let links;
   try {
-    links = JSON.parse(readFileSync7(listFile, "utf8"));
+    links = JSON.parse(readFileSync6(listFile, "utf8"));
   } catch {
     return;
   }
-  const root = dirname7(nativeDir);
+  const root = dirname6(nativeDir);
   const missing = links.filter((l) => {
     try {
-      lstatSync(join12(root, l.target));
+      lstatSync(join13(root, l.target));
       return false;
     } catch {
       return true;
@@ -30062,8 +30040,8 @@ function parseCheck(def, column) {
     return values.length ? { values } : void 0;
   }
   const out = {};
-  const parts = body.replace(/^\((.*)\)$/, "$1").split(/\) AND \(/);
-  for (const raw of parts) {
+  const parts3 = body.replace(/^\((.*)\)$/, "$1").split(/\) AND \(/);
+  for (const raw of parts3) {
     const part = raw.replace(/^\(+|\)+$/g, "");
     const len = new RegExp(String.raw`^(?:char_length|length|character_length)\(${col}\) (>=|>|<=|<) ${NUMBER}$`).exec(`${part.replace(/^\(+/, "")}`);
     const cmp = new RegExp(String.raw`^${col} (>=|>|<=|<) ${NUMBER}$`).exec(part);
@@ -30347,7 +30325,7 @@ async function seedTables(client, tables, rows2, seed) {
 
 // src/snapshot/rows.ts
 var MAX_ROWS = 1e4;
-var keyOf4 = (row, idx) => JSON.stringify(idx.map((i) => row[i]));
+var keyOf3 = (row, idx) => JSON.stringify(idx.map((i) => row[i]));
 function compareFingerprints(before, after) {
   const out = [];
   for (const [name, b] of before) {
@@ -30366,9 +30344,9 @@ function compareFingerprints(before, after) {
     if (pk) {
       const bk = pk.map((c) => b.columns.indexOf(c));
       const ak = pk.map((c) => a.columns.indexOf(c));
-      const afterByKey = new Map(a.rows.map((r) => [keyOf4(r, ak), r]));
+      const afterByKey = new Map(a.rows.map((r) => [keyOf3(r, ak), r]));
       for (const row of b.rows) {
-        const other = afterByKey.get(keyOf4(row, bk));
+        const other = afterByKey.get(keyOf3(row, bk));
         if (!other) {
           rowsGone++;
           continue;
@@ -30379,9 +30357,9 @@ function compareFingerprints(before, after) {
       }
     } else {
       const remaining = /* @__PURE__ */ new Map();
-      for (const r of a.rows) remaining.set(keyOf4(r, ai), (remaining.get(keyOf4(r, ai)) ?? 0) + 1);
+      for (const r of a.rows) remaining.set(keyOf3(r, ai), (remaining.get(keyOf3(r, ai)) ?? 0) + 1);
       for (const row of b.rows) {
-        const k = keyOf4(row, bi);
+        const k = keyOf3(row, bi);
         const left = remaining.get(k) ?? 0;
         if (left > 0) remaining.set(k, left - 1);
         else rowsGone++;
@@ -30407,12 +30385,12 @@ async function fingerprint(client, versionTable) {
   const tables = layout.rows.filter((t) => !isVersionTable(versionTable, t.schema, t.table));
   const out = /* @__PURE__ */ new Map();
   if (!tables.length) return out;
-  const parts = tables.map((t, i) => {
+  const parts3 = tables.map((t, i) => {
     const rel = `${quoteIdent2(t.schema)}.${quoteIdent2(t.table)}`;
     const values = t.columns.length ? t.columns.map((c) => `x.${quoteIdent2(c)}::text`).join(", ") : "";
     return `SELECT ${i} AS i, (SELECT count(*) FROM ${rel}) AS n, (SELECT json_agg(json_build_array(${values})) FROM (SELECT * FROM ${rel} LIMIT ${MAX_ROWS + 1}) x) AS rows`;
   });
-  const res = await client.query(parts.join("\nUNION ALL\n"));
+  const res = await client.query(parts3.join("\nUNION ALL\n"));
   for (const r of res.rows) {
     const t = tables[r.i];
     const count = Number(r.n);
@@ -30980,8 +30958,8 @@ var SchemaTracker = class _SchemaTracker {
       this.partsOf.clear();
       this.refsOf.clear();
       this.dependents.clear();
-      const [parts] = await this.delta(partsSql(splitUnits(map.keys())), 1);
-      this.learn(parts.rows, map);
+      const [parts3] = await this.delta(partsSql(splitUnits(map.keys())), 1);
+      this.learn(parts3.rows, map);
     }
     return this.state;
   }
@@ -31007,9 +30985,9 @@ var SchemaTracker = class _SchemaTracker {
     for (const { unit, part, refs } of rows2) {
       if (!units.has(unit)) continue;
       this.partOwner.set(part, unit);
-      let parts = this.partsOf.get(unit);
-      if (!parts) this.partsOf.set(unit, parts = []);
-      parts.push(part);
+      let parts3 = this.partsOf.get(unit);
+      if (!parts3) this.partsOf.set(unit, parts3 = []);
+      parts3.push(part);
       for (const ref of refs) {
         if (ref === null || ref === unit) continue;
         let mine = this.refsOf.get(unit);
@@ -31071,9 +31049,9 @@ async function createTarget(db, like, template) {
 }
 async function gateTarget(db, sections) {
   if (!sections || sections.length === 0) return databaseTarget(db);
-  const parts = [{ section: sections[0], database: db.connection.database }];
-  for (const section of sections.slice(1)) parts.push({ section, database: (await db.createDatabase()).database });
-  return databaseTarget(db, db.connection.database, parts);
+  const parts3 = [{ section: sections[0], database: db.connection.database }];
+  for (const section of sections.slice(1)) parts3.push({ section, database: (await db.createDatabase()).database });
+  return databaseTarget(db, db.connection.database, parts3);
 }
 
 // src/engines/postgresql/engine.ts
@@ -31272,7 +31250,7 @@ var postgresqlEngine = {
 // src/engines/sqlite/engine.ts
 import { copyFileSync, existsSync as existsSync8, mkdtempSync as mkdtempSync2, rmSync as rmSync3 } from "node:fs";
 import { tmpdir as tmpdir3 } from "node:os";
-import { join as join13 } from "node:path";
+import { join as join14 } from "node:path";
 
 // src/engines/sqlite/inspector.ts
 import { spawn as spawn6 } from "node:child_process";
@@ -31384,8 +31362,8 @@ function fileTarget(path) {
     allowed: { host: "", port: 0, database: path }
   };
 }
-function shaped(parts) {
-  const [first, ...rest] = parts;
+function shaped(parts3) {
+  const [first, ...rest] = parts3;
   const one = fileTarget(first.path);
   if (!first.section) return one;
   return { ...one, section: first.section, others: rest.map((p) => ({ section: p.section, target: fileTarget(p.path) })) };
@@ -31456,7 +31434,7 @@ var SqliteServer = class {
   unregister;
   watchdog;
   newFile() {
-    const path = join13(this.dir, `db${this.next++}.sqlite`);
+    const path = join14(this.dir, `db${this.next++}.sqlite`);
     this.files.add(path);
     return path;
   }
@@ -31469,7 +31447,7 @@ var SqliteServer = class {
   }
   async createTarget(like, template) {
     const from = template ? targetDatabases(template) : [];
-    const parts = targetDatabases(like).map((part) => {
+    const parts3 = targetDatabases(like).map((part) => {
       const path = this.newFile();
       const source = from.find((f) => f.section === part.section)?.database;
       if (source) {
@@ -31477,7 +31455,7 @@ var SqliteServer = class {
       }
       return { ...part.section ? { section: part.section } : {}, path };
     });
-    return shaped(parts);
+    return shaped(parts3);
   }
   async dropTarget(target) {
     for (const { database } of targetDatabases(target)) await this.dropDatabase(database);
@@ -31540,7 +31518,7 @@ var sqliteEngine = {
     const why = "the project runs on SQLite, whose throwaway databases are files in the gate's temp dir";
     if (request2.databaseUrl) attempts.push({ provider: "url", error: `${why} (--database-url is for PostgreSQL projects)` });
     else if (request2.provider !== "auto" && request2.provider !== "file") attempts.push({ provider: request2.provider, error: why });
-    const dir = mkdtempSync2(join13(request2.scratchDir ?? tmpdir3(), "alembic-gate-sqlite-"));
+    const dir = mkdtempSync2(join14(request2.scratchDir ?? tmpdir3(), "alembic-gate-sqlite-"));
     let inspector;
     try {
       inspector = await SqliteInspector.start(request2.python ?? "python3", request2.passEnv ?? []);
@@ -31652,7 +31630,7 @@ async function bootstrapBase(how, shown2, db, target, base, timeoutMs) {
     }
     return "--bootstrap models: the base's models were created (target_metadata.create_all) and stamped at the base's heads";
   }
-  const sql = dumpStatements(readFileSync8(how.path, "utf8"), shown2);
+  const sql = dumpStatements(readFileSync7(how.path, "utf8"), shown2);
   if (!db.loadSql) throw new UserError(`--bootstrap ${shown2}: a schema dump loads on PostgreSQL only; use --bootstrap models on ${db.engine.name}`);
   try {
     await db.loadSql(target, sql);
@@ -32742,9 +32720,9 @@ var RoundTripper = class {
     });
   }
   async close() {
-    const parts = this.parts;
+    const parts3 = this.parts;
     this.parts = [];
-    for (const { session } of parts) await session.close();
+    for (const { session } of parts3) await session.close();
   }
   /**
    * Round-trips `revisions` in order, starting from the database `target` in state `walk`.
@@ -33196,7 +33174,7 @@ var Stopwatch = class {
 };
 
 // src/engine/data-walk.ts
-import { readFileSync as readFileSync9 } from "node:fs";
+import { readFileSync as readFileSync8 } from "node:fs";
 function rowError(message) {
   const m = /column "([^"]+)" of relation "([^"]+)" contains null values/.exec(message);
   if (m) return { column: m[1], table: m[2] };
@@ -33244,7 +33222,7 @@ async function dataWalk(ctx) {
     if (ctx.seedSql) {
       let sql;
       try {
-        sql = readFileSync9(ctx.seedSql.path, "utf8");
+        sql = readFileSync8(ctx.seedSql.path, "utf8");
       } catch (err) {
         return { check: { id: "data", status: "error", summary: `--seed-sql ${ctx.seedSql.name} cannot be read: ${err.message}`, findings: [] }, notices, seedMs };
       }
@@ -33505,7 +33483,7 @@ async function gate(options, progress, report, resources, clock, redirectNotices
   const headPromise = clock.time("headWorkerMs", () => head.start());
   const basePromise = clock.time("baseWorkerMs", async () => {
     const root = await exportTree(repo, baseSha, "base", resources);
-    if (!existsSync10(join14(root, iniRel))) return null;
+    if (!existsSync10(join15(root, iniRel))) return null;
     const tree = new SourceTree("base", root, layout, options.python, connections);
     resources.add(() => tree.close());
     await tree.start();
@@ -33875,7 +33853,7 @@ function revisionFiles(newOrder, byRev, root) {
     if (!file) continue;
     let text2 = "";
     try {
-      text2 = readFileSync10(join14(root, file), "utf8");
+      text2 = readFileSync9(join15(root, file), "utf8");
     } catch {
     }
     files.set(rev, { file, text: text2 });
@@ -33896,11 +33874,11 @@ function unexpectedError(err, activity) {
   return internalErrorText(err, activity);
 }
 async function exportTree(repo, sha, label2, resources) {
-  const dir = await mkdtemp3(join14(tmpdir4(), `alembic-gate-${label2}-`));
+  const dir = await mkdtemp3(join15(tmpdir4(), `alembic-gate-${label2}-`));
   resources.exportRoots.push(dir);
   const watchdog = watchOver({ dirs: [dir] });
   resources.add(async () => {
-    await rm5(dir, { recursive: true, force: true });
+    await rm4(dir, { recursive: true, force: true });
     watchdog.remove();
   });
   await repo.exportTree(sha, dir);
@@ -34399,8 +34377,8 @@ function escapeInline(s) {
 }
 function escapeProse(s) {
   const oneLine = stripControl(s).replace(/\s*\n\s*/g, " ").trim();
-  const parts = oneLine.split(/`([^`]+)`/);
-  return parts.map((part, i) => {
+  const parts3 = oneLine.split(/`([^`]+)`/);
+  return parts3.map((part, i) => {
     if (i % 2 === 1) return codeSpan(part);
     if (part.trim() === "") return part === "" ? "" : " ";
     return `${part.startsWith(" ") ? " " : ""}${escapeInline(part)}${part.endsWith(" ") ? " " : ""}`;
@@ -34571,13 +34549,13 @@ function renderMarkdown(report, opts = {}) {
   const max = opts.maxLength;
   for (let i = 0; i < LEVELS.length; i++) {
     const blocks = renderBlocks(report, opts, LEVELS[i], i > 0);
-    const text2 = join15(blocks);
+    const text2 = join16(blocks);
     if (max === void 0 || text2.length <= max) return text2;
     if (i === LEVELS.length - 1) return truncate(blocks, max, opts);
   }
   throw new Error("unreachable");
 }
-function join15(blocks) {
+function join16(blocks) {
   return `${blocks.map((b) => b.text).join("\n\n")}
 `;
 }
@@ -34671,15 +34649,15 @@ Left out to fit GitHub's size limit. ${hint(opts)}
   return out;
 }
 function contextLine(report) {
-  const parts = [];
+  const parts3 = [];
   const baseRef = report.base.ref && report.base.ref !== report.base.sha ? `${codeSpan(report.base.ref)} ` : "";
-  parts.push(`Base ${baseRef}${codeSpan(shortSha(report.base.sha))} \u2192 head ${codeSpan(shortSha(report.head.sha))}`);
+  parts3.push(`Base ${baseRef}${codeSpan(shortSha(report.base.sha))} \u2192 head ${codeSpan(shortSha(report.head.sha))}`);
   const fresh = report.revisions.filter((r) => r.isNew).length;
-  parts.push(plural(fresh, "new revision"));
+  parts3.push(plural(fresh, "new revision"));
   const cfg = report.config;
-  parts.push(`config ${codeSpan(cfg.workingDirectory === "." ? cfg.alembicConfig : `${cfg.workingDirectory}/${cfg.alembicConfig}`)}`);
-  parts.push(formatMs(report.timings.totalMs));
-  return parts.join(" \xB7 ");
+  parts3.push(`config ${codeSpan(cfg.workingDirectory === "." ? cfg.alembicConfig : `${cfg.workingDirectory}/${cfg.alembicConfig}`)}`);
+  parts3.push(formatMs(report.timings.totalMs));
+  return parts3.join(" \xB7 ");
 }
 var SEVERITY_ICON = { error: "\u274C", warning: "\u26A0\uFE0F", notice: "\u2139\uFE0F" };
 function locksTable(findings, fileLink) {
@@ -34723,31 +34701,31 @@ ${detail}
 function renderSql(s, revisions, maxLines) {
   const rev = revisions.find((r) => r.revision === s.revision);
   const title = `${escapeHtml(s.revision)}${rev ? ` ${escapeHtml(rev.message)}` : ""}`;
-  const parts = [];
-  if (s.error) parts.push(`Could not render SQL: ${escapeInline(s.error)}`);
-  if (s.upgrade !== null) parts.push(`Upgrade:
+  const parts3 = [];
+  if (s.error) parts3.push(`Could not render SQL: ${escapeInline(s.error)}`);
+  if (s.upgrade !== null) parts3.push(`Upgrade:
 
 ${codeBlock(headLines(s.upgrade, maxLines), "sql")}`);
-  if (s.downgrade !== null) parts.push(`Downgrade:
+  if (s.downgrade !== null) parts3.push(`Downgrade:
 
 ${codeBlock(headLines(s.downgrade, maxLines), "sql")}`);
   return `<details><summary>SQL: ${title}</summary>
 
-${parts.join("\n\n")}
+${parts3.join("\n\n")}
 
 </details>`;
 }
 function footer(report) {
-  const parts = [`${escapeInline(report.tool.name)} ${escapeInline(report.tool.version)}`];
-  parts.push(`${escapeInline(engineName(report.database.engine))} ${escapeInline(report.database.version)} (${escapeInline(report.database.provider)})`);
+  const parts3 = [`${escapeInline(report.tool.name)} ${escapeInline(report.tool.version)}`];
+  parts3.push(`${escapeInline(engineName(report.database.engine))} ${escapeInline(report.database.version)} (${escapeInline(report.database.provider)})`);
   if (report.python) {
-    parts.push(
+    parts3.push(
       `Python ${escapeInline(report.python.version)}, Alembic ${escapeInline(report.python.alembic)}, SQLAlchemy ${escapeInline(report.python.sqlalchemy)}`
     );
   }
   const phases = phaseTimings(report).map(([k, v]) => `${escapeInline(phaseName(k))} ${formatMs(v)}`);
-  parts.push(`total ${formatMs(report.timings.totalMs)}${phases.length ? ` (${phases.join(", ")})` : ""}`);
-  return `<sub>${parts.join(" \xB7 ")}</sub>`;
+  parts3.push(`total ${formatMs(report.timings.totalMs)}${phases.length ? ` (${phases.join(", ")})` : ""}`);
+  return `<sub>${parts3.join(" \xB7 ")}</sub>`;
 }
 function step(s) {
   if (!s) return "-";

@@ -32345,10 +32345,10 @@ var require_typed_parameter = __commonJS({
     }
     function timeEncoder() {
       return (value) => {
-        const parts = toTimeParts(value);
+        const parts3 = toTimeParts(value);
         return {
-          value: parts,
-          length: Packet.timeLength(parts),
+          value: parts3,
+          length: Packet.timeLength(parts3),
           writer(v) {
             this.writeTime(v);
           }
@@ -46270,9 +46270,9 @@ function endGroup() {
 
 // src/main.ts
 import { mkdirSync, writeFileSync } from "node:fs";
-import { join as join16, relative as relative3, resolve as resolve5, sep as sep3 } from "node:path";
+import { join as join17, relative as relative3, resolve as resolve5, sep as sep3 } from "node:path";
 import { tmpdir as tmpdir5 } from "node:os";
-import { createHash as createHash5 } from "node:crypto";
+import { createHash as createHash4 } from "node:crypto";
 
 // package.json
 var package_default = {
@@ -47097,8 +47097,8 @@ async function readSnapshot(conn, database, flavor) {
     const created = (str(r, "CREATE_OPTIONS") ?? "").split(/\s+/).filter((o) => o && o !== "partitioned" && o.toLowerCase() !== rowFormat).sort();
     options.push(...created);
     if (str(r, "TABLE_TYPE") === "SYSTEM VERSIONED") options.push("WITH SYSTEM VERSIONING");
-    const parts = partitions.get(name);
-    if (parts?.length) options.push(partitionClause(parts, strip));
+    const parts3 = partitions.get(name);
+    if (parts3?.length) options.push(partitionClause(parts3, strip));
     const table = {
       schema: SCHEMA,
       name,
@@ -47151,12 +47151,12 @@ async function readSnapshot(conn, database, flavor) {
     const key = `${t}${str(r, "INDEX_NAME")}`;
     (indexes.get(key) ?? indexes.set(key, []).get(key)).push(r);
   }
-  for (const parts of indexes.values()) {
-    parts.sort((a, b) => (num(a, "SEQ_IN_INDEX") ?? 0) - (num(b, "SEQ_IN_INDEX") ?? 0));
-    const first = parts[0];
+  for (const parts3 of indexes.values()) {
+    parts3.sort((a, b) => (num(a, "SEQ_IN_INDEX") ?? 0) - (num(b, "SEQ_IN_INDEX") ?? 0));
+    const first = parts3[0];
     const table = str(first, "TABLE_NAME");
     const name = str(first, "INDEX_NAME");
-    const terms = parts.map((p) => {
+    const terms = parts3.map((p) => {
       const column = str(p, "COLUMN_NAME");
       let term = column ?? `(${strip(str(p, "EXPRESSION"))})`;
       const sub = num(p, "SUB_PART");
@@ -47276,15 +47276,15 @@ async function readSnapshot(conn, database, flavor) {
   }
   return snap;
 }
-function partitionClause(parts, strip) {
-  parts.sort((a, b) => (num(a, "PARTITION_ORDINAL_POSITION") ?? 0) - (num(b, "PARTITION_ORDINAL_POSITION") ?? 0) || (num(a, "SUBPARTITION_ORDINAL_POSITION") ?? 0) - (num(b, "SUBPARTITION_ORDINAL_POSITION") ?? 0));
-  const first = parts[0];
+function partitionClause(parts3, strip) {
+  parts3.sort((a, b) => (num(a, "PARTITION_ORDINAL_POSITION") ?? 0) - (num(b, "PARTITION_ORDINAL_POSITION") ?? 0) || (num(a, "SUBPARTITION_ORDINAL_POSITION") ?? 0) - (num(b, "SUBPARTITION_ORDINAL_POSITION") ?? 0));
+  const first = parts3[0];
   const method = str(first, "PARTITION_METHOD") ?? "";
   let clause = `PARTITION BY ${method} (${strip(str(first, "PARTITION_EXPRESSION"))})`;
   if (str(first, "SUBPARTITION_METHOD")) clause += ` SUBPARTITION BY ${str(first, "SUBPARTITION_METHOD")} (${strip(str(first, "SUBPARTITION_EXPRESSION"))})`;
   const seen = /* @__PURE__ */ new Set();
   const each = [];
-  for (const p of parts) {
+  for (const p of parts3) {
     const name = str(p, "PARTITION_NAME");
     if (seen.has(name)) continue;
     seen.add(name);
@@ -47411,9 +47411,9 @@ function unitOf(rows2) {
   const normalized2 = normalizeSnapshot(rows2);
   return { rows: normalized2, text: canonicalJson(normalized2) };
 }
-function mergeSections(parts, defaultSchema2) {
+function mergeSections(parts3, defaultSchema2) {
   const units = /* @__PURE__ */ new Map();
-  for (const { section, state } of parts) {
+  for (const { section, state } of parts3) {
     for (const [key, unit] of state.units) units.set(`${section}${key}`, inSection(unit, section, defaultSchema2));
   }
   return new SchemaState(units);
@@ -47436,11 +47436,11 @@ function inSection(unit, section, defaultSchema2) {
   }
   return renamed;
 }
-function stateFromSnapshot(snapshot, keyOf5) {
+function stateFromSnapshot(snapshot, keyOf4) {
   const grouped = /* @__PURE__ */ new Map();
   for (const kind of Object.keys(snapshot)) {
     for (const row of snapshot[kind]) {
-      const key = keyOf5(kind, row);
+      const key = keyOf4(kind, row);
       let g = grouped.get(key);
       if (!g) grouped.set(key, g = emptySnapshot());
       g[kind].push(row);
@@ -47657,17 +47657,17 @@ var MysqlServer = class {
       allowed: { host, port, database }
     };
   }
-  shaped(parts) {
-    const [first, ...rest] = parts;
+  shaped(parts3) {
+    const [first, ...rest] = parts3;
     const one = this.single(first.database);
     if (!first.section) return one;
     return { ...one, section: first.section, others: rest.map((p) => ({ section: p.section, target: this.single(p.database) })) };
   }
   async gateTarget(sections) {
     if (!sections || sections.length === 0) return this.single(this.backend.database);
-    const parts = [{ section: sections[0], database: this.backend.database }];
-    for (const section of sections.slice(1)) parts.push({ section, database: await this.createDatabase() });
-    return this.shaped(parts);
+    const parts3 = [{ section: sections[0], database: this.backend.database }];
+    for (const section of sections.slice(1)) parts3.push({ section, database: await this.createDatabase() });
+    return this.shaped(parts3);
   }
   async createTarget(like, template) {
     if (template) throw new Error("copies are not supported on MySQL (a database cannot be cloned there; the checks that need one are skipped)");
@@ -47873,11 +47873,11 @@ function mysqlHint(message, where) {
 // src/engines/mysql/local.ts
 import { execFileSync, spawn as spawn4 } from "node:child_process";
 import { randomBytes as randomBytes8 } from "node:crypto";
-import { accessSync as accessSync2, closeSync as closeSync2, constants as constants4, existsSync as existsSync5, openSync as openSync2, readFileSync as readFileSync4, rmSync as rmSync2 } from "node:fs";
-import { chown as chown2, mkdtemp as mkdtemp2, readFile as readFile2, rm as rm5 } from "node:fs/promises";
+import { accessSync as accessSync2, closeSync as closeSync2, constants as constants4, existsSync as existsSync5, openSync as openSync2, readFileSync as readFileSync3, rmSync as rmSync2 } from "node:fs";
+import { chown as chown2, mkdtemp as mkdtemp2, readFile as readFile2, rm as rm4 } from "node:fs/promises";
 import { createServer as createServer2 } from "node:net";
 import { userInfo } from "node:os";
-import { delimiter, dirname as dirname4, join as join7 } from "node:path";
+import { delimiter, dirname as dirname3, join as join8 } from "node:path";
 
 // src/util/scratch.ts
 import { accessSync, constants as constants3, mkdtempSync, rmdirSync, statfsSync, statSync } from "node:fs";
@@ -47939,31 +47939,25 @@ import { chown, mkdtemp, readFile, rm as rm3, writeFile as writeFile3 } from "no
 import { randomBytes as randomBytes7 } from "node:crypto";
 import { createServer } from "node:net";
 import { tmpdir as tmpdir2 } from "node:os";
-import { basename, dirname as dirname2, join as join5, resolve } from "node:path";
+import { basename, dirname as dirname2, join as join6, resolve } from "node:path";
 
 // src/engines/postgresql/initdb-cache.ts
+import { existsSync as existsSync4 } from "node:fs";
+import { join as join5 } from "node:path";
+
+// src/util/dir-cache.ts
 import { spawn as spawn2 } from "node:child_process";
 import { createHash as createHash2 } from "node:crypto";
-import { existsSync as existsSync4, readFileSync, statSync as statSync2 } from "node:fs";
+import { readFileSync, statSync as statSync2 } from "node:fs";
 import { mkdir as mkdir2, rename as rename2, rm as rm2, writeFile as writeFile2 } from "node:fs/promises";
 import { homedir as homedir2 } from "node:os";
 import { join as join4 } from "node:path";
-var STAMP = ".alembic-gate-initdb";
-function initdbCacheRoot(env = process.env) {
+function dirCacheRoot(kind, env = process.env) {
   const setting = env.ALEMBIC_GATE_CACHE_DIR;
   if (setting === "off" || setting === "0") return null;
-  if (setting) return join4(setting, "initdb");
+  if (setting) return join4(setting, kind);
   const base = env.XDG_CACHE_HOME || (homedir2() ? join4(homedir2(), ".cache") : "");
-  return base ? join4(base, "alembic-gate", "initdb") : null;
-}
-function keyOf2(key) {
-  let binaries = "";
-  try {
-    const st = statSync2(join4(key.binDir, "postgres"));
-    binaries = `${st.size}:${st.mtimeMs}`;
-  } catch {
-  }
-  return createHash2("sha256").update(JSON.stringify([key.binDir, binaries, key.args, key.uid])).digest("hex").slice(0, 20);
+  return base ? join4(base, "alembic-gate", kind) : null;
 }
 function copyTree(from, to, opts = {}) {
   return new Promise((resolve6) => {
@@ -47972,41 +47966,61 @@ function copyTree(from, to, opts = {}) {
     p.once("close", (code) => resolve6(code === 0));
   });
 }
-function complete(dir, key) {
+function fileIdentity(path) {
   try {
-    return readFileSync(join4(dir, STAMP), "utf8") === key && existsSync4(join4(dir, "PG_VERSION")) && existsSync4(join4(dir, "global", "pg_control"));
+    const st = statSync2(path);
+    return `${st.size}:${st.mtimeMs}`;
+  } catch {
+    return "";
+  }
+}
+var keyOf2 = (parts3) => createHash2("sha256").update(JSON.stringify(parts3)).digest("hex").slice(0, 20);
+function entryComplete(cache, dir, key) {
+  try {
+    return readFileSync(join4(dir, cache.stamp), "utf8") === key && cache.complete(dir);
   } catch {
     return false;
   }
 }
-async function restoreDataDir(key, dataDir, root = initdbCacheRoot()) {
+async function restoreDir(cache, parts3, dataDir, root = dirCacheRoot(cache.kind)) {
   if (!root) return false;
-  const k = keyOf2(key);
+  const k = keyOf2(parts3);
   const cached = join4(root, k);
-  if (!complete(cached, k)) return false;
+  if (!entryComplete(cache, cached, k)) return false;
   if (await copyTree(cached, dataDir)) {
-    await rm2(join4(dataDir, STAMP), { force: true });
+    await rm2(join4(dataDir, cache.stamp), { force: true });
     return true;
   }
   await rm2(dataDir, { recursive: true, force: true });
   return false;
 }
-async function saveDataDir(key, dataDir, root = initdbCacheRoot()) {
+async function saveDir(cache, parts3, dataDir, root = dirCacheRoot(cache.kind)) {
   if (!root) return;
-  const k = keyOf2(key);
+  const k = keyOf2(parts3);
   const target = join4(root, k);
   const partial = `${target}.partial-${process.pid}`;
   try {
     await mkdir2(root, { recursive: true, mode: 448 });
     await rm2(target, { recursive: true, force: true });
     if (!await copyTree(dataDir, partial)) throw new Error("copy failed");
-    await writeFile2(join4(partial, STAMP), k);
+    await writeFile2(join4(partial, cache.stamp), k);
     await rename2(partial, target);
   } catch {
     await rm2(partial, { recursive: true, force: true }).catch(() => {
     });
   }
 }
+
+// src/engines/postgresql/initdb-cache.ts
+var INITDB = {
+  kind: "initdb",
+  stamp: ".alembic-gate-initdb",
+  complete: (dir) => existsSync4(join5(dir, "PG_VERSION")) && existsSync4(join5(dir, "global", "pg_control"))
+};
+var initdbCacheRoot = (env = process.env) => dirCacheRoot(INITDB.kind, env);
+var parts = (key) => [key.binDir, fileIdentity(join5(key.binDir, "postgres")), key.args, key.uid];
+var restoreDataDir = (key, dataDir, root = initdbCacheRoot()) => restoreDir(INITDB, parts(key), dataDir, root);
+var saveDataDir = (key, dataDir, root = initdbCacheRoot()) => saveDir(INITDB, parts(key), dataDir, root);
 
 // src/engines/postgresql/cluster.ts
 var GATE_DATABASE3 = "alembic_gate";
@@ -48054,7 +48068,7 @@ function reachableBy(runAs, dir) {
 async function runnableBinDir(binDir, runAs, tempDir, log) {
   if (!runAs || reachableBy(runAs, binDir)) return binDir;
   const install = dirname2(resolve(binDir));
-  const target = join5(tempDir, "pg");
+  const target = join6(tempDir, "pg");
   let linked = await copyTree(install, target, { hardLinks: true });
   if (!linked) {
     await rm3(target, { recursive: true, force: true });
@@ -48066,16 +48080,16 @@ async function runnableBinDir(binDir, runAs, tempDir, log) {
     );
   }
   log(`binaries: ${install} is not reachable by "${runAs.name}"; linked into the cluster directory`);
-  return join5(target, basename(binDir));
+  return join6(target, basename(binDir));
 }
 async function startCluster(opts) {
   const log = opts.log ?? (() => {
   });
   const started = Date.now();
   const runAs = unprivilegedUser();
-  const tempDir = await mkdtemp(join5(clusterParent(runAs, scratchDir()), "alembic-gate-"));
-  const dataDir = join5(tempDir, "data");
-  const logFile = join5(tempDir, "server.log");
+  const tempDir = await mkdtemp(join6(clusterParent(runAs, scratchDir()), "alembic-gate-"));
+  const dataDir = join6(tempDir, "data");
+  const logFile = join6(tempDir, "server.log");
   let child2;
   let exited;
   const killNow = () => {
@@ -48118,14 +48132,14 @@ async function startCluster(opts) {
     const cacheKey = { binDir: opts.binDir, args: initArgs.slice(2), uid: runAs?.uid ?? process.getuid?.() ?? -1 };
     const fromCache = await restoreDataDir(cacheKey, dataDir);
     if (!fromCache) {
-      const init = await run(join5(binDir, "initdb"), initArgs, spawnOpts);
+      const init = await run(join6(binDir, "initdb"), initArgs, spawnOpts);
       if (init.code !== 0) {
         throw new Error(`initdb failed (${init.how}): ${tail(init.output)}${permissionHint(init.output, runAs, binDir)}`);
       }
       await saveDataDir(cacheKey, dataDir);
     }
     const initMs = Date.now() - started;
-    const hbaFile = join5(tempDir, "pg_hba.conf");
+    const hbaFile = join6(tempDir, "pg_hba.conf");
     await writeFile3(hbaFile, "local all all trust\nhost all all 127.0.0.1/32 md5\n", { mode: 420 });
     const password = randomBytes7(18).toString("base64url");
     const port = await freePort();
@@ -48163,7 +48177,7 @@ async function startCluster(opts) {
         "-c",
         "log_min_messages=warning"
       ];
-      child2 = spawn3(join5(binDir, "postgres"), serverArgs, { ...spawnOpts, stdio: ["ignore", fd, fd] });
+      child2 = spawn3(join6(binDir, "postgres"), serverArgs, { ...spawnOpts, stdio: ["ignore", fd, fd] });
     } finally {
       closeSync(fd);
     }
@@ -48288,59 +48302,23 @@ function runningSync(pid) {
 }
 
 // src/engines/mysql/datadir-cache.ts
-import { createHash as createHash3 } from "node:crypto";
-import { readFileSync as readFileSync3, statSync as statSync4 } from "node:fs";
-import { mkdir as mkdir3, rename as rename3, rm as rm4, writeFile as writeFile4 } from "node:fs/promises";
-import { dirname as dirname3, join as join6 } from "node:path";
-var STAMP2 = ".alembic-gate-mysql-init";
-function datadirCacheRoot(env = process.env) {
-  const initdb = initdbCacheRoot(env);
-  return initdb ? join6(dirname3(initdb), "mysql-datadir") : null;
-}
-function keyOf3(key) {
-  let binary = "";
-  try {
-    const st = statSync4(key.server);
-    binary = `${st.size}:${st.mtimeMs}`;
-  } catch {
+import { statSync as statSync4 } from "node:fs";
+import { join as join7 } from "node:path";
+var DATADIR = {
+  kind: "mysql-datadir",
+  stamp: ".alembic-gate-mysql-init",
+  complete: (dir) => {
+    try {
+      return statSync4(join7(dir, "mysql")).isDirectory();
+    } catch {
+      return false;
+    }
   }
-  return createHash3("sha256").update(JSON.stringify([key.server, binary, key.args, key.uid, key.gateUser])).digest("hex").slice(0, 20);
-}
-function complete2(dir, key) {
-  try {
-    return readFileSync3(join6(dir, STAMP2), "utf8") === key && statSync4(join6(dir, "mysql")).isDirectory();
-  } catch {
-    return false;
-  }
-}
-async function restoreDatadir(key, dataDir, root = datadirCacheRoot()) {
-  if (!root) return false;
-  const k = keyOf3(key);
-  const cached = join6(root, k);
-  if (!complete2(cached, k)) return false;
-  if (await copyTree(cached, dataDir)) {
-    await rm4(join6(dataDir, STAMP2), { force: true });
-    return true;
-  }
-  await rm4(dataDir, { recursive: true, force: true });
-  return false;
-}
-async function saveDatadir(key, dataDir, root = datadirCacheRoot()) {
-  if (!root) return;
-  const k = keyOf3(key);
-  const target = join6(root, k);
-  const partial = `${target}.partial-${process.pid}`;
-  try {
-    await mkdir3(root, { recursive: true, mode: 448 });
-    await rm4(target, { recursive: true, force: true });
-    if (!await copyTree(dataDir, partial)) throw new Error("copy failed");
-    await writeFile4(join6(partial, STAMP2), k);
-    await rename3(partial, target);
-  } catch {
-    await rm4(partial, { recursive: true, force: true }).catch(() => {
-    });
-  }
-}
+};
+var datadirCacheRoot = (env = process.env) => dirCacheRoot(DATADIR.kind, env);
+var parts2 = (key) => [key.server, fileIdentity(key.server), key.args, key.uid, key.gateUser];
+var restoreDatadir = (key, dataDir, root = datadirCacheRoot()) => restoreDir(DATADIR, parts2(key), dataDir, root);
+var saveDatadir = (key, dataDir, root = datadirCacheRoot()) => saveDir(DATADIR, parts2(key), dataDir, root);
 
 // src/engines/mysql/local.ts
 var GATE_DATABASE4 = "alembic_gate";
@@ -48375,9 +48353,9 @@ function probeServer(server) {
   }
 }
 function findInstallDb(server) {
-  const prefix = dirname4(dirname4(server));
-  const dirs = [dirname4(server), join7(prefix, "bin"), join7(prefix, "scripts"), ...(process.env.PATH ?? "").split(delimiter), "/usr/bin"];
-  for (const dir of dirs) for (const name of ["mariadb-install-db", "mysql_install_db"]) if (dir && isExecutable(join7(dir, name))) return join7(dir, name);
+  const prefix = dirname3(dirname3(server));
+  const dirs = [dirname3(server), join8(prefix, "bin"), join8(prefix, "scripts"), ...(process.env.PATH ?? "").split(delimiter), "/usr/bin"];
+  for (const dir of dirs) for (const name of ["mariadb-install-db", "mysql_install_db"]) if (dir && isExecutable(join8(dir, name))) return join8(dir, name);
   return void 0;
 }
 function findMysqlBinaries() {
@@ -48385,7 +48363,7 @@ function findMysqlBinaries() {
   for (const dir of candidateDirs()) {
     dirs.push(dir);
     for (const name of ["mariadbd", "mysqld"]) {
-      const path = join7(dir, name);
+      const path = join8(dir, name);
       if (!isExecutable(path)) continue;
       const found = probeServer(path);
       if (!found) continue;
@@ -48399,9 +48377,9 @@ function findMysqlBinaries() {
   );
 }
 var versionAtLeast = (version, ...min) => {
-  const parts = version.split(".").map(Number);
+  const parts3 = version.split(".").map(Number);
   for (let i = 0; i < min.length; i++) {
-    const p = parts[i] ?? 0;
+    const p = parts3[i] ?? 0;
     if (p !== min[i]) return p > min[i];
   }
   return true;
@@ -48409,7 +48387,7 @@ var versionAtLeast = (version, ...min) => {
 function serverUser() {
   if (process.getuid?.() !== 0) return void 0;
   try {
-    for (const line of readFileSync4("/etc/passwd", "utf8").split("\n")) {
+    for (const line of readFileSync3("/etc/passwd", "utf8").split("\n")) {
       const [name, , uid, gid] = line.split(":");
       if (name === "mysql" && Number(uid) !== 0) return { name, uid: Number(uid), gid: Number(gid) };
     }
@@ -48451,10 +48429,10 @@ async function startServer(engine, bins, opts = {}) {
   });
   const started = Date.now();
   const runAs = serverUser();
-  const tempDir = await mkdtemp2(join7(clusterParent(runAs, opts.parentDir ?? scratchDir()), "alembic-gate-mysql-"));
-  const dataDir = join7(tempDir, "data");
-  const socket = join7(tempDir, "mysql.sock");
-  const logFile = join7(tempDir, "server.log");
+  const tempDir = await mkdtemp2(join8(clusterParent(runAs, opts.parentDir ?? scratchDir()), "alembic-gate-mysql-"));
+  const dataDir = join8(tempDir, "data");
+  const socket = join8(tempDir, "mysql.sock");
+  const logFile = join8(tempDir, "server.log");
   let child2;
   let exited;
   const alive = () => !!child2 && child2.exitCode === null && child2.signalCode === null;
@@ -48467,7 +48445,7 @@ async function startServer(engine, bins, opts = {}) {
       await exited;
       clearTimeout(timer);
     }
-    await rm5(tempDir, { recursive: true, force: true, maxRetries: 3 });
+    await rm4(tempDir, { recursive: true, force: true, maxRetries: 3 });
     watchdog.remove();
   };
   const watchdog = watchOver({ dirs: [tempDir] });
@@ -48487,18 +48465,18 @@ async function startServer(engine, bins, opts = {}) {
     const gateUser = bins.flavor === "mariadb" && process.getuid?.() !== 0 ? userInfo().username : "root";
     let init;
     if (bins.flavor === "mariadb") {
-      const args = ["--no-defaults", `--datadir=${dataDir}`, `--basedir=${dirname4(dirname4(bins.server))}`, "--skip-test-db", `--tmpdir=${tempDir}`];
+      const args = ["--no-defaults", `--datadir=${dataDir}`, `--basedir=${dirname3(dirname3(bins.server))}`, "--skip-test-db", `--tmpdir=${tempDir}`];
       if (versionAtLeast(bins.version, 10, 4)) args.push("--auth-root-authentication-method=socket", `--auth-root-socket-user=${gateUser}`);
       init = { cmd: bins.installDb, args: [...args, ...fast] };
     } else {
-      init = { cmd: bins.server, args: ["--no-defaults", "--initialize-insecure", `--datadir=${dataDir}`, `--log-error=${join7(tempDir, "init.log")}`, `--tmpdir=${tempDir}`, ...fast] };
+      init = { cmd: bins.server, args: ["--no-defaults", "--initialize-insecure", `--datadir=${dataDir}`, `--log-error=${join8(tempDir, "init.log")}`, `--tmpdir=${tempDir}`, ...fast] };
     }
     const cacheKey = { server: bins.server, args: init.args.filter((a) => !a.includes(tempDir)), uid: runAs?.uid ?? process.getuid?.() ?? -1, gateUser };
     const fromCache = await restoreDatadir(cacheKey, dataDir);
     if (!fromCache) {
       const initResult = await run2(init.cmd, init.args, spawnOpts, (pid) => watchdog.update({ pids: [{ pid, signal: "SIGKILL", tree: true }], dirs: [tempDir] }));
       if (initResult.code !== 0) {
-        const initLog = await readFile2(join7(tempDir, "init.log"), "utf8").catch(() => "");
+        const initLog = await readFile2(join8(tempDir, "init.log"), "utf8").catch(() => "");
         const output = `${initResult.output}${initLog}`;
         throw new Error(`${bins.flavor === "mariadb" ? "mariadb-install-db" : "mysqld --initialize-insecure"} failed (${initResult.how}): ${tail2(output)}${confinementHint(output, bins)}`);
       }
@@ -48512,7 +48490,7 @@ async function startServer(engine, bins, opts = {}) {
       `--socket=${socket}`,
       `--port=${port}`,
       "--bind-address=127.0.0.1",
-      `--pid-file=${join7(tempDir, "mysqld.pid")}`,
+      `--pid-file=${join8(tempDir, "mysqld.pid")}`,
       `--log-error=${logFile}`,
       `--tmpdir=${tempDir}`,
       "--max-connections=100",
@@ -48808,14 +48786,14 @@ var mysqlEngine = {
 };
 
 // src/engines/postgresql/embedded.ts
-import { existsSync as existsSync6, lstatSync, readFileSync as readFileSync5 } from "node:fs";
+import { existsSync as existsSync6, lstatSync, readFileSync as readFileSync4 } from "node:fs";
 import { createRequire } from "node:module";
-import { dirname as dirname5, join as join9 } from "node:path";
+import { dirname as dirname4, join as join10 } from "node:path";
 
 // src/engines/postgresql/local.ts
 import { execFileSync as execFileSync2 } from "node:child_process";
 import { accessSync as accessSync3, constants as constants5, readdirSync } from "node:fs";
-import { delimiter as delimiter2, join as join8 } from "node:path";
+import { delimiter as delimiter2, join as join9 } from "node:path";
 function* candidateBinDirs() {
   const seen = /* @__PURE__ */ new Set();
   const fresh = (dirs) => dirs.filter((d) => d && !seen.has(d) && seen.add(d));
@@ -48825,12 +48803,12 @@ function* candidateBinDirs() {
     yield* fresh([out.trim()]);
   } catch {
   }
-  yield* fresh(versionedDirs("/usr/lib/postgresql", (v) => join8("/usr/lib/postgresql", v, "bin")));
-  yield* fresh(versionedDirs("/usr", (v) => join8("/usr", v, "bin"), /^pgsql-(\d+)$/));
+  yield* fresh(versionedDirs("/usr/lib/postgresql", (v) => join9("/usr/lib/postgresql", v, "bin")));
+  yield* fresh(versionedDirs("/usr", (v) => join9("/usr", v, "bin"), /^pgsql-(\d+)$/));
   yield* fresh(["/usr/local/pgsql/bin"]);
   for (const prefix of ["/opt/homebrew", "/usr/local"]) {
-    yield* fresh(versionedDirs(join8(prefix, "opt"), (v) => join8(prefix, "opt", v, "bin"), /^postgresql@(\d+)$/));
-    yield* fresh([join8(prefix, "opt", "postgresql", "bin"), join8(prefix, "bin")]);
+    yield* fresh(versionedDirs(join9(prefix, "opt"), (v) => join9(prefix, "opt", v, "bin"), /^postgresql@(\d+)$/));
+    yield* fresh([join9(prefix, "opt", "postgresql", "bin"), join9(prefix, "bin")]);
   }
 }
 function versionedDirs(root, toBin, pattern = /^(\d+(?:\.\d+)?)$/) {
@@ -48856,9 +48834,9 @@ function binariesIn(binDir) {
   return versionCache.get(binDir);
 }
 function probeBinaries(binDir) {
-  if (!isExecutable2(join8(binDir, "initdb")) || !isExecutable2(join8(binDir, "postgres"))) return void 0;
+  if (!isExecutable2(join9(binDir, "initdb")) || !isExecutable2(join9(binDir, "postgres"))) return void 0;
   try {
-    const out = execFileSync2(join8(binDir, "postgres"), ["--version"], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 5e3 });
+    const out = execFileSync2(join9(binDir, "postgres"), ["--version"], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 5e3 });
     const m = /(\d+)(?:\.(\d+))?/.exec(out.replace(/^[^)]*\)/, ""));
     if (!m) return void 0;
     return { binDir, version: m[2] !== void 0 ? `${m[1]}.${m[2]}` : m[1], major: Number(m[1]) };
@@ -48927,23 +48905,23 @@ async function findEmbeddedBinaries() {
   if (typeof mod.postgres !== "string" || typeof mod.initdb !== "string") {
     throw new Error(`${pkg} does not export the initdb and postgres paths this version of alembic-gate expects`);
   }
-  const binDir = dirname5(mod.postgres);
-  checkSymlinksHydrated(dirname5(binDir), pkg);
+  const binDir = dirname4(mod.postgres);
+  checkSymlinksHydrated(dirname4(binDir), pkg);
   return binDir;
 }
 function checkSymlinksHydrated(nativeDir, pkg) {
-  const listFile = join9(nativeDir, "pg-symlinks.json");
+  const listFile = join10(nativeDir, "pg-symlinks.json");
   if (!existsSync6(listFile)) return;
   let links;
   try {
-    links = JSON.parse(readFileSync5(listFile, "utf8"));
+    links = JSON.parse(readFileSync4(listFile, "utf8"));
   } catch {
     return;
   }
-  const root = dirname5(nativeDir);
+  const root = dirname4(nativeDir);
   const missing = links.filter((l) => {
     try {
-      lstatSync(join9(root, l.target));
+      lstatSync(join10(root, l.target));
       return false;
     } catch {
       return true;
@@ -49117,8 +49095,8 @@ function parseCheck(def, column) {
     return values.length ? { values } : void 0;
   }
   const out = {};
-  const parts = body.replace(/^\((.*)\)$/, "$1").split(/\) AND \(/);
-  for (const raw of parts) {
+  const parts3 = body.replace(/^\((.*)\)$/, "$1").split(/\) AND \(/);
+  for (const raw of parts3) {
     const part = raw.replace(/^\(+|\)+$/g, "");
     const len = new RegExp(String.raw`^(?:char_length|length|character_length)\(${col}\) (>=|>|<=|<) ${NUMBER}$`).exec(`${part.replace(/^\(+/, "")}`);
     const cmp = new RegExp(String.raw`^${col} (>=|>|<=|<) ${NUMBER}$`).exec(part);
@@ -49402,7 +49380,7 @@ async function seedTables(client, tables, rows2, seed) {
 
 // src/snapshot/rows.ts
 var MAX_ROWS = 1e4;
-var keyOf4 = (row, idx) => JSON.stringify(idx.map((i) => row[i]));
+var keyOf3 = (row, idx) => JSON.stringify(idx.map((i) => row[i]));
 function compareFingerprints(before, after) {
   const out = [];
   for (const [name, b] of before) {
@@ -49421,9 +49399,9 @@ function compareFingerprints(before, after) {
     if (pk) {
       const bk = pk.map((c) => b.columns.indexOf(c));
       const ak = pk.map((c) => a.columns.indexOf(c));
-      const afterByKey = new Map(a.rows.map((r) => [keyOf4(r, ak), r]));
+      const afterByKey = new Map(a.rows.map((r) => [keyOf3(r, ak), r]));
       for (const row of b.rows) {
-        const other = afterByKey.get(keyOf4(row, bk));
+        const other = afterByKey.get(keyOf3(row, bk));
         if (!other) {
           rowsGone++;
           continue;
@@ -49434,9 +49412,9 @@ function compareFingerprints(before, after) {
       }
     } else {
       const remaining = /* @__PURE__ */ new Map();
-      for (const r of a.rows) remaining.set(keyOf4(r, ai), (remaining.get(keyOf4(r, ai)) ?? 0) + 1);
+      for (const r of a.rows) remaining.set(keyOf3(r, ai), (remaining.get(keyOf3(r, ai)) ?? 0) + 1);
       for (const row of b.rows) {
-        const k = keyOf4(row, bi);
+        const k = keyOf3(row, bi);
         const left = remaining.get(k) ?? 0;
         if (left > 0) remaining.set(k, left - 1);
         else rowsGone++;
@@ -49462,12 +49440,12 @@ async function fingerprint(client, versionTable) {
   const tables = layout.rows.filter((t) => !isVersionTable(versionTable, t.schema, t.table));
   const out = /* @__PURE__ */ new Map();
   if (!tables.length) return out;
-  const parts = tables.map((t, i) => {
+  const parts3 = tables.map((t, i) => {
     const rel = `${quoteIdent2(t.schema)}.${quoteIdent2(t.table)}`;
     const values = t.columns.length ? t.columns.map((c) => `x.${quoteIdent2(c)}::text`).join(", ") : "";
     return `SELECT ${i} AS i, (SELECT count(*) FROM ${rel}) AS n, (SELECT json_agg(json_build_array(${values})) FROM (SELECT * FROM ${rel} LIMIT ${MAX_ROWS + 1}) x) AS rows`;
   });
-  const res = await client.query(parts.join("\nUNION ALL\n"));
+  const res = await client.query(parts3.join("\nUNION ALL\n"));
   for (const r of res.rows) {
     const t = tables[r.i];
     const count = Number(r.n);
@@ -50035,8 +50013,8 @@ var SchemaTracker = class _SchemaTracker {
       this.partsOf.clear();
       this.refsOf.clear();
       this.dependents.clear();
-      const [parts] = await this.delta(partsSql(splitUnits(map.keys())), 1);
-      this.learn(parts.rows, map);
+      const [parts3] = await this.delta(partsSql(splitUnits(map.keys())), 1);
+      this.learn(parts3.rows, map);
     }
     return this.state;
   }
@@ -50062,9 +50040,9 @@ var SchemaTracker = class _SchemaTracker {
     for (const { unit, part, refs } of rows2) {
       if (!units.has(unit)) continue;
       this.partOwner.set(part, unit);
-      let parts = this.partsOf.get(unit);
-      if (!parts) this.partsOf.set(unit, parts = []);
-      parts.push(part);
+      let parts3 = this.partsOf.get(unit);
+      if (!parts3) this.partsOf.set(unit, parts3 = []);
+      parts3.push(part);
       for (const ref of refs) {
         if (ref === null || ref === unit) continue;
         let mine = this.refsOf.get(unit);
@@ -50126,9 +50104,9 @@ async function createTarget(db, like, template) {
 }
 async function gateTarget(db, sections) {
   if (!sections || sections.length === 0) return databaseTarget(db);
-  const parts = [{ section: sections[0], database: db.connection.database }];
-  for (const section of sections.slice(1)) parts.push({ section, database: (await db.createDatabase()).database });
-  return databaseTarget(db, db.connection.database, parts);
+  const parts3 = [{ section: sections[0], database: db.connection.database }];
+  for (const section of sections.slice(1)) parts3.push({ section, database: (await db.createDatabase()).database });
+  return databaseTarget(db, db.connection.database, parts3);
 }
 
 // src/engines/postgresql/engine.ts
@@ -50327,7 +50305,7 @@ var postgresqlEngine = {
 // src/engines/sqlite/engine.ts
 import { copyFileSync, existsSync as existsSync8, mkdtempSync as mkdtempSync2, rmSync as rmSync3 } from "node:fs";
 import { tmpdir as tmpdir3 } from "node:os";
-import { join as join11 } from "node:path";
+import { join as join12 } from "node:path";
 
 // src/engines/sqlite/inspector.ts
 import { spawn as spawn6 } from "node:child_process";
@@ -50336,7 +50314,7 @@ import { createInterface as createInterface2 } from "node:readline";
 // src/alembic/worker-client.ts
 import { spawn as spawn5 } from "node:child_process";
 import { existsSync as existsSync7 } from "node:fs";
-import { dirname as dirname6, join as join10 } from "node:path";
+import { dirname as dirname5, join as join11 } from "node:path";
 import { fileURLToPath as fileURLToPath2 } from "node:url";
 import { createInterface } from "node:readline";
 
@@ -50366,7 +50344,7 @@ function splitCommand(command) {
 }
 
 // src/util/proctree.ts
-import { readdirSync as readdirSync2, readFileSync as readFileSync6 } from "node:fs";
+import { readdirSync as readdirSync2, readFileSync as readFileSync5 } from "node:fs";
 function processTable() {
   const table = /* @__PURE__ */ new Map();
   let names;
@@ -50378,7 +50356,7 @@ function processTable() {
   for (const name of names) {
     if (!/^\d+$/.test(name)) continue;
     try {
-      const stat2 = readFileSync6(`/proc/${name}/stat`, "latin1");
+      const stat2 = readFileSync5(`/proc/${name}/stat`, "latin1");
       const rest = stat2.slice(stat2.lastIndexOf(")") + 2).split(" ");
       table.set(Number(name), { state: rest[0], ppid: Number(rest[1]) });
     } catch {
@@ -50462,8 +50440,8 @@ var WorkerError = class extends Error {
 var OUTPUT_TAIL = 16384;
 var MAX_TIMER_MS = 2 ** 31 - 1;
 function workerScriptPath() {
-  const here = dirname6(fileURLToPath2(import.meta.url));
-  const candidates = [join10(here, "worker", "alembic-gate-worker.pyz"), join10(here, "..", "worker"), join10(here, "..", "dist", "worker", "alembic-gate-worker.pyz")];
+  const here = dirname5(fileURLToPath2(import.meta.url));
+  const candidates = [join11(here, "worker", "alembic-gate-worker.pyz"), join11(here, "..", "worker"), join11(here, "..", "dist", "worker", "alembic-gate-worker.pyz")];
   const found = candidates.find((p) => existsSync7(p));
   if (!found) throw new Error(`alembic-gate is incomplete: the Python worker is missing (looked in ${candidates.join(", ")})`);
   return found;
@@ -50799,8 +50777,8 @@ function fileTarget(path) {
     allowed: { host: "", port: 0, database: path }
   };
 }
-function shaped(parts) {
-  const [first, ...rest] = parts;
+function shaped(parts3) {
+  const [first, ...rest] = parts3;
   const one = fileTarget(first.path);
   if (!first.section) return one;
   return { ...one, section: first.section, others: rest.map((p) => ({ section: p.section, target: fileTarget(p.path) })) };
@@ -50871,7 +50849,7 @@ var SqliteServer = class {
   unregister;
   watchdog;
   newFile() {
-    const path = join11(this.dir, `db${this.next++}.sqlite`);
+    const path = join12(this.dir, `db${this.next++}.sqlite`);
     this.files.add(path);
     return path;
   }
@@ -50884,7 +50862,7 @@ var SqliteServer = class {
   }
   async createTarget(like, template) {
     const from = template ? targetDatabases(template) : [];
-    const parts = targetDatabases(like).map((part) => {
+    const parts3 = targetDatabases(like).map((part) => {
       const path = this.newFile();
       const source = from.find((f) => f.section === part.section)?.database;
       if (source) {
@@ -50892,7 +50870,7 @@ var SqliteServer = class {
       }
       return { ...part.section ? { section: part.section } : {}, path };
     });
-    return shaped(parts);
+    return shaped(parts3);
   }
   async dropTarget(target) {
     for (const { database } of targetDatabases(target)) await this.dropDatabase(database);
@@ -50955,7 +50933,7 @@ var sqliteEngine = {
     const why = "the project runs on SQLite, whose throwaway databases are files in the gate's temp dir";
     if (request2.databaseUrl) attempts.push({ provider: "url", error: `${why} (--database-url is for PostgreSQL projects)` });
     else if (request2.provider !== "auto" && request2.provider !== "file") attempts.push({ provider: request2.provider, error: why });
-    const dir = mkdtempSync2(join11(request2.scratchDir ?? tmpdir3(), "alembic-gate-sqlite-"));
+    const dir = mkdtempSync2(join12(request2.scratchDir ?? tmpdir3(), "alembic-gate-sqlite-"));
     let inspector;
     try {
       inspector = await SqliteInspector.start(request2.python ?? "python3", request2.passEnv ?? []);
@@ -52332,14 +52310,14 @@ async function resolveBase(repoRoot, decision, run4 = git) {
 }
 
 // src/action/marker.ts
-import { createHash as createHash4 } from "node:crypto";
+import { createHash as createHash3 } from "node:crypto";
 import { posix } from "node:path";
 function configKey(workingDirectory, alembicConfig) {
   const norm = (p) => posix.normalize(p.replace(/\\/g, "/")).replace(/\/+$/, "") || ".";
   return `${norm(workingDirectory)}\0${norm(alembicConfig)}`;
 }
 function markerFor(workingDirectory, alembicConfig) {
-  const hash = createHash4("sha256").update(configKey(workingDirectory, alembicConfig)).digest("hex").slice(0, 16);
+  const hash = createHash3("sha256").update(configKey(workingDirectory, alembicConfig)).digest("hex").slice(0, 16);
   return `<!-- alembic-gate:${hash} -->`;
 }
 function carriesMarker(body, marker) {
@@ -52358,10 +52336,10 @@ function outcomeOf(report, failOn) {
   }
   const failed = report.checks.filter((c) => c.status === "fail" && failOn.includes(c.id));
   if (failed.length === 0) return { failing: false };
-  const parts = inCheckOrder(failed).map((c) => `${c.id} (${c.summary}): ${checkById(c.id).fixHint}`);
+  const parts3 = inCheckOrder(failed).map((c) => `${c.id} (${c.summary}): ${checkById(c.id).fixHint}`);
   return {
     failing: true,
-    message: `alembic-gate: ${failed.length} ${failed.length === 1 ? "check" : "checks"} failed. ${parts.join("; ")}.`
+    message: `alembic-gate: ${failed.length} ${failed.length === 1 ? "check" : "checks"} failed. ${parts3.join("; ")}.`
   };
 }
 function commentAction(mode, failing, existing) {
@@ -52412,13 +52390,13 @@ function firstLine2(s) {
 }
 
 // src/engine/gate.ts
-import { existsSync as existsSync11, readFileSync as readFileSync10, rmSync as rmSync4 } from "node:fs";
-import { mkdtemp as mkdtemp3, rm as rm6 } from "node:fs/promises";
+import { existsSync as existsSync11, readFileSync as readFileSync9, rmSync as rmSync4 } from "node:fs";
+import { mkdtemp as mkdtemp3, rm as rm5 } from "node:fs/promises";
 import { tmpdir as tmpdir4 } from "node:os";
-import { isAbsolute, join as join14, relative as relative2, resolve as resolve4, sep as sep2 } from "node:path";
+import { isAbsolute, join as join15, relative as relative2, resolve as resolve4, sep as sep2 } from "node:path";
 
 // src/alembic/tree.ts
-import { join as join12, relative, sep } from "node:path";
+import { join as join13, relative, sep } from "node:path";
 var SourceTree = class {
   constructor(label2, root, layout, python, connections) {
     this.label = label2;
@@ -52450,7 +52428,7 @@ var SourceTree = class {
   /** Starts Python, loads alembic.ini and every revision file. */
   async start() {
     this.worker = await AlembicWorker.start({ python: this.python, cwd: this.root, label: this.label, passEnv: this.connections.passEnv, onNotice: (n) => this.connections.notices.add(n) });
-    const at = (p) => p === null ? null : join12(this.root, p);
+    const at = (p) => p === null ? null : join13(this.root, p);
     const l = this.layout;
     const loaded = await this.worker.load(at(l.config), this.root, { shape: l.shape, ini: at(l.ini), toml: at(l.toml), cwd: at(l.cwd), ...l.flaskApp ? { flaskApp: l.flaskApp } : {} }, this.connections.loadTimeoutMs);
     this.versions = loaded.versions;
@@ -52540,12 +52518,12 @@ var SourceTree = class {
 };
 
 // src/alembic/project-config.ts
-import { existsSync as existsSync9, readFileSync as readFileSync7 } from "node:fs";
-import { basename as basename2, dirname as dirname7, join as join13, resolve as resolve2 } from "node:path";
+import { existsSync as existsSync9, readFileSync as readFileSync6 } from "node:fs";
+import { basename as basename2, dirname as dirname6, join as join14, resolve as resolve2 } from "node:path";
 var DEFAULT_INI = "alembic.ini";
 function iniHasScriptLocation(path) {
   let section = "";
-  for (const raw of readFileSync7(path, "utf8").split(/\r?\n/)) {
+  for (const raw of readFileSync6(path, "utf8").split(/\r?\n/)) {
     const line = raw.trim();
     const header = /^\[([^\]]+)\]$/.exec(line);
     if (header) section = header[1].trim();
@@ -52554,7 +52532,7 @@ function iniHasScriptLocation(path) {
   return false;
 }
 function tomlHasAlembic(path) {
-  return existsSync9(path) && /^\s*\[tool\.alembic[\].]/m.test(readFileSync7(path, "utf8"));
+  return existsSync9(path) && /^\s*\[tool\.alembic[\].]/m.test(readFileSync6(path, "utf8"));
 }
 function locateProjectConfig(workingDirectory, configPath) {
   const wd = resolve2(workingDirectory);
@@ -52562,36 +52540,36 @@ function locateProjectConfig(workingDirectory, configPath) {
   if (existsSync9(given)) {
     if (basename2(given) === "pyproject.toml") {
       if (!tomlHasAlembic(given)) throw new UserError(`${given} has no [tool.alembic] section: run \`alembic init -t pyproject\` (Alembic 1.16+) or pass --config with your alembic.ini`);
-      const ini = join13(dirname7(given), DEFAULT_INI);
-      return { shape: "pyproject", config: given, ini: existsSync9(ini) ? ini : null, toml: given, cwd: dirname7(given) };
+      const ini = join14(dirname6(given), DEFAULT_INI);
+      return { shape: "pyproject", config: given, ini: existsSync9(ini) ? ini : null, toml: given, cwd: dirname6(given) };
     }
     return fromIni(given, wd);
   }
   if (configPath !== DEFAULT_INI) {
     throw new UserError(`no Alembic config at ${given}: pass --config (action input alembic-config) with the path of your alembic.ini or pyproject.toml, relative to ${wd}`);
   }
-  const toml = join13(wd, "pyproject.toml");
+  const toml = join14(wd, "pyproject.toml");
   if (tomlHasAlembic(toml)) return { shape: "pyproject", config: toml, ini: null, toml, cwd: wd };
-  const flask = join13(wd, "migrations", DEFAULT_INI);
+  const flask = join14(wd, "migrations", DEFAULT_INI);
   if (existsSync9(flask)) return fromIni(flask, wd);
   throw new UserError(
     `no Alembic config in ${wd}: looked for alembic.ini, pyproject.toml with [tool.alembic] and migrations/alembic.ini (Flask-Migrate). Pass --config (action input alembic-config) with the path of yours, relative to ${wd}`
   );
 }
 function fromIni(ini, wd) {
-  const dir = dirname7(ini);
-  const toml = join13(dir, "pyproject.toml");
+  const dir = dirname6(ini);
+  const toml = join14(dir, "pyproject.toml");
   const withToml = tomlHasAlembic(toml) ? toml : null;
   if (iniHasScriptLocation(ini)) return { shape: "ini", config: ini, ini, toml: withToml, cwd: dir };
   if (withToml) return { shape: "pyproject", config: withToml, ini, toml: withToml, cwd: dir };
-  if (existsSync9(join13(dir, "env.py"))) return { shape: "flask", config: ini, ini, toml: null, cwd: dir === wd ? dirname7(dir) : wd };
+  if (existsSync9(join14(dir, "env.py"))) return { shape: "flask", config: ini, ini, toml: null, cwd: dir === wd ? dirname6(dir) : wd };
   return { shape: "ini", config: ini, ini, toml: null, cwd: dir };
 }
 function iniUrl(path) {
   if (!path || !existsSync9(path)) return null;
   let section = "";
   let first = null;
-  for (const raw of readFileSync7(path, "utf8").split(/\r?\n/)) {
+  for (const raw of readFileSync6(path, "utf8").split(/\r?\n/)) {
     const line = raw.trim();
     const header = /^\[([^\]]+)\]$/.exec(line);
     if (header) {
@@ -52607,7 +52585,7 @@ function iniUrl(path) {
 }
 
 // src/engine/bootstrap.ts
-import { existsSync as existsSync10, readFileSync as readFileSync8 } from "node:fs";
+import { existsSync as existsSync10, readFileSync as readFileSync7 } from "node:fs";
 import { resolve as resolve3 } from "node:path";
 
 // src/engine/steps.ts
@@ -52674,7 +52652,7 @@ async function bootstrapBase(how, shown2, db, target, base, timeoutMs) {
     }
     return "--bootstrap models: the base's models were created (target_metadata.create_all) and stamped at the base's heads";
   }
-  const sql = dumpStatements(readFileSync8(how.path, "utf8"), shown2);
+  const sql = dumpStatements(readFileSync7(how.path, "utf8"), shown2);
   if (!db.loadSql) throw new UserError(`--bootstrap ${shown2}: a schema dump loads on PostgreSQL only; use --bootstrap models on ${db.engine.name}`);
   try {
     await db.loadSql(target, sql);
@@ -53098,9 +53076,9 @@ var RoundTripper = class {
     });
   }
   async close() {
-    const parts = this.parts;
+    const parts3 = this.parts;
     this.parts = [];
-    for (const { session } of parts) await session.close();
+    for (const { session } of parts3) await session.close();
   }
   /**
    * Round-trips `revisions` in order, starting from the database `target` in state `walk`.
@@ -53445,7 +53423,7 @@ var Stopwatch = class {
 };
 
 // src/engine/data-walk.ts
-import { readFileSync as readFileSync9 } from "node:fs";
+import { readFileSync as readFileSync8 } from "node:fs";
 function rowError(message) {
   const m = /column "([^"]+)" of relation "([^"]+)" contains null values/.exec(message);
   if (m) return { column: m[1], table: m[2] };
@@ -53493,7 +53471,7 @@ async function dataWalk(ctx) {
     if (ctx.seedSql) {
       let sql;
       try {
-        sql = readFileSync9(ctx.seedSql.path, "utf8");
+        sql = readFileSync8(ctx.seedSql.path, "utf8");
       } catch (err) {
         return { check: { id: "data", status: "error", summary: `--seed-sql ${ctx.seedSql.name} cannot be read: ${err.message}`, findings: [] }, notices, seedMs };
       }
@@ -53754,7 +53732,7 @@ async function gate(options, progress, report, resources, clock, redirectNotices
   const headPromise = clock.time("headWorkerMs", () => head.start());
   const basePromise = clock.time("baseWorkerMs", async () => {
     const root = await exportTree(repo, baseSha, "base", resources);
-    if (!existsSync11(join14(root, iniRel))) return null;
+    if (!existsSync11(join15(root, iniRel))) return null;
     const tree = new SourceTree("base", root, layout, options.python, connections);
     resources.add(() => tree.close());
     await tree.start();
@@ -54124,7 +54102,7 @@ function revisionFiles(newOrder, byRev, root) {
     if (!file) continue;
     let text2 = "";
     try {
-      text2 = readFileSync10(join14(root, file), "utf8");
+      text2 = readFileSync9(join15(root, file), "utf8");
     } catch {
     }
     files.set(rev, { file, text: text2 });
@@ -54145,11 +54123,11 @@ function unexpectedError(err, activity) {
   return internalErrorText(err, activity);
 }
 async function exportTree(repo, sha, label2, resources) {
-  const dir = await mkdtemp3(join14(tmpdir4(), `alembic-gate-${label2}-`));
+  const dir = await mkdtemp3(join15(tmpdir4(), `alembic-gate-${label2}-`));
   resources.exportRoots.push(dir);
   const watchdog = watchOver({ dirs: [dir] });
   resources.add(async () => {
-    await rm6(dir, { recursive: true, force: true });
+    await rm5(dir, { recursive: true, force: true });
     watchdog.remove();
   });
   await repo.exportTree(sha, dir);
@@ -54192,8 +54170,8 @@ function escapeInline(s) {
 }
 function escapeProse(s) {
   const oneLine = stripControl(s).replace(/\s*\n\s*/g, " ").trim();
-  const parts = oneLine.split(/`([^`]+)`/);
-  return parts.map((part, i) => {
+  const parts3 = oneLine.split(/`([^`]+)`/);
+  return parts3.map((part, i) => {
     if (i % 2 === 1) return codeSpan(part);
     if (part.trim() === "") return part === "" ? "" : " ";
     return `${part.startsWith(" ") ? " " : ""}${escapeInline(part)}${part.endsWith(" ") ? " " : ""}`;
@@ -54361,13 +54339,13 @@ function renderMarkdown(report, opts = {}) {
   const max = opts.maxLength;
   for (let i = 0; i < LEVELS.length; i++) {
     const blocks = renderBlocks(report, opts, LEVELS[i], i > 0);
-    const text2 = join15(blocks);
+    const text2 = join16(blocks);
     if (max === void 0 || text2.length <= max) return text2;
     if (i === LEVELS.length - 1) return truncate(blocks, max, opts);
   }
   throw new Error("unreachable");
 }
-function join15(blocks) {
+function join16(blocks) {
   return `${blocks.map((b) => b.text).join("\n\n")}
 `;
 }
@@ -54461,15 +54439,15 @@ Left out to fit GitHub's size limit. ${hint(opts)}
   return out;
 }
 function contextLine(report) {
-  const parts = [];
+  const parts3 = [];
   const baseRef = report.base.ref && report.base.ref !== report.base.sha ? `${codeSpan(report.base.ref)} ` : "";
-  parts.push(`Base ${baseRef}${codeSpan(shortSha(report.base.sha))} \u2192 head ${codeSpan(shortSha(report.head.sha))}`);
+  parts3.push(`Base ${baseRef}${codeSpan(shortSha(report.base.sha))} \u2192 head ${codeSpan(shortSha(report.head.sha))}`);
   const fresh = report.revisions.filter((r) => r.isNew).length;
-  parts.push(plural(fresh, "new revision"));
+  parts3.push(plural(fresh, "new revision"));
   const cfg = report.config;
-  parts.push(`config ${codeSpan(cfg.workingDirectory === "." ? cfg.alembicConfig : `${cfg.workingDirectory}/${cfg.alembicConfig}`)}`);
-  parts.push(formatMs(report.timings.totalMs));
-  return parts.join(" \xB7 ");
+  parts3.push(`config ${codeSpan(cfg.workingDirectory === "." ? cfg.alembicConfig : `${cfg.workingDirectory}/${cfg.alembicConfig}`)}`);
+  parts3.push(formatMs(report.timings.totalMs));
+  return parts3.join(" \xB7 ");
 }
 var SEVERITY_ICON = { error: "\u274C", warning: "\u26A0\uFE0F", notice: "\u2139\uFE0F" };
 function locksTable(findings, fileLink) {
@@ -54513,31 +54491,31 @@ ${detail}
 function renderSql(s, revisions, maxLines) {
   const rev = revisions.find((r) => r.revision === s.revision);
   const title = `${escapeHtml(s.revision)}${rev ? ` ${escapeHtml(rev.message)}` : ""}`;
-  const parts = [];
-  if (s.error) parts.push(`Could not render SQL: ${escapeInline(s.error)}`);
-  if (s.upgrade !== null) parts.push(`Upgrade:
+  const parts3 = [];
+  if (s.error) parts3.push(`Could not render SQL: ${escapeInline(s.error)}`);
+  if (s.upgrade !== null) parts3.push(`Upgrade:
 
 ${codeBlock(headLines(s.upgrade, maxLines), "sql")}`);
-  if (s.downgrade !== null) parts.push(`Downgrade:
+  if (s.downgrade !== null) parts3.push(`Downgrade:
 
 ${codeBlock(headLines(s.downgrade, maxLines), "sql")}`);
   return `<details><summary>SQL: ${title}</summary>
 
-${parts.join("\n\n")}
+${parts3.join("\n\n")}
 
 </details>`;
 }
 function footer(report) {
-  const parts = [`${escapeInline(report.tool.name)} ${escapeInline(report.tool.version)}`];
-  parts.push(`${escapeInline(engineName(report.database.engine))} ${escapeInline(report.database.version)} (${escapeInline(report.database.provider)})`);
+  const parts3 = [`${escapeInline(report.tool.name)} ${escapeInline(report.tool.version)}`];
+  parts3.push(`${escapeInline(engineName(report.database.engine))} ${escapeInline(report.database.version)} (${escapeInline(report.database.provider)})`);
   if (report.python) {
-    parts.push(
+    parts3.push(
       `Python ${escapeInline(report.python.version)}, Alembic ${escapeInline(report.python.alembic)}, SQLAlchemy ${escapeInline(report.python.sqlalchemy)}`
     );
   }
   const phases = phaseTimings(report).map(([k, v]) => `${escapeInline(phaseName(k))} ${formatMs(v)}`);
-  parts.push(`total ${formatMs(report.timings.totalMs)}${phases.length ? ` (${phases.join(", ")})` : ""}`);
-  return `<sub>${parts.join(" \xB7 ")}</sub>`;
+  parts3.push(`total ${formatMs(report.timings.totalMs)}${phases.length ? ` (${phases.join(", ")})` : ""}`);
+  return `<sub>${parts3.join(" \xB7 ")}</sub>`;
 }
 function step(s) {
   if (!s) return "-";
@@ -54743,13 +54721,13 @@ async function upsertStickyComment(opts) {
 }
 
 // src/github/event.ts
-import { readFileSync as readFileSync11 } from "node:fs";
+import { readFileSync as readFileSync10 } from "node:fs";
 function readRunContext(env = process.env) {
   let payload = {};
   const path = env.GITHUB_EVENT_PATH;
   if (path) {
     try {
-      payload = JSON.parse(readFileSync11(path, "utf8"));
+      payload = JSON.parse(readFileSync10(path, "utf8"));
     } catch (e) {
       throw new Error(`could not read the event payload GITHUB_EVENT_PATH=${path}: ${e.message}`);
     }
@@ -54851,10 +54829,10 @@ async function publish(report, inputs, ctx, workingDirectory) {
   const marker = markerFor(relativeToWorkspace(workingDirectory, ctx), inputs.alembicConfig);
   startGroup("alembic-gate: report");
   try {
-    const key = createHash5("sha256").update(marker).digest("hex").slice(0, 12);
-    const dir = join16(ctx.runnerTemp ?? tmpdir5(), "alembic-gate", key);
+    const key = createHash4("sha256").update(marker).digest("hex").slice(0, 12);
+    const dir = join17(ctx.runnerTemp ?? tmpdir5(), "alembic-gate", key);
     mkdirSync(dir, { recursive: true });
-    const reportPath = join16(dir, "report.json");
+    const reportPath = join17(dir, "report.json");
     writeFileSync(reportPath, `${JSON.stringify(report, null, 2)}
 `);
     info(`JSON report: ${reportPath}`);
