@@ -2161,9 +2161,9 @@ var require_dispatcher_base = __commonJS({
       }
       close(callback) {
         if (callback === void 0) {
-          return new Promise((resolve6, reject) => {
+          return new Promise((resolve7, reject) => {
             this.close((err, data2) => {
-              return err ? reject(err) : resolve6(data2);
+              return err ? reject(err) : resolve7(data2);
             });
           });
         }
@@ -2201,12 +2201,12 @@ var require_dispatcher_base = __commonJS({
           err = null;
         }
         if (callback === void 0) {
-          return new Promise((resolve6, reject) => {
+          return new Promise((resolve7, reject) => {
             this.destroy(err, (err2, data2) => {
               return err2 ? (
                 /* istanbul ignore next: should never error */
                 reject(err2)
-              ) : resolve6(data2);
+              ) : resolve7(data2);
             });
           });
         }
@@ -4473,8 +4473,8 @@ var require_util2 = __commonJS({
     function createDeferredPromise() {
       let res;
       let rej;
-      const promise = new Promise((resolve6, reject) => {
-        res = resolve6;
+      const promise = new Promise((resolve7, reject) => {
+        res = resolve7;
         rej = reject;
       });
       return { promise, resolve: res, reject: rej };
@@ -6725,12 +6725,12 @@ upgrade: ${upgrade2}\r
           cb();
         }
       }
-      const waitForDrain = () => new Promise((resolve6, reject) => {
+      const waitForDrain = () => new Promise((resolve7, reject) => {
         assert(callback === null);
         if (socket[kError]) {
           reject(socket[kError]);
         } else {
-          callback = resolve6;
+          callback = resolve7;
         }
       });
       socket.on("close", onDrain).on("drain", onDrain);
@@ -7400,12 +7400,12 @@ var require_client_h2 = __commonJS({
           cb();
         }
       }
-      const waitForDrain = () => new Promise((resolve6, reject) => {
+      const waitForDrain = () => new Promise((resolve7, reject) => {
         assert(callback === null);
         if (socket[kError]) {
           reject(socket[kError]);
         } else {
-          callback = resolve6;
+          callback = resolve7;
         }
       });
       h2stream.on("close", onDrain).on("drain", onDrain);
@@ -7884,16 +7884,16 @@ var require_client = __commonJS({
         return this[kNeedDrain] < 2;
       }
       async [kClose]() {
-        return new Promise((resolve6) => {
+        return new Promise((resolve7) => {
           if (this[kSize]) {
-            this[kClosedResolve] = resolve6;
+            this[kClosedResolve] = resolve7;
           } else {
-            resolve6(null);
+            resolve7(null);
           }
         });
       }
       async [kDestroy](err) {
-        return new Promise((resolve6) => {
+        return new Promise((resolve7) => {
           const requests = this[kQueue].splice(this[kPendingIdx]);
           for (let i = 0; i < requests.length; i++) {
             const request2 = requests[i];
@@ -7904,7 +7904,7 @@ var require_client = __commonJS({
               this[kClosedResolve]();
               this[kClosedResolve] = null;
             }
-            resolve6(null);
+            resolve7(null);
           };
           if (this[kHTTPContext]) {
             this[kHTTPContext].destroy(err, callback);
@@ -7955,7 +7955,7 @@ var require_client = __commonJS({
         });
       }
       try {
-        const socket = await new Promise((resolve6, reject) => {
+        const socket = await new Promise((resolve7, reject) => {
           client[kConnector]({
             host,
             hostname,
@@ -7967,7 +7967,7 @@ var require_client = __commonJS({
             if (err) {
               reject(err);
             } else {
-              resolve6(socket2);
+              resolve7(socket2);
             }
           });
         });
@@ -8303,8 +8303,8 @@ var require_pool_base = __commonJS({
         if (this[kQueue].isEmpty()) {
           await Promise.all(this[kClients].map((c) => c.close()));
         } else {
-          await new Promise((resolve6) => {
-            this[kClosedResolve] = resolve6;
+          await new Promise((resolve7) => {
+            this[kClosedResolve] = resolve7;
           });
         }
       }
@@ -9573,7 +9573,7 @@ var require_readable = __commonJS({
         if (this._readableState.closeEmitted) {
           return null;
         }
-        return await new Promise((resolve6, reject) => {
+        return await new Promise((resolve7, reject) => {
           if (this[kContentLength] > limit) {
             this.destroy(new AbortError());
           }
@@ -9586,7 +9586,7 @@ var require_readable = __commonJS({
             if (signal2?.aborted) {
               reject(signal2.reason ?? new AbortError());
             } else {
-              resolve6(null);
+              resolve7(null);
             }
           }).on("error", noop).on("data", function(chunk) {
             limit -= chunk.length;
@@ -9605,7 +9605,7 @@ var require_readable = __commonJS({
     }
     async function consume(stream, type) {
       assert(!stream[kConsume]);
-      return new Promise((resolve6, reject) => {
+      return new Promise((resolve7, reject) => {
         if (isUnusable(stream)) {
           const rState = stream._readableState;
           if (rState.destroyed && rState.closeEmitted === false) {
@@ -9622,7 +9622,7 @@ var require_readable = __commonJS({
             stream[kConsume] = {
               type,
               stream,
-              resolve: resolve6,
+              resolve: resolve7,
               reject,
               length: 0,
               body: []
@@ -9692,18 +9692,18 @@ var require_readable = __commonJS({
       return buffer;
     }
     function consumeEnd(consume2) {
-      const { type, body, resolve: resolve6, stream, length } = consume2;
+      const { type, body, resolve: resolve7, stream, length } = consume2;
       try {
         if (type === "text") {
-          resolve6(chunksDecode(body, length));
+          resolve7(chunksDecode(body, length));
         } else if (type === "json") {
-          resolve6(JSON.parse(chunksDecode(body, length)));
+          resolve7(JSON.parse(chunksDecode(body, length)));
         } else if (type === "arrayBuffer") {
-          resolve6(chunksConcat(body, length).buffer);
+          resolve7(chunksConcat(body, length).buffer);
         } else if (type === "blob") {
-          resolve6(new Blob(body, { type: stream[kContentType] }));
+          resolve7(new Blob(body, { type: stream[kContentType] }));
         } else if (type === "bytes") {
-          resolve6(chunksConcat(body, length));
+          resolve7(chunksConcat(body, length));
         }
         consumeFinish(consume2);
       } catch (err) {
@@ -9960,9 +9960,9 @@ var require_api_request = __commonJS({
     };
     function request2(opts, callback) {
       if (callback === void 0) {
-        return new Promise((resolve6, reject) => {
+        return new Promise((resolve7, reject) => {
           request2.call(this, opts, (err, data2) => {
-            return err ? reject(err) : resolve6(data2);
+            return err ? reject(err) : resolve7(data2);
           });
         });
       }
@@ -10185,9 +10185,9 @@ var require_api_stream = __commonJS({
     };
     function stream(opts, factory, callback) {
       if (callback === void 0) {
-        return new Promise((resolve6, reject) => {
+        return new Promise((resolve7, reject) => {
           stream.call(this, opts, factory, (err, data2) => {
-            return err ? reject(err) : resolve6(data2);
+            return err ? reject(err) : resolve7(data2);
           });
         });
       }
@@ -10472,9 +10472,9 @@ var require_api_upgrade = __commonJS({
     };
     function upgrade2(opts, callback) {
       if (callback === void 0) {
-        return new Promise((resolve6, reject) => {
+        return new Promise((resolve7, reject) => {
           upgrade2.call(this, opts, (err, data2) => {
-            return err ? reject(err) : resolve6(data2);
+            return err ? reject(err) : resolve7(data2);
           });
         });
       }
@@ -10566,9 +10566,9 @@ var require_api_connect = __commonJS({
     };
     function connect2(opts, callback) {
       if (callback === void 0) {
-        return new Promise((resolve6, reject) => {
+        return new Promise((resolve7, reject) => {
           connect2.call(this, opts, (err, data2) => {
-            return err ? reject(err) : resolve6(data2);
+            return err ? reject(err) : resolve7(data2);
           });
         });
       }
@@ -14431,7 +14431,7 @@ var require_fetch = __commonJS({
       function dispatch({ body }) {
         const url = requestCurrentURL(request2);
         const agent = fetchParams.controller.dispatcher;
-        return new Promise((resolve6, reject) => agent.dispatch(
+        return new Promise((resolve7, reject) => agent.dispatch(
           {
             path: url.pathname + url.search,
             origin: url.origin,
@@ -14507,7 +14507,7 @@ var require_fetch = __commonJS({
               }
               this.body = new Readable({ read: resume });
               const onError = this.onError.bind(this);
-              resolve6({
+              resolve7({
                 status,
                 statusText,
                 headersList,
@@ -14550,7 +14550,7 @@ var require_fetch = __commonJS({
               for (let i = 0; i < rawHeaders.length; i += 2) {
                 headersList.append(bufferToLowerCasedHeaderName(rawHeaders[i]), rawHeaders[i + 1].toString("latin1"), true);
               }
-              resolve6({
+              resolve7({
                 status,
                 statusText: STATUS_CODES[status],
                 headersList,
@@ -18291,8 +18291,8 @@ var require_util8 = __commonJS({
       return true;
     }
     function delay(ms) {
-      return new Promise((resolve6) => {
-        setTimeout(resolve6, ms).unref();
+      return new Promise((resolve7) => {
+        setTimeout(resolve7, ms).unref();
       });
     }
     module.exports = {
@@ -38091,11 +38091,11 @@ var require_connection2 = __commonJS({
             const config = this.config;
             tracePromise(
               connectChannel,
-              () => new Promise((resolve6, reject) => {
+              () => new Promise((resolve7, reject) => {
                 let onConnect, onError;
                 onConnect = (param) => {
                   this.removeListener("error", onError);
-                  resolve6(param);
+                  resolve7(param);
                 };
                 onError = (err) => {
                   this.removeListener("connect", onConnect);
@@ -38576,9 +38576,9 @@ var require_connection2 = __commonJS({
         } else if (shouldTrace(queryChannel)) {
           tracePromise(
             queryChannel,
-            () => new Promise((resolve6, reject) => {
+            () => new Promise((resolve7, reject) => {
               cmdQuery.once("error", reject);
-              cmdQuery.once("end", () => resolve6());
+              cmdQuery.once("end", () => resolve7());
               this.addCommand(cmdQuery);
             }),
             traceContext
@@ -38704,12 +38704,12 @@ var require_connection2 = __commonJS({
         } else if (shouldTrace(executeChannel)) {
           tracePromise(
             executeChannel,
-            () => new Promise((resolve6, reject) => {
+            () => new Promise((resolve7, reject) => {
               prepareAndExecute((err) => {
                 executeCommand.emit("error", err);
               });
               executeCommand.once("error", reject);
-              executeCommand.once("end", () => resolve6());
+              executeCommand.once("end", () => resolve7());
             }),
             traceContext
           ).catch(() => {
@@ -38964,13 +38964,13 @@ var require_make_done_cb = __commonJS({
   "node_modules/mysql2/lib/promise/make_done_cb.js"(exports, module) {
     "use strict";
     var { applyCapturedStack } = require_capture_local_err();
-    function makeDoneCb(resolve6, reject, stackHolder) {
+    function makeDoneCb(resolve7, reject, stackHolder) {
       return function(err, rows2, fields) {
         if (err) {
           applyCapturedStack(err, stackHolder);
           reject(err);
         } else {
-          resolve6([rows2, fields]);
+          resolve7([rows2, fields]);
         }
       };
     }
@@ -38992,8 +38992,8 @@ var require_prepared_statement_info = __commonJS({
       execute(parameters) {
         const s = this.statement;
         const stackHolder = s._connection.config.trace ? captureStackHolder(_PromisePreparedStatementInfo.prototype.execute) : void 0;
-        return new this.Promise((resolve6, reject) => {
-          const done = makeDoneCb(resolve6, reject, stackHolder);
+        return new this.Promise((resolve7, reject) => {
+          const done = makeDoneCb(resolve7, reject, stackHolder);
           if (parameters) {
             s.execute(parameters, done);
           } else {
@@ -39002,9 +39002,9 @@ var require_prepared_statement_info = __commonJS({
         });
       }
       close() {
-        return new this.Promise((resolve6) => {
+        return new this.Promise((resolve7) => {
           this.statement.close();
-          resolve6();
+          resolve7();
         });
       }
     };
@@ -39077,8 +39077,8 @@ var require_connection3 = __commonJS({
             "Callback function is not available with promise clients."
           );
         }
-        return new this.Promise((resolve6, reject) => {
-          const done = makeDoneCb(resolve6, reject, stackHolder);
+        return new this.Promise((resolve7, reject) => {
+          const done = makeDoneCb(resolve7, reject, stackHolder);
           if (params !== void 0) {
             c.query(query2, params, done);
           } else {
@@ -39094,8 +39094,8 @@ var require_connection3 = __commonJS({
             "Callback function is not available with promise clients."
           );
         }
-        return new this.Promise((resolve6, reject) => {
-          const done = makeDoneCb(resolve6, reject, stackHolder);
+        return new this.Promise((resolve7, reject) => {
+          const done = makeDoneCb(resolve7, reject, stackHolder);
           if (params !== void 0) {
             c.execute(query2, params, done);
           } else {
@@ -39104,8 +39104,8 @@ var require_connection3 = __commonJS({
         });
       }
       end() {
-        return new this.Promise((resolve6) => {
-          this.connection.end(resolve6);
+        return new this.Promise((resolve7) => {
+          this.connection.end(resolve7);
         });
       }
       async [Symbol.asyncDispose]() {
@@ -39116,37 +39116,37 @@ var require_connection3 = __commonJS({
       beginTransaction() {
         const c = this.connection;
         const stackHolder = c.config.trace ? captureStackHolder(_PromiseConnection.prototype.beginTransaction) : void 0;
-        return new this.Promise((resolve6, reject) => {
-          const done = makeDoneCb(resolve6, reject, stackHolder);
+        return new this.Promise((resolve7, reject) => {
+          const done = makeDoneCb(resolve7, reject, stackHolder);
           c.beginTransaction(done);
         });
       }
       commit() {
         const c = this.connection;
         const stackHolder = c.config.trace ? captureStackHolder(_PromiseConnection.prototype.commit) : void 0;
-        return new this.Promise((resolve6, reject) => {
-          const done = makeDoneCb(resolve6, reject, stackHolder);
+        return new this.Promise((resolve7, reject) => {
+          const done = makeDoneCb(resolve7, reject, stackHolder);
           c.commit(done);
         });
       }
       rollback() {
         const c = this.connection;
         const stackHolder = c.config.trace ? captureStackHolder(_PromiseConnection.prototype.rollback) : void 0;
-        return new this.Promise((resolve6, reject) => {
-          const done = makeDoneCb(resolve6, reject, stackHolder);
+        return new this.Promise((resolve7, reject) => {
+          const done = makeDoneCb(resolve7, reject, stackHolder);
           c.rollback(done);
         });
       }
       ping() {
         const c = this.connection;
         const stackHolder = c.config.trace ? captureStackHolder(_PromiseConnection.prototype.ping) : void 0;
-        return new this.Promise((resolve6, reject) => {
+        return new this.Promise((resolve7, reject) => {
           c.ping((err) => {
             if (err) {
               applyCapturedStack(err, stackHolder);
               reject(err);
             } else {
-              resolve6(true);
+              resolve7(true);
             }
           });
         });
@@ -39154,13 +39154,13 @@ var require_connection3 = __commonJS({
       reset() {
         const c = this.connection;
         const stackHolder = c.config.trace ? captureStackHolder(_PromiseConnection.prototype.reset) : void 0;
-        return new this.Promise((resolve6, reject) => {
+        return new this.Promise((resolve7, reject) => {
           c.reset((err) => {
             if (err) {
               applyCapturedStack(err, stackHolder);
               reject(err);
             } else {
-              resolve6();
+              resolve7();
             }
           });
         });
@@ -39168,13 +39168,13 @@ var require_connection3 = __commonJS({
       connect() {
         const c = this.connection;
         const stackHolder = c.config.trace ? captureStackHolder(_PromiseConnection.prototype.connect) : void 0;
-        return new this.Promise((resolve6, reject) => {
+        return new this.Promise((resolve7, reject) => {
           c.connect((err, param) => {
             if (err) {
               applyCapturedStack(err, stackHolder);
               reject(err);
             } else {
-              resolve6(param);
+              resolve7(param);
             }
           });
         });
@@ -39183,7 +39183,7 @@ var require_connection3 = __commonJS({
         const c = this.connection;
         const promiseImpl = this.Promise;
         const stackHolder = c.config.trace ? captureStackHolder(_PromiseConnection.prototype.prepare) : void 0;
-        return new this.Promise((resolve6, reject) => {
+        return new this.Promise((resolve7, reject) => {
           c.prepare(options, (err, statement) => {
             if (err) {
               applyCapturedStack(err, stackHolder);
@@ -39193,7 +39193,7 @@ var require_connection3 = __commonJS({
                 statement,
                 promiseImpl
               );
-              resolve6(wrappedStatement);
+              resolve7(wrappedStatement);
             }
           });
         });
@@ -39201,13 +39201,13 @@ var require_connection3 = __commonJS({
       changeUser(options) {
         const c = this.connection;
         const stackHolder = c.config.trace ? captureStackHolder(_PromiseConnection.prototype.changeUser) : void 0;
-        return new this.Promise((resolve6, reject) => {
+        return new this.Promise((resolve7, reject) => {
           c.changeUser(options, (err) => {
             if (err) {
               applyCapturedStack(err, stackHolder);
               reject(err);
             } else {
-              resolve6();
+              resolve7();
             }
           });
         });
@@ -39700,12 +39700,12 @@ var require_pool3 = __commonJS({
       }
       getConnection() {
         const corePool = this.pool;
-        return new this.Promise((resolve6, reject) => {
+        return new this.Promise((resolve7, reject) => {
           corePool.getConnection((err, coreConnection) => {
             if (err) {
               reject(err);
             } else {
-              resolve6(new PromisePoolConnection(coreConnection, this.Promise));
+              resolve7(new PromisePoolConnection(coreConnection, this.Promise));
             }
           });
         });
@@ -39721,8 +39721,8 @@ var require_pool3 = __commonJS({
             "Callback function is not available with promise clients."
           );
         }
-        return new this.Promise((resolve6, reject) => {
-          const done = makeDoneCb(resolve6, reject, stackHolder);
+        return new this.Promise((resolve7, reject) => {
+          const done = makeDoneCb(resolve7, reject, stackHolder);
           if (args !== void 0) {
             corePool.query(sql, args, done);
           } else {
@@ -39738,8 +39738,8 @@ var require_pool3 = __commonJS({
             "Callback function is not available with promise clients."
           );
         }
-        return new this.Promise((resolve6, reject) => {
-          const done = makeDoneCb(resolve6, reject, stackHolder);
+        return new this.Promise((resolve7, reject) => {
+          const done = makeDoneCb(resolve7, reject, stackHolder);
           if (args) {
             corePool.execute(sql, args, done);
           } else {
@@ -39750,13 +39750,13 @@ var require_pool3 = __commonJS({
       end() {
         const corePool = this.pool;
         const stackHolder = corePool.config.connectionConfig.trace ? captureStackHolder(_PromisePool.prototype.end) : void 0;
-        return new this.Promise((resolve6, reject) => {
+        return new this.Promise((resolve7, reject) => {
           corePool.end((err) => {
             if (err) {
               applyCapturedStack(err, stackHolder);
               reject(err);
             } else {
-              resolve6();
+              resolve7();
             }
           });
         });
@@ -40201,12 +40201,12 @@ var require_pool_cluster2 = __commonJS({
       }
       getConnection() {
         const corePoolNamespace = this.poolNamespace;
-        return new this.Promise((resolve6, reject) => {
+        return new this.Promise((resolve7, reject) => {
           corePoolNamespace.getConnection((err, coreConnection) => {
             if (err) {
               reject(err);
             } else {
-              resolve6(new PromisePoolConnection(coreConnection, this.Promise));
+              resolve7(new PromisePoolConnection(coreConnection, this.Promise));
             }
           });
         });
@@ -40219,8 +40219,8 @@ var require_pool_cluster2 = __commonJS({
             "Callback function is not available with promise clients."
           );
         }
-        return new this.Promise((resolve6, reject) => {
-          const done = makeDoneCb(resolve6, reject, stackHolder);
+        return new this.Promise((resolve7, reject) => {
+          const done = makeDoneCb(resolve7, reject, stackHolder);
           corePoolNamespace.query(sql, values, done);
         });
       }
@@ -40232,8 +40232,8 @@ var require_pool_cluster2 = __commonJS({
             "Callback function is not available with promise clients."
           );
         }
-        return new this.Promise((resolve6, reject) => {
-          const done = makeDoneCb(resolve6, reject, stackHolder);
+        return new this.Promise((resolve7, reject) => {
+          const done = makeDoneCb(resolve7, reject, stackHolder);
           corePoolNamespace.execute(sql, values, done);
         });
       }
@@ -40289,9 +40289,9 @@ var require_promise = __commonJS({
           "no Promise implementation available.Use promise-enabled node version or pass userland Promise implementation as parameter, for example: { Promise: require('bluebird') }"
         );
       }
-      return new thePromise((resolve6, reject) => {
+      return new thePromise((resolve7, reject) => {
         coreConnection.once("connect", () => {
-          resolve6(new PromiseConnection(coreConnection, thePromise));
+          resolve7(new PromiseConnection(coreConnection, thePromise));
         });
         coreConnection.once("error", (err) => {
           applyCapturedStack(err, stackHolder);
@@ -40318,7 +40318,7 @@ var require_promise = __commonJS({
       }
       getConnection(pattern, selector) {
         const corePoolCluster = this.poolCluster;
-        return new this.Promise((resolve6, reject) => {
+        return new this.Promise((resolve7, reject) => {
           corePoolCluster.getConnection(
             pattern,
             selector,
@@ -40326,7 +40326,7 @@ var require_promise = __commonJS({
               if (err) {
                 reject(err);
               } else {
-                resolve6(new PromisePoolConnection(coreConnection, this.Promise));
+                resolve7(new PromisePoolConnection(coreConnection, this.Promise));
               }
             }
           );
@@ -40340,8 +40340,8 @@ var require_promise = __commonJS({
             "Callback function is not available with promise clients."
           );
         }
-        return new this.Promise((resolve6, reject) => {
-          const done = makeDoneCb(resolve6, reject, stackHolder);
+        return new this.Promise((resolve7, reject) => {
+          const done = makeDoneCb(resolve7, reject, stackHolder);
           corePoolCluster.query(sql, args, done);
         });
       }
@@ -40355,8 +40355,8 @@ var require_promise = __commonJS({
             "Callback function is not available with promise clients."
           );
         }
-        return new this.Promise((resolve6, reject) => {
-          const done = makeDoneCb(resolve6, reject, stackHolder);
+        return new this.Promise((resolve7, reject) => {
+          const done = makeDoneCb(resolve7, reject, stackHolder);
           corePoolCluster.execute(sql, args, done);
         });
       }
@@ -40369,13 +40369,13 @@ var require_promise = __commonJS({
       end() {
         const corePoolCluster = this.poolCluster;
         const stackHolder = captureStackHolder(_PromisePoolCluster.prototype.end);
-        return new this.Promise((resolve6, reject) => {
+        return new this.Promise((resolve7, reject) => {
           corePoolCluster.end((err) => {
             if (err) {
               applyCapturedStack(err, stackHolder);
               reject(err);
             } else {
-              resolve6();
+              resolve7();
             }
           });
         });
@@ -43504,7 +43504,7 @@ var require_dist = __commonJS({
     function parse(stream, callback) {
       const parser = new parser_1.Parser();
       stream.on("data", (buffer) => parser.parse(buffer, callback));
-      return new Promise((resolve6) => stream.on("end", () => resolve6()));
+      return new Promise((resolve7) => stream.on("end", () => resolve7()));
     }
   }
 });
@@ -44273,12 +44273,12 @@ var require_client3 = __commonJS({
           this._connect(callback);
           return;
         }
-        return new this._Promise((resolve6, reject) => {
+        return new this._Promise((resolve7, reject) => {
           this._connect((error2) => {
             if (error2) {
               reject(error2);
             } else {
-              resolve6(this);
+              resolve7(this);
             }
           });
         });
@@ -44660,8 +44660,8 @@ var require_client3 = __commonJS({
         } else {
           query2 = new Query2(config, values, callback);
           if (!query2.callback) {
-            result = new this._Promise((resolve6, reject) => {
-              query2.callback = (err, res) => err ? reject(err) : resolve6(res);
+            result = new this._Promise((resolve7, reject) => {
+              query2.callback = (err, res) => err ? reject(err) : resolve7(res);
             }).catch((err) => {
               Error.captureStackTrace(err);
               throw err;
@@ -44761,8 +44761,8 @@ var require_client3 = __commonJS({
         if (cb) {
           this.connection.once("end", cb);
         } else {
-          return new this._Promise((resolve6) => {
-            this.connection.once("end", resolve6);
+          return new this._Promise((resolve7) => {
+            this.connection.once("end", resolve7);
           });
         }
       }
@@ -44811,8 +44811,8 @@ var require_pg_pool = __commonJS({
       const cb = function(err, client) {
         err ? rej(err) : res(client);
       };
-      const result = new Promise2(function(resolve6, reject) {
-        res = resolve6;
+      const result = new Promise2(function(resolve7, reject) {
+        res = resolve7;
         rej = reject;
       }).catch((err) => {
         Error.captureStackTrace(err);
@@ -44873,7 +44873,7 @@ var require_pg_pool = __commonJS({
         if (typeof Promise2.try === "function") {
           return Promise2.try(f);
         }
-        return new Promise2((resolve6) => resolve6(f()));
+        return new Promise2((resolve7) => resolve7(f()));
       }
       _isFull() {
         return this._clients.length >= this.options.max;
@@ -45268,8 +45268,8 @@ var require_query4 = __commonJS({
     NativeQuery.prototype._getPromise = function() {
       if (this._promise) return this._promise;
       this._promise = new Promise(
-        function(resolve6, reject) {
-          this._once("end", resolve6);
+        function(resolve7, reject) {
+          this._once("end", resolve7);
           this._once("error", reject);
         }.bind(this)
       );
@@ -45448,12 +45448,12 @@ var require_client4 = __commonJS({
         this._connect(callback);
         return;
       }
-      return new this._Promise((resolve6, reject) => {
+      return new this._Promise((resolve7, reject) => {
         this._connect((error2) => {
           if (error2) {
             reject(error2);
           } else {
-            resolve6(this);
+            resolve7(this);
           }
         });
       });
@@ -45477,8 +45477,8 @@ var require_client4 = __commonJS({
         query2 = new NativeQuery(config, values, callback);
         if (!query2.callback) {
           let resolveOut, rejectOut;
-          result = new this._Promise((resolve6, reject) => {
-            resolveOut = resolve6;
+          result = new this._Promise((resolve7, reject) => {
+            resolveOut = resolve7;
             rejectOut = reject;
           }).catch((err) => {
             Error.captureStackTrace(err);
@@ -45541,8 +45541,8 @@ var require_client4 = __commonJS({
       }
       let result;
       if (!cb) {
-        result = new this._Promise(function(resolve6, reject) {
-          cb = (err) => err ? reject(err) : resolve6();
+        result = new this._Promise(function(resolve7, reject) {
+          cb = (err) => err ? reject(err) : resolve7();
         });
       }
       const doEnd = function() {
@@ -45922,11 +45922,11 @@ import { EOL as EOL3 } from "os";
 import { constants, promises } from "fs";
 var __awaiter = function(thisArg, _arguments, P, generator) {
   function adopt(value) {
-    return value instanceof P ? value : new P(function(resolve6) {
-      resolve6(value);
+    return value instanceof P ? value : new P(function(resolve7) {
+      resolve7(value);
     });
   }
-  return new (P || (P = Promise))(function(resolve6, reject) {
+  return new (P || (P = Promise))(function(resolve7, reject) {
     function fulfilled(value) {
       try {
         step2(generator.next(value));
@@ -45942,7 +45942,7 @@ var __awaiter = function(thisArg, _arguments, P, generator) {
       }
     }
     function step2(result) {
-      result.done ? resolve6(result.value) : adopt(result.value).then(fulfilled, rejected);
+      result.done ? resolve7(result.value) : adopt(result.value).then(fulfilled, rejected);
     }
     step2((generator = generator.apply(thisArg, _arguments || [])).next());
   });
@@ -46270,7 +46270,7 @@ function endGroup() {
 
 // src/main.ts
 import { mkdirSync, writeFileSync } from "node:fs";
-import { join as join17, relative as relative3, resolve as resolve5, sep as sep3 } from "node:path";
+import { join as join17, relative as relative3, resolve as resolve6, sep as sep3 } from "node:path";
 import { tmpdir as tmpdir5 } from "node:os";
 import { createHash as createHash4 } from "node:crypto";
 
@@ -46438,7 +46438,7 @@ function describeEndpoint(info2) {
 }
 
 // src/engines/mysql/container.ts
-import { randomBytes as randomBytes6 } from "node:crypto";
+import { randomBytes as randomBytes3 } from "node:crypto";
 
 // src/util/cleanup.ts
 var SIGNAL_EXIT_CODES = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 };
@@ -46472,8 +46472,8 @@ async function runCleanups(opts = {}) {
     try {
       const outcome = await Promise.race([
         Promise.resolve().then(entry.fn).then(() => "done"),
-        new Promise((resolve6) => {
-          timer = setTimeout(() => resolve6("timeout"), left);
+        new Promise((resolve7) => {
+          timer = setTimeout(() => resolve7("timeout"), left);
           timer.unref();
         })
       ]);
@@ -46537,158 +46537,67 @@ function errorText(err) {
   return err instanceof Error ? err.message : String(err);
 }
 
-// src/engines/postgresql/container.ts
-import { randomBytes as randomBytes4 } from "node:crypto";
-import { existsSync as existsSync3 } from "node:fs";
+// src/util/docker.ts
+import { existsSync as existsSync2 } from "node:fs";
 import { request } from "node:http";
 import { homedir } from "node:os";
-import { join as join2 } from "node:path";
+import { join } from "node:path";
+var PING_TIMEOUT_MS = 3e3;
+function dockerEndpoint() {
+  const dockerHost = process.env.DOCKER_HOST;
+  if (dockerHost) {
+    if (dockerHost.startsWith("unix://")) {
+      const socketPath2 = dockerHost.slice("unix://".length);
+      if (!existsSync2(socketPath2)) return { missing: `DOCKER_HOST is ${dockerHost} but ${socketPath2} does not exist` };
+      return { socketPath: socketPath2, describe: dockerHost };
+    }
+    const m = /^tcp:\/\/([^:/]+|\[[^\]]+\]):(\d+)/.exec(dockerHost);
+    if (m) return { host: m[1].replace(/^\[|\]$/g, ""), port: Number(m[2]), describe: dockerHost };
+    return { missing: `DOCKER_HOST=${dockerHost} is not a unix:// or tcp:// address this check understands` };
+  }
+  const runtimeDir = process.env.XDG_RUNTIME_DIR;
+  const candidates = [
+    "/var/run/docker.sock",
+    join(homedir(), ".docker", "run", "docker.sock"),
+    join(homedir(), ".docker", "desktop", "docker.sock"),
+    ...runtimeDir ? [join(runtimeDir, "docker.sock"), join(runtimeDir, "podman", "podman.sock")] : [],
+    "/run/podman/podman.sock"
+  ];
+  const socketPath = candidates.find((p) => existsSync2(p));
+  if (!socketPath) return { missing: `no Docker engine: DOCKER_HOST is not set and ${candidates.join(", ")} do not exist` };
+  return { socketPath, describe: socketPath };
+}
+async function checkDocker() {
+  const endpoint = dockerEndpoint();
+  if ("missing" in endpoint) throw new Error(endpoint.missing);
+  await new Promise((resolve7, reject) => {
+    const target = "socketPath" in endpoint ? { socketPath: endpoint.socketPath } : { host: endpoint.host, port: endpoint.port };
+    const req = request({ ...target, path: "/_ping", method: "GET", timeout: PING_TIMEOUT_MS }, (res) => {
+      res.resume();
+      if (res.statusCode === 200) resolve7();
+      else reject(new Error(`the Docker engine at ${endpoint.describe} answered /_ping with HTTP ${res.statusCode}`));
+    });
+    req.on("timeout", () => req.destroy(new Error(`no answer within ${PING_TIMEOUT_MS / 1e3} s`)));
+    req.on("error", (err) => reject(new Error(`no Docker engine answers at ${endpoint.describe}: ${err.message}`)));
+    req.end();
+  });
+}
 
-// src/engines/postgresql/client.ts
+// src/engines/mysql/server.ts
 import { randomBytes as randomBytes2 } from "node:crypto";
 
-// node_modules/pg/esm/index.mjs
-var import_lib = __toESM(require_lib6(), 1);
-var Client = import_lib.default.Client;
-var Pool = import_lib.default.Pool;
-var Connection = import_lib.default.Connection;
-var types = import_lib.default.types;
-var Query = import_lib.default.Query;
-var DatabaseError = import_lib.default.DatabaseError;
-var escapeIdentifier = import_lib.default.escapeIdentifier;
-var escapeLiteral = import_lib.default.escapeLiteral;
-var Result = import_lib.default.Result;
-var TypeOverrides = import_lib.default.TypeOverrides;
-var defaults = import_lib.default.defaults;
-var esm_default = import_lib.default;
-
-// src/engines/postgresql/client.ts
-var CONNECT_TIMEOUT_MS2 = 1e4;
-function connectionString(info2) {
-  const auth = encodeURIComponent(info2.user) + (info2.password ? `:${encodeURIComponent(info2.password)}` : "");
-  const db = encodeURIComponent(info2.database);
-  const params = new URLSearchParams();
-  let hostPart;
-  if (isSocketDir(info2.host)) {
-    hostPart = "";
-    params.set("host", info2.host);
-    params.set("port", String(info2.port));
-  } else {
-    hostPart = `${formatHost(info2.host)}:${info2.port}`;
-  }
-  if (info2.sslmode) params.set("sslmode", info2.sslmode);
-  const query2 = params.toString().replace(/%2F/gi, "/");
-  return `postgresql://${auth}@${hostPart}/${db}${query2 ? `?${query2}` : ""}`;
+// src/engine/target.ts
+function targetDatabases(target) {
+  return [
+    { ...target.section ? { section: target.section } : {}, database: target.allowed.database },
+    ...(target.others ?? []).map((o) => ({ section: o.section, database: o.target.allowed.database }))
+  ];
 }
-function sqlalchemyUrl(info2, driver2 = "postgresql") {
-  return connectionString(info2).replace(/^postgresql:/, `${driver2}:`);
-}
-function clientConfig(info2) {
-  return {
-    host: info2.host,
-    port: info2.port,
-    user: info2.user,
-    password: info2.password,
-    database: info2.database,
-    ssl: sslOption(info2.sslmode),
-    connectionTimeoutMillis: CONNECT_TIMEOUT_MS2,
-    application_name: "alembic-gate"
-  };
-}
-async function withClient(info2, fn) {
-  const client = new esm_default.Client(clientConfig(info2));
-  client.on("error", () => {
-  });
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end().catch(() => {
-    });
-  }
-}
-function quoteIdent2(name) {
-  return `"${name.replace(/"/g, '""')}"`;
-}
-function uniqueDatabaseName2(prefix = "alembic_gate") {
-  const ts = (/* @__PURE__ */ new Date()).toISOString().replace(/[-:TZ.]/g, "").slice(0, 14);
-  return `${prefix}_${ts}_${randomBytes2(4).toString("hex")}`;
-}
-async function serverFacts2(client) {
-  const res = await client.query(
-    "select current_setting('server_version') as v, current_setting('server_version_num') as n, (extract(epoch from pg_postmaster_start_time()) * 1000000)::bigint::text as s"
-  );
-  const row = res.rows[0];
-  return { version: row.v.split(" ")[0], versionNum: Number(row.n), startedAt: row.s };
-}
-async function createDatabaseOn(admin, name, template, owner) {
-  await withClient(admin, async (client) => {
-    const sql = `CREATE DATABASE ${quoteIdent2(name)}` + (template ? ` TEMPLATE ${quoteIdent2(template)}` : "") + (owner ? ` OWNER ${quoteIdent2(owner)}` : "");
-    try {
-      await client.query(sql);
-    } catch (err) {
-      const e = err;
-      if (template && e.code === "55006") {
-        throw new Error(
-          `could not copy database "${template}": it is in use (${e.message}); close every connection to the template before copying it`
-        );
-      }
-      throw err;
-    }
-  });
-}
-async function dropDatabaseOn2(admin, name, versionNum) {
-  await withClient(admin, async (client) => {
-    if (versionNum >= 13e4) {
-      await client.query(`DROP DATABASE IF EXISTS ${quoteIdent2(name)} WITH (FORCE)`);
-      return;
-    }
-    for (let attempt = 1; ; attempt++) {
-      await client.query("select pg_terminate_backend(pid) from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()", [name]);
-      try {
-        await client.query(`DROP DATABASE IF EXISTS ${quoteIdent2(name)}`);
-        return;
-      } catch (err) {
-        if (err.code !== "55006" || attempt >= 5) throw err;
-        await new Promise((r) => setTimeout(r, 200 * attempt));
-      }
-    }
-  });
-}
-function isSocketDir(host) {
-  return host.startsWith("/");
-}
-function describeEndpoint2(info2) {
-  return isSocketDir(info2.host) ? `${info2.host} (unix socket, port ${info2.port})` : `${formatHost(info2.host)}:${info2.port}`;
-}
-function formatHost(host) {
-  return host.includes(":") && !host.startsWith("[") ? `[${host}]` : host;
-}
-function sslOption(sslmode) {
-  switch (sslmode) {
-    case void 0:
-    case "disable":
-    case "allow":
-    case "prefer":
-      return void 0;
-    case "verify-ca":
-    case "verify-full":
-      return { rejectUnauthorized: true };
-    default:
-      return { rejectUnauthorized: false };
-  }
-}
-
-// src/engines/postgresql/throwaway.ts
-import { randomBytes as randomBytes3 } from "node:crypto";
-
-// src/engines/postgresql/provider.ts
-var MIGRATION_ROLE_PREFIX = "alembic_gate_m_";
 
 // src/util/sentinel.ts
 import { spawn } from "node:child_process";
-import { existsSync as existsSync2 } from "node:fs";
-import { dirname, join } from "node:path";
+import { existsSync as existsSync3 } from "node:fs";
+import { dirname, join as join2 } from "node:path";
 import { fileURLToPath } from "node:url";
 var child;
 var nextId2 = 1;
@@ -46697,7 +46606,7 @@ var NOOP = { update: () => {
 } };
 function sentinelScriptPath() {
   const here = dirname(fileURLToPath(import.meta.url));
-  return [join(here, "sentinel.js"), join(here, "..", "..", "dist", "sentinel.js")].find((p) => existsSync2(p));
+  return [join2(here, "sentinel.js"), join2(here, "..", "..", "dist", "sentinel.js")].find((p) => existsSync3(p));
 }
 function start() {
   if (process.env.ALEMBIC_GATE_SENTINEL === "off") return null;
@@ -46736,259 +46645,6 @@ function watchOver(entry) {
     update: (e) => send({ op: "set", id, entry: e }),
     remove: () => send({ op: "remove", id })
   };
-}
-
-// src/engines/postgresql/throwaway.ts
-function makeThrowawayDatabase(spec) {
-  const owned = /* @__PURE__ */ new Set([spec.database]);
-  const roles = /* @__PURE__ */ new Set();
-  let migrationRole;
-  let projectAccess = spec.projectAccess;
-  const at = (database) => ({ ...spec.admin, database });
-  let disposing;
-  const watchdog = spec.dropOnDispose ? watchOver({}) : void 0;
-  const listed2 = () => watchdog?.update({ drop: { admin: spec.admin, databases: [...owned], roles: [...roles, ...migrationRole ? [migrationRole] : []], versionNum: spec.facts.versionNum } });
-  listed2();
-  const dropOwned = async () => {
-    const failures = [];
-    await Promise.all(
-      [...owned].map(async (name) => {
-        try {
-          await dropDatabaseOn2(spec.admin, name, spec.facts.versionNum);
-          owned.delete(name);
-        } catch (err) {
-          failures.push(`${name}: ${err.message}`);
-        }
-      })
-    );
-    for (const role of roles) {
-      try {
-        await withClient(spec.admin, (c) => c.query(`DROP ROLE IF EXISTS ${quoteIdent2(role)}`));
-        roles.delete(role);
-      } catch (err) {
-        failures.push(`role ${role}: ${err.message}`);
-      }
-    }
-    if (migrationRole && failures.length === 0) {
-      try {
-        await withClient(spec.admin, (c) => c.query(`DROP ROLE IF EXISTS ${quoteIdent2(migrationRole)}`));
-        migrationRole = void 0;
-      } catch (err) {
-        failures.push(`role ${migrationRole}: ${err.message}`);
-      }
-    }
-    if (failures.length > 0) throw new Error(`could not drop throwaway database(s) or role(s): ${failures.join("; ")}`);
-  };
-  return {
-    provider: spec.provider,
-    connection: at(spec.database),
-    sqlalchemyUrl: sqlalchemyUrl(at(spec.database), spec.driver),
-    serverVersion: spec.facts.version,
-    serverMarker: spec.facts.startedAt,
-    driver: spec.driver ?? "postgresql",
-    get projectAccess() {
-      return projectAccess;
-    },
-    get migrationRole() {
-      return migrationRole;
-    },
-    serverPid: spec.serverPid,
-    tempDir: spec.tempDir,
-    async createDatabase(opts = {}) {
-      if (disposing) throw new Error("createDatabase after dispose()");
-      const name = uniqueDatabaseName2();
-      owned.add(name);
-      listed2();
-      try {
-        await createDatabaseOn(spec.admin, name, opts.template, migrationRole);
-      } catch (err) {
-        owned.delete(name);
-        listed2();
-        throw err;
-      }
-      return at(name);
-    },
-    async useMigrationRole(mode) {
-      if (migrationRole) throw new Error("useMigrationRole called twice");
-      const user = spec.admin.user;
-      const given = spec.provider === "url" ? `the --database-url user "${user}"` : `"${user}"`;
-      return withClient(spec.admin, async (c) => {
-        const me = (await c.query("SELECT rolsuper AS su, rolcreaterole AS cr FROM pg_roles WHERE rolname = current_user")).rows[0];
-        const notices = [];
-        if (spec.provider === "url" && me?.su) {
-          notices.push(
-            `warning: ${given} is a superuser on a server the pull request's code can reach: the project's code ran as an unprivileged role of its own, but make sure the server holds nothing else (a services: container), or give the gate a user with only CREATEDB and CREATEROLE`
-          );
-        }
-        if (mode === "superuser") {
-          notices.push(
-            `warning: --migration-role superuser: the project's code connects as ${given}${me?.su ? ", a superuser" : ""}, with rights production's migration role rarely has (dblink, COPY ... TO PROGRAM, untrusted extensions, other databases on the server)`
-          );
-          return notices;
-        }
-        if (!me?.su && !me?.cr) {
-          notices.push(
-            `${given} may not create roles, so the project's code connects as that user: grant it CREATEROLE so that migrations run as an unprivileged role of their own`
-          );
-          return notices;
-        }
-        const name = `${MIGRATION_ROLE_PREFIX}${randomBytes3(5).toString("hex")}`;
-        const password = randomBytes3(18).toString("base64url");
-        const createRole = spec.provider !== "url" || spec.facts.versionNum >= 16e4;
-        migrationRole = name;
-        listed2();
-        await c.query(
-          `CREATE ROLE ${quoteIdent2(name)} LOGIN PASSWORD '${password}' NOSUPERUSER NOCREATEDB ${createRole ? "CREATEROLE" : "NOCREATEROLE"} NOREPLICATION`
-        );
-        if (!me.su) await c.query(`GRANT ${quoteIdent2(name)} TO CURRENT_USER`);
-        for (const database of owned) await c.query(`ALTER DATABASE ${quoteIdent2(database)} OWNER TO ${quoteIdent2(name)}`);
-        const access2 = { host: projectAccess?.host ?? spec.admin.host, user: name, password };
-        try {
-          await withClient({ ...spec.admin, ...access2, database: spec.database }, async (login) => login.query("SELECT 1"));
-        } catch (err) {
-          notices.push(
-            `the migration role ${name} cannot log in to ${spec.admin.host}:${spec.admin.port} (${err.message}), so the project's code connects as ${given}: allow password logins for every user in pg_hba.conf`
-          );
-          return notices;
-        }
-        projectAccess = access2;
-        return notices;
-      });
-    },
-    adoptRoles(names) {
-      for (const n of names) if (!n.startsWith(MIGRATION_ROLE_PREFIX)) roles.add(n);
-      listed2();
-    },
-    ownRoles() {
-      return [...roles];
-    },
-    async dropDatabase(name) {
-      if (!owned.has(name)) {
-        throw new Error(`refusing to drop database "${name}": it was not created by this run`);
-      }
-      if (name === spec.database) {
-        throw new Error(`refusing to drop the gate database "${name}" before dispose()`);
-      }
-      await dropDatabaseOn2(spec.admin, name, spec.facts.versionNum);
-      owned.delete(name);
-      listed2();
-    },
-    dispose() {
-      disposing ??= (async () => {
-        let dropError;
-        if (spec.dropOnDispose) {
-          try {
-            await dropOwned();
-          } catch (err) {
-            dropError = err;
-          }
-        }
-        try {
-          await spec.teardown?.();
-        } finally {
-          if (owned.size === 0 && roles.size === 0) watchdog?.remove();
-          else listed2();
-          spec.afterDispose?.();
-        }
-        if (dropError) throw dropError;
-      })();
-      return disposing;
-    }
-  };
-}
-
-// src/engines/postgresql/container.ts
-var PING_TIMEOUT_MS = 3e3;
-var DEFAULT_VERSION = "16";
-var GATE_DATABASE = "alembic_gate";
-function dockerEndpoint() {
-  const dockerHost = process.env.DOCKER_HOST;
-  if (dockerHost) {
-    if (dockerHost.startsWith("unix://")) {
-      const socketPath2 = dockerHost.slice("unix://".length);
-      if (!existsSync3(socketPath2)) return { missing: `DOCKER_HOST is ${dockerHost} but ${socketPath2} does not exist` };
-      return { socketPath: socketPath2, describe: dockerHost };
-    }
-    const m = /^tcp:\/\/([^:/]+|\[[^\]]+\]):(\d+)/.exec(dockerHost);
-    if (m) return { host: m[1].replace(/^\[|\]$/g, ""), port: Number(m[2]), describe: dockerHost };
-    return { missing: `DOCKER_HOST=${dockerHost} is not a unix:// or tcp:// address this check understands` };
-  }
-  const runtimeDir = process.env.XDG_RUNTIME_DIR;
-  const candidates = [
-    "/var/run/docker.sock",
-    join2(homedir(), ".docker", "run", "docker.sock"),
-    join2(homedir(), ".docker", "desktop", "docker.sock"),
-    ...runtimeDir ? [join2(runtimeDir, "docker.sock"), join2(runtimeDir, "podman", "podman.sock")] : [],
-    "/run/podman/podman.sock"
-  ];
-  const socketPath = candidates.find((p) => existsSync3(p));
-  if (!socketPath) return { missing: `no Docker engine: DOCKER_HOST is not set and ${candidates.join(", ")} do not exist` };
-  return { socketPath, describe: socketPath };
-}
-async function checkDocker() {
-  const endpoint = dockerEndpoint();
-  if ("missing" in endpoint) throw new Error(endpoint.missing);
-  await new Promise((resolve6, reject) => {
-    const target = "socketPath" in endpoint ? { socketPath: endpoint.socketPath } : { host: endpoint.host, port: endpoint.port };
-    const req = request({ ...target, path: "/_ping", method: "GET", timeout: PING_TIMEOUT_MS }, (res) => {
-      res.resume();
-      if (res.statusCode === 200) resolve6();
-      else reject(new Error(`the Docker engine at ${endpoint.describe} answered /_ping with HTTP ${res.statusCode}`));
-    });
-    req.on("timeout", () => req.destroy(new Error(`no answer within ${PING_TIMEOUT_MS / 1e3} s`)));
-    req.on("error", (err) => reject(new Error(`no Docker engine answers at ${endpoint.describe}: ${err.message}`)));
-    req.end();
-  });
-}
-async function provisionContainer(opts = {}) {
-  await checkDocker();
-  let mod;
-  try {
-    const specifier = "@testcontainers/postgresql";
-    mod = await import(specifier);
-  } catch (err) {
-    throw new Error(`@testcontainers/postgresql is not installed (an optional dependency: npm install @testcontainers/postgresql): ${err.message}`);
-  }
-  const version = opts.postgresVersion?.trim() || DEFAULT_VERSION;
-  const image = `postgres:${version}`;
-  const password = randomBytes4(12).toString("hex");
-  let started;
-  let stopping = false;
-  const stop = async () => {
-    if (started && !stopping) {
-      stopping = true;
-      await started.stop();
-    }
-  };
-  const unregister = registerCleanup(stop);
-  try {
-    opts.log?.(`container: starting ${image}`);
-    started = await new mod.PostgreSqlContainer(image).withDatabase("postgres").withUsername("postgres").withPassword(password).withTmpFs({ "/var/lib/postgresql/data": "rw" }).withCommand(["postgres", "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off", "-c", "max_connections=50"]).start();
-    const admin = { host: started.getHost(), port: started.getPort(), user: "postgres", password, database: "postgres" };
-    const facts = await withClient(admin, async (c) => {
-      await c.query(`CREATE DATABASE ${quoteIdent2(GATE_DATABASE)}`);
-      return serverFacts2(c);
-    });
-    return makeThrowawayDatabase({ afterDispose: unregister, provider: "container", admin, database: GATE_DATABASE, facts, dropOnDispose: false, teardown: stop });
-  } catch (err) {
-    try {
-      await stop();
-    } finally {
-      unregister();
-    }
-    throw new Error(`could not start ${image} with testcontainers: ${err.message}`);
-  }
-}
-
-// src/engines/mysql/server.ts
-import { randomBytes as randomBytes5 } from "node:crypto";
-
-// src/engine/target.ts
-function targetDatabases(target) {
-  return [
-    { ...target.section ? { section: target.section } : {}, database: target.allowed.database },
-    ...(target.others ?? []).map((o) => ({ section: o.section, database: o.target.allowed.database }))
-  ];
 }
 
 // src/engines/mysql/leftovers.ts
@@ -47583,8 +47239,8 @@ var MysqlServer = class {
         );
         return notices;
       }
-      const name = `${MIGRATION_USER_PREFIX}${randomBytes5(5).toString("hex")}`;
-      const password = randomBytes5(18).toString("base64url");
+      const name = `${MIGRATION_USER_PREFIX}${randomBytes2(5).toString("hex")}`;
+      const password = randomBytes2(18).toString("base64url");
       this.user = { name, password };
       this.listed();
       try {
@@ -47760,12 +47416,12 @@ function aliasesOf(host) {
 
 // src/engines/mysql/container.ts
 var DEFAULT_IMAGE = "mysql:8.0";
-var GATE_DATABASE2 = "alembic_gate";
+var GATE_DATABASE = "alembic_gate";
 var READY_TIMEOUT_MS = 9e4;
 function containerImage(env = process.env) {
   return env.ALEMBIC_GATE_MYSQL_IMAGE?.trim() || DEFAULT_IMAGE;
 }
-async function provisionContainer2(engine, opts = {}) {
+async function provisionContainer(engine, opts = {}) {
   await checkDocker();
   let mod;
   try {
@@ -47775,7 +47431,7 @@ async function provisionContainer2(engine, opts = {}) {
     throw new Error(`testcontainers is not installed (an optional dependency: npm install testcontainers): ${err.message}`);
   }
   const image = containerImage();
-  const password = randomBytes6(12).toString("hex");
+  const password = randomBytes3(12).toString("hex");
   let started;
   let stopping = false;
   const stop = async () => {
@@ -47791,7 +47447,7 @@ async function provisionContainer2(engine, opts = {}) {
     const admin = { host: started.getHost(), port: started.getMappedPort(3306), user: "root", password };
     await waitReady(admin);
     const facts = await withConnection(admin, async (c) => {
-      await c.query(`CREATE DATABASE ${quoteIdent(GATE_DATABASE2)}`);
+      await c.query(`CREATE DATABASE ${quoteIdent(GATE_DATABASE)}`);
       return serverFacts(c);
     });
     return new MysqlServer(engine, {
@@ -47800,7 +47456,7 @@ async function provisionContainer2(engine, opts = {}) {
       project: { host: admin.host, port: admin.port },
       projectAdmin: { user: "root", password },
       facts,
-      database: GATE_DATABASE2,
+      database: GATE_DATABASE,
       shared: false,
       teardown: stop,
       afterDispose: unregister
@@ -47871,13 +47527,13 @@ function mysqlHint(message, where) {
 }
 
 // src/engines/mysql/local.ts
-import { execFileSync, spawn as spawn4 } from "node:child_process";
-import { randomBytes as randomBytes8 } from "node:crypto";
-import { accessSync as accessSync2, closeSync as closeSync2, constants as constants4, existsSync as existsSync5, openSync as openSync2, readFileSync as readFileSync3, rmSync as rmSync2 } from "node:fs";
-import { chown as chown2, mkdtemp as mkdtemp2, readFile as readFile2, rm as rm4 } from "node:fs/promises";
-import { createServer as createServer2 } from "node:net";
+import { execFileSync, spawn as spawn3 } from "node:child_process";
+import { randomBytes as randomBytes4 } from "node:crypto";
+import { accessSync as accessSync2, closeSync, constants as constants4, existsSync as existsSync4, openSync, readFileSync as readFileSync3, rmSync } from "node:fs";
+import { chown, mkdtemp, readFile, rm as rm3 } from "node:fs/promises";
+import { createServer } from "node:net";
 import { userInfo } from "node:os";
-import { delimiter, dirname as dirname3, join as join8 } from "node:path";
+import { delimiter, dirname as dirname3, join as join6 } from "node:path";
 
 // src/util/scratch.ts
 import { accessSync, constants as constants3, mkdtempSync, rmdirSync, statfsSync, statSync } from "node:fs";
@@ -47932,23 +47588,71 @@ function checkTempDir(env = process.env) {
   }
 }
 
-// src/engines/postgresql/cluster.ts
-import { spawn as spawn3 } from "node:child_process";
-import { closeSync, openSync, readFileSync as readFileSync2, rmSync, statSync as statSync3 } from "node:fs";
-import { chown, mkdtemp, readFile, rm as rm3, writeFile as writeFile3 } from "node:fs/promises";
-import { randomBytes as randomBytes7 } from "node:crypto";
-import { createServer } from "node:net";
+// src/util/run-as.ts
+import { readFileSync, statSync as statSync2 } from "node:fs";
 import { tmpdir as tmpdir2 } from "node:os";
-import { basename, dirname as dirname2, join as join6, resolve } from "node:path";
+import { dirname as dirname2, resolve } from "node:path";
+function unprivilegedUser() {
+  if (process.getuid?.() !== 0) return void 0;
+  let passwd = "";
+  try {
+    passwd = readFileSync("/etc/passwd", "utf8");
+  } catch {
+  }
+  const users = /* @__PURE__ */ new Map();
+  for (const line of passwd.split("\n")) {
+    const [name, , uid, gid] = line.split(":");
+    if (name && uid && gid && Number(uid) !== 0) users.set(name, { name, uid: Number(uid), gid: Number(gid) });
+  }
+  const user = users.get("postgres") ?? users.get("nobody");
+  if (!user) {
+    throw new Error(
+      'running as root, and PostgreSQL refuses to run as root; no unprivileged "postgres" or "nobody" user exists in /etc/passwd to run it as. Run as a normal user or create a "postgres" user'
+    );
+  }
+  return user;
+}
+function clusterParent(runAs, dir = tmpdir2()) {
+  if (!runAs) return dir;
+  return reachableBy(runAs, dir) ? dir : "/tmp";
+}
+function reachableBy(runAs, dir) {
+  let path = resolve(dir);
+  for (; ; ) {
+    try {
+      const st = statSync2(path);
+      const bit = st.uid === runAs.uid ? 64 : st.gid === runAs.gid ? 8 : 1;
+      if (!(st.mode & bit)) return false;
+    } catch {
+      return false;
+    }
+    const parent = dirname2(path);
+    if (parent === path) return true;
+    path = parent;
+  }
+}
+function runningSync(pid) {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    const stat2 = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat2.slice(stat2.lastIndexOf(")") + 2)[0] !== "Z";
+  } catch {
+    return true;
+  }
+}
 
-// src/engines/postgresql/initdb-cache.ts
-import { existsSync as existsSync4 } from "node:fs";
+// src/engines/mysql/datadir-cache.ts
+import { statSync as statSync4 } from "node:fs";
 import { join as join5 } from "node:path";
 
 // src/util/dir-cache.ts
 import { spawn as spawn2 } from "node:child_process";
 import { createHash as createHash2 } from "node:crypto";
-import { readFileSync, statSync as statSync2 } from "node:fs";
+import { readFileSync as readFileSync2, statSync as statSync3 } from "node:fs";
 import { mkdir as mkdir2, rename as rename2, rm as rm2, writeFile as writeFile2 } from "node:fs/promises";
 import { homedir as homedir2 } from "node:os";
 import { join as join4 } from "node:path";
@@ -47960,15 +47664,15 @@ function dirCacheRoot(kind, env = process.env) {
   return base ? join4(base, "alembic-gate", kind) : null;
 }
 function copyTree(from, to, opts = {}) {
-  return new Promise((resolve6) => {
+  return new Promise((resolve7) => {
     const p = spawn2("cp", [opts.hardLinks ? "-al" : "-a", from, to], { stdio: "ignore" });
-    p.once("error", () => resolve6(false));
-    p.once("close", (code) => resolve6(code === 0));
+    p.once("error", () => resolve7(false));
+    p.once("close", (code) => resolve7(code === 0));
   });
 }
 function fileIdentity(path) {
   try {
-    const st = statSync2(path);
+    const st = statSync3(path);
     return `${st.size}:${st.mtimeMs}`;
   } catch {
     return "";
@@ -47977,7 +47681,7 @@ function fileIdentity(path) {
 var keyOf2 = (parts3) => createHash2("sha256").update(JSON.stringify(parts3)).digest("hex").slice(0, 20);
 function entryComplete(cache, dir, key) {
   try {
-    return readFileSync(join4(dir, cache.stamp), "utf8") === key && cache.complete(dir);
+    return readFileSync2(join4(dir, cache.stamp), "utf8") === key && cache.complete(dir);
   } catch {
     return false;
   }
@@ -48011,319 +47715,27 @@ async function saveDir(cache, parts3, dataDir, root = dirCacheRoot(cache.kind)) 
   }
 }
 
-// src/engines/postgresql/initdb-cache.ts
-var INITDB = {
-  kind: "initdb",
-  stamp: ".alembic-gate-initdb",
-  complete: (dir) => existsSync4(join5(dir, "PG_VERSION")) && existsSync4(join5(dir, "global", "pg_control"))
-};
-var initdbCacheRoot = (env = process.env) => dirCacheRoot(INITDB.kind, env);
-var parts = (key) => [key.binDir, fileIdentity(join5(key.binDir, "postgres")), key.args, key.uid];
-var restoreDataDir = (key, dataDir, root = initdbCacheRoot()) => restoreDir(INITDB, parts(key), dataDir, root);
-var saveDataDir = (key, dataDir, root = initdbCacheRoot()) => saveDir(INITDB, parts(key), dataDir, root);
-
-// src/engines/postgresql/cluster.ts
-var GATE_DATABASE3 = "alembic_gate";
-var READY_TIMEOUT_MS2 = 3e4;
-var STOP_TIMEOUT_MS = 5e3;
-function unprivilegedUser() {
-  if (process.getuid?.() !== 0) return void 0;
-  let passwd = "";
-  try {
-    passwd = readFileSync2("/etc/passwd", "utf8");
-  } catch {
-  }
-  const users = /* @__PURE__ */ new Map();
-  for (const line of passwd.split("\n")) {
-    const [name, , uid, gid] = line.split(":");
-    if (name && uid && gid && Number(uid) !== 0) users.set(name, { name, uid: Number(uid), gid: Number(gid) });
-  }
-  const user = users.get("postgres") ?? users.get("nobody");
-  if (!user) {
-    throw new Error(
-      'running as root, and PostgreSQL refuses to run as root; no unprivileged "postgres" or "nobody" user exists in /etc/passwd to run it as. Run as a normal user or create a "postgres" user'
-    );
-  }
-  return user;
-}
-function clusterParent(runAs, dir = tmpdir2()) {
-  if (!runAs) return dir;
-  return reachableBy(runAs, dir) ? dir : "/tmp";
-}
-function reachableBy(runAs, dir) {
-  let path = resolve(dir);
-  for (; ; ) {
-    try {
-      const st = statSync3(path);
-      const bit = st.uid === runAs.uid ? 64 : st.gid === runAs.gid ? 8 : 1;
-      if (!(st.mode & bit)) return false;
-    } catch {
-      return false;
-    }
-    const parent = dirname2(path);
-    if (parent === path) return true;
-    path = parent;
-  }
-}
-async function runnableBinDir(binDir, runAs, tempDir, log) {
-  if (!runAs || reachableBy(runAs, binDir)) return binDir;
-  const install = dirname2(resolve(binDir));
-  const target = join6(tempDir, "pg");
-  let linked = await copyTree(install, target, { hardLinks: true });
-  if (!linked) {
-    await rm3(target, { recursive: true, force: true });
-    linked = await copyTree(install, target);
-  }
-  if (!linked) {
-    throw new Error(
-      `the PostgreSQL binaries in ${binDir} are in a directory the unprivileged user "${runAs.name}" cannot enter, and copying them to ${target} failed: install the project (and its node_modules) under a directory others can read, or run as a normal user`
-    );
-  }
-  log(`binaries: ${install} is not reachable by "${runAs.name}"; linked into the cluster directory`);
-  return join6(target, basename(binDir));
-}
-async function startCluster(opts) {
-  const log = opts.log ?? (() => {
-  });
-  const started = Date.now();
-  const runAs = unprivilegedUser();
-  const tempDir = await mkdtemp(join6(clusterParent(runAs, scratchDir()), "alembic-gate-"));
-  const dataDir = join6(tempDir, "data");
-  const logFile = join6(tempDir, "server.log");
-  let child2;
-  let exited;
-  const killNow = () => {
-    if (child2 && child2.exitCode === null && child2.signalCode === null) {
-      try {
-        child2.kill("SIGKILL");
-      } catch {
-      }
-    }
-  };
-  const stop = async () => {
-    if (child2 && exited && child2.exitCode === null && child2.signalCode === null) {
-      child2.kill("SIGINT");
-      const timer = setTimeout(killNow, STOP_TIMEOUT_MS);
-      await exited;
-      clearTimeout(timer);
-    }
-    await rm3(tempDir, { recursive: true, force: true, maxRetries: 3 });
-    watchdog.remove();
-  };
-  const watchdog = watchOver({ dirs: [tempDir] });
-  const unregister = registerCleanup(stop, {
-    onExitSync: () => {
-      stopSync(child2);
-      rmSync(tempDir, { recursive: true, force: true });
-      watchdog.remove();
-    }
-  });
-  try {
-    if (runAs) {
-      await chown(tempDir, runAs.uid, runAs.gid);
-    }
-    const env = { ...process.env, LC_ALL: "C", LANG: "C", TZ: "UTC", PGTZ: "UTC" };
-    delete env.PGDATA;
-    const spawnOpts = { cwd: tempDir, env, ...runAs ? { uid: runAs.uid, gid: runAs.gid } : {} };
-    const initArgs = ["-D", dataDir, "-A", "trust", "-U", "postgres", "-E", "UTF8", "--locale=C", "--no-sync"];
-    if (opts.major >= 11) initArgs.push("--wal-segsize=1");
-    if (opts.major >= 14) initArgs.push("--no-instructions");
-    const binDir = await runnableBinDir(opts.binDir, runAs, tempDir, log);
-    const cacheKey = { binDir: opts.binDir, args: initArgs.slice(2), uid: runAs?.uid ?? process.getuid?.() ?? -1 };
-    const fromCache = await restoreDataDir(cacheKey, dataDir);
-    if (!fromCache) {
-      const init = await run(join6(binDir, "initdb"), initArgs, spawnOpts);
-      if (init.code !== 0) {
-        throw new Error(`initdb failed (${init.how}): ${tail(init.output)}${permissionHint(init.output, runAs, binDir)}`);
-      }
-      await saveDataDir(cacheKey, dataDir);
-    }
-    const initMs = Date.now() - started;
-    const hbaFile = join6(tempDir, "pg_hba.conf");
-    await writeFile3(hbaFile, "local all all trust\nhost all all 127.0.0.1/32 md5\n", { mode: 420 });
-    const password = randomBytes7(18).toString("base64url");
-    const port = await freePort();
-    const fd = openSync(logFile, "a");
-    try {
-      const serverArgs = [
-        "-D",
-        dataDir,
-        "-p",
-        String(port),
-        // The gate talks over the socket; the project's code gets 127.0.0.1, since the URLs
-        // projects build or validate need a host.
-        "-c",
-        "listen_addresses=127.0.0.1",
-        "-c",
-        `unix_socket_directories=${tempDir}`,
-        "-c",
-        `hba_file=${hbaFile}`,
-        "-c",
-        "fsync=off",
-        "-c",
-        "synchronous_commit=off",
-        "-c",
-        "full_page_writes=off",
-        "-c",
-        "max_connections=50",
-        "-c",
-        "shared_buffers=32MB",
-        "-c",
-        "max_wal_senders=0",
-        "-c",
-        "wal_level=minimal",
-        "-c",
-        "logging_collector=off",
-        "-c",
-        "log_min_messages=warning"
-      ];
-      child2 = spawn3(join6(binDir, "postgres"), serverArgs, { ...spawnOpts, stdio: ["ignore", fd, fd] });
-    } finally {
-      closeSync(fd);
-    }
-    const proc = child2;
-    if (proc.pid) watchdog.update({ pids: [{ pid: proc.pid, signal: "SIGQUIT" }], dirs: [tempDir] });
-    exited = new Promise((resolve6) => proc.once("exit", () => resolve6()));
-    proc.once("error", () => {
-    });
-    proc.unref();
-    const admin = { host: tempDir, port, user: "postgres", database: "postgres" };
-    const facts = await waitReady2(admin, proc, logFile);
-    await withClient(admin, async (c) => {
-      await c.query(`CREATE DATABASE ${quoteIdent2(GATE_DATABASE3)}`);
-      await c.query(`ALTER ROLE postgres PASSWORD '${password}'`);
-    });
-    log(
-      `${opts.provider}: PostgreSQL ${facts.version} ready in ${Date.now() - started} ms (${fromCache ? "cached initdb" : "initdb"} ${initMs} ms) at ${tempDir}` + (runAs ? ` running as ${runAs.name}` : "")
-    );
-    return makeThrowawayDatabase({
-      afterDispose: unregister,
-      provider: opts.provider,
-      admin,
-      database: GATE_DATABASE3,
-      facts,
-      dropOnDispose: false,
-      teardown: stop,
-      serverPid: proc.pid,
-      tempDir,
-      projectAccess: { host: "127.0.0.1", user: "postgres", password }
-    });
-  } catch (err) {
-    try {
-      await stop();
-    } finally {
-      unregister();
-    }
-    throw err;
-  }
-}
-async function waitReady2(admin, proc, logFile) {
-  const deadline = Date.now() + READY_TIMEOUT_MS2;
-  let lastError = "";
-  for (let delay = 10; ; delay = Math.min(delay * 2, 100)) {
-    if (proc.exitCode !== null || proc.signalCode !== null) {
-      throw new Error(`the PostgreSQL server exited during start-up (${proc.exitCode ?? proc.signalCode}): ${tail(await readLog(logFile))}`);
-    }
-    try {
-      return await withClient(admin, serverFacts2);
-    } catch (err) {
-      lastError = err.message;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`the PostgreSQL server did not accept connections within ${READY_TIMEOUT_MS2 / 1e3} s (${lastError}): ${tail(await readLog(logFile))}`);
-    }
-    await new Promise((r) => setTimeout(r, delay));
-  }
-}
-function run(cmd, args, opts) {
-  return new Promise((resolve6) => {
-    let output = "";
-    const p = spawn3(cmd, args, { ...opts, stdio: ["ignore", "pipe", "pipe"] });
-    p.stdout.on("data", (d) => output += d.toString());
-    p.stderr.on("data", (d) => output += d.toString());
-    p.once("error", (err) => resolve6({ code: -1, how: `could not run ${cmd}`, output: `${output}${err.message}` }));
-    p.once("close", (code, signal2) => resolve6({ code, how: signal2 ? `killed by ${signal2}` : `exit code ${code}`, output }));
-  });
-}
-function freePort() {
-  return new Promise((resolve6, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address();
-      srv.close(() => resolve6(port));
-    });
-  });
-}
-async function readLog(file) {
-  return readFile(file, "utf8").catch(() => "(no server log)");
-}
-function tail(text2, lines = 15) {
-  const kept = text2.trim().split("\n").slice(-lines).join("\n");
-  return kept ? `
-${kept}` : "(no output)";
-}
-function permissionHint(output, runAs, binDir) {
-  if (!runAs || !/permission denied|EACCES/i.test(output)) return "";
-  return `
-(initdb and postgres run as the unprivileged user "${runAs.name}" because we are root: it needs read and execute access to ${binDir} and every parent directory)`;
-}
-function stopSync(child2) {
-  if (!child2?.pid || child2.exitCode !== null || child2.signalCode !== null) return;
-  const pid = child2.pid;
-  try {
-    process.kill(pid, "SIGQUIT");
-  } catch {
-    return;
-  }
-  const pause = new Int32Array(new SharedArrayBuffer(4));
-  const deadline = Date.now() + 2e3;
-  while (Date.now() < deadline && runningSync(pid)) Atomics.wait(pause, 0, 0, 20);
-  if (runningSync(pid)) {
-    try {
-      process.kill(pid, "SIGKILL");
-    } catch {
-    }
-  }
-}
-function runningSync(pid) {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    const stat2 = readFileSync2(`/proc/${pid}/stat`, "utf8");
-    return stat2.slice(stat2.lastIndexOf(")") + 2)[0] !== "Z";
-  } catch {
-    return true;
-  }
-}
-
 // src/engines/mysql/datadir-cache.ts
-import { statSync as statSync4 } from "node:fs";
-import { join as join7 } from "node:path";
 var DATADIR = {
   kind: "mysql-datadir",
   stamp: ".alembic-gate-mysql-init",
   complete: (dir) => {
     try {
-      return statSync4(join7(dir, "mysql")).isDirectory();
+      return statSync4(join5(dir, "mysql")).isDirectory();
     } catch {
       return false;
     }
   }
 };
 var datadirCacheRoot = (env = process.env) => dirCacheRoot(DATADIR.kind, env);
-var parts2 = (key) => [key.server, fileIdentity(key.server), key.args, key.uid, key.gateUser];
-var restoreDatadir = (key, dataDir, root = datadirCacheRoot()) => restoreDir(DATADIR, parts2(key), dataDir, root);
-var saveDatadir = (key, dataDir, root = datadirCacheRoot()) => saveDir(DATADIR, parts2(key), dataDir, root);
+var parts = (key) => [key.server, fileIdentity(key.server), key.args, key.uid, key.gateUser];
+var restoreDatadir = (key, dataDir, root = datadirCacheRoot()) => restoreDir(DATADIR, parts(key), dataDir, root);
+var saveDatadir = (key, dataDir, root = datadirCacheRoot()) => saveDir(DATADIR, parts(key), dataDir, root);
 
 // src/engines/mysql/local.ts
-var GATE_DATABASE4 = "alembic_gate";
-var READY_TIMEOUT_MS3 = 3e4;
-var STOP_TIMEOUT_MS2 = 5e3;
+var GATE_DATABASE2 = "alembic_gate";
+var READY_TIMEOUT_MS2 = 3e4;
+var STOP_TIMEOUT_MS = 5e3;
 var INIT_TIMEOUT_MS = 12e4;
 function* candidateDirs() {
   const seen = /* @__PURE__ */ new Set();
@@ -48354,8 +47766,8 @@ function probeServer(server) {
 }
 function findInstallDb(server) {
   const prefix = dirname3(dirname3(server));
-  const dirs = [dirname3(server), join8(prefix, "bin"), join8(prefix, "scripts"), ...(process.env.PATH ?? "").split(delimiter), "/usr/bin"];
-  for (const dir of dirs) for (const name of ["mariadb-install-db", "mysql_install_db"]) if (dir && isExecutable(join8(dir, name))) return join8(dir, name);
+  const dirs = [dirname3(server), join6(prefix, "bin"), join6(prefix, "scripts"), ...(process.env.PATH ?? "").split(delimiter), "/usr/bin"];
+  for (const dir of dirs) for (const name of ["mariadb-install-db", "mysql_install_db"]) if (dir && isExecutable(join6(dir, name))) return join6(dir, name);
   return void 0;
 }
 function findMysqlBinaries() {
@@ -48363,7 +47775,7 @@ function findMysqlBinaries() {
   for (const dir of candidateDirs()) {
     dirs.push(dir);
     for (const name of ["mariadbd", "mysqld"]) {
-      const path = join8(dir, name);
+      const path = join6(dir, name);
       if (!isExecutable(path)) continue;
       const found = probeServer(path);
       if (!found) continue;
@@ -48429,10 +47841,10 @@ async function startServer(engine, bins, opts = {}) {
   });
   const started = Date.now();
   const runAs = serverUser();
-  const tempDir = await mkdtemp2(join8(clusterParent(runAs, opts.parentDir ?? scratchDir()), "alembic-gate-mysql-"));
-  const dataDir = join8(tempDir, "data");
-  const socket = join8(tempDir, "mysql.sock");
-  const logFile = join8(tempDir, "server.log");
+  const tempDir = await mkdtemp(join6(clusterParent(runAs, opts.parentDir ?? scratchDir()), "alembic-gate-mysql-"));
+  const dataDir = join6(tempDir, "data");
+  const socket = join6(tempDir, "mysql.sock");
+  const logFile = join6(tempDir, "server.log");
   let child2;
   let exited;
   const alive = () => !!child2 && child2.exitCode === null && child2.signalCode === null;
@@ -48441,23 +47853,23 @@ async function startServer(engine, bins, opts = {}) {
       child2.kill("SIGTERM");
       const timer = setTimeout(() => {
         if (alive()) child2.kill("SIGKILL");
-      }, STOP_TIMEOUT_MS2);
+      }, STOP_TIMEOUT_MS);
       await exited;
       clearTimeout(timer);
     }
-    await rm4(tempDir, { recursive: true, force: true, maxRetries: 3 });
+    await rm3(tempDir, { recursive: true, force: true, maxRetries: 3 });
     watchdog.remove();
   };
   const watchdog = watchOver({ dirs: [tempDir] });
   const unregister = registerCleanup(stop, {
     onExitSync: () => {
-      stopSync2(child2);
-      rmSync2(tempDir, { recursive: true, force: true });
+      stopSync(child2);
+      rmSync(tempDir, { recursive: true, force: true });
       watchdog.remove();
     }
   });
   try {
-    if (runAs) await chown2(tempDir, runAs.uid, runAs.gid);
+    if (runAs) await chown(tempDir, runAs.uid, runAs.gid);
     const env = { ...process.env, LC_ALL: "C", LANG: "C", TZ: "UTC" };
     for (const v of ["MYSQL_HOST", "MYSQL_TCP_PORT", "MYSQL_UNIX_PORT", "MYSQL_PWD", "MYSQL_HOME"]) delete env[v];
     const spawnOpts = { cwd: tempDir, env, ...runAs ? { uid: runAs.uid, gid: runAs.gid } : {} };
@@ -48469,48 +47881,48 @@ async function startServer(engine, bins, opts = {}) {
       if (versionAtLeast(bins.version, 10, 4)) args.push("--auth-root-authentication-method=socket", `--auth-root-socket-user=${gateUser}`);
       init = { cmd: bins.installDb, args: [...args, ...fast] };
     } else {
-      init = { cmd: bins.server, args: ["--no-defaults", "--initialize-insecure", `--datadir=${dataDir}`, `--log-error=${join8(tempDir, "init.log")}`, `--tmpdir=${tempDir}`, ...fast] };
+      init = { cmd: bins.server, args: ["--no-defaults", "--initialize-insecure", `--datadir=${dataDir}`, `--log-error=${join6(tempDir, "init.log")}`, `--tmpdir=${tempDir}`, ...fast] };
     }
     const cacheKey = { server: bins.server, args: init.args.filter((a) => !a.includes(tempDir)), uid: runAs?.uid ?? process.getuid?.() ?? -1, gateUser };
     const fromCache = await restoreDatadir(cacheKey, dataDir);
     if (!fromCache) {
-      const initResult = await run2(init.cmd, init.args, spawnOpts, (pid) => watchdog.update({ pids: [{ pid, signal: "SIGKILL", tree: true }], dirs: [tempDir] }));
+      const initResult = await run(init.cmd, init.args, spawnOpts, (pid) => watchdog.update({ pids: [{ pid, signal: "SIGKILL", tree: true }], dirs: [tempDir] }));
       if (initResult.code !== 0) {
-        const initLog = await readFile2(join8(tempDir, "init.log"), "utf8").catch(() => "");
+        const initLog = await readFile(join6(tempDir, "init.log"), "utf8").catch(() => "");
         const output = `${initResult.output}${initLog}`;
-        throw new Error(`${bins.flavor === "mariadb" ? "mariadb-install-db" : "mysqld --initialize-insecure"} failed (${initResult.how}): ${tail2(output)}${confinementHint(output, bins)}`);
+        throw new Error(`${bins.flavor === "mariadb" ? "mariadb-install-db" : "mysqld --initialize-insecure"} failed (${initResult.how}): ${tail(output)}${confinementHint(output, bins)}`);
       }
       await saveDatadir(cacheKey, dataDir);
     }
     const initMs = Date.now() - started;
-    const port = await freePort2();
+    const port = await freePort();
     const serverArgs = [
       "--no-defaults",
       `--datadir=${dataDir}`,
       `--socket=${socket}`,
       `--port=${port}`,
       "--bind-address=127.0.0.1",
-      `--pid-file=${join8(tempDir, "mysqld.pid")}`,
+      `--pid-file=${join6(tempDir, "mysqld.pid")}`,
       `--log-error=${logFile}`,
       `--tmpdir=${tempDir}`,
       "--max-connections=100",
       ...fast
     ];
-    const fd = openSync2(logFile, "a");
+    const fd = openSync(logFile, "a");
     try {
-      child2 = spawn4(bins.server, serverArgs, { ...spawnOpts, stdio: ["ignore", fd, fd] });
+      child2 = spawn3(bins.server, serverArgs, { ...spawnOpts, stdio: ["ignore", fd, fd] });
     } finally {
-      closeSync2(fd);
+      closeSync(fd);
     }
     const proc = child2;
     if (proc.pid) watchdog.update({ pids: [{ pid: proc.pid, signal: "SIGTERM" }], dirs: [tempDir] });
-    exited = new Promise((resolve6) => proc.once("exit", () => resolve6()));
+    exited = new Promise((resolve7) => proc.once("exit", () => resolve7()));
     proc.once("error", () => {
     });
     proc.unref();
     const admin = { host: "127.0.0.1", port, user: gateUser, socketPath: socket };
-    await waitReady3(admin, proc, logFile, bins);
-    const password = randomBytes8(18).toString("base64url");
+    await waitReady2(admin, proc, logFile, bins);
+    const password = randomBytes4(18).toString("base64url");
     const facts = await withConnection(admin, async (c) => {
       for (const u of await rows(c, "SELECT User AS u, Host AS h FROM mysql.user WHERE Host <> 'localhost' OR User = ''")) {
         await c.query(`DROP USER ${account(text(u.u) ?? "", text(u.h) ?? "")}`);
@@ -48518,7 +47930,7 @@ async function startServer(engine, bins, opts = {}) {
       const facts2 = await serverFacts(c);
       await c.query(`CREATE USER ${account("root", "127.0.0.1")} ${await identifiedBy(c, facts2.flavor, password)}`);
       await c.query(`GRANT ALL PRIVILEGES ON *.* TO ${account("root", "127.0.0.1")} WITH GRANT OPTION`);
-      await c.query(`CREATE DATABASE ${quoteIdent(GATE_DATABASE4)}`);
+      await c.query(`CREATE DATABASE ${quoteIdent(GATE_DATABASE2)}`);
       return facts2;
     });
     const totalMs = Date.now() - started;
@@ -48531,7 +47943,7 @@ async function startServer(engine, bins, opts = {}) {
       project: { host: "127.0.0.1", port },
       projectAdmin: { user: "root", password },
       facts,
-      database: GATE_DATABASE4,
+      database: GATE_DATABASE2,
       shared: false,
       teardown: stop,
       afterDispose: unregister,
@@ -48548,15 +47960,15 @@ async function startServer(engine, bins, opts = {}) {
     throw err;
   }
 }
-async function waitReady3(admin, proc, logFile, bins) {
-  const deadline = Date.now() + READY_TIMEOUT_MS3;
+async function waitReady2(admin, proc, logFile, bins) {
+  const deadline = Date.now() + READY_TIMEOUT_MS2;
   let lastError = "";
   for (let delay = 5; ; delay = Math.min(delay * 2, 20)) {
     if (proc.exitCode !== null || proc.signalCode !== null) {
-      const output = await readFile2(logFile, "utf8").catch(() => "(no server log)");
-      throw new Error(`the server exited during start-up (${proc.exitCode ?? proc.signalCode}): ${tail2(output)}${confinementHint(output, bins)}`);
+      const output = await readFile(logFile, "utf8").catch(() => "(no server log)");
+      throw new Error(`the server exited during start-up (${proc.exitCode ?? proc.signalCode}): ${tail(output)}${confinementHint(output, bins)}`);
     }
-    if (existsSync5(admin.socketPath)) {
+    if (existsSync4(admin.socketPath)) {
       try {
         const conn = await connect(admin);
         await conn.end().catch(() => conn.destroy());
@@ -48566,42 +47978,42 @@ async function waitReady3(admin, proc, logFile, bins) {
       }
     }
     if (Date.now() > deadline) {
-      const output = await readFile2(logFile, "utf8").catch(() => "(no server log)");
-      throw new Error(`the server did not accept connections within ${READY_TIMEOUT_MS3 / 1e3} s (${lastError || "no socket yet"}): ${tail2(output)}`);
+      const output = await readFile(logFile, "utf8").catch(() => "(no server log)");
+      throw new Error(`the server did not accept connections within ${READY_TIMEOUT_MS2 / 1e3} s (${lastError || "no socket yet"}): ${tail(output)}`);
     }
     await new Promise((r) => setTimeout(r, delay));
   }
 }
-function run2(cmd, args, opts, started) {
-  return new Promise((resolve6) => {
+function run(cmd, args, opts, started) {
+  return new Promise((resolve7) => {
     let output = "";
-    const p = spawn4(cmd, args, { ...opts, stdio: ["ignore", "pipe", "pipe"] });
+    const p = spawn3(cmd, args, { ...opts, stdio: ["ignore", "pipe", "pipe"] });
     if (p.pid) started(p.pid);
     const timer = setTimeout(() => p.kill("SIGKILL"), INIT_TIMEOUT_MS);
     p.stdout.on("data", (d) => output += d.toString());
     p.stderr.on("data", (d) => output += d.toString());
     p.once("error", (err) => {
       clearTimeout(timer);
-      resolve6({ code: -1, how: `could not run ${cmd}`, output: `${output}${err.message}` });
+      resolve7({ code: -1, how: `could not run ${cmd}`, output: `${output}${err.message}` });
     });
     p.once("close", (code, signal2) => {
       clearTimeout(timer);
-      resolve6({ code, how: signal2 ? `killed by ${signal2}` : `exit code ${code}`, output });
+      resolve7({ code, how: signal2 ? `killed by ${signal2}` : `exit code ${code}`, output });
     });
   });
 }
-function freePort2() {
-  return new Promise((resolve6, reject) => {
-    const srv = createServer2();
+function freePort() {
+  return new Promise((resolve7, reject) => {
+    const srv = createServer();
     srv.unref();
     srv.once("error", reject);
     srv.listen(0, "127.0.0.1", () => {
       const { port } = srv.address();
-      srv.close(() => resolve6(port));
+      srv.close(() => resolve7(port));
     });
   });
 }
-function tail2(text2, lines = 15) {
+function tail(text2, lines = 15) {
   const kept = text2.trim().split("\n").filter((l) => !/\[Note\]|^\s*$/.test(l)).slice(-lines).join("\n");
   return kept ? `
 ${kept}` : "(no output)";
@@ -48609,11 +48021,11 @@ ${kept}` : "(no output)";
 function confinementHint(output, bins) {
   if (!/Permission denied|Errcode: 13|errno: 13/i.test(output)) return "";
   const profile = `/etc/apparmor.d/usr.sbin.${bins.server.split("/").pop()}`;
-  if (!existsSync5(profile)) return "";
+  if (!existsSync4(profile)) return "";
   return `
 (AppArmor confines ${bins.server} to its own directories (${profile}): run \`sudo aa-complain ${bins.server}\` or \`sudo ln -s ${profile} /etc/apparmor.d/disable/ && sudo apparmor_parser -R ${profile}\`, or pass --database-url to a running server)`;
 }
-function stopSync2(child2) {
+function stopSync(child2) {
   if (!child2?.pid || child2.exitCode !== null || child2.signalCode !== null) return;
   const pid = child2.pid;
   try {
@@ -48760,7 +48172,7 @@ function provisionWith(engine, provider, request2, log) {
     case "local":
       return provisionLocal(engine, { ...log ? { log } : {}, ...request2.scratchDir ? { parentDir: request2.scratchDir } : {} });
     case "container":
-      return provisionContainer2(engine, log ? { log } : {});
+      return provisionContainer(engine, log ? { log } : {});
   }
 }
 var mysqlEngine = {
@@ -48785,10 +48197,602 @@ var mysqlEngine = {
   }
 };
 
+// node_modules/pg/esm/index.mjs
+var import_lib = __toESM(require_lib6(), 1);
+var Client = import_lib.default.Client;
+var Pool = import_lib.default.Pool;
+var Connection = import_lib.default.Connection;
+var types = import_lib.default.types;
+var Query = import_lib.default.Query;
+var DatabaseError = import_lib.default.DatabaseError;
+var escapeIdentifier = import_lib.default.escapeIdentifier;
+var escapeLiteral = import_lib.default.escapeLiteral;
+var Result = import_lib.default.Result;
+var TypeOverrides = import_lib.default.TypeOverrides;
+var defaults = import_lib.default.defaults;
+var esm_default = import_lib.default;
+
+// src/engines/postgresql/client.ts
+import { randomBytes as randomBytes5 } from "node:crypto";
+var CONNECT_TIMEOUT_MS2 = 1e4;
+function connectionString(info2) {
+  const auth = encodeURIComponent(info2.user) + (info2.password ? `:${encodeURIComponent(info2.password)}` : "");
+  const db = encodeURIComponent(info2.database);
+  const params = new URLSearchParams();
+  let hostPart;
+  if (isSocketDir(info2.host)) {
+    hostPart = "";
+    params.set("host", info2.host);
+    params.set("port", String(info2.port));
+  } else {
+    hostPart = `${formatHost(info2.host)}:${info2.port}`;
+  }
+  if (info2.sslmode) params.set("sslmode", info2.sslmode);
+  const query2 = params.toString().replace(/%2F/gi, "/");
+  return `postgresql://${auth}@${hostPart}/${db}${query2 ? `?${query2}` : ""}`;
+}
+function sqlalchemyUrl(info2, driver2 = "postgresql") {
+  return connectionString(info2).replace(/^postgresql:/, `${driver2}:`);
+}
+function clientConfig(info2) {
+  return {
+    host: info2.host,
+    port: info2.port,
+    user: info2.user,
+    password: info2.password,
+    database: info2.database,
+    ssl: sslOption(info2.sslmode),
+    connectionTimeoutMillis: CONNECT_TIMEOUT_MS2,
+    application_name: "alembic-gate"
+  };
+}
+async function withClient(info2, fn) {
+  const client = new esm_default.Client(clientConfig(info2));
+  client.on("error", () => {
+  });
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end().catch(() => {
+    });
+  }
+}
+function quoteIdent2(name) {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+function uniqueDatabaseName2(prefix = "alembic_gate") {
+  const ts = (/* @__PURE__ */ new Date()).toISOString().replace(/[-:TZ.]/g, "").slice(0, 14);
+  return `${prefix}_${ts}_${randomBytes5(4).toString("hex")}`;
+}
+async function serverFacts2(client) {
+  const res = await client.query(
+    "select current_setting('server_version') as v, current_setting('server_version_num') as n, (extract(epoch from pg_postmaster_start_time()) * 1000000)::bigint::text as s"
+  );
+  const row = res.rows[0];
+  return { version: row.v.split(" ")[0], versionNum: Number(row.n), startedAt: row.s };
+}
+async function createDatabaseOn(admin, name, template, owner) {
+  await withClient(admin, async (client) => {
+    const sql = `CREATE DATABASE ${quoteIdent2(name)}` + (template ? ` TEMPLATE ${quoteIdent2(template)}` : "") + (owner ? ` OWNER ${quoteIdent2(owner)}` : "");
+    try {
+      await client.query(sql);
+    } catch (err) {
+      const e = err;
+      if (template && e.code === "55006") {
+        throw new Error(
+          `could not copy database "${template}": it is in use (${e.message}); close every connection to the template before copying it`
+        );
+      }
+      throw err;
+    }
+  });
+}
+async function dropDatabaseOn2(admin, name, versionNum) {
+  await withClient(admin, async (client) => {
+    if (versionNum >= 13e4) {
+      await client.query(`DROP DATABASE IF EXISTS ${quoteIdent2(name)} WITH (FORCE)`);
+      return;
+    }
+    for (let attempt = 1; ; attempt++) {
+      await client.query("select pg_terminate_backend(pid) from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()", [name]);
+      try {
+        await client.query(`DROP DATABASE IF EXISTS ${quoteIdent2(name)}`);
+        return;
+      } catch (err) {
+        if (err.code !== "55006" || attempt >= 5) throw err;
+        await new Promise((r) => setTimeout(r, 200 * attempt));
+      }
+    }
+  });
+}
+function isSocketDir(host) {
+  return host.startsWith("/");
+}
+function describeEndpoint2(info2) {
+  return isSocketDir(info2.host) ? `${info2.host} (unix socket, port ${info2.port})` : `${formatHost(info2.host)}:${info2.port}`;
+}
+function formatHost(host) {
+  return host.includes(":") && !host.startsWith("[") ? `[${host}]` : host;
+}
+function sslOption(sslmode) {
+  switch (sslmode) {
+    case void 0:
+    case "disable":
+    case "allow":
+    case "prefer":
+      return void 0;
+    case "verify-ca":
+    case "verify-full":
+      return { rejectUnauthorized: true };
+    default:
+      return { rejectUnauthorized: false };
+  }
+}
+
+// src/engines/postgresql/container.ts
+import { randomBytes as randomBytes7 } from "node:crypto";
+
+// src/engines/postgresql/throwaway.ts
+import { randomBytes as randomBytes6 } from "node:crypto";
+
+// src/engines/postgresql/provider.ts
+var MIGRATION_ROLE_PREFIX = "alembic_gate_m_";
+
+// src/engines/postgresql/throwaway.ts
+function makeThrowawayDatabase(spec) {
+  const owned = /* @__PURE__ */ new Set([spec.database]);
+  const roles = /* @__PURE__ */ new Set();
+  let migrationRole;
+  let projectAccess = spec.projectAccess;
+  const at = (database) => ({ ...spec.admin, database });
+  let disposing;
+  const watchdog = spec.dropOnDispose ? watchOver({}) : void 0;
+  const listed2 = () => watchdog?.update({ drop: { admin: spec.admin, databases: [...owned], roles: [...roles, ...migrationRole ? [migrationRole] : []], versionNum: spec.facts.versionNum } });
+  listed2();
+  const dropOwned = async () => {
+    const failures = [];
+    await Promise.all(
+      [...owned].map(async (name) => {
+        try {
+          await dropDatabaseOn2(spec.admin, name, spec.facts.versionNum);
+          owned.delete(name);
+        } catch (err) {
+          failures.push(`${name}: ${err.message}`);
+        }
+      })
+    );
+    for (const role of roles) {
+      try {
+        await withClient(spec.admin, (c) => c.query(`DROP ROLE IF EXISTS ${quoteIdent2(role)}`));
+        roles.delete(role);
+      } catch (err) {
+        failures.push(`role ${role}: ${err.message}`);
+      }
+    }
+    if (migrationRole && failures.length === 0) {
+      try {
+        await withClient(spec.admin, (c) => c.query(`DROP ROLE IF EXISTS ${quoteIdent2(migrationRole)}`));
+        migrationRole = void 0;
+      } catch (err) {
+        failures.push(`role ${migrationRole}: ${err.message}`);
+      }
+    }
+    if (failures.length > 0) throw new Error(`could not drop throwaway database(s) or role(s): ${failures.join("; ")}`);
+  };
+  return {
+    provider: spec.provider,
+    connection: at(spec.database),
+    sqlalchemyUrl: sqlalchemyUrl(at(spec.database), spec.driver),
+    serverVersion: spec.facts.version,
+    serverMarker: spec.facts.startedAt,
+    driver: spec.driver ?? "postgresql",
+    get projectAccess() {
+      return projectAccess;
+    },
+    get migrationRole() {
+      return migrationRole;
+    },
+    serverPid: spec.serverPid,
+    tempDir: spec.tempDir,
+    async createDatabase(opts = {}) {
+      if (disposing) throw new Error("createDatabase after dispose()");
+      const name = uniqueDatabaseName2();
+      owned.add(name);
+      listed2();
+      try {
+        await createDatabaseOn(spec.admin, name, opts.template, migrationRole);
+      } catch (err) {
+        owned.delete(name);
+        listed2();
+        throw err;
+      }
+      return at(name);
+    },
+    async useMigrationRole(mode) {
+      if (migrationRole) throw new Error("useMigrationRole called twice");
+      const user = spec.admin.user;
+      const given = spec.provider === "url" ? `the --database-url user "${user}"` : `"${user}"`;
+      return withClient(spec.admin, async (c) => {
+        const me = (await c.query("SELECT rolsuper AS su, rolcreaterole AS cr FROM pg_roles WHERE rolname = current_user")).rows[0];
+        const notices = [];
+        if (spec.provider === "url" && me?.su) {
+          notices.push(
+            `warning: ${given} is a superuser on a server the pull request's code can reach: the project's code ran as an unprivileged role of its own, but make sure the server holds nothing else (a services: container), or give the gate a user with only CREATEDB and CREATEROLE`
+          );
+        }
+        if (mode === "superuser") {
+          notices.push(
+            `warning: --migration-role superuser: the project's code connects as ${given}${me?.su ? ", a superuser" : ""}, with rights production's migration role rarely has (dblink, COPY ... TO PROGRAM, untrusted extensions, other databases on the server)`
+          );
+          return notices;
+        }
+        if (!me?.su && !me?.cr) {
+          notices.push(
+            `${given} may not create roles, so the project's code connects as that user: grant it CREATEROLE so that migrations run as an unprivileged role of their own`
+          );
+          return notices;
+        }
+        const name = `${MIGRATION_ROLE_PREFIX}${randomBytes6(5).toString("hex")}`;
+        const password = randomBytes6(18).toString("base64url");
+        const createRole = spec.provider !== "url" || spec.facts.versionNum >= 16e4;
+        migrationRole = name;
+        listed2();
+        await c.query(
+          `CREATE ROLE ${quoteIdent2(name)} LOGIN PASSWORD '${password}' NOSUPERUSER NOCREATEDB ${createRole ? "CREATEROLE" : "NOCREATEROLE"} NOREPLICATION`
+        );
+        if (!me.su) await c.query(`GRANT ${quoteIdent2(name)} TO CURRENT_USER`);
+        for (const database of owned) await c.query(`ALTER DATABASE ${quoteIdent2(database)} OWNER TO ${quoteIdent2(name)}`);
+        const access2 = { host: projectAccess?.host ?? spec.admin.host, user: name, password };
+        try {
+          await withClient({ ...spec.admin, ...access2, database: spec.database }, async (login) => login.query("SELECT 1"));
+        } catch (err) {
+          notices.push(
+            `the migration role ${name} cannot log in to ${spec.admin.host}:${spec.admin.port} (${err.message}), so the project's code connects as ${given}: allow password logins for every user in pg_hba.conf`
+          );
+          return notices;
+        }
+        projectAccess = access2;
+        return notices;
+      });
+    },
+    adoptRoles(names) {
+      for (const n of names) if (!n.startsWith(MIGRATION_ROLE_PREFIX)) roles.add(n);
+      listed2();
+    },
+    ownRoles() {
+      return [...roles];
+    },
+    async dropDatabase(name) {
+      if (!owned.has(name)) {
+        throw new Error(`refusing to drop database "${name}": it was not created by this run`);
+      }
+      if (name === spec.database) {
+        throw new Error(`refusing to drop the gate database "${name}" before dispose()`);
+      }
+      await dropDatabaseOn2(spec.admin, name, spec.facts.versionNum);
+      owned.delete(name);
+      listed2();
+    },
+    dispose() {
+      disposing ??= (async () => {
+        let dropError;
+        if (spec.dropOnDispose) {
+          try {
+            await dropOwned();
+          } catch (err) {
+            dropError = err;
+          }
+        }
+        try {
+          await spec.teardown?.();
+        } finally {
+          if (owned.size === 0 && roles.size === 0) watchdog?.remove();
+          else listed2();
+          spec.afterDispose?.();
+        }
+        if (dropError) throw dropError;
+      })();
+      return disposing;
+    }
+  };
+}
+
+// src/engines/postgresql/container.ts
+var DEFAULT_VERSION = "16";
+var GATE_DATABASE3 = "alembic_gate";
+async function provisionContainer2(opts = {}) {
+  await checkDocker();
+  let mod;
+  try {
+    const specifier = "@testcontainers/postgresql";
+    mod = await import(specifier);
+  } catch (err) {
+    throw new Error(`@testcontainers/postgresql is not installed (an optional dependency: npm install @testcontainers/postgresql): ${err.message}`);
+  }
+  const version = opts.postgresVersion?.trim() || DEFAULT_VERSION;
+  const image = `postgres:${version}`;
+  const password = randomBytes7(12).toString("hex");
+  let started;
+  let stopping = false;
+  const stop = async () => {
+    if (started && !stopping) {
+      stopping = true;
+      await started.stop();
+    }
+  };
+  const unregister = registerCleanup(stop);
+  try {
+    opts.log?.(`container: starting ${image}`);
+    started = await new mod.PostgreSqlContainer(image).withDatabase("postgres").withUsername("postgres").withPassword(password).withTmpFs({ "/var/lib/postgresql/data": "rw" }).withCommand(["postgres", "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off", "-c", "max_connections=50"]).start();
+    const admin = { host: started.getHost(), port: started.getPort(), user: "postgres", password, database: "postgres" };
+    const facts = await withClient(admin, async (c) => {
+      await c.query(`CREATE DATABASE ${quoteIdent2(GATE_DATABASE3)}`);
+      return serverFacts2(c);
+    });
+    return makeThrowawayDatabase({ afterDispose: unregister, provider: "container", admin, database: GATE_DATABASE3, facts, dropOnDispose: false, teardown: stop });
+  } catch (err) {
+    try {
+      await stop();
+    } finally {
+      unregister();
+    }
+    throw new Error(`could not start ${image} with testcontainers: ${err.message}`);
+  }
+}
+
 // src/engines/postgresql/embedded.ts
 import { existsSync as existsSync6, lstatSync, readFileSync as readFileSync4 } from "node:fs";
 import { createRequire } from "node:module";
-import { dirname as dirname4, join as join10 } from "node:path";
+import { dirname as dirname5, join as join10 } from "node:path";
+
+// src/engines/postgresql/cluster.ts
+import { spawn as spawn4 } from "node:child_process";
+import { closeSync as closeSync2, openSync as openSync2, rmSync as rmSync2 } from "node:fs";
+import { chown as chown2, mkdtemp as mkdtemp2, readFile as readFile2, rm as rm4, writeFile as writeFile3 } from "node:fs/promises";
+import { randomBytes as randomBytes8 } from "node:crypto";
+import { createServer as createServer2 } from "node:net";
+import { basename, dirname as dirname4, join as join8, resolve as resolve2 } from "node:path";
+
+// src/engines/postgresql/initdb-cache.ts
+import { existsSync as existsSync5 } from "node:fs";
+import { join as join7 } from "node:path";
+var INITDB = {
+  kind: "initdb",
+  stamp: ".alembic-gate-initdb",
+  complete: (dir) => existsSync5(join7(dir, "PG_VERSION")) && existsSync5(join7(dir, "global", "pg_control"))
+};
+var initdbCacheRoot = (env = process.env) => dirCacheRoot(INITDB.kind, env);
+var parts2 = (key) => [key.binDir, fileIdentity(join7(key.binDir, "postgres")), key.args, key.uid];
+var restoreDataDir = (key, dataDir, root = initdbCacheRoot()) => restoreDir(INITDB, parts2(key), dataDir, root);
+var saveDataDir = (key, dataDir, root = initdbCacheRoot()) => saveDir(INITDB, parts2(key), dataDir, root);
+
+// src/engines/postgresql/cluster.ts
+var GATE_DATABASE4 = "alembic_gate";
+var READY_TIMEOUT_MS3 = 3e4;
+var STOP_TIMEOUT_MS2 = 5e3;
+async function runnableBinDir(binDir, runAs, tempDir, log) {
+  if (!runAs || reachableBy(runAs, binDir)) return binDir;
+  const install = dirname4(resolve2(binDir));
+  const target = join8(tempDir, "pg");
+  let linked = await copyTree(install, target, { hardLinks: true });
+  if (!linked) {
+    await rm4(target, { recursive: true, force: true });
+    linked = await copyTree(install, target);
+  }
+  if (!linked) {
+    throw new Error(
+      `the PostgreSQL binaries in ${binDir} are in a directory the unprivileged user "${runAs.name}" cannot enter, and copying them to ${target} failed: install the project (and its node_modules) under a directory others can read, or run as a normal user`
+    );
+  }
+  log(`binaries: ${install} is not reachable by "${runAs.name}"; linked into the cluster directory`);
+  return join8(target, basename(binDir));
+}
+async function startCluster(opts) {
+  const log = opts.log ?? (() => {
+  });
+  const started = Date.now();
+  const runAs = unprivilegedUser();
+  const tempDir = await mkdtemp2(join8(clusterParent(runAs, scratchDir()), "alembic-gate-"));
+  const dataDir = join8(tempDir, "data");
+  const logFile = join8(tempDir, "server.log");
+  let child2;
+  let exited;
+  const killNow = () => {
+    if (child2 && child2.exitCode === null && child2.signalCode === null) {
+      try {
+        child2.kill("SIGKILL");
+      } catch {
+      }
+    }
+  };
+  const stop = async () => {
+    if (child2 && exited && child2.exitCode === null && child2.signalCode === null) {
+      child2.kill("SIGINT");
+      const timer = setTimeout(killNow, STOP_TIMEOUT_MS2);
+      await exited;
+      clearTimeout(timer);
+    }
+    await rm4(tempDir, { recursive: true, force: true, maxRetries: 3 });
+    watchdog.remove();
+  };
+  const watchdog = watchOver({ dirs: [tempDir] });
+  const unregister = registerCleanup(stop, {
+    onExitSync: () => {
+      stopSync2(child2);
+      rmSync2(tempDir, { recursive: true, force: true });
+      watchdog.remove();
+    }
+  });
+  try {
+    if (runAs) {
+      await chown2(tempDir, runAs.uid, runAs.gid);
+    }
+    const env = { ...process.env, LC_ALL: "C", LANG: "C", TZ: "UTC", PGTZ: "UTC" };
+    delete env.PGDATA;
+    const spawnOpts = { cwd: tempDir, env, ...runAs ? { uid: runAs.uid, gid: runAs.gid } : {} };
+    const initArgs = ["-D", dataDir, "-A", "trust", "-U", "postgres", "-E", "UTF8", "--locale=C", "--no-sync"];
+    if (opts.major >= 11) initArgs.push("--wal-segsize=1");
+    if (opts.major >= 14) initArgs.push("--no-instructions");
+    const binDir = await runnableBinDir(opts.binDir, runAs, tempDir, log);
+    const cacheKey = { binDir: opts.binDir, args: initArgs.slice(2), uid: runAs?.uid ?? process.getuid?.() ?? -1 };
+    const fromCache = await restoreDataDir(cacheKey, dataDir);
+    if (!fromCache) {
+      const init = await run2(join8(binDir, "initdb"), initArgs, spawnOpts);
+      if (init.code !== 0) {
+        throw new Error(`initdb failed (${init.how}): ${tail2(init.output)}${permissionHint(init.output, runAs, binDir)}`);
+      }
+      await saveDataDir(cacheKey, dataDir);
+    }
+    const initMs = Date.now() - started;
+    const hbaFile = join8(tempDir, "pg_hba.conf");
+    await writeFile3(hbaFile, "local all all trust\nhost all all 127.0.0.1/32 md5\n", { mode: 420 });
+    const password = randomBytes8(18).toString("base64url");
+    const port = await freePort2();
+    const fd = openSync2(logFile, "a");
+    try {
+      const serverArgs = [
+        "-D",
+        dataDir,
+        "-p",
+        String(port),
+        // The gate talks over the socket; the project's code gets 127.0.0.1, since the URLs
+        // projects build or validate need a host.
+        "-c",
+        "listen_addresses=127.0.0.1",
+        "-c",
+        `unix_socket_directories=${tempDir}`,
+        "-c",
+        `hba_file=${hbaFile}`,
+        "-c",
+        "fsync=off",
+        "-c",
+        "synchronous_commit=off",
+        "-c",
+        "full_page_writes=off",
+        "-c",
+        "max_connections=50",
+        "-c",
+        "shared_buffers=32MB",
+        "-c",
+        "max_wal_senders=0",
+        "-c",
+        "wal_level=minimal",
+        "-c",
+        "logging_collector=off",
+        "-c",
+        "log_min_messages=warning"
+      ];
+      child2 = spawn4(join8(binDir, "postgres"), serverArgs, { ...spawnOpts, stdio: ["ignore", fd, fd] });
+    } finally {
+      closeSync2(fd);
+    }
+    const proc = child2;
+    if (proc.pid) watchdog.update({ pids: [{ pid: proc.pid, signal: "SIGQUIT" }], dirs: [tempDir] });
+    exited = new Promise((resolve7) => proc.once("exit", () => resolve7()));
+    proc.once("error", () => {
+    });
+    proc.unref();
+    const admin = { host: tempDir, port, user: "postgres", database: "postgres" };
+    const facts = await waitReady3(admin, proc, logFile);
+    await withClient(admin, async (c) => {
+      await c.query(`CREATE DATABASE ${quoteIdent2(GATE_DATABASE4)}`);
+      await c.query(`ALTER ROLE postgres PASSWORD '${password}'`);
+    });
+    log(
+      `${opts.provider}: PostgreSQL ${facts.version} ready in ${Date.now() - started} ms (${fromCache ? "cached initdb" : "initdb"} ${initMs} ms) at ${tempDir}` + (runAs ? ` running as ${runAs.name}` : "")
+    );
+    return makeThrowawayDatabase({
+      afterDispose: unregister,
+      provider: opts.provider,
+      admin,
+      database: GATE_DATABASE4,
+      facts,
+      dropOnDispose: false,
+      teardown: stop,
+      serverPid: proc.pid,
+      tempDir,
+      projectAccess: { host: "127.0.0.1", user: "postgres", password }
+    });
+  } catch (err) {
+    try {
+      await stop();
+    } finally {
+      unregister();
+    }
+    throw err;
+  }
+}
+async function waitReady3(admin, proc, logFile) {
+  const deadline = Date.now() + READY_TIMEOUT_MS3;
+  let lastError = "";
+  for (let delay = 10; ; delay = Math.min(delay * 2, 100)) {
+    if (proc.exitCode !== null || proc.signalCode !== null) {
+      throw new Error(`the PostgreSQL server exited during start-up (${proc.exitCode ?? proc.signalCode}): ${tail2(await readLog(logFile))}`);
+    }
+    try {
+      return await withClient(admin, serverFacts2);
+    } catch (err) {
+      lastError = err.message;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`the PostgreSQL server did not accept connections within ${READY_TIMEOUT_MS3 / 1e3} s (${lastError}): ${tail2(await readLog(logFile))}`);
+    }
+    await new Promise((r) => setTimeout(r, delay));
+  }
+}
+function run2(cmd, args, opts) {
+  return new Promise((resolve7) => {
+    let output = "";
+    const p = spawn4(cmd, args, { ...opts, stdio: ["ignore", "pipe", "pipe"] });
+    p.stdout.on("data", (d) => output += d.toString());
+    p.stderr.on("data", (d) => output += d.toString());
+    p.once("error", (err) => resolve7({ code: -1, how: `could not run ${cmd}`, output: `${output}${err.message}` }));
+    p.once("close", (code, signal2) => resolve7({ code, how: signal2 ? `killed by ${signal2}` : `exit code ${code}`, output }));
+  });
+}
+function freePort2() {
+  return new Promise((resolve7, reject) => {
+    const srv = createServer2();
+    srv.unref();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address();
+      srv.close(() => resolve7(port));
+    });
+  });
+}
+async function readLog(file) {
+  return readFile2(file, "utf8").catch(() => "(no server log)");
+}
+function tail2(text2, lines = 15) {
+  const kept = text2.trim().split("\n").slice(-lines).join("\n");
+  return kept ? `
+${kept}` : "(no output)";
+}
+function permissionHint(output, runAs, binDir) {
+  if (!runAs || !/permission denied|EACCES/i.test(output)) return "";
+  return `
+(initdb and postgres run as the unprivileged user "${runAs.name}" because we are root: it needs read and execute access to ${binDir} and every parent directory)`;
+}
+function stopSync2(child2) {
+  if (!child2?.pid || child2.exitCode !== null || child2.signalCode !== null) return;
+  const pid = child2.pid;
+  try {
+    process.kill(pid, "SIGQUIT");
+  } catch {
+    return;
+  }
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  const deadline = Date.now() + 2e3;
+  while (Date.now() < deadline && runningSync(pid)) Atomics.wait(pause, 0, 0, 20);
+  if (runningSync(pid)) {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+    }
+  }
+}
 
 // src/engines/postgresql/local.ts
 import { execFileSync as execFileSync2 } from "node:child_process";
@@ -48905,8 +48909,8 @@ async function findEmbeddedBinaries() {
   if (typeof mod.postgres !== "string" || typeof mod.initdb !== "string") {
     throw new Error(`${pkg} does not export the initdb and postgres paths this version of alembic-gate expects`);
   }
-  const binDir = dirname4(mod.postgres);
-  checkSymlinksHydrated(dirname4(binDir), pkg);
+  const binDir = dirname5(mod.postgres);
+  checkSymlinksHydrated(dirname5(binDir), pkg);
   return binDir;
 }
 function checkSymlinksHydrated(nativeDir, pkg) {
@@ -48918,7 +48922,7 @@ function checkSymlinksHydrated(nativeDir, pkg) {
   } catch {
     return;
   }
-  const root = dirname4(nativeDir);
+  const root = dirname5(nativeDir);
   const missing = links.filter((l) => {
     try {
       lstatSync(join10(root, l.target));
@@ -49080,7 +49084,7 @@ function provisionWith2(provider, opts) {
     case "embedded":
       return provisionEmbedded(common);
     case "container":
-      return provisionContainer(common);
+      return provisionContainer2(common);
   }
 }
 
@@ -50314,7 +50318,7 @@ import { createInterface as createInterface2 } from "node:readline";
 // src/alembic/worker-client.ts
 import { spawn as spawn5 } from "node:child_process";
 import { existsSync as existsSync7 } from "node:fs";
-import { dirname as dirname5, join as join11 } from "node:path";
+import { dirname as dirname6, join as join11 } from "node:path";
 import { fileURLToPath as fileURLToPath2 } from "node:url";
 import { createInterface } from "node:readline";
 
@@ -50440,7 +50444,7 @@ var WorkerError = class extends Error {
 var OUTPUT_TAIL = 16384;
 var MAX_TIMER_MS = 2 ** 31 - 1;
 function workerScriptPath() {
-  const here = dirname5(fileURLToPath2(import.meta.url));
+  const here = dirname6(fileURLToPath2(import.meta.url));
   const candidates = [join11(here, "worker", "alembic-gate-worker.pyz"), join11(here, "..", "worker"), join11(here, "..", "dist", "worker", "alembic-gate-worker.pyz")];
   const found = candidates.find((p) => existsSync7(p));
   if (!found) throw new Error(`alembic-gate is incomplete: the Python worker is missing (looked in ${candidates.join(", ")})`);
@@ -50491,7 +50495,7 @@ var AlembicWorker = class _AlembicWorker {
   }
   handshake(timeoutMs) {
     const { child: child2, options } = this;
-    return new Promise((resolve6, reject) => {
+    return new Promise((resolve7, reject) => {
       let settled = false;
       const fail = (info2) => {
         if (settled) return;
@@ -50561,7 +50565,7 @@ ${tail3}` : ""}` });
           settled = true;
           clearTimeout(timer);
           this.versions = msg.versions;
-          resolve6(this);
+          resolve7(this);
           return;
         }
         for (const n of msg.notices ?? []) options.onNotice?.(n);
@@ -50588,8 +50592,8 @@ ${tail3}` : ""}` });
     const id = this.nextId++;
     this.output = "";
     this.loading = null;
-    return new Promise((resolve6, reject) => {
-      const pending = { resolve: resolve6, reject };
+    return new Promise((resolve7, reject) => {
+      const pending = { resolve: resolve7, reject };
       if (timeoutMs && timeoutMs > 0) {
         const limit = Math.min(timeoutMs, MAX_TIMER_MS);
         pending.timer = setTimeout(() => {
@@ -50695,7 +50699,7 @@ var SqliteInspector = class _SqliteInspector {
     const lines = createInterface2({ input: child2.stdout });
     let stderr = "";
     child2.stderr.on("data", (d) => stderr = (stderr + d.toString()).slice(-4e3));
-    const ready = await new Promise((resolve6, reject) => {
+    const ready = await new Promise((resolve7, reject) => {
       const timer = setTimeout(() => reject(new Error(`${python} did not answer within ${START_TIMEOUT_MS / 1e3} s`)), START_TIMEOUT_MS);
       child2.once("error", (err) => {
         clearTimeout(timer);
@@ -50708,7 +50712,7 @@ var SqliteInspector = class _SqliteInspector {
       lines.once("line", (line) => {
         clearTimeout(timer);
         try {
-          resolve6(JSON.parse(line));
+          resolve7(JSON.parse(line));
         } catch {
           reject(new Error(`unexpected output from ${python}: ${line.slice(0, 200)}`));
         }
@@ -50744,8 +50748,8 @@ var SqliteInspector = class _SqliteInspector {
   request(op, params) {
     if (this.exited) return Promise.reject(new Error("the SQLite inspector is not running"));
     const id = this.nextId++;
-    return new Promise((resolve6, reject) => {
-      this.pending.set(id, { resolve: resolve6, reject });
+    return new Promise((resolve7, reject) => {
+      this.pending.set(id, { resolve: resolve7, reject });
       this.child.stdin.write(`${JSON.stringify({ id, op, ...params })}
 `);
     });
@@ -50755,7 +50759,7 @@ var SqliteInspector = class _SqliteInspector {
   }
   async close() {
     if (this.exited) return;
-    const gone = new Promise((resolve6) => this.child.once("exit", () => resolve6()));
+    const gone = new Promise((resolve7) => this.child.once("exit", () => resolve7()));
     this.child.stdin.end();
     const timer = setTimeout(() => this.kill(), 2e3);
     await gone;
@@ -52154,14 +52158,14 @@ function spawnGit(args, cwd, stdio = ["ignore", "pipe", "pipe"]) {
   return spawn7("git", [...args], { cwd, stdio, env: gitEnvironment() });
 }
 function runGit(args, cwd) {
-  return new Promise((resolve6) => {
+  return new Promise((resolve7) => {
     const child2 = spawnGit(args, cwd);
     let stdout = "";
     let stderr = "";
     child2.stdout.setEncoding("utf8").on("data", (d) => stdout += d);
     child2.stderr.setEncoding("utf8").on("data", (d) => stderr += d);
-    child2.on("error", (e) => resolve6({ code: 127, stdout, stderr: String(e) }));
-    child2.on("close", (code) => resolve6({ code: code ?? 1, stdout, stderr }));
+    child2.on("error", (e) => resolve7({ code: 127, stdout, stderr: String(e) }));
+    child2.on("close", (code) => resolve7({ code: code ?? 1, stdout, stderr }));
   });
 }
 var GitRepo = class _GitRepo {
@@ -52213,7 +52217,7 @@ var GitRepo = class _GitRepo {
   }
   /** Writes the tree of a commit into `dest` (an empty directory), without touching the repo. */
   async exportTree(sha, dest) {
-    await new Promise((resolve6, reject) => {
+    await new Promise((resolve7, reject) => {
       const archive = spawnGit(["archive", "--format=tar", sha], this.root);
       const tar = spawn7("tar", ["-x", "-f", "-", "-C", dest], { stdio: ["pipe", "ignore", "pipe"] });
       let err = "";
@@ -52227,7 +52231,7 @@ var GitRepo = class _GitRepo {
           failed = true;
           reject(new GitError(`could not export ${sha} (${what} exited ${code}): ${err.trim()}`, err));
         }
-        if (--pending === 0 && !failed) resolve6();
+        if (--pending === 0 && !failed) resolve7();
       };
       archive.on("error", reject);
       tar.on("error", reject);
@@ -52393,7 +52397,7 @@ function firstLine2(s) {
 import { existsSync as existsSync11, readFileSync as readFileSync9, rmSync as rmSync4 } from "node:fs";
 import { mkdtemp as mkdtemp3, rm as rm5 } from "node:fs/promises";
 import { tmpdir as tmpdir4 } from "node:os";
-import { isAbsolute, join as join15, relative as relative2, resolve as resolve4, sep as sep2 } from "node:path";
+import { isAbsolute, join as join15, relative as relative2, resolve as resolve5, sep as sep2 } from "node:path";
 
 // src/alembic/tree.ts
 import { join as join13, relative, sep } from "node:path";
@@ -52519,7 +52523,7 @@ var SourceTree = class {
 
 // src/alembic/project-config.ts
 import { existsSync as existsSync9, readFileSync as readFileSync6 } from "node:fs";
-import { basename as basename2, dirname as dirname6, join as join14, resolve as resolve2 } from "node:path";
+import { basename as basename2, dirname as dirname7, join as join14, resolve as resolve3 } from "node:path";
 var DEFAULT_INI = "alembic.ini";
 function iniHasScriptLocation(path) {
   let section = "";
@@ -52535,13 +52539,13 @@ function tomlHasAlembic(path) {
   return existsSync9(path) && /^\s*\[tool\.alembic[\].]/m.test(readFileSync6(path, "utf8"));
 }
 function locateProjectConfig(workingDirectory, configPath) {
-  const wd = resolve2(workingDirectory);
-  const given = resolve2(wd, configPath);
+  const wd = resolve3(workingDirectory);
+  const given = resolve3(wd, configPath);
   if (existsSync9(given)) {
     if (basename2(given) === "pyproject.toml") {
       if (!tomlHasAlembic(given)) throw new UserError(`${given} has no [tool.alembic] section: run \`alembic init -t pyproject\` (Alembic 1.16+) or pass --config with your alembic.ini`);
-      const ini = join14(dirname6(given), DEFAULT_INI);
-      return { shape: "pyproject", config: given, ini: existsSync9(ini) ? ini : null, toml: given, cwd: dirname6(given) };
+      const ini = join14(dirname7(given), DEFAULT_INI);
+      return { shape: "pyproject", config: given, ini: existsSync9(ini) ? ini : null, toml: given, cwd: dirname7(given) };
     }
     return fromIni(given, wd);
   }
@@ -52557,12 +52561,12 @@ function locateProjectConfig(workingDirectory, configPath) {
   );
 }
 function fromIni(ini, wd) {
-  const dir = dirname6(ini);
+  const dir = dirname7(ini);
   const toml = join14(dir, "pyproject.toml");
   const withToml = tomlHasAlembic(toml) ? toml : null;
   if (iniHasScriptLocation(ini)) return { shape: "ini", config: ini, ini, toml: withToml, cwd: dir };
   if (withToml) return { shape: "pyproject", config: withToml, ini, toml: withToml, cwd: dir };
-  if (existsSync9(join14(dir, "env.py"))) return { shape: "flask", config: ini, ini, toml: null, cwd: dir === wd ? dirname6(dir) : wd };
+  if (existsSync9(join14(dir, "env.py"))) return { shape: "flask", config: ini, ini, toml: null, cwd: dir === wd ? dirname7(dir) : wd };
   return { shape: "ini", config: ini, ini, toml: null, cwd: dir };
 }
 function iniUrl(path) {
@@ -52586,7 +52590,7 @@ function iniUrl(path) {
 
 // src/engine/bootstrap.ts
 import { existsSync as existsSync10, readFileSync as readFileSync7 } from "node:fs";
-import { resolve as resolve3 } from "node:path";
+import { resolve as resolve4 } from "node:path";
 
 // src/engine/steps.ts
 var firstLines = (text2, n) => text2.trim().split("\n").slice(0, n).join("\n");
@@ -52633,7 +52637,7 @@ function findingFrom(failure, message, fallback) {
 // src/engine/bootstrap.ts
 function parseBootstrap(value, workingDirectory) {
   if (value === "models") return { kind: "models" };
-  const path = resolve3(workingDirectory, value);
+  const path = resolve4(workingDirectory, value);
   if (!existsSync10(path)) throw new UserError(`--bootstrap: no such file ${path}; pass \`models\` or the path of a schema-only SQL dump (pg_dump --schema-only --no-owner --no-privileges)`);
   return { kind: "sql", path };
 }
@@ -53686,7 +53690,7 @@ async function gate(options, progress, report, resources, clock, redirectNotices
   };
   const iniRel = layout.config;
   report.config.alembicConfig = iniRel;
-  report.config.workingDirectory = relative2(repo.root, resolve4(options.workingDirectory)).split(sep2).join("/") || ".";
+  report.config.workingDirectory = relative2(repo.root, resolve5(options.workingDirectory)).split(sep2).join("/") || ".";
   if (options.bootstrap) {
     parseBootstrap(options.bootstrap, options.workingDirectory);
     if (options.roundtrip === "all") throw new UserError("--bootstrap prepares the database for the base's migrations; --roundtrip all replays the whole history from an empty database instead. Use one or the other.");
@@ -53963,7 +53967,7 @@ If the first revision expects tables that no revision creates (made by create_al
         byRev,
         stepTimeoutMs: options.stepTimeoutMs,
         seedRows: options.seedRows,
-        ...options.seedSql ? { seedSql: { path: resolve4(options.workingDirectory, options.seedSql), name: options.seedSql } } : {},
+        ...options.seedSql ? { seedSql: { path: resolve5(options.workingDirectory, options.seedSql), name: options.seedSql } } : {},
         seed: Number.parseInt(baseSha.slice(0, 6), 16),
         versionTable: head.versionTable
       })
@@ -54773,7 +54777,7 @@ async function run3(deps = {}) {
     return;
   }
   const secrets = secretList({ known: [inputs.githubToken], urls: [inputs.databaseUrl], guessed: secretLookingValues(process.env) });
-  const workingDirectory = resolve5(inputs.workingDirectory);
+  const workingDirectory = resolve6(inputs.workingDirectory);
   let report;
   try {
     startGroup("alembic-gate: base");
@@ -54889,7 +54893,7 @@ async function comment(report, inputs, ctx, marker, failing, renderOpts) {
   }
 }
 function relativeToWorkspace(dir, ctx) {
-  const root = ctx.workspace ? resolve5(ctx.workspace) : process.cwd();
+  const root = ctx.workspace ? resolve6(ctx.workspace) : process.cwd();
   const rel = relative3(root, dir);
   return rel === "" ? "." : rel.split(sep3).join("/");
 }

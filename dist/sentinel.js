@@ -26731,13 +26731,13 @@ var init_client = __esm({
 // src/engines/mysql/leftovers.ts
 var leftovers_exports = {};
 __export(leftovers_exports, {
-  dropLeftovers: () => dropLeftovers,
+  dropLeftovers: () => dropLeftovers2,
   dropList: () => dropList
 });
 function dropList(admin, databases, users) {
   return { engine: MYSQL_ID, admin, databases: [...databases], users: [...users] };
 }
-async function dropLeftovers(list) {
+async function dropLeftovers2(list) {
   if (list.engine !== MYSQL_ID) return;
   for (const name of list.databases) await dropDatabaseOn2(list.admin, name).catch(() => {
   });
@@ -26836,6 +26836,14 @@ function sslOption(sslmode) {
   }
 }
 
+// src/engines/postgresql/leftovers.ts
+async function dropLeftovers(list) {
+  for (const name of list.databases) await dropDatabaseOn(list.admin, name, list.versionNum).catch(() => {
+  });
+  for (const role of list.roles) await withClient(list.admin, (c) => c.query(`DROP ROLE IF EXISTS ${quoteIdent(role)}`)).catch(() => {
+  });
+}
+
 // src/util/proctree.ts
 import { readdirSync, readFileSync } from "node:fs";
 function processTable() {
@@ -26921,15 +26929,11 @@ async function cleanUp() {
   }
   await Promise.all(
     listed.map(async (e) => {
-      if (e.drop) {
-        for (const name of e.drop.databases) await dropDatabaseOn(e.drop.admin, name, e.drop.versionNum).catch(() => {
-        });
-        for (const role of e.drop.roles) await withClient(e.drop.admin, (c) => c.query(`DROP ROLE IF EXISTS ${quoteIdent(role)}`)).catch(() => {
-        });
-      }
+      if (e.drop) await dropLeftovers(e.drop).catch(() => {
+      });
       if (e.mysqlDrop) {
-        const { dropLeftovers: dropLeftovers2 } = await Promise.resolve().then(() => (init_leftovers(), leftovers_exports));
-        await dropLeftovers2(e.mysqlDrop).catch(() => {
+        const { dropLeftovers: dropLeftovers3 } = await Promise.resolve().then(() => (init_leftovers(), leftovers_exports));
+        await dropLeftovers3(e.mysqlDrop).catch(() => {
         });
       }
       for (const dir of e.dirs ?? []) await rm(dir, { recursive: true, force: true, maxRetries: 3 }).catch(() => {

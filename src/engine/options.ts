@@ -1,6 +1,6 @@
 // Everything the engine needs, resolved once by an entry point (CLI or action) and passed down.
 // The engine never reads process.argv, environment inputs or @actions/core itself.
-import type { MigrationRoleMode } from '../engines/postgresql/provider.js';
+import type { MigrationRoleMode } from '../engines/engine.js';
 import type { EngineId } from '../engines/index.js';
 import type { CheckId } from '../report/types.js';
 
@@ -58,7 +58,7 @@ export interface GateOptions {
   passEnv?: string[];
 }
 
-export { MIGRATION_ROLES, type MigrationRoleMode } from '../engines/postgresql/provider.js';
+export { MIGRATION_ROLES, type MigrationRoleMode } from '../engines/engine.js';
 
 export const FOREIGN_CONNECTIONS = ['redirect', 'refuse'] as const;
 export type ForeignConnections = (typeof FOREIGN_CONNECTIONS)[number];

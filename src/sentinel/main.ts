@@ -2,7 +2,7 @@
 // on end of input it cleans up whatever is still listed, then exits.
 import { rm } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
-import { dropDatabaseOn, quoteIdent, withClient } from '../engines/postgresql/client.js';
+import { dropLeftovers as dropPostgresql } from '../engines/postgresql/leftovers.js';
 import type { SentinelEntry } from '../util/sentinel.js';
 import { killTreeSync } from '../util/proctree.js';
 
@@ -36,10 +36,7 @@ async function cleanUp(): Promise<void> {
   }
   await Promise.all(
     listed.map(async (e) => {
-      if (e.drop) {
-        for (const name of e.drop.databases) await dropDatabaseOn(e.drop.admin, name, e.drop.versionNum).catch(() => {});
-        for (const role of e.drop.roles) await withClient(e.drop.admin, (c) => c.query(`DROP ROLE IF EXISTS ${quoteIdent(role)}`)).catch(() => {});
-      }
+      if (e.drop) await dropPostgresql(e.drop).catch(() => {});
       if (e.mysqlDrop) {
         // Loaded only when there is something to drop: the sentinel's own start stays small.
         const { dropLeftovers } = await import('../engines/mysql/leftovers.js');

@@ -10,14 +10,14 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { MysqlDropList } from '../engines/mysql/leftovers.js';
-import type { ConnectionInfo } from '../engines/postgresql/provider.js';
+import type { PostgresqlDropList } from '../engines/postgresql/leftovers.js';
 
 export interface SentinelEntry {
   /** Processes to end, each with the signal to send first (SIGKILL follows after a grace). */
   pids?: { pid: number; signal: NodeJS.Signals; tree?: boolean }[];
   dirs?: string[];
   /** Databases and roles to drop through `admin` (PostgreSQL). */
-  drop?: { admin: ConnectionInfo; databases: string[]; roles: string[]; versionNum: number };
+  drop?: PostgresqlDropList;
   /** Databases and users to drop on a MySQL/MariaDB server (the list names its engine). */
   mysqlDrop?: MysqlDropList;
 }

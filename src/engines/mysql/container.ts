@@ -4,7 +4,7 @@
 // so a machine without one fails in well under a second.
 import { randomBytes } from 'node:crypto';
 import { registerCleanup } from '../../util/cleanup.js';
-import { checkDocker } from '../postgresql/container.js';
+import { checkDocker } from '../../util/docker.js';
 import type { DatabaseEngine } from '../engine.js';
 import { connect, quoteIdent, serverFacts, withConnection, type MysqlConnection } from './client.js';
 import { MysqlServer } from './server.js';

@@ -14,7 +14,7 @@ import { delimiter, dirname, join } from 'node:path';
 import { registerCleanup } from '../../util/cleanup.js';
 import { scratchDir } from '../../util/scratch.js';
 import { watchOver } from '../../util/sentinel.js';
-import { clusterParent, runningSync, unprivilegedUser, type RunAs } from '../postgresql/cluster.js';
+import { clusterParent, runningSync, unprivilegedUser, type RunAs } from '../../util/run-as.js';
 import type { DatabaseEngine } from '../engine.js';
 import { restoreDatadir, saveDatadir } from './datadir-cache.js';
 import { account, connect, identifiedBy, quoteIdent, rows, serverFacts, text, withConnection, type Flavor, type MysqlConnection } from './client.js';

@@ -5,11 +5,10 @@
 // project's code,
 // trades durability for speed (fsync off), and is removed on dispose, failure and signals.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { closeSync, openSync, rmSync } from 'node:fs';
 import { chown, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { quoteIdent, serverFacts, withClient, type ServerFacts } from './client.js';
 import { registerCleanup } from '../../util/cleanup.js';
@@ -17,6 +16,9 @@ import type { ConnectionInfo, ThrowawayDatabase } from './provider.js';
 import { copyTree, restoreDataDir, saveDataDir } from './initdb-cache.js';
 import { scratchDir } from '../../util/scratch.js';
 import { watchOver } from '../../util/sentinel.js';
+import { clusterParent, reachableBy, runningSync, unprivilegedUser, type RunAs } from '../../util/run-as.js';
+
+export { clusterParent, reachableBy, runningSync, unprivilegedUser, type RunAs } from '../../util/run-as.js';
 import { makeThrowawayDatabase } from './throwaway.js';
 
 export const GATE_DATABASE = 'alembic_gate';
@@ -30,64 +32,6 @@ export interface ClusterOptions {
   /** Major version of those binaries (initdb options differ by version). */
   major: number;
   log?: (msg: string) => void;
-}
-
-export interface RunAs {
-  name: string;
-  uid: number;
-  gid: number;
-}
-
-/**
- * PostgreSQL refuses to run as root. When we are root, run initdb and the server as an
- * existing unprivileged account (postgres, else nobody); never create accounts.
- */
-export function unprivilegedUser(): RunAs | undefined {
-  if (process.getuid?.() !== 0) return undefined;
-  let passwd = '';
-  try {
-    passwd = readFileSync('/etc/passwd', 'utf8');
-  } catch {
-    // fall through to the error below
-  }
-  const users = new Map<string, RunAs>();
-  for (const line of passwd.split('\n')) {
-    const [name, , uid, gid] = line.split(':');
-    if (name && uid && gid && Number(uid) !== 0) users.set(name, { name, uid: Number(uid), gid: Number(gid) });
-  }
-  const user = users.get('postgres') ?? users.get('nobody');
-  if (!user) {
-    throw new Error(
-      'running as root, and PostgreSQL refuses to run as root; no unprivileged "postgres" or "nobody" user exists in /etc/passwd to run it as. Run as a normal user or create a "postgres" user',
-    );
-  }
-  return user;
-}
-
-/**
- * Where to put the cluster: the temp dir, unless the server's unprivileged user cannot reach
- * it (root's TMPDIR is often a private 0700 directory); then /tmp, which everyone can.
- */
-export function clusterParent(runAs: RunAs | undefined, dir = tmpdir()): string {
-  if (!runAs) return dir;
-  return reachableBy(runAs, dir) ? dir : '/tmp';
-}
-
-/** Whether `runAs` may search `path` and every directory above it. */
-export function reachableBy(runAs: RunAs, dir: string): boolean {
-  let path = resolve(dir);
-  for (;;) {
-    try {
-      const st = statSync(path);
-      const bit = st.uid === runAs.uid ? 0o100 : st.gid === runAs.gid ? 0o010 : 0o001;
-      if (!(st.mode & bit)) return false;
-    } catch {
-      return false;
-    }
-    const parent = dirname(path);
-    if (parent === path) return true;
-    path = parent;
-  }
 }
 
 /**
@@ -345,18 +289,3 @@ function stopSync(child: ChildProcess | undefined): void {
   }
 }
 
-/** Whether pid still runs (a zombie, exited but not yet reaped by us, counts as stopped). */
-export function runningSync(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
-  } catch {
-    // No /proc (macOS): cannot tell a zombie apart; assume it is still stopping.
-    return true;
-  }
-}
