@@ -26649,7 +26649,7 @@ import { resolve as resolve6 } from "node:path";
 import { parseArgs } from "node:util";
 
 // src/engine/gate.ts
-import { existsSync as existsSync10, readFileSync as readFileSync9, rmSync as rmSync4 } from "node:fs";
+import { existsSync as existsSync10, readFileSync as readFileSync9, rmSync as rmSync3 } from "node:fs";
 import { mkdtemp as mkdtemp3, rm as rm4 } from "node:fs/promises";
 import { tmpdir as tmpdir4 } from "node:os";
 import { isAbsolute, join as join15, relative as relative2, resolve as resolve5, sep as sep2 } from "node:path";
@@ -28490,8 +28490,8 @@ function mysqlHint(message, where) {
 // src/engines/mysql/local.ts
 import { execFileSync, spawn as spawn4 } from "node:child_process";
 import { randomBytes as randomBytes4 } from "node:crypto";
-import { accessSync as accessSync2, closeSync, constants as constants2, existsSync as existsSync5, openSync, readFileSync as readFileSync5, rmSync } from "node:fs";
-import { chown, mkdtemp, readFile, rm as rm2 } from "node:fs/promises";
+import { accessSync as accessSync2, closeSync, constants as constants2, existsSync as existsSync5, openSync, readFileSync as readFileSync5 } from "node:fs";
+import { chown, mkdtemp, readFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { userInfo } from "node:os";
 import { delimiter, dirname as dirname5, join as join9 } from "node:path";
@@ -28532,6 +28532,10 @@ function checkTempDir(env = process.env) {
     throw new UserError(`the temporary directory ${dir}${from} is not writable (${err.code ?? err.message}): ${fix}`);
   }
 }
+
+// src/util/owned-server.ts
+import { rmSync } from "node:fs";
+import { rm } from "node:fs/promises";
 
 // src/util/run-as.ts
 import { readFileSync as readFileSync3, statSync as statSync2 } from "node:fs";
@@ -28590,6 +28594,77 @@ function runningSync(pid) {
   }
 }
 
+// src/util/owned-server.ts
+var OwnedServer = class {
+  constructor(opts) {
+    this.opts = opts;
+    this.watchdog = watchOver({ dirs: [opts.tempDir] });
+    this.unregister = registerCleanup(() => this.stop(), {
+      onExitSync: () => {
+        stopSync(this.child, opts.exitSignal);
+        rmSync(opts.tempDir, { recursive: true, force: true });
+        this.watchdog.remove();
+      }
+    });
+  }
+  opts;
+  child;
+  exited;
+  watchdog;
+  /** Ends the signal registration (after dispose). */
+  unregister;
+  /** A process of the start-up (an initialisation tool) the watchdog ends with its tree. */
+  watchStartup(pid) {
+    this.watchdog.update({ pids: [{ pid, signal: "SIGKILL", tree: true }], dirs: [this.opts.tempDir] });
+  }
+  /** The server itself, once spawned: the watchdog sends it `exitSignal`. */
+  adopt(child2) {
+    this.child = child2;
+    this.exited = new Promise((resolve7) => child2.once("exit", () => resolve7()));
+    if (child2.pid) this.watchdog.update({ pids: [{ pid: child2.pid, signal: this.opts.exitSignal }], dirs: [this.opts.tempDir] });
+  }
+  alive() {
+    return !!this.child && this.child.exitCode === null && this.child.signalCode === null;
+  }
+  /** Stops the server (SIGKILL after the timeout) and removes the temp dir. */
+  async stop() {
+    const child2 = this.child;
+    if (child2 && this.exited && this.alive()) {
+      child2.kill(this.opts.stopSignal);
+      const timer = setTimeout(() => {
+        if (this.alive()) {
+          try {
+            child2.kill("SIGKILL");
+          } catch {
+          }
+        }
+      }, this.opts.stopTimeoutMs);
+      await this.exited;
+      clearTimeout(timer);
+    }
+    await rm(this.opts.tempDir, { recursive: true, force: true, maxRetries: 3 });
+    this.watchdog.remove();
+  }
+};
+function stopSync(child2, signal2) {
+  if (!child2?.pid || child2.exitCode !== null || child2.signalCode !== null) return;
+  const pid = child2.pid;
+  try {
+    process.kill(pid, signal2);
+  } catch {
+    return;
+  }
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  const deadline = Date.now() + 2e3;
+  while (Date.now() < deadline && runningSync(pid)) Atomics.wait(pause, 0, 0, 20);
+  if (runningSync(pid)) {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+    }
+  }
+}
+
 // src/engines/mysql/datadir-cache.ts
 import { statSync as statSync4 } from "node:fs";
 import { join as join8 } from "node:path";
@@ -28598,7 +28673,7 @@ import { join as join8 } from "node:path";
 import { spawn as spawn3 } from "node:child_process";
 import { createHash as createHash2 } from "node:crypto";
 import { readFileSync as readFileSync4, statSync as statSync3 } from "node:fs";
-import { mkdir, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, rename, rm as rm2, writeFile } from "node:fs/promises";
 import { homedir as homedir2 } from "node:os";
 import { join as join7 } from "node:path";
 function dirCacheRoot(kind, env = process.env) {
@@ -28637,10 +28712,10 @@ async function restoreDir(cache, parts3, dataDir, root = dirCacheRoot(cache.kind
   const cached = join7(root, k);
   if (!entryComplete(cache, cached, k)) return false;
   if (await copyTree(cached, dataDir)) {
-    await rm(join7(dataDir, cache.stamp), { force: true });
+    await rm2(join7(dataDir, cache.stamp), { force: true });
     return true;
   }
-  await rm(dataDir, { recursive: true, force: true });
+  await rm2(dataDir, { recursive: true, force: true });
   return false;
 }
 async function saveDir(cache, parts3, dataDir, root = dirCacheRoot(cache.kind)) {
@@ -28650,12 +28725,12 @@ async function saveDir(cache, parts3, dataDir, root = dirCacheRoot(cache.kind)) 
   const partial = `${target}.partial-${process.pid}`;
   try {
     await mkdir(root, { recursive: true, mode: 448 });
-    await rm(target, { recursive: true, force: true });
+    await rm2(target, { recursive: true, force: true });
     if (!await copyTree(dataDir, partial)) throw new Error("copy failed");
     await writeFile(join7(partial, cache.stamp), k);
     await rename(partial, target);
   } catch {
-    await rm(partial, { recursive: true, force: true }).catch(() => {
+    await rm2(partial, { recursive: true, force: true }).catch(() => {
     });
   }
 }
@@ -28791,28 +28866,9 @@ async function startServer(engine, bins, opts = {}) {
   const socket = join9(tempDir, "mysql.sock");
   const logFile = join9(tempDir, "server.log");
   let child2;
-  let exited;
-  const alive = () => !!child2 && child2.exitCode === null && child2.signalCode === null;
-  const stop = async () => {
-    if (child2 && exited && alive()) {
-      child2.kill("SIGTERM");
-      const timer = setTimeout(() => {
-        if (alive()) child2.kill("SIGKILL");
-      }, STOP_TIMEOUT_MS);
-      await exited;
-      clearTimeout(timer);
-    }
-    await rm2(tempDir, { recursive: true, force: true, maxRetries: 3 });
-    watchdog.remove();
-  };
-  const watchdog = watchOver({ dirs: [tempDir] });
-  const unregister = registerCleanup(stop, {
-    onExitSync: () => {
-      stopSync(child2);
-      rmSync(tempDir, { recursive: true, force: true });
-      watchdog.remove();
-    }
-  });
+  const owned = new OwnedServer({ tempDir, stopSignal: "SIGTERM", exitSignal: "SIGTERM", stopTimeoutMs: STOP_TIMEOUT_MS });
+  const stop = () => owned.stop();
+  const unregister = owned.unregister;
   try {
     if (runAs) await chown(tempDir, runAs.uid, runAs.gid);
     const env = { ...process.env, LC_ALL: "C", LANG: "C", TZ: "UTC" };
@@ -28831,7 +28887,7 @@ async function startServer(engine, bins, opts = {}) {
     const cacheKey = { server: bins.server, args: init.args.filter((a) => !a.includes(tempDir)), uid: runAs?.uid ?? process.getuid?.() ?? -1, gateUser };
     const fromCache = await restoreDatadir(cacheKey, dataDir);
     if (!fromCache) {
-      const initResult = await run(init.cmd, init.args, spawnOpts, (pid) => watchdog.update({ pids: [{ pid, signal: "SIGKILL", tree: true }], dirs: [tempDir] }));
+      const initResult = await run(init.cmd, init.args, spawnOpts, (pid) => owned.watchStartup(pid));
       if (initResult.code !== 0) {
         const initLog = await readFile(join9(tempDir, "init.log"), "utf8").catch(() => "");
         const output = `${initResult.output}${initLog}`;
@@ -28860,8 +28916,7 @@ async function startServer(engine, bins, opts = {}) {
       closeSync(fd);
     }
     const proc = child2;
-    if (proc.pid) watchdog.update({ pids: [{ pid: proc.pid, signal: "SIGTERM" }], dirs: [tempDir] });
-    exited = new Promise((resolve7) => proc.once("exit", () => resolve7()));
+    owned.adopt(proc);
     proc.once("error", () => {
     });
     proc.unref();
@@ -28969,24 +29024,6 @@ function confinementHint(output, bins) {
   if (!existsSync5(profile)) return "";
   return `
 (AppArmor confines ${bins.server} to its own directories (${profile}): run \`sudo aa-complain ${bins.server}\` or \`sudo ln -s ${profile} /etc/apparmor.d/disable/ && sudo apparmor_parser -R ${profile}\`, or pass --database-url to a running server)`;
-}
-function stopSync(child2) {
-  if (!child2?.pid || child2.exitCode !== null || child2.signalCode !== null) return;
-  const pid = child2.pid;
-  try {
-    process.kill(pid, "SIGTERM");
-  } catch {
-    return;
-  }
-  const pause = new Int32Array(new SharedArrayBuffer(4));
-  const deadline = Date.now() + 2e3;
-  while (Date.now() < deadline && runningSync(pid)) Atomics.wait(pause, 0, 0, 20);
-  if (runningSync(pid)) {
-    try {
-      process.kill(pid, "SIGKILL");
-    } catch {
-    }
-  }
 }
 
 // src/engines/mysql/url.ts
@@ -29493,7 +29530,7 @@ import { dirname as dirname7, join as join13 } from "node:path";
 
 // src/engines/postgresql/cluster.ts
 import { spawn as spawn5 } from "node:child_process";
-import { closeSync as closeSync2, openSync as openSync2, rmSync as rmSync2 } from "node:fs";
+import { closeSync as closeSync2, openSync as openSync2 } from "node:fs";
 import { chown as chown2, mkdtemp as mkdtemp2, readFile as readFile2, rm as rm3, writeFile as writeFile2 } from "node:fs/promises";
 import { randomBytes as randomBytes8 } from "node:crypto";
 import { createServer as createServer2 } from "node:net";
@@ -29542,33 +29579,9 @@ async function startCluster(opts) {
   const dataDir = join11(tempDir, "data");
   const logFile = join11(tempDir, "server.log");
   let child2;
-  let exited;
-  const killNow = () => {
-    if (child2 && child2.exitCode === null && child2.signalCode === null) {
-      try {
-        child2.kill("SIGKILL");
-      } catch {
-      }
-    }
-  };
-  const stop = async () => {
-    if (child2 && exited && child2.exitCode === null && child2.signalCode === null) {
-      child2.kill("SIGINT");
-      const timer = setTimeout(killNow, STOP_TIMEOUT_MS2);
-      await exited;
-      clearTimeout(timer);
-    }
-    await rm3(tempDir, { recursive: true, force: true, maxRetries: 3 });
-    watchdog.remove();
-  };
-  const watchdog = watchOver({ dirs: [tempDir] });
-  const unregister = registerCleanup(stop, {
-    onExitSync: () => {
-      stopSync2(child2);
-      rmSync2(tempDir, { recursive: true, force: true });
-      watchdog.remove();
-    }
-  });
+  const owned = new OwnedServer({ tempDir, stopSignal: "SIGINT", exitSignal: "SIGQUIT", stopTimeoutMs: STOP_TIMEOUT_MS2 });
+  const stop = () => owned.stop();
+  const unregister = owned.unregister;
   try {
     if (runAs) {
       await chown2(tempDir, runAs.uid, runAs.gid);
@@ -29633,8 +29646,7 @@ async function startCluster(opts) {
       closeSync2(fd);
     }
     const proc = child2;
-    if (proc.pid) watchdog.update({ pids: [{ pid: proc.pid, signal: "SIGQUIT" }], dirs: [tempDir] });
-    exited = new Promise((resolve7) => proc.once("exit", () => resolve7()));
+    owned.adopt(proc);
     proc.once("error", () => {
     });
     proc.unref();
@@ -29719,24 +29731,6 @@ function permissionHint(output, runAs, binDir) {
   if (!runAs || !/permission denied|EACCES/i.test(output)) return "";
   return `
 (initdb and postgres run as the unprivileged user "${runAs.name}" because we are root: it needs read and execute access to ${binDir} and every parent directory)`;
-}
-function stopSync2(child2) {
-  if (!child2?.pid || child2.exitCode !== null || child2.signalCode !== null) return;
-  const pid = child2.pid;
-  try {
-    process.kill(pid, "SIGQUIT");
-  } catch {
-    return;
-  }
-  const pause = new Int32Array(new SharedArrayBuffer(4));
-  const deadline = Date.now() + 2e3;
-  while (Date.now() < deadline && runningSync(pid)) Atomics.wait(pause, 0, 0, 20);
-  if (runningSync(pid)) {
-    try {
-      process.kill(pid, "SIGKILL");
-    } catch {
-    }
-  }
 }
 
 // src/engines/postgresql/local.ts
@@ -31252,7 +31246,7 @@ var postgresqlEngine = {
 };
 
 // src/engines/sqlite/engine.ts
-import { copyFileSync, existsSync as existsSync8, mkdtempSync as mkdtempSync2, rmSync as rmSync3 } from "node:fs";
+import { copyFileSync, existsSync as existsSync8, mkdtempSync as mkdtempSync2, rmSync as rmSync2 } from "node:fs";
 import { tmpdir as tmpdir3 } from "node:os";
 import { join as join14 } from "node:path";
 
@@ -31422,7 +31416,7 @@ var SqliteServer = class {
     this.unregister = registerCleanup(() => this.dispose(), {
       onExitSync: () => {
         inspector.kill();
-        rmSync3(dir, { recursive: true, force: true });
+        rmSync2(dir, { recursive: true, force: true });
       }
     });
   }
@@ -31466,7 +31460,7 @@ var SqliteServer = class {
   }
   async dropDatabase(database) {
     if (!this.files.has(database)) throw new Error(`refusing to remove ${database}: it was not created by this run`);
-    for (const suffix of SIDECARS) rmSync3(database + suffix, { force: true });
+    for (const suffix of SIDECARS) rmSync2(database + suffix, { force: true });
     this.files.delete(database);
   }
   async session(database) {
@@ -31485,7 +31479,7 @@ var SqliteServer = class {
   dispose() {
     this.disposed ??= (async () => {
       await this.inspector.close();
-      rmSync3(this.dir, { recursive: true, force: true });
+      rmSync2(this.dir, { recursive: true, force: true });
       this.watchdog.remove();
       this.unregister();
     })();
@@ -31527,7 +31521,7 @@ var sqliteEngine = {
     try {
       inspector = await SqliteInspector.start(request2.python ?? "python3", request2.passEnv ?? []);
     } catch (err) {
-      rmSync3(dir, { recursive: true, force: true });
+      rmSync2(dir, { recursive: true, force: true });
       throw new ProvisionError(`the SQLite inspector did not start: ${err.message}`, []);
     }
     return { server: new SqliteServer(sqliteEngine, inspector.version, dir, inspector), attempts };
@@ -33355,7 +33349,7 @@ async function runGate(options, progress = () => {
   const resources = new Resources();
   const unregister = registerCleanup(() => resources.release(), {
     onExitSync: () => {
-      for (const root of resources.exportRoots) rmSync4(root, { recursive: true, force: true });
+      for (const root of resources.exportRoots) rmSync3(root, { recursive: true, force: true });
     }
   });
   const redirects = /* @__PURE__ */ new Set();

@@ -47529,8 +47529,8 @@ function mysqlHint(message, where) {
 // src/engines/mysql/local.ts
 import { execFileSync, spawn as spawn3 } from "node:child_process";
 import { randomBytes as randomBytes4 } from "node:crypto";
-import { accessSync as accessSync2, closeSync, constants as constants4, existsSync as existsSync4, openSync, readFileSync as readFileSync3, rmSync } from "node:fs";
-import { chown, mkdtemp, readFile, rm as rm3 } from "node:fs/promises";
+import { accessSync as accessSync2, closeSync, constants as constants4, existsSync as existsSync4, openSync, readFileSync as readFileSync3 } from "node:fs";
+import { chown, mkdtemp, readFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { userInfo } from "node:os";
 import { delimiter, dirname as dirname3, join as join6 } from "node:path";
@@ -47587,6 +47587,10 @@ function checkTempDir(env = process.env) {
     throw new UserError(`the temporary directory ${dir}${from} is not writable (${err.code ?? err.message}): ${fix}`);
   }
 }
+
+// src/util/owned-server.ts
+import { rmSync } from "node:fs";
+import { rm as rm2 } from "node:fs/promises";
 
 // src/util/run-as.ts
 import { readFileSync, statSync as statSync2 } from "node:fs";
@@ -47645,6 +47649,77 @@ function runningSync(pid) {
   }
 }
 
+// src/util/owned-server.ts
+var OwnedServer = class {
+  constructor(opts) {
+    this.opts = opts;
+    this.watchdog = watchOver({ dirs: [opts.tempDir] });
+    this.unregister = registerCleanup(() => this.stop(), {
+      onExitSync: () => {
+        stopSync(this.child, opts.exitSignal);
+        rmSync(opts.tempDir, { recursive: true, force: true });
+        this.watchdog.remove();
+      }
+    });
+  }
+  opts;
+  child;
+  exited;
+  watchdog;
+  /** Ends the signal registration (after dispose). */
+  unregister;
+  /** A process of the start-up (an initialisation tool) the watchdog ends with its tree. */
+  watchStartup(pid) {
+    this.watchdog.update({ pids: [{ pid, signal: "SIGKILL", tree: true }], dirs: [this.opts.tempDir] });
+  }
+  /** The server itself, once spawned: the watchdog sends it `exitSignal`. */
+  adopt(child2) {
+    this.child = child2;
+    this.exited = new Promise((resolve7) => child2.once("exit", () => resolve7()));
+    if (child2.pid) this.watchdog.update({ pids: [{ pid: child2.pid, signal: this.opts.exitSignal }], dirs: [this.opts.tempDir] });
+  }
+  alive() {
+    return !!this.child && this.child.exitCode === null && this.child.signalCode === null;
+  }
+  /** Stops the server (SIGKILL after the timeout) and removes the temp dir. */
+  async stop() {
+    const child2 = this.child;
+    if (child2 && this.exited && this.alive()) {
+      child2.kill(this.opts.stopSignal);
+      const timer = setTimeout(() => {
+        if (this.alive()) {
+          try {
+            child2.kill("SIGKILL");
+          } catch {
+          }
+        }
+      }, this.opts.stopTimeoutMs);
+      await this.exited;
+      clearTimeout(timer);
+    }
+    await rm2(this.opts.tempDir, { recursive: true, force: true, maxRetries: 3 });
+    this.watchdog.remove();
+  }
+};
+function stopSync(child2, signal2) {
+  if (!child2?.pid || child2.exitCode !== null || child2.signalCode !== null) return;
+  const pid = child2.pid;
+  try {
+    process.kill(pid, signal2);
+  } catch {
+    return;
+  }
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  const deadline = Date.now() + 2e3;
+  while (Date.now() < deadline && runningSync(pid)) Atomics.wait(pause, 0, 0, 20);
+  if (runningSync(pid)) {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+    }
+  }
+}
+
 // src/engines/mysql/datadir-cache.ts
 import { statSync as statSync4 } from "node:fs";
 import { join as join5 } from "node:path";
@@ -47653,7 +47728,7 @@ import { join as join5 } from "node:path";
 import { spawn as spawn2 } from "node:child_process";
 import { createHash as createHash2 } from "node:crypto";
 import { readFileSync as readFileSync2, statSync as statSync3 } from "node:fs";
-import { mkdir as mkdir2, rename as rename2, rm as rm2, writeFile as writeFile2 } from "node:fs/promises";
+import { mkdir as mkdir2, rename as rename2, rm as rm3, writeFile as writeFile2 } from "node:fs/promises";
 import { homedir as homedir2 } from "node:os";
 import { join as join4 } from "node:path";
 function dirCacheRoot(kind, env = process.env) {
@@ -47692,10 +47767,10 @@ async function restoreDir(cache, parts3, dataDir, root = dirCacheRoot(cache.kind
   const cached = join4(root, k);
   if (!entryComplete(cache, cached, k)) return false;
   if (await copyTree(cached, dataDir)) {
-    await rm2(join4(dataDir, cache.stamp), { force: true });
+    await rm3(join4(dataDir, cache.stamp), { force: true });
     return true;
   }
-  await rm2(dataDir, { recursive: true, force: true });
+  await rm3(dataDir, { recursive: true, force: true });
   return false;
 }
 async function saveDir(cache, parts3, dataDir, root = dirCacheRoot(cache.kind)) {
@@ -47705,12 +47780,12 @@ async function saveDir(cache, parts3, dataDir, root = dirCacheRoot(cache.kind)) 
   const partial = `${target}.partial-${process.pid}`;
   try {
     await mkdir2(root, { recursive: true, mode: 448 });
-    await rm2(target, { recursive: true, force: true });
+    await rm3(target, { recursive: true, force: true });
     if (!await copyTree(dataDir, partial)) throw new Error("copy failed");
     await writeFile2(join4(partial, cache.stamp), k);
     await rename2(partial, target);
   } catch {
-    await rm2(partial, { recursive: true, force: true }).catch(() => {
+    await rm3(partial, { recursive: true, force: true }).catch(() => {
     });
   }
 }
@@ -47846,28 +47921,9 @@ async function startServer(engine, bins, opts = {}) {
   const socket = join6(tempDir, "mysql.sock");
   const logFile = join6(tempDir, "server.log");
   let child2;
-  let exited;
-  const alive = () => !!child2 && child2.exitCode === null && child2.signalCode === null;
-  const stop = async () => {
-    if (child2 && exited && alive()) {
-      child2.kill("SIGTERM");
-      const timer = setTimeout(() => {
-        if (alive()) child2.kill("SIGKILL");
-      }, STOP_TIMEOUT_MS);
-      await exited;
-      clearTimeout(timer);
-    }
-    await rm3(tempDir, { recursive: true, force: true, maxRetries: 3 });
-    watchdog.remove();
-  };
-  const watchdog = watchOver({ dirs: [tempDir] });
-  const unregister = registerCleanup(stop, {
-    onExitSync: () => {
-      stopSync(child2);
-      rmSync(tempDir, { recursive: true, force: true });
-      watchdog.remove();
-    }
-  });
+  const owned = new OwnedServer({ tempDir, stopSignal: "SIGTERM", exitSignal: "SIGTERM", stopTimeoutMs: STOP_TIMEOUT_MS });
+  const stop = () => owned.stop();
+  const unregister = owned.unregister;
   try {
     if (runAs) await chown(tempDir, runAs.uid, runAs.gid);
     const env = { ...process.env, LC_ALL: "C", LANG: "C", TZ: "UTC" };
@@ -47886,7 +47942,7 @@ async function startServer(engine, bins, opts = {}) {
     const cacheKey = { server: bins.server, args: init.args.filter((a) => !a.includes(tempDir)), uid: runAs?.uid ?? process.getuid?.() ?? -1, gateUser };
     const fromCache = await restoreDatadir(cacheKey, dataDir);
     if (!fromCache) {
-      const initResult = await run(init.cmd, init.args, spawnOpts, (pid) => watchdog.update({ pids: [{ pid, signal: "SIGKILL", tree: true }], dirs: [tempDir] }));
+      const initResult = await run(init.cmd, init.args, spawnOpts, (pid) => owned.watchStartup(pid));
       if (initResult.code !== 0) {
         const initLog = await readFile(join6(tempDir, "init.log"), "utf8").catch(() => "");
         const output = `${initResult.output}${initLog}`;
@@ -47915,8 +47971,7 @@ async function startServer(engine, bins, opts = {}) {
       closeSync(fd);
     }
     const proc = child2;
-    if (proc.pid) watchdog.update({ pids: [{ pid: proc.pid, signal: "SIGTERM" }], dirs: [tempDir] });
-    exited = new Promise((resolve7) => proc.once("exit", () => resolve7()));
+    owned.adopt(proc);
     proc.once("error", () => {
     });
     proc.unref();
@@ -48024,24 +48079,6 @@ function confinementHint(output, bins) {
   if (!existsSync4(profile)) return "";
   return `
 (AppArmor confines ${bins.server} to its own directories (${profile}): run \`sudo aa-complain ${bins.server}\` or \`sudo ln -s ${profile} /etc/apparmor.d/disable/ && sudo apparmor_parser -R ${profile}\`, or pass --database-url to a running server)`;
-}
-function stopSync(child2) {
-  if (!child2?.pid || child2.exitCode !== null || child2.signalCode !== null) return;
-  const pid = child2.pid;
-  try {
-    process.kill(pid, "SIGTERM");
-  } catch {
-    return;
-  }
-  const pause = new Int32Array(new SharedArrayBuffer(4));
-  const deadline = Date.now() + 2e3;
-  while (Date.now() < deadline && runningSync(pid)) Atomics.wait(pause, 0, 0, 20);
-  if (runningSync(pid)) {
-    try {
-      process.kill(pid, "SIGKILL");
-    } catch {
-    }
-  }
 }
 
 // src/engines/mysql/url.ts
@@ -48548,7 +48585,7 @@ import { dirname as dirname5, join as join10 } from "node:path";
 
 // src/engines/postgresql/cluster.ts
 import { spawn as spawn4 } from "node:child_process";
-import { closeSync as closeSync2, openSync as openSync2, rmSync as rmSync2 } from "node:fs";
+import { closeSync as closeSync2, openSync as openSync2 } from "node:fs";
 import { chown as chown2, mkdtemp as mkdtemp2, readFile as readFile2, rm as rm4, writeFile as writeFile3 } from "node:fs/promises";
 import { randomBytes as randomBytes8 } from "node:crypto";
 import { createServer as createServer2 } from "node:net";
@@ -48597,33 +48634,9 @@ async function startCluster(opts) {
   const dataDir = join8(tempDir, "data");
   const logFile = join8(tempDir, "server.log");
   let child2;
-  let exited;
-  const killNow = () => {
-    if (child2 && child2.exitCode === null && child2.signalCode === null) {
-      try {
-        child2.kill("SIGKILL");
-      } catch {
-      }
-    }
-  };
-  const stop = async () => {
-    if (child2 && exited && child2.exitCode === null && child2.signalCode === null) {
-      child2.kill("SIGINT");
-      const timer = setTimeout(killNow, STOP_TIMEOUT_MS2);
-      await exited;
-      clearTimeout(timer);
-    }
-    await rm4(tempDir, { recursive: true, force: true, maxRetries: 3 });
-    watchdog.remove();
-  };
-  const watchdog = watchOver({ dirs: [tempDir] });
-  const unregister = registerCleanup(stop, {
-    onExitSync: () => {
-      stopSync2(child2);
-      rmSync2(tempDir, { recursive: true, force: true });
-      watchdog.remove();
-    }
-  });
+  const owned = new OwnedServer({ tempDir, stopSignal: "SIGINT", exitSignal: "SIGQUIT", stopTimeoutMs: STOP_TIMEOUT_MS2 });
+  const stop = () => owned.stop();
+  const unregister = owned.unregister;
   try {
     if (runAs) {
       await chown2(tempDir, runAs.uid, runAs.gid);
@@ -48688,8 +48701,7 @@ async function startCluster(opts) {
       closeSync2(fd);
     }
     const proc = child2;
-    if (proc.pid) watchdog.update({ pids: [{ pid: proc.pid, signal: "SIGQUIT" }], dirs: [tempDir] });
-    exited = new Promise((resolve7) => proc.once("exit", () => resolve7()));
+    owned.adopt(proc);
     proc.once("error", () => {
     });
     proc.unref();
@@ -48774,24 +48786,6 @@ function permissionHint(output, runAs, binDir) {
   if (!runAs || !/permission denied|EACCES/i.test(output)) return "";
   return `
 (initdb and postgres run as the unprivileged user "${runAs.name}" because we are root: it needs read and execute access to ${binDir} and every parent directory)`;
-}
-function stopSync2(child2) {
-  if (!child2?.pid || child2.exitCode !== null || child2.signalCode !== null) return;
-  const pid = child2.pid;
-  try {
-    process.kill(pid, "SIGQUIT");
-  } catch {
-    return;
-  }
-  const pause = new Int32Array(new SharedArrayBuffer(4));
-  const deadline = Date.now() + 2e3;
-  while (Date.now() < deadline && runningSync(pid)) Atomics.wait(pause, 0, 0, 20);
-  if (runningSync(pid)) {
-    try {
-      process.kill(pid, "SIGKILL");
-    } catch {
-    }
-  }
 }
 
 // src/engines/postgresql/local.ts
@@ -50307,7 +50301,7 @@ var postgresqlEngine = {
 };
 
 // src/engines/sqlite/engine.ts
-import { copyFileSync, existsSync as existsSync8, mkdtempSync as mkdtempSync2, rmSync as rmSync3 } from "node:fs";
+import { copyFileSync, existsSync as existsSync8, mkdtempSync as mkdtempSync2, rmSync as rmSync2 } from "node:fs";
 import { tmpdir as tmpdir3 } from "node:os";
 import { join as join12 } from "node:path";
 
@@ -50837,7 +50831,7 @@ var SqliteServer = class {
     this.unregister = registerCleanup(() => this.dispose(), {
       onExitSync: () => {
         inspector.kill();
-        rmSync3(dir, { recursive: true, force: true });
+        rmSync2(dir, { recursive: true, force: true });
       }
     });
   }
@@ -50881,7 +50875,7 @@ var SqliteServer = class {
   }
   async dropDatabase(database) {
     if (!this.files.has(database)) throw new Error(`refusing to remove ${database}: it was not created by this run`);
-    for (const suffix of SIDECARS) rmSync3(database + suffix, { force: true });
+    for (const suffix of SIDECARS) rmSync2(database + suffix, { force: true });
     this.files.delete(database);
   }
   async session(database) {
@@ -50900,7 +50894,7 @@ var SqliteServer = class {
   dispose() {
     this.disposed ??= (async () => {
       await this.inspector.close();
-      rmSync3(this.dir, { recursive: true, force: true });
+      rmSync2(this.dir, { recursive: true, force: true });
       this.watchdog.remove();
       this.unregister();
     })();
@@ -50942,7 +50936,7 @@ var sqliteEngine = {
     try {
       inspector = await SqliteInspector.start(request2.python ?? "python3", request2.passEnv ?? []);
     } catch (err) {
-      rmSync3(dir, { recursive: true, force: true });
+      rmSync2(dir, { recursive: true, force: true });
       throw new ProvisionError(`the SQLite inspector did not start: ${err.message}`, []);
     }
     return { server: new SqliteServer(sqliteEngine, inspector.version, dir, inspector), attempts };
@@ -52394,7 +52388,7 @@ function firstLine2(s) {
 }
 
 // src/engine/gate.ts
-import { existsSync as existsSync11, readFileSync as readFileSync9, rmSync as rmSync4 } from "node:fs";
+import { existsSync as existsSync11, readFileSync as readFileSync9, rmSync as rmSync3 } from "node:fs";
 import { mkdtemp as mkdtemp3, rm as rm5 } from "node:fs/promises";
 import { tmpdir as tmpdir4 } from "node:os";
 import { isAbsolute, join as join15, relative as relative2, resolve as resolve5, sep as sep2 } from "node:path";
@@ -53604,7 +53598,7 @@ async function runGate(options, progress = () => {
   const resources = new Resources();
   const unregister = registerCleanup(() => resources.release(), {
     onExitSync: () => {
-      for (const root of resources.exportRoots) rmSync4(root, { recursive: true, force: true });
+      for (const root of resources.exportRoots) rmSync3(root, { recursive: true, force: true });
     }
   });
   const redirects = /* @__PURE__ */ new Set();

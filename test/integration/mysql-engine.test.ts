@@ -15,7 +15,7 @@ import { diffSnapshots } from '../../src/snapshot/diff.js';
 import { describeDifference } from '../../src/snapshot/describe.js';
 import type { Snapshot } from '../../src/snapshot/model.js';
 import { pendingCleanups } from '../../src/util/cleanup.js';
-import { runningSync } from '../../src/engines/postgresql/cluster.js';
+import { runningSync } from '../../src/util/run-as.js';
 import { connect, rows, withConnection, type MysqlConnection } from '../../src/engines/mysql/client.js';
 import { mysqlEngine, providerOrder, provisionMysql } from '../../src/engines/mysql/engine.js';
 import { mysqlHint } from '../../src/engines/mysql/hints.js';

@@ -6,15 +6,14 @@
 // and signals (the watchdog does it if the gate is killed outright).
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { accessSync, closeSync, constants, existsSync, openSync, readFileSync, rmSync } from 'node:fs';
-import { chown, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { accessSync, closeSync, constants, existsSync, openSync, readFileSync } from 'node:fs';
+import { chown, mkdtemp, readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { userInfo } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
-import { registerCleanup } from '../../util/cleanup.js';
 import { scratchDir } from '../../util/scratch.js';
-import { watchOver } from '../../util/sentinel.js';
-import { clusterParent, runningSync, unprivilegedUser, type RunAs } from '../../util/run-as.js';
+import { OwnedServer } from '../../util/owned-server.js';
+import { clusterParent, unprivilegedUser, type RunAs } from '../../util/run-as.js';
 import type { DatabaseEngine } from '../engine.js';
 import { restoreDatadir, saveDatadir } from './datadir-cache.js';
 import { account, connect, identifiedBy, quoteIdent, rows, serverFacts, text, withConnection, type Flavor, type MysqlConnection } from './client.js';
@@ -169,31 +168,10 @@ export async function startServer(engine: DatabaseEngine, bins: MysqlBinaries, o
   const socket = join(tempDir, 'mysql.sock');
   const logFile = join(tempDir, 'server.log');
   let child: ChildProcess | undefined;
-  let exited: Promise<void> | undefined;
-  const alive = (): boolean => !!child && child.exitCode === null && child.signalCode === null;
-
-  const stop = async (): Promise<void> => {
-    if (child && exited && alive()) {
-      child.kill('SIGTERM'); // a normal shutdown: quick for a server that holds nothing
-      const timer = setTimeout(() => {
-        if (alive()) child!.kill('SIGKILL');
-      }, STOP_TIMEOUT_MS);
-      await exited;
-      clearTimeout(timer);
-    }
-    await rm(tempDir, { recursive: true, force: true, maxRetries: 3 });
-    watchdog.remove();
-  };
-  // Registered before anything else happens, so a signal during start-up still cleans up; the
-  // watchdog does it if the gate is killed outright.
-  const watchdog = watchOver({ dirs: [tempDir] });
-  const unregister = registerCleanup(stop, {
-    onExitSync: () => {
-      stopSync(child);
-      rmSync(tempDir, { recursive: true, force: true });
-      watchdog.remove();
-    },
-  });
+  // SIGTERM: a normal shutdown, quick for a server that holds nothing; also on the way out.
+  const owned = new OwnedServer({ tempDir, stopSignal: 'SIGTERM', exitSignal: 'SIGTERM', stopTimeoutMs: STOP_TIMEOUT_MS });
+  const stop = (): Promise<void> => owned.stop();
+  const unregister = owned.unregister;
 
   try {
     if (runAs) await chown(tempDir, runAs.uid, runAs.gid); // mkdtemp's 0700 dir, the server user's now
@@ -218,7 +196,7 @@ export async function startServer(engine: DatabaseEngine, bins: MysqlBinaries, o
     const cacheKey = { server: bins.server, args: init.args.filter((a) => !a.includes(tempDir)), uid: runAs?.uid ?? process.getuid?.() ?? -1, gateUser };
     const fromCache = await restoreDatadir(cacheKey, dataDir);
     if (!fromCache) {
-      const initResult = await run(init.cmd, init.args, spawnOpts, (pid) => watchdog.update({ pids: [{ pid, signal: 'SIGKILL', tree: true }], dirs: [tempDir] }));
+      const initResult = await run(init.cmd, init.args, spawnOpts, (pid) => owned.watchStartup(pid));
       if (initResult.code !== 0) {
         const initLog = await readFile(join(tempDir, 'init.log'), 'utf8').catch(() => '');
         const output = `${initResult.output}${initLog}`;
@@ -249,8 +227,7 @@ export async function startServer(engine: DatabaseEngine, bins: MysqlBinaries, o
       closeSync(fd);
     }
     const proc = child;
-    if (proc.pid) watchdog.update({ pids: [{ pid: proc.pid, signal: 'SIGTERM' }], dirs: [tempDir] });
-    exited = new Promise((resolve) => proc.once('exit', () => resolve()));
+    owned.adopt(proc);
     proc.once('error', () => {}); // spawn errors surface as an early exit below
     // A forgotten dispose() still lets the process end; the cleanup registry stops the server.
     proc.unref();
@@ -382,23 +359,3 @@ function confinementHint(output: string, bins: MysqlBinaries): string {
   return `\n(AppArmor confines ${bins.server} to its own directories (${profile}): run \`sudo aa-complain ${bins.server}\` or \`sudo ln -s ${profile} /etc/apparmor.d/disable/ && sudo apparmor_parser -R ${profile}\`, or pass --database-url to a running server)`;
 }
 
-/** For the 'exit' event, where nothing async runs: SIGTERM, a short blocking wait, then SIGKILL. */
-function stopSync(child: ChildProcess | undefined): void {
-  if (!child?.pid || child.exitCode !== null || child.signalCode !== null) return;
-  const pid = child.pid;
-  try {
-    process.kill(pid, 'SIGTERM');
-  } catch {
-    return;
-  }
-  const pause = new Int32Array(new SharedArrayBuffer(4));
-  const deadline = Date.now() + 2_000;
-  while (Date.now() < deadline && runningSync(pid)) Atomics.wait(pause, 0, 0, 20);
-  if (runningSync(pid)) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // gone
-    }
-  }
-}

@@ -5,18 +5,17 @@
 // project's code,
 // trades durability for speed (fsync off), and is removed on dispose, failure and signals.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync, rmSync } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
 import { chown, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { basename, dirname, join, resolve } from 'node:path';
 import { quoteIdent, serverFacts, withClient, type ServerFacts } from './client.js';
-import { registerCleanup } from '../../util/cleanup.js';
 import type { ConnectionInfo, ThrowawayDatabase } from './provider.js';
 import { copyTree, restoreDataDir, saveDataDir } from './initdb-cache.js';
 import { scratchDir } from '../../util/scratch.js';
-import { watchOver } from '../../util/sentinel.js';
-import { clusterParent, reachableBy, runningSync, unprivilegedUser, type RunAs } from '../../util/run-as.js';
+import { OwnedServer } from '../../util/owned-server.js';
+import { clusterParent, reachableBy, unprivilegedUser, type RunAs } from '../../util/run-as.js';
 
 export { clusterParent, reachableBy, runningSync, unprivilegedUser, type RunAs } from '../../util/run-as.js';
 import { makeThrowawayDatabase } from './throwaway.js';
@@ -69,37 +68,11 @@ export async function startCluster(opts: ClusterOptions): Promise<ThrowawayDatab
   const dataDir = join(tempDir, 'data');
   const logFile = join(tempDir, 'server.log');
   let child: ChildProcess | undefined;
-  let exited: Promise<void> | undefined;
-
-  const killNow = (): void => {
-    if (child && child.exitCode === null && child.signalCode === null) {
-      try {
-        child.kill('SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
-  };
-  const stop = async (): Promise<void> => {
-    if (child && exited && child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGINT'); // fast shutdown: abort transactions, no checkpoint wait for clients
-      const timer = setTimeout(killNow, STOP_TIMEOUT_MS);
-      await exited;
-      clearTimeout(timer);
-    }
-    await rm(tempDir, { recursive: true, force: true, maxRetries: 3 });
-    watchdog.remove();
-  };
-  // Registered before anything else happens, so a signal during start-up still cleans up; the
-  // watchdog does it if the gate is killed outright.
-  const watchdog = watchOver({ dirs: [tempDir] });
-  const unregister = registerCleanup(stop, {
-    onExitSync: () => {
-      stopSync(child);
-      rmSync(tempDir, { recursive: true, force: true });
-      watchdog.remove();
-    },
-  });
+  // SIGINT: fast shutdown (abort transactions, no checkpoint wait for clients); SIGQUIT on the
+  // way out: immediate, the postmaster ends its backends and frees shared memory.
+  const owned = new OwnedServer({ tempDir, stopSignal: 'SIGINT', exitSignal: 'SIGQUIT', stopTimeoutMs: STOP_TIMEOUT_MS });
+  const stop = (): Promise<void> => owned.stop();
+  const unregister = owned.unregister;
 
   try {
     if (runAs) {
@@ -160,9 +133,7 @@ export async function startCluster(opts: ClusterOptions): Promise<ThrowawayDatab
       closeSync(fd);
     }
     const proc = child;
-    // SIGQUIT: immediate shutdown, the postmaster ends its backends and frees shared memory.
-    if (proc.pid) watchdog.update({ pids: [{ pid: proc.pid, signal: 'SIGQUIT' }], dirs: [tempDir] });
-    exited = new Promise((resolve) => proc.once('exit', () => resolve()));
+    owned.adopt(proc);
     proc.once('error', () => {}); // spawn errors surface as an early exit below
     // Don't let the server keep our event loop alive: a forgotten dispose() still ends the
     // process, and the cleanup registry stops the server on the way out.
@@ -269,23 +240,4 @@ function permissionHint(output: string, runAs: RunAs | undefined, binDir: string
  * postmaster stop its backends and release its shared memory, which SIGKILL would leak),
  * a short blocking wait, then SIGKILL.
  */
-function stopSync(child: ChildProcess | undefined): void {
-  if (!child?.pid || child.exitCode !== null || child.signalCode !== null) return;
-  const pid = child.pid;
-  try {
-    process.kill(pid, 'SIGQUIT');
-  } catch {
-    return;
-  }
-  const pause = new Int32Array(new SharedArrayBuffer(4));
-  const deadline = Date.now() + 2_000;
-  while (Date.now() < deadline && runningSync(pid)) Atomics.wait(pause, 0, 0, 20);
-  if (runningSync(pid)) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // gone
-    }
-  }
-}
 
