@@ -28488,11 +28488,10 @@ function mysqlHint(message, where) {
 }
 
 // src/engines/mysql/local.ts
-import { execFileSync, spawn as spawn4 } from "node:child_process";
+import { execFileSync, spawn as spawn5 } from "node:child_process";
 import { randomBytes as randomBytes4 } from "node:crypto";
 import { accessSync as accessSync2, closeSync, constants as constants2, existsSync as existsSync5, openSync, readFileSync as readFileSync5 } from "node:fs";
 import { chown, mkdtemp, readFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { userInfo } from "node:os";
 import { delimiter, dirname as dirname5, join as join9 } from "node:path";
 
@@ -28534,6 +28533,8 @@ function checkTempDir(env = process.env) {
 }
 
 // src/util/owned-server.ts
+import { spawn as spawn3 } from "node:child_process";
+import { createServer } from "node:net";
 import { rmSync } from "node:fs";
 import { rm } from "node:fs/promises";
 
@@ -28664,13 +28665,47 @@ function stopSync(child2, signal2) {
     }
   }
 }
+function runTool(cmd, args, opts, more = {}) {
+  return new Promise((resolve7) => {
+    let output = "";
+    const p = spawn3(cmd, args, { ...opts, stdio: ["ignore", "pipe", "pipe"] });
+    if (p.pid) more.started?.(p.pid);
+    const timer = more.timeoutMs ? setTimeout(() => p.kill("SIGKILL"), more.timeoutMs) : void 0;
+    p.stdout.on("data", (d) => output += d.toString());
+    p.stderr.on("data", (d) => output += d.toString());
+    p.once("error", (err) => {
+      clearTimeout(timer);
+      resolve7({ code: -1, how: `could not run ${cmd}`, output: `${output}${err.message}` });
+    });
+    p.once("close", (code, signal2) => {
+      clearTimeout(timer);
+      resolve7({ code, how: signal2 ? `killed by ${signal2}` : `exit code ${code}`, output });
+    });
+  });
+}
+function freePort() {
+  return new Promise((resolve7, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address();
+      srv.close(() => resolve7(port));
+    });
+  });
+}
+function tail(text2, lines = 15, skip) {
+  const kept = text2.trim().split("\n").filter((l) => !skip || !skip.test(l)).slice(-lines).join("\n");
+  return kept ? `
+${kept}` : "(no output)";
+}
 
 // src/engines/mysql/datadir-cache.ts
 import { statSync as statSync4 } from "node:fs";
 import { join as join8 } from "node:path";
 
 // src/util/dir-cache.ts
-import { spawn as spawn3 } from "node:child_process";
+import { spawn as spawn4 } from "node:child_process";
 import { createHash as createHash2 } from "node:crypto";
 import { readFileSync as readFileSync4, statSync as statSync3 } from "node:fs";
 import { mkdir, rename, rm as rm2, writeFile } from "node:fs/promises";
@@ -28685,7 +28720,7 @@ function dirCacheRoot(kind, env = process.env) {
 }
 function copyTree(from, to, opts = {}) {
   return new Promise((resolve7) => {
-    const p = spawn3("cp", [opts.hardLinks ? "-al" : "-a", from, to], { stdio: "ignore" });
+    const p = spawn4("cp", [opts.hardLinks ? "-al" : "-a", from, to], { stdio: "ignore" });
     p.once("error", () => resolve7(false));
     p.once("close", (code) => resolve7(code === 0));
   });
@@ -28887,11 +28922,11 @@ async function startServer(engine, bins, opts = {}) {
     const cacheKey = { server: bins.server, args: init.args.filter((a) => !a.includes(tempDir)), uid: runAs?.uid ?? process.getuid?.() ?? -1, gateUser };
     const fromCache = await restoreDatadir(cacheKey, dataDir);
     if (!fromCache) {
-      const initResult = await run(init.cmd, init.args, spawnOpts, (pid) => owned.watchStartup(pid));
+      const initResult = await runTool(init.cmd, init.args, spawnOpts, { started: (pid) => owned.watchStartup(pid), timeoutMs: INIT_TIMEOUT_MS });
       if (initResult.code !== 0) {
         const initLog = await readFile(join9(tempDir, "init.log"), "utf8").catch(() => "");
         const output = `${initResult.output}${initLog}`;
-        throw new Error(`${bins.flavor === "mariadb" ? "mariadb-install-db" : "mysqld --initialize-insecure"} failed (${initResult.how}): ${tail(output)}${confinementHint(output, bins)}`);
+        throw new Error(`${bins.flavor === "mariadb" ? "mariadb-install-db" : "mysqld --initialize-insecure"} failed (${initResult.how}): ${tail2(output)}${confinementHint(output, bins)}`);
       }
       await saveDatadir(cacheKey, dataDir);
     }
@@ -28911,7 +28946,7 @@ async function startServer(engine, bins, opts = {}) {
     ];
     const fd = openSync(logFile, "a");
     try {
-      child2 = spawn4(bins.server, serverArgs, { ...spawnOpts, stdio: ["ignore", fd, fd] });
+      child2 = spawn5(bins.server, serverArgs, { ...spawnOpts, stdio: ["ignore", fd, fd] });
     } finally {
       closeSync(fd);
     }
@@ -28966,7 +29001,7 @@ async function waitReady2(admin, proc, logFile, bins) {
   for (let delay = 5; ; delay = Math.min(delay * 2, 20)) {
     if (proc.exitCode !== null || proc.signalCode !== null) {
       const output = await readFile(logFile, "utf8").catch(() => "(no server log)");
-      throw new Error(`the server exited during start-up (${proc.exitCode ?? proc.signalCode}): ${tail(output)}${confinementHint(output, bins)}`);
+      throw new Error(`the server exited during start-up (${proc.exitCode ?? proc.signalCode}): ${tail2(output)}${confinementHint(output, bins)}`);
     }
     if (existsSync5(admin.socketPath)) {
       try {
@@ -28979,45 +29014,12 @@ async function waitReady2(admin, proc, logFile, bins) {
     }
     if (Date.now() > deadline) {
       const output = await readFile(logFile, "utf8").catch(() => "(no server log)");
-      throw new Error(`the server did not accept connections within ${READY_TIMEOUT_MS2 / 1e3} s (${lastError || "no socket yet"}): ${tail(output)}`);
+      throw new Error(`the server did not accept connections within ${READY_TIMEOUT_MS2 / 1e3} s (${lastError || "no socket yet"}): ${tail2(output)}`);
     }
     await new Promise((r) => setTimeout(r, delay));
   }
 }
-function run(cmd, args, opts, started) {
-  return new Promise((resolve7) => {
-    let output = "";
-    const p = spawn4(cmd, args, { ...opts, stdio: ["ignore", "pipe", "pipe"] });
-    if (p.pid) started(p.pid);
-    const timer = setTimeout(() => p.kill("SIGKILL"), INIT_TIMEOUT_MS);
-    p.stdout.on("data", (d) => output += d.toString());
-    p.stderr.on("data", (d) => output += d.toString());
-    p.once("error", (err) => {
-      clearTimeout(timer);
-      resolve7({ code: -1, how: `could not run ${cmd}`, output: `${output}${err.message}` });
-    });
-    p.once("close", (code, signal2) => {
-      clearTimeout(timer);
-      resolve7({ code, how: signal2 ? `killed by ${signal2}` : `exit code ${code}`, output });
-    });
-  });
-}
-function freePort() {
-  return new Promise((resolve7, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address();
-      srv.close(() => resolve7(port));
-    });
-  });
-}
-function tail(text2, lines = 15) {
-  const kept = text2.trim().split("\n").filter((l) => !/\[Note\]|^\s*$/.test(l)).slice(-lines).join("\n");
-  return kept ? `
-${kept}` : "(no output)";
-}
+var tail2 = (text2, lines = 15) => tail(text2, lines, /\[Note\]|^\s*$/);
 function confinementHint(output, bins) {
   if (!/Permission denied|Errcode: 13|errno: 13/i.test(output)) return "";
   const profile = `/etc/apparmor.d/usr.sbin.${bins.server.split("/").pop()}`;
@@ -29529,11 +29531,10 @@ import { createRequire } from "node:module";
 import { dirname as dirname7, join as join13 } from "node:path";
 
 // src/engines/postgresql/cluster.ts
-import { spawn as spawn5 } from "node:child_process";
+import { spawn as spawn6 } from "node:child_process";
 import { closeSync as closeSync2, openSync as openSync2 } from "node:fs";
 import { chown as chown2, mkdtemp as mkdtemp2, readFile as readFile2, rm as rm3, writeFile as writeFile2 } from "node:fs/promises";
 import { randomBytes as randomBytes8 } from "node:crypto";
-import { createServer as createServer2 } from "node:net";
 import { basename as basename2, dirname as dirname6, join as join11, resolve as resolve3 } from "node:path";
 
 // src/engines/postgresql/initdb-cache.ts
@@ -29596,9 +29597,9 @@ async function startCluster(opts) {
     const cacheKey = { binDir: opts.binDir, args: initArgs.slice(2), uid: runAs?.uid ?? process.getuid?.() ?? -1 };
     const fromCache = await restoreDataDir(cacheKey, dataDir);
     if (!fromCache) {
-      const init = await run2(join11(binDir, "initdb"), initArgs, spawnOpts);
+      const init = await runTool(join11(binDir, "initdb"), initArgs, spawnOpts);
       if (init.code !== 0) {
-        throw new Error(`initdb failed (${init.how}): ${tail2(init.output)}${permissionHint(init.output, runAs, binDir)}`);
+        throw new Error(`initdb failed (${init.how}): ${tail(init.output)}${permissionHint(init.output, runAs, binDir)}`);
       }
       await saveDataDir(cacheKey, dataDir);
     }
@@ -29606,7 +29607,7 @@ async function startCluster(opts) {
     const hbaFile = join11(tempDir, "pg_hba.conf");
     await writeFile2(hbaFile, "local all all trust\nhost all all 127.0.0.1/32 md5\n", { mode: 420 });
     const password = randomBytes8(18).toString("base64url");
-    const port = await freePort2();
+    const port = await freePort();
     const fd = openSync2(logFile, "a");
     try {
       const serverArgs = [
@@ -29641,7 +29642,7 @@ async function startCluster(opts) {
         "-c",
         "log_min_messages=warning"
       ];
-      child2 = spawn5(join11(binDir, "postgres"), serverArgs, { ...spawnOpts, stdio: ["ignore", fd, fd] });
+      child2 = spawn6(join11(binDir, "postgres"), serverArgs, { ...spawnOpts, stdio: ["ignore", fd, fd] });
     } finally {
       closeSync2(fd);
     }
@@ -29685,7 +29686,7 @@ async function waitReady3(admin, proc, logFile) {
   let lastError = "";
   for (let delay = 10; ; delay = Math.min(delay * 2, 100)) {
     if (proc.exitCode !== null || proc.signalCode !== null) {
-      throw new Error(`the PostgreSQL server exited during start-up (${proc.exitCode ?? proc.signalCode}): ${tail2(await readLog(logFile))}`);
+      throw new Error(`the PostgreSQL server exited during start-up (${proc.exitCode ?? proc.signalCode}): ${tail(await readLog(logFile))}`);
     }
     try {
       return await withClient(admin, serverFacts2);
@@ -29693,39 +29694,13 @@ async function waitReady3(admin, proc, logFile) {
       lastError = err.message;
     }
     if (Date.now() > deadline) {
-      throw new Error(`the PostgreSQL server did not accept connections within ${READY_TIMEOUT_MS3 / 1e3} s (${lastError}): ${tail2(await readLog(logFile))}`);
+      throw new Error(`the PostgreSQL server did not accept connections within ${READY_TIMEOUT_MS3 / 1e3} s (${lastError}): ${tail(await readLog(logFile))}`);
     }
     await new Promise((r) => setTimeout(r, delay));
   }
 }
-function run2(cmd, args, opts) {
-  return new Promise((resolve7) => {
-    let output = "";
-    const p = spawn5(cmd, args, { ...opts, stdio: ["ignore", "pipe", "pipe"] });
-    p.stdout.on("data", (d) => output += d.toString());
-    p.stderr.on("data", (d) => output += d.toString());
-    p.once("error", (err) => resolve7({ code: -1, how: `could not run ${cmd}`, output: `${output}${err.message}` }));
-    p.once("close", (code, signal2) => resolve7({ code, how: signal2 ? `killed by ${signal2}` : `exit code ${code}`, output }));
-  });
-}
-function freePort2() {
-  return new Promise((resolve7, reject) => {
-    const srv = createServer2();
-    srv.unref();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address();
-      srv.close(() => resolve7(port));
-    });
-  });
-}
 async function readLog(file) {
   return readFile2(file, "utf8").catch(() => "(no server log)");
-}
-function tail2(text2, lines = 15) {
-  const kept = text2.trim().split("\n").slice(-lines).join("\n");
-  return kept ? `
-${kept}` : "(no output)";
 }
 function permissionHint(output, runAs, binDir) {
   if (!runAs || !/permission denied|EACCES/i.test(output)) return "";
@@ -31251,7 +31226,7 @@ import { tmpdir as tmpdir3 } from "node:os";
 import { join as join14 } from "node:path";
 
 // src/engines/sqlite/inspector.ts
-import { spawn as spawn6 } from "node:child_process";
+import { spawn as spawn7 } from "node:child_process";
 import { createInterface as createInterface2 } from "node:readline";
 var START_TIMEOUT_MS = 3e4;
 var SqliteInspector = class _SqliteInspector {
@@ -31271,7 +31246,7 @@ var SqliteInspector = class _SqliteInspector {
   static async start(python, passEnv) {
     const argv = splitCommand(python);
     if (argv.length === 0) throw new Error("the Python command is empty: pass --python with an interpreter");
-    const child2 = spawn6(argv[0], [...argv.slice(1), "-u", workerScriptPath(), "--inspect-sqlite"], {
+    const child2 = spawn7(argv[0], [...argv.slice(1), "-u", workerScriptPath(), "--inspect-sqlite"], {
       env: workerEnvironment(process.env, passEnv, { PYTHONDONTWRITEBYTECODE: "1" }),
       stdio: ["pipe", "pipe", "pipe"]
     });
@@ -32967,7 +32942,7 @@ function headsWithin(nodes, applied) {
 }
 
 // src/git/git.ts
-import { spawn as spawn7 } from "node:child_process";
+import { spawn as spawn8 } from "node:child_process";
 var GitError = class extends Error {
   constructor(message, stderr) {
     super(message);
@@ -32980,7 +32955,7 @@ function gitEnvironment(env = process.env) {
   return { ...env, GIT_TERMINAL_PROMPT: "0", LC_ALL: "C" };
 }
 function spawnGit(args, cwd, stdio = ["ignore", "pipe", "pipe"]) {
-  return spawn7("git", [...args], { cwd, stdio, env: gitEnvironment() });
+  return spawn8("git", [...args], { cwd, stdio, env: gitEnvironment() });
 }
 function runGit(args, cwd) {
   return new Promise((resolve7) => {
@@ -33044,7 +33019,7 @@ var GitRepo = class _GitRepo {
   async exportTree(sha, dest) {
     await new Promise((resolve7, reject) => {
       const archive = spawnGit(["archive", "--format=tar", sha], this.root);
-      const tar = spawn7("tar", ["-x", "-f", "-", "-C", dest], { stdio: ["pipe", "ignore", "pipe"] });
+      const tar = spawn8("tar", ["-x", "-f", "-", "-C", dest], { stdio: ["pipe", "ignore", "pipe"] });
       let err = "";
       archive.stderr.on("data", (d) => err += d);
       tar.stderr.on("data", (d) => err += d);

@@ -47527,11 +47527,10 @@ function mysqlHint(message, where) {
 }
 
 // src/engines/mysql/local.ts
-import { execFileSync, spawn as spawn3 } from "node:child_process";
+import { execFileSync, spawn as spawn4 } from "node:child_process";
 import { randomBytes as randomBytes4 } from "node:crypto";
 import { accessSync as accessSync2, closeSync, constants as constants4, existsSync as existsSync4, openSync, readFileSync as readFileSync3 } from "node:fs";
 import { chown, mkdtemp, readFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { userInfo } from "node:os";
 import { delimiter, dirname as dirname3, join as join6 } from "node:path";
 
@@ -47589,6 +47588,8 @@ function checkTempDir(env = process.env) {
 }
 
 // src/util/owned-server.ts
+import { spawn as spawn2 } from "node:child_process";
+import { createServer } from "node:net";
 import { rmSync } from "node:fs";
 import { rm as rm2 } from "node:fs/promises";
 
@@ -47719,13 +47720,47 @@ function stopSync(child2, signal2) {
     }
   }
 }
+function runTool(cmd, args, opts, more = {}) {
+  return new Promise((resolve7) => {
+    let output = "";
+    const p = spawn2(cmd, args, { ...opts, stdio: ["ignore", "pipe", "pipe"] });
+    if (p.pid) more.started?.(p.pid);
+    const timer = more.timeoutMs ? setTimeout(() => p.kill("SIGKILL"), more.timeoutMs) : void 0;
+    p.stdout.on("data", (d) => output += d.toString());
+    p.stderr.on("data", (d) => output += d.toString());
+    p.once("error", (err) => {
+      clearTimeout(timer);
+      resolve7({ code: -1, how: `could not run ${cmd}`, output: `${output}${err.message}` });
+    });
+    p.once("close", (code, signal2) => {
+      clearTimeout(timer);
+      resolve7({ code, how: signal2 ? `killed by ${signal2}` : `exit code ${code}`, output });
+    });
+  });
+}
+function freePort() {
+  return new Promise((resolve7, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address();
+      srv.close(() => resolve7(port));
+    });
+  });
+}
+function tail(text2, lines = 15, skip) {
+  const kept = text2.trim().split("\n").filter((l) => !skip || !skip.test(l)).slice(-lines).join("\n");
+  return kept ? `
+${kept}` : "(no output)";
+}
 
 // src/engines/mysql/datadir-cache.ts
 import { statSync as statSync4 } from "node:fs";
 import { join as join5 } from "node:path";
 
 // src/util/dir-cache.ts
-import { spawn as spawn2 } from "node:child_process";
+import { spawn as spawn3 } from "node:child_process";
 import { createHash as createHash2 } from "node:crypto";
 import { readFileSync as readFileSync2, statSync as statSync3 } from "node:fs";
 import { mkdir as mkdir2, rename as rename2, rm as rm3, writeFile as writeFile2 } from "node:fs/promises";
@@ -47740,7 +47775,7 @@ function dirCacheRoot(kind, env = process.env) {
 }
 function copyTree(from, to, opts = {}) {
   return new Promise((resolve7) => {
-    const p = spawn2("cp", [opts.hardLinks ? "-al" : "-a", from, to], { stdio: "ignore" });
+    const p = spawn3("cp", [opts.hardLinks ? "-al" : "-a", from, to], { stdio: "ignore" });
     p.once("error", () => resolve7(false));
     p.once("close", (code) => resolve7(code === 0));
   });
@@ -47942,11 +47977,11 @@ async function startServer(engine, bins, opts = {}) {
     const cacheKey = { server: bins.server, args: init.args.filter((a) => !a.includes(tempDir)), uid: runAs?.uid ?? process.getuid?.() ?? -1, gateUser };
     const fromCache = await restoreDatadir(cacheKey, dataDir);
     if (!fromCache) {
-      const initResult = await run(init.cmd, init.args, spawnOpts, (pid) => owned.watchStartup(pid));
+      const initResult = await runTool(init.cmd, init.args, spawnOpts, { started: (pid) => owned.watchStartup(pid), timeoutMs: INIT_TIMEOUT_MS });
       if (initResult.code !== 0) {
         const initLog = await readFile(join6(tempDir, "init.log"), "utf8").catch(() => "");
         const output = `${initResult.output}${initLog}`;
-        throw new Error(`${bins.flavor === "mariadb" ? "mariadb-install-db" : "mysqld --initialize-insecure"} failed (${initResult.how}): ${tail(output)}${confinementHint(output, bins)}`);
+        throw new Error(`${bins.flavor === "mariadb" ? "mariadb-install-db" : "mysqld --initialize-insecure"} failed (${initResult.how}): ${tail2(output)}${confinementHint(output, bins)}`);
       }
       await saveDatadir(cacheKey, dataDir);
     }
@@ -47966,7 +48001,7 @@ async function startServer(engine, bins, opts = {}) {
     ];
     const fd = openSync(logFile, "a");
     try {
-      child2 = spawn3(bins.server, serverArgs, { ...spawnOpts, stdio: ["ignore", fd, fd] });
+      child2 = spawn4(bins.server, serverArgs, { ...spawnOpts, stdio: ["ignore", fd, fd] });
     } finally {
       closeSync(fd);
     }
@@ -48021,7 +48056,7 @@ async function waitReady2(admin, proc, logFile, bins) {
   for (let delay = 5; ; delay = Math.min(delay * 2, 20)) {
     if (proc.exitCode !== null || proc.signalCode !== null) {
       const output = await readFile(logFile, "utf8").catch(() => "(no server log)");
-      throw new Error(`the server exited during start-up (${proc.exitCode ?? proc.signalCode}): ${tail(output)}${confinementHint(output, bins)}`);
+      throw new Error(`the server exited during start-up (${proc.exitCode ?? proc.signalCode}): ${tail2(output)}${confinementHint(output, bins)}`);
     }
     if (existsSync4(admin.socketPath)) {
       try {
@@ -48034,45 +48069,12 @@ async function waitReady2(admin, proc, logFile, bins) {
     }
     if (Date.now() > deadline) {
       const output = await readFile(logFile, "utf8").catch(() => "(no server log)");
-      throw new Error(`the server did not accept connections within ${READY_TIMEOUT_MS2 / 1e3} s (${lastError || "no socket yet"}): ${tail(output)}`);
+      throw new Error(`the server did not accept connections within ${READY_TIMEOUT_MS2 / 1e3} s (${lastError || "no socket yet"}): ${tail2(output)}`);
     }
     await new Promise((r) => setTimeout(r, delay));
   }
 }
-function run(cmd, args, opts, started) {
-  return new Promise((resolve7) => {
-    let output = "";
-    const p = spawn3(cmd, args, { ...opts, stdio: ["ignore", "pipe", "pipe"] });
-    if (p.pid) started(p.pid);
-    const timer = setTimeout(() => p.kill("SIGKILL"), INIT_TIMEOUT_MS);
-    p.stdout.on("data", (d) => output += d.toString());
-    p.stderr.on("data", (d) => output += d.toString());
-    p.once("error", (err) => {
-      clearTimeout(timer);
-      resolve7({ code: -1, how: `could not run ${cmd}`, output: `${output}${err.message}` });
-    });
-    p.once("close", (code, signal2) => {
-      clearTimeout(timer);
-      resolve7({ code, how: signal2 ? `killed by ${signal2}` : `exit code ${code}`, output });
-    });
-  });
-}
-function freePort() {
-  return new Promise((resolve7, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address();
-      srv.close(() => resolve7(port));
-    });
-  });
-}
-function tail(text2, lines = 15) {
-  const kept = text2.trim().split("\n").filter((l) => !/\[Note\]|^\s*$/.test(l)).slice(-lines).join("\n");
-  return kept ? `
-${kept}` : "(no output)";
-}
+var tail2 = (text2, lines = 15) => tail(text2, lines, /\[Note\]|^\s*$/);
 function confinementHint(output, bins) {
   if (!/Permission denied|Errcode: 13|errno: 13/i.test(output)) return "";
   const profile = `/etc/apparmor.d/usr.sbin.${bins.server.split("/").pop()}`;
@@ -48584,11 +48586,10 @@ import { createRequire } from "node:module";
 import { dirname as dirname5, join as join10 } from "node:path";
 
 // src/engines/postgresql/cluster.ts
-import { spawn as spawn4 } from "node:child_process";
+import { spawn as spawn5 } from "node:child_process";
 import { closeSync as closeSync2, openSync as openSync2 } from "node:fs";
 import { chown as chown2, mkdtemp as mkdtemp2, readFile as readFile2, rm as rm4, writeFile as writeFile3 } from "node:fs/promises";
 import { randomBytes as randomBytes8 } from "node:crypto";
-import { createServer as createServer2 } from "node:net";
 import { basename, dirname as dirname4, join as join8, resolve as resolve2 } from "node:path";
 
 // src/engines/postgresql/initdb-cache.ts
@@ -48651,9 +48652,9 @@ async function startCluster(opts) {
     const cacheKey = { binDir: opts.binDir, args: initArgs.slice(2), uid: runAs?.uid ?? process.getuid?.() ?? -1 };
     const fromCache = await restoreDataDir(cacheKey, dataDir);
     if (!fromCache) {
-      const init = await run2(join8(binDir, "initdb"), initArgs, spawnOpts);
+      const init = await runTool(join8(binDir, "initdb"), initArgs, spawnOpts);
       if (init.code !== 0) {
-        throw new Error(`initdb failed (${init.how}): ${tail2(init.output)}${permissionHint(init.output, runAs, binDir)}`);
+        throw new Error(`initdb failed (${init.how}): ${tail(init.output)}${permissionHint(init.output, runAs, binDir)}`);
       }
       await saveDataDir(cacheKey, dataDir);
     }
@@ -48661,7 +48662,7 @@ async function startCluster(opts) {
     const hbaFile = join8(tempDir, "pg_hba.conf");
     await writeFile3(hbaFile, "local all all trust\nhost all all 127.0.0.1/32 md5\n", { mode: 420 });
     const password = randomBytes8(18).toString("base64url");
-    const port = await freePort2();
+    const port = await freePort();
     const fd = openSync2(logFile, "a");
     try {
       const serverArgs = [
@@ -48696,7 +48697,7 @@ async function startCluster(opts) {
         "-c",
         "log_min_messages=warning"
       ];
-      child2 = spawn4(join8(binDir, "postgres"), serverArgs, { ...spawnOpts, stdio: ["ignore", fd, fd] });
+      child2 = spawn5(join8(binDir, "postgres"), serverArgs, { ...spawnOpts, stdio: ["ignore", fd, fd] });
     } finally {
       closeSync2(fd);
     }
@@ -48740,7 +48741,7 @@ async function waitReady3(admin, proc, logFile) {
   let lastError = "";
   for (let delay = 10; ; delay = Math.min(delay * 2, 100)) {
     if (proc.exitCode !== null || proc.signalCode !== null) {
-      throw new Error(`the PostgreSQL server exited during start-up (${proc.exitCode ?? proc.signalCode}): ${tail2(await readLog(logFile))}`);
+      throw new Error(`the PostgreSQL server exited during start-up (${proc.exitCode ?? proc.signalCode}): ${tail(await readLog(logFile))}`);
     }
     try {
       return await withClient(admin, serverFacts2);
@@ -48748,39 +48749,13 @@ async function waitReady3(admin, proc, logFile) {
       lastError = err.message;
     }
     if (Date.now() > deadline) {
-      throw new Error(`the PostgreSQL server did not accept connections within ${READY_TIMEOUT_MS3 / 1e3} s (${lastError}): ${tail2(await readLog(logFile))}`);
+      throw new Error(`the PostgreSQL server did not accept connections within ${READY_TIMEOUT_MS3 / 1e3} s (${lastError}): ${tail(await readLog(logFile))}`);
     }
     await new Promise((r) => setTimeout(r, delay));
   }
 }
-function run2(cmd, args, opts) {
-  return new Promise((resolve7) => {
-    let output = "";
-    const p = spawn4(cmd, args, { ...opts, stdio: ["ignore", "pipe", "pipe"] });
-    p.stdout.on("data", (d) => output += d.toString());
-    p.stderr.on("data", (d) => output += d.toString());
-    p.once("error", (err) => resolve7({ code: -1, how: `could not run ${cmd}`, output: `${output}${err.message}` }));
-    p.once("close", (code, signal2) => resolve7({ code, how: signal2 ? `killed by ${signal2}` : `exit code ${code}`, output }));
-  });
-}
-function freePort2() {
-  return new Promise((resolve7, reject) => {
-    const srv = createServer2();
-    srv.unref();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address();
-      srv.close(() => resolve7(port));
-    });
-  });
-}
 async function readLog(file) {
   return readFile2(file, "utf8").catch(() => "(no server log)");
-}
-function tail2(text2, lines = 15) {
-  const kept = text2.trim().split("\n").slice(-lines).join("\n");
-  return kept ? `
-${kept}` : "(no output)";
 }
 function permissionHint(output, runAs, binDir) {
   if (!runAs || !/permission denied|EACCES/i.test(output)) return "";
@@ -50306,11 +50281,11 @@ import { tmpdir as tmpdir3 } from "node:os";
 import { join as join12 } from "node:path";
 
 // src/engines/sqlite/inspector.ts
-import { spawn as spawn6 } from "node:child_process";
+import { spawn as spawn7 } from "node:child_process";
 import { createInterface as createInterface2 } from "node:readline";
 
 // src/alembic/worker-client.ts
-import { spawn as spawn5 } from "node:child_process";
+import { spawn as spawn6 } from "node:child_process";
 import { existsSync as existsSync7 } from "node:fs";
 import { dirname as dirname6, join as join11 } from "node:path";
 import { fileURLToPath as fileURLToPath2 } from "node:url";
@@ -50461,7 +50436,7 @@ var AlembicWorker = class _AlembicWorker {
   static async start(options) {
     const argv = splitCommand(options.python);
     if (argv.length === 0) throw new WorkerError({ kind: "python", message: "the Python command is empty: pass --python with an interpreter" }, "");
-    const child2 = spawn5(argv[0], [...argv.slice(1), "-u", workerScriptPath()], {
+    const child2 = spawn6(argv[0], [...argv.slice(1), "-u", workerScriptPath()], {
       cwd: options.cwd,
       env: workerEnvironment(process.env, options.passEnv, { ...options.env, PYTHONUNBUFFERED: "1", PYTHONDONTWRITEBYTECODE: "1" }),
       stdio: ["pipe", "pipe", "pipe"],
@@ -50686,7 +50661,7 @@ var SqliteInspector = class _SqliteInspector {
   static async start(python, passEnv) {
     const argv = splitCommand(python);
     if (argv.length === 0) throw new Error("the Python command is empty: pass --python with an interpreter");
-    const child2 = spawn6(argv[0], [...argv.slice(1), "-u", workerScriptPath(), "--inspect-sqlite"], {
+    const child2 = spawn7(argv[0], [...argv.slice(1), "-u", workerScriptPath(), "--inspect-sqlite"], {
       env: workerEnvironment(process.env, passEnv, { PYTHONDONTWRITEBYTECODE: "1" }),
       stdio: ["pipe", "pipe", "pipe"]
     });
@@ -52136,7 +52111,7 @@ function parseInputs(raw) {
 }
 
 // src/git/git.ts
-import { spawn as spawn7 } from "node:child_process";
+import { spawn as spawn8 } from "node:child_process";
 var GitError = class extends Error {
   constructor(message, stderr) {
     super(message);
@@ -52149,7 +52124,7 @@ function gitEnvironment(env = process.env) {
   return { ...env, GIT_TERMINAL_PROMPT: "0", LC_ALL: "C" };
 }
 function spawnGit(args, cwd, stdio = ["ignore", "pipe", "pipe"]) {
-  return spawn7("git", [...args], { cwd, stdio, env: gitEnvironment() });
+  return spawn8("git", [...args], { cwd, stdio, env: gitEnvironment() });
 }
 function runGit(args, cwd) {
   return new Promise((resolve7) => {
@@ -52213,7 +52188,7 @@ var GitRepo = class _GitRepo {
   async exportTree(sha, dest) {
     await new Promise((resolve7, reject) => {
       const archive = spawnGit(["archive", "--format=tar", sha], this.root);
-      const tar = spawn7("tar", ["-x", "-f", "-", "-C", dest], { stdio: ["pipe", "ignore", "pipe"] });
+      const tar = spawn8("tar", ["-x", "-f", "-", "-C", dest], { stdio: ["pipe", "ignore", "pipe"] });
       let err = "";
       archive.stderr.on("data", (d) => err += d);
       tar.stderr.on("data", (d) => err += d);
@@ -52283,23 +52258,23 @@ var git = async (args, cwd) => {
   return { ok: r.code === 0, stdout: r.stdout.trim(), stderr: r.stderr.trim() };
 };
 var FETCH_DEPTH_HINT = "Give actions/checkout `fetch-depth: 0` (or fetch the base yourself) so that alembic-gate can read the base revisions.";
-async function resolveBase(repoRoot, decision, run4 = git) {
+async function resolveBase(repoRoot, decision, run2 = git) {
   if (decision.kind === "commit") {
-    const present = async () => (await run4(["cat-file", "-e", `${decision.sha}^{commit}`], repoRoot)).ok;
+    const present = async () => (await run2(["cat-file", "-e", `${decision.sha}^{commit}`], repoRoot)).ok;
     if (await present()) return decision.sha;
-    const fetched2 = await run4(["fetch", "--no-tags", "--depth=1", "origin", decision.sha], repoRoot);
+    const fetched2 = await run2(["fetch", "--no-tags", "--depth=1", "origin", decision.sha], repoRoot);
     if (fetched2.ok && await present()) return decision.sha;
     throw new BaseError(
       `The base commit ${decision.sha} (${decision.why}) is not in the clone and could not be fetched${fetched2.stderr ? `: ${fetched2.stderr.split("\n").pop()}` : ""}. ${FETCH_DEPTH_HINT}`
     );
   }
   for (const candidate of [`origin/${decision.ref}`, decision.ref]) {
-    const r = await run4(["rev-parse", "--verify", "--quiet", `${candidate}^{commit}`], repoRoot);
+    const r = await run2(["rev-parse", "--verify", "--quiet", `${candidate}^{commit}`], repoRoot);
     if (r.ok && r.stdout) return r.stdout;
   }
-  const fetched = await run4(["fetch", "--no-tags", "--depth=1", "origin", decision.ref], repoRoot);
+  const fetched = await run2(["fetch", "--no-tags", "--depth=1", "origin", decision.ref], repoRoot);
   if (fetched.ok) {
-    const r = await run4(["rev-parse", "--verify", "--quiet", "FETCH_HEAD^{commit}"], repoRoot);
+    const r = await run2(["rev-parse", "--verify", "--quiet", "FETCH_HEAD^{commit}"], repoRoot);
     if (r.ok && r.stdout) return r.stdout;
   }
   throw new BaseError(
@@ -54755,7 +54730,7 @@ function linkSha(ctx) {
 // src/main.ts
 var COMMENT_MAX_LENGTH = 65e3;
 var SUMMARY_MAX_LENGTH = 9e5;
-async function run3(deps = {}) {
+async function run(deps = {}) {
   const gate2 = deps.runGate ?? runGate;
   const started = Date.now();
   let inputs;
@@ -54909,4 +54884,4 @@ function errorMessage(e) {
 }
 
 // src/index.ts
-void run3();
+void run();

@@ -2,7 +2,8 @@
 // own: stopped and removed on dispose and on failure, by the cleanup registry on a signal or an
 // exit, and by the watchdog if the gate is killed outright. Registered before anything else
 // happens, so a signal during start-up still cleans up.
-import type { ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
 import { rmSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { registerCleanup } from './cleanup.js';
@@ -94,4 +95,55 @@ function stopSync(child: ChildProcess | undefined, signal: NodeJS.Signals): void
       // gone
     }
   }
+}
+
+export interface RunResult {
+  code: number | null;
+  /** "exit code 1", "killed by SIGKILL", "could not run ...". */
+  how: string;
+  output: string;
+}
+
+/** Runs a set-up tool (initdb, mariadb-install-db) to its end, its output kept; killed after `timeoutMs`. */
+export function runTool(cmd: string, args: string[], opts: Parameters<typeof spawn>[2], more: { started?: (pid: number) => void; timeoutMs?: number } = {}): Promise<RunResult> {
+  return new Promise((resolve) => {
+    let output = '';
+    const p = spawn(cmd, args, { ...opts, stdio: ['ignore', 'pipe', 'pipe'] });
+    if (p.pid) more.started?.(p.pid);
+    const timer = more.timeoutMs ? setTimeout(() => p.kill('SIGKILL'), more.timeoutMs) : undefined;
+    p.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+    p.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+    p.once('error', (err) => {
+      clearTimeout(timer);
+      resolve({ code: -1, how: `could not run ${cmd}`, output: `${output}${err.message}` });
+    });
+    p.once('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, how: signal ? `killed by ${signal}` : `exit code ${code}`, output });
+    });
+  });
+}
+
+/** A TCP port nobody listens on on 127.0.0.1 (a server's port there, and its socket file's name). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** The last lines of a tool's or a server's output, for a message; `skip` leaves out noise. */
+export function tail(text: string, lines = 15, skip?: RegExp): string {
+  const kept = text
+    .trim()
+    .split('\n')
+    .filter((l) => !skip || !skip.test(l))
+    .slice(-lines)
+    .join('\n');
+  return kept ? `\n${kept}` : '(no output)';
 }

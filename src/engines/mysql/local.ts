@@ -8,11 +8,10 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { accessSync, closeSync, constants, existsSync, openSync, readFileSync } from 'node:fs';
 import { chown, mkdtemp, readFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { userInfo } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { scratchDir } from '../../util/scratch.js';
-import { OwnedServer } from '../../util/owned-server.js';
+import { OwnedServer, freePort, runTool, tail as tailOf } from '../../util/owned-server.js';
 import { clusterParent, unprivilegedUser, type RunAs } from '../../util/run-as.js';
 import type { DatabaseEngine } from '../engine.js';
 import { restoreDatadir, saveDatadir } from './datadir-cache.js';
@@ -196,7 +195,7 @@ export async function startServer(engine: DatabaseEngine, bins: MysqlBinaries, o
     const cacheKey = { server: bins.server, args: init.args.filter((a) => !a.includes(tempDir)), uid: runAs?.uid ?? process.getuid?.() ?? -1, gateUser };
     const fromCache = await restoreDatadir(cacheKey, dataDir);
     if (!fromCache) {
-      const initResult = await run(init.cmd, init.args, spawnOpts, (pid) => owned.watchStartup(pid));
+      const initResult = await runTool(init.cmd, init.args, spawnOpts, { started: (pid) => owned.watchStartup(pid), timeoutMs: INIT_TIMEOUT_MS });
       if (initResult.code !== 0) {
         const initLog = await readFile(join(tempDir, 'init.log'), 'utf8').catch(() => '');
         const output = `${initResult.output}${initLog}`;
@@ -303,53 +302,8 @@ async function waitReady(admin: MysqlConnection, proc: ChildProcess, logFile: st
   }
 }
 
-interface RunResult {
-  code: number | null;
-  how: string;
-  output: string;
-}
-
-function run(cmd: string, args: string[], opts: Parameters<typeof spawn>[2], started: (pid: number) => void): Promise<RunResult> {
-  return new Promise((resolve) => {
-    let output = '';
-    const p = spawn(cmd, args, { ...opts, stdio: ['ignore', 'pipe', 'pipe'] });
-    if (p.pid) started(p.pid);
-    const timer = setTimeout(() => p.kill('SIGKILL'), INIT_TIMEOUT_MS);
-    p.stdout!.on('data', (d: Buffer) => (output += d.toString()));
-    p.stderr!.on('data', (d: Buffer) => (output += d.toString()));
-    p.once('error', (err) => {
-      clearTimeout(timer);
-      resolve({ code: -1, how: `could not run ${cmd}`, output: `${output}${err.message}` });
-    });
-    p.once('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, how: signal ? `killed by ${signal}` : `exit code ${code}`, output });
-    });
-  });
-}
-
-/** A TCP port nobody listens on on 127.0.0.1. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-function tail(text: string, lines = 15): string {
-  const kept = text
-    .trim()
-    .split('\n')
-    .filter((l) => !/\[Note\]|^\s*$/.test(l))
-    .slice(-lines)
-    .join('\n');
-  return kept ? `\n${kept}` : '(no output)';
-}
+/** The last lines of the server's output, without its [Note] lines. */
+const tail = (text: string, lines = 15): string => tailOf(text, lines, /\[Note\]|^\s*$/);
 
 /** Ubuntu's AppArmor profile keeps mysqld to its own directories. */
 function confinementHint(output: string, bins: MysqlBinaries): string {

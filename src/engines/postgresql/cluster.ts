@@ -8,13 +8,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { chown, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import { basename, dirname, join, resolve } from 'node:path';
 import { quoteIdent, serverFacts, withClient, type ServerFacts } from './client.js';
 import type { ConnectionInfo, ThrowawayDatabase } from './provider.js';
 import { copyTree, restoreDataDir, saveDataDir } from './initdb-cache.js';
 import { scratchDir } from '../../util/scratch.js';
-import { OwnedServer } from '../../util/owned-server.js';
+import { OwnedServer, freePort, runTool as run, tail } from '../../util/owned-server.js';
 import { clusterParent, reachableBy, unprivilegedUser, type RunAs } from '../../util/run-as.js';
 
 export { clusterParent, reachableBy, runningSync, unprivilegedUser, type RunAs } from '../../util/run-as.js';
@@ -191,44 +190,10 @@ async function waitReady(admin: ConnectionInfo, proc: ChildProcess, logFile: str
   }
 }
 
-interface RunResult {
-  code: number | null;
-  how: string;
-  output: string;
-}
-
-function run(cmd: string, args: string[], opts: Parameters<typeof spawn>[2]): Promise<RunResult> {
-  return new Promise((resolve) => {
-    let output = '';
-    const p = spawn(cmd, args, { ...opts, stdio: ['ignore', 'pipe', 'pipe'] });
-    p.stdout!.on('data', (d: Buffer) => (output += d.toString()));
-    p.stderr!.on('data', (d: Buffer) => (output += d.toString()));
-    p.once('error', (err) => resolve({ code: -1, how: `could not run ${cmd}`, output: `${output}${err.message}` }));
-    p.once('close', (code, signal) => resolve({ code, how: signal ? `killed by ${signal}` : `exit code ${code}`, output }));
-  });
-}
-
-/** A TCP port nobody listens on on 127.0.0.1 (the server's port there and its socket file's name). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
 async function readLog(file: string): Promise<string> {
   return readFile(file, 'utf8').catch(() => '(no server log)');
 }
 
-function tail(text: string, lines = 15): string {
-  const kept = text.trim().split('\n').slice(-lines).join('\n');
-  return kept ? `\n${kept}` : '(no output)';
-}
 
 function permissionHint(output: string, runAs: RunAs | undefined, binDir: string): string {
   if (!runAs || !/permission denied|EACCES/i.test(output)) return '';
