@@ -46397,16 +46397,13 @@ async function serverFacts(conn) {
   const full = text(row.v) ?? "";
   return { version: /^[\d.]+/.exec(full)?.[0] ?? full, flavor: /mariadb/i.test(full) ? "mariadb" : "mysql", marker: text(row.m) ?? "" };
 }
-async function killSessionsOn(conn, database) {
-  const ids = await rows(conn, "SELECT ID AS id FROM information_schema.PROCESSLIST WHERE DB = ? AND ID <> CONNECTION_ID()", [database]);
+async function killSessions(conn, of) {
+  const [column, value] = "database" in of ? ["DB", of.database] : ["USER", of.user];
+  const ids = await rows(conn, `SELECT ID AS id FROM information_schema.PROCESSLIST WHERE ${column} = ? AND ID <> CONNECTION_ID()`, [value]);
   for (const { id } of ids) await conn.query(`KILL ${Number(id)}`).catch(() => {
   });
 }
-async function killSessionsOf(conn, user) {
-  const ids = await rows(conn, "SELECT ID AS id FROM information_schema.PROCESSLIST WHERE USER = ? AND ID <> CONNECTION_ID()", [user]);
-  for (const { id } of ids) await conn.query(`KILL ${Number(id)}`).catch(() => {
-  });
-}
+var killSessionsOn = (conn, database) => killSessions(conn, { database });
 async function dropDatabaseOn(admin, name) {
   await withConnection(admin, async (conn) => {
     await conn.query("SET SESSION lock_wait_timeout = 10").catch(() => {
@@ -46417,7 +46414,7 @@ async function dropDatabaseOn(admin, name) {
 }
 var USER_HOSTS = ["%", "localhost"];
 async function dropUserOn(conn, user) {
-  await killSessionsOf(conn, user);
+  await killSessions(conn, { user });
   for (const host of USER_HOSTS) await conn.query(`DROP USER IF EXISTS ${account(user, host)}`);
 }
 async function identifiedBy(conn, flavor, password) {
@@ -47107,10 +47104,8 @@ function stateFromSnapshot(snapshot, keyOf4) {
   return new SchemaState(units);
 }
 
-// src/engines/mysql/session.ts
-var ER_NO_SUCH_TABLE = 1146;
-var ER_BAD_DB_ERROR = 1049;
-var unitKey = (kind, row) => {
+// src/engines/whole-snapshot.ts
+var wholeUnitKey = (kind, row) => {
   switch (kind) {
     case "views":
       return `v:${row.name}`;
@@ -47124,8 +47119,34 @@ var unitKey = (kind, row) => {
       return `r:${row.table ?? row.name}`;
   }
 };
-var MysqlSession = class _MysqlSession {
+var WholeSnapshotSession = class {
+  incremental = false;
+  async read() {
+    return stateFromSnapshot(await this.snapshot(), wholeUnitKey);
+  }
+  markStale() {
+  }
+  async verify() {
+    return true;
+  }
+  async tables() {
+    return [];
+  }
+  async roles() {
+    return null;
+  }
+  async dropRole() {
+  }
+  async endOtherSessions() {
+  }
+};
+
+// src/engines/mysql/session.ts
+var ER_NO_SUCH_TABLE = 1146;
+var ER_BAD_DB_ERROR = 1049;
+var MysqlSession = class _MysqlSession extends WholeSnapshotSession {
   constructor(conn, database, flavor) {
+    super();
     this.conn = conn;
     this.database = database;
     this.flavor = flavor;
@@ -47133,21 +47154,14 @@ var MysqlSession = class _MysqlSession {
   conn;
   database;
   flavor;
-  incremental = false;
   static async open(admin, database, flavor) {
     const conn = await connect(admin, database);
     if (flavor === "mysql") await conn.query("SET SESSION information_schema_stats_expiry = 0").catch(() => {
     });
     return new _MysqlSession(conn, database, flavor);
   }
-  async read() {
-    const snapshot = await readSnapshot(this.conn, this.database, this.flavor);
-    return stateFromSnapshot(normalizeSnapshot(snapshot), unitKey);
-  }
-  markStale() {
-  }
-  async verify() {
-    return true;
+  snapshot() {
+    return readSnapshot(this.conn, this.database, this.flavor);
   }
   async versions(table) {
     const vt = table ?? { schema: null, name: VERSION_TABLE };
@@ -47160,14 +47174,6 @@ var MysqlSession = class _MysqlSession {
       if (table && (errno === ER_NO_SUCH_TABLE || errno === ER_BAD_DB_ERROR)) return [];
       return null;
     }
-  }
-  async tables() {
-    return [];
-  }
-  async roles() {
-    return null;
-  }
-  async dropRole() {
   }
   async endOtherSessions() {
     await killSessionsOn(this.conn, this.database).catch(() => {
@@ -50757,23 +50763,16 @@ function shaped(parts3) {
   return { ...one, section: first.section, others: rest.map((p) => ({ section: p.section, target: fileTarget(p.path) })) };
 }
 var SIDECARS = ["", "-wal", "-shm", "-journal"];
-var unitKey2 = (kind, row) => kind === "views" ? `v:${row.name}` : kind === "triggers" ? `t:${row.name}` : `r:${row.table ?? row.name}`;
-var SqliteSession = class {
+var SqliteSession = class extends WholeSnapshotSession {
   constructor(inspector, path) {
+    super();
     this.inspector = inspector;
     this.path = path;
   }
   inspector;
   path;
-  incremental = false;
-  async read() {
-    const snap = await this.inspector.request("snapshot", { path: this.path });
-    return stateFromSnapshot(normalizeSnapshot(snap), unitKey2);
-  }
-  markStale() {
-  }
-  async verify() {
-    return true;
+  async snapshot() {
+    return await this.inspector.request("snapshot", { path: this.path });
   }
   async versions(table) {
     try {
@@ -50782,16 +50781,6 @@ var SqliteSession = class {
     } catch {
       return null;
     }
-  }
-  async tables() {
-    return [];
-  }
-  async roles() {
-    return null;
-  }
-  async dropRole() {
-  }
-  async endOtherSessions() {
   }
   async close() {
   }
@@ -50926,10 +50915,8 @@ function engineById(id) {
   return ENGINES.find((e) => e.id === id);
 }
 function engineOfUrl(url) {
-  const m = /^([A-Za-z][A-Za-z0-9]*)(\+[A-Za-z0-9_]+)?:/.exec(url.trim());
-  if (!m) return void 0;
-  const dialect = m[1].toLowerCase();
-  return ENGINES.find((e) => e.dialects.includes(dialect));
+  const dialect = dialectOfUrl(url);
+  return dialect ? ENGINES.find((e) => e.dialects.includes(dialect)) : void 0;
 }
 function dialectOfUrl(url) {
   const m = /^([A-Za-z][A-Za-z0-9]*)(\+[A-Za-z0-9_]+)?:\/\//.exec(url.trim());
@@ -52403,7 +52390,7 @@ var SourceTree = class {
     this.worker = await AlembicWorker.start({ python: this.python, cwd: this.root, label: this.label, passEnv: this.connections.passEnv, onNotice: (n) => this.connections.notices.add(n) });
     const at = (p) => p === null ? null : join13(this.root, p);
     const l = this.layout;
-    const loaded = await this.worker.load(at(l.config), this.root, { shape: l.shape, ini: at(l.ini), toml: at(l.toml), cwd: at(l.cwd), ...l.flaskApp ? { flaskApp: l.flaskApp } : {} }, this.connections.loadTimeoutMs);
+    const loaded = await this.worker.load(at(l.config), this.root, { shape: l.shape, ini: at(l.ini), toml: at(l.toml), cwd: at(l.cwd), ...l.flaskApp ? { flaskApp: l.flaskApp } : {}, ...this.label === "head" && this.connections.probeAppUrl ? { probeAppUrl: true } : {} }, this.connections.loadTimeoutMs);
     this.versions = loaded.versions;
     this.sections = loaded.databases?.length ? loaded.databases : null;
     this.projectUrl = loaded.url ?? null;
@@ -53094,9 +53081,9 @@ var RoundTripper = class {
     if (revisions.length) await this.tree.setup(this.timeoutMs);
     let state = revisions.length ? await this.snapshot() : null;
     let rolesBefore = null;
-    const recover = async (expected, why) => {
+    const recover = async (expected, why, read) => {
       if (why.kind === "timeout") await this.terminateOthers();
-      const now = await this.snapshot({ whole: true }).catch(() => null);
+      const now = read !== void 0 ? read : await this.snapshot({ whole: true }).catch(() => null);
       const stamped = await this.versions();
       const want = headsWithin(nodes, applied);
       if (now && expected.equals(now) && stamped !== null && stamped.join() === want.join()) return now;
@@ -53136,10 +53123,11 @@ var RoundTripper = class {
       if (this.touchedRoles) this.db.adoptRoles(added(roles0, await this.roles()));
       if (failure) {
         blocked.add(rev);
-        const left = this.db.engine.capabilities.transactionalDdl || failure.kind === "timeout" ? null : await this.leftBehind(s0);
+        const now = this.db.engine.capabilities.transactionalDdl || failure.kind === "timeout" ? void 0 : await this.snapshot({ whole: true }).catch(() => null);
+        const left = now ? this.leftBehind(s0, now) : null;
         const fails = left ? `fails and leaves ${left} behind (${this.db.engine.name} does not roll back DDL)` : "fails";
         upgradeFindings.push(findingFrom(failure, `upgrade of ${rev} ${fails}: ${failure.message}`, { revision: rev, file: node.file }));
-        state = await recover(s0, failure);
+        state = await recover(s0, failure, now);
         continue;
       }
       applied.add(rev);
@@ -53240,11 +53228,10 @@ var RoundTripper = class {
   }
   /**
    * What a failed step left in the database that `before` did not have, as a phrase ("table
-   * tags and column notes.tag_id"), or null: nothing, or the database cannot be read.
+   * tags and column notes.tag_id"), or null: nothing.
    */
-  async leftBehind(before) {
-    const now = await this.snapshot({ whole: true }).catch(() => null);
-    if (!now || before.equals(now)) return null;
+  leftBehind(before, now) {
+    if (before.equals(now)) return null;
     const diffs = diffSnapshots(before.snapshot(), now.snapshot(), { defaultSchema: this.db.defaultSchema });
     const named = diffs.map((d) => {
       const what = d.objectType === "column" ? `column ${d.table ? `${d.table}.` : ""}${d.name}` : `${d.objectType} ${d.name}${d.table && d.objectType !== "table" ? ` on ${d.table}` : ""}`;
@@ -53680,9 +53667,10 @@ async function gate(options, progress, report, resources, clock, redirectNotices
   } else {
     report.head = { ref: await repo.isDirty() ? "working tree (uncommitted changes included)" : "HEAD", sha: await repo.headSha() ?? "", heads: [] };
   }
+  const configuredUrl = iniUrl(located.ini);
   let choice;
   try {
-    choice = chooseEngine(options.engine ?? "auto", iniUrl(located.ini));
+    choice = chooseEngine(options.engine ?? "auto", configuredUrl);
   } catch (err) {
     throw new UserError(err.message);
   }
@@ -53691,7 +53679,15 @@ async function gate(options, progress, report, resources, clock, redirectNotices
     throw new UserError(`--bootstrap ${options.bootstrap} loads a pg_dump into PostgreSQL; a ${engine.name} project can use --bootstrap models (the base's models, stamped at its heads)`);
   }
   progress({ phase: "provision", message: `starting a throwaway ${engine.name} and the Python workers` });
-  const connections = { urlEnvVars: options.urlEnvVars, mode: options.foreignConnections, notices: redirectNotices, passEnv: options.passEnv ?? [], loadTimeoutMs: options.stepTimeoutMs };
+  const connections = {
+    urlEnvVars: options.urlEnvVars,
+    mode: options.foreignConnections,
+    notices: redirectNotices,
+    passEnv: options.passEnv ?? [],
+    loadTimeoutMs: options.stepTimeoutMs,
+    // Only a Flask app without a URL in its ini needs building to tell the engine; the head's says.
+    probeAppUrl: !choice.fixed && configuredUrl === null
+  };
   const head = new SourceTree("head", headRoot, layout, options.python, connections);
   resources.add(() => head.close());
   const provisionRequest = {
@@ -53715,7 +53711,7 @@ async function gate(options, progress, report, resources, clock, redirectNotices
   if (dbResult.status === "fulfilled") resources.add(() => dbResult.value.server.dispose());
   for (const r of [headResult, baseResult]) if (r.status === "rejected") throw r.reason;
   const base = baseResult.value;
-  const projectUrl = head.projectUrl ?? iniUrl(located.ini);
+  const projectUrl = head.projectUrl ?? configuredUrl;
   const unsupported = choice.fixed ? null : unsupportedDialect(projectUrl);
   if (unsupported) throw new UserError(unsupported);
   const loaded = choice.fixed ? null : engineOfUrl(projectUrl ?? "");

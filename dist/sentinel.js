@@ -26695,13 +26695,9 @@ function quoteString(value) {
 function account(user, host) {
   return `${quoteString(user)}@${quoteString(host)}`;
 }
-async function killSessionsOn(conn, database) {
-  const ids = await rows(conn, "SELECT ID AS id FROM information_schema.PROCESSLIST WHERE DB = ? AND ID <> CONNECTION_ID()", [database]);
-  for (const { id } of ids) await conn.query(`KILL ${Number(id)}`).catch(() => {
-  });
-}
-async function killSessionsOf(conn, user) {
-  const ids = await rows(conn, "SELECT ID AS id FROM information_schema.PROCESSLIST WHERE USER = ? AND ID <> CONNECTION_ID()", [user]);
+async function killSessions(conn, of) {
+  const [column, value] = "database" in of ? ["DB", of.database] : ["USER", of.user];
+  const ids = await rows(conn, `SELECT ID AS id FROM information_schema.PROCESSLIST WHERE ${column} = ? AND ID <> CONNECTION_ID()`, [value]);
   for (const { id } of ids) await conn.query(`KILL ${Number(id)}`).catch(() => {
   });
 }
@@ -26714,16 +26710,17 @@ async function dropDatabaseOn2(admin, name) {
   });
 }
 async function dropUserOn(conn, user) {
-  await killSessionsOf(conn, user);
+  await killSessions(conn, { user });
   for (const host of USER_HOSTS) await conn.query(`DROP USER IF EXISTS ${account(user, host)}`);
 }
-var MYSQL_ID, CONNECT_TIMEOUT_MS2, driver, mysql2, USER_HOSTS;
+var MYSQL_ID, CONNECT_TIMEOUT_MS2, driver, mysql2, killSessionsOn, USER_HOSTS;
 var init_client = __esm({
   "src/engines/mysql/client.ts"() {
     "use strict";
     MYSQL_ID = "mysql";
     CONNECT_TIMEOUT_MS2 = 1e4;
     mysql2 = () => driver ??= Promise.resolve().then(() => __toESM(require_promise(), 1)).then((m) => m.default ?? m);
+    killSessionsOn = (conn, database) => killSessions(conn, { database });
     USER_HOSTS = ["%", "localhost"];
   }
 });

@@ -37,6 +37,8 @@ export interface TreeConnections {
   passEnv: readonly string[];
   /** How long loading the configuration and every revision file may take (--step-timeout). */
   loadTimeoutMs?: number;
+  /** The head builds a Flask app once at load to read its database URL (the engine to run on). */
+  probeAppUrl?: boolean;
 }
 
 /** Where the project's configuration is, relative to a tree's root (the same in base and head). */
@@ -83,7 +85,7 @@ export class SourceTree {
     this.worker = await AlembicWorker.start({ python: this.python, cwd: this.root, label: this.label, passEnv: this.connections.passEnv, onNotice: (n) => this.connections.notices.add(n) });
     const at = (p: string | null) => (p === null ? null : join(this.root, p));
     const l = this.layout;
-    const loaded = await this.worker.load(at(l.config)!, this.root, { shape: l.shape, ini: at(l.ini), toml: at(l.toml), cwd: at(l.cwd)!, ...(l.flaskApp ? { flaskApp: l.flaskApp } : {}) }, this.connections.loadTimeoutMs);
+    const loaded = await this.worker.load(at(l.config)!, this.root, { shape: l.shape, ini: at(l.ini), toml: at(l.toml), cwd: at(l.cwd)!, ...(l.flaskApp ? { flaskApp: l.flaskApp } : {}), ...(this.label === 'head' && this.connections.probeAppUrl ? { probeAppUrl: true } : {}) }, this.connections.loadTimeoutMs);
     this.versions = loaded.versions;
     this.sections = loaded.databases?.length ? loaded.databases : null;
     this.projectUrl = loaded.url ?? null;

@@ -78,6 +78,8 @@ export interface ProjectLoad {
   cwd?: string;
   /** Flask: the app to build (FLASK_APP syntax), else as `flask` finds it. */
   flaskApp?: string;
+  /** Flask: build the app once to report its database URL's scheme. */
+  probeAppUrl?: boolean;
 }
 
 export class WorkerError extends Error {

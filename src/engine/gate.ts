@@ -165,9 +165,10 @@ async function gate(options: GateOptions, progress: ProgressSink, report: Report
   // --- the engine: --engine, else the project's own URL --------------------------------------------
   // The ini's URL, read plainly, picks the engine to start at once; the worker's reading (the
   // interpolated URL, a Flask app's config) corrects it once the head has loaded.
+  const configuredUrl = iniUrl(located.ini);
   let choice: EngineChoice;
   try {
-    choice = chooseEngine(options.engine ?? 'auto', iniUrl(located.ini));
+    choice = chooseEngine(options.engine ?? 'auto', configuredUrl);
   } catch (err) {
     throw new UserError((err as Error).message);
   }
@@ -178,7 +179,15 @@ async function gate(options: GateOptions, progress: ProgressSink, report: Report
 
   // --- start the database and both workers at once ---------------------------------------------
   progress({ phase: 'provision', message: `starting a throwaway ${engine.name} and the Python workers` });
-  const connections: TreeConnections = { urlEnvVars: options.urlEnvVars, mode: options.foreignConnections, notices: redirectNotices, passEnv: options.passEnv ?? [], loadTimeoutMs: options.stepTimeoutMs };
+  const connections: TreeConnections = {
+    urlEnvVars: options.urlEnvVars,
+    mode: options.foreignConnections,
+    notices: redirectNotices,
+    passEnv: options.passEnv ?? [],
+    loadTimeoutMs: options.stepTimeoutMs,
+    // Only a Flask app without a URL in its ini needs building to tell the engine; the head's says.
+    probeAppUrl: !choice.fixed && configuredUrl === null,
+  };
   const head = new SourceTree('head', headRoot, layout, options.python, connections);
   resources.add(() => head.close());
   const provisionRequest: ProvisionRequest = {
@@ -203,7 +212,7 @@ async function gate(options: GateOptions, progress: ProgressSink, report: Report
   for (const r of [headResult, baseResult]) if (r.status === 'rejected') throw r.reason;
   const base = (baseResult as PromiseFulfilledResult<SourceTree | null>).value;
   // The URL the head's configuration really gives (interpolated; a Flask app's) may name another engine.
-  const projectUrl = head.projectUrl ?? iniUrl(located.ini);
+  const projectUrl = head.projectUrl ?? configuredUrl;
   const unsupported = choice.fixed ? null : unsupportedDialect(projectUrl);
   if (unsupported) throw new UserError(unsupported);
   const loaded = choice.fixed ? null : engineOfUrl(projectUrl ?? '');

@@ -183,13 +183,14 @@ export class RoundTripper {
     let state = revisions.length ? await this.snapshot() : null;
 
     let rolesBefore: Set<string> | null = null; // at the start of the revision being walked
-    const recover = async (expected: SchemaState, why: StepFailure): Promise<SchemaState> => {
+    // `read`: the whole snapshot taken right after the failure, if the caller took one already.
+    const recover = async (expected: SchemaState, why: StepFailure, read?: SchemaState | null): Promise<SchemaState> => {
       // A killed step can leave a backend running with locks held: end it first.
       if (why.kind === 'timeout') await this.terminateOthers();
       // Snapshots leave alembic_version out, so the schema alone can match while the database
       // is stamped elsewhere (a failed re-upgrade rolls back to the parent's stamp): check both.
       // A failed step may have committed part of its work outside a transaction: read it all.
-      const now = await this.snapshot({ whole: true }).catch(() => null);
+      const now = read !== undefined ? read : await this.snapshot({ whole: true }).catch(() => null);
       const stamped = await this.versions();
       const want = headsWithin(nodes, applied);
       if (now && expected.equals(now) && stamped !== null && stamped.join() === want.join()) return now;
@@ -237,10 +238,12 @@ export class RoundTripper {
       if (failure) {
         blocked.add(rev);
         // Where DDL does not roll back, what ran before the failing statement stays: say what.
-        const left = this.db.engine.capabilities.transactionalDdl || failure.kind === 'timeout' ? null : await this.leftBehind(s0);
+        // One whole read serves both this and the recovery below.
+        const now = this.db.engine.capabilities.transactionalDdl || failure.kind === 'timeout' ? undefined : await this.snapshot({ whole: true }).catch(() => null);
+        const left = now ? this.leftBehind(s0, now) : null;
         const fails = left ? `fails and leaves ${left} behind (${this.db.engine.name} does not roll back DDL)` : 'fails';
         upgradeFindings.push(findingFrom(failure, `upgrade of ${rev} ${fails}: ${failure.message}`, { revision: rev, file: node.file }));
-        state = await recover(s0, failure);
+        state = await recover(s0, failure, now);
         continue;
       }
       applied.add(rev);
@@ -354,11 +357,10 @@ export class RoundTripper {
 
   /**
    * What a failed step left in the database that `before` did not have, as a phrase ("table
-   * tags and column notes.tag_id"), or null: nothing, or the database cannot be read.
+   * tags and column notes.tag_id"), or null: nothing.
    */
-  private async leftBehind(before: SchemaState): Promise<string | null> {
-    const now = await this.snapshot({ whole: true }).catch(() => null);
-    if (!now || before.equals(now)) return null;
+  private leftBehind(before: SchemaState, now: SchemaState): string | null {
+    if (before.equals(now)) return null;
     const diffs = diffSnapshots(before.snapshot(), now.snapshot(), { defaultSchema: this.db.defaultSchema });
     const named = diffs.map((d) => {
       const what = d.objectType === 'column' ? `column ${d.table ? `${d.table}.` : ''}${d.name}` : `${d.objectType} ${d.name}${d.table && d.objectType !== 'table' ? ` on ${d.table}` : ''}`;

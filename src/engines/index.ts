@@ -24,10 +24,8 @@ export function engineById(id: string): DatabaseEngine | undefined {
 
 /** The engine of a SQLAlchemy URL (`sqlite:///app.db`, `postgresql+psycopg://...`), if one of ours. */
 export function engineOfUrl(url: string): DatabaseEngine | undefined {
-  const m = /^([A-Za-z][A-Za-z0-9]*)(\+[A-Za-z0-9_]+)?:/.exec(url.trim());
-  if (!m) return undefined;
-  const dialect = m[1]!.toLowerCase();
-  return ENGINES.find((e) => e.dialects.includes(dialect));
+  const dialect = dialectOfUrl(url);
+  return dialect ? ENGINES.find((e) => e.dialects.includes(dialect)) : undefined;
 }
 
 /** The dialect a SQLAlchemy URL names (`mssql` for `mssql+pyodbc://...`), lower-cased. */

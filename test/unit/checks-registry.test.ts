@@ -10,6 +10,7 @@ import { NO_GRAPH } from '../../src/checks/definition.js';
 import { CHECKS, CHECK_IDS, checkById, inCheckOrder, skipResult, type SkipContext } from '../../src/checks/registry.js';
 import { outcomeOf } from '../../src/action/outcome.js';
 import type { EngineCapabilities } from '../../src/engines/engine.js';
+import { DEFAULT_ENGINE } from '../../src/engines/index.js';
 import { CHECK_IDS as REPORT_CHECK_IDS, type CheckId, type CheckResult, type Report } from '../../src/report/types.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -35,7 +36,8 @@ function readmeTable(readme: string): string {
   return lines.slice(start, end === -1 ? undefined : end).join('\n');
 }
 
-const ALL: EngineCapabilities = { transactionalDdl: true, incrementalSnapshots: true, lockIntrospection: true, rowFingerprints: true, compat: true, roles: true, sqlBootstrap: true, tracedSql: false, implicitFill: false };
+// PostgreSQL's: every check runs there.
+const ALL: EngineCapabilities = DEFAULT_ENGINE.capabilities;
 const NONE: EngineCapabilities = Object.fromEntries(Object.keys(ALL).map((k) => [k, false])) as unknown as EngineCapabilities;
 
 /** A pull request adding 2 revisions to a base of 3, on PostgreSQL, every check running. */

@@ -114,17 +114,14 @@ export async function serverFacts(conn: Connection): Promise<ServerFacts> {
   return { version: /^[\d.]+/.exec(full)?.[0] ?? full, flavor: /mariadb/i.test(full) ? 'mariadb' : 'mysql', marker: text(row!.m) ?? '' };
 }
 
-/** Ends the connections using `database` (other than `conn`'s own), so that a DROP does not wait on their locks. */
-export async function killSessionsOn(conn: Connection, database: string): Promise<void> {
-  const ids = await rows<{ id: unknown }>(conn, 'SELECT ID AS id FROM information_schema.PROCESSLIST WHERE DB = ? AND ID <> CONNECTION_ID()', [database]);
+/** Ends the connections using `database` (a DROP would wait on their locks) or of `user` (about to be dropped), other than `conn`'s own. */
+async function killSessions(conn: Connection, of: { database: string } | { user: string }): Promise<void> {
+  const [column, value] = 'database' in of ? ['DB', of.database] : ['USER', of.user];
+  const ids = await rows<{ id: unknown }>(conn, `SELECT ID AS id FROM information_schema.PROCESSLIST WHERE ${column} = ? AND ID <> CONNECTION_ID()`, [value]);
   for (const { id } of ids) await conn.query(`KILL ${Number(id)}`).catch(() => {}); // gone already
 }
 
-/** Ends every connection of `user` (a migration user about to be dropped). */
-export async function killSessionsOf(conn: Connection, user: string): Promise<void> {
-  const ids = await rows<{ id: unknown }>(conn, 'SELECT ID AS id FROM information_schema.PROCESSLIST WHERE USER = ? AND ID <> CONNECTION_ID()', [user]);
-  for (const { id } of ids) await conn.query(`KILL ${Number(id)}`).catch(() => {});
-}
+export const killSessionsOn = (conn: Connection, database: string): Promise<void> => killSessions(conn, { database });
 
 /** Drops a database this run created, after ending the sessions on it. */
 export async function dropDatabaseOn(admin: MysqlConnection, name: string): Promise<void> {
@@ -140,7 +137,7 @@ export const USER_HOSTS = ['%', 'localhost'] as const;
 
 /** Drops a user this run created (every host it was made for), after ending its sessions. */
 export async function dropUserOn(conn: Connection, user: string): Promise<void> {
-  await killSessionsOf(conn, user);
+  await killSessions(conn, { user });
   for (const host of USER_HOSTS) await conn.query(`DROP USER IF EXISTS ${account(user, host)}`);
 }
 

@@ -1,39 +1,21 @@
 // The gate's own mysql2 connection to one database of a target: whole snapshots (MySQL has no
 // event triggers to read incrementally from), the version table, and ending other sessions.
-import type { EngineSession } from '../engine.js';
 import type { Snapshot } from '../../snapshot/model.js';
-import { normalizeSnapshot } from '../../snapshot/normalize.js';
-import { stateFromSnapshot, type SchemaState } from '../../snapshot/state.js';
+import { WholeSnapshotSession } from '../whole-snapshot.js';
 import { connect, killSessionsOn, quoteIdent, rows, text, type Connection, type Flavor, type MysqlConnection } from './client.js';
 import { readSnapshot, VERSION_TABLE } from './read.js';
 
 const ER_NO_SUCH_TABLE = 1146;
 const ER_BAD_DB_ERROR = 1049;
 
-/** One unit per table (with everything on it), view, trigger, routine or sequence: what a comparison matches. */
-export const unitKey = (kind: keyof Snapshot, row: Record<string, unknown>): string => {
-  switch (kind) {
-    case 'views':
-      return `v:${row.name as string}`;
-    case 'triggers':
-      return `t:${row.name as string}`;
-    case 'routines':
-      return `f:${row.kind as string}:${row.name as string}`;
-    case 'sequences':
-      return `s:${row.name as string}`;
-    default:
-      return `r:${(row.table ?? row.name) as string}`;
-  }
-};
-
-export class MysqlSession implements EngineSession {
-  readonly incremental = false;
-
+export class MysqlSession extends WholeSnapshotSession {
   private constructor(
     private readonly conn: Connection,
     private readonly database: string,
     private readonly flavor: Flavor,
-  ) {}
+  ) {
+    super();
+  }
 
   static async open(admin: MysqlConnection, database: string, flavor: Flavor): Promise<MysqlSession> {
     const conn = await connect(admin, database);
@@ -42,13 +24,8 @@ export class MysqlSession implements EngineSession {
     return new MysqlSession(conn, database, flavor);
   }
 
-  async read(): Promise<SchemaState> {
-    const snapshot = await readSnapshot(this.conn, this.database, this.flavor);
-    return stateFromSnapshot(normalizeSnapshot(snapshot), unitKey);
-  }
-  markStale(): void {}
-  async verify(): Promise<boolean> {
-    return true; // every read is a whole one
+  protected snapshot(): Promise<Snapshot> {
+    return readSnapshot(this.conn, this.database, this.flavor);
   }
 
   async versions(table: { schema: string | null; name: string } | null): Promise<string[] | null> {
@@ -66,15 +43,7 @@ export class MysqlSession implements EngineSession {
     }
   }
 
-  async tables() {
-    return [];
-  }
-  async roles(): Promise<Set<string> | null> {
-    return null;
-  }
-  async dropRole(): Promise<void> {}
-
-  async endOtherSessions(): Promise<void> {
+  override async endOtherSessions(): Promise<void> {
     await killSessionsOn(this.conn, this.database).catch(() => {});
   }
 

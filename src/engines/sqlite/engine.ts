@@ -8,9 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DatabaseTarget } from '../../alembic/tree.js';
 import { targetDatabases } from '../../engine/target.js';
-import { normalizeSnapshot } from '../../snapshot/normalize.js';
 import type { Snapshot } from '../../snapshot/model.js';
-import { stateFromSnapshot, type SchemaState } from '../../snapshot/state.js';
+import { WholeSnapshotSession } from '../whole-snapshot.js';
 import { registerCleanup } from '../../util/cleanup.js';
 import { watchOver } from '../../util/sentinel.js';
 import type { DatabaseEngine, EngineSession, ProviderAttempt, ProvisionRequest, ThrowawayServer } from '../engine.js';
@@ -43,23 +42,15 @@ function shaped(parts: { section?: string; path: string }[]): DatabaseTarget {
 
 const SIDECARS = ['', '-wal', '-shm', '-journal'];
 
-/** One unit per table (with everything on it), view or trigger: what a comparison matches. */
-const unitKey = (kind: keyof Snapshot, row: Record<string, unknown>): string =>
-  kind === 'views' ? `v:${row.name as string}` : kind === 'triggers' ? `t:${row.name as string}` : `r:${(row.table ?? row.name) as string}`;
-
-class SqliteSession implements EngineSession {
-  readonly incremental = false;
+class SqliteSession extends WholeSnapshotSession {
   constructor(
     private readonly inspector: SqliteInspector,
     private readonly path: string,
-  ) {}
-  async read(): Promise<SchemaState> {
-    const snap = (await this.inspector.request('snapshot', { path: this.path })) as Snapshot;
-    return stateFromSnapshot(normalizeSnapshot(snap), unitKey);
+  ) {
+    super();
   }
-  markStale(): void {}
-  async verify(): Promise<boolean> {
-    return true; // every read is a whole one
+  protected async snapshot(): Promise<Snapshot> {
+    return (await this.inspector.request('snapshot', { path: this.path })) as Snapshot;
   }
   async versions(table: { schema: string | null; name: string } | null): Promise<string[] | null> {
     try {
@@ -70,14 +61,6 @@ class SqliteSession implements EngineSession {
       return null;
     }
   }
-  async tables() {
-    return [];
-  }
-  async roles(): Promise<Set<string> | null> {
-    return null;
-  }
-  async dropRole(): Promise<void> {}
-  async endOtherSessions(): Promise<void> {}
   async close(): Promise<void> {}
 }
 

@@ -163,13 +163,14 @@ def cmd_load(req):
     event.listen(Engine, "commit", _transaction_ended)
     event.listen(Engine, "rollback", _transaction_ended)
     STATE["sections"] = _multidb_sections(cfg)
-    return {"versions": _versions(), "graph": _graph(), "databases": STATE["sections"], "url": _project_url(cfg)}
+    return {"versions": _versions(), "graph": _graph(), "databases": STATE["sections"], "url": _project_url(cfg, bool(req.get("probeAppUrl")))}
 
 
-def _project_url(cfg):
+def _project_url(cfg, probe_app):
     """The scheme (dialect+driver) of the URL the project's configuration names, for the gate to
     pick its engine: sqlalchemy.url (interpolated; a multidb ini's first section's), else the
-    Flask app's SQLALCHEMY_DATABASE_URI. Only `scheme://`: credentials never leave the worker."""
+    Flask app's SQLALCHEMY_DATABASE_URI when `probe_app` (the head, with no URL in the ini).
+    Only `scheme://`: credentials never leave the worker."""
     url = None
     try:
         url = cfg.get_main_option("sqlalchemy.url")
@@ -177,7 +178,7 @@ def _project_url(cfg):
             url = cfg.get_section_option(STATE["sections"][0], "sqlalchemy.url")
     except Exception:
         url = None
-    if not url and STATE.get("flask") is not None:
+    if not url and probe_app and STATE.get("flask") is not None:
         url = _flask_url()
     if not url or "://" not in str(url):
         return None

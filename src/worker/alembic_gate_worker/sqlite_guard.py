@@ -45,8 +45,7 @@ def _path_of(database, uri):
 
 
 def _ours():
-    files = set(ROUTE.get("files") or ())
-    return files
+    return ROUTE.get("files") or set()
 
 
 def twin_for(database, uri=False):
